@@ -1,0 +1,67 @@
+// Ports: the only ways the domain talks to the world. Adapters implement them; fakes implement them for unit tests.
+import type {
+  ContainerCreateSpec,
+  ContainerDetails,
+  ContainerSummary,
+  DockerEvent,
+  EngineInfo,
+  EngineVersion,
+  ImageDetails,
+  ImageSummary,
+  LabelFilter,
+  NetworkCreateSpec,
+  NetworkDetails,
+  NetworkSummary,
+  VolumeCreateSpec,
+  VolumeSummary,
+} from './docker-resources.js';
+
+export interface ListOptions {
+  /** Only objects carrying these labels. */
+  labels?: LabelFilter;
+}
+
+export interface EventOptions {
+  /** Replay events since this Unix time in seconds. */
+  since?: number;
+  /** Ends the stream; the iterator then finishes without error. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One Docker engine, as the product needs it. Failures are AppErrors: `not_found` for a missing object,
+ * `conflict` for a name in use or an object in use, `unavailable` when the engine cannot be reached.
+ */
+export interface DockerEngine {
+  /** Where this engine is, for messages (e.g. "unix:///var/run/docker.sock"). */
+  readonly endpoint: string;
+
+  ping(): Promise<void>;
+  version(): Promise<EngineVersion>;
+  info(): Promise<EngineInfo>;
+
+  listContainers(options?: ListOptions & { all?: boolean }): Promise<ContainerSummary[]>;
+  inspectContainer(idOrName: string): Promise<ContainerDetails>;
+  createContainer(spec: ContainerCreateSpec): Promise<string>;
+  startContainer(idOrName: string): Promise<void>;
+  stopContainer(idOrName: string, options?: { timeoutSeconds?: number }): Promise<void>;
+  removeContainer(idOrName: string, options?: { force?: boolean; volumes?: boolean }): Promise<void>;
+
+  listImages(options?: ListOptions): Promise<ImageSummary[]>;
+  inspectImage(idOrRef: string): Promise<ImageDetails>;
+  tagImage(idOrRef: string, repo: string, tag: string): Promise<void>;
+  removeImage(idOrRef: string, options?: { force?: boolean }): Promise<void>;
+
+  listVolumes(options?: ListOptions & { sizes?: boolean }): Promise<VolumeSummary[]>;
+  inspectVolume(name: string): Promise<VolumeSummary>;
+  createVolume(spec: VolumeCreateSpec): Promise<VolumeSummary>;
+  removeVolume(name: string, options?: { force?: boolean }): Promise<void>;
+
+  listNetworks(options?: ListOptions): Promise<NetworkSummary[]>;
+  inspectNetwork(idOrName: string): Promise<NetworkDetails>;
+  createNetwork(spec: NetworkCreateSpec): Promise<string>;
+  removeNetwork(idOrName: string): Promise<void>;
+
+  /** The Engine's event stream, until the signal aborts or the engine goes away (then it throws `unavailable`). */
+  events(options?: EventOptions): AsyncIterable<DockerEvent>;
+}

@@ -1,0 +1,41 @@
+// The real Docker engines the integration and end-to-end tiers run against, and helpers to use them.
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { createDockerodeEngine, type DockerodeEngine } from '../../src/docker/dockerode-engine.js';
+
+/** One engine started by scripts/docker-hosts.sh (fields as its `list --json` prints them). */
+export interface TestDockerHost {
+  name: string;
+  /** unix:// address of the engine's socket. */
+  socket: string;
+  /** tcp:// address speaking mutual TLS; empty for engines not started by the script. */
+  tcp: string;
+  /** Folder with ca.pem, cert.pem, key.pem for the tcp address. */
+  certPath: string;
+  ip: string;
+  netns: string;
+  baseImage: string;
+}
+
+export function testDockerHosts(): TestDockerHost[] {
+  return inject('dockerHosts');
+}
+
+export function testDockerHost(index: number): TestDockerHost {
+  const host = testDockerHosts()[index];
+  if (!host) throw new Error(`test Docker host #${index + 1} is not running`);
+  return host;
+}
+
+/** The label key every Docker object a test run creates carries, unique per run. */
+export function newRunLabel(): string {
+  return `docker-migrate.test-run.${randomBytes(4).toString('hex')}`;
+}
+
+export function engineOverSocket(host: TestDockerHost): DockerodeEngine {
+  return createDockerodeEngine({ host: host.socket, certPath: '', tlsVerify: false, tls: false });
+}
+
+export function engineOverTls(host: TestDockerHost): DockerodeEngine {
+  return createDockerodeEngine({ host: host.tcp, certPath: host.certPath, tlsVerify: true, tls: false });
+}
