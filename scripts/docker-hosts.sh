@@ -7,6 +7,7 @@
 #   scripts/docker-hosts.sh list [--json]  print the running hosts
 #   scripts/docker-hosts.sh stop           stop every host (data kept)
 #   scripts/docker-hosts.sh clean          stop every host and delete its data
+#   scripts/docker-hosts.sh local          make sure an engine answers on /var/run/docker.sock (starts one as root)
 #
 # Host i: network namespace dmh<i>, address 10.231.<i>.2 (the root namespace is 10.231.<i>.1), engine sockets
 # unix://<dir>/h<i>/docker.sock and tcp://10.231.<i>.2:2376 (mutual TLS; client files in <dir>/tls/client).
@@ -257,8 +258,25 @@ cmd_clean() {
   log "removed $DIR"
 }
 
+# The machine's own engine, for `make run`: left alone when it answers, started (as root) when it does not.
+cmd_local() {
+  local sock=/var/run/docker.sock tries=0
+  if docker_cli -H "unix://$sock" version >/dev/null 2>&1; then return 0; fi
+  require_root
+  cmd_install
+  log "starting the local Docker engine (log: /var/log/docker-migrate-dockerd.log)"
+  nohup dockerd --host "unix://$sock" >/var/log/docker-migrate-dockerd.log 2>&1 </dev/null &
+  until docker_cli -H "unix://$sock" version >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 120 ] || die "the local Docker engine did not start (log: /var/log/docker-migrate-dockerd.log)"
+    sleep 0.25
+  done
+  log "local Docker engine ready: unix://$sock"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
+  local) cmd_local ;;
   start)
     cmd_start "${2:-2}"
     cmd_list "${3:-}"
@@ -267,7 +285,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   clean) cmd_clean ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

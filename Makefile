@@ -1,0 +1,76 @@
+# docker-migrate: build, test and run. `make test` and `make run` do all set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+NPM_STAMP := node_modules/.install-stamp
+SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
+
+.PHONY: install build test test-unit test-integration test-e2e lint typecheck format proto bench \
+	docker-engine hosts hosts-stop hosts-clean run clean
+
+## install: npm dependencies, exactly as locked (re-run only when the lockfile changes)
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+install: $(NPM_STAMP)
+
+## build: the executable bin/docker-migrate (one bundled Node script)
+bin/docker-migrate: $(NPM_STAMP) $(SOURCES)
+	node scripts/build.mjs
+build: bin/docker-migrate
+
+## docker-engine: the Docker engine from Debian's packages, when missing (needs root)
+docker-engine:
+	@bash scripts/docker-hosts.sh install
+
+## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
+test: install docker-engine build lint
+	@bash scripts/run-tests.sh unit integration e2e
+
+test-unit: install
+	@bash scripts/run-tests.sh unit
+
+test-integration: install docker-engine
+	@bash scripts/run-tests.sh integration
+
+test-e2e: install docker-engine build
+	@bash scripts/run-tests.sh e2e
+
+## lint: type-check, ESLint (layer rule included) and Prettier; fails on any warning
+lint: install typecheck
+	npx eslint --max-warnings 0 .
+	npx prettier --check --log-level warn .
+	npx buf lint
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+format: install
+	npx prettier --write --log-level warn .
+
+## proto: regenerate src/gen from proto/ (the generated code is committed)
+proto: install
+	rm -rf src/gen
+	npx buf generate
+	npx buf lint
+
+## bench: benchmarks print figures and ratios against baselines measured in the same run; they never fail on time
+bench: install docker-engine build
+	@bash bench/run.sh
+
+## hosts: start two test Docker engines in their own network namespaces and print their addresses
+hosts:
+	@bash scripts/docker-hosts.sh start 2
+hosts-stop:
+	@bash scripts/docker-hosts.sh stop
+hosts-clean:
+	@bash scripts/docker-hosts.sh clean
+
+## run: install, build, make sure a local Docker engine runs, and show what docker-migrate sees on it
+run: build
+	@bash scripts/docker-hosts.sh local
+	./bin/docker-migrate version
+	./bin/docker-migrate list containers --all
+
+clean:
+	rm -rf bin dist coverage .artifacts node_modules/.vite node_modules/.vitest

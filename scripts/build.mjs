@@ -1,0 +1,44 @@
+// Bundles the CLI into bin/docker-migrate: one executable Node script (CommonJS, so it runs wherever it is copied).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+function gitCommit() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const info = { version: pkg.version, commit: gitCommit(), date: new Date().toISOString() };
+
+mkdirSync('bin', { recursive: true });
+// bin/ sits inside a "type": "module" package; this marker lets Node run the extensionless CommonJS bundle there.
+writeFileSync('bin/package.json', '{ "type": "commonjs" }\n');
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'bin/docker-migrate',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  define: {
+    __DOCKER_MIGRATE_BUILD__: JSON.stringify(info),
+    // CommonJS has no import.meta: point it at the bundle's own file URL (set by the banner).
+    'import.meta.url': '__bundle_file_url',
+  },
+  banner: { js: 'const __bundle_file_url = require("url").pathToFileURL(__filename).href;' },
+  // Optional native add-ons of ssh2 (used only for ssh:// engines): loaded when present, never bundled.
+  external: ['cpu-features', '*.node'],
+});
+chmodSync('bin/docker-migrate', 0o755);
+console.log(`built bin/docker-migrate ${info.version} (${info.commit})`);

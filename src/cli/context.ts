@@ -1,0 +1,63 @@
+// What every command starts from: the global options turned into validated configuration, a logger and an engine.
+import type { Command } from 'commander';
+import { AppError } from '../core/errors.js';
+import { withDeadline } from '../core/deadline.js';
+import type { DockerEngine } from '../core/ports.js';
+import { createDockerodeEngine } from '../docker/dockerode-engine.js';
+import { loadConfigFromProcess, type Config } from '../platform/config.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+
+/** Options every command accepts (defined on the root program). */
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  debug?: boolean;
+  dockerHost?: string;
+}
+
+export interface CommandContext {
+  config: Config;
+  logger: Logger;
+  out: NodeJS.WritableStream;
+  debug: boolean;
+}
+
+/** How long a command waits for the engine's first answer before calling it unreachable. */
+const ENGINE_ANSWER_MS = 10_000;
+
+/** Loads configuration (flags > DOCKER_MIGRATE_* env > file > defaults) and makes the logger. */
+export function createContext(command: Command, out: NodeJS.WritableStream): CommandContext {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const flags: Record<string, unknown> = {};
+  const level = options.logLevel ?? (options.debug ? 'debug' : undefined);
+  if (level !== undefined) flags.log_level = level;
+  if (options.dockerHost !== undefined) flags.docker = { host: options.dockerHost };
+  const config = loadConfigFromProcess(flags, options.config);
+  const logger = createLogger({ level: config.log_level, format: config.log_format });
+  return { config, logger, out, debug: options.debug ?? false };
+}
+
+/** The engine named by the configuration, checked to answer, so that later calls fail only for their own reasons. */
+export async function connectEngine(context: CommandContext): Promise<DockerEngine> {
+  const { docker } = context.config;
+  const engine = createDockerodeEngine({
+    host: docker.host,
+    certPath: docker.cert_path,
+    tlsVerify: docker.tls_verify,
+    tls: docker.tls,
+  });
+  context.logger.debug({ endpoint: engine.endpoint }, 'connecting to the Docker engine');
+  await withDeadline(
+    engine.ping(),
+    ENGINE_ANSWER_MS,
+    () =>
+      new AppError(
+        'unavailable',
+        `cannot reach the Docker engine at ${engine.endpoint}: no answer within 10 s`,
+        {
+          hint: 'is the Docker daemon running there? Set DOCKER_HOST (or --docker-host) to use another engine',
+        },
+      ),
+  );
+  return engine;
+}

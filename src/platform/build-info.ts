@@ -1,0 +1,27 @@
+// What this build is: version, git commit and build date, fixed at bundle time (scripts/build.mjs) or read in development.
+import { readFileSync } from 'node:fs';
+
+export interface BuildInfo {
+  version: string;
+  commit: string;
+  date: string;
+}
+
+// Replaced by esbuild's `define` in the bundle; undeclared when running from source with tsx.
+declare const __DOCKER_MIGRATE_BUILD__: BuildInfo | undefined;
+
+function fromSource(): BuildInfo {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return { version: `${pkg.version ?? '0.0.0'}-dev`, commit: 'unknown (run from source)', date: '' };
+  } catch {
+    return { version: '0.0.0-dev', commit: 'unknown', date: '' };
+  }
+}
+
+/** The build's identity, for `docker-migrate version`, logs and the worker's hello to its master. */
+export function buildInfo(): BuildInfo {
+  return typeof __DOCKER_MIGRATE_BUILD__ === 'undefined' ? fromSource() : __DOCKER_MIGRATE_BUILD__;
+}
