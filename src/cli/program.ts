@@ -96,4 +96,3 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return reportError(error, io.err, debug);
   }
 }
-

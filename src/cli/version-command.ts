@@ -1,6 +1,7 @@
 // `docker-migrate version`: this build's identity and, when reachable, the Docker engine's.
 import { Command } from 'commander';
 import type { EngineVersion } from '../core/docker-resources.js';
+import { AppError } from '../core/errors.js';
 import { buildInfo } from '../platform/build-info.js';
 import { connectEngine, createContext } from './context.js';
 
@@ -19,12 +20,12 @@ export function versionCommand(out: NodeJS.WritableStream): Command {
         platform: `${process.platform}/${process.arch}`,
       };
       let engine: { endpoint: string; version?: EngineVersion } = { endpoint: context.config.docker.host };
-      let failure: unknown;
+      let failure: AppError | undefined;
       try {
         const docker = await connectEngine(context);
         engine = { endpoint: docker.endpoint, version: await docker.version() };
       } catch (error) {
-        failure = error;
+        failure = AppError.from(error);
       }
       if (options.json) {
         out.write(`${JSON.stringify({ client, docker: engine.version ? engine : null }, null, 2)}\n`);

@@ -46,9 +46,9 @@ describe('resolveDockerHost', () => {
   it('uses mutual TLS with the files of DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set', () => {
     const { options } = resolve({ host: 'tcp://docker.example:2376', tlsVerify: true });
     expect(options).toMatchObject({ protocol: 'https', host: 'docker.example', port: 2376 });
-    expect(String(options.ca)).toBe('CA');
-    expect(String(options.cert)).toBe('CERT');
-    expect(String(options.key)).toBe('KEY');
+    expect(options.ca).toEqual(Buffer.from('CA'));
+    expect(options.cert).toEqual(Buffer.from('CERT'));
+    expect(options.key).toEqual(Buffer.from('KEY'));
     expect((options as { agent?: unknown }).agent).toBeUndefined();
   });
 
