@@ -157,7 +157,8 @@ start_host() {
   mkdir -p "$dir"
   ensure_netns "$i"
   ensure_server_cert "$i"
-  rm -f "$dir/docker.sock"
+  # Leftovers of an engine that was killed (pidfile, socket) would fool the readiness checks below.
+  rm -f "$dir/docker.sock" "$dir/dockerd.pid"
   # nsenter, not `ip netns exec`: the latter remounts /sys and hides the cgroup mounts dockerd needs.
   nohup nsenter --net="/var/run/netns/$ns" dockerd \
     --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
