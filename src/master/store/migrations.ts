@@ -1,0 +1,151 @@
+// Schema migrations of the master's database, as a static list run by Kysely's Migrator on open.
+// Static because the app is bundled with esbuild: there is no migrations folder to read at run time.
+import { DEFAULT_MIGRATION_TABLE, Migrator, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+import { AppError } from '../../core/errors.js';
+import type { Database } from './schema.js';
+
+/**
+ * Runs a migration's body in one transaction. Kysely's SQLite adapter reports no transactional DDL, so the
+ * Migrator would run it bare and a failure halfway would leave tables that make every later attempt fail.
+ */
+function inTransaction(up: (db: Kysely<unknown>) => Promise<void>): Migration['up'] {
+  return (db: Kysely<unknown>) => db.transaction().execute(up);
+}
+
+async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('workers')
+    .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('name', 'text', (col) => col.notNull())
+    .addColumn('hostname', 'text', (col) => col.notNull())
+    .addColumn('labels_json', 'text', (col) => col.notNull())
+    .addColumn('version', 'text', (col) => col.notNull())
+    .addColumn('advertise_address', 'text', (col) => col.notNull())
+    .addColumn('docker_version', 'text', (col) => col.notNull())
+    .addColumn('enrolled_at', 'text', (col) => col.notNull())
+    .addColumn('last_seen_at', 'text')
+    .addColumn('system_json', 'text')
+    .addColumn('active_tasks', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('workers_name_idx').on('workers').column('name').execute();
+
+  await db.schema
+    .createTable('certificates')
+    .addColumn('serial', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('worker_id', 'text', (col) => col.notNull().references('workers.id'))
+    .addColumn('not_before', 'text', (col) => col.notNull())
+    .addColumn('not_after', 'text', (col) => col.notNull())
+    .addColumn('revoked_at', 'text')
+    .execute();
+  await db.schema.createIndex('certificates_worker_id_idx').on('certificates').column('worker_id').execute();
+
+  await db.schema
+    .createTable('inventories')
+    .addColumn('worker_id', 'text', (col) => col.primaryKey().notNull().references('workers.id'))
+    .addColumn('sequence', 'integer', (col) => col.notNull())
+    .addColumn('inventory_json', 'text', (col) => col.notNull())
+    .addColumn('updated_at', 'text', (col) => col.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('settings')
+    .addColumn('key', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('value', 'text', (col) => col.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('audit_log')
+    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('at', 'text', (col) => col.notNull())
+    .addColumn('actor', 'text', (col) => col.notNull())
+    .addColumn('action', 'text', (col) => col.notNull())
+    .addColumn('target', 'text')
+    .addColumn('outcome', 'text', (col) => col.notNull().check(sql`outcome in ('ok', 'error')`))
+    .addColumn('status', 'integer', (col) => col.notNull())
+    .addColumn('details_json', 'text', (col) => col.notNull())
+    .addColumn('remote_address', 'text')
+    .execute();
+  await db.schema.createIndex('audit_log_at_idx').on('audit_log').column('at').execute();
+}
+
+/**
+ * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
+ * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial': { up: inTransaction(createInitialSchema) },
+};
+
+/** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */
+export function createStaticMigrationProvider(
+  migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+): MigrationProvider {
+  return { getMigrations: () => Promise.resolve({ ...migrations }) };
+}
+
+/** Applied migrations this code does not know: the database was last used by a newer docker-migrate. */
+async function findUnknownMigrations(db: Kysely<Database>, known: readonly string[]): Promise<string[]> {
+  const table = await sql<{ name: string }>`
+    select name from sqlite_master where type = 'table' and name = ${DEFAULT_MIGRATION_TABLE}
+  `.execute(db);
+  if (table.rows.length === 0) return [];
+  const applied = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(
+    db,
+  );
+  return applied.rows.map((row) => row.name).filter((name) => !known.includes(name));
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const NEWER_DATABASE_HINT =
+  'Run the docker-migrate version that last used this database, or point the master at another data directory.';
+
+/**
+ * Brings the database up to the latest schema, so that the store's queries can rely on it. Refuses a database
+ * that has applied a migration this code does not know rather than run against a schema it cannot read.
+ * `path` only names the database in messages.
+ */
+export async function migrateToLatest(
+  db: Kysely<Database>,
+  path: string,
+  migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+): Promise<void> {
+  const unknown = await findUnknownMigrations(db, Object.keys(migrations));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'failed_precondition',
+      `the database at ${path} was written by a newer docker-migrate: it has applied migration ${unknown.join(', ')}, which this version does not know`,
+      { hint: NEWER_DATABASE_HINT, details: { path, unknownMigrations: unknown } },
+    );
+  }
+
+  // allowUnorderedMigrations stays false: a migration that sorts before one already applied is a packaging
+  // mistake, and Kysely reports it as "corrupted migrations" instead of applying it out of order.
+  const migrator = new Migrator({ db, provider: createStaticMigrationProvider(migrations) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+
+  const message = messageOf(error);
+  if (message.startsWith('corrupted migrations')) {
+    throw new AppError(
+      'failed_precondition',
+      `the migrations applied to the database at ${path} do not match this docker-migrate: ${message}`,
+      {
+        hint: NEWER_DATABASE_HINT,
+        details: { path },
+        cause: error,
+      },
+    );
+  }
+  const failed = results?.find((result) => result.status === 'Error');
+  const which = failed === undefined ? '' : `migration ${failed.migrationName} failed: `;
+  throw new AppError('internal', `cannot migrate the database at ${path}: ${which}${message}`, {
+    details: { path },
+    cause: error,
+  });
+}

@@ -1,0 +1,68 @@
+// The master's SQLite tables as Kysely sees them: snake_case columns, ISO 8601 times and JSON kept as TEXT.
+// Rows never leave src/master/store: sqlite-master-store.ts maps them to the record types of src/core/workers.ts.
+import type { Generated } from 'kysely';
+
+/** One row per enrolled worker; revoked workers keep their row (revoked_at set). */
+export interface WorkersTable {
+  id: string;
+  name: string;
+  hostname: string;
+  /** JSON object of string labels. */
+  labels_json: string;
+  version: string;
+  advertise_address: string;
+  docker_version: string;
+  enrolled_at: string;
+  last_seen_at: string | null;
+  /** JSON of WorkerSystem, written by each heartbeat. */
+  system_json: string | null;
+  active_tasks: number;
+  revoked_at: string | null;
+}
+
+/** Certificates the master's CA issued; kept after revocation so that a revoked serial stays refused. */
+export interface CertificatesTable {
+  serial: string;
+  worker_id: string;
+  not_before: string;
+  not_after: string;
+  revoked_at: string | null;
+}
+
+/** The last inventory each worker reported; `sequence` orders snapshots that arrive out of order. */
+export interface InventoriesTable {
+  worker_id: string;
+  sequence: number;
+  /** JSON of Inventory. */
+  inventory_json: string;
+  updated_at: string;
+}
+
+/** Master-wide settings by key (e.g. the enrollment token: the reason the database file is mode 0600). */
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+/** Mutating API calls, append-only; the AUTOINCREMENT id orders them and pages the audit view. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: 'ok' | 'error';
+  status: number;
+  /** JSON object. */
+  details_json: string;
+  remote_address: string | null;
+}
+
+/** Every table of the master's database, for `Kysely<Database>`. */
+export interface Database {
+  workers: WorkersTable;
+  certificates: CertificatesTable;
+  inventories: InventoriesTable;
+  settings: SettingsTable;
+  audit_log: AuditLogTable;
+}

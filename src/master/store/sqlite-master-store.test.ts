@@ -1,0 +1,554 @@
+// Unit tests of the SQLite master store against private in-memory databases: every MasterStore behaviour.
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import type {
+  ContainerSummary,
+  ImageSummary,
+  NetworkSummary,
+  VolumeSummary,
+} from '../../core/docker-resources.js';
+import { AppError } from '../../core/errors.js';
+import type { CertificateRecord, InventoryRecord, NewAuditEntry, WorkerRecord } from '../../core/workers.js';
+import { MIGRATIONS, migrateToLatest } from './migrations.js';
+import type { Database } from './schema.js';
+import { openSqliteMasterStore, SqliteMasterStore } from './sqlite-master-store.js';
+
+function worker(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
+  return {
+    id: 'w-000000000001',
+    name: 'alpha',
+    hostname: 'alpha.example.internal',
+    labels: { zone: 'eu-west-1a', 'disk.type': 'ssd' },
+    version: '0.1.0',
+    advertiseAddress: '10.0.0.1:7443',
+    dockerVersion: '27.3.1',
+    enrolledAt: '2025-01-02T03:04:05.000Z',
+    lastSeenAt: null,
+    system: null,
+    activeTasks: 0,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+function certificate(overrides: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    serial: '0a1b2c3d',
+    workerId: 'w-000000000001',
+    notBefore: '2025-01-02T03:04:05.000Z',
+    notAfter: '2026-01-02T03:04:05.000Z',
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+function audit(overrides: Partial<NewAuditEntry> = {}): NewAuditEntry {
+  return {
+    at: '2025-01-02T03:04:05.000Z',
+    actor: 'admin',
+    action: 'DELETE /api/workers/:id',
+    target: 'w-000000000001',
+    outcome: 'ok',
+    status: 204,
+    details: {},
+    remoteAddress: '192.0.2.10',
+    ...overrides,
+  };
+}
+
+const container: ContainerSummary = {
+  id: 'c0ffee',
+  name: 'web',
+  image: 'nginx:1.27',
+  imageId: 'sha256:1111',
+  command: 'nginx -g "daemon off;"',
+  state: 'running',
+  status: 'Up 3 minutes (healthy)',
+  created: 1_735_787_045,
+  labels: { 'com.docker.compose.project': 'shop' },
+  ports: [
+    { privatePort: 80, publicPort: 8080, hostIp: '0.0.0.0', protocol: 'tcp' },
+    { privatePort: 443, protocol: 'tcp' },
+  ],
+  volumeNames: ['shop_data'],
+  networkNames: ['shop_default'],
+};
+
+const image: ImageSummary = {
+  id: 'sha256:1111',
+  tags: ['nginx:1.27'],
+  digests: ['nginx@sha256:2222'],
+  size: 187_654_321,
+  created: 1_730_000_000,
+  labels: {},
+  containers: -1,
+};
+
+const volume: VolumeSummary = {
+  name: 'shop_data',
+  driver: 'local',
+  mountpoint: '/var/lib/docker/volumes/shop_data/_data',
+  labels: { 'com.docker.compose.volume': 'data' },
+  options: {},
+  scope: 'local',
+  createdAt: '2025-01-02T03:04:05Z',
+  size: null,
+  refCount: 1,
+};
+
+const network: NetworkSummary = {
+  id: 'n3tw0rk',
+  name: 'shop_default',
+  driver: 'bridge',
+  scope: 'local',
+  internal: false,
+  attachable: true,
+  ipv6: false,
+  labels: {},
+  options: { 'com.docker.network.bridge.enable_icc': 'true' },
+  ipam: { driver: 'default', config: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }], options: {} },
+  builtIn: false,
+  created: '2025-01-02T03:04:05.123456789Z',
+};
+
+function inventoryRecord(sequence: number, overrides: Partial<InventoryRecord> = {}): InventoryRecord {
+  return {
+    workerId: 'w-000000000001',
+    inventory: { containers: [container], images: [image], volumes: [volume], networks: [network] },
+    sequence,
+    updatedAt: `2025-01-02T03:04:${String(sequence % 60).padStart(2, '0')}.000Z`,
+    ...overrides,
+  };
+}
+
+/** Catches what a promise rejects with, for assertions on the AppError's code and message. */
+async function rejectionOf(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected the promise to reject');
+}
+
+/** A store over a Kysely instance the test keeps, to reach the database underneath it. */
+async function storeWithDatabase(): Promise<{ store: SqliteMasterStore; db: Kysely<Database> }> {
+  const database = new BetterSqlite3(':memory:');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  await migrateToLatest(db, ':memory:');
+  return { store: new SqliteMasterStore(db, ':memory:'), db };
+}
+
+let store: SqliteMasterStore;
+
+beforeEach(async () => {
+  store = await openSqliteMasterStore({ path: ':memory:' });
+});
+
+afterEach(async () => {
+  await store.close();
+});
+
+describe('workers', () => {
+  it('returns an inserted worker as it was given, labels and system included', async () => {
+    const system = {
+      cpuPercent: 12.5,
+      cpus: 8,
+      memoryTotalBytes: 16 * 2 ** 30,
+      memoryUsedBytes: 3 * 2 ** 30,
+      dockerRootFreeBytes: 2 ** 40,
+    };
+    const record = worker({ system, lastSeenAt: '2025-01-02T04:00:00.000Z', activeTasks: 2 });
+    await store.insertWorker(record);
+
+    expect(await store.getWorker(record.id)).toEqual(record);
+  });
+
+  it('returns undefined for a worker it does not know', async () => {
+    expect(await store.getWorker('w-unknown')).toBeUndefined();
+  });
+
+  it('refuses a second worker with the same id as a conflict', async () => {
+    await store.insertWorker(worker());
+
+    const error = await rejectionOf(store.insertWorker(worker({ name: 'other' })));
+    expect(error.code).toBe('conflict');
+    expect(error.message).toBe('worker "w-000000000001" already exists');
+    expect((await store.getWorker('w-000000000001'))?.name).toBe('alpha');
+  });
+
+  it('lists workers by name then id, leaving revoked ones out unless asked', async () => {
+    await store.insertWorker(worker({ id: 'w-3', name: 'beta' }));
+    await store.insertWorker(worker({ id: 'w-2', name: 'alpha' }));
+    await store.insertWorker(worker({ id: 'w-1', name: 'beta' }));
+    await store.insertWorker(worker({ id: 'w-0', name: 'aardvark', revokedAt: '2025-02-01T00:00:00.000Z' }));
+
+    expect((await store.listWorkers()).map((w) => w.id)).toEqual(['w-2', 'w-1', 'w-3']);
+    expect((await store.listWorkers({ includeRevoked: true })).map((w) => w.id)).toEqual([
+      'w-0',
+      'w-2',
+      'w-1',
+      'w-3',
+    ]);
+  });
+
+  it('changes only the fields given in a patch', async () => {
+    const record = worker();
+    await store.insertWorker(record);
+    const system = {
+      cpuPercent: 50,
+      cpus: 4,
+      memoryTotalBytes: 1000,
+      memoryUsedBytes: 500,
+      dockerRootFreeBytes: 42,
+    };
+
+    await store.updateWorker(record.id, { lastSeenAt: '2025-01-03T00:00:00.000Z', system, activeTasks: 3 });
+
+    expect(await store.getWorker(record.id)).toEqual({
+      ...record,
+      lastSeenAt: '2025-01-03T00:00:00.000Z',
+      system,
+      activeTasks: 3,
+    });
+  });
+
+  it('updates every field a patch may carry, labels included', async () => {
+    await store.insertWorker(worker());
+    const patch = {
+      name: 'renamed',
+      hostname: 'renamed.example.internal',
+      labels: { role: 'db' },
+      version: '0.2.0',
+      advertiseAddress: '10.0.0.9:7443',
+      dockerVersion: '28.0.0',
+      enrolledAt: '2025-03-01T00:00:00.000Z',
+    };
+
+    await store.updateWorker('w-000000000001', patch);
+
+    expect(await store.getWorker('w-000000000001')).toEqual({ ...worker(), ...patch });
+  });
+
+  it('clears a nullable field patched with null and leaves fields patched with undefined alone', async () => {
+    const system = {
+      cpuPercent: 1,
+      cpus: 1,
+      memoryTotalBytes: 1,
+      memoryUsedBytes: 1,
+      dockerRootFreeBytes: 1,
+    };
+    await store.insertWorker(worker({ system, lastSeenAt: '2025-01-03T00:00:00.000Z' }));
+
+    await store.updateWorker('w-000000000001', { system: null, lastSeenAt: undefined });
+
+    const updated = await store.getWorker('w-000000000001');
+    expect(updated?.system).toBeNull();
+    expect(updated?.lastSeenAt).toBe('2025-01-03T00:00:00.000Z');
+  });
+
+  it('reports not_found when updating a worker it does not know, even with an empty patch', async () => {
+    const error = await rejectionOf(store.updateWorker('w-missing', { activeTasks: 1 }));
+    expect(error.code).toBe('not_found');
+    expect(error.message).toBe('worker "w-missing" not found');
+
+    expect((await rejectionOf(store.updateWorker('w-missing', {}))).code).toBe('not_found');
+  });
+
+  it('accepts an empty patch for a known worker and changes nothing', async () => {
+    await store.insertWorker(worker());
+    await store.updateWorker('w-000000000001', {});
+    expect(await store.getWorker('w-000000000001')).toEqual(worker());
+  });
+});
+
+describe('revokeWorker', () => {
+  beforeEach(async () => {
+    await store.insertWorker(worker());
+    await store.insertWorker(worker({ id: 'w-other', name: 'other' }));
+    await store.insertCertificate(certificate({ serial: '01' }));
+    await store.insertCertificate(certificate({ serial: '02', revokedAt: '2025-01-10T00:00:00.000Z' }));
+    await store.insertCertificate(certificate({ serial: '03', workerId: 'w-other' }));
+  });
+
+  it('revokes the worker and every certificate of it not yet revoked', async () => {
+    await store.revokeWorker('w-000000000001', '2025-02-01T00:00:00.000Z');
+
+    expect((await store.getWorker('w-000000000001'))?.revokedAt).toBe('2025-02-01T00:00:00.000Z');
+    expect(await store.listCertificates('w-000000000001')).toEqual([
+      certificate({ serial: '01', revokedAt: '2025-02-01T00:00:00.000Z' }),
+      certificate({ serial: '02', revokedAt: '2025-01-10T00:00:00.000Z' }),
+    ]);
+    expect((await store.getCertificate('03'))?.revokedAt).toBeNull();
+    expect((await store.listWorkers()).map((w) => w.id)).toEqual(['w-other']);
+  });
+
+  it('keeps the first revocation time when a worker is revoked twice', async () => {
+    await store.revokeWorker('w-000000000001', '2025-02-01T00:00:00.000Z');
+    await store.revokeWorker('w-000000000001', '2025-03-01T00:00:00.000Z');
+
+    expect((await store.getWorker('w-000000000001'))?.revokedAt).toBe('2025-02-01T00:00:00.000Z');
+    expect((await store.getCertificate('01'))?.revokedAt).toBe('2025-02-01T00:00:00.000Z');
+  });
+
+  it('reports not_found when revoking a worker it does not know', async () => {
+    const error = await rejectionOf(store.revokeWorker('w-missing', '2025-02-01T00:00:00.000Z'));
+    expect(error.code).toBe('not_found');
+    expect(error.message).toBe('worker "w-missing" not found');
+  });
+
+  it('leaves the worker unrevoked when revoking its certificates fails, as one transaction', async () => {
+    const { store: own, db } = await storeWithDatabase();
+    try {
+      await own.insertWorker(worker());
+      await own.insertCertificate(certificate());
+      await sql`create trigger refuse_revocation before update on certificates
+                begin select raise(abort, 'certificates are read-only'); end`.execute(db);
+
+      await expect(own.revokeWorker('w-000000000001', '2025-02-01T00:00:00.000Z')).rejects.toThrow(
+        'certificates are read-only',
+      );
+
+      expect((await own.getWorker('w-000000000001'))?.revokedAt).toBeNull();
+      expect((await own.getCertificate(certificate().serial))?.revokedAt).toBeNull();
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('certificates', () => {
+  beforeEach(async () => {
+    await store.insertWorker(worker());
+  });
+
+  it('returns an inserted certificate as it was given', async () => {
+    await store.insertCertificate(certificate());
+    expect(await store.getCertificate('0a1b2c3d')).toEqual(certificate());
+    expect(await store.getCertificate('ffff')).toBeUndefined();
+  });
+
+  it('lists the certificates of one worker, oldest first', async () => {
+    await store.insertWorker(worker({ id: 'w-other', name: 'other' }));
+    await store.insertCertificate(certificate({ serial: 'bb', notBefore: '2025-06-01T00:00:00.000Z' }));
+    await store.insertCertificate(certificate({ serial: 'aa', notBefore: '2025-01-01T00:00:00.000Z' }));
+    await store.insertCertificate(certificate({ serial: 'cc', workerId: 'w-other' }));
+
+    expect((await store.listCertificates('w-000000000001')).map((c) => c.serial)).toEqual(['aa', 'bb']);
+    expect(await store.listCertificates('w-missing')).toEqual([]);
+  });
+
+  it('refuses a second certificate with the same serial as a conflict', async () => {
+    await store.insertCertificate(certificate());
+    const error = await rejectionOf(
+      store.insertCertificate(certificate({ notAfter: '2030-01-01T00:00:00.000Z' })),
+    );
+    expect(error.code).toBe('conflict');
+    expect(error.message).toBe('certificate "0a1b2c3d" already exists');
+  });
+
+  it('refuses a certificate for a worker it does not know as not_found', async () => {
+    const error = await rejectionOf(store.insertCertificate(certificate({ workerId: 'w-missing' })));
+    expect(error.code).toBe('not_found');
+    expect(error.message).toBe('worker "w-missing" not found');
+  });
+});
+
+describe('inventories', () => {
+  beforeEach(async () => {
+    await store.insertWorker(worker());
+  });
+
+  it('returns a saved inventory with its container, image, volume and network intact', async () => {
+    const record = inventoryRecord(1);
+    await store.saveInventory(record);
+
+    const saved = await store.getInventory('w-000000000001');
+    expect(saved).toEqual(record);
+    expect(saved?.inventory.containers[0]?.ports[1]).toEqual({ privatePort: 443, protocol: 'tcp' });
+    expect(saved?.inventory.volumes[0]?.size).toBeNull();
+  });
+
+  it('returns undefined for a worker that has reported no inventory', async () => {
+    expect(await store.getInventory('w-000000000001')).toBeUndefined();
+  });
+
+  it('replaces the inventory with one of a higher sequence', async () => {
+    await store.saveInventory(inventoryRecord(1));
+    const newer = inventoryRecord(2, {
+      inventory: { containers: [], images: [image], volumes: [], networks: [] },
+    });
+    await store.saveInventory(newer);
+
+    expect(await store.getInventory('w-000000000001')).toEqual(newer);
+  });
+
+  it('ignores an inventory that arrives late with a lower sequence', async () => {
+    const newer = inventoryRecord(7);
+    await store.saveInventory(newer);
+    await store.saveInventory(
+      inventoryRecord(6, { inventory: { containers: [], images: [], volumes: [], networks: [] } }),
+    );
+
+    expect(await store.getInventory('w-000000000001')).toEqual(newer);
+  });
+
+  it('overwrites the inventory when the sequence is equal', async () => {
+    await store.saveInventory(inventoryRecord(3));
+    const resent = inventoryRecord(3, {
+      inventory: { containers: [], images: [], volumes: [volume], networks: [] },
+      updatedAt: '2025-01-02T05:00:00.000Z',
+    });
+    await store.saveInventory(resent);
+
+    expect(await store.getInventory('w-000000000001')).toEqual(resent);
+  });
+
+  it('lists the inventories of every worker by worker id', async () => {
+    await store.insertWorker(worker({ id: 'w-0', name: 'zulu' }));
+    await store.saveInventory(inventoryRecord(1));
+    await store.saveInventory(inventoryRecord(4, { workerId: 'w-0' }));
+
+    expect(await store.listInventories()).toEqual([
+      inventoryRecord(4, { workerId: 'w-0' }),
+      inventoryRecord(1),
+    ]);
+  });
+
+  it('refuses an inventory of a worker it does not know as not_found', async () => {
+    const error = await rejectionOf(store.saveInventory(inventoryRecord(1, { workerId: 'w-missing' })));
+    expect(error.code).toBe('not_found');
+  });
+});
+
+describe('settings', () => {
+  it('returns undefined for a setting never set', async () => {
+    expect(await store.getSetting('enrollment.token')).toBeUndefined();
+  });
+
+  it('returns the last value set for a key', async () => {
+    await store.setSetting('enrollment.token', 'first');
+    await store.setSetting('enrollment.token', 'second');
+    await store.setSetting('other', 'x');
+
+    expect(await store.getSetting('enrollment.token')).toBe('second');
+    expect(await store.getSetting('other')).toBe('x');
+  });
+});
+
+describe('audit log', () => {
+  it('returns each appended entry with a new, increasing id', async () => {
+    const first = await store.appendAudit(audit());
+    const second = await store.appendAudit(audit({ outcome: 'error', status: 404 }));
+
+    expect(first).toEqual({ ...audit(), id: first.id });
+    expect(second.id).toBeGreaterThan(first.id);
+  });
+
+  it('lists entries newest first, with details and nulls intact', async () => {
+    const details = { reason: 'host decommissioned', force: true, counts: { certificates: 2 } };
+    const first = await store.appendAudit(audit({ details }));
+    const second = await store.appendAudit(
+      audit({ actor: 'worker:w-1', action: 'worker.enroll', target: null, status: 0, remoteAddress: null }),
+    );
+
+    expect(await store.listAudit()).toEqual([second, first]);
+    expect((await store.listAudit())[1]?.details).toEqual(details);
+  });
+
+  it('pages back with beforeId and limit', async () => {
+    const ids: number[] = [];
+    for (let index = 0; index < 7; index += 1)
+      ids.push((await store.appendAudit(audit({ status: index }))).id);
+
+    const page1 = await store.listAudit({ limit: 3 });
+    const page2 = await store.listAudit({ limit: 3, beforeId: page1.at(-1)!.id });
+    const page3 = await store.listAudit({ limit: 3, beforeId: page2.at(-1)!.id });
+
+    expect([...page1, ...page2, ...page3].map((entry) => entry.id)).toEqual([...ids].reverse());
+    expect(page3).toHaveLength(1);
+    expect(await store.listAudit({ beforeId: ids[0]! })).toEqual([]);
+  });
+
+  it('returns 100 entries by default and never more than 1000', async () => {
+    for (let index = 0; index < 1005; index += 1) await store.appendAudit(audit({ status: index }));
+
+    expect(await store.listAudit()).toHaveLength(100);
+    expect(await store.listAudit({ limit: 5000 })).toHaveLength(1000);
+  });
+
+  it('refuses a limit that is not a positive integer', async () => {
+    for (const limit of [0, -1, 2.5, Number.NaN]) {
+      expect((await rejectionOf(store.listAudit({ limit }))).code).toBe('invalid_argument');
+    }
+  });
+});
+
+describe('close', () => {
+  it('can be called twice', async () => {
+    await store.close();
+    await store.close();
+  });
+
+  it('makes later calls fail with a readable error', async () => {
+    await store.close();
+    const error = await rejectionOf(store.getWorker('w-1'));
+    expect(error.code).toBe('failed_precondition');
+    expect(error.message).toBe('the database at :memory: is closed');
+  });
+});
+
+describe('migrations', () => {
+  it('names the database and the migration that failed', async () => {
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+    });
+    try {
+      const error = await rejectionOf(
+        migrateToLatest(db, '/data/master.db', {
+          ...MIGRATIONS,
+          '0002_broken': { up: () => Promise.reject(new Error('no such column: nope')) },
+        }),
+      );
+      expect(error.code).toBe('internal');
+      expect(error.message).toBe(
+        'cannot migrate the database at /data/master.db: migration 0002_broken failed: no such column: nope',
+      );
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a database whose applied migrations are out of order with the code', async () => {
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+    });
+    try {
+      const later = { up: () => Promise.resolve() };
+      await migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0003_later': later });
+
+      const error = await rejectionOf(
+        migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0002_inserted': later, '0003_later': later }),
+      );
+      expect(error.code).toBe('failed_precondition');
+      expect(error.message).toMatch(/^the migrations applied to the database at master\.db do not match/);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('applies no migration twice', async () => {
+    const { store: own, db } = await storeWithDatabase();
+    try {
+      await migrateToLatest(db, ':memory:');
+      const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+      expect(applied.rows.map((row) => row.name)).toEqual(Object.keys(MIGRATIONS));
+    } finally {
+      await own.close();
+    }
+  });
+});

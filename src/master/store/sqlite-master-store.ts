@@ -1,0 +1,421 @@
+// The master's persistent state in one SQLite file (better-sqlite3 through Kysely): workers, certificates,
+// inventories, settings and the audit log, mapped to the record types of src/core/workers.ts.
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+import { AppError } from '../../core/errors.js';
+import type { MasterStore } from '../../core/ports.js';
+import type {
+  AuditEntry,
+  CertificateRecord,
+  Inventory,
+  InventoryRecord,
+  NewAuditEntry,
+  WorkerRecord,
+  WorkerSystem,
+} from '../../core/workers.js';
+import { migrateToLatest } from './migrations.js';
+import type { AuditLogTable, CertificatesTable, Database, InventoriesTable, WorkersTable } from './schema.js';
+
+/** The path better-sqlite3 understands as a private, in-memory database (used by unit tests). */
+export const IN_MEMORY = ':memory:';
+
+/** Audit page size when none is asked for, and the most one call returns. */
+export const DEFAULT_AUDIT_LIMIT = 100;
+export const MAX_AUDIT_LIMIT = 1000;
+
+export interface SqliteMasterStoreOptions {
+  /** File path of the database, or ':memory:'. */
+  path: string;
+}
+
+/**
+ * Opens (creating it if need be) and migrates the master's database. The file holds secrets (settings keep the
+ * enrollment token), so its folder is created 0700 and the file with its -wal/-shm companions are kept 0600.
+ */
+export async function openSqliteMasterStore(options: SqliteMasterStoreOptions): Promise<SqliteMasterStore> {
+  const { path } = options;
+  const inMemory = path === IN_MEMORY;
+  let database: BetterSqlite3.Database | undefined;
+  try {
+    if (!inMemory) createPrivateFile(path);
+    database = new BetterSqlite3(path);
+    // WAL lets readers run beside the one writer; NORMAL sync is durable across a crash of the process (not of
+    // the machine) at a fraction of FULL's fsyncs, which matters with a heartbeat write per worker.
+    if (!inMemory) database.pragma('journal_mode = WAL');
+    database.pragma('foreign_keys = ON');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('synchronous = NORMAL');
+  } catch (error) {
+    database?.close();
+    throw new AppError('internal', `cannot open the database at ${path}: ${messageOf(error)}`, {
+      hint: 'Check that the data directory exists, is writable by this user and holds a docker-migrate database.',
+      details: { path },
+      cause: error,
+    });
+  }
+
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  try {
+    await migrateToLatest(db, path);
+    if (!inMemory) restrictFileModes(path);
+  } catch (error) {
+    await db.destroy();
+    throw AppError.from(error);
+  }
+  return new SqliteMasterStore(db, path);
+}
+
+/**
+ * Creates the folder (0700) and an empty database file (0600) before SQLite opens it: SQLite would create the
+ * file with the umask's mode (usually 0644), and it gives the -wal and -shm files the mode of the database file.
+ */
+function createPrivateFile(path: string): void {
+  const folder = dirname(path);
+  if (!existsSync(folder)) mkdirSync(folder, { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+}
+
+/** Narrows the modes of a database that an older version or another tool created wider. */
+function restrictFileModes(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file)) chmodSync(file, 0o600);
+  }
+}
+
+/**
+ * The MasterStore over SQLite. Get one from openSqliteMasterStore; the constructor takes a Kysely instance that
+ * is already migrated, so that tests can reach the database underneath.
+ */
+export class SqliteMasterStore implements MasterStore {
+  readonly path: string;
+  #db: Kysely<Database> | undefined;
+
+  constructor(db: Kysely<Database>, path: string) {
+    this.#db = db;
+    this.path = path;
+  }
+
+  /** The open database; a readable error rather than a driver one when used after close(). */
+  #open(): Kysely<Database> {
+    if (this.#db === undefined) {
+      throw new AppError('failed_precondition', `the database at ${this.path} is closed`);
+    }
+    return this.#db;
+  }
+
+  async insertWorker(worker: WorkerRecord): Promise<void> {
+    try {
+      await this.#open().insertInto('workers').values(toWorkerRow(worker)).execute();
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AppError('conflict', `worker "${worker.id}" already exists`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async getWorker(id: string): Promise<WorkerRecord | undefined> {
+    const row = await this.#open().selectFrom('workers').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : fromWorkerRow(row);
+  }
+
+  async listWorkers(options: { includeRevoked?: boolean } = {}): Promise<WorkerRecord[]> {
+    let query = this.#open().selectFrom('workers').selectAll();
+    if (options.includeRevoked !== true) query = query.where('revoked_at', 'is', null);
+    const rows = await query.orderBy('name').orderBy('id').execute();
+    return rows.map(fromWorkerRow);
+  }
+
+  /** One UPDATE and no read back: heartbeats of every worker come through here. */
+  async updateWorker(id: string, patch: Partial<Omit<WorkerRecord, 'id'>>): Promise<void> {
+    const db = this.#open();
+    const row = toWorkerPatch(patch);
+    if (Object.keys(row).length === 0) {
+      const found = await db.selectFrom('workers').select('id').where('id', '=', id).executeTakeFirst();
+      if (found === undefined) throw workerNotFound(id);
+      return;
+    }
+    const result = await db.updateTable('workers').set(row).where('id', '=', id).executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw workerNotFound(id);
+  }
+
+  /** Revoking again keeps the first revocation time, of the worker and of certificates already revoked. */
+  async revokeWorker(id: string, at: string): Promise<void> {
+    await this.#open()
+      .transaction()
+      .execute(async (trx) => {
+        const result = await trx
+          .updateTable('workers')
+          .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) throw workerNotFound(id);
+        await trx
+          .updateTable('certificates')
+          .set({ revoked_at: at })
+          .where('worker_id', '=', id)
+          .where('revoked_at', 'is', null)
+          .execute();
+      });
+  }
+
+  async insertCertificate(certificate: CertificateRecord): Promise<void> {
+    try {
+      await this.#open().insertInto('certificates').values(toCertificateRow(certificate)).execute();
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AppError('conflict', `certificate "${certificate.serial}" already exists`, {
+          cause: error,
+        });
+      }
+      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw workerNotFound(certificate.workerId, error);
+      throw error;
+    }
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    const row = await this.#open()
+      .selectFrom('certificates')
+      .selectAll()
+      .where('serial', '=', serial)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromCertificateRow(row);
+  }
+
+  /** Oldest first; an unknown worker has none. */
+  async listCertificates(workerId: string): Promise<CertificateRecord[]> {
+    const rows = await this.#open()
+      .selectFrom('certificates')
+      .selectAll()
+      .where('worker_id', '=', workerId)
+      .orderBy('not_before')
+      .orderBy('serial')
+      .execute();
+    return rows.map(fromCertificateRow);
+  }
+
+  /**
+   * One upsert whose update is guarded by the sequence: a snapshot that arrives after a newer one is dropped
+   * by SQLite itself, with no read first. An equal sequence overwrites (the worker resent it).
+   */
+  async saveInventory(record: InventoryRecord): Promise<void> {
+    try {
+      await this.#open()
+        .insertInto('inventories')
+        .values(toInventoryRow(record))
+        .onConflict((oc) =>
+          oc
+            .column('worker_id')
+            .doUpdateSet((eb) => ({
+              sequence: eb.ref('excluded.sequence'),
+              inventory_json: eb.ref('excluded.inventory_json'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+            .whereRef('excluded.sequence', '>=', 'inventories.sequence'),
+        )
+        .execute();
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw workerNotFound(record.workerId, error);
+      throw error;
+    }
+  }
+
+  async getInventory(workerId: string): Promise<InventoryRecord | undefined> {
+    const row = await this.#open()
+      .selectFrom('inventories')
+      .selectAll()
+      .where('worker_id', '=', workerId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromInventoryRow(row);
+  }
+
+  /** Ordered by worker id, so that callers get a stable order. */
+  async listInventories(): Promise<InventoryRecord[]> {
+    const rows = await this.#open().selectFrom('inventories').selectAll().orderBy('worker_id').execute();
+    return rows.map(fromInventoryRow);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    const row = await this.#open()
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.#open()
+      .insertInto('settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+      .execute();
+  }
+
+  async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
+    const { id } = await this.#open()
+      .insertInto('audit_log')
+      .values(toAuditRow(entry))
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return { ...entry, id };
+  }
+
+  /**
+   * Newest first by id (not by `at`: clocks may step back, ids do not). `limit` defaults to 100 and is capped at
+   * 1000 so that one request cannot pull the whole log; anything but a positive integer is `invalid_argument`.
+   */
+  async listAudit(options: { limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
+    const { limit = DEFAULT_AUDIT_LIMIT, beforeId } = options;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new AppError('invalid_argument', `audit limit must be a positive integer, not ${String(limit)}`);
+    }
+    let query = this.#open().selectFrom('audit_log').selectAll();
+    if (beforeId !== undefined) query = query.where('id', '<', beforeId);
+    const rows = await query.orderBy('id', 'desc').limit(Math.min(limit, MAX_AUDIT_LIMIT)).execute();
+    return rows.map(fromAuditRow);
+  }
+
+  /** Closes the database (checkpointing the WAL); later calls do nothing. */
+  async close(): Promise<void> {
+    const db = this.#db;
+    if (db === undefined) return;
+    this.#db = undefined;
+    await db.destroy();
+  }
+}
+
+function workerNotFound(id: string, cause?: unknown): AppError {
+  return new AppError('not_found', `worker "${id}" not found`, cause === undefined ? {} : { cause });
+}
+
+/** better-sqlite3's SqliteError carries the extended result code, e.g. "SQLITE_CONSTRAINT_PRIMARYKEY". */
+function sqliteCode(error: unknown): string | undefined {
+  return error instanceof BetterSqlite3.SqliteError ? error.code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toWorkerRow(worker: WorkerRecord): Insertable<WorkersTable> {
+  return {
+    id: worker.id,
+    name: worker.name,
+    hostname: worker.hostname,
+    labels_json: JSON.stringify(worker.labels),
+    version: worker.version,
+    advertise_address: worker.advertiseAddress,
+    docker_version: worker.dockerVersion,
+    enrolled_at: worker.enrolledAt,
+    last_seen_at: worker.lastSeenAt,
+    system_json: worker.system === null ? null : JSON.stringify(worker.system),
+    active_tasks: worker.activeTasks,
+    revoked_at: worker.revokedAt,
+  };
+}
+
+/** Only the fields present in the patch; `undefined` means "leave it", `null` clears a nullable field. */
+function toWorkerPatch(patch: Partial<Omit<WorkerRecord, 'id'>>): Updateable<WorkersTable> {
+  const row: Updateable<WorkersTable> = {};
+  if (patch.name !== undefined) row.name = patch.name;
+  if (patch.hostname !== undefined) row.hostname = patch.hostname;
+  if (patch.labels !== undefined) row.labels_json = JSON.stringify(patch.labels);
+  if (patch.version !== undefined) row.version = patch.version;
+  if (patch.advertiseAddress !== undefined) row.advertise_address = patch.advertiseAddress;
+  if (patch.dockerVersion !== undefined) row.docker_version = patch.dockerVersion;
+  if (patch.enrolledAt !== undefined) row.enrolled_at = patch.enrolledAt;
+  if (patch.lastSeenAt !== undefined) row.last_seen_at = patch.lastSeenAt;
+  if (patch.system !== undefined)
+    row.system_json = patch.system === null ? null : JSON.stringify(patch.system);
+  if (patch.activeTasks !== undefined) row.active_tasks = patch.activeTasks;
+  if (patch.revokedAt !== undefined) row.revoked_at = patch.revokedAt;
+  return row;
+}
+
+function fromWorkerRow(row: Selectable<WorkersTable>): WorkerRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hostname: row.hostname,
+    labels: JSON.parse(row.labels_json) as Record<string, string>,
+    version: row.version,
+    advertiseAddress: row.advertise_address,
+    dockerVersion: row.docker_version,
+    enrolledAt: row.enrolled_at,
+    lastSeenAt: row.last_seen_at,
+    system: row.system_json === null ? null : (JSON.parse(row.system_json) as WorkerSystem),
+    activeTasks: row.active_tasks,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toCertificateRow(certificate: CertificateRecord): Insertable<CertificatesTable> {
+  return {
+    serial: certificate.serial,
+    worker_id: certificate.workerId,
+    not_before: certificate.notBefore,
+    not_after: certificate.notAfter,
+    revoked_at: certificate.revokedAt,
+  };
+}
+
+function fromCertificateRow(row: Selectable<CertificatesTable>): CertificateRecord {
+  return {
+    serial: row.serial,
+    workerId: row.worker_id,
+    notBefore: row.not_before,
+    notAfter: row.not_after,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toInventoryRow(record: InventoryRecord): Insertable<InventoriesTable> {
+  return {
+    worker_id: record.workerId,
+    sequence: record.sequence,
+    inventory_json: JSON.stringify(record.inventory),
+    updated_at: record.updatedAt,
+  };
+}
+
+function fromInventoryRow(row: Selectable<InventoriesTable>): InventoryRecord {
+  return {
+    workerId: row.worker_id,
+    inventory: JSON.parse(row.inventory_json) as Inventory,
+    sequence: row.sequence,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toAuditRow(entry: NewAuditEntry): Insertable<AuditLogTable> {
+  return {
+    at: entry.at,
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target,
+    outcome: entry.outcome,
+    status: entry.status,
+    details_json: JSON.stringify(entry.details),
+    remote_address: entry.remoteAddress,
+  };
+}
+
+function fromAuditRow(row: Selectable<AuditLogTable>): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    outcome: row.outcome,
+    status: row.status,
+    details: JSON.parse(row.details_json) as Record<string, unknown>,
+    remoteAddress: row.remote_address,
+  };
+}
