@@ -301,6 +301,7 @@ describe('loadConfig', () => {
       'master.worker_timeout': '1s',
       'master.heartbeat_interval': '2s',
       'master.inventory_interval': '3s',
+      'master.advertise_addr': 'm:9',
       'worker.master_url': 'https://m',
       'worker.token': 't',
       'worker.ca_hash': 'h',

@@ -34,6 +34,7 @@ export const CONFIG_PATHS = [
   'master.worker_timeout',
   'master.heartbeat_interval',
   'master.inventory_interval',
+  'master.advertise_addr',
   'worker.master_url',
   'worker.token',
   'worker.ca_hash',
@@ -206,6 +207,7 @@ function createConfigSchema(homeDir: string) {
         worker_timeout: duration.default(30_000),
         heartbeat_interval: duration.default(10_000),
         inventory_interval: duration.default(60_000),
+        advertise_addr: z.string().optional(),
       })
       .prefault({}),
     worker: z
