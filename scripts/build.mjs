@@ -1,6 +1,8 @@
 // Bundles the CLI into bin/docker-migrate: one executable Node script (CommonJS, so it runs wherever it is copied).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -43,4 +45,7 @@ await build({
   external: ['cpu-features', '*.node'],
 });
 chmodSync('bin/docker-migrate', 0o755);
+// better-sqlite3's native add-on cannot be bundled: it ships beside the binary, which passes its path explicitly.
+const sqliteRoot = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
+copyFileSync(join(sqliteRoot, 'build', 'Release', 'better_sqlite3.node'), 'bin/better_sqlite3.node');
 console.log(`built bin/docker-migrate ${info.version} (${info.commit})`);

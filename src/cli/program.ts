@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { AppError } from '../core/errors.js';
 import { buildInfo } from '../platform/build-info.js';
 import { listCommand } from './list-command.js';
+import { masterCommand } from './master-command.js';
+import { workerCommand } from './worker-command.js';
 import { versionCommand } from './version-command.js';
 
 /** Exit codes: 0 success, 1 the command failed, 2 the command line or configuration is wrong. */
@@ -40,6 +42,8 @@ export function createProgram(io: CliIo): Command {
       },
     })
     .exitOverride();
+  program.addCommand(masterCommand(io.out));
+  program.addCommand(workerCommand(io.out));
   program.addCommand(listCommand(io.out));
   program.addCommand(versionCommand(io.out));
   // Subcommands inherit the output settings and throw instead of exiting, so main decides the exit code.

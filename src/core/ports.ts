@@ -15,6 +15,13 @@ import type {
   VolumeCreateSpec,
   VolumeSummary,
 } from './docker-resources.js';
+import type {
+  AuditEntry,
+  CertificateRecord,
+  InventoryRecord,
+  NewAuditEntry,
+  WorkerRecord,
+} from './workers.js';
 
 export interface ListOptions {
   /** Only objects carrying these labels. */
@@ -64,4 +71,37 @@ export interface DockerEngine {
 
   /** The Engine's event stream, until the signal aborts or the engine goes away (then it throws `unavailable`). */
   events(options?: EventOptions): AsyncIterable<DockerEvent>;
+}
+
+/**
+ * The master's persistent state. Implementations keep every write durable before resolving; the same queries
+ * must later run on Postgres for a highly available master, so the port is async.
+ */
+export interface MasterStore {
+  insertWorker(worker: WorkerRecord): Promise<void>;
+  getWorker(id: string): Promise<WorkerRecord | undefined>;
+  /** Revoked workers only when asked; ordered by name, then id. */
+  listWorkers(options?: { includeRevoked?: boolean }): Promise<WorkerRecord[]>;
+  /** Changes the given fields; `not_found` AppError when the worker does not exist. */
+  updateWorker(id: string, patch: Partial<Omit<WorkerRecord, 'id'>>): Promise<void>;
+  /** Marks the worker and every certificate of it revoked, in one transaction. */
+  revokeWorker(id: string, at: string): Promise<void>;
+
+  insertCertificate(certificate: CertificateRecord): Promise<void>;
+  getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  listCertificates(workerId: string): Promise<CertificateRecord[]>;
+
+  /** Replaces the worker's last inventory (keeps the one with the higher sequence when older arrives late). */
+  saveInventory(record: InventoryRecord): Promise<void>;
+  getInventory(workerId: string): Promise<InventoryRecord | undefined>;
+  listInventories(): Promise<InventoryRecord[]>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
+
+  appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
+  /** Newest first; `beforeId` pages back. */
+  listAudit(options?: { limit?: number; beforeId?: number }): Promise<AuditEntry[]>;
+
+  close(): Promise<void>;
 }

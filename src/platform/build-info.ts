@@ -1,5 +1,7 @@
 // What this build is: version, git commit and build date, fixed at bundle time (scripts/build.mjs) or read in development.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface BuildInfo {
   version: string;
@@ -24,4 +26,14 @@ function fromSource(): BuildInfo {
 /** The build's identity, for `docker-migrate version`, logs and the worker's hello to its master. */
 export function buildInfo(): BuildInfo {
   return typeof __DOCKER_MIGRATE_BUILD__ === 'undefined' ? fromSource() : __DOCKER_MIGRATE_BUILD__;
+}
+
+/**
+ * A file shipped beside the bundled binary (e.g. better-sqlite3's native add-on), or undefined when running from
+ * source, where packages find their own files.
+ */
+export function bundledAsset(name: string): string | undefined {
+  if (typeof __DOCKER_MIGRATE_BUILD__ === 'undefined') return undefined;
+  const path = join(dirname(fileURLToPath(import.meta.url)), name);
+  return existsSync(path) ? path : undefined;
 }

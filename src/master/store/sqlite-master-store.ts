@@ -30,6 +30,11 @@ export const MAX_AUDIT_LIMIT = 1000;
 export interface SqliteMasterStoreOptions {
   /** File path of the database, or ':memory:'. */
   path: string;
+  /**
+   * Path of better-sqlite3's native add-on. The bundled binary ships it beside itself, where better-sqlite3's own
+   * lookup (relative to its package folder) cannot find it; unset, the package's usual lookup is used.
+   */
+  nativeBinding?: string | undefined;
 }
 
 /**
@@ -42,7 +47,7 @@ export async function openSqliteMasterStore(options: SqliteMasterStoreOptions): 
   let database: BetterSqlite3.Database | undefined;
   try {
     if (!inMemory) createPrivateFile(path);
-    database = new BetterSqlite3(path);
+    database = new BetterSqlite3(path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
     // WAL lets readers run beside the one writer; NORMAL sync is durable across a crash of the process (not of
     // the machine) at a fraction of FULL's fsyncs, which matters with a heartbeat write per worker.
     if (!inMemory) database.pragma('journal_mode = WAL');

@@ -6,7 +6,20 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { CallContext, CallOptions } from "nice-grpc-common";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  Client,
+  type ClientDuplexStream,
+  type ClientOptions,
+  type ClientUnaryCall,
+  type handleBidiStreamingCall,
+  type handleUnaryCall,
+  makeGenericClientConstructor,
+  type Metadata,
+  type ServiceError,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 
 export const protobufPackage = "dockation.v1";
 
@@ -17,9 +30,18 @@ export const protobufFileName = "dockation/v1/control.proto";
  * over mutual TLS carrying heartbeats, inventory and task progress up, and commands down.
  */
 
+export enum ResourceKind {
+  RESOURCE_KIND_UNSPECIFIED = 0,
+  RESOURCE_KIND_CONTAINER = 1,
+  RESOURCE_KIND_IMAGE = 2,
+  RESOURCE_KIND_VOLUME = 3,
+  RESOURCE_KIND_NETWORK = 4,
+  UNRECOGNIZED = -1,
+}
+
 export interface EnrollRequest {
   token: string;
-  /** PEM-encoded PKCS#10 request for the worker's key. */
+  /** PEM-encoded PKCS#10 request for the worker's key; its subject is ignored. */
   csrPem: string;
   name: string;
   hostname: string;
@@ -34,9 +56,17 @@ export interface EnrollRequest_LabelsEntry {
 
 export interface EnrollResponse {
   workerId: string;
-  /** PEM certificate for the worker (client and server use), signed by the master's CA. */
+  /** PEM certificate for the worker (client and server use), signed by the master's CA; names the worker id. */
   certificatePem: string;
   caCertificatePem: string;
+}
+
+export interface RenewRequest {
+  csrPem: string;
+}
+
+export interface RenewResponse {
+  certificatePem: string;
 }
 
 export interface ConnectRequest {
@@ -93,95 +123,30 @@ export interface SystemFigures {
 export interface RequestInventory {
 }
 
+/**
+ * Resource items travel as JSON of the product's own resource shapes (src/core/docker-resources.ts): they evolve
+ * with the product, and the master stores and serves them as they are.
+ */
 export interface InventorySnapshot {
-  /** Increases with every snapshot or delta, so the master can drop stale ones. */
+  /** Increases with every snapshot or delta of a worker, across its restarts, so late messages can be dropped. */
   sequence: number;
-  containers: Container[];
-  images: Image[];
-  volumes: Volume[];
-  networks: Network[];
+  containersJson: string;
+  imagesJson: string;
+  volumesJson: string;
+  networksJson: string;
+}
+
+export interface InventoryChange {
+  kind: ResourceKind;
+  /** Container, image or network id; volume name. */
+  key: string;
+  /** The item as JSON; empty when it was removed. */
+  itemJson: string;
 }
 
 export interface InventoryDelta {
   sequence: number;
-  upsertedContainers: Container[];
-  removedContainerIds: string[];
-  upsertedImages: Image[];
-  removedImageIds: string[];
-  upsertedVolumes: Volume[];
-  removedVolumeNames: string[];
-  upsertedNetworks: Network[];
-  removedNetworkIds: string[];
-}
-
-export interface Container {
-  id: string;
-  name: string;
-  image: string;
-  imageId: string;
-  state: string;
-  status: string;
-  created: number;
-  labels: { [key: string]: string };
-  ports: Port[];
-  volumeNames: string[];
-  networkNames: string[];
-}
-
-export interface Container_LabelsEntry {
-  key: string;
-  value: string;
-}
-
-export interface Port {
-  privatePort: number;
-  publicPort: number;
-  hostIp: string;
-  protocol: string;
-}
-
-export interface Image {
-  id: string;
-  tags: string[];
-  size: number;
-  created: number;
-  labels: { [key: string]: string };
-}
-
-export interface Image_LabelsEntry {
-  key: string;
-  value: string;
-}
-
-export interface Volume {
-  name: string;
-  driver: string;
-  labels: { [key: string]: string };
-  /** -1 when unknown. */
-  size: number;
-}
-
-export interface Volume_LabelsEntry {
-  key: string;
-  value: string;
-}
-
-export interface Network {
-  id: string;
-  name: string;
-  driver: string;
-  scope: string;
-  internal: boolean;
-  attachable: boolean;
-  ipv6: boolean;
-  builtIn: boolean;
-  labels: { [key: string]: string };
-  subnets: string[];
-}
-
-export interface Network_LabelsEntry {
-  key: string;
-  value: string;
+  changes: InventoryChange[];
 }
 
 function createBaseEnrollRequest(): EnrollRequest {
@@ -287,10 +252,10 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     }
   },
 
-  create(base?: DeepPartial<EnrollRequest>): EnrollRequest {
-    return EnrollRequest.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<EnrollRequest>, I>>(base?: I): EnrollRequest {
+    return EnrollRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<EnrollRequest>): EnrollRequest {
+  fromPartial<I extends Exact<DeepPartial<EnrollRequest>, I>>(object: I): EnrollRequest {
     const message = createBaseEnrollRequest();
     message.token = object.token ?? "";
     message.csrPem = object.csrPem ?? "";
@@ -366,10 +331,10 @@ export const EnrollRequest_LabelsEntry: MessageFns<EnrollRequest_LabelsEntry> = 
     }
   },
 
-  create(base?: DeepPartial<EnrollRequest_LabelsEntry>): EnrollRequest_LabelsEntry {
-    return EnrollRequest_LabelsEntry.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<EnrollRequest_LabelsEntry>, I>>(base?: I): EnrollRequest_LabelsEntry {
+    return EnrollRequest_LabelsEntry.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<EnrollRequest_LabelsEntry>): EnrollRequest_LabelsEntry {
+  fromPartial<I extends Exact<DeepPartial<EnrollRequest_LabelsEntry>, I>>(object: I): EnrollRequest_LabelsEntry {
     const message = createBaseEnrollRequest_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
@@ -444,14 +409,124 @@ export const EnrollResponse: MessageFns<EnrollResponse> = {
     }
   },
 
-  create(base?: DeepPartial<EnrollResponse>): EnrollResponse {
-    return EnrollResponse.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<EnrollResponse>, I>>(base?: I): EnrollResponse {
+    return EnrollResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<EnrollResponse>): EnrollResponse {
+  fromPartial<I extends Exact<DeepPartial<EnrollResponse>, I>>(object: I): EnrollResponse {
     const message = createBaseEnrollResponse();
     message.workerId = object.workerId ?? "";
     message.certificatePem = object.certificatePem ?? "";
     message.caCertificatePem = object.caCertificatePem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewRequest(): RenewRequest {
+  return { csrPem: "" };
+}
+
+export const RenewRequest: MessageFns<RenewRequest> = {
+  encode(message: RenewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RenewRequest>, I>>(base?: I): RenewRequest {
+    return RenewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewRequest>, I>>(object: I): RenewRequest {
+    const message = createBaseRenewRequest();
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewResponse(): RenewResponse {
+  return { certificatePem: "" };
+}
+
+export const RenewResponse: MessageFns<RenewResponse> = {
+  encode(message: RenewResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificatePem !== "") {
+      writer.uint32(10).string(message.certificatePem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RenewResponse>, I>>(base?: I): RenewResponse {
+    return RenewResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewResponse>, I>>(object: I): RenewResponse {
+    const message = createBaseRenewResponse();
+    message.certificatePem = object.certificatePem ?? "";
     return message;
   },
 };
@@ -536,10 +611,10 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
     }
   },
 
-  create(base?: DeepPartial<ConnectRequest>): ConnectRequest {
-    return ConnectRequest.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<ConnectRequest>, I>>(base?: I): ConnectRequest {
+    return ConnectRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<ConnectRequest>): ConnectRequest {
+  fromPartial<I extends Exact<DeepPartial<ConnectRequest>, I>>(object: I): ConnectRequest {
     const message = createBaseConnectRequest();
     switch (object.body?.$case) {
       case "hello": {
@@ -629,10 +704,10 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
     }
   },
 
-  create(base?: DeepPartial<ConnectResponse>): ConnectResponse {
-    return ConnectResponse.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<ConnectResponse>, I>>(base?: I): ConnectResponse {
+    return ConnectResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<ConnectResponse>): ConnectResponse {
+  fromPartial<I extends Exact<DeepPartial<ConnectResponse>, I>>(object: I): ConnectResponse {
     const message = createBaseConnectResponse();
     switch (object.body?.$case) {
       case "welcome": {
@@ -774,10 +849,10 @@ export const Hello: MessageFns<Hello> = {
     }
   },
 
-  create(base?: DeepPartial<Hello>): Hello {
-    return Hello.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<Hello>, I>>(base?: I): Hello {
+    return Hello.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<Hello>): Hello {
+  fromPartial<I extends Exact<DeepPartial<Hello>, I>>(object: I): Hello {
     const message = createBaseHello();
     message.name = object.name ?? "";
     message.hostname = object.hostname ?? "";
@@ -854,10 +929,10 @@ export const Hello_LabelsEntry: MessageFns<Hello_LabelsEntry> = {
     }
   },
 
-  create(base?: DeepPartial<Hello_LabelsEntry>): Hello_LabelsEntry {
-    return Hello_LabelsEntry.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<Hello_LabelsEntry>, I>>(base?: I): Hello_LabelsEntry {
+    return Hello_LabelsEntry.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<Hello_LabelsEntry>): Hello_LabelsEntry {
+  fromPartial<I extends Exact<DeepPartial<Hello_LabelsEntry>, I>>(object: I): Hello_LabelsEntry {
     const message = createBaseHello_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
@@ -932,10 +1007,10 @@ export const Welcome: MessageFns<Welcome> = {
     }
   },
 
-  create(base?: DeepPartial<Welcome>): Welcome {
-    return Welcome.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<Welcome>, I>>(base?: I): Welcome {
+    return Welcome.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<Welcome>): Welcome {
+  fromPartial<I extends Exact<DeepPartial<Welcome>, I>>(object: I): Welcome {
     const message = createBaseWelcome();
     message.workerId = object.workerId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
@@ -1011,10 +1086,10 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
   },
 
-  create(base?: DeepPartial<Heartbeat>): Heartbeat {
-    return Heartbeat.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<Heartbeat>, I>>(base?: I): Heartbeat {
+    return Heartbeat.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<Heartbeat>): Heartbeat {
+  fromPartial<I extends Exact<DeepPartial<Heartbeat>, I>>(object: I): Heartbeat {
     const message = createBaseHeartbeat();
     message.sentAtMs = object.sentAtMs ?? 0;
     message.activeTasks = object.activeTasks ?? 0;
@@ -1114,10 +1189,10 @@ export const SystemFigures: MessageFns<SystemFigures> = {
     }
   },
 
-  create(base?: DeepPartial<SystemFigures>): SystemFigures {
-    return SystemFigures.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<SystemFigures>, I>>(base?: I): SystemFigures {
+    return SystemFigures.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<SystemFigures>): SystemFigures {
+  fromPartial<I extends Exact<DeepPartial<SystemFigures>, I>>(object: I): SystemFigures {
     const message = createBaseSystemFigures();
     message.cpuPercent = object.cpuPercent ?? 0;
     message.memoryTotalBytes = object.memoryTotalBytes ?? 0;
@@ -1162,17 +1237,17 @@ export const RequestInventory: MessageFns<RequestInventory> = {
     }
   },
 
-  create(base?: DeepPartial<RequestInventory>): RequestInventory {
-    return RequestInventory.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<RequestInventory>, I>>(base?: I): RequestInventory {
+    return RequestInventory.fromPartial(base ?? ({} as any));
   },
-  fromPartial(_: DeepPartial<RequestInventory>): RequestInventory {
+  fromPartial<I extends Exact<DeepPartial<RequestInventory>, I>>(_: I): RequestInventory {
     const message = createBaseRequestInventory();
     return message;
   },
 };
 
 function createBaseInventorySnapshot(): InventorySnapshot {
-  return { sequence: 0, containers: [], images: [], volumes: [], networks: [] };
+  return { sequence: 0, containersJson: "", imagesJson: "", volumesJson: "", networksJson: "" };
 }
 
 export const InventorySnapshot: MessageFns<InventorySnapshot> = {
@@ -1180,17 +1255,17 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
     if (message.sequence !== 0) {
       writer.uint32(8).uint64(message.sequence);
     }
-    for (const v of message.containers) {
-      Container.encode(v!, writer.uint32(18).fork()).join();
+    if (message.containersJson !== "") {
+      writer.uint32(18).string(message.containersJson);
     }
-    for (const v of message.images) {
-      Image.encode(v!, writer.uint32(26).fork()).join();
+    if (message.imagesJson !== "") {
+      writer.uint32(26).string(message.imagesJson);
     }
-    for (const v of message.volumes) {
-      Volume.encode(v!, writer.uint32(34).fork()).join();
+    if (message.volumesJson !== "") {
+      writer.uint32(34).string(message.volumesJson);
     }
-    for (const v of message.networks) {
-      Network.encode(v!, writer.uint32(42).fork()).join();
+    if (message.networksJson !== "") {
+      writer.uint32(42).string(message.networksJson);
     }
     return writer;
   },
@@ -1221,7 +1296,7 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
               break;
             }
 
-            message.containers.push(Container.decode(reader, reader.uint32()));
+            message.containersJson = reader.string();
             continue;
           }
           case 3: {
@@ -1229,7 +1304,7 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
               break;
             }
 
-            message.images.push(Image.decode(reader, reader.uint32()));
+            message.imagesJson = reader.string();
             continue;
           }
           case 4: {
@@ -1237,7 +1312,7 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
               break;
             }
 
-            message.volumes.push(Volume.decode(reader, reader.uint32()));
+            message.volumesJson = reader.string();
             continue;
           }
           case 5: {
@@ -1245,7 +1320,7 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
               break;
             }
 
-            message.networks.push(Network.decode(reader, reader.uint32()));
+            message.networksJson = reader.string();
             continue;
           }
         }
@@ -1260,32 +1335,101 @@ export const InventorySnapshot: MessageFns<InventorySnapshot> = {
     }
   },
 
-  create(base?: DeepPartial<InventorySnapshot>): InventorySnapshot {
-    return InventorySnapshot.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<InventorySnapshot>, I>>(base?: I): InventorySnapshot {
+    return InventorySnapshot.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<InventorySnapshot>): InventorySnapshot {
+  fromPartial<I extends Exact<DeepPartial<InventorySnapshot>, I>>(object: I): InventorySnapshot {
     const message = createBaseInventorySnapshot();
     message.sequence = object.sequence ?? 0;
-    message.containers = object.containers?.map((e) => Container.fromPartial(e)) || [];
-    message.images = object.images?.map((e) => Image.fromPartial(e)) || [];
-    message.volumes = object.volumes?.map((e) => Volume.fromPartial(e)) || [];
-    message.networks = object.networks?.map((e) => Network.fromPartial(e)) || [];
+    message.containersJson = object.containersJson ?? "";
+    message.imagesJson = object.imagesJson ?? "";
+    message.volumesJson = object.volumesJson ?? "";
+    message.networksJson = object.networksJson ?? "";
+    return message;
+  },
+};
+
+function createBaseInventoryChange(): InventoryChange {
+  return { kind: 0, key: "", itemJson: "" };
+}
+
+export const InventoryChange: MessageFns<InventoryChange> = {
+  encode(message: InventoryChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.itemJson !== "") {
+      writer.uint32(26).string(message.itemJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InventoryChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInventoryChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.itemJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InventoryChange>, I>>(base?: I): InventoryChange {
+    return InventoryChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InventoryChange>, I>>(object: I): InventoryChange {
+    const message = createBaseInventoryChange();
+    message.kind = object.kind ?? 0;
+    message.key = object.key ?? "";
+    message.itemJson = object.itemJson ?? "";
     return message;
   },
 };
 
 function createBaseInventoryDelta(): InventoryDelta {
-  return {
-    sequence: 0,
-    upsertedContainers: [],
-    removedContainerIds: [],
-    upsertedImages: [],
-    removedImageIds: [],
-    upsertedVolumes: [],
-    removedVolumeNames: [],
-    upsertedNetworks: [],
-    removedNetworkIds: [],
-  };
+  return { sequence: 0, changes: [] };
 }
 
 export const InventoryDelta: MessageFns<InventoryDelta> = {
@@ -1293,29 +1437,8 @@ export const InventoryDelta: MessageFns<InventoryDelta> = {
     if (message.sequence !== 0) {
       writer.uint32(8).uint64(message.sequence);
     }
-    for (const v of message.upsertedContainers) {
-      Container.encode(v!, writer.uint32(18).fork()).join();
-    }
-    for (const v of message.removedContainerIds) {
-      writer.uint32(26).string(v!);
-    }
-    for (const v of message.upsertedImages) {
-      Image.encode(v!, writer.uint32(34).fork()).join();
-    }
-    for (const v of message.removedImageIds) {
-      writer.uint32(42).string(v!);
-    }
-    for (const v of message.upsertedVolumes) {
-      Volume.encode(v!, writer.uint32(50).fork()).join();
-    }
-    for (const v of message.removedVolumeNames) {
-      writer.uint32(58).string(v!);
-    }
-    for (const v of message.upsertedNetworks) {
-      Network.encode(v!, writer.uint32(66).fork()).join();
-    }
-    for (const v of message.removedNetworkIds) {
-      writer.uint32(74).string(v!);
+    for (const v of message.changes) {
+      InventoryChange.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1346,63 +1469,7 @@ export const InventoryDelta: MessageFns<InventoryDelta> = {
               break;
             }
 
-            message.upsertedContainers.push(Container.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.removedContainerIds.push(reader.string());
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.upsertedImages.push(Image.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.removedImageIds.push(reader.string());
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.upsertedVolumes.push(Volume.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.removedVolumeNames.push(reader.string());
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.upsertedNetworks.push(Network.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.removedNetworkIds.push(reader.string());
+            message.changes.push(InventoryChange.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1417,1036 +1484,116 @@ export const InventoryDelta: MessageFns<InventoryDelta> = {
     }
   },
 
-  create(base?: DeepPartial<InventoryDelta>): InventoryDelta {
-    return InventoryDelta.fromPartial(base ?? {});
+  create<I extends Exact<DeepPartial<InventoryDelta>, I>>(base?: I): InventoryDelta {
+    return InventoryDelta.fromPartial(base ?? ({} as any));
   },
-  fromPartial(object: DeepPartial<InventoryDelta>): InventoryDelta {
+  fromPartial<I extends Exact<DeepPartial<InventoryDelta>, I>>(object: I): InventoryDelta {
     const message = createBaseInventoryDelta();
     message.sequence = object.sequence ?? 0;
-    message.upsertedContainers = object.upsertedContainers?.map((e) => Container.fromPartial(e)) || [];
-    message.removedContainerIds = object.removedContainerIds?.map((e) => e) || [];
-    message.upsertedImages = object.upsertedImages?.map((e) => Image.fromPartial(e)) || [];
-    message.removedImageIds = object.removedImageIds?.map((e) => e) || [];
-    message.upsertedVolumes = object.upsertedVolumes?.map((e) => Volume.fromPartial(e)) || [];
-    message.removedVolumeNames = object.removedVolumeNames?.map((e) => e) || [];
-    message.upsertedNetworks = object.upsertedNetworks?.map((e) => Network.fromPartial(e)) || [];
-    message.removedNetworkIds = object.removedNetworkIds?.map((e) => e) || [];
+    message.changes = object.changes?.map((e) => InventoryChange.fromPartial(e)) || [];
     return message;
   },
 };
 
-function createBaseContainer(): Container {
-  return {
-    id: "",
-    name: "",
-    image: "",
-    imageId: "",
-    state: "",
-    status: "",
-    created: 0,
-    labels: {},
-    ports: [],
-    volumeNames: [],
-    networkNames: [],
-  };
-}
-
-export const Container: MessageFns<Container> = {
-  encode(message: Container, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
-      writer.uint32(10).string(message.id);
-    }
-    if (message.name !== "") {
-      writer.uint32(18).string(message.name);
-    }
-    if (message.image !== "") {
-      writer.uint32(26).string(message.image);
-    }
-    if (message.imageId !== "") {
-      writer.uint32(34).string(message.imageId);
-    }
-    if (message.state !== "") {
-      writer.uint32(42).string(message.state);
-    }
-    if (message.status !== "") {
-      writer.uint32(50).string(message.status);
-    }
-    if (message.created !== 0) {
-      writer.uint32(56).int64(message.created);
-    }
-    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
-      Container_LabelsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
-    });
-    for (const v of message.ports) {
-      Port.encode(v!, writer.uint32(74).fork()).join();
-    }
-    for (const v of message.volumeNames) {
-      writer.uint32(82).string(v!);
-    }
-    for (const v of message.networkNames) {
-      writer.uint32(90).string(v!);
-    }
-    return writer;
+export type ControlServiceService = typeof ControlServiceService;
+export const ControlServiceService = {
+  /**
+   * Exchanges the enrollment token and a certificate signing request for a worker id and a certificate signed
+   * by the master's CA. The only call allowed without a client certificate.
+   */
+  enroll: {
+    path: "/dockation.v1.ControlService/Enroll" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnrollRequest): Buffer => Buffer.from(EnrollRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnrollRequest => EnrollRequest.decode(value),
+    responseSerialize: (value: EnrollResponse): Buffer => Buffer.from(EnrollResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnrollResponse => EnrollResponse.decode(value),
   },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Container {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseContainer();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.id = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.name = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.image = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.imageId = reader.string();
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.state = reader.string();
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.status = reader.string();
-            continue;
-          }
-          case 7: {
-            if (tag !== 56) {
-              break;
-            }
-
-            message.created = longToNumber(reader.int64());
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            const entry8 = Container_LabelsEntry.decode(reader, reader.uint32());
-            if (entry8.value !== undefined) {
-              message.labels[entry8.key] = entry8.value;
-            }
-            continue;
-          }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            message.ports.push(Port.decode(reader, reader.uint32()));
-            continue;
-          }
-          case 10: {
-            if (tag !== 82) {
-              break;
-            }
-
-            message.volumeNames.push(reader.string());
-            continue;
-          }
-          case 11: {
-            if (tag !== 90) {
-              break;
-            }
-
-            message.networkNames.push(reader.string());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
+  /** Issues a fresh certificate for the calling worker (identified by its current certificate) before expiry. */
+  renew: {
+    path: "/dockation.v1.ControlService/Renew" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewRequest): Buffer => Buffer.from(RenewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewRequest => RenewRequest.decode(value),
+    responseSerialize: (value: RenewResponse): Buffer => Buffer.from(RenewResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewResponse => RenewResponse.decode(value),
   },
-
-  create(base?: DeepPartial<Container>): Container {
-    return Container.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Container>): Container {
-    const message = createBaseContainer();
-    message.id = object.id ?? "";
-    message.name = object.name ?? "";
-    message.image = object.image ?? "";
-    message.imageId = object.imageId ?? "";
-    message.state = object.state ?? "";
-    message.status = object.status ?? "";
-    message.created = object.created ?? 0;
-    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
-      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      },
-      {},
-    );
-    message.ports = object.ports?.map((e) => Port.fromPartial(e)) || [];
-    message.volumeNames = object.volumeNames?.map((e) => e) || [];
-    message.networkNames = object.networkNames?.map((e) => e) || [];
-    return message;
-  },
-};
-
-function createBaseContainer_LabelsEntry(): Container_LabelsEntry {
-  return { key: "", value: "" };
-}
-
-export const Container_LabelsEntry: MessageFns<Container_LabelsEntry> = {
-  encode(message: Container_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Container_LabelsEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseContainer_LabelsEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Container_LabelsEntry>): Container_LabelsEntry {
-    return Container_LabelsEntry.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Container_LabelsEntry>): Container_LabelsEntry {
-    const message = createBaseContainer_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
-    return message;
-  },
-};
-
-function createBasePort(): Port {
-  return { privatePort: 0, publicPort: 0, hostIp: "", protocol: "" };
-}
-
-export const Port: MessageFns<Port> = {
-  encode(message: Port, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.privatePort !== 0) {
-      writer.uint32(8).uint32(message.privatePort);
-    }
-    if (message.publicPort !== 0) {
-      writer.uint32(16).uint32(message.publicPort);
-    }
-    if (message.hostIp !== "") {
-      writer.uint32(26).string(message.hostIp);
-    }
-    if (message.protocol !== "") {
-      writer.uint32(34).string(message.protocol);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Port {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePort();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.privatePort = reader.uint32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.publicPort = reader.uint32();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.hostIp = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.protocol = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Port>): Port {
-    return Port.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Port>): Port {
-    const message = createBasePort();
-    message.privatePort = object.privatePort ?? 0;
-    message.publicPort = object.publicPort ?? 0;
-    message.hostIp = object.hostIp ?? "";
-    message.protocol = object.protocol ?? "";
-    return message;
-  },
-};
-
-function createBaseImage(): Image {
-  return { id: "", tags: [], size: 0, created: 0, labels: {} };
-}
-
-export const Image: MessageFns<Image> = {
-  encode(message: Image, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
-      writer.uint32(10).string(message.id);
-    }
-    for (const v of message.tags) {
-      writer.uint32(18).string(v!);
-    }
-    if (message.size !== 0) {
-      writer.uint32(24).uint64(message.size);
-    }
-    if (message.created !== 0) {
-      writer.uint32(32).int64(message.created);
-    }
-    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
-      Image_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
-    });
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Image {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseImage();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.id = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.tags.push(reader.string());
-            continue;
-          }
-          case 3: {
-            if (tag !== 24) {
-              break;
-            }
-
-            message.size = longToNumber(reader.uint64());
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.created = longToNumber(reader.int64());
-            continue;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            const entry5 = Image_LabelsEntry.decode(reader, reader.uint32());
-            if (entry5.value !== undefined) {
-              message.labels[entry5.key] = entry5.value;
-            }
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Image>): Image {
-    return Image.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Image>): Image {
-    const message = createBaseImage();
-    message.id = object.id ?? "";
-    message.tags = object.tags?.map((e) => e) || [];
-    message.size = object.size ?? 0;
-    message.created = object.created ?? 0;
-    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
-      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      },
-      {},
-    );
-    return message;
-  },
-};
-
-function createBaseImage_LabelsEntry(): Image_LabelsEntry {
-  return { key: "", value: "" };
-}
-
-export const Image_LabelsEntry: MessageFns<Image_LabelsEntry> = {
-  encode(message: Image_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Image_LabelsEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseImage_LabelsEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Image_LabelsEntry>): Image_LabelsEntry {
-    return Image_LabelsEntry.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Image_LabelsEntry>): Image_LabelsEntry {
-    const message = createBaseImage_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
-    return message;
-  },
-};
-
-function createBaseVolume(): Volume {
-  return { name: "", driver: "", labels: {}, size: 0 };
-}
-
-export const Volume: MessageFns<Volume> = {
-  encode(message: Volume, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.name !== "") {
-      writer.uint32(10).string(message.name);
-    }
-    if (message.driver !== "") {
-      writer.uint32(18).string(message.driver);
-    }
-    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
-      Volume_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
-    });
-    if (message.size !== 0) {
-      writer.uint32(32).int64(message.size);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Volume {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseVolume();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.name = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.driver = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            const entry3 = Volume_LabelsEntry.decode(reader, reader.uint32());
-            if (entry3.value !== undefined) {
-              message.labels[entry3.key] = entry3.value;
-            }
-            continue;
-          }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.size = longToNumber(reader.int64());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Volume>): Volume {
-    return Volume.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Volume>): Volume {
-    const message = createBaseVolume();
-    message.name = object.name ?? "";
-    message.driver = object.driver ?? "";
-    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
-      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      },
-      {},
-    );
-    message.size = object.size ?? 0;
-    return message;
-  },
-};
-
-function createBaseVolume_LabelsEntry(): Volume_LabelsEntry {
-  return { key: "", value: "" };
-}
-
-export const Volume_LabelsEntry: MessageFns<Volume_LabelsEntry> = {
-  encode(message: Volume_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Volume_LabelsEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseVolume_LabelsEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Volume_LabelsEntry>): Volume_LabelsEntry {
-    return Volume_LabelsEntry.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Volume_LabelsEntry>): Volume_LabelsEntry {
-    const message = createBaseVolume_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
-    return message;
-  },
-};
-
-function createBaseNetwork(): Network {
-  return {
-    id: "",
-    name: "",
-    driver: "",
-    scope: "",
-    internal: false,
-    attachable: false,
-    ipv6: false,
-    builtIn: false,
-    labels: {},
-    subnets: [],
-  };
-}
-
-export const Network: MessageFns<Network> = {
-  encode(message: Network, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
-      writer.uint32(10).string(message.id);
-    }
-    if (message.name !== "") {
-      writer.uint32(18).string(message.name);
-    }
-    if (message.driver !== "") {
-      writer.uint32(26).string(message.driver);
-    }
-    if (message.scope !== "") {
-      writer.uint32(34).string(message.scope);
-    }
-    if (message.internal !== false) {
-      writer.uint32(40).bool(message.internal);
-    }
-    if (message.attachable !== false) {
-      writer.uint32(48).bool(message.attachable);
-    }
-    if (message.ipv6 !== false) {
-      writer.uint32(56).bool(message.ipv6);
-    }
-    if (message.builtIn !== false) {
-      writer.uint32(64).bool(message.builtIn);
-    }
-    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
-      Network_LabelsEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
-    });
-    for (const v of message.subnets) {
-      writer.uint32(82).string(v!);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Network {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseNetwork();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.id = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.name = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.driver = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.scope = reader.string();
-            continue;
-          }
-          case 5: {
-            if (tag !== 40) {
-              break;
-            }
-
-            message.internal = reader.bool();
-            continue;
-          }
-          case 6: {
-            if (tag !== 48) {
-              break;
-            }
-
-            message.attachable = reader.bool();
-            continue;
-          }
-          case 7: {
-            if (tag !== 56) {
-              break;
-            }
-
-            message.ipv6 = reader.bool();
-            continue;
-          }
-          case 8: {
-            if (tag !== 64) {
-              break;
-            }
-
-            message.builtIn = reader.bool();
-            continue;
-          }
-          case 9: {
-            if (tag !== 74) {
-              break;
-            }
-
-            const entry9 = Network_LabelsEntry.decode(reader, reader.uint32());
-            if (entry9.value !== undefined) {
-              message.labels[entry9.key] = entry9.value;
-            }
-            continue;
-          }
-          case 10: {
-            if (tag !== 82) {
-              break;
-            }
-
-            message.subnets.push(reader.string());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Network>): Network {
-    return Network.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Network>): Network {
-    const message = createBaseNetwork();
-    message.id = object.id ?? "";
-    message.name = object.name ?? "";
-    message.driver = object.driver ?? "";
-    message.scope = object.scope ?? "";
-    message.internal = object.internal ?? false;
-    message.attachable = object.attachable ?? false;
-    message.ipv6 = object.ipv6 ?? false;
-    message.builtIn = object.builtIn ?? false;
-    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
-      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      },
-      {},
-    );
-    message.subnets = object.subnets?.map((e) => e) || [];
-    return message;
-  },
-};
-
-function createBaseNetwork_LabelsEntry(): Network_LabelsEntry {
-  return { key: "", value: "" };
-}
-
-export const Network_LabelsEntry: MessageFns<Network_LabelsEntry> = {
-  encode(message: Network_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Network_LabelsEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseNetwork_LabelsEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<Network_LabelsEntry>): Network_LabelsEntry {
-    return Network_LabelsEntry.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Network_LabelsEntry>): Network_LabelsEntry {
-    const message = createBaseNetwork_LabelsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
-    return message;
-  },
-};
-
-export type ControlServiceDefinition = typeof ControlServiceDefinition;
-export const ControlServiceDefinition = {
-  name: "ControlService",
-  fullName: "dockation.v1.ControlService",
-  methods: {
-    /**
-     * Exchanges a one-time enrollment token and a certificate signing request for a worker id and a certificate
-     * signed by the master's CA. The only call allowed without a client certificate.
-     */
-    enroll: {
-      name: "Enroll",
-      requestType: EnrollRequest as typeof EnrollRequest,
-      requestStream: false,
-      responseType: EnrollResponse as typeof EnrollResponse,
-      responseStream: false,
-      options: {},
-    },
-    /** The worker's session. The first message up must be a Hello; the master answers with a Welcome. */
-    connect: {
-      name: "Connect",
-      requestType: ConnectRequest as typeof ConnectRequest,
-      requestStream: true,
-      responseType: ConnectResponse as typeof ConnectResponse,
-      responseStream: true,
-      options: {},
-    },
+  /** The worker's session. The first message up must be a Hello; the master answers with a Welcome. */
+  connect: {
+    path: "/dockation.v1.ControlService/Connect" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ConnectRequest): Buffer => Buffer.from(ConnectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectRequest => ConnectRequest.decode(value),
+    responseSerialize: (value: ConnectResponse): Buffer => Buffer.from(ConnectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectResponse => ConnectResponse.decode(value),
   },
 } as const;
 
-export interface ControlServiceImplementation<CallContextExt = {}> {
+export interface ControlServiceServer extends UntypedServiceImplementation {
   /**
-   * Exchanges a one-time enrollment token and a certificate signing request for a worker id and a certificate
-   * signed by the master's CA. The only call allowed without a client certificate.
+   * Exchanges the enrollment token and a certificate signing request for a worker id and a certificate signed
+   * by the master's CA. The only call allowed without a client certificate.
    */
-  enroll(request: EnrollRequest, context: CallContext & CallContextExt): Promise<DeepPartial<EnrollResponse>>;
+  enroll: handleUnaryCall<EnrollRequest, EnrollResponse>;
+  /** Issues a fresh certificate for the calling worker (identified by its current certificate) before expiry. */
+  renew: handleUnaryCall<RenewRequest, RenewResponse>;
   /** The worker's session. The first message up must be a Hello; the master answers with a Welcome. */
-  connect(
-    request: AsyncIterable<ConnectRequest>,
-    context: CallContext & CallContextExt,
-  ): ServerStreamingMethodResult<DeepPartial<ConnectResponse>>;
+  connect: handleBidiStreamingCall<ConnectRequest, ConnectResponse>;
 }
 
-export interface ControlServiceClient<CallOptionsExt = {}> {
+export interface ControlServiceClient extends Client {
   /**
-   * Exchanges a one-time enrollment token and a certificate signing request for a worker id and a certificate
-   * signed by the master's CA. The only call allowed without a client certificate.
+   * Exchanges the enrollment token and a certificate signing request for a worker id and a certificate signed
+   * by the master's CA. The only call allowed without a client certificate.
    */
-  enroll(request: DeepPartial<EnrollRequest>, options?: CallOptions & CallOptionsExt): Promise<EnrollResponse>;
+  enroll(
+    request: EnrollRequest,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  enroll(
+    request: EnrollRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  enroll(
+    request: EnrollRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnrollResponse) => void,
+  ): ClientUnaryCall;
+  /** Issues a fresh certificate for the calling worker (identified by its current certificate) before expiry. */
+  renew(
+    request: RenewRequest,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
+  renew(
+    request: RenewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
+  renew(
+    request: RenewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewResponse) => void,
+  ): ClientUnaryCall;
   /** The worker's session. The first message up must be a Hello; the master answers with a Welcome. */
-  connect(
-    request: AsyncIterable<DeepPartial<ConnectRequest>>,
-    options?: CallOptions & CallOptionsExt,
-  ): AsyncIterable<ConnectResponse>;
+  connect(): ClientDuplexStream<ConnectRequest, ConnectResponse>;
+  connect(options: Partial<CallOptions>): ClientDuplexStream<ConnectRequest, ConnectResponse>;
+  connect(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<ConnectRequest, ConnectResponse>;
 }
+
+export const ControlServiceClient = makeGenericClientConstructor(
+  ControlServiceService,
+  "dockation.v1.ControlService",
+) as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ControlServiceClient;
+  service: typeof ControlServiceService;
+  serviceName: string;
+};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
@@ -2456,6 +1603,10 @@ export type DeepPartial<T> = T extends Builtin ? T
   : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
@@ -2468,11 +1619,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-export type ServerStreamingMethodResult<Response> = { [Symbol.asyncIterator](): AsyncIterator<Response, void> };
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  create(base?: DeepPartial<T>): T;
-  fromPartial(object: DeepPartial<T>): T;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

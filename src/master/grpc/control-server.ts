@@ -1,0 +1,405 @@
+// The master's gRPC control service: enrollment (token + CSR → certificate), renewal, and each worker's session.
+import * as grpc from '@grpc/grpc-js';
+import { AppError } from '../../core/errors.js';
+import type { Inventory, WorkerRecord } from '../../core/workers.js';
+import type { InventoryChange, ResourceKind } from '../../core/inventory.js';
+import type { MasterStore } from '../../core/ports.js';
+import { RateLimiter } from '../../core/rate-limiter.js';
+import {
+  ControlServiceService,
+  ResourceKind as ProtoResourceKind,
+  type ConnectRequest,
+  type ConnectResponse,
+  type ControlServiceServer,
+  type EnrollRequest,
+  type EnrollResponse,
+  type RenewRequest,
+  type RenewResponse,
+} from '../../gen/dockation/v1/control.js';
+import {
+  CONTROL_SERVER_OPTIONS,
+  MutableCertificateProvider,
+  grpcBindAddress,
+  peerHost,
+  toGrpcError,
+} from '../../platform/grpc-support.js';
+import type { Logger } from '../../platform/logger.js';
+import { signCsr, verifyIssuedBy } from '../../platform/pki.js';
+import { newId, tokenMatches } from '../../platform/secrets.js';
+import { workerUri } from '../../platform/trust-names.js';
+import type { MasterTls } from '../master-identity.js';
+import type { WorkerRegistry, WorkerSession } from '../worker-registry.js';
+
+export interface ControlServerOptions {
+  address: string;
+  tls: MasterTls;
+  store: MasterStore;
+  registry: WorkerRegistry;
+  logger: Logger;
+  /** The current enrollment token (it can be regenerated while the master runs). */
+  enrollmentToken: () => string;
+  heartbeatIntervalMs: number;
+  inventoryIntervalMs: number;
+  /** Lifetime of worker certificates; workers renew when a third of it remains. */
+  certificateValidityDays?: number;
+  /** How long a new session may take to say hello. */
+  helloTimeoutMs?: number;
+}
+
+export interface ControlServer {
+  /** The bound address, with the real port when 0 was asked. */
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const KINDS: Record<number, ResourceKind | undefined> = {
+  [ProtoResourceKind.RESOURCE_KIND_CONTAINER]: 'container',
+  [ProtoResourceKind.RESOURCE_KIND_IMAGE]: 'image',
+  [ProtoResourceKind.RESOURCE_KIND_VOLUME]: 'volume',
+  [ProtoResourceKind.RESOURCE_KIND_NETWORK]: 'network',
+};
+
+function parseList<T>(json: string, what: string): T[] {
+  const value: unknown = json ? JSON.parse(json) : [];
+  if (!Array.isArray(value)) throw new AppError('invalid_argument', `inventory ${what} must be a JSON array`);
+  return value as T[];
+}
+
+/** The worker id a verified client certificate names, after checking it is ours and not revoked. */
+async function authenticate(
+  call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>,
+  tls: MasterTls,
+  store: MasterStore,
+): Promise<{ workerId: string; serial: string }> {
+  const peer = call.getAuthContext().sslPeerCertificate;
+  if (!peer?.raw) {
+    throw new AppError('unauthenticated', 'a client certificate from this master is required', {
+      hint: 'enroll the worker first (docker-migrate worker --token …)',
+    });
+  }
+  const result = await verifyIssuedBy(peer.raw, tls.ca);
+  if (!result.ok) throw new AppError('unauthenticated', `client certificate refused: ${result.message}`);
+  const certificate = await store.getCertificate(result.info.serial);
+  if (!certificate || certificate.workerId !== result.info.commonName) {
+    throw new AppError('unauthenticated', 'client certificate unknown to this master');
+  }
+  if (certificate.revokedAt) {
+    throw new AppError(
+      'permission_denied',
+      'this worker was removed from the master (its certificate is revoked)',
+      {
+        hint: 'enroll it again with a new token to bring it back',
+      },
+    );
+  }
+  return { workerId: certificate.workerId, serial: certificate.serial };
+}
+
+/** Starts the control service on `options.address` over TLS (client certificates requested, not required). */
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const { tls, store, registry, logger } = options;
+  const validityDays = options.certificateValidityDays ?? 90;
+  const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
+  const server = new grpc.Server(CONTROL_SERVER_OPTIONS);
+  const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
+
+  async function enroll(call: grpc.ServerUnaryCall<EnrollRequest, EnrollResponse>): Promise<EnrollResponse> {
+    const remote = peerHost(call.getPeer());
+    if (!enrollLimiter.take(remote)) {
+      throw new AppError('unavailable', 'too many enrollment attempts from this address; wait a minute');
+    }
+    const request = call.request;
+    if (!request.token || !tokenMatches(request.token, options.enrollmentToken())) {
+      logger.warn({ remote }, 'enrollment refused: wrong token');
+      await store.appendAudit({
+        at: new Date().toISOString(),
+        actor: `remote:${remote}`,
+        action: 'worker.enroll',
+        target: null,
+        outcome: 'error',
+        status: 0,
+        details: { reason: 'wrong token', name: request.name },
+        remoteAddress: remote,
+      });
+      throw new AppError('permission_denied', 'the enrollment token is not valid', {
+        hint: 'copy the current join command from the master (GET /api/enrollment-token or the web UI)',
+      });
+    }
+    const name = request.name.trim();
+    if (!name || name.length > 128)
+      throw new AppError('invalid_argument', 'a worker name of 1 to 128 characters is required');
+    const taken = (await store.listWorkers()).find((worker) => worker.name === name);
+    if (taken) {
+      throw new AppError('conflict', `a worker named "${name}" is already enrolled (id ${taken.id})`, {
+        hint: 'remove it on the master first, or start this worker with another --name',
+      });
+    }
+    const workerId = newId('w');
+    const issued = await signCsr(tls.ca, request.csrPem, {
+      commonName: workerId,
+      validityDays,
+      usage: 'client-server',
+      uris: [workerUri(workerId)],
+    });
+    const now = new Date().toISOString();
+    const worker: WorkerRecord = {
+      id: workerId,
+      name,
+      hostname: request.hostname,
+      labels: request.labels,
+      version: request.version,
+      advertiseAddress: '',
+      dockerVersion: '',
+      enrolledAt: now,
+      lastSeenAt: null,
+      system: null,
+      activeTasks: 0,
+      revokedAt: null,
+    };
+    await store.insertWorker(worker);
+    await store.insertCertificate({
+      serial: issued.serial,
+      workerId,
+      notBefore: issued.notBefore.toISOString(),
+      notAfter: issued.notAfter.toISOString(),
+      revokedAt: null,
+    });
+    await store.appendAudit({
+      at: now,
+      actor: `worker:${workerId}`,
+      action: 'worker.enroll',
+      target: workerId,
+      outcome: 'ok',
+      status: 0,
+      details: { name, hostname: request.hostname },
+      remoteAddress: remote,
+    });
+    registry.enrolled(worker);
+    logger.info({ workerId, name, remote }, 'worker enrolled');
+    return { workerId, certificatePem: issued.certPem, caCertificatePem: tls.ca.certPem };
+  }
+
+  async function renew(call: grpc.ServerUnaryCall<RenewRequest, RenewResponse>): Promise<RenewResponse> {
+    const { workerId } = await authenticate(call, tls, store);
+    const issued = await signCsr(tls.ca, call.request.csrPem, {
+      commonName: workerId,
+      validityDays,
+      usage: 'client-server',
+      uris: [workerUri(workerId)],
+    });
+    await store.insertCertificate({
+      serial: issued.serial,
+      workerId,
+      notBefore: issued.notBefore.toISOString(),
+      notAfter: issued.notAfter.toISOString(),
+      revokedAt: null,
+    });
+    logger.info({ workerId, serial: issued.serial }, 'worker certificate renewed');
+    return { certificatePem: issued.certPem };
+  }
+
+  function connect(call: grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>): void {
+    sessions.add(call);
+    let workerId: string | undefined;
+    let ended = false;
+    const session: WorkerSession = {
+      close(reason) {
+        if (ended) return;
+        ended = true;
+        // grpc-js turns an 'error' event on a server stream into the call's status (destroy() would send none).
+        call.emit('error', toGrpcError(reason));
+      },
+    };
+    const finish = (reason: string): void => {
+      sessions.delete(call);
+      if (workerId) registry.detach(workerId, session, reason);
+    };
+    call.on('error', (error) => {
+      finish(error.message);
+    });
+    call.on('end', () => {
+      if (!ended) {
+        ended = true;
+        call.end();
+      }
+      finish('stream ended');
+    });
+    call.on('close', () => {
+      finish('stream closed');
+    });
+    const helloTimer = setTimeout(() => {
+      session.close(new AppError('deadline_exceeded', 'no hello within the allowed time'));
+    }, options.helloTimeoutMs ?? 15_000);
+
+    const authenticated = authenticate(call, tls, store);
+    authenticated.catch((error: unknown) => {
+      clearTimeout(helloTimer);
+      logger.warn({ peer: call.getPeer(), err: error }, 'control stream refused');
+      session.close(AppError.from(error));
+    });
+
+    // Messages are handled one at a time, in order; a failure ends the session.
+    let queue: Promise<void> = Promise.resolve();
+    call.on('data', (message: ConnectRequest) => {
+      queue = queue
+        .then(async () => {
+          if (ended) return;
+          const identity = await authenticated;
+          await handle(identity.workerId, message);
+        })
+        .catch((error: unknown) => {
+          logger.warn({ workerId, err: error }, 'control stream message refused');
+          session.close(AppError.from(error));
+        });
+    });
+
+    async function handle(id: string, message: ConnectRequest): Promise<void> {
+      const body = message.body;
+      if (!body) return;
+      if (workerId === undefined && body.$case !== 'hello') {
+        throw new AppError('failed_precondition', 'the first message of a session must be a hello');
+      }
+      switch (body.$case) {
+        case 'hello': {
+          clearTimeout(helloTimer);
+          const hello = body.value;
+          const view = await registry.attach(
+            id,
+            {
+              name: hello.name,
+              hostname: hello.hostname,
+              labels: hello.labels,
+              version: hello.version,
+              advertiseAddress: hello.advertiseAddress,
+              dockerVersion: hello.dockerVersion,
+            },
+            session,
+          );
+          workerId = id;
+          logger.info({ workerId: id, name: view.name, peer: call.getPeer() }, 'worker connected');
+          call.write({
+            body: {
+              $case: 'welcome',
+              value: {
+                workerId: id,
+                heartbeatIntervalMs: options.heartbeatIntervalMs,
+                inventoryIntervalMs: options.inventoryIntervalMs,
+              },
+            },
+          });
+          return;
+        }
+        case 'heartbeat': {
+          const system = body.value.system;
+          registry.heartbeat(id, {
+            activeTasks: body.value.activeTasks,
+            system: system
+              ? {
+                  cpuPercent: system.cpuPercent,
+                  cpus: system.cpus,
+                  memoryTotalBytes: system.memoryTotalBytes,
+                  memoryUsedBytes: system.memoryUsedBytes,
+                  dockerRootFreeBytes: system.dockerRootFreeBytes,
+                }
+              : null,
+          });
+          return;
+        }
+        case 'inventory': {
+          const snapshot = body.value;
+          const inventory: Inventory = {
+            containers: parseList(snapshot.containersJson, 'containers'),
+            images: parseList(snapshot.imagesJson, 'images'),
+            volumes: parseList(snapshot.volumesJson, 'volumes'),
+            networks: parseList(snapshot.networksJson, 'networks'),
+          };
+          registry.snapshot(id, snapshot.sequence, inventory);
+          return;
+        }
+        case 'inventoryDelta': {
+          const changes: InventoryChange[] = [];
+          for (const change of body.value.changes) {
+            const kind = KINDS[change.kind];
+            if (!kind) continue;
+            changes.push(
+              change.itemJson
+                ? { kind, key: change.key, item: JSON.parse(change.itemJson) as InventoryChange['item'] }
+                : { kind, key: change.key },
+            );
+          }
+          registry.delta(id, body.value.sequence, changes);
+          return;
+        }
+        default:
+          return;
+      }
+    }
+  }
+
+  const implementation: ControlServiceServer = {
+    enroll(call, callback) {
+      enroll(call).then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toGrpcError(error));
+        },
+      );
+    },
+    renew(call, callback) {
+      renew(call).then(
+        (response) => {
+          callback(null, response);
+        },
+        (error: unknown) => {
+          callback(toGrpcError(error));
+        },
+      );
+    },
+    connect,
+  };
+  server.addService(ControlServiceService, implementation);
+
+  const provider = new MutableCertificateProvider();
+  provider.setCa(tls.ca.certPem);
+  // The chain carries the CA, so that a new worker can check it against --ca-hash before trusting anything.
+  provider.setIdentity(`${tls.serverCertPem.trim()}\n${tls.ca.certPem.trim()}\n`, tls.serverKeyPem);
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+  const bind = grpcBindAddress(options.address);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(bind, credentials, (error, boundPort) => {
+      if (error) {
+        reject(
+          new AppError('unavailable', `cannot listen for gRPC on ${options.address}: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      } else {
+        resolve(boundPort);
+      }
+    });
+  });
+  const address = bind.replace(/:\d+$/, `:${port}`);
+  logger.info({ address }, 'gRPC control service listening');
+
+  return {
+    address,
+    port,
+    async close() {
+      for (const call of sessions)
+        call.destroy(toGrpcError(new AppError('unavailable', 'the master is shutting down')));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 3_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,168 @@
+// The REST API's JSON shapes (snake_case) for workers, counts, audit entries, enrollment and live events.
+// Inventory items (containers, images, volumes, networks) are sent as the domain keeps them.
+import type { InventoryChange } from '../../core/inventory.js';
+import type { AuditEntry, InventoryCounts } from '../../core/workers.js';
+import type { EnrollmentInfo } from '../master-context.js';
+import type { MasterEvent, WorkerStatus, WorkerView } from '../worker-registry.js';
+
+export interface CountsJson {
+  containers: number;
+  running_containers: number;
+  images: number;
+  volumes: number;
+  networks: number;
+}
+
+export interface SystemJson {
+  cpu_percent: number;
+  cpus: number;
+  memory_total_bytes: number;
+  memory_used_bytes: number;
+  docker_root_free_bytes: number;
+}
+
+export interface WorkerJson {
+  id: string;
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  version: string;
+  status: WorkerStatus;
+  online: boolean;
+  last_heartbeat: string | null;
+  enrolled_at: string;
+  grpc_address: string;
+  docker_version: string;
+  active_tasks: number;
+  counts: CountsJson;
+  system: SystemJson | null;
+}
+
+export interface AuditEntryJson {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: 'ok' | 'error';
+  status: number;
+  details: Record<string, unknown>;
+  remote_address: string | null;
+}
+
+export interface EnrollmentJson {
+  token: string;
+  ca_hash: string;
+  master_url: string;
+  join_command: string;
+}
+
+/** One change of an inventory as the event stream tells it: which object, not its contents (the UI refetches). */
+export interface ChangeJson {
+  kind: InventoryChange['kind'];
+  key: string;
+  removed: boolean;
+}
+
+/** A Server-Sent Event before framing: its name and its JSON data. */
+export interface EventJson {
+  type: MasterEvent['type'];
+  data: unknown;
+}
+
+/** Counts in the API's spelling; the web UI and scripts read these names. */
+export function countsJson(counts: InventoryCounts): CountsJson {
+  return {
+    containers: counts.containers,
+    running_containers: counts.runningContainers,
+    images: counts.images,
+    volumes: counts.volumes,
+    networks: counts.networks,
+  };
+}
+
+/**
+ * A worker as the API shows it. Built field by field rather than by renaming keys, so that a field added to the
+ * record (such as revokedAt) does not reach clients until someone decides it should.
+ */
+export function workerJson(worker: WorkerView): WorkerJson {
+  return {
+    id: worker.id,
+    name: worker.name,
+    hostname: worker.hostname,
+    labels: worker.labels,
+    version: worker.version,
+    status: worker.status,
+    online: worker.online,
+    last_heartbeat: worker.lastSeenAt,
+    enrolled_at: worker.enrolledAt,
+    grpc_address: worker.advertiseAddress,
+    docker_version: worker.dockerVersion,
+    active_tasks: worker.activeTasks,
+    counts: countsJson(worker.counts),
+    system:
+      worker.system === null
+        ? null
+        : {
+            cpu_percent: worker.system.cpuPercent,
+            cpus: worker.system.cpus,
+            memory_total_bytes: worker.system.memoryTotalBytes,
+            memory_used_bytes: worker.system.memoryUsedBytes,
+            docker_root_free_bytes: worker.system.dockerRootFreeBytes,
+          },
+  };
+}
+
+/** An audit entry in the API's spelling. */
+export function auditEntryJson(entry: AuditEntry): AuditEntryJson {
+  return {
+    id: entry.id,
+    at: entry.at,
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target,
+    outcome: entry.outcome,
+    status: entry.status,
+    details: entry.details,
+    remote_address: entry.remoteAddress,
+  };
+}
+
+/** The enrollment token and the command that uses it, for the "add a worker" page. */
+export function enrollmentJson(info: EnrollmentInfo): EnrollmentJson {
+  return {
+    token: info.token,
+    ca_hash: info.caHash,
+    master_url: info.masterUrl,
+    join_command: info.joinCommand,
+  };
+}
+
+/**
+ * A registry event as the live stream sends it. Inventory changes carry only kind, key and whether the object
+ * went away: items can be large (labels, env-derived names) and the UI refetches the lists it shows anyway.
+ */
+export function eventJson(event: MasterEvent): EventJson {
+  switch (event.type) {
+    case 'worker.online':
+    case 'worker.enrolled':
+      return { type: event.type, data: { worker: workerJson(event.worker) } };
+    case 'worker.offline':
+      return { type: event.type, data: { worker: workerJson(event.worker), reason: event.reason } };
+    case 'worker.removed':
+      return { type: event.type, data: { worker_id: event.workerId } };
+    case 'inventory.changed':
+      return {
+        type: event.type,
+        data: {
+          worker_id: event.workerId,
+          counts: countsJson(event.counts),
+          changes: event.changes.map((change): ChangeJson => ({
+            kind: change.kind,
+            key: change.key,
+            removed: change.item === undefined,
+          })),
+        },
+      };
+  }
+}

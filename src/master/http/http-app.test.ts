@@ -1,0 +1,628 @@
+// Unit tests of the REST API through inject(): auth, worker and resource routes, audit, errors and metrics.
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { AppError } from '../../core/errors.js';
+import type { MasterContext } from '../master-context.js';
+import { createHttpApp } from './http-app.js';
+import {
+  ADMIN_TOKEN,
+  ENROLLMENT,
+  container,
+  createTestContext,
+  enrollWorker,
+  sampleInventory,
+  workerRecord,
+  type TestContext,
+} from './http-test-context.js';
+
+const AUTH = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+const ALPHA = workerRecord();
+const BETA = workerRecord({
+  id: 'w-000000000002',
+  name: 'beta',
+  hostname: 'beta.example.internal',
+  advertiseAddress: '10.0.0.2:7443',
+});
+
+let app: FastifyInstance | undefined;
+let test: TestContext | undefined;
+
+async function start(
+  overrides: Partial<MasterContext> = {},
+  bodyLimitBytes?: number,
+): Promise<{ app: FastifyInstance; test: TestContext }> {
+  test = await createTestContext(overrides);
+  app = await createHttpApp(
+    test.context,
+    bodyLimitBytes === undefined ? { logger: test.logger } : { logger: test.logger, bodyLimitBytes },
+  );
+  return { app, test };
+}
+
+afterEach(async () => {
+  await app?.close();
+  await test?.store.close();
+  app = undefined;
+  test = undefined;
+});
+
+describe('authentication', () => {
+  it('rejects an API call without a token with a JSON 401 and WWW-Authenticate', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/api/workers' });
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['www-authenticate']).toBe('Bearer');
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.json()).toEqual({
+      error: { code: 'unauthenticated', message: expect.stringContaining('admin token') as string },
+    });
+  });
+
+  it('rejects a wrong token, and a token in another scheme', async () => {
+    const { app } = await start();
+    for (const authorization of ['Bearer not-the-token', `Basic ${ADMIN_TOKEN}`, 'Bearer']) {
+      const response = await app.inject({ method: 'GET', url: '/api/workers', headers: { authorization } });
+      expect(response.statusCode).toBe(401);
+      expect(response.headers['www-authenticate']).toBe('Bearer');
+      expect(response.json<{ error: { code: string } }>().error.code).toBe('unauthenticated');
+    }
+  });
+
+  it('accepts the admin token whatever the case of the scheme', async () => {
+    const { app } = await start();
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/workers',
+      headers: { authorization: `bearer ${ADMIN_TOKEN}` },
+    });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('does not take ?access_token= on routes other than the event stream', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: `/api/workers?access_token=${ADMIN_TOKEN}` });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('asks for the token before saying whether an /api route exists', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/api/no-such-thing' });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('requires the token on the event stream too', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/api/events?access_token=wrong' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json<{ error: { code: string } }>().error.code).toBe('unauthenticated');
+  });
+});
+
+describe('open routes', () => {
+  it('answers /health without a token', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ status: 'ok' });
+  });
+
+  it('answers /ready with 200 when ready and 503 while starting', async () => {
+    let ready = false;
+    const { app } = await start({ ready: () => ready });
+    const starting = await app.inject({ method: 'GET', url: '/ready' });
+    expect(starting.statusCode).toBe(503);
+    expect(starting.json()).toEqual({ status: 'starting' });
+    ready = true;
+    const done = await app.inject({ method: 'GET', url: '/ready' });
+    expect(done.statusCode).toBe(200);
+    expect(done.json()).toEqual({ status: 'ready' });
+  });
+
+  it('serves Prometheus metrics without a token, with the connected peers gauge', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^text\/plain/);
+    expect(response.body).toContain('docker_migrate_connected_peers 0');
+  });
+});
+
+describe('workers', () => {
+  it('lists workers in snake_case with counts from their inventory', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    test.registry.snapshot(ALPHA.id, 1, sampleInventory());
+
+    const response = await app.inject({ method: 'GET', url: '/api/workers', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      workers: [
+        {
+          id: ALPHA.id,
+          name: 'alpha',
+          hostname: 'alpha.example.internal',
+          labels: { zone: 'eu-west-1a' },
+          version: '0.1.0',
+          status: 'offline',
+          online: false,
+          last_heartbeat: null,
+          enrolled_at: '2025-01-02T03:04:05.000Z',
+          grpc_address: '10.0.0.1:7443',
+          docker_version: '27.3.1',
+          active_tasks: 0,
+          counts: { containers: 2, running_containers: 1, images: 1, volumes: 1, networks: 1 },
+          system: null,
+        },
+      ],
+    });
+  });
+
+  it('shows a connected worker as online with its heartbeat figures', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await test.registry.attach(
+      ALPHA.id,
+      {
+        name: 'alpha',
+        hostname: 'alpha.example.internal',
+        labels: {},
+        version: '0.1.0',
+        advertiseAddress: '10.0.0.1:7443',
+        dockerVersion: '27.3.1',
+      },
+      { close: () => undefined },
+    );
+    test.registry.heartbeat(ALPHA.id, {
+      activeTasks: 2,
+      system: {
+        cpuPercent: 12.5,
+        cpus: 4,
+        memoryTotalBytes: 8e9,
+        memoryUsedBytes: 2e9,
+        dockerRootFreeBytes: 5e10,
+      },
+    });
+
+    const response = await app.inject({ method: 'GET', url: `/api/workers/${ALPHA.id}`, headers: AUTH });
+    const { worker } = response.json<{ worker: Record<string, unknown> }>();
+    expect(worker).toMatchObject({
+      id: ALPHA.id,
+      status: 'online',
+      online: true,
+      active_tasks: 2,
+      system: {
+        cpu_percent: 12.5,
+        cpus: 4,
+        memory_total_bytes: 8e9,
+        memory_used_bytes: 2e9,
+        docker_root_free_bytes: 5e10,
+      },
+    });
+    expect(typeof worker.last_heartbeat).toBe('string');
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('docker_migrate_connected_peers 1');
+  });
+
+  it('answers 404 not_found JSON for an unknown worker', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/api/workers/w-nope', headers: AUTH });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({ error: { code: 'not_found', message: 'worker "w-nope" not found' } });
+  });
+
+  it('returns one worker’s resources as the worker reported them', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    const inventory = sampleInventory();
+    test.registry.snapshot(ALPHA.id, 1, inventory);
+
+    const response = await app.inject({
+      method: 'GET',
+      url: `/api/workers/${ALPHA.id}/resources`,
+      headers: AUTH,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ worker_id: ALPHA.id, ...inventory });
+  });
+
+  it('removes a worker, which then is not found, and audits the removal', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+
+    const response = await app.inject({ method: 'DELETE', url: `/api/workers/${ALPHA.id}`, headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ removed: true, worker_id: ALPHA.id });
+    const after = await app.inject({ method: 'GET', url: `/api/workers/${ALPHA.id}`, headers: AUTH });
+    expect(after.statusCode).toBe(404);
+    expect((await test.store.getWorker(ALPHA.id))?.revokedAt).not.toBeNull();
+
+    await vi.waitFor(async () => {
+      expect(await test.store.listAudit()).toHaveLength(1);
+    });
+    const [entry] = await test.store.listAudit();
+    expect(entry).toMatchObject({
+      actor: 'admin',
+      action: 'DELETE /api/workers/:id',
+      target: ALPHA.id,
+      outcome: 'ok',
+      status: 200,
+      details: {},
+      remoteAddress: '127.0.0.1',
+    });
+  });
+
+  it('audits failed mutations too: an unknown worker and an anonymous caller', async () => {
+    const { app, test } = await start();
+    const unknown = await app.inject({ method: 'DELETE', url: '/api/workers/w-nope', headers: AUTH });
+    expect(unknown.statusCode).toBe(404);
+    const anonymous = await app.inject({ method: 'DELETE', url: '/api/workers/w-nope' });
+    expect(anonymous.statusCode).toBe(401);
+
+    await vi.waitFor(async () => {
+      expect(await test.store.listAudit()).toHaveLength(2);
+    });
+    const entries = await test.store.listAudit();
+    expect(entries.map((entry) => [entry.actor, entry.outcome, entry.status, entry.target])).toEqual([
+      ['anonymous', 'error', 401, 'w-nope'],
+      ['admin', 'error', 404, 'w-nope'],
+    ]);
+  });
+
+  it('does not audit reads', async () => {
+    const { app, test } = await start();
+    await app.inject({ method: 'GET', url: '/api/workers', headers: AUTH });
+    await app.inject({ method: 'GET', url: '/api/enrollment-token', headers: AUTH });
+    await app.close();
+    expect(await test.store.listAudit()).toEqual([]);
+  });
+});
+
+describe('resources across workers', () => {
+  async function twoWorkers(): Promise<{ app: FastifyInstance; test: TestContext }> {
+    const started = await start();
+    await enrollWorker(started.test, ALPHA);
+    await enrollWorker(started.test, BETA);
+    started.test.registry.snapshot(ALPHA.id, 1, sampleInventory());
+    started.test.registry.snapshot(BETA.id, 1, {
+      containers: [container({ id: 'beef000000000000000000000000000000000000000000000000000000000003' })],
+      images: [],
+      volumes: [],
+      networks: [],
+    });
+    return started;
+  }
+
+  it('lists containers of every worker, each tagged with its worker', async () => {
+    const { app } = await twoWorkers();
+    const response = await app.inject({ method: 'GET', url: '/api/containers', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    const { containers } = response.json<{ containers: Record<string, unknown>[] }>();
+    expect(containers.map((item) => [item.name, item.worker_id, item.worker_name])).toEqual([
+      ['web', ALPHA.id, 'alpha'],
+      ['job', ALPHA.id, 'alpha'],
+      ['web', BETA.id, 'beta'],
+    ]);
+    expect(containers[0]).toMatchObject({ imageId: 'sha256:1111', volumeNames: ['web-data'] });
+  });
+
+  it('narrows a list to one worker with ?worker_id=', async () => {
+    const { app } = await twoWorkers();
+    const response = await app.inject({
+      method: 'GET',
+      url: `/api/containers?worker_id=${BETA.id}`,
+      headers: AUTH,
+    });
+    const { containers } = response.json<{ containers: { worker_id: string }[] }>();
+    expect(containers).toHaveLength(1);
+    expect(containers[0]?.worker_id).toBe(BETA.id);
+  });
+
+  it('lists images, volumes and networks the same way', async () => {
+    const { app } = await twoWorkers();
+    for (const list of ['images', 'volumes', 'networks']) {
+      const response = await app.inject({ method: 'GET', url: `/api/${list}`, headers: AUTH });
+      expect(response.statusCode).toBe(200);
+      const items = response.json<Record<string, { worker_id: string; worker_name: string }[]>>()[list];
+      expect(items).toHaveLength(1);
+      expect(items?.[0]).toMatchObject({ worker_id: ALPHA.id, worker_name: 'alpha' });
+    }
+  });
+
+  it('refuses a ?worker_id= that names no worker with 400', async () => {
+    const { app } = await twoWorkers();
+    const response = await app.inject({ method: 'GET', url: '/api/volumes?worker_id=w-typo', headers: AUTH });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'invalid_argument',
+        message: 'worker_id "w-typo" names no worker',
+        details: { worker_id: 'w-typo' },
+      },
+    });
+  });
+
+  it('finds a container by id, by id prefix and by a name unique across workers', async () => {
+    const { app } = await twoWorkers();
+    const id = 'dead000000000000000000000000000000000000000000000000000000000002';
+    for (const reference of [id, id.slice(0, 12), 'job']) {
+      const response = await app.inject({
+        method: 'GET',
+        url: `/api/containers/${reference}`,
+        headers: AUTH,
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({
+        container: { ...sampleInventory().containers[1], worker_id: ALPHA.id, worker_name: 'alpha' },
+      });
+    }
+  });
+
+  it('answers 409 naming the workers when a name is on several, and resolves it with ?worker_id=', async () => {
+    const { app } = await twoWorkers();
+    const conflict = await app.inject({ method: 'GET', url: '/api/containers/web', headers: AUTH });
+    expect(conflict.statusCode).toBe(409);
+    const { error } = conflict.json<{ error: { code: string; message: string; details: unknown } }>();
+    expect(error.code).toBe('conflict');
+    expect(error.message).toContain('alpha');
+    expect(error.message).toContain('beta');
+    expect(error.message).toContain('?worker_id=');
+
+    const chosen = await app.inject({
+      method: 'GET',
+      url: `/api/containers/web?worker_id=${BETA.id}`,
+      headers: AUTH,
+    });
+    expect(chosen.statusCode).toBe(200);
+    expect(chosen.json<{ container: { worker_name: string } }>().container.worker_name).toBe('beta');
+  });
+
+  it('does not match an id prefix shorter than 12 characters, and answers 404 JSON', async () => {
+    const { app } = await twoWorkers();
+    const response = await app.inject({ method: 'GET', url: '/api/containers/dead0000', headers: AUTH });
+    expect(response.statusCode).toBe(404);
+    expect(response.json<{ error: { code: string } }>().error.code).toBe('not_found');
+  });
+});
+
+describe('enrollment token', () => {
+  it('shows the token with the join command, not cacheable', async () => {
+    const { app } = await start();
+    const response = await app.inject({ method: 'GET', url: '/api/enrollment-token', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toEqual({
+      token: ENROLLMENT.token,
+      ca_hash: ENROLLMENT.caHash,
+      master_url: ENROLLMENT.masterUrl,
+      join_command: ENROLLMENT.joinCommand,
+    });
+  });
+
+  it('regenerates the token and audits it without writing the token down', async () => {
+    const { app, test } = await start();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: AUTH,
+    });
+    expect(response.statusCode).toBe(200);
+    const { token } = response.json<{ token: string }>();
+    expect(token).not.toBe(ENROLLMENT.token);
+    const shown = await app.inject({ method: 'GET', url: '/api/enrollment-token', headers: AUTH });
+    expect(shown.json<{ token: string }>().token).toBe(token);
+
+    await app.close();
+    const entries = await test.store.listAudit();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      action: 'POST /api/enrollment-token/regenerate',
+      target: null,
+      outcome: 'ok',
+      details: {},
+    });
+    expect(JSON.stringify(entries)).not.toContain(token);
+  });
+});
+
+describe('audit log', () => {
+  async function withEntries(count: number): Promise<{ app: FastifyInstance; test: TestContext }> {
+    const started = await start();
+    for (let index = 1; index <= count; index += 1) {
+      await started.test.store.appendAudit({
+        at: `2025-01-01T00:00:0${index}.000Z`,
+        actor: 'admin',
+        action: 'DELETE /api/workers/:id',
+        target: `w-${index}`,
+        outcome: 'ok',
+        status: 200,
+        details: {},
+        remoteAddress: '10.1.1.1',
+      });
+    }
+    return started;
+  }
+
+  it('pages back through entries, newest first', async () => {
+    const { app } = await withEntries(5);
+    const first = await app.inject({ method: 'GET', url: '/api/audit?limit=2', headers: AUTH });
+    expect(first.statusCode).toBe(200);
+    const page = first.json<{ entries: { id: number; target: string }[] }>().entries;
+    expect(page.map((entry) => entry.target)).toEqual(['w-5', 'w-4']);
+    expect(page[0]).toEqual({
+      id: page[0]?.id,
+      at: '2025-01-01T00:00:05.000Z',
+      actor: 'admin',
+      action: 'DELETE /api/workers/:id',
+      target: 'w-5',
+      outcome: 'ok',
+      status: 200,
+      details: {},
+      remote_address: '10.1.1.1',
+    });
+
+    const next = await app.inject({
+      method: 'GET',
+      url: `/api/audit?limit=2&before=${page[1]?.id}`,
+      headers: AUTH,
+    });
+    expect(next.json<{ entries: { target: string }[] }>().entries.map((entry) => entry.target)).toEqual([
+      'w-3',
+      'w-2',
+    ]);
+    const all = await app.inject({ method: 'GET', url: '/api/audit', headers: AUTH });
+    expect(all.json<{ entries: unknown[] }>().entries).toHaveLength(5);
+  });
+
+  it('refuses a limit outside 1..1000 or not a number with a 400 naming the parameter', async () => {
+    const { app } = await withEntries(0);
+    for (const limit of ['0', '1001', 'many']) {
+      const response = await app.inject({ method: 'GET', url: `/api/audit?limit=${limit}`, headers: AUTH });
+      expect(response.statusCode).toBe(400);
+      const { error } = response.json<{ error: { code: string; message: string } }>();
+      expect(error.code).toBe('invalid_argument');
+      expect(error.message).toContain('query parameter "limit"');
+    }
+  });
+});
+
+describe('errors', () => {
+  it('refuses a body above the limit with a JSON 413', async () => {
+    const { app, test } = await start({}, 1024);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ padding: 'x'.repeat(4096) }),
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toEqual({
+      error: { code: 'invalid_argument', message: 'request body is larger than the limit of 1024 bytes' },
+    });
+    expect(test.context.enrollment().token).toBe(ENROLLMENT.token);
+  });
+
+  it('limits bodies to 1 MiB by default', async () => {
+    const { app } = await start();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ padding: 'x'.repeat(1024 * 1024) }),
+    });
+    expect(response.statusCode).toBe(413);
+  });
+
+  it('refuses a body that is not JSON with a 400', async () => {
+    const { app } = await start();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: '{"oops',
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: { code: 'invalid_argument', message: 'request body is not valid JSON' },
+    });
+  });
+
+  it('answers an unknown route with a JSON 404', async () => {
+    const { app } = await start();
+    for (const url of ['/nowhere', '/api/nowhere?access_token=secret']) {
+      const response = await app.inject({ method: 'GET', url, headers: AUTH });
+      expect(response.statusCode).toBe(404);
+      const { error } = response.json<{ error: { code: string; message: string } }>();
+      expect(error.code).toBe('not_found');
+      expect(error.message).not.toContain('secret');
+    }
+  });
+
+  it('hides an unexpected error behind a 500 "internal error" and logs what happened', async () => {
+    const failure = new Error('disk on fire at /var/lib/docker-migrate');
+    const { app, test } = await start({
+      enrollment: () => {
+        throw failure;
+      },
+    });
+    const response = await app.inject({ method: 'GET', url: '/api/enrollment-token', headers: AUTH });
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ error: { code: 'internal', message: 'internal error' } });
+    expect(response.body).not.toContain('disk on fire');
+    expect(response.body).not.toContain('at ');
+    const logged = test.logLines().find((line) => line.msg === 'request failed');
+    expect(logged).toMatchObject({
+      level: 50,
+      route: '/api/enrollment-token',
+      err: { message: failure.message },
+    });
+  });
+
+  it('answers an internal AppError without its message either', async () => {
+    const { app } = await start({
+      regenerateEnrollmentToken: () =>
+        Promise.reject(AppError.from(new Error('SQLITE_BUSY: database is locked'))),
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: AUTH,
+    });
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  it('keeps the status and details of an AppError', async () => {
+    const { app } = await start({
+      regenerateEnrollmentToken: () =>
+        Promise.reject(
+          new AppError('unavailable', 'the CA key is not loaded yet', {
+            details: { retry_after_seconds: 5 },
+          }),
+        ),
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/enrollment-token/regenerate',
+      headers: AUTH,
+    });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'unavailable',
+        message: 'the CA key is not loaded yet',
+        details: { retry_after_seconds: 5 },
+      },
+    });
+  });
+});
+
+describe('observability', () => {
+  it('counts requests by method, route pattern and status', async () => {
+    const { app } = await start();
+    await app.inject({ method: 'GET', url: '/api/workers/w-abc', headers: AUTH });
+    await app.inject({ method: 'GET', url: '/api/workers/w-def', headers: AUTH });
+    await app.inject({ method: 'GET', url: '/definitely/not/here' });
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(
+      'docker_migrate_http_requests_total{method="GET",route="/api/workers/:id",status="404"} 2',
+    );
+    expect(metrics).toContain(
+      'docker_migrate_http_requests_total{method="GET",route="unmatched",status="404"} 1',
+    );
+    expect(metrics).not.toContain('w-abc');
+  });
+
+  it('logs one debug line per request with method, route, status and time, never the token', async () => {
+    const { app, test } = await start();
+    await app.inject({ method: 'GET', url: '/api/workers', headers: AUTH });
+    await app.inject({ method: 'GET', url: `/api/events?access_token=${ADMIN_TOKEN}x` });
+    const lines = test.logLines().filter((line) => line.msg === 'http request');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ level: 20, method: 'GET', route: '/api/workers', status: 200 });
+    expect(typeof lines[0]?.ms).toBe('number');
+    expect(lines[1]).toMatchObject({ route: '/api/events', status: 401 });
+    expect(test.logText()).not.toContain(ADMIN_TOKEN);
+  });
+});

@@ -1,0 +1,185 @@
+// Test fixtures of the REST API: a MasterContext over a real registry and an in-memory SQLite store, sample
+// workers and inventories, and a logger whose lines the test can read.
+import { Writable } from 'node:stream';
+
+import type {
+  ContainerSummary,
+  ImageSummary,
+  NetworkSummary,
+  VolumeSummary,
+} from '../../core/docker-resources.js';
+import type { Inventory, WorkerRecord } from '../../core/workers.js';
+import { createLogger, type Logger } from '../../platform/logger.js';
+import type { EnrollmentInfo, MasterContext } from '../master-context.js';
+import { createMasterMetrics } from '../metrics.js';
+import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
+import { WorkerRegistry } from '../worker-registry.js';
+
+export const ADMIN_TOKEN = 'dm-admin-0123456789abcdef';
+
+export const ENROLLMENT: EnrollmentInfo = {
+  token: 'dm-enroll-first',
+  caHash: 'sha256:0f0e0d0c',
+  masterUrl: 'master.example.internal:7443',
+  joinCommand: 'docker-migrate worker join master.example.internal:7443 --token dm-enroll-first',
+};
+
+export interface TestContext {
+  context: MasterContext;
+  store: SqliteMasterStore;
+  registry: WorkerRegistry;
+  logger: Logger;
+  /** Every log line written so far, parsed. */
+  logLines(): Record<string, unknown>[];
+  /** Every log line written so far, as text (to look for leaked secrets). */
+  logText(): string;
+}
+
+/** A context whose collaborators are real (registry, store, metrics) and whose token handling is a stand-in. */
+export async function createTestContext(overrides: Partial<MasterContext> = {}): Promise<TestContext> {
+  const store = await openSqliteMasterStore({ path: ':memory:' });
+  const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 30_000 });
+  const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
+  let enrollment = ENROLLMENT;
+  let generation = 1;
+  const chunks: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      chunks.push(chunk.toString());
+      callback();
+    },
+  });
+  const logger = createLogger({ level: 'debug', format: 'json', destination });
+  const context: MasterContext = {
+    registry,
+    store,
+    metrics,
+    enrollment: () => enrollment,
+    regenerateEnrollmentToken: () => {
+      generation += 1;
+      const token = `dm-enroll-${generation}`;
+      enrollment = { ...ENROLLMENT, token, joinCommand: `docker-migrate worker join x --token ${token}` };
+      return Promise.resolve(enrollment);
+    },
+    checkAdminToken: (token) => Promise.resolve(token === ADMIN_TOKEN),
+    ready: () => true,
+    version: '0.1.0-test',
+    ...overrides,
+  };
+  const logText = (): string => chunks.join('');
+  return {
+    context,
+    store,
+    registry,
+    logger,
+    logText,
+    logLines: () =>
+      logText()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+/** Persists a worker and tells the registry, as the enrollment service does. */
+export async function enrollWorker(test: TestContext, record: WorkerRecord): Promise<WorkerRecord> {
+  await test.store.insertWorker(record);
+  test.registry.enrolled(record);
+  return record;
+}
+
+export function workerRecord(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
+  return {
+    id: 'w-000000000001',
+    name: 'alpha',
+    hostname: 'alpha.example.internal',
+    labels: { zone: 'eu-west-1a' },
+    version: '0.1.0',
+    advertiseAddress: '10.0.0.1:7443',
+    dockerVersion: '27.3.1',
+    enrolledAt: '2025-01-02T03:04:05.000Z',
+    lastSeenAt: null,
+    system: null,
+    activeTasks: 0,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+export function container(overrides: Partial<ContainerSummary> = {}): ContainerSummary {
+  return {
+    id: 'c0ffee0000000000000000000000000000000000000000000000000000000001',
+    name: 'web',
+    image: 'nginx:1.27',
+    imageId: 'sha256:1111',
+    command: 'nginx -g daemon off;',
+    state: 'running',
+    status: 'Up 3 minutes',
+    created: 1_735_000_000,
+    labels: {},
+    ports: [{ privatePort: 80, publicPort: 8080, hostIp: '0.0.0.0', protocol: 'tcp' }],
+    volumeNames: ['web-data'],
+    networkNames: ['bridge'],
+    ...overrides,
+  };
+}
+
+export function image(overrides: Partial<ImageSummary> = {}): ImageSummary {
+  return {
+    id: 'sha256:1111',
+    tags: ['nginx:1.27'],
+    digests: [],
+    size: 190_000_000,
+    created: 1_734_000_000,
+    labels: {},
+    containers: 1,
+    ...overrides,
+  };
+}
+
+export function volume(overrides: Partial<VolumeSummary> = {}): VolumeSummary {
+  return {
+    name: 'web-data',
+    driver: 'local',
+    mountpoint: '/var/lib/docker/volumes/web-data/_data',
+    labels: {},
+    options: {},
+    scope: 'local',
+    ...overrides,
+  };
+}
+
+export function network(overrides: Partial<NetworkSummary> = {}): NetworkSummary {
+  return {
+    id: 'n0000000000000000000000000000000000000000000000000000000000000001',
+    name: 'bridge',
+    driver: 'bridge',
+    scope: 'local',
+    internal: false,
+    attachable: false,
+    ipv6: false,
+    labels: {},
+    options: {},
+    ipam: { driver: 'default', config: [{ subnet: '172.17.0.0/16' }], options: {} },
+    builtIn: true,
+    ...overrides,
+  };
+}
+
+/** An inventory with one running and one exited container, an image, a volume and a network. */
+export function sampleInventory(): Inventory {
+  return {
+    containers: [
+      container(),
+      container({
+        id: 'dead000000000000000000000000000000000000000000000000000000000002',
+        name: 'job',
+        state: 'exited',
+        status: 'Exited (0) 1 hour ago',
+      }),
+    ],
+    images: [image()],
+    volumes: [volume()],
+    networks: [network()],
+  };
+}

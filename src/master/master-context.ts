@@ -1,0 +1,29 @@
+// What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
+import type { MasterStore } from '../core/ports.js';
+import type { MasterMetrics } from './metrics.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+export interface EnrollmentInfo {
+  token: string;
+  /** "sha256:…" of the master CA's public key. */
+  caHash: string;
+  /** host:port workers dial. */
+  masterUrl: string;
+  /** The full command to run on a new host. */
+  joinCommand: string;
+}
+
+export interface MasterContext {
+  registry: WorkerRegistry;
+  store: MasterStore;
+  metrics: MasterMetrics;
+  /** The current enrollment token and join command. */
+  enrollment(): EnrollmentInfo;
+  /** Replaces the enrollment token (the old one stops enrolling; enrolled workers are not affected). */
+  regenerateEnrollmentToken(): Promise<EnrollmentInfo>;
+  /** Constant-time check of an admin token against the stored hash. */
+  checkAdminToken(token: string): Promise<boolean>;
+  /** Whether the master is ready to serve (store open, gRPC listening). */
+  ready(): boolean;
+  version: string;
+}

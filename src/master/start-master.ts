@@ -1,0 +1,199 @@
+// Composition root of the master: state, trust material, the gRPC control service and the HTTP API, wired together.
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../platform/logger.js';
+import { generateToken, tokenMatchesHash } from '../platform/secrets.js';
+import { startControlServer } from './grpc/control-server.js';
+import { createHttpApp } from './http/http-app.js';
+import type { EnrollmentInfo, MasterContext } from './master-context.js';
+import {
+  SETTING_ADMIN_TOKEN_HASH,
+  SETTING_ENROLLMENT_TOKEN,
+  ensureTokens,
+  loadMasterTls,
+} from './master-identity.js';
+import { createMasterMetrics } from './metrics.js';
+import { openSqliteMasterStore } from './store/sqlite-master-store.js';
+import { WorkerRegistry } from './worker-registry.js';
+
+export interface MasterOptions {
+  httpAddr: string;
+  grpcAddr: string;
+  dataDir: string;
+  enrollmentToken?: string | undefined;
+  adminToken?: string | undefined;
+  /** host:port workers dial (shown in the join command); derived from grpcAddr and the host name when absent. */
+  advertiseAddr?: string | undefined;
+  workerTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  inventoryIntervalMs: number;
+  /** Lifetime of worker certificates (days). */
+  certificateValidityDays?: number;
+  logger: Logger;
+  version: string;
+  /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
+  sqliteNativeBinding?: string | undefined;
+}
+
+export interface RunningMaster {
+  httpUrl: string;
+  httpPort: number;
+  grpcPort: number;
+  enrollment(): EnrollmentInfo;
+  /** The admin token when this start created it (shown once), else undefined. */
+  newAdminToken: string | undefined;
+  registry: WorkerRegistry;
+  close(): Promise<void>;
+}
+
+/** ":8080" → all interfaces; "127.0.0.1:0" → loopback, any port; "[::1]:8080" → IPv6 loopback. */
+export function parseListenAddress(address: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address.trim());
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new AppError('invalid_argument', `invalid listen address "${address}"`, {
+      hint: 'use HOST:PORT or :PORT, e.g. 127.0.0.1:8080 or :8080',
+    });
+  }
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host || '0.0.0.0', port };
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** Starts a master; resolves once both servers listen. */
+export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
+  const { logger } = options;
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const http = parseListenAddress(options.httpAddr);
+  const grpcListen = parseListenAddress(options.grpcAddr);
+  const store = await openSqliteMasterStore({
+    path: join(options.dataDir, 'master', 'state.db'),
+    nativeBinding: options.sqliteNativeBinding,
+  });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  let closed = false;
+  const closeAll = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const close of [...closers].reverse()) {
+      await close().catch((error: unknown) => {
+        logger.warn({ err: error }, 'error while shutting down');
+      });
+    }
+  };
+  try {
+    const tls = await loadMasterTls(options.dataDir);
+    const tokens = await ensureTokens(store, {
+      enrollmentToken: options.enrollmentToken,
+      adminToken: options.adminToken,
+    });
+    let enrollmentToken = tokens.enrollmentToken;
+    const registry = await WorkerRegistry.load({
+      store,
+      workerTimeoutMs: options.workerTimeoutMs,
+      onError: (error) => {
+        logger.error({ err: error }, 'cannot persist worker state');
+      },
+    });
+    const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
+    let ready = false;
+
+    const control = await startControlServer({
+      address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
+      tls,
+      store,
+      registry,
+      logger,
+      enrollmentToken: () => enrollmentToken,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      inventoryIntervalMs: options.inventoryIntervalMs,
+      ...(options.certificateValidityDays === undefined
+        ? {}
+        : { certificateValidityDays: options.certificateValidityDays }),
+    });
+    closers.push(() => control.close());
+    registry.subscribe((event) => {
+      if (event.type === 'worker.online' || event.type === 'worker.offline') {
+        logger.info({ workerId: event.worker.id, name: event.worker.name }, `worker ${event.worker.status}`);
+      }
+    });
+
+    const masterUrl =
+      options.advertiseAddr ??
+      `${isWildcard(grpcListen.host) ? hostname() : grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${control.port}`;
+    const enrollment = (): EnrollmentInfo => ({
+      token: enrollmentToken,
+      caHash: tls.caHash,
+      masterUrl,
+      joinCommand: `docker-migrate worker --master-url ${masterUrl} --token ${enrollmentToken} --ca-hash ${tls.caHash}`,
+    });
+    const context: MasterContext = {
+      registry,
+      store,
+      metrics,
+      enrollment,
+      async regenerateEnrollmentToken() {
+        const token = generateToken('dm-enroll');
+        await store.setSetting(SETTING_ENROLLMENT_TOKEN, token);
+        enrollmentToken = token;
+        logger.info('enrollment token regenerated');
+        return enrollment();
+      },
+      async checkAdminToken(token) {
+        const stored = await store.getSetting(SETTING_ADMIN_TOKEN_HASH);
+        return stored !== undefined && tokenMatchesHash(token, stored);
+      },
+      ready: () => ready,
+      version: options.version,
+    };
+
+    const app = await createHttpApp(context, { logger });
+    await app.listen({ host: http.host, port: http.port }).catch((error: unknown) => {
+      throw new AppError(
+        'unavailable',
+        `cannot listen for HTTP on ${options.httpAddr}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    });
+    closers.push(() => app.close());
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : http.port;
+    const shownHost = isWildcard(http.host)
+      ? 'localhost'
+      : http.host.includes(':')
+        ? `[${http.host}]`
+        : http.host;
+    const httpUrl = `http://${shownHost}:${httpPort}`;
+    logger.info({ address: `${http.host}:${httpPort}`, url: httpUrl }, 'HTTP API listening');
+
+    const sweeper = setInterval(() => {
+      registry.sweep();
+    }, 1_000);
+    closers.push(() => {
+      clearInterval(sweeper);
+      registry.closeAll(new AppError('unavailable', 'the master is shutting down'));
+      return Promise.resolve();
+    });
+    ready = true;
+
+    return {
+      httpUrl,
+      httpPort,
+      grpcPort: control.port,
+      enrollment,
+      newAdminToken: tokens.newAdminToken,
+      registry,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

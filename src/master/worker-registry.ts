@@ -1,0 +1,286 @@
+// The master's live view of its workers: who is connected, their last heartbeat and inventory, persisted through
+// the store and announced to listeners (the REST event stream, metrics).
+import { AppError } from '../core/errors.js';
+import { applyInventoryChanges, diffInventories, type InventoryChange } from '../core/inventory.js';
+import type { MasterStore } from '../core/ports.js';
+import {
+  countInventory,
+  type Inventory,
+  type InventoryCounts,
+  type InventoryRecord,
+  type WorkerRecord,
+  type WorkerSystem,
+} from '../core/workers.js';
+
+export type WorkerStatus = 'online' | 'offline';
+
+/** A worker as the API shows it: the record plus liveness and counts. */
+export interface WorkerView extends WorkerRecord {
+  status: WorkerStatus;
+  online: boolean;
+  counts: InventoryCounts;
+}
+
+export type MasterEvent =
+  | { type: 'worker.online'; worker: WorkerView }
+  | { type: 'worker.offline'; worker: WorkerView; reason: string }
+  | { type: 'worker.enrolled'; worker: WorkerView }
+  | { type: 'worker.removed'; workerId: string }
+  | { type: 'inventory.changed'; workerId: string; counts: InventoryCounts; changes: InventoryChange[] };
+
+/** The worker's side of a connected session, as the registry needs it. */
+export interface WorkerSession {
+  /** Ends the session from the master's side (e.g. revoked, replaced by a newer connection). */
+  close(reason: AppError): void;
+}
+
+export interface HelloInfo {
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  version: string;
+  advertiseAddress: string;
+  dockerVersion: string;
+}
+
+interface Live {
+  session: WorkerSession;
+  lastHeartbeatMs: number;
+}
+
+export interface WorkerRegistryOptions {
+  store: MasterStore;
+  /** A worker without a heartbeat for this long is offline. */
+  workerTimeoutMs: number;
+  now?: () => number;
+  /** Failures of background persistence (the store is the master's disk: a failure is logged, not fatal). */
+  onError?: (error: unknown) => void;
+}
+
+const EMPTY_INVENTORY: Inventory = { containers: [], images: [], volumes: [], networks: [] };
+
+export class WorkerRegistry {
+  private readonly workers = new Map<string, WorkerRecord>();
+  private readonly inventories = new Map<string, InventoryRecord>();
+  private readonly live = new Map<string, Live>();
+  private readonly listeners = new Set<(event: MasterEvent) => void>();
+  private readonly now: () => number;
+
+  private constructor(private readonly options: WorkerRegistryOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads every known worker and its last inventory from the store; all start offline. */
+  static async load(options: WorkerRegistryOptions): Promise<WorkerRegistry> {
+    const registry = new WorkerRegistry(options);
+    for (const worker of await options.store.listWorkers()) registry.workers.set(worker.id, worker);
+    for (const record of await options.store.listInventories()) {
+      if (registry.workers.has(record.workerId)) registry.inventories.set(record.workerId, record);
+    }
+    return registry;
+  }
+
+  subscribe(listener: (event: MasterEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: MasterEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
+  }
+
+  private persist(work: Promise<unknown>): void {
+    work.catch((error: unknown) => this.options.onError?.(error));
+  }
+
+  view(worker: WorkerRecord): WorkerView {
+    const online = this.isOnline(worker.id);
+    return {
+      ...worker,
+      status: online ? 'online' : 'offline',
+      online,
+      counts: countInventory(this.inventories.get(worker.id)?.inventory),
+    };
+  }
+
+  isOnline(workerId: string): boolean {
+    const live = this.live.get(workerId);
+    return live !== undefined && this.now() - live.lastHeartbeatMs <= this.options.workerTimeoutMs;
+  }
+
+  /** Active (not revoked) workers, ordered by name. */
+  list(): WorkerView[] {
+    return [...this.workers.values()]
+      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+      .map((worker) => this.view(worker));
+  }
+
+  get(workerId: string): WorkerView | undefined {
+    const worker = this.workers.get(workerId);
+    return worker ? this.view(worker) : undefined;
+  }
+
+  /** The worker, or `not_found` naming it. */
+  require(workerId: string): WorkerView {
+    const worker = this.get(workerId);
+    if (!worker) throw new AppError('not_found', `worker "${workerId}" not found`);
+    return worker;
+  }
+
+  inventory(workerId: string): Inventory {
+    return this.inventories.get(workerId)?.inventory ?? EMPTY_INVENTORY;
+  }
+
+  onlineCount(): number {
+    let count = 0;
+    for (const id of this.live.keys()) if (this.isOnline(id)) count += 1;
+    return count;
+  }
+
+  /** A worker the master just enrolled (already persisted by the caller). */
+  enrolled(worker: WorkerRecord): void {
+    this.workers.set(worker.id, worker);
+    this.emit({ type: 'worker.enrolled', worker: this.view(worker) });
+  }
+
+  /**
+   * A worker connected and said hello. A previous session of the same worker is closed: the newest connection
+   * wins (the worker restarted, or its old connection is half-dead).
+   */
+  async attach(workerId: string, hello: HelloInfo, session: WorkerSession): Promise<WorkerView> {
+    const worker = this.workers.get(workerId);
+    if (!worker) throw new AppError('permission_denied', `worker "${workerId}" is not enrolled here`);
+    const previous = this.live.get(workerId);
+    const now = this.now();
+    this.live.set(workerId, { session, lastHeartbeatMs: now });
+    previous?.session.close(new AppError('canceled', 'replaced by a newer connection of the same worker'));
+    const updated: WorkerRecord = {
+      ...worker,
+      name: hello.name || worker.name,
+      hostname: hello.hostname,
+      labels: hello.labels,
+      version: hello.version,
+      advertiseAddress: hello.advertiseAddress,
+      dockerVersion: hello.dockerVersion,
+      lastSeenAt: new Date(now).toISOString(),
+    };
+    this.workers.set(workerId, updated);
+    await this.options.store.updateWorker(workerId, {
+      name: updated.name,
+      hostname: updated.hostname,
+      labels: updated.labels,
+      version: updated.version,
+      advertiseAddress: updated.advertiseAddress,
+      dockerVersion: updated.dockerVersion,
+      lastSeenAt: updated.lastSeenAt,
+    });
+    const view = this.view(updated);
+    if (!previous) this.emit({ type: 'worker.online', worker: view });
+    return view;
+  }
+
+  /** The session ended (stream closed). Only the current session's end makes the worker offline. */
+  detach(workerId: string, session: WorkerSession, reason: string): void {
+    const live = this.live.get(workerId);
+    if (live?.session !== session) return;
+    this.live.delete(workerId);
+    const worker = this.workers.get(workerId);
+    if (worker) this.emit({ type: 'worker.offline', worker: this.view(worker), reason });
+  }
+
+  heartbeat(workerId: string, figures: { activeTasks: number; system: WorkerSystem | null }): void {
+    const live = this.live.get(workerId);
+    const worker = this.workers.get(workerId);
+    if (!live || !worker) return;
+    const wasOnline = this.isOnline(workerId);
+    const now = this.now();
+    live.lastHeartbeatMs = now;
+    const updated: WorkerRecord = {
+      ...worker,
+      lastSeenAt: new Date(now).toISOString(),
+      activeTasks: figures.activeTasks,
+      system: figures.system,
+    };
+    this.workers.set(workerId, updated);
+    this.persist(
+      this.options.store.updateWorker(workerId, {
+        lastSeenAt: updated.lastSeenAt,
+        activeTasks: updated.activeTasks,
+        system: updated.system,
+      }),
+    );
+    if (!wasOnline) this.emit({ type: 'worker.online', worker: this.view(updated) });
+  }
+
+  /** A full inventory; replaces what the master knew. Older (lower sequence) messages are ignored. */
+  snapshot(workerId: string, sequence: number, inventory: Inventory): void {
+    const current = this.inventories.get(workerId);
+    if (current && sequence < current.sequence) return;
+    const previous = current?.inventory ?? EMPTY_INVENTORY;
+    const record: InventoryRecord = {
+      workerId,
+      sequence,
+      inventory,
+      updatedAt: new Date(this.now()).toISOString(),
+    };
+    this.inventories.set(workerId, record);
+    this.persist(this.options.store.saveInventory(record));
+    const changes = diffInventories(previous, inventory);
+    if (changes.length > 0 || !current) {
+      this.emit({ type: 'inventory.changed', workerId, counts: countInventory(inventory), changes });
+    }
+  }
+
+  /** Changes since the last snapshot or delta. */
+  delta(workerId: string, sequence: number, changes: InventoryChange[]): void {
+    const current = this.inventories.get(workerId);
+    if (current && sequence <= current.sequence) return;
+    const inventory = applyInventoryChanges(current?.inventory ?? EMPTY_INVENTORY, changes);
+    const record: InventoryRecord = {
+      workerId,
+      sequence,
+      inventory,
+      updatedAt: new Date(this.now()).toISOString(),
+    };
+    this.inventories.set(workerId, record);
+    this.persist(this.options.store.saveInventory(record));
+    this.emit({ type: 'inventory.changed', workerId, counts: countInventory(inventory), changes });
+  }
+
+  /** Marks workers whose heartbeats stopped as offline; call every second or so. */
+  sweep(): void {
+    for (const [workerId, live] of this.live) {
+      if (this.now() - live.lastHeartbeatMs > this.options.workerTimeoutMs) {
+        this.live.delete(workerId);
+        live.session.close(new AppError('deadline_exceeded', 'no heartbeat within the worker timeout'));
+        const worker = this.workers.get(workerId);
+        if (worker)
+          this.emit({ type: 'worker.offline', worker: this.view(worker), reason: 'heartbeat timeout' });
+      }
+    }
+  }
+
+  /** Revokes the worker: persisted first, then its session is closed and it disappears from the lists. */
+  async remove(workerId: string): Promise<void> {
+    if (!this.workers.has(workerId)) throw new AppError('not_found', `worker "${workerId}" not found`);
+    await this.options.store.revokeWorker(workerId, new Date(this.now()).toISOString());
+    this.workers.delete(workerId);
+    this.inventories.delete(workerId);
+    const live = this.live.get(workerId);
+    this.live.delete(workerId);
+    live?.session.close(new AppError('permission_denied', 'this worker was removed from the master'));
+    this.emit({ type: 'worker.removed', workerId });
+  }
+
+  /** Ends every session (master shutdown). */
+  closeAll(reason: AppError): void {
+    for (const live of this.live.values()) live.session.close(reason);
+    this.live.clear();
+  }
+}

@@ -1,0 +1,298 @@
+// The worker's side of the control plane: one stream to the master, kept up with backoff and full jitter, carrying
+// hello, heartbeats and inventory; certificate renewal before expiry.
+import * as grpc from '@grpc/grpc-js';
+import { Backoff } from '../core/backoff.js';
+import { AppError } from '../core/errors.js';
+import type { InventoryChange } from '../core/inventory.js';
+import type { DockerEngine } from '../core/ports.js';
+import {
+  ControlServiceClient,
+  ResourceKind as ProtoResourceKind,
+  type ConnectRequest,
+  type ConnectResponse,
+  type Welcome,
+} from '../gen/dockation/v1/control.js';
+import { fromGrpcError } from '../platform/grpc-support.js';
+import type { Logger } from '../platform/logger.js';
+import { certificateInfo, createKeyAndCsr } from '../platform/pki.js';
+import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
+import { InventoryTracker, type InventorySink } from './inventory-tracker.js';
+import { SystemFigures } from './system-figures.js';
+import { saveWorkerIdentity, type WorkerIdentity } from './worker-identity.js';
+
+export interface WorkerHello {
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  version: string;
+  advertiseAddress: string;
+}
+
+export interface ControlLoopOptions {
+  identity: WorkerIdentity;
+  /** Where renewed certificates are saved. */
+  identityDir: string;
+  engine: DockerEngine;
+  hello: WorkerHello;
+  logger: Logger;
+  reconnectIntervalMs: number;
+  maxReconnectIntervalMs: number;
+  /** Aborting ends the loop cleanly. */
+  signal: AbortSignal;
+  /** Called each time a session is established (for tests and readiness). */
+  onConnected?: (welcome: Welcome) => void;
+}
+
+const PROTO_KIND: Record<InventoryChange['kind'], ProtoResourceKind> = {
+  container: ProtoResourceKind.RESOURCE_KIND_CONTAINER,
+  image: ProtoResourceKind.RESOURCE_KIND_IMAGE,
+  volume: ProtoResourceKind.RESOURCE_KIND_VOLUME,
+  network: ProtoResourceKind.RESOURCE_KIND_NETWORK,
+};
+
+/** Refusals no retry can fix: the master does not (or no longer) accept this worker's certificate. */
+function isPermanent(error: AppError): boolean {
+  return error.code === 'permission_denied' || error.code === 'unauthenticated';
+}
+
+/** Reads the flag afresh (TypeScript would otherwise keep an earlier check's narrowing across awaits). */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** True when less than a third of the certificate's lifetime remains. */
+export function needsRenewal(certPem: string, now = new Date()): boolean {
+  const info = certificateInfo(certPem);
+  const lifetime = info.notAfter.getTime() - info.notBefore.getTime();
+  return info.notAfter.getTime() - now.getTime() < lifetime / 3;
+}
+
+/**
+ * Runs until `signal` aborts (resolves) or the master refuses this worker for good (rejects with the reason).
+ * Every other failure — master down, network gone — is retried with exponential backoff and full jitter,
+ * always with the same identity.
+ */
+export async function runControlLoop(options: ControlLoopOptions): Promise<void> {
+  const { logger, signal } = options;
+  const backoff = new Backoff({
+    initialMs: options.reconnectIntervalMs,
+    maxMs: options.maxReconnectIntervalMs,
+  });
+  let identity = options.identity;
+  const { credentials, provider } = masterChannelCredentials(identity.caPem, identity);
+  // A fresh channel per attempt: our backoff, not the channel's own (up to minutes), decides when to retry.
+  let client = new ControlServiceClient(identity.masterUrl, credentials, masterChannelOptions());
+  const figures = new SystemFigures(
+    await options.engine.info().then(
+      (info) => info.dockerRootDir,
+      () => undefined,
+    ),
+  );
+
+  async function renewIfDue(): Promise<void> {
+    if (!needsRenewal(identity.certPem)) return;
+    const { keyPem, csrPem } = await createKeyAndCsr({ commonName: identity.workerId });
+    const answer = await new Promise<{ certificatePem: string }>((resolve, reject) => {
+      client.renew({ csrPem }, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) => {
+        if (error) reject(fromGrpcError(error, 'certificate renewal failed'));
+        else resolve(response);
+      });
+    });
+    identity = { ...identity, keyPem, certPem: answer.certificatePem };
+    saveWorkerIdentity(options.identityDir, identity);
+    provider.setIdentity(identity.certPem, identity.keyPem);
+    logger.info({ notAfter: certificateInfo(identity.certPem).notAfter }, 'worker certificate renewed');
+  }
+
+  try {
+    while (!signal.aborted) {
+      let established = false;
+      try {
+        await runSession(client, options, figures, () => {
+          established = true;
+          backoff.reset();
+          renewIfDue().catch((error: unknown) => {
+            logger.warn({ err: error }, 'cannot renew the worker certificate yet; will try again');
+          });
+        });
+        if (isAborted(signal)) break;
+        logger.warn('the master closed the control stream; reconnecting');
+      } catch (error) {
+        const appError = AppError.from(error);
+        if (isAborted(signal)) break;
+        if (isPermanent(appError)) throw appError;
+        logger.warn({ err: appError, established }, `lost the master: ${appError.message}`);
+      }
+      const delay = backoff.next();
+      logger.info({ delayMs: delay, attempt: backoff.attempts }, 'reconnecting to the master');
+      await sleep(delay, signal);
+      client.close();
+      client = new ControlServiceClient(identity.masterUrl, credentials, masterChannelOptions());
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** One control session; resolves when the master ends it, rejects on a stream error. */
+async function runSession(
+  client: ControlServiceClient,
+  options: ControlLoopOptions,
+  figures: SystemFigures,
+  onWelcome: () => void,
+): Promise<void> {
+  const { engine, logger, signal } = options;
+  const session = new AbortController();
+  const stopSession = (): void => {
+    session.abort();
+  };
+  signal.addEventListener('abort', stopSession, { once: true });
+  const engineVersion = await engine.version().catch(() => undefined);
+  // Handlers are attached in the same tick as the call is made: an 'error' without a listener would crash.
+  const call = client.connect();
+  call.on('error', () => undefined);
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const tracker = new InventoryTracker({ engine, logger });
+
+  const send = (message: ConnectRequest): void => {
+    if (!session.signal.aborted) call.write(message);
+  };
+  const sink: InventorySink = {
+    snapshot(sequence, inventory) {
+      send({
+        body: {
+          $case: 'inventory',
+          value: {
+            sequence,
+            containersJson: JSON.stringify(inventory.containers),
+            imagesJson: JSON.stringify(inventory.images),
+            volumesJson: JSON.stringify(inventory.volumes),
+            networksJson: JSON.stringify(inventory.networks),
+          },
+        },
+      });
+    },
+    delta(sequence, changes) {
+      send({
+        body: {
+          $case: 'inventoryDelta',
+          value: {
+            sequence,
+            changes: changes.map((change) => ({
+              kind: PROTO_KIND[change.kind],
+              key: change.key,
+              itemJson: change.item ? JSON.stringify(change.item) : '',
+            })),
+          },
+        },
+      });
+    },
+  };
+  const snapshot = (): void => {
+    tracker.snapshot(sink).catch((error: unknown) => {
+      logger.warn({ err: error }, 'cannot list the engine for the inventory');
+    });
+  };
+  const heartbeat = (): void => {
+    figures.read().then(
+      (system) => {
+        send({ body: { $case: 'heartbeat', value: { sentAtMs: Date.now(), activeTasks: 0, system } } });
+      },
+      (error: unknown) => {
+        logger.warn({ err: error }, 'cannot read system figures');
+      },
+    );
+  };
+
+  async function followEvents(): Promise<void> {
+    while (!session.signal.aborted) {
+      try {
+        for await (const event of engine.events({ signal: session.signal })) tracker.noteEvent(event, sink);
+      } catch (error) {
+        if (isAborted(session.signal)) return;
+        logger.warn({ err: error }, 'lost the Docker engine event stream; retrying');
+        await sleep(2_000, session.signal);
+        // Events may have been missed meanwhile.
+        snapshot();
+      }
+    }
+  }
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let welcomed = false;
+      const helloTimer = setTimeout(() => {
+        reject(new AppError('deadline_exceeded', 'the master did not answer the hello within 15 s'));
+        call.cancel();
+      }, 15_000);
+      call.on('data', (message: ConnectResponse) => {
+        const body = message.body;
+        if (!body) return;
+        if (body.$case === 'welcome') {
+          clearTimeout(helloTimer);
+          welcomed = true;
+          const welcome = body.value;
+          logger.info({ workerId: welcome.workerId }, 'connected to the master');
+          timers.push(setInterval(heartbeat, Math.max(1_000, welcome.heartbeatIntervalMs)));
+          timers.push(setInterval(snapshot, Math.max(5_000, welcome.inventoryIntervalMs)));
+          heartbeat();
+          snapshot();
+          followEvents().catch((error: unknown) => {
+            logger.warn({ err: error }, 'event follower stopped');
+          });
+          onWelcome();
+          options.onConnected?.(welcome);
+        } else {
+          snapshot();
+        }
+      });
+      call.on('error', (error) => {
+        clearTimeout(helloTimer);
+        if (signal.aborted) resolve();
+        else
+          reject(
+            fromGrpcError(error, welcomed ? 'the control stream broke' : 'the master refused the connection'),
+          );
+      });
+      call.on('end', () => {
+        clearTimeout(helloTimer);
+        resolve();
+      });
+      session.signal.addEventListener('abort', () => {
+        call.cancel();
+      });
+      call.write({
+        body: {
+          $case: 'hello',
+          value: {
+            ...options.hello,
+            dockerVersion: engineVersion?.version ?? '',
+            dockerApiVersion: engineVersion?.apiVersion ?? '',
+          },
+        },
+      });
+    });
+  } finally {
+    for (const timer of timers) clearInterval(timer);
+    tracker.stop();
+    session.abort();
+    signal.removeEventListener('abort', stopSession);
+    call.end();
+  }
+}

@@ -1,0 +1,154 @@
+// Composition root of a worker: enroll once (or load the stored identity), then keep the control stream up.
+import { networkInterfaces } from 'node:os';
+import { Backoff } from '../core/backoff.js';
+import { AppError } from '../core/errors.js';
+import type { DockerEngine } from '../core/ports.js';
+import type { Logger } from '../platform/logger.js';
+import { runControlLoop } from './control-client.js';
+import { enrollWorker } from './enroll.js';
+import { parseMasterUrl } from './master-address.js';
+import {
+  identityDir,
+  loadWorkerIdentity,
+  saveWorkerIdentity,
+  type WorkerIdentity,
+} from './worker-identity.js';
+import type { Welcome } from '../gen/dockation/v1/control.js';
+
+export interface WorkerOptions {
+  masterUrl?: string | undefined;
+  token?: string | undefined;
+  caHash?: string | undefined;
+  name: string;
+  hostname: string;
+  labels: Record<string, string>;
+  /** The worker keeps its identity in `<dataDir>/worker`. */
+  dataDir: string;
+  /** Where this worker serves peer transfers. */
+  grpcAddr: string;
+  advertiseAddr?: string | undefined;
+  reconnectIntervalMs: number;
+  maxReconnectIntervalMs: number;
+  engine: DockerEngine;
+  logger: Logger;
+  version: string;
+  signal: AbortSignal;
+  onConnected?: (welcome: Welcome, identity: WorkerIdentity) => void;
+}
+
+/**
+ * What other workers should dial: the explicit --advertise-addr, else the host of --grpc-addr when it is a real
+ * address, else this host's first non-loopback IPv4 address. Never a bare ":port".
+ */
+export function defaultAdvertiseAddress(grpcAddr: string, interfaces = networkInterfaces()): string {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(grpcAddr.trim());
+  const port = match?.[3] ?? '9090';
+  const host = match?.[1] ?? match?.[2] ?? '';
+  if (host && host !== '0.0.0.0' && host !== '::')
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  for (const addresses of Object.values(interfaces)) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return `${address.address}:${port}`;
+    }
+  }
+  return `127.0.0.1:${port}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/** Enrolls, retrying while the master is unreachable; refusals (token, CA, name) end it at once. */
+async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity | undefined> {
+  if (!options.masterUrl || !options.token) {
+    throw new AppError(
+      'invalid_argument',
+      'this worker is not enrolled yet: --master-url and --token are required',
+      {
+        hint: 'copy the join command the master printed (or GET /api/enrollment-token)',
+      },
+    );
+  }
+  const master = parseMasterUrl(options.masterUrl);
+  const backoff = new Backoff({
+    initialMs: options.reconnectIntervalMs,
+    maxMs: options.maxReconnectIntervalMs,
+  });
+  while (!options.signal.aborted) {
+    try {
+      return await enrollWorker({
+        master,
+        token: options.token,
+        ...(options.caHash ? { caHash: options.caHash } : {}),
+        name: options.name,
+        hostname: options.hostname,
+        labels: options.labels,
+        version: options.version,
+        logger: options.logger,
+      });
+    } catch (error) {
+      const appError = AppError.from(error);
+      if (appError.code !== 'unavailable' && appError.code !== 'deadline_exceeded') throw appError;
+      const delay = backoff.next();
+      options.logger.warn({ err: appError, delayMs: delay }, `cannot enroll yet: ${appError.message}`);
+      await sleep(delay, options.signal);
+    }
+  }
+  return undefined;
+}
+
+/** Runs a worker until `signal` aborts; rejects when it cannot (or may no longer) work with its master. */
+export async function runWorker(options: WorkerOptions): Promise<void> {
+  const { logger } = options;
+  await options.engine.ping();
+  const dir = identityDir(options.dataDir);
+  let identity = loadWorkerIdentity(dir);
+  if (identity && options.masterUrl && parseMasterUrl(options.masterUrl).target !== identity.masterUrl) {
+    throw new AppError(
+      'failed_precondition',
+      `this worker is enrolled with the master at ${identity.masterUrl}, not ${options.masterUrl}`,
+      { hint: `to move it to another master, remove ${dir} and enroll again` },
+    );
+  }
+  if (!identity) {
+    identity = await enrollWithRetry(options);
+    if (!identity) return;
+    saveWorkerIdentity(dir, identity);
+    logger.info({ workerId: identity.workerId, master: identity.masterUrl }, 'enrolled with the master');
+  } else {
+    logger.info(
+      { workerId: identity.workerId, master: identity.masterUrl },
+      'using the stored worker identity',
+    );
+  }
+  const current = identity;
+  await runControlLoop({
+    identity: current,
+    identityDir: dir,
+    engine: options.engine,
+    hello: {
+      name: options.name,
+      hostname: options.hostname,
+      labels: options.labels,
+      version: options.version,
+      advertiseAddress: options.advertiseAddr ?? defaultAdvertiseAddress(options.grpcAddr),
+    },
+    logger,
+    reconnectIntervalMs: options.reconnectIntervalMs,
+    maxReconnectIntervalMs: options.maxReconnectIntervalMs,
+    signal: options.signal,
+    ...(options.onConnected
+      ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
+      : {}),
+  });
+}

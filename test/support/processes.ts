@@ -1,0 +1,109 @@
+// Runs the built binary as a real process for end-to-end tests: output captured line by line, waits, clean stop.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BIN = new URL('../../bin/docker-migrate', import.meta.url).pathname;
+
+export interface RunningProcess {
+  child: ChildProcess;
+  /** Every line written so far, stdout and stderr interleaved. */
+  lines: string[];
+  stdout: () => string;
+  /** Resolves with the first line matching, waiting up to `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `dm-${prefix}-`));
+}
+
+/** Starts `bin/docker-migrate args…` with only the given environment (plus PATH), JSON logs. */
+export function startProcess(args: string[], env: Record<string, string> = {}): RunningProcess {
+  const child = spawn(BIN, args, {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: env.HOME ?? tempDir('home'),
+      DOCKER_MIGRATE_LOG_FORMAT: 'json',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stdoutText = '';
+  const waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const onLine = (line: string): void => {
+    lines.push(line);
+    for (const waiter of [...waiters]) {
+      const match = waiter.pattern.exec(line);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match);
+      }
+    }
+  };
+  const reader = (stream: NodeJS.ReadableStream | null, isStdout: boolean): void => {
+    let buffered = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      if (isStdout) stdoutText += chunk;
+      buffered += chunk;
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        onLine(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf('\n');
+      }
+    });
+  };
+  reader(child.stdout, true);
+  reader(child.stderr, false);
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  return {
+    child,
+    lines,
+    stdout: () => stdoutText,
+    waitFor(pattern, timeoutMs = 30_000) {
+      const existing = lines.map((line) => pattern.exec(line)).find((m) => m !== null);
+      if (existing) return Promise.resolve(existing);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(
+            new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${lines.join('\n')}`),
+          );
+        }, timeoutMs);
+        waiters.push({
+          pattern,
+          resolve: (match) => {
+            clearTimeout(timer);
+            resolve(match);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(
+            new Error(
+              `process exited (${code}) before a line matched ${pattern}; output:\n${lines.join('\n')}`,
+            ),
+          );
+        });
+      });
+    },
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
