@@ -66,11 +66,11 @@ hosts-stop:
 hosts-clean:
 	@bash scripts/docker-hosts.sh clean
 
-## run: install, build, make sure a local Docker engine runs, and show what docker-migrate sees on it
+## run: install, build, make sure a local Docker engine runs, and start the `ui` node (master + local worker)
+##      on the embedded defaults (HTTP :8080, gRPC :9090, data in ~/.docker-migrate); prints URL and admin token
 run: build
 	@bash scripts/docker-hosts.sh local
-	./bin/docker-migrate version
-	./bin/docker-migrate list containers --all
+	./bin/docker-migrate ui
 
 clean:
 	rm -rf bin dist coverage .artifacts node_modules/.vite node_modules/.vitest

@@ -1,10 +1,16 @@
 // `docker-migrate master`: the control plane — REST API, gRPC control service, state — until SIGINT/SIGTERM.
 import { Command } from 'commander';
-import { startMaster } from '../master/start-master.js';
+import { startMaster, type RunningMaster } from '../master/start-master.js';
 import { buildInfo, bundledAsset } from '../platform/build-info.js';
-import { createContext, definedOnly, logStrayErrors, shutdownSignal } from './context.js';
+import {
+  createContext,
+  definedOnly,
+  logStrayErrors,
+  shutdownSignal,
+  type CommandContext,
+} from './context.js';
 
-interface MasterFlags {
+export interface MasterFlags {
   httpAddr?: string;
   grpcAddr?: string;
   dataDir?: string;
@@ -16,9 +22,9 @@ interface MasterFlags {
   inventoryInterval?: string;
 }
 
-export function masterCommand(out: NodeJS.WritableStream): Command {
-  return new Command('master')
-    .description('run the master: REST API and web UI, gRPC control service for workers, state in SQLite')
+/** The master's options, shared by `master` and `ui`. */
+export function addMasterOptions(command: Command): Command {
+  return command
     .option('--http-addr <addr>', 'HTTP address of the API and web UI (default ":8080")')
     .option('--grpc-addr <addr>', 'gRPC address workers connect to (default ":9090")')
     .option('--data-dir <dir>', 'state, CA and keys (default "~/.docker-migrate")')
@@ -30,69 +36,83 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
     .option(
       '--inventory-interval <duration>',
       'how often workers resend their full inventory (default "60s")',
-    )
-    .action(async (flags: MasterFlags, command: Command) => {
-      const context = createContext(
-        command,
-        out,
-        definedOnly({
-          role: 'master',
-          http_addr: flags.httpAddr,
-          grpc_addr: flags.grpcAddr,
-          data_dir: flags.dataDir,
-          master: definedOnly({
-            enrollment_token: flags.enrollmentToken,
-            admin_token: flags.adminToken,
-            advertise_addr: flags.advertiseAddr,
-            worker_timeout: flags.workerTimeout,
-            heartbeat_interval: flags.heartbeatInterval,
-            inventory_interval: flags.inventoryInterval,
-          }),
-        }),
-      );
-      const { config, logger } = context;
-      logStrayErrors(logger);
-      const { stopped } = shutdownSignal();
-      const master = await startMaster({
-        httpAddr: config.http_addr,
-        grpcAddr: config.grpc_addr,
-        dataDir: config.data_dir,
-        enrollmentToken: config.master.enrollment_token,
-        adminToken: config.master.admin_token,
-        advertiseAddr: config.master.advertise_addr,
-        workerTimeoutMs: config.master.worker_timeout,
-        heartbeatIntervalMs: config.master.heartbeat_interval,
-        inventoryIntervalMs: config.master.inventory_interval,
-        logger,
-        version: buildInfo().version,
-        sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
-      });
-      const enrollment = master.enrollment();
-      out.write(
-        [
-          'docker-migrate master is running',
-          `  web UI and API:  ${master.httpUrl}`,
-          `  workers dial:    ${enrollment.masterUrl}`,
-          `  CA hash:         ${enrollment.caHash}`,
-          ...(master.newAdminToken
-            ? [
-                `  admin token:     ${master.newAdminToken}`,
-                '                   (shown once: keep it now; only its hash is stored)',
-              ]
-            : config.master.admin_token !== undefined
-              ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
-              : [
-                  '  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)',
-                ]),
-          '',
-          'Join a worker to this master by running on its Docker host:',
-          `  ${enrollment.joinCommand}`,
-          '',
-        ].join('\n'),
-      );
-      const signalName = await stopped;
-      logger.info({ signal: signalName }, 'shutting down');
-      await master.close();
-      logger.info('master stopped');
-    });
+    );
+}
+
+/** The master's flags in the configuration's shape (absent flags left out, so lower sources apply). */
+export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): Record<string, unknown> {
+  return definedOnly({
+    role,
+    http_addr: flags.httpAddr,
+    grpc_addr: flags.grpcAddr,
+    data_dir: flags.dataDir,
+    master: definedOnly({
+      enrollment_token: flags.enrollmentToken,
+      admin_token: flags.adminToken,
+      advertise_addr: flags.advertiseAddr,
+      worker_timeout: flags.workerTimeout,
+      heartbeat_interval: flags.heartbeatInterval,
+      inventory_interval: flags.inventoryInterval,
+    }),
+  });
+}
+
+/** Starts the master the configuration describes. */
+export function startConfiguredMaster(context: CommandContext): Promise<RunningMaster> {
+  const { config, logger } = context;
+  return startMaster({
+    httpAddr: config.http_addr,
+    grpcAddr: config.grpc_addr,
+    dataDir: config.data_dir,
+    enrollmentToken: config.master.enrollment_token,
+    adminToken: config.master.admin_token,
+    advertiseAddr: config.master.advertise_addr,
+    workerTimeoutMs: config.master.worker_timeout,
+    heartbeatIntervalMs: config.master.heartbeat_interval,
+    inventoryIntervalMs: config.master.inventory_interval,
+    logger,
+    version: buildInfo().version,
+    sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
+  });
+}
+
+export function masterCommand(out: NodeJS.WritableStream): Command {
+  return addMasterOptions(
+    new Command('master').description(
+      'run the master: REST API and web UI, gRPC control service for workers, state in SQLite',
+    ),
+  ).action(async (flags: MasterFlags, command: Command) => {
+    const context = createContext(command, out, masterFlagsToConfig('master', flags));
+    const { config, logger } = context;
+    logStrayErrors(logger);
+    const { stopped } = shutdownSignal();
+    const master = await startConfiguredMaster(context);
+    const enrollment = master.enrollment();
+    out.write(
+      [
+        'docker-migrate master is running',
+        `  web UI and API:  ${master.httpUrl}`,
+        `  workers dial:    ${enrollment.masterUrl}`,
+        `  CA hash:         ${enrollment.caHash}`,
+        ...(master.newAdminToken
+          ? [
+              `  admin token:     ${master.newAdminToken}`,
+              '                   (shown once: keep it now; only its hash is stored)',
+            ]
+          : config.master.admin_token !== undefined
+            ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
+            : [
+                '  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)',
+              ]),
+        '',
+        'Join a worker to this master by running on its Docker host:',
+        `  ${enrollment.joinCommand}`,
+        '',
+      ].join('\n'),
+    );
+    const signalName = await stopped;
+    logger.info({ signal: signalName }, 'shutting down');
+    await master.close();
+    logger.info('master stopped');
+  });
 }

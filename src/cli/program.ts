@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { buildInfo } from '../platform/build-info.js';
 import { listCommand } from './list-command.js';
 import { masterCommand } from './master-command.js';
+import { uiCommand } from './ui-command.js';
 import { workerCommand } from './worker-command.js';
 import { versionCommand } from './version-command.js';
 
@@ -44,6 +45,7 @@ export function createProgram(io: CliIo): Command {
     .exitOverride();
   program.addCommand(masterCommand(io.out));
   program.addCommand(workerCommand(io.out));
+  program.addCommand(uiCommand(io.out));
   program.addCommand(listCommand(io.out));
   program.addCommand(versionCommand(io.out));
   // Subcommands inherit the output settings and throw instead of exiting, so main decides the exit code.

@@ -1,6 +1,7 @@
 // What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
 import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
+import type { PairingCode } from './pairing-codes.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 export interface EnrollmentInfo {
@@ -26,4 +27,6 @@ export interface MasterContext {
   /** Whether the master is ready to serve (store open, gRPC listening). */
   ready(): boolean;
   version: string;
+  /** A short-lived, single-use pairing code and the join command that uses it. */
+  createPairingCode(): PairingCode & { joinCommand: string };
 }

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../platform/logger.js';
-import { generateToken, tokenMatchesHash } from '../platform/secrets.js';
+import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
 import { startControlServer } from './grpc/control-server.js';
 import { createHttpApp } from './http/http-app.js';
 import type { EnrollmentInfo, MasterContext } from './master-context.js';
@@ -15,6 +15,7 @@ import {
   loadMasterTls,
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
+import { PairingCodes, type PairingCode } from './pairing-codes.js';
 import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
 
@@ -37,11 +38,17 @@ export interface MasterOptions {
   sqliteNativeBinding?: string | undefined;
 }
 
+/** How long a pairing code stays valid. */
+export const PAIRING_CODE_TTL_MS = 10 * 60_000;
+
 export interface RunningMaster {
   httpUrl: string;
   httpPort: number;
   grpcPort: number;
   enrollment(): EnrollmentInfo;
+  /** A short-lived, single-use code another host can join with (as its --token). */
+  createPairingCode(): PairingCode & { joinCommand: string };
+  caHash: string;
   /** The admin token when this start created it (shown once), else undefined. */
   newAdminToken: string | undefined;
   registry: WorkerRegistry;
@@ -102,6 +109,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     });
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
+    const pairing = new PairingCodes();
 
     const control = await startControlServer({
       address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
@@ -109,7 +117,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       store,
       registry,
       logger,
-      enrollmentToken: () => enrollmentToken,
+      acceptEnrollmentToken: (token) => tokenMatches(token, enrollmentToken) || pairing.consume(token),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       inventoryIntervalMs: options.inventoryIntervalMs,
       ...(options.certificateValidityDays === undefined
@@ -126,12 +134,18 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const masterUrl =
       options.advertiseAddr ??
       `${isWildcard(grpcListen.host) ? hostname() : grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${control.port}`;
+    const joinCommand = (token: string): string =>
+      `docker-migrate worker --master-url ${masterUrl} --token ${token} --ca-hash ${tls.caHash}`;
     const enrollment = (): EnrollmentInfo => ({
       token: enrollmentToken,
       caHash: tls.caHash,
       masterUrl,
-      joinCommand: `docker-migrate worker --master-url ${masterUrl} --token ${enrollmentToken} --ca-hash ${tls.caHash}`,
+      joinCommand: joinCommand(enrollmentToken),
     });
+    const createPairingCode = (): PairingCode & { joinCommand: string } => {
+      const created = pairing.create(PAIRING_CODE_TTL_MS);
+      return { ...created, joinCommand: joinCommand(created.code) };
+    };
     const context: MasterContext = {
       registry,
       store,
@@ -150,6 +164,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       },
       ready: () => ready,
       version: options.version,
+      createPairingCode,
     };
 
     const app = await createHttpApp(context, { logger });
@@ -188,6 +203,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       httpPort,
       grpcPort: control.port,
       enrollment,
+      createPairingCode,
+      caHash: tls.caHash,
       newAdminToken: tokens.newAdminToken,
       registry,
       close: closeAll,

@@ -25,7 +25,7 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr, verifyIssuedBy } from '../../platform/pki.js';
-import { newId, tokenMatches } from '../../platform/secrets.js';
+import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
 import type { MasterTls } from '../master-identity.js';
 import type { WorkerRegistry, WorkerSession } from '../worker-registry.js';
@@ -36,8 +36,8 @@ export interface ControlServerOptions {
   store: MasterStore;
   registry: WorkerRegistry;
   logger: Logger;
-  /** The current enrollment token (it can be regenerated while the master runs). */
-  enrollmentToken: () => string;
+  /** Whether a presented token may enroll: the current enrollment token or a live pairing code. */
+  acceptEnrollmentToken: (token: string) => boolean;
   heartbeatIntervalMs: number;
   inventoryIntervalMs: number;
   /** Lifetime of worker certificates; workers renew when a third of it remains. */
@@ -110,7 +110,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       throw new AppError('unavailable', 'too many enrollment attempts from this address; wait a minute');
     }
     const request = call.request;
-    if (!request.token || !tokenMatches(request.token, options.enrollmentToken())) {
+    if (!request.token || !options.acceptEnrollmentToken(request.token)) {
       logger.warn({ remote }, 'enrollment refused: wrong token');
       await store.appendAudit({
         at: new Date().toISOString(),

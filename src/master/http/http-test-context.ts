@@ -12,6 +12,7 @@ import type { Inventory, WorkerRecord } from '../../core/workers.js';
 import { createLogger, type Logger } from '../../platform/logger.js';
 import type { EnrollmentInfo, MasterContext } from '../master-context.js';
 import { createMasterMetrics } from '../metrics.js';
+import { PairingCodes } from '../pairing-codes.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
 
@@ -41,6 +42,7 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 30_000 });
   const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
   let enrollment = ENROLLMENT;
+  const pairing = new PairingCodes();
   let generation = 1;
   const chunks: string[] = [];
   const destination = new Writable({
@@ -64,6 +66,10 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     checkAdminToken: (token) => Promise.resolve(token === ADMIN_TOKEN),
     ready: () => true,
     version: '0.1.0-test',
+    createPairingCode: () => {
+      const created = pairing.create(600_000);
+      return { ...created, joinCommand: `docker-migrate worker --master-url m:9090 --token ${created.code}` };
+    },
     ...overrides,
   };
   const logText = (): string => chunks.join('');

@@ -1,0 +1,106 @@
+// `docker-migrate ui`: one node that is a master and a worker for the local engine; other hosts pair with a code.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { AppError } from '../core/errors.js';
+import { buildInfo } from '../platform/build-info.js';
+import { runWorker } from '../worker/start-worker.js';
+import { configuredEngine, createContext, logStrayErrors, shutdownSignal } from './context.js';
+import {
+  addMasterOptions,
+  masterFlagsToConfig,
+  startConfiguredMaster,
+  type MasterFlags,
+} from './master-command.js';
+
+interface UiFlags extends MasterFlags {
+  name?: string;
+  labels?: string;
+}
+
+/**
+ * The admin token of a `ui` node is kept in a 0600 file of its data dir, so that `make run` can show it again:
+ * this mode is one person's machine. A plain `master` only ever shows it once.
+ */
+function rememberedAdminToken(dataDir: string, created: string | undefined): string | undefined {
+  const file = join(dataDir, 'master', 'admin-token');
+  if (created) {
+    writeFileSync(file, `${created}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return created;
+  }
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
+export function uiCommand(out: NodeJS.WritableStream): Command {
+  return addMasterOptions(
+    new Command('ui').description(
+      'run a master with a worker for the local Docker engine in one process; other hosts join with a pairing code',
+    ),
+  )
+    .option('--name <name>', 'name of the local worker (default: the host name)')
+    .option('--labels <k=v,...>', 'labels of the local worker')
+    .action(async (flags: UiFlags, command: Command) => {
+      const context = createContext(command, out, {
+        ...masterFlagsToConfig('ui', flags),
+        worker: {
+          ...(flags.name === undefined ? {} : { name: flags.name }),
+          ...(flags.labels === undefined ? {} : { labels: flags.labels }),
+        },
+      });
+      const { config, logger } = context;
+      logStrayErrors(logger);
+      const { signal, stopped } = shutdownSignal();
+      const engine = configuredEngine(context);
+      await engine.ping();
+      const master = await startConfiguredMaster(context);
+      const localWorker = runWorker({
+        masterUrl: `127.0.0.1:${master.grpcPort}`,
+        token: master.enrollment().token,
+        caHash: master.caHash,
+        name: config.worker.name ?? hostname(),
+        hostname: hostname(),
+        labels: config.worker.labels,
+        dataDir: config.data_dir,
+        // The local worker serves transfers beside the master's gRPC port.
+        grpcAddr: config.worker.grpc_addr ?? `:${master.grpcPort + 1}`,
+        advertiseAddr: config.worker.advertise_addr,
+        reconnectIntervalMs: config.worker.reconnect_interval,
+        maxReconnectIntervalMs: config.worker.max_reconnect_interval,
+        engine,
+        logger: logger.child({ component: 'local-worker' }),
+        version: buildInfo().version,
+        signal,
+      });
+      const adminToken =
+        config.master.admin_token ?? rememberedAdminToken(config.data_dir, master.newAdminToken);
+      const pairing = master.createPairingCode();
+      out.write(
+        [
+          'docker-migrate ui is running (a master with a worker for this host)',
+          `  web UI and API:  ${master.httpUrl}`,
+          `  admin token:     ${adminToken ?? 'set before; pass --admin-token to set a new one'}`,
+          '',
+          `Pair another host (code valid until ${pairing.expiresAt.toLocaleTimeString()}, once):`,
+          `  ${pairing.joinCommand}`,
+          '',
+        ].join('\n'),
+      );
+      const outcome = await Promise.race([
+        stopped.then((name) => ({ stopped: name })),
+        localWorker.then(
+          () => ({ stopped: 'worker ended' }),
+          (error: unknown) => ({ failed: AppError.from(error) }),
+        ),
+      ]);
+      if ('failed' in outcome) {
+        logger.error({ err: outcome.failed }, 'the local worker stopped');
+        await master.close();
+        throw outcome.failed;
+      }
+      logger.info({ reason: outcome.stopped }, 'shutting down');
+      await localWorker.catch(() => undefined);
+      await master.close();
+    });
+}
