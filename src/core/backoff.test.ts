@@ -39,4 +39,12 @@ describe('RateLimiter', () => {
     expect(limiter.take('a')).toBe(true);
     expect(limiter.take('a')).toBe(false);
   });
+
+  it('tells whether an attempt is left without using it', () => {
+    const limiter = new RateLimiter({ burst: 1, perMinute: 1, now: () => 0 });
+    expect(limiter.allows('a')).toBe(true);
+    expect(limiter.allows('a')).toBe(true);
+    limiter.take('a');
+    expect(limiter.allows('a')).toBe(false);
+  });
 });

@@ -22,6 +22,18 @@ export class RateLimiter {
 
   /** Takes one attempt for `key`; false when the key has none left. */
   take(key: string): boolean {
+    const bucket = this.refill(key);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  /** Whether `key` has an attempt left, without using it (to charge only failures). */
+  allows(key: string): boolean {
+    return this.refill(key).tokens >= 1;
+  }
+
+  private refill(key: string): Bucket {
     const now = (this.options.now ?? Date.now)();
     const refill = this.options.perMinute / 60_000;
     const bucket = this.buckets.get(key) ?? { tokens: this.options.burst, updatedAt: now };
@@ -33,8 +45,6 @@ export class RateLimiter {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+    return bucket;
   }
 }

@@ -20,7 +20,7 @@ export class PairingCodes {
   create(ttlMs: number): PairingCode {
     this.prune();
     let raw = '';
-    for (let i = 0; i < 8; i++) raw += ALPHABET[randomInt(ALPHABET.length)];
+    for (let i = 0; i < 8; i++) raw += ALPHABET.charAt(randomInt(ALPHABET.length));
     const code = `${raw.slice(0, 4)}-${raw.slice(4)}`;
     const expiresAt = new Date(this.now() + ttlMs);
     this.codes.set(code, expiresAt);
@@ -30,7 +30,10 @@ export class PairingCodes {
   /** True once for a live code (compared in constant time, case and dashes forgiven); the code is then spent. */
   consume(candidate: string): boolean {
     this.prune();
-    const normalized = candidate.trim().toUpperCase().replace(/[^0-9A-Z]/g, '');
+    const normalized = candidate
+      .trim()
+      .toUpperCase()
+      .replace(/[^0-9A-Z]/g, '');
     if (normalized.length !== 8) return false;
     const formatted = `${normalized.slice(0, 4)}-${normalized.slice(4)}`;
     for (const code of this.codes.keys()) {

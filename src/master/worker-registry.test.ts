@@ -4,12 +4,7 @@ import { AppError } from '../core/errors.js';
 import type { VolumeSummary } from '../core/docker-resources.js';
 import type { Inventory, WorkerRecord } from '../core/workers.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
-import {
-  WorkerRegistry,
-  type HelloInfo,
-  type MasterEvent,
-  type WorkerSession,
-} from './worker-registry.js';
+import { WorkerRegistry, type HelloInfo, type MasterEvent, type WorkerSession } from './worker-registry.js';
 
 const TIMEOUT_MS = 30_000;
 const START = Date.parse('2025-03-01T12:00:00Z');
@@ -323,9 +318,14 @@ describe('WorkerRegistry', () => {
   });
 
   it('answers not_found for a worker it does not know', async () => {
-    expect(() => registry.require('w-nope00000000')).toThrow(
-      expect.objectContaining({ code: 'not_found', message: expect.stringContaining('w-nope00000000') }),
-    );
+    let caught: unknown;
+    try {
+      registry.require('w-nope00000000');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AppError);
+    expect(caught).toMatchObject({ code: 'not_found', message: 'worker "w-nope00000000" not found' });
     await expect(registry.remove('w-nope00000000')).rejects.toMatchObject({ code: 'not_found' });
   });
 
@@ -344,9 +344,11 @@ describe('WorkerRegistry', () => {
     const record = workerRecord('w-cccccccccccc', 'gamma');
     await store.insertWorker(record);
     registry.enrolled(record);
-    expect(events).toEqual([
-      { type: 'worker.enrolled', worker: expect.objectContaining({ id: 'w-cccccccccccc', status: 'offline' }) },
-    ]);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      type: 'worker.enrolled',
+      worker: { id: 'w-cccccccccccc', status: 'offline' },
+    });
     expect(registry.list().map((w) => w.name)).toEqual(['alpha', 'beta', 'gamma']);
   });
 

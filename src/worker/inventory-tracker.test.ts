@@ -119,13 +119,12 @@ describe('InventoryTracker', () => {
       expect(sink.deltas()).toHaveLength(1);
     });
     const [delta] = sink.deltas();
-    expect(delta?.changes).toEqual([
-      {
-        kind: 'volume',
-        key: 'fresh',
-        item: expect.objectContaining({ name: 'fresh', labels: { app: 'web' } }),
-      },
-    ]);
+    expect(delta?.changes).toHaveLength(1);
+    expect(delta?.changes[0]).toMatchObject({
+      kind: 'volume',
+      key: 'fresh',
+      item: { name: 'fresh', labels: { app: 'web' } },
+    });
     expect(delta?.sequence).toBeGreaterThan(sink.sent[0]?.sequence ?? Infinity);
   });
 
@@ -154,9 +153,9 @@ describe('InventoryTracker', () => {
     });
     await sleep(QUIET_MS);
     expect(sink.deltas()).toHaveLength(1);
-    expect(sink.deltas()[0]?.changes.map((change) => `${change.kind}:${change.item ? 'new' : 'gone'}`)).toEqual(
-      ['volume:new', 'volume:new', 'volume:new', 'network:new'],
-    );
+    expect(
+      sink.deltas()[0]?.changes.map((change) => `${change.kind}:${change.item ? 'new' : 'gone'}`),
+    ).toEqual(['volume:new', 'volume:new', 'volume:new', 'network:new']);
     expect(
       sink
         .deltas()[0]

@@ -11,7 +11,7 @@ export interface HostPort {
 export function parseMasterUrl(value: string): HostPort {
   const raw = value
     .trim()
-    .replace(/^(grpcs?|https?|tcp):\/\//, '')
+    .replace(/^(grpcs?|https?|tcp):\/\//i, '')
     .replace(/\/+$/, '');
   const match = /^(\[[^\]]+\]|[^:/]+):(\d{1,5})$/.exec(raw);
   const port = Number(match?.[2]);

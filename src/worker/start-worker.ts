@@ -41,7 +41,8 @@ export interface WorkerOptions {
  * address, else this host's first non-loopback IPv4 address. Never a bare ":port".
  */
 export function defaultAdvertiseAddress(grpcAddr: string, interfaces = networkInterfaces()): string {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(grpcAddr.trim());
+  const trimmed = grpcAddr.trim();
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(/^\d+$/.test(trimmed) ? `:${trimmed}` : trimmed);
   const port = match?.[3] ?? '9090';
   const host = match?.[1] ?? match?.[2] ?? '';
   if (host && host !== '0.0.0.0' && host !== '::')

@@ -106,11 +106,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
 
   async function enroll(call: grpc.ServerUnaryCall<EnrollRequest, EnrollResponse>): Promise<EnrollResponse> {
     const remote = peerHost(call.getPeer());
-    if (!enrollLimiter.take(remote)) {
-      throw new AppError('unavailable', 'too many enrollment attempts from this address; wait a minute');
+    // Only failed attempts are charged: a fleet enrolling from behind one NAT address is not slowed down, while
+    // guessing tokens or pairing codes is (10 misses, then one try per 6 s).
+    if (!enrollLimiter.allows(remote)) {
+      throw new AppError(
+        'unavailable',
+        'too many failed enrollment attempts from this address; wait a minute',
+      );
     }
     const request = call.request;
     if (!request.token || !options.acceptEnrollmentToken(request.token)) {
+      enrollLimiter.take(remote);
       logger.warn({ remote }, 'enrollment refused: wrong token');
       await store.appendAudit({
         at: new Date().toISOString(),

@@ -21,13 +21,10 @@ export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterCo
   // A short-lived, single-use code another host joins with (`--token CODE`), for the UI's "pair a host".
   app.post('/api/pairing-codes', (_request, reply) => {
     const created = context.createPairingCode();
-    return reply
-      .code(201)
-      .header('Cache-Control', 'no-store')
-      .send({
-        code: created.code,
-        expires_at: created.expiresAt.toISOString(),
-        join_command: created.joinCommand,
-      });
+    return reply.code(201).header('Cache-Control', 'no-store').send({
+      code: created.code,
+      expires_at: created.expiresAt.toISOString(),
+      join_command: created.joinCommand,
+    });
   });
 }
