@@ -9,6 +9,7 @@ import type {
   PortBinding,
   VolumeSummary,
 } from '../core/docker-resources.js';
+import type { DockerEngine, ListOptions as EngineListOptions } from '../core/ports.js';
 import { connectEngine, createContext, type CommandContext } from './context.js';
 import { humanAge, humanBytes, shortId } from './format.js';
 import { renderTable, type Column } from './table.js';
@@ -151,6 +152,18 @@ function labelOption(): Option {
   return new Option('--label <key[=value]>', 'only objects with this label (repeatable)').argParser(collect);
 }
 
+/** What every subcommand starts from: its context, the connected engine, and the --label filter to list with. */
+async function openEngine(
+  command: Command,
+  out: NodeJS.WritableStream,
+  options: ListOptions,
+): Promise<{ context: CommandContext; engine: DockerEngine; filter: EngineListOptions }> {
+  const context = createContext(command, out);
+  const engine = await connectEngine(context);
+  const labels = labelFilter(options.label);
+  return { context, engine, filter: labels ? { labels } : {} };
+}
+
 /** Builds the `list` command; `out` receives the command's output (stdout in the binary). */
 export function listCommand(out: NodeJS.WritableStream): Command {
   const list = new Command('list')
@@ -165,10 +178,8 @@ export function listCommand(out: NodeJS.WritableStream): Command {
     .addOption(labelOption())
     .addOption(jsonOption())
     .action(async (options: ListOptions & { all?: boolean }, command: Command) => {
-      const context = createContext(command, out);
-      const engine = await connectEngine(context);
-      const labels = labelFilter(options.label);
-      const rows = await engine.listContainers({ all: options.all ?? false, ...(labels ? { labels } : {}) });
+      const { context, engine, filter } = await openEngine(command, out, options);
+      const rows = await engine.listContainers({ all: options.all ?? false, ...filter });
       rows.sort(byName((c) => c.name));
       const empty = options.all ? 'no containers' : 'no running containers (use --all to see stopped ones)';
       print(context, options, rows, containerColumns, empty);
@@ -181,10 +192,8 @@ export function listCommand(out: NodeJS.WritableStream): Command {
     .addOption(labelOption())
     .addOption(jsonOption())
     .action(async (options: ListOptions, command: Command) => {
-      const context = createContext(command, out);
-      const engine = await connectEngine(context);
-      const labels = labelFilter(options.label);
-      const images = await engine.listImages(labels ? { labels } : {});
+      const { context, engine, filter } = await openEngine(command, out, options);
+      const images = await engine.listImages(filter);
       images.sort(byName((image) => image.tags[0] ?? `~${image.id}`));
       if (options.json) print(context, options, images, [], '');
       else print(context, options, imageRows(images), imageColumns, 'no images');
@@ -198,11 +207,9 @@ export function listCommand(out: NodeJS.WritableStream): Command {
     .addOption(labelOption())
     .addOption(jsonOption())
     .action(async (options: ListOptions & { size?: boolean }, command: Command) => {
-      const context = createContext(command, out);
-      const engine = await connectEngine(context);
-      const labels = labelFilter(options.label);
+      const { context, engine, filter } = await openEngine(command, out, options);
       const sizes = options.size ?? false;
-      const rows = await engine.listVolumes({ sizes, ...(labels ? { labels } : {}) });
+      const rows = await engine.listVolumes({ sizes, ...filter });
       rows.sort(byName((v) => v.name));
       print(context, options, rows, volumeColumns(sizes), 'no volumes');
     });
@@ -214,10 +221,8 @@ export function listCommand(out: NodeJS.WritableStream): Command {
     .addOption(labelOption())
     .addOption(jsonOption())
     .action(async (options: ListOptions, command: Command) => {
-      const context = createContext(command, out);
-      const engine = await connectEngine(context);
-      const labels = labelFilter(options.label);
-      const rows = await engine.listNetworks(labels ? { labels } : {});
+      const { context, engine, filter } = await openEngine(command, out, options);
+      const rows = await engine.listNetworks(filter);
       rows.sort(byName((n) => n.name));
       print(context, options, rows, networkColumns, 'no networks');
     });

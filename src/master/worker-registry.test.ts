@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../core/errors.js';
 import type { VolumeSummary } from '../core/docker-resources.js';
+import { sampleVolume, sampleWorker } from '../core/testing/sample-resources.js';
 import type { Inventory, WorkerRecord } from '../core/workers.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry, type HelloInfo, type MasterEvent, type WorkerSession } from './worker-registry.js';
@@ -17,8 +18,9 @@ class RecordingSession implements WorkerSession {
   }
 }
 
+/** A worker enrolled a day ago whose details all differ from HELLO's, so that attaching visibly updates them. */
 function workerRecord(id: string, name: string): WorkerRecord {
-  return {
+  return sampleWorker({
     id,
     name,
     hostname: `${name}.local`,
@@ -27,11 +29,7 @@ function workerRecord(id: string, name: string): WorkerRecord {
     advertiseAddress: '',
     dockerVersion: '',
     enrolledAt: new Date(START - 86_400_000).toISOString(),
-    lastSeenAt: null,
-    system: null,
-    activeTasks: 0,
-    revokedAt: null,
-  };
+  });
 }
 
 const HELLO: HelloInfo = {
@@ -44,7 +42,7 @@ const HELLO: HelloInfo = {
 };
 
 function volume(name: string): VolumeSummary {
-  return { name, driver: 'local', mountpoint: `/v/${name}`, labels: {}, options: {}, scope: 'local' };
+  return sampleVolume({ name });
 }
 
 function inventoryWith(volumes: string[]): Inventory {

@@ -46,6 +46,30 @@ function safeDecode(value: string): string {
   }
 }
 
+/** A value that grpc-js watches: each listener hears the current value once, then every later one. */
+class WatchedValue<T> {
+  private value: T | null = null;
+  private readonly listeners = new Set<(update: T | null) => void>();
+
+  set(value: T): void {
+    this.value = value;
+    for (const listener of this.listeners) listener(value);
+  }
+
+  // grpc-js registers its watcher only after adding the listener, so the first update must come asynchronously
+  // (as from its own file-watching provider), or the credentials stay "unloaded".
+  add(listener: (update: T | null) => void): void {
+    this.listeners.add(listener);
+    queueMicrotask(() => {
+      if (this.listeners.has(listener)) listener(this.value);
+    });
+  }
+
+  remove(listener: (update: T | null) => void): void {
+    this.listeners.delete(listener);
+  }
+}
+
 type CaListener = (update: { caCertificate: Buffer } | null) => void;
 type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | null) => void;
 
@@ -55,40 +79,28 @@ type IdentityListener = (update: { certificate: Buffer; privateKey: Buffer } | n
  * without requiring them, which enrollment (no certificate yet) needs on the same port as the control stream.
  */
 export class MutableCertificateProvider implements grpc.experimental.CertificateProvider {
-  private ca: { caCertificate: Buffer } | null = null;
-  private identity: { certificate: Buffer; privateKey: Buffer } | null = null;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
+  private readonly ca = new WatchedValue<{ caCertificate: Buffer }>();
+  private readonly identity = new WatchedValue<{ certificate: Buffer; privateKey: Buffer }>();
 
   setCa(caPem: string): void {
-    this.ca = { caCertificate: Buffer.from(caPem) };
-    for (const listener of this.caListeners) listener(this.ca);
+    this.ca.set({ caCertificate: Buffer.from(caPem) });
   }
 
   setIdentity(certPem: string, keyPem: string): void {
-    this.identity = { certificate: Buffer.from(certPem), privateKey: Buffer.from(keyPem) };
-    for (const listener of this.identityListeners) listener(this.identity);
+    this.identity.set({ certificate: Buffer.from(certPem), privateKey: Buffer.from(keyPem) });
   }
 
-  // grpc-js registers its watcher only after adding the listener, so the first update must come asynchronously
-  // (as from its own file-watching provider), or the credentials stay "unloaded".
   addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    queueMicrotask(() => {
-      if (this.caListeners.has(listener)) listener(this.ca);
-    });
+    this.ca.add(listener);
   }
   removeCaCertificateListener(listener: CaListener): void {
-    this.caListeners.delete(listener);
+    this.ca.remove(listener);
   }
   addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    queueMicrotask(() => {
-      if (this.identityListeners.has(listener)) listener(this.identity);
-    });
+    this.identity.add(listener);
   }
   removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.delete(listener);
+    this.identity.remove(listener);
   }
 }
 

@@ -96,6 +96,22 @@ async function authenticate(
   return { workerId: certificate.workerId, serial: certificate.serial };
 }
 
+/** Adapts an async handler to grpc-js's callback style, answering its failure as a gRPC status. */
+function unary<Request, Response>(
+  handler: (call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,
+): grpc.handleUnaryCall<Request, Response> {
+  return (call, callback) => {
+    handler(call).then(
+      (response) => {
+        callback(null, response);
+      },
+      (error: unknown) => {
+        callback(toGrpcError(error));
+      },
+    );
+  };
+}
+
 /** Starts the control service on `options.address` over TLS (client certificates requested, not required). */
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const { tls, store, registry, logger } = options;
@@ -344,26 +360,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
 
   const implementation: ControlServiceServer = {
-    enroll(call, callback) {
-      enroll(call).then(
-        (response) => {
-          callback(null, response);
-        },
-        (error: unknown) => {
-          callback(toGrpcError(error));
-        },
-      );
-    },
-    renew(call, callback) {
-      renew(call).then(
-        (response) => {
-          callback(null, response);
-        },
-        (error: unknown) => {
-          callback(toGrpcError(error));
-        },
-      );
-    },
+    enroll: unary(enroll),
+    renew: unary(renew),
     connect,
   };
   server.addService(ControlServiceService, implementation);

@@ -2,19 +2,20 @@
 // workers and inventories, and a logger whose lines the test can read.
 import { Writable } from 'node:stream';
 
-import type {
-  ContainerSummary,
-  ImageSummary,
-  NetworkSummary,
-  VolumeSummary,
-} from '../../core/docker-resources.js';
-import type { Inventory, WorkerRecord } from '../../core/workers.js';
+import type { WorkerRecord } from '../../core/workers.js';
 import { createLogger, type Logger } from '../../platform/logger.js';
 import type { EnrollmentInfo, MasterContext } from '../master-context.js';
 import { createMasterMetrics } from '../metrics.js';
 import { PairingCodes } from '../pairing-codes.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
+
+// The REST tests' names for the shared samples.
+export {
+  sampleContainer as container,
+  sampleInventory,
+  sampleWorker as workerRecord,
+} from '../../core/testing/sample-resources.js';
 
 export const ADMIN_TOKEN = 'dm-admin-0123456789abcdef';
 
@@ -92,100 +93,4 @@ export async function enrollWorker(test: TestContext, record: WorkerRecord): Pro
   await test.store.insertWorker(record);
   test.registry.enrolled(record);
   return record;
-}
-
-export function workerRecord(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
-  return {
-    id: 'w-000000000001',
-    name: 'alpha',
-    hostname: 'alpha.example.internal',
-    labels: { zone: 'eu-west-1a' },
-    version: '0.1.0',
-    advertiseAddress: '10.0.0.1:7443',
-    dockerVersion: '27.3.1',
-    enrolledAt: '2025-01-02T03:04:05.000Z',
-    lastSeenAt: null,
-    system: null,
-    activeTasks: 0,
-    revokedAt: null,
-    ...overrides,
-  };
-}
-
-export function container(overrides: Partial<ContainerSummary> = {}): ContainerSummary {
-  return {
-    id: 'c0ffee0000000000000000000000000000000000000000000000000000000001',
-    name: 'web',
-    image: 'nginx:1.27',
-    imageId: 'sha256:1111',
-    command: 'nginx -g daemon off;',
-    state: 'running',
-    status: 'Up 3 minutes',
-    created: 1_735_000_000,
-    labels: {},
-    ports: [{ privatePort: 80, publicPort: 8080, hostIp: '0.0.0.0', protocol: 'tcp' }],
-    volumeNames: ['web-data'],
-    networkNames: ['bridge'],
-    ...overrides,
-  };
-}
-
-export function image(overrides: Partial<ImageSummary> = {}): ImageSummary {
-  return {
-    id: 'sha256:1111',
-    tags: ['nginx:1.27'],
-    digests: [],
-    size: 190_000_000,
-    created: 1_734_000_000,
-    labels: {},
-    containers: 1,
-    ...overrides,
-  };
-}
-
-export function volume(overrides: Partial<VolumeSummary> = {}): VolumeSummary {
-  return {
-    name: 'web-data',
-    driver: 'local',
-    mountpoint: '/var/lib/docker/volumes/web-data/_data',
-    labels: {},
-    options: {},
-    scope: 'local',
-    ...overrides,
-  };
-}
-
-export function network(overrides: Partial<NetworkSummary> = {}): NetworkSummary {
-  return {
-    id: 'n0000000000000000000000000000000000000000000000000000000000000001',
-    name: 'bridge',
-    driver: 'bridge',
-    scope: 'local',
-    internal: false,
-    attachable: false,
-    ipv6: false,
-    labels: {},
-    options: {},
-    ipam: { driver: 'default', config: [{ subnet: '172.17.0.0/16' }], options: {} },
-    builtIn: true,
-    ...overrides,
-  };
-}
-
-/** An inventory with one running and one exited container, an image, a volume and a network. */
-export function sampleInventory(): Inventory {
-  return {
-    containers: [
-      container(),
-      container({
-        id: 'dead000000000000000000000000000000000000000000000000000000000002',
-        name: 'job',
-        state: 'exited',
-        status: 'Exited (0) 1 hour ago',
-      }),
-    ],
-    images: [image()],
-    volumes: [volume()],
-    networks: [network()],
-  };
 }

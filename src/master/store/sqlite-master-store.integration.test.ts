@@ -6,25 +6,13 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import { sampleWorker } from '../../core/testing/sample-resources.js';
 import type { WorkerRecord } from '../../core/workers.js';
 import { MIGRATIONS } from './migrations.js';
 import { openSqliteMasterStore } from './sqlite-master-store.js';
 
 function worker(id: string, name: string): WorkerRecord {
-  return {
-    id,
-    name,
-    hostname: `${name}.example.internal`,
-    labels: { zone: 'a' },
-    version: '0.1.0',
-    advertiseAddress: '10.0.0.1:7443',
-    dockerVersion: '27.3.1',
-    enrolledAt: '2025-01-02T03:04:05.000Z',
-    lastSeenAt: null,
-    system: null,
-    activeTasks: 0,
-    revokedAt: null,
-  };
+  return sampleWorker({ id, name, hostname: `${name}.example.internal` });
 }
 
 function modeOf(path: string): number {

@@ -3,34 +3,21 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type {
-  ContainerSummary,
-  ImageSummary,
-  NetworkSummary,
-  VolumeSummary,
-} from '../../core/docker-resources.js';
 import { AppError } from '../../core/errors.js';
+import {
+  sampleContainer,
+  sampleImage,
+  sampleNetwork,
+  sampleVolume,
+  sampleWorker,
+} from '../../core/testing/sample-resources.js';
 import type { CertificateRecord, InventoryRecord, NewAuditEntry, WorkerRecord } from '../../core/workers.js';
 import { MIGRATIONS, migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { openSqliteMasterStore, SqliteMasterStore } from './sqlite-master-store.js';
 
 function worker(overrides: Partial<WorkerRecord> = {}): WorkerRecord {
-  return {
-    id: 'w-000000000001',
-    name: 'alpha',
-    hostname: 'alpha.example.internal',
-    labels: { zone: 'eu-west-1a', 'disk.type': 'ssd' },
-    version: '0.1.0',
-    advertiseAddress: '10.0.0.1:7443',
-    dockerVersion: '27.3.1',
-    enrolledAt: '2025-01-02T03:04:05.000Z',
-    lastSeenAt: null,
-    system: null,
-    activeTasks: 0,
-    revokedAt: null,
-    ...overrides,
-  };
+  return sampleWorker({ labels: { zone: 'eu-west-1a', 'disk.type': 'ssd' }, ...overrides });
 }
 
 function certificate(overrides: Partial<CertificateRecord> = {}): CertificateRecord {
@@ -58,60 +45,32 @@ function audit(overrides: Partial<NewAuditEntry> = {}): NewAuditEntry {
   };
 }
 
-const container: ContainerSummary = {
-  id: 'c0ffee',
-  name: 'web',
-  image: 'nginx:1.27',
-  imageId: 'sha256:1111',
+// Optional fields set or null, labels and options not empty, quotes in text: a round trip covers every column.
+const container = sampleContainer({
   command: 'nginx -g "daemon off;"',
-  state: 'running',
-  status: 'Up 3 minutes (healthy)',
-  created: 1_735_787_045,
   labels: { 'com.docker.compose.project': 'shop' },
   ports: [
     { privatePort: 80, publicPort: 8080, hostIp: '0.0.0.0', protocol: 'tcp' },
     { privatePort: 443, protocol: 'tcp' },
   ],
-  volumeNames: ['shop_data'],
-  networkNames: ['shop_default'],
-};
+});
 
-const image: ImageSummary = {
-  id: 'sha256:1111',
-  tags: ['nginx:1.27'],
-  digests: ['nginx@sha256:2222'],
-  size: 187_654_321,
-  created: 1_730_000_000,
-  labels: {},
-  containers: -1,
-};
+const image = sampleImage({ digests: ['nginx@sha256:2222'], containers: -1 });
 
-const volume: VolumeSummary = {
-  name: 'shop_data',
-  driver: 'local',
-  mountpoint: '/var/lib/docker/volumes/shop_data/_data',
+const volume = sampleVolume({
   labels: { 'com.docker.compose.volume': 'data' },
-  options: {},
-  scope: 'local',
   createdAt: '2025-01-02T03:04:05Z',
   size: null,
   refCount: 1,
-};
+});
 
-const network: NetworkSummary = {
-  id: 'n3tw0rk',
-  name: 'shop_default',
-  driver: 'bridge',
-  scope: 'local',
-  internal: false,
+const network = sampleNetwork({
   attachable: true,
-  ipv6: false,
-  labels: {},
   options: { 'com.docker.network.bridge.enable_icc': 'true' },
   ipam: { driver: 'default', config: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }], options: {} },
   builtIn: false,
   created: '2025-01-02T03:04:05.123456789Z',
-};
+});
 
 function inventoryRecord(sequence: number, overrides: Partial<InventoryRecord> = {}): InventoryRecord {
   return {
