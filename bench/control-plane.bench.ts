@@ -10,6 +10,8 @@ const BIN = new URL('../bin/docker-migrate', import.meta.url).pathname;
 const SIM = new URL('./control-plane-sim.ts', import.meta.url).pathname;
 const SIZES = (process.env.DM_BENCH_WORKERS ?? '100,1000').split(',').map(Number);
 const STEADY_MS = Number(process.env.DM_BENCH_STEADY_MS ?? 30_000);
+/** After the last worker says hello, its first inventory and the stragglers' handshakes still arrive: wait. */
+const SETTLE_MS = Number(process.env.DM_BENCH_SETTLE_MS ?? 20_000);
 const ADMIN = 'dm-admin-bench';
 const TICKS = 100; // USER_HZ on Linux
 
@@ -113,6 +115,7 @@ async function run(workers: number, index: number): Promise<Record<string, strin
   const upMs = performance.now() - upStart;
 
   const pid = master.child.pid!;
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   const ticksBefore = cpuTicks(pid);
   const steadyStart = performance.now();
   await new Promise((resolve) => setTimeout(resolve, STEADY_MS));

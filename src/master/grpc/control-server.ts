@@ -1,4 +1,5 @@
 // The master's gRPC control service: enrollment (token + CSR → certificate), renewal, and each worker's session.
+import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AppError } from '../../core/errors.js';
 import type { Inventory, WorkerRecord } from '../../core/workers.js';
@@ -24,7 +25,7 @@ import {
   toGrpcError,
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
-import { signCsr, verifyIssuedBy } from '../../platform/pki.js';
+import { signCsr } from '../../platform/pki.js';
 import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
 import type { MasterTls } from '../master-identity.js';
@@ -66,10 +67,15 @@ function parseList<T>(json: string, what: string): T[] {
   return value as T[];
 }
 
-/** The worker id a verified client certificate names, after checking it is ours and not revoked. */
+/**
+ * The worker id a client certificate names, after checking it is ours, current, and neither unknown nor revoked.
+ * TLS has already verified the chain against our CA (grpc-js shows only authorized peers); the check is repeated
+ * here with Node's native X509 (cheap, which matters when a thousand workers reconnect at once) so that no
+ * change of TLS settings can silently let a foreign certificate through.
+ */
 async function authenticate(
   call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>,
-  tls: MasterTls,
+  ca: X509Certificate,
   store: MasterStore,
 ): Promise<{ workerId: string; serial: string }> {
   const peer = call.getAuthContext().sslPeerCertificate;
@@ -78,20 +84,23 @@ async function authenticate(
       hint: 'enroll the worker first (docker-migrate worker --token …)',
     });
   }
-  const result = await verifyIssuedBy(peer.raw, tls.ca);
-  if (!result.ok) throw new AppError('unauthenticated', `client certificate refused: ${result.message}`);
-  const certificate = await store.getCertificate(result.info.serial);
-  if (!certificate || certificate.workerId !== result.info.commonName) {
+  const cert = new X509Certificate(peer.raw);
+  const now = Date.now();
+  if (cert.ca || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+    throw new AppError('unauthenticated', 'client certificate refused: not issued by this master');
+  }
+  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
+    throw new AppError('unauthenticated', 'client certificate refused: expired or not yet valid');
+  }
+  const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
+  const certificate = await store.getCertificate(cert.serialNumber.toLowerCase());
+  if (!certificate || certificate.workerId !== commonName) {
     throw new AppError('unauthenticated', 'client certificate unknown to this master');
   }
   if (certificate.revokedAt) {
-    throw new AppError(
-      'permission_denied',
-      'this worker was removed from the master (its certificate is revoked)',
-      {
-        hint: 'enroll it again with a new token to bring it back',
-      },
-    );
+    throw new AppError('permission_denied', 'this worker was removed from the master (its certificate is revoked)', {
+      hint: 'enroll it again with a new token to bring it back',
+    });
   }
   return { workerId: certificate.workerId, serial: certificate.serial };
 }
@@ -118,6 +127,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const validityDays = options.certificateValidityDays ?? 90;
   const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
   const server = new grpc.Server(CONTROL_SERVER_OPTIONS);
+  const caCertificate = new X509Certificate(tls.ca.certPem);
   const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
 
   async function enroll(call: grpc.ServerUnaryCall<EnrollRequest, EnrollResponse>): Promise<EnrollResponse> {
@@ -151,7 +161,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     const name = request.name.trim();
     if (!name || name.length > 128)
       throw new AppError('invalid_argument', 'a worker name of 1 to 128 characters is required');
-    const taken = (await store.listWorkers()).find((worker) => worker.name === name);
+    const taken = registry.list().find((worker) => worker.name === name);
     if (taken) {
       throw new AppError('conflict', `a worker named "${name}" is already enrolled (id ${taken.id})`, {
         hint: 'remove it on the master first, or start this worker with another --name',
@@ -203,7 +213,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
 
   async function renew(call: grpc.ServerUnaryCall<RenewRequest, RenewResponse>): Promise<RenewResponse> {
-    const { workerId } = await authenticate(call, tls, store);
+    const { workerId } = await authenticate(call, caCertificate, store);
     const issued = await signCsr(tls.ca, call.request.csrPem, {
       commonName: workerId,
       validityDays,
@@ -254,7 +264,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       session.close(new AppError('deadline_exceeded', 'no hello within the allowed time'));
     }, options.helloTimeoutMs ?? 15_000);
 
-    const authenticated = authenticate(call, tls, store);
+    const authenticated = authenticate(call, caCertificate, store);
     authenticated.catch((error: unknown) => {
       clearTimeout(helloTimer);
       logger.warn({ peer: call.getPeer(), err: error }, 'control stream refused');
