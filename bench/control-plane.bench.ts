@@ -103,9 +103,14 @@ async function run(workers: number, index: number): Promise<Record<string, strin
     30_000,
     'master start',
   );
-  const sim = spawn('npx', ['tsx', SIM, String(workers), joinMatch[1]!, joinMatch[2]!, joinMatch[3]!], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  // node itself (not npx) so that stopping this pid stops the simulated workers.
+  const sim = spawn(
+    process.execPath,
+    ['--import', 'tsx', SIM, String(workers), joinMatch[1]!, joinMatch[2]!, joinMatch[3]!],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
   const upStart = performance.now();
   await waitFor(
     async () => ((await onlineCount(httpPort)) === workers ? true : undefined),

@@ -59,6 +59,10 @@ export interface WorkerRegistryOptions {
 
 const EMPTY_INVENTORY: Inventory = { containers: [], images: [], volumes: [], networks: [] };
 
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 export class WorkerRegistry {
   private readonly workers = new Map<string, WorkerRecord>();
   private readonly inventories = new Map<string, InventoryRecord>();
@@ -116,9 +120,18 @@ export class WorkerRegistry {
 
   /** Active (not revoked) workers, ordered by name. */
   list(): WorkerView[] {
-    return [...this.workers.values()]
-      .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-      .map((worker) => this.view(worker));
+    return (
+      [...this.workers.values()]
+        // Code-point order: ICU's localeCompare costs milliseconds per thousand workers on every API call.
+        .sort((a, b) => compareText(a.name, b.name) || compareText(a.id, b.id))
+        .map((worker) => this.view(worker))
+    );
+  }
+
+  /** The active worker of that name, if any (names are unique among active workers). */
+  findByName(name: string): WorkerRecord | undefined {
+    for (const worker of this.workers.values()) if (worker.name === name) return worker;
+    return undefined;
   }
 
   get(workerId: string): WorkerView | undefined {

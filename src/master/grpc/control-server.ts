@@ -98,9 +98,13 @@ async function authenticate(
     throw new AppError('unauthenticated', 'client certificate unknown to this master');
   }
   if (certificate.revokedAt) {
-    throw new AppError('permission_denied', 'this worker was removed from the master (its certificate is revoked)', {
-      hint: 'enroll it again with a new token to bring it back',
-    });
+    throw new AppError(
+      'permission_denied',
+      'this worker was removed from the master (its certificate is revoked)',
+      {
+        hint: 'enroll it again with a new token to bring it back',
+      },
+    );
   }
   return { workerId: certificate.workerId, serial: certificate.serial };
 }
@@ -161,7 +165,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     const name = request.name.trim();
     if (!name || name.length > 128)
       throw new AppError('invalid_argument', 'a worker name of 1 to 128 characters is required');
-    const taken = registry.list().find((worker) => worker.name === name);
+    const taken = registry.findByName(name);
     if (taken) {
       throw new AppError('conflict', `a worker named "${name}" is already enrolled (id ${taken.id})`, {
         hint: 'remove it on the master first, or start this worker with another --name',
