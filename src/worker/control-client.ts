@@ -50,6 +50,9 @@ const PROTO_KIND: Record<InventoryChange['kind'], ProtoResourceKind> = {
   network: ProtoResourceKind.RESOURCE_KIND_NETWORK,
 };
 
+/** How often a connected worker checks whether its certificate is due for renewal. */
+const RENEWAL_CHECK_MS = 6 * 3600_000;
+
 /** Refusals no retry can fix: the master does not (or no longer) accept this worker's certificate. */
 function isPermanent(error: AppError): boolean {
   return error.code === 'permission_denied' || error.code === 'unauthenticated';
@@ -120,6 +123,12 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
     logger.info({ notAfter: certificateInfo(identity.certPem).notAfter }, 'worker certificate renewed');
   }
 
+  // Long-lived sessions renew too: the check runs at every connection and every few hours.
+  const renewTimer = setInterval(() => {
+    renewIfDue().catch((error: unknown) => {
+      logger.warn({ err: error }, 'cannot renew the worker certificate yet; will try again');
+    });
+  }, RENEWAL_CHECK_MS);
   try {
     while (!signal.aborted) {
       let established = false;
@@ -146,6 +155,7 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
       client = new ControlServiceClient(identity.masterUrl, credentials, masterChannelOptions());
     }
   } finally {
+    clearInterval(renewTimer);
     client.close();
   }
 }
