@@ -130,6 +130,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const { tls, store, registry, logger } = options;
   const validityDays = options.certificateValidityDays ?? 90;
   const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
+  const enrolling = new Set<string>();
   const server = new grpc.Server(CONTROL_SERVER_OPTIONS);
   const caCertificate = new X509Certificate(tls.ca.certPem);
   const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
@@ -166,11 +167,25 @@ export async function startControlServer(options: ControlServerOptions): Promise
     if (!name || name.length > 128)
       throw new AppError('invalid_argument', 'a worker name of 1 to 128 characters is required');
     const taken = registry.findByName(name);
-    if (taken) {
-      throw new AppError('conflict', `a worker named "${name}" is already enrolled (id ${taken.id})`, {
-        hint: 'remove it on the master first, or start this worker with another --name',
-      });
+    if (taken || enrolling.has(name)) {
+      throw new AppError(
+        'conflict',
+        `a worker named "${name}" is already enrolled${taken ? ` (id ${taken.id})` : ''}`,
+        {
+          hint: 'remove it on the master first, or start this worker with another --name',
+        },
+      );
     }
+    // Held until the worker is in the registry, so that two hosts enrolling one name at once cannot both succeed.
+    enrolling.add(name);
+    try {
+      return await admit(name, request, remote);
+    } finally {
+      enrolling.delete(name);
+    }
+  }
+
+  async function admit(name: string, request: EnrollRequest, remote: string): Promise<EnrollResponse> {
     const workerId = newId('w');
     const issued = await signCsr(tls.ca, request.csrPem, {
       commonName: workerId,
@@ -194,13 +209,19 @@ export async function startControlServer(options: ControlServerOptions): Promise
       revokedAt: null,
     };
     await store.insertWorker(worker);
-    await store.insertCertificate({
-      serial: issued.serial,
-      workerId,
-      notBefore: issued.notBefore.toISOString(),
-      notAfter: issued.notAfter.toISOString(),
-      revokedAt: null,
-    });
+    try {
+      await store.insertCertificate({
+        serial: issued.serial,
+        workerId,
+        notBefore: issued.notBefore.toISOString(),
+        notAfter: issued.notAfter.toISOString(),
+        revokedAt: null,
+      });
+    } catch (error) {
+      // No worker without its certificate: the half-made one is revoked (rows are never deleted).
+      await store.revokeWorker(workerId, new Date().toISOString()).catch(() => undefined);
+      throw error;
+    }
     await store.appendAudit({
       at: now,
       actor: `worker:${workerId}`,
