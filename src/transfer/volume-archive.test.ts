@@ -1,0 +1,411 @@
+// Unit tests of volume archives on real temporary directories: a realistic volume round-trips with its metadata,
+// hostile or damaged archives are refused, and memory stays flat for a large file.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+import tar from 'tar-stream';
+import type { Header } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { AppError } from '../core/errors.js';
+import { directoryDigest, packDirectory, unpackToDirectory } from './volume-archive.js';
+import type { ArchiveStats } from './volume-archive.js';
+
+const MiB = 1024 * 1024;
+const created: string[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/dm-archive-`);
+  created.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Packs `source` and unpacks it into `target` through a PassThrough, as a network connection would carry it. */
+async function moveVolume(
+  source: string,
+  target: string,
+): Promise<{
+  sent: { sha256: string; stats: ArchiveStats };
+  received: { sha256: string; stats: ArchiveStats };
+}> {
+  const packed = packDirectory(source);
+  const wire = new PassThrough();
+  const carrying = pipeline(packed.stream, wire);
+  const received = await unpackToDirectory(target, wire);
+  await carrying;
+  return { sent: await packed.done, received };
+}
+
+async function packToBuffer(source: string): Promise<{ bytes: Buffer; sha256: string }> {
+  const packed = packDirectory(source);
+  const chunks: Buffer[] = [];
+  for await (const chunk of packed.stream) chunks.push(chunk as Buffer);
+  return { bytes: Buffer.concat(chunks), sha256: (await packed.done).sha256 };
+}
+
+/** Builds an archive by hand, as a hostile or broken peer could. */
+async function handmadeArchive(
+  entries: { header: Partial<Header> & { name: string }; body?: string }[],
+): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const { header, body } of entries) pack.entry(header, body ?? '');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function unpackError(target: string, bytes: Buffer): Promise<AppError> {
+  const error: unknown = await unpackToDirectory(target, Readable.from([bytes])).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(AppError);
+  return error as AppError;
+}
+
+const FIXED = new Date('2021-03-04T05:06:07Z');
+const OLDER = new Date('2015-01-02T03:04:05Z');
+
+describe('a realistic volume moved with packDirectory and unpackToDirectory', () => {
+  let source: string;
+  let target: string;
+  let moved: Awaited<ReturnType<typeof moveVolume>>;
+  const longPath = join('long', 'a'.repeat(100), 'b'.repeat(95));
+  const longName = 'c'.repeat(200);
+
+  beforeAll(async () => {
+    source = tempDir();
+    target = join(tempDir(), 'volume');
+    const at = (...parts: string[]): string => join(source, ...parts);
+
+    for (let i = 0; i < 2000; i += 1) {
+      const dir = at('small', `d${String(i % 20).padStart(2, '0')}`);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(
+        join(dir, `f${String(i).padStart(4, '0')}.txt`),
+        `file number ${String(i)}\n`.repeat(i % 7),
+      );
+    }
+    fs.writeFileSync(at('random.bin'), randomBytes(20 * MiB));
+    fs.mkdirSync(at('owned'));
+    fs.writeFileSync(at('owned', 'by-1000'), 'app data');
+    fs.chownSync(at('owned', 'by-1000'), 1000, 1000);
+    fs.writeFileSync(at('owned', 'by-nobody'), 'nobody data');
+    fs.chownSync(at('owned', 'by-nobody'), 65534, 65534);
+    fs.chownSync(at('owned'), 1000, 65534);
+    fs.writeFileSync(at('owned', 'secret'), 'key', { mode: 0o600 });
+    fs.chmodSync(at('owned', 'secret'), 0o600);
+    fs.writeFileSync(at('owned', 'tool'), '#!/bin/sh\n');
+    fs.chmodSync(at('owned', 'tool'), 0o755);
+    fs.writeFileSync(at('owned', 'setuid-tool'), '#!/bin/sh\n');
+    fs.chmodSync(at('owned', 'setuid-tool'), 0o4755);
+    fs.mkdirSync(at('shared'));
+    fs.chmodSync(at('shared'), 0o2775);
+    fs.mkdirSync(at('tmp'));
+    fs.chmodSync(at('tmp'), 0o1777);
+    fs.mkdirSync(at('links'));
+    fs.symlinkSync('../random.bin', at('links', 'relative'));
+    fs.symlinkSync('/etc/hostname', at('links', 'absolute'));
+    fs.symlinkSync('does/not/exist', at('links', 'dangling'));
+    fs.writeFileSync(at('links', 'original'), 'shared inode');
+    fs.linkSync(at('links', 'original'), at('links', 'second'));
+    fs.mkdirSync(at('empty'));
+    fs.mkdirSync(at(longPath), { recursive: true });
+    fs.writeFileSync(at(longPath, 'x'), 'deep');
+    fs.writeFileSync(at(longName), 'long name');
+    fs.writeFileSync(at('sparse.img'), '');
+    fs.truncateSync(at('sparse.img'), 64 * MiB);
+    const handle = fs.openSync(at('sparse.img'), 'r+');
+    fs.writeSync(handle, randomBytes(MiB), 0, MiB, 32 * MiB);
+    fs.closeSync(handle);
+    execFileSync('mkfifo', [at('pipe')]);
+
+    fs.utimesSync(at('owned', 'secret'), FIXED, FIXED);
+    fs.utimesSync(at('random.bin'), OLDER, OLDER);
+    fs.lutimesSync(at('links', 'relative'), OLDER, OLDER);
+    for (const dir of ['owned', 'shared', 'tmp', 'empty', 'links']) fs.utimesSync(at(dir), FIXED, FIXED);
+    fs.utimesSync(source, OLDER, OLDER);
+
+    moved = await moveVolume(source, target);
+  }, 120_000);
+
+  it('arrives with the same tar bytes on both sides', () => {
+    expect(moved.received.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(moved.received.sha256).toBe(moved.sent.sha256);
+  });
+
+  it('arrives with equal content and metadata digests', async () => {
+    expect(await directoryDigest(target)).toBe(await directoryDigest(source));
+  }, 60_000);
+
+  it('counts what it moved the same way on both sides', () => {
+    expect(moved.sent.stats).toEqual(moved.received.stats);
+    // 2000 small + random + 5 in owned + original + deep x + long name + sparse
+    expect(moved.sent.stats.files).toBe(2010);
+    // root, small, 20 of small, owned, shared, tmp, links, empty, long, long/a…, long/a…/b…
+    expect(moved.sent.stats.directories).toBe(30);
+    expect(moved.sent.stats.symlinks).toBe(3);
+    expect(moved.sent.stats.hardlinks).toBe(1);
+    expect(moved.sent.stats.bytes).toBeGreaterThan(84 * MiB);
+    expect(moved.sent.stats.ownershipNotRestored).toBe(0);
+  });
+
+  it('keeps the random file byte for byte', () => {
+    expect(
+      fs.readFileSync(join(target, 'random.bin')).equals(fs.readFileSync(join(source, 'random.bin'))),
+    ).toBe(true);
+  });
+
+  it('keeps owners, modes with special bits and mtimes', () => {
+    const stat = (...parts: string[]): fs.Stats => fs.lstatSync(join(target, ...parts));
+    expect(stat('owned', 'by-1000')).toMatchObject({ uid: 1000, gid: 1000 });
+    expect(stat('owned', 'by-nobody')).toMatchObject({ uid: 65534, gid: 65534 });
+    expect(stat('owned')).toMatchObject({ uid: 1000, gid: 65534 });
+    expect(stat('owned', 'secret').mode & 0o7777).toBe(0o600);
+    expect(stat('owned', 'tool').mode & 0o7777).toBe(0o755);
+    expect(stat('owned', 'setuid-tool').mode & 0o7777).toBe(0o4755);
+    expect(stat('shared').mode & 0o7777).toBe(0o2775);
+    expect(stat('tmp').mode & 0o7777).toBe(0o1777);
+    expect(stat('owned', 'secret').mtime).toEqual(FIXED);
+    expect(stat('random.bin').mtime).toEqual(OLDER);
+    expect(stat('links', 'relative').mtime).toEqual(OLDER);
+    expect(stat('owned').mtime).toEqual(FIXED);
+    expect(stat().mtime).toEqual(OLDER);
+  });
+
+  it('keeps symlink targets verbatim, even absolute or dangling', () => {
+    expect(fs.readlinkSync(join(target, 'links', 'relative'))).toBe('../random.bin');
+    expect(fs.readlinkSync(join(target, 'links', 'absolute'))).toBe('/etc/hostname');
+    expect(fs.readlinkSync(join(target, 'links', 'dangling'))).toBe('does/not/exist');
+  });
+
+  it('recreates a hard-linked pair as one inode', () => {
+    const original = fs.statSync(join(target, 'links', 'original'));
+    const second = fs.statSync(join(target, 'links', 'second'));
+    expect(second.ino).toBe(original.ino);
+    expect(original.nlink).toBe(2);
+  });
+
+  it('keeps a sparse file sparse', () => {
+    const sparse = fs.statSync(join(target, 'sparse.img'));
+    expect(sparse.size).toBe(64 * MiB);
+    expect(sparse.blocks * 512).toBeLessThan(4 * MiB);
+    expect(
+      fs.readFileSync(join(target, 'sparse.img')).equals(fs.readFileSync(join(source, 'sparse.img'))),
+    ).toBe(true);
+  });
+
+  it('keeps empty directories, 200-character paths and FIFOs', () => {
+    expect(fs.readdirSync(join(target, 'empty'))).toEqual([]);
+    expect(fs.readFileSync(join(target, longPath, 'x'), 'utf8')).toBe('deep');
+    expect(fs.readFileSync(join(target, longName), 'utf8')).toBe('long name');
+    expect(fs.lstatSync(join(target, 'pipe')).isFIFO()).toBe(true);
+  });
+
+  it('produces the same bytes when the same volume is packed twice', async () => {
+    expect((await packToBuffer(source)).sha256).toBe(moved.sent.sha256);
+  });
+
+  it('notices a changed file in the digest', async () => {
+    const copy = join(tempDir(), 'copy');
+    await moveVolume(source, copy);
+    fs.writeFileSync(join(copy, 'owned', 'by-1000'), 'app dat4');
+    fs.chownSync(join(copy, 'owned', 'by-1000'), 1000, 1000);
+    expect(await directoryDigest(copy)).not.toBe(await directoryDigest(source));
+  }, 60_000);
+});
+
+describe('unpackToDirectory with a hostile archive', () => {
+  it.each([
+    ['../escape', 'a .. component'],
+    ['/abs', 'an absolute path'],
+  ])('refuses the entry %s and writes nothing outside the root', async (name) => {
+    const parent = tempDir();
+    const root = join(parent, 'volume');
+    const bytes = await handmadeArchive([{ header: { name, type: 'file' }, body: 'pwned' }]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain(name);
+    expect(fs.readdirSync(parent)).toEqual(['volume']);
+    expect(fs.existsSync('/abs')).toBe(false);
+  });
+
+  it('refuses an entry that goes through a symlink the archive created', async () => {
+    const outside = tempDir();
+    const root = join(tempDir(), 'volume');
+    const bytes = await handmadeArchive([
+      { header: { name: 'link', type: 'symlink', linkname: outside } },
+      { header: { name: 'link/passwd', type: 'file' }, body: 'root::0:0::/:/bin/sh' },
+    ]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain("'link/passwd' goes through the symlink 'link'");
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('refuses a file that would write through a symlink of the same name', async () => {
+    const outside = tempDir();
+    fs.writeFileSync(join(outside, 'target'), 'original');
+    const root = join(tempDir(), 'volume');
+    const bytes = await handmadeArchive([
+      { header: { name: 'x', type: 'symlink', linkname: join(outside, 'target') } },
+      { header: { name: 'x', type: 'file' }, body: 'overwritten' },
+    ]);
+    await unpackToDirectory(root, Readable.from([bytes]));
+    expect(fs.readFileSync(join(outside, 'target'), 'utf8')).toBe('original');
+    expect(fs.readFileSync(join(root, 'x'), 'utf8')).toBe('overwritten');
+  });
+
+  it.each([
+    ['../outside/file', "a '..' component"],
+    ['/etc/passwd', 'an absolute path'],
+    ['later', 'which is not an earlier entry'],
+  ])('refuses a hard link to %s', async (linkname, reason) => {
+    const root = join(tempDir(), 'volume');
+    const bytes = await handmadeArchive([
+      { header: { name: 'hard', type: 'link', linkname } },
+      { header: { name: 'later', type: 'file' }, body: 'data' },
+    ]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain(reason);
+    expect(fs.existsSync(join(root, 'hard'))).toBe(false);
+  });
+});
+
+/** The archive below holds the root's header, then per 3000-byte file one header and 6 data blocks. */
+function fileHeaderOffset(index: number): number {
+  return 512 + index * 7 * 512;
+}
+
+describe('unpackToDirectory with a damaged archive', () => {
+  let source: string;
+  let archive: { bytes: Buffer; sha256: string };
+
+  beforeAll(async () => {
+    source = tempDir();
+    for (let i = 0; i < 50; i += 1)
+      fs.writeFileSync(join(source, `f${String(i).padStart(2, '0')}`), randomBytes(3000));
+    archive = await packToBuffer(source);
+  });
+
+  it('reports a garbled header as a corrupt archive', async () => {
+    const bytes = Buffer.from(archive.bytes);
+    const headerAt = fileHeaderOffset(25);
+    bytes.fill(0x41, headerAt, headerAt + 100);
+    const error = await unpackError(join(tempDir(), 'volume'), bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toMatch(/^the volume archive is corrupt: /);
+  });
+
+  it('reports a truncated archive as corrupt', async () => {
+    const error = await unpackError(
+      join(tempDir(), 'volume'),
+      archive.bytes.subarray(0, archive.bytes.length / 2),
+    );
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toMatch(/^the volume archive is corrupt: /);
+  });
+
+  it('gives a different sha256 when file data was tampered with', async () => {
+    const bytes = Buffer.from(archive.bytes);
+    const dataByte = fileHeaderOffset(25) + 512 + 1000;
+    bytes[dataByte] = (bytes[dataByte] ?? 0) ^ 0xff;
+    const received = await unpackToDirectory(join(tempDir(), 'volume'), Readable.from([bytes]));
+    expect(received.sha256).not.toBe(archive.sha256);
+  });
+
+  it('reports bytes that are not a tar archive as corrupt', async () => {
+    const error = await unpackError(join(tempDir(), 'volume'), randomBytes(8192));
+    expect(error.code).toBe('invalid_argument');
+  });
+});
+
+describe('canceling and failing', () => {
+  let source: string;
+
+  beforeAll(() => {
+    source = tempDir();
+    fs.writeFileSync(join(source, 'big'), randomBytes(16 * MiB));
+  });
+
+  it('stops unpacking with canceled when the signal aborts mid-way', async () => {
+    const controller = new AbortController();
+    const packed = packDirectory(source);
+    async function* slowAfterAMegabyte(): AsyncGenerator<Buffer> {
+      let sent = 0;
+      for await (const chunk of packed.stream) {
+        sent += (chunk as Buffer).length;
+        if (sent > MiB) controller.abort();
+        yield chunk as Buffer;
+      }
+    }
+    const error: unknown = await unpackToDirectory(join(tempDir(), 'volume'), slowAfterAMegabyte(), {
+      signal: controller.signal,
+    }).catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('canceled');
+    packed.stream.destroy();
+  });
+
+  it('ends the pack stream and its result with canceled when the signal aborts', async () => {
+    const controller = new AbortController();
+    const packed = packDirectory(source, { signal: controller.signal });
+    const reading = (async (): Promise<void> => {
+      for await (const chunk of packed.stream) {
+        expect(chunk).toBeDefined();
+        controller.abort();
+      }
+    })();
+    await expect(reading).rejects.toMatchObject({ code: 'canceled' });
+    await expect(packed.done).rejects.toMatchObject({ code: 'canceled' });
+  });
+
+  it('reports a missing volume directory as not_found', async () => {
+    const packed = packDirectory(join(tempDir(), 'missing'));
+    await expect(pipeline(packed.stream, new PassThrough().resume())).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(packed.done).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('memory while moving a large file', () => {
+  it('stays flat while 256 MiB goes through pack and unpack', async () => {
+    const source = tempDir();
+    const block = randomBytes(MiB);
+    const handle = fs.openSync(join(source, 'large.bin'), 'w');
+    for (let i = 0; i < 256; i += 1) fs.writeSync(handle, block);
+    fs.closeSync(handle);
+
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 50);
+    const started = performance.now();
+    try {
+      const moved = await moveVolume(source, join(tempDir(), 'volume'));
+      expect(moved.received.sha256).toBe(moved.sent.sha256);
+      expect(moved.received.stats.bytes).toBe(256 * MiB);
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    peak = Math.max(peak, process.memoryUsage().rss);
+    console.log(
+      `volume-archive: 256 MiB pack→unpack in ${seconds.toFixed(2)} s = ${((256 * MiB) / 1e6 / seconds).toFixed(0)} MB/s, rss growth ${((peak - baseline) / MiB).toFixed(1)} MiB`,
+    );
+    expect(peak - baseline).toBeLessThan(64 * MiB);
+  }, 120_000);
+});
