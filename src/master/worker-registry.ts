@@ -235,19 +235,8 @@ export class WorkerRegistry {
   snapshot(workerId: string, sequence: number, inventory: Inventory): void {
     const current = this.inventories.get(workerId);
     if (current && sequence < current.sequence) return;
-    const previous = current?.inventory ?? EMPTY_INVENTORY;
-    const record: InventoryRecord = {
-      workerId,
-      sequence,
-      inventory,
-      updatedAt: new Date(this.now()).toISOString(),
-    };
-    this.inventories.set(workerId, record);
-    this.persist(this.options.store.saveInventory(record));
-    const changes = diffInventories(previous, inventory);
-    if (changes.length > 0 || !current) {
-      this.emit({ type: 'inventory.changed', workerId, counts: countInventory(inventory), changes });
-    }
+    const changes = diffInventories(current?.inventory ?? EMPTY_INVENTORY, inventory);
+    this.replaceInventory(workerId, sequence, inventory, changes, changes.length > 0 || !current);
   }
 
   /** Changes since the last snapshot or delta. */
@@ -255,6 +244,16 @@ export class WorkerRegistry {
     const current = this.inventories.get(workerId);
     if (current && sequence <= current.sequence) return;
     const inventory = applyInventoryChanges(current?.inventory ?? EMPTY_INVENTORY, changes);
+    this.replaceInventory(workerId, sequence, inventory, changes, true);
+  }
+
+  private replaceInventory(
+    workerId: string,
+    sequence: number,
+    inventory: Inventory,
+    changes: InventoryChange[],
+    announce: boolean,
+  ): void {
     const record: InventoryRecord = {
       workerId,
       sequence,
@@ -263,7 +262,8 @@ export class WorkerRegistry {
     };
     this.inventories.set(workerId, record);
     this.persist(this.options.store.saveInventory(record));
-    this.emit({ type: 'inventory.changed', workerId, counts: countInventory(inventory), changes });
+    if (announce)
+      this.emit({ type: 'inventory.changed', workerId, counts: countInventory(inventory), changes });
   }
 
   /** Marks workers whose heartbeats stopped as offline; call every second or so. */
