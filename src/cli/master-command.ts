@@ -91,7 +91,7 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
     out.write(
       [
         'docker-migrate master is running',
-        `  web UI and API:  ${master.httpUrl}`,
+        `  REST API:        ${master.httpUrl}/api  (no web pages yet)`,
         `  workers dial:    ${enrollment.masterUrl}`,
         `  CA hash:         ${enrollment.caHash}`,
         ...(master.newAdminToken

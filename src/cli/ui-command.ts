@@ -79,7 +79,7 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
       out.write(
         [
           'docker-migrate ui is running (a master with a worker for this host)',
-          `  web UI and API:  ${master.httpUrl}`,
+          `  REST API:        ${master.httpUrl}/api  (no web pages yet)`,
           `  admin token:     ${adminToken ?? 'set before; pass --admin-token to set a new one'}`,
           '',
           `Pair another host (code valid until ${pairing.expiresAt.toLocaleTimeString()}, once):`,

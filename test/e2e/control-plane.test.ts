@@ -58,7 +58,7 @@ function startMaster(): RunningProcess {
 }
 
 async function waitForMaster(process: RunningProcess): Promise<void> {
-  apiUrl = (await process.waitFor(/web UI and API:\s+(http:\/\/\S+)/))[1]!;
+  apiUrl = (await process.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
   const join = (await process.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
   joinArgs = join.split(/\s+/).slice(1);
   grpcPort = Number(/--master-url \S+:(\d+)/.exec(join)![1]);
