@@ -86,8 +86,3 @@ export class AppError extends Error {
     return new AppError(code, String(error), { cause: error });
   }
 }
-
-/** True for errors of the given code, whatever wraps them. */
-export function hasCode(error: unknown, code: ErrorCode): boolean {
-  return error instanceof AppError && error.code === code;
-}

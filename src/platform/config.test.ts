@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { AppError } from '../core/errors.js';
-import { CONFIG_PATHS, configFilePath, ENV_VARIABLES, loadConfig, loadConfigFromProcess } from './config.js';
+import { CONFIG_PATHS, ENV_VARIABLES, loadConfig, loadConfigFromProcess } from './config.js';
 import type { ConfigPath, ConfigProblem, ConfigSources } from './config.js';
 
 const HOME = '/home/ann';
@@ -468,18 +468,6 @@ describe('loadConfig errors', () => {
       flags: { master: { worker_timeout: '5s' } },
     });
     expect(config.master.worker_timeout).toBe(5_000);
-  });
-});
-
-describe('configFilePath', () => {
-  it('names --config, else DOCKER_MIGRATE_CONFIG, else the default under home', () => {
-    expect(
-      configFilePath({ homeDir: HOME, configFile: '/a.json', env: { DOCKER_MIGRATE_CONFIG: '/b.json' } }),
-    ).toBe('/a.json');
-    expect(configFilePath({ homeDir: HOME, env: { DOCKER_MIGRATE_CONFIG: '~/b.json' } })).toBe(
-      '/home/ann/b.json',
-    );
-    expect(configFilePath({ homeDir: HOME })).toBe('/home/ann/.docker-migrate/config.json');
   });
 });
 

@@ -133,11 +133,6 @@ export function loadConfigFromProcess(flags: object, configFile?: string): Confi
   return loadConfig(sources);
 }
 
-/** The config file these sources read (`--config`, else DOCKER_MIGRATE_CONFIG, else the default), for messages. */
-export function configFilePath(sources: Pick<ConfigSources, 'configFile' | 'env' | 'homeDir'>): string {
-  return resolveConfigFile(sources).path;
-}
-
 /** Where the config file is looked for when none is named: `<home>/.docker-migrate/config.json`. */
 export function defaultConfigFilePath(homeDir: string): string {
   return join(homeDir, '.docker-migrate', 'config.json');

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { AppError } from '../core/errors.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -54,30 +54,5 @@ describe('parseDuration', () => {
     })();
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe('invalid_argument');
-  });
-});
-
-describe('formatDuration', () => {
-  it.each([
-    [30_000, '30s'],
-    [300_000, '5m'],
-    [5_400_000, '1h30m'],
-    [250, '250ms'],
-    [0, '0s'],
-    [1_500, '1s500ms'],
-    [3_723_000, '1h2m3s'],
-  ])('formats %d ms as %j', (ms, expected) => {
-    expect(formatDuration(ms)).toBe(expected);
-  });
-
-  it('formats durations that parseDuration reads back unchanged', () => {
-    for (const ms of [1, 999, 1_000, 61_001, 3_600_000, 86_400_000, 90_061_001]) {
-      expect(parseDuration(formatDuration(ms))).toBe(ms);
-    }
-  });
-
-  it('rejects a negative or infinite duration', () => {
-    expect(() => formatDuration(-1)).toThrow(AppError);
-    expect(() => formatDuration(Number.POSITIVE_INFINITY)).toThrow(AppError);
   });
 });

@@ -33,28 +33,6 @@ export function parseDuration(input: string | number): number {
   return checkedMs(Math.round(total), input);
 }
 
-/**
- * Formats milliseconds the way parseDuration reads them ("30s", "1h30m", "250ms"), so that defaults printed in
- * help text can be copied back into a flag.
- */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) {
-    throw new AppError(
-      'invalid_argument',
-      `cannot format ${ms} as a duration: expected a non-negative number`,
-    );
-  }
-  let rest = Math.round(ms);
-  if (rest === 0) return '0s';
-  let text = '';
-  for (const unit of ['h', 'm', 's', 'ms'] as const) {
-    const count = Math.floor(rest / UNIT_MS[unit]);
-    if (count > 0) text += `${count}${unit}`;
-    rest -= count * UNIT_MS[unit];
-  }
-  return text;
-}
-
 function checkedMs(ms: number, input: string): number {
   if (!Number.isSafeInteger(ms)) throw invalidDuration(JSON.stringify(input));
   return ms;

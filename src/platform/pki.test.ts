@@ -16,7 +16,6 @@ import {
   fingerprintMatches,
   issueServerCertificate,
   signCsr,
-  splitPemChain,
   verifyIssuedBy,
 } from './pki.js';
 import type { CertificateAuthority, IssuedCertificate } from './pki.js';
@@ -313,17 +312,6 @@ describe('caFingerprint', () => {
     expect(fingerprintMatches(ca.certPem, caFingerprint(otherCa.certPem))).toBe(false);
     expect(fingerprintMatches(ca.certPem, hex.slice(0, 63))).toBe(false);
     expect(fingerprintMatches(ca.certPem, '')).toBe(false);
-  });
-});
-
-describe('splitPemChain', () => {
-  it('splits a bundle into one PEM per certificate, in order', async () => {
-    const leaf = await enrolWorker(ca, 'w');
-    const parts = splitPemChain(`${leaf.certPem}\n${ca.certPem}`);
-    expect(parts).toHaveLength(2);
-    expect(certificateInfo(parts[0]!).commonName).toBe('w');
-    expect(certificateInfo(parts[1]!).isCa).toBe(true);
-    expect(splitPemChain('nothing here')).toEqual([]);
   });
 });
 

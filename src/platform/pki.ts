@@ -298,13 +298,6 @@ export async function verifyIssuedBy(
   return { ok: true, info };
 }
 
-/** Splits a PEM bundle (e.g. leaf + CA) into one PEM per certificate, in order, for APIs that want them apart. */
-export function splitPemChain(pem: string): string[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map(
-    (match) => `${match[0]}\n`,
-  );
-}
-
 /** The CA's parsed certificate and its private key imported for signing, after checking they belong together. */
 async function loadCa(
   ca: CertificateAuthority,
