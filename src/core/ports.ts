@@ -15,6 +15,7 @@ import type {
   VolumeCreateSpec,
   VolumeSummary,
 } from './docker-resources.js';
+import type { MigrationEvent, MigrationRecord, MigrationStatus, NewMigrationEvent } from './migration.js';
 import type {
   AuditEntry,
   CertificateRecord,
@@ -69,6 +70,30 @@ export interface DockerEngine {
   createNetwork(spec: NetworkCreateSpec): Promise<string>;
   removeNetwork(idOrName: string): Promise<void>;
 
+  /**
+   * Creates a container from an Engine API create body (`POST /containers/create`), as the migration builds it
+   * from another engine's inspect data. Returns the new id.
+   */
+  createContainerFromConfig(name: string, config: Record<string, unknown>): Promise<string>;
+  /** Attaches a container to a network with aliases and, when given, a fixed address. */
+  connectNetwork(
+    network: string,
+    container: string,
+    options?: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string },
+  ): Promise<void>;
+
+  /** `docker save` of the given references (with their tags) as one tar stream. */
+  saveImages(refs: string[]): Promise<AsyncIterable<Uint8Array>>;
+  /** `docker load` of a tar stream; resolves once the Engine has loaded it (errors in its progress reject). */
+  loadImages(tar: AsyncIterable<Uint8Array>): Promise<void>;
+  /** `docker import` of a root filesystem tar as `reference` ("repo:tag"); returns the image id. */
+  importImage(tar: AsyncIterable<Uint8Array>, reference: string, options?: { changes?: string[] }): Promise<string>;
+
+  /** A tar of `path` inside the container (`GET /containers/{id}/archive`); works on created, unstarted ones. */
+  getArchive(container: string, path: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Extracts a tar into `path` inside the container (`PUT /containers/{id}/archive`). */
+  putArchive(container: string, path: string, tar: AsyncIterable<Uint8Array>): Promise<void>;
+
   /** The Engine's event stream, until the signal aborts or the engine goes away (then it throws `unavailable`). */
   events(options?: EventOptions): AsyncIterable<DockerEvent>;
 }
@@ -102,6 +127,16 @@ export interface MasterStore {
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
   /** Newest first; `beforeId` pages back. */
   listAudit(options?: { limit?: number; beforeId?: number }): Promise<AuditEntry[]>;
+
+  insertMigration(migration: MigrationRecord): Promise<void>;
+  getMigration(id: string): Promise<MigrationRecord | undefined>;
+  /** Replaces the given fields; `not_found` AppError when the migration does not exist. */
+  updateMigration(id: string, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void>;
+  /** Newest first (by createdAt, then id); `before` is the id of the last migration of the previous page. */
+  listMigrations(options?: { limit?: number; before?: string; status?: MigrationStatus[] }): Promise<MigrationRecord[]>;
+  appendMigrationEvent(event: NewMigrationEvent): Promise<MigrationEvent>;
+  /** Oldest first. */
+  listMigrationEvents(migrationId: string, options?: { limit?: number; afterId?: number }): Promise<MigrationEvent[]>;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,150 @@
+// What a migration is: the request, the plan it becomes, its findings, its progress and its history.
+
+export type MigrationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'rolled_back';
+
+/** Steps in the order they run; `rollback` only after a failure or a cancel. */
+export type MigrationPhase =
+  | 'preflight'
+  | 'prepare'
+  | 'transfer'
+  | 'stop_source'
+  | 'create'
+  | 'start'
+  | 'finalize'
+  | 'rollback'
+  | 'done';
+
+export type MigrationMode = 'cold' | 'warm' | 'live';
+export type MigrationStrategy = 'full' | 'incremental';
+export type TransferMode = 'direct' | 'proxy' | 'auto';
+export type ConflictPolicy = 'fail' | 'skip' | 'rename' | 'overwrite';
+export type SourcePolicy = 'keep_stopped' | 'remove' | 'keep_running';
+export type ResourceType = 'container' | 'image' | 'volume' | 'network';
+
+/**
+ * Where a bind-mounted host path goes on the target: another host path (the same path to keep it), or `skip`
+ * to leave the mount out. A bind mount without a rule is an error finding: its data does not move.
+ */
+export type BindMountRule = { path: string } | { skip: true };
+
+export interface MigrationRequest {
+  sourceWorkerId: string;
+  targetWorkerId: string;
+  /** Names, ids or unique id prefixes on the source. */
+  containers: string[];
+  /** Ids, id prefixes or "repo:tag" references on the source. */
+  images: string[];
+  volumes: string[];
+  /** Names or ids of user-defined networks. */
+  networks: string[];
+  /** Values of the `com.docker.compose.project` label. */
+  composeProjects: string[];
+  mode: MigrationMode;
+  strategy: MigrationStrategy;
+  transferMode: TransferMode;
+  conflictPolicy: ConflictPolicy;
+  sourcePolicy: SourcePolicy;
+  /** Source host path → rule. */
+  bindMounts: Record<string, BindMountRule>;
+}
+
+export type FindingSeverity = 'error' | 'warning' | 'info';
+
+/** One thing preflight noticed. Errors block the migration; warnings are shown and allowed. */
+export interface Finding {
+  severity: FindingSeverity;
+  /** Stable machine code, e.g. "name_conflict", "port_in_use", "disk_space". */
+  code: string;
+  message: string;
+  resource?: { type: ResourceType; name: string };
+}
+
+export type ResourceStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'rolled_back';
+
+/** One object the migration moves. */
+export interface PlannedResource {
+  type: ResourceType;
+  /** Container/volume/network name, image reference (or id when untagged) on the source. */
+  name: string;
+  /** Container/image/network id on the source; the volume name for volumes. */
+  sourceId: string;
+  /** Name it gets on the target: the same, or a new one under the `rename` policy. */
+  targetName: string;
+  /** Asked for by name, brought along by a container, or part of a compose project. */
+  reason: 'requested' | 'dependency' | 'compose';
+  /** What happens on the target: create it, keep what is there (`skip`), or replace it (`overwrite`). */
+  action: 'create' | 'skip' | 'overwrite';
+  /** Bytes expected to move (volume size, image size); 0 for configuration only. */
+  estimatedBytes: number;
+  status: ResourceStatus;
+  /** Bytes moved so far. */
+  bytes: number;
+}
+
+export interface MigrationPlan {
+  resources: PlannedResource[];
+  findings: Finding[];
+  /** Sum of estimatedBytes over resources that move. */
+  totalBytes: number;
+}
+
+export type MigrationEventLevel = 'info' | 'warning' | 'error';
+
+export interface MigrationEvent {
+  id: number;
+  migrationId: string;
+  /** ISO 8601. */
+  at: string;
+  level: MigrationEventLevel;
+  phase: MigrationPhase;
+  message: string;
+  resource?: { type: ResourceType; name: string };
+}
+
+export type NewMigrationEvent = Omit<MigrationEvent, 'id'>;
+
+/** Something this migration made on the target; rollback removes exactly these, newest first. */
+export interface CreatedObject {
+  type: ResourceType;
+  /** Id or name as the target engine knows it. */
+  ref: string;
+}
+
+/** What the executor remembers between steps, so each step can be re-run or undone after a restart. */
+export interface MigrationProgressState {
+  /** Source containers that were running before the migration stopped them. */
+  sourceRunning: string[];
+  /** Source containers this migration stopped (a subset of sourceRunning). */
+  sourceStopped: string[];
+  created: CreatedObject[];
+  /** Steps already done, by key (e.g. "volume:data"); a resumed run skips them. */
+  completedSteps: string[];
+  /** Unix ms when the first source container stopped, for downtime. */
+  downtimeStartedAt?: number;
+}
+
+export interface MigrationRecord {
+  id: string;
+  status: MigrationStatus;
+  phase: MigrationPhase;
+  request: MigrationRequest;
+  plan: MigrationPlan;
+  /** 0..1 */
+  progress: number;
+  bytesTransferred: number;
+  totalBytes: number;
+  rateBytesPerSecond: number;
+  /** ISO 8601 times. */
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  downtimeMs: number | null;
+  error: string | null;
+  cancelRequested: boolean;
+  state: MigrationProgressState;
+}
+
+/** True for the statuses a migration never leaves. */
+export function isFinished(status: MigrationStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'rolled_back';
+}
