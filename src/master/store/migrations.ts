@@ -72,11 +72,71 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
 }
 
 /**
+ * Migrations of workloads and their event log. The (created_at desc, id) index serves the newest-first listing
+ * and its keyset paging without a sort; the `status` index serves the filter by status.
+ */
+async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('migrations')
+    .addColumn('id', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('status', 'text', (col) => col.notNull())
+    .addColumn('phase', 'text', (col) => col.notNull())
+    .addColumn('request_json', 'text', (col) => col.notNull())
+    .addColumn('plan_json', 'text', (col) => col.notNull())
+    .addColumn('state_json', 'text', (col) => col.notNull())
+    .addColumn('progress', 'real', (col) => col.notNull().defaultTo(0))
+    .addColumn('bytes_transferred', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('total_bytes', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('rate_bytes_per_s', 'real', (col) => col.notNull().defaultTo(0))
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('started_at', 'text')
+    .addColumn('completed_at', 'text')
+    .addColumn('downtime_ms', 'integer')
+    .addColumn('error', 'text')
+    .addColumn('cancel_requested', 'integer', (col) =>
+      col
+        .notNull()
+        .defaultTo(0)
+        .check(sql`cancel_requested in (0, 1)`),
+    )
+    .execute();
+  await db.schema
+    .createIndex('migrations_created_at_id_idx')
+    .on('migrations')
+    .columns(['created_at desc', 'id'])
+    .execute();
+  await db.schema.createIndex('migrations_status_idx').on('migrations').column('status').execute();
+
+  await db.schema
+    .createTable('migration_events')
+    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('migration_id', 'text', (col) => col.notNull().references('migrations.id'))
+    .addColumn('at', 'text', (col) => col.notNull())
+    .addColumn('level', 'text', (col) => col.notNull())
+    .addColumn('phase', 'text', (col) => col.notNull())
+    .addColumn('message', 'text', (col) => col.notNull())
+    .addColumn('resource_type', 'text')
+    .addColumn('resource_name', 'text')
+    .addCheckConstraint(
+      'migration_events_resource_check',
+      sql`(resource_type is null) = (resource_name is null)`,
+    )
+    .execute();
+  // The id is the rowid, which every SQLite index carries: this one also serves `id > ?` and `order by id`.
+  await db.schema
+    .createIndex('migration_events_migration_id_idx')
+    .on('migration_events')
+    .column('migration_id')
+    .execute();
+}
+
+/**
  * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
  * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': { up: inTransaction(createInitialSchema) },
+  '0002_migrations': { up: inTransaction(createMigrationTables) },
 };
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */

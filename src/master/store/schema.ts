@@ -1,6 +1,14 @@
 // The master's SQLite tables as Kysely sees them: snake_case columns, ISO 8601 times and JSON kept as TEXT.
-// Rows never leave src/master/store: sqlite-master-store.ts maps them to the record types of src/core/workers.ts.
+// Rows never leave src/master/store: sqlite-master-store.ts maps them to the record types of src/core/workers.ts
+// and src/core/migration.ts.
 import type { Generated } from 'kysely';
+
+import type {
+  MigrationEventLevel,
+  MigrationPhase,
+  MigrationStatus,
+  ResourceType,
+} from '../../core/migration.js';
 
 /** One row per enrolled worker; revoked workers keep their row (revoked_at set). */
 export interface WorkersTable {
@@ -58,6 +66,47 @@ export interface AuditLogTable {
   remote_address: string | null;
 }
 
+/**
+ * One row per migration, kept after it finishes. Status and phase carry no CHECK constraint: SQLite cannot
+ * change one without rebuilding the table, and the mapper is the one place that writes them.
+ */
+export interface MigrationsTable {
+  id: string;
+  status: MigrationStatus;
+  phase: MigrationPhase;
+  /** JSON of MigrationRequest. */
+  request_json: string;
+  /** JSON of MigrationPlan. */
+  plan_json: string;
+  /** JSON of MigrationProgressState, rewritten after each step so that a restarted master can resume. */
+  state_json: string;
+  /** 0..1 */
+  progress: number;
+  bytes_transferred: number;
+  total_bytes: number;
+  rate_bytes_per_s: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  downtime_ms: number | null;
+  error: string | null;
+  /** 0 or 1: SQLite has no boolean type. */
+  cancel_requested: number;
+}
+
+/** What happened during a migration, append-only; the AUTOINCREMENT id orders them and pages incremental reads. */
+export interface MigrationEventsTable {
+  id: Generated<number>;
+  migration_id: string;
+  at: string;
+  level: MigrationEventLevel;
+  phase: MigrationPhase;
+  message: string;
+  /** Both set or both null: the resource the event is about, if any. */
+  resource_type: ResourceType | null;
+  resource_name: string | null;
+}
+
 /** Every table of the master's database, for `Kysely<Database>`. */
 export interface Database {
   workers: WorkersTable;
@@ -65,4 +114,6 @@ export interface Database {
   inventories: InventoriesTable;
   settings: SettingsTable;
   audit_log: AuditLogTable;
+  migrations: MigrationsTable;
+  migration_events: MigrationEventsTable;
 }

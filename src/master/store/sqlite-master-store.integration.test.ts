@@ -1,18 +1,90 @@
-// Integration tests of the SQLite master store on real files: restarts, migrations, file modes, WAL, newer databases.
+// Integration tests of the SQLite master store on real files: restarts, migrations, file modes, WAL, newer databases,
+// and upgrades of databases that older versions left behind.
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import type { MigrationRecord } from '../../core/migration.js';
 import { sampleWorker } from '../../core/testing/sample-resources.js';
 import type { WorkerRecord } from '../../core/workers.js';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS, migrateToLatest } from './migrations.js';
+import type { Database } from './schema.js';
 import { openSqliteMasterStore } from './sqlite-master-store.js';
 
 function worker(id: string, name: string): WorkerRecord {
   return sampleWorker({ id, name, hostname: `${name}.example.internal` });
+}
+
+function migration(id: string, createdAt: string): MigrationRecord {
+  return {
+    id,
+    status: 'completed',
+    phase: 'done',
+    request: {
+      sourceWorkerId: 'w-1',
+      targetWorkerId: 'w-2',
+      containers: ['web'],
+      images: [],
+      volumes: ['data'],
+      networks: [],
+      composeProjects: [],
+      mode: 'cold',
+      strategy: 'full',
+      transferMode: 'direct',
+      conflictPolicy: 'fail',
+      sourcePolicy: 'keep_stopped',
+      bindMounts: { '/srv/www': { skip: true } },
+    },
+    plan: {
+      resources: [
+        {
+          type: 'volume',
+          name: 'data',
+          sourceId: 'data',
+          targetName: 'data',
+          reason: 'dependency',
+          action: 'create',
+          estimatedBytes: 4096,
+          status: 'done',
+          bytes: 4096,
+        },
+      ],
+      findings: [{ severity: 'info', code: 'bind_mount_skipped', message: '/srv/www stays behind' }],
+      totalBytes: 4096,
+    },
+    progress: 1,
+    bytesTransferred: 4096,
+    totalBytes: 4096,
+    rateBytesPerSecond: 2048.5,
+    createdAt,
+    startedAt: createdAt,
+    completedAt: '2025-01-02T03:10:00.000Z',
+    downtimeMs: 2500,
+    error: null,
+    cancelRequested: false,
+    state: {
+      sourceRunning: ['web'],
+      sourceStopped: ['web'],
+      created: [{ type: 'container', ref: 'web' }],
+      completedSteps: ['volume:data'],
+      downtimeStartedAt: 1735787045000,
+    },
+  };
+}
+
+/** Creates the database as the version that shipped only the named migrations left it. */
+async function createDatabaseAt(file: string, names: string[]): Promise<void> {
+  const migrations = Object.fromEntries(names.map((name) => [name, MIGRATIONS[name]!]));
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+  try {
+    await migrateToLatest(db, file, migrations);
+  } finally {
+    await db.destroy();
+  }
 }
 
 function modeOf(path: string): number {
@@ -69,6 +141,83 @@ describe('SqliteMasterStore on a file', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('keeps migrations, their updates and their events across a close and reopen', async () => {
+    const first = await openSqliteMasterStore({ path });
+    await first.insertMigration(migration('m-1', '2025-01-02T03:04:05.000Z'));
+    await first.insertMigration(migration('m-2', '2025-01-02T03:04:06.000Z'));
+    await first.updateMigration('m-2', {
+      status: 'failed',
+      error: 'target unreachable',
+      cancelRequested: true,
+    });
+    const events = [
+      await first.appendMigrationEvent({
+        migrationId: 'm-2',
+        at: '2025-01-02T03:04:07.000Z',
+        level: 'info',
+        phase: 'transfer',
+        message: 'copying volume "data"',
+        resource: { type: 'volume', name: 'data' },
+      }),
+      await first.appendMigrationEvent({
+        migrationId: 'm-2',
+        at: '2025-01-02T03:04:08.000Z',
+        level: 'error',
+        phase: 'rollback',
+        message: 'target unreachable',
+      }),
+    ];
+    await first.close();
+
+    const second = await openSqliteMasterStore({ path });
+    try {
+      expect(await second.listMigrations()).toEqual([
+        {
+          ...migration('m-2', '2025-01-02T03:04:06.000Z'),
+          status: 'failed',
+          error: 'target unreachable',
+          cancelRequested: true,
+        },
+        migration('m-1', '2025-01-02T03:04:05.000Z'),
+      ]);
+      expect(await second.listMigrationEvents('m-2')).toEqual(events);
+      const next = await second.appendMigrationEvent({ ...events[1]!, message: 'rolled back' });
+      expect(next.id).toBeGreaterThan(events[1]!.id);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('adds the migration tables to a database that the first schema version created, keeping its data', async () => {
+    await createDatabaseAt(path, ['0001_initial']);
+    const old = new BetterSqlite3(path);
+    old.prepare('insert into settings (key, value) values (?, ?)').run('enrollment.token', 'secret-token');
+    old.close();
+    expect(query<{ name: string }>(path, 'select name from kysely_migration')).toEqual([
+      { name: '0001_initial' },
+    ]);
+
+    const store = await openSqliteMasterStore({ path });
+    try {
+      expect(await store.getSetting('enrollment.token')).toBe('secret-token');
+      await store.insertMigration(migration('m-1', '2025-01-02T03:04:05.000Z'));
+      await store.appendMigrationEvent({
+        migrationId: 'm-1',
+        at: '2025-01-02T03:04:07.000Z',
+        level: 'info',
+        phase: 'preflight',
+        message: 'checked',
+      });
+      expect(await store.getMigration('m-1')).toEqual(migration('m-1', '2025-01-02T03:04:05.000Z'));
+      expect(await store.listMigrationEvents('m-1')).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+    expect(query<{ name: string }>(path, 'select name from kysely_migration').map((row) => row.name)).toEqual(
+      Object.keys(MIGRATIONS),
+    );
   });
 
   it('runs each migration once, however often the database is reopened', async () => {

@@ -4,6 +4,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import type { MigrationRecord, NewMigrationEvent } from '../../core/migration.js';
 import {
   sampleContainer,
   sampleImage,
@@ -78,6 +79,80 @@ function inventoryRecord(sequence: number, overrides: Partial<InventoryRecord> =
     inventory: { containers: [container], images: [image], volumes: [volume], networks: [network] },
     sequence,
     updatedAt: `2025-01-02T03:04:${String(sequence % 60).padStart(2, '0')}.000Z`,
+    ...overrides,
+  };
+}
+
+/** A migration midway through its transfer: every field set, no optional JSON left out. */
+function migration(overrides: Partial<MigrationRecord> = {}): MigrationRecord {
+  return {
+    id: 'm-000000000001',
+    status: 'running',
+    phase: 'transfer',
+    request: {
+      sourceWorkerId: 'w-000000000001',
+      targetWorkerId: 'w-000000000002',
+      containers: ['web'],
+      images: ['nginx:1.27'],
+      volumes: ['data'],
+      networks: ['shop_default'],
+      composeProjects: ['shop'],
+      mode: 'warm',
+      strategy: 'incremental',
+      transferMode: 'auto',
+      conflictPolicy: 'rename',
+      sourcePolicy: 'keep_stopped',
+      bindMounts: { '/srv/www': { path: '/srv/www' }, '/var/cache/nginx': { skip: true } },
+    },
+    plan: {
+      resources: [
+        {
+          type: 'volume',
+          name: 'data',
+          sourceId: 'data',
+          targetName: 'data-1',
+          reason: 'dependency',
+          action: 'create',
+          estimatedBytes: 5 * 2 ** 30,
+          status: 'running',
+          bytes: 2 ** 30,
+        },
+      ],
+      findings: [
+        { severity: 'warning', code: 'name_conflict', message: 'volume "data" exists on the target' },
+        { severity: 'info', code: 'renamed', message: 'renamed', resource: { type: 'volume', name: 'data' } },
+      ],
+      totalBytes: 5 * 2 ** 30,
+    },
+    progress: 0.2,
+    bytesTransferred: 2 ** 30,
+    totalBytes: 5 * 2 ** 30,
+    rateBytesPerSecond: 104857600.5,
+    createdAt: '2025-01-02T03:04:05.000Z',
+    startedAt: '2025-01-02T03:04:06.000Z',
+    completedAt: null,
+    downtimeMs: null,
+    error: null,
+    cancelRequested: false,
+    state: {
+      sourceRunning: ['web'],
+      sourceStopped: ['web'],
+      created: [{ type: 'volume', ref: 'data-1' }],
+      completedSteps: ['image:nginx:1.27'],
+      downtimeStartedAt: 1735787046000,
+    },
+    ...overrides,
+  };
+}
+
+function migrationEvent(overrides: Partial<NewMigrationEvent> = {}): NewMigrationEvent {
+  return {
+    migrationId: 'm-000000000001',
+    at: '2025-01-02T03:04:07.000Z',
+    level: 'info',
+    phase: 'transfer',
+    message: 'copying volume "data"',
+    resource: { type: 'volume', name: 'data' },
     ...overrides,
   };
 }
@@ -447,6 +522,270 @@ describe('audit log', () => {
   });
 });
 
+describe('migrations', () => {
+  it('returns an inserted migration as it was given, request, plan and state included', async () => {
+    await store.insertMigration(migration());
+
+    expect(await store.getMigration('m-000000000001')).toEqual(migration());
+  });
+
+  it('returns a finished migration with its times, downtime, error and cancel flag', async () => {
+    const record = migration({
+      status: 'rolled_back',
+      phase: 'done',
+      progress: 1,
+      completedAt: '2025-01-02T04:00:00.000Z',
+      downtimeMs: 1234,
+      error: 'target disk full: "data" needs 5 GiB',
+      cancelRequested: true,
+      state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
+    });
+    await store.insertMigration(record);
+
+    expect(await store.getMigration(record.id)).toEqual(record);
+  });
+
+  it('returns undefined for a migration it does not know', async () => {
+    expect(await store.getMigration('m-unknown')).toBeUndefined();
+  });
+
+  it('refuses a second migration with the same id as a conflict', async () => {
+    await store.insertMigration(migration());
+
+    const error = await rejectionOf(store.insertMigration(migration({ status: 'pending' })));
+    expect(error.code).toBe('conflict');
+    expect(error.message).toBe('migration "m-000000000001" already exists');
+    expect((await store.getMigration('m-000000000001'))?.status).toBe('running');
+  });
+
+  it('changes only the fields given in a patch', async () => {
+    await store.insertMigration(migration());
+    const state = { ...migration().state, completedSteps: ['image:nginx:1.27', 'volume:data'] };
+
+    await store.updateMigration('m-000000000001', {
+      progress: 0.6,
+      bytesTransferred: 3 * 2 ** 30,
+      state,
+      cancelRequested: true,
+    });
+
+    expect(await store.getMigration('m-000000000001')).toEqual(
+      migration({ progress: 0.6, bytesTransferred: 3 * 2 ** 30, state, cancelRequested: true }),
+    );
+  });
+
+  it('updates every field a patch may carry', async () => {
+    await store.insertMigration(migration());
+    const { id: _id, ...patch } = migration({
+      id: 'ignored',
+      status: 'failed',
+      phase: 'rollback',
+      request: { ...migration().request, containers: ['api'], mode: 'cold' },
+      plan: { resources: [], findings: [], totalBytes: 0 },
+      progress: 0.9,
+      bytesTransferred: 7,
+      totalBytes: 8,
+      rateBytesPerSecond: 1.5,
+      createdAt: '2025-02-01T00:00:00.000Z',
+      startedAt: '2025-02-01T00:00:01.000Z',
+      completedAt: '2025-02-01T00:00:02.000Z',
+      downtimeMs: 900,
+      error: 'image pull failed',
+      cancelRequested: true,
+      state: { sourceRunning: ['api'], sourceStopped: [], created: [], completedSteps: [] },
+    });
+
+    await store.updateMigration('m-000000000001', patch);
+
+    expect(await store.getMigration('m-000000000001')).toEqual({ ...patch, id: 'm-000000000001' });
+  });
+
+  it('clears a nullable field patched with null and leaves fields patched with undefined alone', async () => {
+    await store.insertMigration(migration({ error: 'transient', downtimeMs: 10 }));
+
+    await store.updateMigration('m-000000000001', { error: null, downtimeMs: undefined, startedAt: null });
+
+    expect(await store.getMigration('m-000000000001')).toEqual(
+      migration({ error: null, downtimeMs: 10, startedAt: null }),
+    );
+  });
+
+  it('reports not_found when updating a migration it does not know, even with an empty patch', async () => {
+    const error = await rejectionOf(store.updateMigration('m-missing', { progress: 1 }));
+    expect(error.code).toBe('not_found');
+    expect(error.message).toBe('migration "m-missing" not found');
+
+    expect((await rejectionOf(store.updateMigration('m-missing', {}))).code).toBe('not_found');
+  });
+
+  it('accepts an empty patch for a known migration and changes nothing', async () => {
+    await store.insertMigration(migration());
+    await store.updateMigration('m-000000000001', {});
+    expect(await store.getMigration('m-000000000001')).toEqual(migration());
+  });
+});
+
+describe('listMigrations', () => {
+  /** Inserts in the order given: the tests choose one unlike the order of the listing. */
+  async function insertAll(records: MigrationRecord[]): Promise<void> {
+    for (const record of records) await store.insertMigration(record);
+  }
+
+  it('lists newest first by createdAt, then by id', async () => {
+    await insertAll([
+      migration({ id: 'm-b', createdAt: '2025-01-02T00:00:00.000Z' }),
+      migration({ id: 'm-old', createdAt: '2025-01-01T00:00:00.000Z' }),
+      migration({ id: 'm-new', createdAt: '2025-01-03T00:00:00.000Z' }),
+      migration({ id: 'm-a', createdAt: '2025-01-02T00:00:00.000Z' }),
+    ]);
+
+    expect((await store.listMigrations()).map((m) => m.id)).toEqual(['m-new', 'm-a', 'm-b', 'm-old']);
+    expect((await store.listMigrations())[0]).toEqual(
+      migration({ id: 'm-new', createdAt: '2025-01-03T00:00:00.000Z' }),
+    );
+  });
+
+  it('pages through migrations that share a createdAt with `before`, each once', async () => {
+    const createdAt = '2025-01-02T03:04:05.000Z';
+    const ids = ['m-07', 'm-03', 'm-01', 'm-06', 'm-02', 'm-05', 'm-04'];
+    await insertAll(ids.map((id) => migration({ id, createdAt })));
+    await store.insertMigration(migration({ id: 'm-00', createdAt: '2025-01-01T00:00:00.000Z' }));
+
+    const page1 = await store.listMigrations({ limit: 3 });
+    const page2 = await store.listMigrations({ limit: 3, before: page1.at(-1)!.id });
+    const page3 = await store.listMigrations({ limit: 3, before: page2.at(-1)!.id });
+
+    expect(page1.map((m) => m.id)).toEqual(['m-01', 'm-02', 'm-03']);
+    expect(page2.map((m) => m.id)).toEqual(['m-04', 'm-05', 'm-06']);
+    expect(page3.map((m) => m.id)).toEqual(['m-07', 'm-00']);
+    expect(await store.listMigrations({ before: 'm-00' })).toEqual([]);
+  });
+
+  it('keeps a page stable when a newer migration arrives between two reads', async () => {
+    await insertAll(
+      ['m-1', 'm-2', 'm-3', 'm-4'].map((id, index) =>
+        migration({ id, createdAt: `2025-01-0${index + 1}T00:00:00.000Z` }),
+      ),
+    );
+
+    const page1 = await store.listMigrations({ limit: 2 });
+    await store.insertMigration(migration({ id: 'm-5', createdAt: '2025-01-05T00:00:00.000Z' }));
+    const page2 = await store.listMigrations({ limit: 2, before: page1.at(-1)!.id });
+
+    expect(page1.map((m) => m.id)).toEqual(['m-4', 'm-3']);
+    expect(page2.map((m) => m.id)).toEqual(['m-2', 'm-1']);
+  });
+
+  it('keeps only the statuses asked for, also across pages', async () => {
+    await insertAll([
+      migration({ id: 'm-1', status: 'running', createdAt: '2025-01-01T00:00:00.000Z' }),
+      migration({ id: 'm-2', status: 'completed', createdAt: '2025-01-02T00:00:00.000Z' }),
+      migration({ id: 'm-3', status: 'pending', createdAt: '2025-01-03T00:00:00.000Z' }),
+      migration({ id: 'm-4', status: 'failed', createdAt: '2025-01-04T00:00:00.000Z' }),
+      migration({ id: 'm-5', status: 'running', createdAt: '2025-01-05T00:00:00.000Z' }),
+    ]);
+
+    const unfinished = await store.listMigrations({ status: ['pending', 'running'] });
+    expect(unfinished.map((m) => m.id)).toEqual(['m-5', 'm-3', 'm-1']);
+    expect((await store.listMigrations({ status: ['completed'] })).map((m) => m.id)).toEqual(['m-2']);
+    const page2 = await store.listMigrations({ status: ['pending', 'running'], before: 'm-5', limit: 1 });
+    expect(page2.map((m) => m.id)).toEqual(['m-3']);
+    expect(await store.listMigrations({ status: [] })).toEqual([]);
+  });
+
+  it('returns 50 migrations by default and never more than 500', async () => {
+    for (let index = 0; index < 505; index += 1) {
+      await store.insertMigration(migration({ id: `m-${String(index).padStart(4, '0')}` }));
+    }
+
+    expect(await store.listMigrations()).toHaveLength(50);
+    expect(await store.listMigrations({ limit: 5000 })).toHaveLength(500);
+  });
+
+  it('refuses a limit that is not a positive integer', async () => {
+    for (const limit of [0, -1, 2.5, Number.NaN]) {
+      expect((await rejectionOf(store.listMigrations({ limit }))).code).toBe('invalid_argument');
+    }
+  });
+
+  it('refuses to page before a migration it does not know', async () => {
+    await store.insertMigration(migration());
+
+    const error = await rejectionOf(store.listMigrations({ before: 'm-missing' }));
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toBe('cannot list migrations before "m-missing": no such migration');
+  });
+});
+
+describe('migration events', () => {
+  beforeEach(async () => {
+    await store.insertMigration(migration());
+    await store.insertMigration(migration({ id: 'm-other' }));
+  });
+
+  it('returns each appended event with a new, increasing id', async () => {
+    const first = await store.appendMigrationEvent(migrationEvent());
+    const second = await store.appendMigrationEvent(migrationEvent({ level: 'warning' }));
+
+    expect(first).toEqual({ ...migrationEvent(), id: first.id });
+    expect(second.id).toBeGreaterThan(first.id);
+  });
+
+  it('lists the events of one migration oldest first, with and without a resource', async () => {
+    const { resource: _resource, ...withoutResource } = migrationEvent({
+      phase: 'preflight',
+      message: 'checked',
+    });
+    const first = await store.appendMigrationEvent(withoutResource);
+    await store.appendMigrationEvent(migrationEvent({ migrationId: 'm-other' }));
+    const second = await store.appendMigrationEvent(migrationEvent({ level: 'error', message: 'disk full' }));
+
+    const events = await store.listMigrationEvents('m-000000000001');
+    expect(events).toEqual([first, second]);
+    expect(events[0]).not.toHaveProperty('resource');
+    expect(await store.listMigrationEvents('m-missing')).toEqual([]);
+  });
+
+  it('returns only the events after `afterId`, for a reader that follows the log', async () => {
+    const events = [];
+    for (let index = 0; index < 5; index += 1) {
+      events.push(await store.appendMigrationEvent(migrationEvent({ message: `step ${index}` })));
+    }
+
+    expect(await store.listMigrationEvents('m-000000000001', { afterId: events[1]!.id })).toEqual(
+      events.slice(2),
+    );
+    expect(await store.listMigrationEvents('m-000000000001', { afterId: events[1]!.id, limit: 2 })).toEqual(
+      events.slice(2, 4),
+    );
+    expect(await store.listMigrationEvents('m-000000000001', { afterId: events[4]!.id })).toEqual([]);
+  });
+
+  it('returns 1000 events by default and never more', async () => {
+    for (let index = 0; index < 1005; index += 1) {
+      await store.appendMigrationEvent(migrationEvent({ message: `step ${index}` }));
+    }
+
+    const events = await store.listMigrationEvents('m-000000000001');
+    expect(events).toHaveLength(1000);
+    expect(events[0]?.message).toBe('step 0');
+    expect(await store.listMigrationEvents('m-000000000001', { limit: 5000 })).toHaveLength(1000);
+  });
+
+  it('refuses a limit that is not a positive integer', async () => {
+    for (const limit of [0, -1, 2.5, Number.NaN]) {
+      const error = await rejectionOf(store.listMigrationEvents('m-000000000001', { limit }));
+      expect(error.code).toBe('invalid_argument');
+    }
+  });
+
+  it('refuses an event of a migration it does not know as not_found', async () => {
+    const error = await rejectionOf(store.appendMigrationEvent(migrationEvent({ migrationId: 'm-missing' })));
+    expect(error.code).toBe('not_found');
+    expect(error.message).toBe('migration "m-missing" not found');
+  });
+});
+
 describe('close', () => {
   it('can be called twice', async () => {
     await store.close();
@@ -470,12 +809,12 @@ describe('migrations', () => {
       const error = await rejectionOf(
         migrateToLatest(db, '/data/master.db', {
           ...MIGRATIONS,
-          '0002_broken': { up: () => Promise.reject(new Error('no such column: nope')) },
+          '0900_broken': { up: () => Promise.reject(new Error('no such column: nope')) },
         }),
       );
       expect(error.code).toBe('internal');
       expect(error.message).toBe(
-        'cannot migrate the database at /data/master.db: migration 0002_broken failed: no such column: nope',
+        'cannot migrate the database at /data/master.db: migration 0900_broken failed: no such column: nope',
       );
     } finally {
       await db.destroy();
@@ -488,10 +827,10 @@ describe('migrations', () => {
     });
     try {
       const later = { up: () => Promise.resolve() };
-      await migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0003_later': later });
+      await migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0901_later': later });
 
       const error = await rejectionOf(
-        migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0002_inserted': later, '0003_later': later }),
+        migrateToLatest(db, 'master.db', { ...MIGRATIONS, '0900_inserted': later, '0901_later': later }),
       );
       expect(error.code).toBe('failed_precondition');
       expect(error.message).toMatch(/^the migrations applied to the database at master\.db do not match/);

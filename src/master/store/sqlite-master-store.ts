@@ -1,5 +1,6 @@
 // The master's persistent state in one SQLite file (better-sqlite3 through Kysely): workers, certificates,
-// inventories, settings and the audit log, mapped to the record types of src/core/workers.ts.
+// inventories, settings, the audit log and migrations with their events, mapped to the record types of
+// src/core/workers.ts and src/core/migration.ts.
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -7,6 +8,15 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Insertable, Selectable, Updateable } from 'kysely';
 
 import { AppError } from '../../core/errors.js';
+import type {
+  MigrationEvent,
+  MigrationPlan,
+  MigrationProgressState,
+  MigrationRecord,
+  MigrationRequest,
+  MigrationStatus,
+  NewMigrationEvent,
+} from '../../core/migration.js';
 import type { MasterStore } from '../../core/ports.js';
 import type {
   AuditEntry,
@@ -18,7 +28,15 @@ import type {
   WorkerSystem,
 } from '../../core/workers.js';
 import { migrateToLatest } from './migrations.js';
-import type { AuditLogTable, CertificatesTable, Database, InventoriesTable, WorkersTable } from './schema.js';
+import type {
+  AuditLogTable,
+  CertificatesTable,
+  Database,
+  InventoriesTable,
+  MigrationEventsTable,
+  MigrationsTable,
+  WorkersTable,
+} from './schema.js';
 
 /** The path better-sqlite3 understands as a private, in-memory database (used by unit tests). */
 export const IN_MEMORY = ':memory:';
@@ -26,6 +44,13 @@ export const IN_MEMORY = ':memory:';
 /** Audit page size when none is asked for, and the most one call returns. */
 export const DEFAULT_AUDIT_LIMIT = 100;
 export const MAX_AUDIT_LIMIT = 1000;
+
+/** Migration page size when none is asked for, and the most one call returns. */
+export const DEFAULT_MIGRATION_LIMIT = 50;
+export const MAX_MIGRATION_LIMIT = 500;
+
+/** Migration events one call returns when no limit is asked for; also the most it returns. */
+export const MAX_MIGRATION_EVENT_LIMIT = 1000;
 
 export interface SqliteMasterStoreOptions {
   /** File path of the database, or ':memory:'. */
@@ -277,13 +302,121 @@ export class SqliteMasterStore implements MasterStore {
    */
   async listAudit(options: { limit?: number; beforeId?: number } = {}): Promise<AuditEntry[]> {
     const { limit = DEFAULT_AUDIT_LIMIT, beforeId } = options;
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new AppError('invalid_argument', `audit limit must be a positive integer, not ${String(limit)}`);
-    }
+    checkLimit('audit', limit);
     let query = this.#open().selectFrom('audit_log').selectAll();
     if (beforeId !== undefined) query = query.where('id', '<', beforeId);
     const rows = await query.orderBy('id', 'desc').limit(Math.min(limit, MAX_AUDIT_LIMIT)).execute();
     return rows.map(fromAuditRow);
+  }
+
+  async insertMigration(migration: MigrationRecord): Promise<void> {
+    try {
+      await this.#open().insertInto('migrations').values(toMigrationRow(migration)).execute();
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AppError('conflict', `migration "${migration.id}" already exists`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async getMigration(id: string): Promise<MigrationRecord | undefined> {
+    const row = await this.#open()
+      .selectFrom('migrations')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row === undefined ? undefined : fromMigrationRow(row);
+  }
+
+  /** One UPDATE and no read back: the executor reports progress through here many times a second. */
+  async updateMigration(id: string, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void> {
+    const db = this.#open();
+    const row = toMigrationPatch(patch);
+    if (Object.keys(row).length === 0) {
+      const found = await db.selectFrom('migrations').select('id').where('id', '=', id).executeTakeFirst();
+      if (found === undefined) throw migrationNotFound(id);
+      return;
+    }
+    const result = await db.updateTable('migrations').set(row).where('id', '=', id).executeTakeFirst();
+    if (result.numUpdatedRows === 0n) throw migrationNotFound(id);
+  }
+
+  /**
+   * Newest first by created_at, ties broken by ascending id (the order of the index that serves it). Keyset
+   * paging: `before` names the last migration of the previous page and the page holds the rows after it in
+   * that order, so rows inserted meanwhile neither repeat nor shift a page. An unknown `before` is
+   * `invalid_argument`. `status` keeps only those statuses (an empty list keeps none). `limit` defaults to 50,
+   * is capped at 500, and anything but a positive integer is `invalid_argument`.
+   */
+  async listMigrations(
+    options: { limit?: number; before?: string; status?: MigrationStatus[] } = {},
+  ): Promise<MigrationRecord[]> {
+    const { limit = DEFAULT_MIGRATION_LIMIT, before, status } = options;
+    checkLimit('migration', limit);
+    const db = this.#open();
+    if (status?.length === 0) return [];
+
+    let query = db.selectFrom('migrations').selectAll();
+    if (status !== undefined) query = query.where('status', 'in', status);
+    if (before !== undefined) {
+      const cursor = await db
+        .selectFrom('migrations')
+        .select('created_at')
+        .where('id', '=', before)
+        .executeTakeFirst();
+      if (cursor === undefined) {
+        const message = `cannot list migrations before "${before}": no such migration`;
+        throw new AppError('invalid_argument', message, { details: { before } });
+      }
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', cursor.created_at),
+          eb.and([eb('created_at', '=', cursor.created_at), eb('id', '>', before)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(Math.min(limit, MAX_MIGRATION_LIMIT))
+      .execute();
+    return rows.map(fromMigrationRow);
+  }
+
+  async appendMigrationEvent(event: NewMigrationEvent): Promise<MigrationEvent> {
+    try {
+      const { id } = await this.#open()
+        .insertInto('migration_events')
+        .values(toMigrationEventRow(event))
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { ...event, id };
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+        throw migrationNotFound(event.migrationId, error);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Oldest first by id; `afterId` (the id of the last event already read) returns only newer ones, for a
+   * follower that polls. An unknown migration has none. `limit` defaults to and is capped at 1000.
+   */
+  async listMigrationEvents(
+    migrationId: string,
+    options: { limit?: number; afterId?: number } = {},
+  ): Promise<MigrationEvent[]> {
+    const { limit = MAX_MIGRATION_EVENT_LIMIT, afterId } = options;
+    checkLimit('migration event', limit);
+    let query = this.#open()
+      .selectFrom('migration_events')
+      .selectAll()
+      .where('migration_id', '=', migrationId);
+    if (afterId !== undefined) query = query.where('id', '>', afterId);
+    const rows = await query.orderBy('id').limit(Math.min(limit, MAX_MIGRATION_EVENT_LIMIT)).execute();
+    return rows.map(fromMigrationEventRow);
   }
 
   /** Closes the database (checkpointing the WAL); later calls do nothing. */
@@ -297,6 +430,17 @@ export class SqliteMasterStore implements MasterStore {
 
 function workerNotFound(id: string, cause?: unknown): AppError {
   return new AppError('not_found', `worker "${id}" not found`, cause === undefined ? {} : { cause });
+}
+
+function migrationNotFound(id: string, cause?: unknown): AppError {
+  return new AppError('not_found', `migration "${id}" not found`, cause === undefined ? {} : { cause });
+}
+
+/** A page size must be a positive integer; `what` names the list in the message. */
+function checkLimit(what: string, limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new AppError('invalid_argument', `${what} limit must be a positive integer, not ${String(limit)}`);
+  }
 }
 
 /** better-sqlite3's SqliteError carries the extended result code, e.g. "SQLITE_CONSTRAINT_PRIMARYKEY". */
@@ -423,4 +567,95 @@ function fromAuditRow(row: Selectable<AuditLogTable>): AuditEntry {
     details: JSON.parse(row.details_json) as Record<string, unknown>,
     remoteAddress: row.remote_address,
   };
+}
+
+function toMigrationRow(migration: MigrationRecord): Insertable<MigrationsTable> {
+  return {
+    id: migration.id,
+    status: migration.status,
+    phase: migration.phase,
+    request_json: JSON.stringify(migration.request),
+    plan_json: JSON.stringify(migration.plan),
+    state_json: JSON.stringify(migration.state),
+    progress: migration.progress,
+    bytes_transferred: migration.bytesTransferred,
+    total_bytes: migration.totalBytes,
+    rate_bytes_per_s: migration.rateBytesPerSecond,
+    created_at: migration.createdAt,
+    started_at: migration.startedAt,
+    completed_at: migration.completedAt,
+    downtime_ms: migration.downtimeMs,
+    error: migration.error,
+    cancel_requested: migration.cancelRequested ? 1 : 0,
+  };
+}
+
+/** Only the fields present in the patch; `undefined` means "leave it", `null` clears a nullable field. */
+function toMigrationPatch(patch: Partial<Omit<MigrationRecord, 'id'>>): Updateable<MigrationsTable> {
+  const row: Updateable<MigrationsTable> = {};
+  if (patch.status !== undefined) row.status = patch.status;
+  if (patch.phase !== undefined) row.phase = patch.phase;
+  if (patch.request !== undefined) row.request_json = JSON.stringify(patch.request);
+  if (patch.plan !== undefined) row.plan_json = JSON.stringify(patch.plan);
+  if (patch.state !== undefined) row.state_json = JSON.stringify(patch.state);
+  if (patch.progress !== undefined) row.progress = patch.progress;
+  if (patch.bytesTransferred !== undefined) row.bytes_transferred = patch.bytesTransferred;
+  if (patch.totalBytes !== undefined) row.total_bytes = patch.totalBytes;
+  if (patch.rateBytesPerSecond !== undefined) row.rate_bytes_per_s = patch.rateBytesPerSecond;
+  if (patch.createdAt !== undefined) row.created_at = patch.createdAt;
+  if (patch.startedAt !== undefined) row.started_at = patch.startedAt;
+  if (patch.completedAt !== undefined) row.completed_at = patch.completedAt;
+  if (patch.downtimeMs !== undefined) row.downtime_ms = patch.downtimeMs;
+  if (patch.error !== undefined) row.error = patch.error;
+  if (patch.cancelRequested !== undefined) row.cancel_requested = patch.cancelRequested ? 1 : 0;
+  return row;
+}
+
+function fromMigrationRow(row: Selectable<MigrationsTable>): MigrationRecord {
+  return {
+    id: row.id,
+    status: row.status,
+    phase: row.phase,
+    request: JSON.parse(row.request_json) as MigrationRequest,
+    plan: JSON.parse(row.plan_json) as MigrationPlan,
+    progress: row.progress,
+    bytesTransferred: row.bytes_transferred,
+    totalBytes: row.total_bytes,
+    rateBytesPerSecond: row.rate_bytes_per_s,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    downtimeMs: row.downtime_ms,
+    error: row.error,
+    cancelRequested: row.cancel_requested === 1,
+    state: JSON.parse(row.state_json) as MigrationProgressState,
+  };
+}
+
+function toMigrationEventRow(event: NewMigrationEvent): Insertable<MigrationEventsTable> {
+  return {
+    migration_id: event.migrationId,
+    at: event.at,
+    level: event.level,
+    phase: event.phase,
+    message: event.message,
+    resource_type: event.resource?.type ?? null,
+    resource_name: event.resource?.name ?? null,
+  };
+}
+
+/** `resource` is left out, not undefined, when the event has none, so that it equals what was appended. */
+function fromMigrationEventRow(row: Selectable<MigrationEventsTable>): MigrationEvent {
+  const event: MigrationEvent = {
+    id: row.id,
+    migrationId: row.migration_id,
+    at: row.at,
+    level: row.level,
+    phase: row.phase,
+    message: row.message,
+  };
+  if (row.resource_type !== null && row.resource_name !== null) {
+    event.resource = { type: row.resource_type, name: row.resource_name };
+  }
+  return event;
 }
