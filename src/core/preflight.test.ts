@@ -1,0 +1,714 @@
+// Preflight: what a user is told before anything moves, and how name conflicts are settled per policy.
+import { describe, expect, it } from 'vitest';
+import type { ContainerDetails, ContainerSummary, ImageDetails } from './docker-resources.js';
+import type { Finding, MigrationPlan, MigrationRequest, PlannedResource, ResourceType } from './migration.js';
+import { planMigration } from './migration-plan.js';
+import { formatBytes, normaliseArchitecture, preflight, type PreflightInput } from './preflight.js';
+import { sampleContainer, sampleImage, sampleNetwork, sampleVolume } from './testing/sample-resources.js';
+import type { Inventory } from './workers.js';
+
+const NGINX = 'sha256:1111aaaa00000000000000000000000000000000000000000000000000000000';
+const WEB_ID = 'c0ffee0100000000000000000000000000000000000000000000000000000001';
+const FRONT_ID = 'f00d000000000000000000000000000000000000000000000000000000000001';
+
+/** A stopped web container on the source: no ports in its summary, port 8080 in its configuration. */
+const web = sampleContainer({
+  id: WEB_ID,
+  name: 'web',
+  imageId: NGINX,
+  state: 'exited',
+  status: 'Exited (0) 1 minute ago',
+  ports: [],
+  volumeNames: ['web-data'],
+  networkNames: ['front'],
+});
+
+function webDetails(extra: Partial<ContainerDetails> = {}): ContainerDetails {
+  return {
+    ...web,
+    restartCount: 0,
+    mounts: [
+      {
+        type: 'volume',
+        name: 'web-data',
+        source: '/var/lib/docker/volumes/web-data/_data',
+        destination: '/data',
+        readOnly: false,
+      },
+    ],
+    raw: {
+      HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] } },
+      Mounts: [{ Type: 'volume', Name: 'web-data', Driver: 'local' }],
+    },
+    ...extra,
+  };
+}
+
+function nginxDetails(extra: Partial<ImageDetails> = {}): ImageDetails {
+  return {
+    ...sampleImage({ id: NGINX, tags: ['nginx:1.27'], size: 1_000_000 }),
+    architecture: 'amd64',
+    os: 'linux',
+    layers: [],
+    ...extra,
+  };
+}
+
+function planned(type: ResourceType, name: string, extra: Partial<PlannedResource> = {}): PlannedResource {
+  return {
+    type,
+    name,
+    sourceId: name,
+    targetName: name,
+    reason: 'dependency',
+    action: 'create',
+    estimatedBytes: 0,
+    status: 'pending',
+    bytes: 0,
+    ...extra,
+  };
+}
+
+/** What planMigration makes of a request for "web": its network, image, volume and itself. */
+function webPlan(): MigrationPlan {
+  const resources = [
+    planned('network', 'front', { sourceId: FRONT_ID }),
+    planned('image', 'nginx:1.27', { sourceId: NGINX, estimatedBytes: 1_000_000 }),
+    planned('volume', 'web-data', { estimatedBytes: 500_000 }),
+    planned('container', 'web', { sourceId: WEB_ID, reason: 'requested' }),
+  ];
+  return { resources, findings: [], totalBytes: 1_500_000 };
+}
+
+function request(overrides: Partial<MigrationRequest> = {}): MigrationRequest {
+  return {
+    sourceWorkerId: 'w-000000000001',
+    targetWorkerId: 'w-000000000002',
+    containers: ['web'],
+    images: [],
+    volumes: [],
+    networks: [],
+    composeProjects: [],
+    mode: 'cold',
+    strategy: 'full',
+    transferMode: 'auto',
+    conflictPolicy: 'fail',
+    sourcePolicy: 'keep_stopped',
+    bindMounts: {},
+    ...overrides,
+  };
+}
+
+function inventory(parts: Partial<Inventory> = {}): Inventory {
+  return { containers: [], images: [], volumes: [], networks: [sampleNetwork()], ...parts };
+}
+
+interface InputOverrides {
+  source?: Partial<PreflightInput['source']>;
+  target?: Partial<PreflightInput['target']>;
+  images?: PreflightInput['images'];
+}
+
+/** Two healthy workers, an empty target with room to spare, the same architecture on both. */
+function input(overrides: InputOverrides = {}): PreflightInput {
+  return {
+    source: { online: true, name: 'alpha', containers: { [WEB_ID]: webDetails() }, ...overrides.source },
+    target: {
+      online: true,
+      name: 'beta',
+      inventory: inventory(),
+      freeBytes: 10_000_000_000,
+      architecture: 'x86_64',
+      os: 'linux',
+      ...overrides.target,
+    },
+    images: overrides.images ?? { [NGINX]: nginxDetails() },
+  };
+}
+
+function codes(findings: Finding[]): string[] {
+  return findings.map((f) => `${f.severity}:${f.code}`);
+}
+
+function resourceNamed(plan: MigrationPlan, type: ResourceType, name: string): PlannedResource | undefined {
+  return plan.resources.find((r) => r.type === type && r.name === name);
+}
+
+/** A container on the target, running and publishing the given host ports. */
+function targetContainer(name: string, ports: ContainerSummary['ports']): ContainerSummary {
+  return sampleContainer({
+    id: `${name}-id`,
+    name,
+    ports,
+    volumeNames: [],
+    networkNames: ['bridge'],
+  });
+}
+
+describe('preflight: a clean plan', () => {
+  it('finds nothing and does not block', () => {
+    const report = preflight(webPlan(), request(), input());
+    expect(report.findings).toEqual([]);
+    expect(report.blocked).toBe(false);
+    expect(report.plan.findings).toEqual([]);
+    expect(report.plan.totalBytes).toBe(1_500_000);
+  });
+
+  it('leaves the plan it was given untouched and can run again on its own output', () => {
+    const plan = webPlan();
+    const before = structuredClone(plan);
+    const target = { inventory: inventory({ containers: [targetContainer('web', [])] }) };
+    const first = preflight(plan, request({ conflictPolicy: 'rename' }), input({ target }));
+    expect(plan).toEqual(before);
+    const second = preflight(first.plan, request({ conflictPolicy: 'rename' }), input({ target }));
+    expect(second).toEqual(first);
+    expect(resourceNamed(second.plan, 'container', 'web')?.targetName).toBe('web-migrated');
+  });
+});
+
+describe('preflight: workers', () => {
+  it('blocks when either worker is offline, naming it', () => {
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({ source: { online: false }, target: { online: false } }),
+    );
+    expect(codes(report.findings)).toEqual(['error:worker_offline', 'error:worker_offline']);
+    expect(report.findings[0]?.message).toContain('source worker "alpha" is offline');
+    expect(report.findings[1]?.message).toContain('target worker "beta" is offline');
+    expect(report.blocked).toBe(true);
+  });
+
+  it('blocks a migration onto the worker it comes from', () => {
+    const report = preflight(webPlan(), request({ targetWorkerId: 'w-000000000001' }), input());
+    expect(codes(report.findings)).toEqual(['error:same_worker']);
+    expect(report.blocked).toBe(true);
+  });
+});
+
+describe('preflight: name conflicts', () => {
+  const crowded = inventory({
+    containers: [targetContainer('web', [])],
+    volumes: [sampleVolume({ name: 'web-data' })],
+    networks: [sampleNetwork(), sampleNetwork({ id: 'other-front', name: 'front', builtIn: false })],
+  });
+
+  it('blocks on every container, volume and network name taken on the target under "fail"', () => {
+    const report = preflight(webPlan(), request(), input({ target: { inventory: crowded } }));
+    expect(codes(report.findings)).toEqual([
+      'error:name_conflict',
+      'error:name_conflict',
+      'error:name_conflict',
+    ]);
+    expect(report.findings.map((f) => f.resource)).toEqual([
+      { type: 'network', name: 'front' },
+      { type: 'volume', name: 'web-data' },
+      { type: 'container', name: 'web' },
+    ]);
+    expect(report.findings[2]?.message).toContain('a container named "web" already exists on "beta"');
+    expect(report.findings[2]?.message).toContain('skip, rename or overwrite');
+    expect(report.blocked).toBe(true);
+  });
+
+  it('keeps what the target has under "skip" and does not count its bytes', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({ target: { inventory: crowded } }),
+    );
+    expect(codes(report.findings)).toEqual([
+      'warning:name_conflict',
+      'warning:name_conflict',
+      'warning:name_conflict',
+    ]);
+    expect(report.plan.resources.map((r) => `${r.name}:${r.action}`)).toEqual([
+      'front:skip',
+      'nginx:1.27:create',
+      'web-data:skip',
+      'web:skip',
+    ]);
+    expect(report.findings[1]?.message).toContain('migrated containers use it');
+    expect(report.plan.totalBytes).toBe(1_000_000);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('replaces what the target has under "overwrite", with a warning', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'overwrite' }),
+      input({ target: { inventory: crowded } }),
+    );
+    expect(codes(report.findings)).toEqual([
+      'warning:name_conflict',
+      'warning:name_conflict',
+      'warning:name_conflict',
+    ]);
+    expect(report.plan.resources.map((r) => r.action)).toEqual([
+      'overwrite',
+      'create',
+      'overwrite',
+      'overwrite',
+    ]);
+    expect(report.plan.totalBytes).toBe(1_500_000);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('creates a renamed copy under "rename", saying so', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'rename' }),
+      input({ target: { inventory: crowded } }),
+    );
+    expect(codes(report.findings)).toEqual([
+      'info:name_conflict',
+      'info:name_conflict',
+      'info:name_conflict',
+    ]);
+    expect(report.plan.resources.map((r) => r.targetName)).toEqual([
+      'front-migrated',
+      'nginx:1.27',
+      'web-data-migrated',
+      'web-migrated',
+    ]);
+    expect(report.plan.resources.every((r) => r.action === 'create')).toBe(true);
+    expect(report.findings[2]?.message).toContain('created there as "web-migrated"');
+  });
+
+  it('numbers a rename until the name is free on the target and unique in the plan', () => {
+    const plan = webPlan();
+    plan.resources.push(planned('container', 'web-migrated-2', { sourceId: 'other-id' }));
+    const target = inventory({
+      containers: [targetContainer('web', []), targetContainer('web-migrated', [])],
+    });
+    const report = preflight(
+      plan,
+      request({ conflictPolicy: 'rename' }),
+      input({
+        target: { inventory: target },
+        source: { containers: { [WEB_ID]: webDetails(), 'other-id': webDetails() } },
+      }),
+    );
+    expect(resourceNamed(report.plan, 'container', 'web')?.targetName).toBe('web-migrated-3');
+    expect(resourceNamed(report.plan, 'container', 'web-migrated-2')?.targetName).toBe('web-migrated-2');
+  });
+
+  it('gives two renamed resources of one plan different names', () => {
+    const plan = { ...webPlan(), resources: [planned('volume', 'data'), planned('volume', 'data-migrated')] };
+    const target = inventory({
+      volumes: [sampleVolume({ name: 'data' }), sampleVolume({ name: 'data-migrated' })],
+    });
+    const report = preflight(
+      plan,
+      request({ conflictPolicy: 'rename' }),
+      input({ target: { inventory: target } }),
+    );
+    expect(report.plan.resources.map((r) => r.targetName)).toEqual([
+      'data-migrated-2',
+      'data-migrated-migrated',
+    ]);
+  });
+
+  it('skips an image the target already holds under the same id, whatever the policy', () => {
+    const target = inventory({ images: [sampleImage({ id: NGINX, tags: ['nginx:1.27'] })] });
+    const report = preflight(webPlan(), request(), input({ target: { inventory: target } }));
+    expect(codes(report.findings)).toEqual(['info:already_present']);
+    expect(resourceNamed(report.plan, 'image', 'nginx:1.27')?.action).toBe('skip');
+    expect(report.plan.totalBytes).toBe(500_000);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('treats a tag on the target that points at another image as a conflict', () => {
+    const target = inventory({ images: [sampleImage({ id: 'sha256:9999', tags: ['nginx:1.27'] })] });
+    const report = preflight(webPlan(), request(), input({ target: { inventory: target } }));
+    expect(codes(report.findings)).toEqual(['error:name_conflict']);
+    expect(report.findings[0]?.message).toContain('tag nginx:1.27 on "beta" points at another image');
+  });
+
+  it("finds a clash on any of the source image's tags", () => {
+    const target = inventory({ images: [sampleImage({ id: 'sha256:9999', tags: ['nginx:latest'] })] });
+    const images = { [NGINX]: nginxDetails({ tags: ['nginx:1.27', 'nginx:latest'] }) };
+    const report = preflight(webPlan(), request(), input({ target: { inventory: target }, images }));
+    expect(codes(report.findings)).toEqual(['error:name_conflict']);
+    expect(report.findings[0]?.message).toContain('tag nginx:latest');
+  });
+
+  it('renames a clashing image tag by its tag', () => {
+    const target = inventory({
+      images: [
+        sampleImage({ id: 'sha256:9999', tags: ['nginx:1.27'] }),
+        sampleImage({ id: 'sha256:8888', tags: ['nginx:1.27-migrated'] }),
+      ],
+    });
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'rename' }),
+      input({ target: { inventory: target } }),
+    );
+    expect(resourceNamed(report.plan, 'image', 'nginx:1.27')?.targetName).toBe('nginx:1.27-migrated-2');
+  });
+});
+
+describe('preflight: ports', () => {
+  const withTarget = (...containers: ContainerSummary[]): InputOverrides => ({
+    target: { inventory: inventory({ containers }) },
+  });
+
+  it('blocks when a target container already publishes the host port', () => {
+    const report = preflight(
+      webPlan(),
+      request(),
+      input(
+        withTarget(
+          targetContainer('proxy', [
+            { privatePort: 80, publicPort: 8080, hostIp: '0.0.0.0', protocol: 'tcp' },
+          ]),
+        ),
+      ),
+    );
+    expect(codes(report.findings)).toEqual(['error:port_in_use']);
+    expect(report.findings[0]?.message).toContain('container "web" publishes host port 8080/tcp');
+    expect(report.findings[0]?.message).toContain('container "proxy" already publishes on "beta"');
+    expect(report.findings[0]?.resource).toEqual({ type: 'container', name: 'web' });
+  });
+
+  it.each([
+    ['another protocol', { hostIp: '0.0.0.0', protocol: 'udp' as const }, '', false],
+    ['another specific address', { hostIp: '10.0.0.5', protocol: 'tcp' as const }, '127.0.0.1', false],
+    ['the same specific address', { hostIp: '10.0.0.5', protocol: 'tcp' as const }, '10.0.0.5', true],
+    ['a wildcard on the target', { hostIp: '::', protocol: 'tcp' as const }, '127.0.0.1', true],
+    ['a wildcard on the source', { hostIp: '10.0.0.5', protocol: 'tcp' as const }, '0.0.0.0', true],
+  ])('on %s: conflict is %s', (_case, used, sourceIp, conflict) => {
+    const details = webDetails({
+      raw: { HostConfig: { PortBindings: { '80/tcp': [{ HostIp: sourceIp, HostPort: '8080' }] } } },
+    });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({
+        source: { containers: { [WEB_ID]: details } },
+        ...withTarget(targetContainer('proxy', [{ privatePort: 80, publicPort: 8080, ...used }])),
+      }),
+    );
+    expect(codes(report.findings)).toEqual(conflict ? ['error:port_in_use'] : []);
+  });
+
+  it('claims nothing for a port the Engine picks (empty HostPort), though the summary shows one', () => {
+    const details = webDetails({
+      state: 'exited',
+      ports: [{ privatePort: 80, publicPort: 32768, hostIp: '0.0.0.0', protocol: 'tcp' }],
+      raw: { HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '' }] } } },
+    });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({
+        source: { containers: { [WEB_ID]: details } },
+        ...withTarget(targetContainer('x', [{ privatePort: 1, publicPort: 32768, protocol: 'tcp' }])),
+      }),
+    );
+    expect(report.findings).toEqual([]);
+  });
+
+  it('reads the summary ports when the inspect document has no port bindings', () => {
+    const details = webDetails({
+      ports: [{ privatePort: 80, publicPort: 9090, hostIp: '0.0.0.0', protocol: 'tcp' }],
+      raw: {},
+    });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({
+        source: { containers: { [WEB_ID]: details } },
+        ...withTarget(targetContainer('x', [{ privatePort: 1, publicPort: 9090, protocol: 'tcp' }])),
+      }),
+    );
+    expect(codes(report.findings)).toEqual(['error:port_in_use']);
+  });
+
+  it('sees a port inside a published range', () => {
+    const details = webDetails({
+      raw: { HostConfig: { PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8000-8010' }] } } },
+    });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({
+        source: { containers: { [WEB_ID]: details } },
+        ...withTarget(targetContainer('x', [{ privatePort: 1, publicPort: 8005, protocol: 'tcp' }])),
+      }),
+    );
+    expect(codes(report.findings)).toEqual(['error:port_in_use']);
+    expect(report.findings[0]?.message).toContain('8000-8010/tcp');
+  });
+
+  it('ignores the port of the target container the migration overwrites', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'overwrite' }),
+      input(withTarget(targetContainer('web', [{ privatePort: 80, publicPort: 8080, protocol: 'tcp' }]))),
+    );
+    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('still sees the port of a target container that is only renamed around', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'rename' }),
+      input(withTarget(targetContainer('web', [{ privatePort: 80, publicPort: 8080, protocol: 'tcp' }]))),
+    );
+    expect(codes(report.findings)).toEqual(['error:port_in_use', 'info:name_conflict']);
+  });
+
+  it('does not check a container that is skipped', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input(withTarget(targetContainer('web', [{ privatePort: 80, publicPort: 8080, protocol: 'tcp' }]))),
+    );
+    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
+  });
+});
+
+describe('preflight: disk space', () => {
+  it('blocks when the target has less than the bytes to move plus 10%', () => {
+    const report = preflight(webPlan(), request(), input({ target: { freeBytes: 1_649_999 } }));
+    expect(codes(report.findings)).toEqual(['error:disk_space']);
+    expect(report.findings[0]?.message).toContain('"beta" has 1.6 MiB free');
+  });
+
+  it('passes with exactly the bytes to move plus 10%', () => {
+    const report = preflight(webPlan(), request(), input({ target: { freeBytes: 1_650_000 } }));
+    expect(report.findings).toEqual([]);
+  });
+
+  it('warns when the free space is unknown', () => {
+    const report = preflight(webPlan(), request(), input({ target: { freeBytes: null } }));
+    expect(codes(report.findings)).toEqual(['warning:disk_space']);
+    expect(report.findings[0]?.message).toContain('cannot tell the free space on "beta"');
+    expect(report.blocked).toBe(false);
+  });
+
+  it('counts only what moves', () => {
+    const target = inventory({ images: [sampleImage({ id: NGINX })] });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({ target: { inventory: target, freeBytes: 550_000 } }),
+    );
+    expect(codes(report.findings)).toEqual(['info:already_present']);
+  });
+});
+
+describe('preflight: platform', () => {
+  it.each([
+    ['amd64', 'x86_64'],
+    ['arm64', 'aarch64'],
+    ['arm64', 'arm64'],
+  ])('accepts an %s image on a %s engine', (image, engine) => {
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({ target: { architecture: engine }, images: { [NGINX]: nginxDetails({ architecture: image }) } }),
+    );
+    expect(report.findings).toEqual([]);
+  });
+
+  it('blocks an image built for another architecture', () => {
+    const report = preflight(webPlan(), request(), input({ target: { architecture: 'aarch64' } }));
+    expect(codes(report.findings)).toEqual(['error:architecture_mismatch']);
+    expect(report.findings[0]?.message).toContain(
+      'image nginx:1.27 is built for amd64 but "beta" runs aarch64',
+    );
+  });
+
+  it('blocks an image built for another OS', () => {
+    const report = preflight(webPlan(), request(), input({ target: { os: 'windows' } }));
+    expect(codes(report.findings)).toEqual(['error:os_mismatch']);
+  });
+
+  it('does not check an image that is already on the target or whose platform is unknown', () => {
+    const present = inventory({ images: [sampleImage({ id: NGINX })] });
+    expect(
+      codes(
+        preflight(webPlan(), request(), input({ target: { architecture: 'aarch64', inventory: present } }))
+          .findings,
+      ),
+    ).toEqual(['info:already_present']);
+    expect(preflight(webPlan(), request(), input({ target: { architecture: null } })).findings).toEqual([]);
+    expect(preflight(webPlan(), request(), input({ images: {} })).findings).toEqual([]);
+  });
+
+  it('normalises architecture names', () => {
+    expect(['x86_64', 'AMD64', 'aarch64', 'armv7l', 'riscv64'].map(normaliseArchitecture)).toEqual([
+      'amd64',
+      'amd64',
+      'arm64',
+      'arm',
+      'riscv64',
+    ]);
+  });
+});
+
+describe('preflight: bind mounts', () => {
+  const bound = webDetails({
+    mounts: [{ type: 'bind', source: '/srv/html', destination: '/usr/share/nginx/html', readOnly: true }],
+  });
+  const withBind: InputOverrides = { source: { containers: { [WEB_ID]: bound } } };
+
+  it('blocks a bind mount without a rule, saying how to add one', () => {
+    const report = preflight(webPlan(), request(), input(withBind));
+    expect(codes(report.findings)).toEqual(['error:bind_mount_unmapped']);
+    const message = report.findings[0]?.message ?? '';
+    expect(message).toContain('container "web"');
+    expect(message).toContain('/srv/html');
+    expect(message).toContain('add a bind mount rule for /srv/html');
+  });
+
+  it('describes a rule that maps the path', () => {
+    const report = preflight(
+      webPlan(),
+      request({ bindMounts: { '/srv/html/': { path: '/data/html' } } }),
+      input(withBind),
+    );
+    expect(codes(report.findings)).toEqual(['info:bind_mount_mapped']);
+    expect(report.findings[0]?.message).toContain('/srv/html is mounted from /data/html on "beta"');
+  });
+
+  it('describes a rule that leaves the mount out', () => {
+    const report = preflight(
+      webPlan(),
+      request({ bindMounts: { '/srv/html': { skip: true } } }),
+      input(withBind),
+    );
+    expect(codes(report.findings)).toEqual(['info:bind_mount_skipped']);
+  });
+
+  it('blocks a planned container whose inspect details are missing', () => {
+    const report = preflight(webPlan(), request(), input({ source: { containers: {} } }));
+    expect(codes(report.findings)).toEqual(['error:container_details_missing']);
+  });
+});
+
+describe('preflight: volume drivers', () => {
+  it('blocks a planned volume of another driver, known from the source inventory', () => {
+    const sourceInventory = inventory({
+      volumes: [sampleVolume({ name: 'web-data', driver: 'rexray/ebs' })],
+    });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({ source: { inventory: sourceInventory, containers: { [WEB_ID]: webDetails({ raw: {} }) } } }),
+    );
+    expect(codes(report.findings)).toEqual(['error:volume_driver']);
+    expect(report.findings[0]?.message).toContain(
+      'volume "web-data" (mounted by "web") uses the "rexray/ebs" driver',
+    );
+  });
+
+  it('blocks a mounted volume of another driver, known from the inspect document, even when not planned', () => {
+    const plan = { ...webPlan(), resources: webPlan().resources.filter((r) => r.type !== 'volume') };
+    const details = webDetails({ raw: { Mounts: [{ Type: 'volume', Name: 'web-data', Driver: 'nfs' }] } });
+    const report = preflight(plan, request(), input({ source: { containers: { [WEB_ID]: details } } }));
+    expect(codes(report.findings)).toEqual(['error:volume_driver']);
+    expect(report.findings[0]?.resource).toEqual({ type: 'volume', name: 'web-data' });
+  });
+
+  it('does not mind a volume the target keeps under "skip"', () => {
+    const sourceInventory = inventory({ volumes: [sampleVolume({ name: 'web-data', driver: 'nfs' })] });
+    const target = inventory({ volumes: [sampleVolume({ name: 'web-data' })] });
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({
+        source: { inventory: sourceInventory, containers: { [WEB_ID]: webDetails({ raw: {} }) } },
+        target: { inventory: target },
+      }),
+    );
+    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
+  });
+});
+
+describe('preflight: downtime', () => {
+  it('warns once, listing the running source containers a cold migration stops', () => {
+    const plan = webPlan();
+    plan.resources.push(
+      planned('container', 'api', { sourceId: 'api-id' }),
+      planned('container', 'job', { sourceId: 'job-id' }),
+    );
+    const containers = {
+      [WEB_ID]: webDetails({ state: 'running' }),
+      'api-id': webDetails({ id: 'api-id', name: 'api', state: 'restarting', raw: {} }),
+      'job-id': webDetails({ id: 'job-id', name: 'job', state: 'exited', raw: {} }),
+    };
+    const report = preflight(plan, request(), input({ source: { containers } }));
+    expect(codes(report.findings)).toEqual(['warning:container_running_source']);
+    expect(report.findings[0]?.message).toContain(
+      'cold migration stops these 2 running containers on "alpha"',
+    );
+    expect(report.findings[0]?.message).toMatch(/downtime.*: web, api$/);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('says what becomes of the source containers afterwards', () => {
+    const containers = { [WEB_ID]: webDetails({ state: 'running' }) };
+    const report = preflight(
+      webPlan(),
+      request({ sourcePolicy: 'keep_running' }),
+      input({ source: { containers } }),
+    );
+    expect(report.findings[0]?.message).toContain('this running container');
+    expect(report.findings[0]?.message).toContain('restarted there afterwards');
+  });
+});
+
+describe('preflight: the report', () => {
+  it('lists errors first, then warnings, then info, and blocks on any error', () => {
+    const target = inventory({ images: [sampleImage({ id: NGINX })] });
+    const report = preflight(
+      webPlan(),
+      request(),
+      input({
+        source: { containers: { [WEB_ID]: webDetails({ state: 'running' }) } },
+        target: { inventory: target, freeBytes: null, online: false },
+      }),
+    );
+    expect(codes(report.findings)).toEqual([
+      'error:worker_offline',
+      'warning:disk_space',
+      'warning:container_running_source',
+      'info:already_present',
+    ]);
+    expect(report.plan.findings).toEqual(report.findings);
+    expect(report.blocked).toBe(true);
+  });
+
+  it('checks a plan made by planMigration end to end', () => {
+    const sourceInventory = inventory({
+      containers: [web],
+      images: [sampleImage({ id: NGINX, tags: ['nginx:1.27'], size: 1_000_000 })],
+      volumes: [sampleVolume({ name: 'web-data', size: 500_000 })],
+      networks: [sampleNetwork(), sampleNetwork({ id: FRONT_ID, name: 'front', builtIn: false })],
+    });
+    const req = request({ conflictPolicy: 'rename' });
+    const plan = planMigration(req, { inventory: sourceInventory, containers: { [WEB_ID]: webDetails() } });
+    const target = inventory({ containers: [targetContainer('web', [])] });
+    const report = preflight(
+      plan,
+      req,
+      input({ source: { inventory: sourceInventory }, target: { inventory: target } }),
+    );
+    expect(codes(report.findings)).toEqual(['info:name_conflict']);
+    expect(report.plan.resources.map((r) => `${r.type}:${r.targetName}`)).toEqual([
+      'network:front',
+      'image:nginx:1.27',
+      'volume:web-data',
+      'container:web-migrated',
+    ]);
+    expect(report.plan.totalBytes).toBe(1_500_000);
+  });
+
+  it('formats byte counts for people', () => {
+    expect([0, 1023, 1536, 5 * 1024 ** 3].map(formatBytes)).toEqual(['0 B', '1023 B', '1.5 KiB', '5.0 GiB']);
+  });
+});

@@ -1,0 +1,558 @@
+// Preflight: checks a migration plan against both workers before anything moves, and reports what it found as
+// values (errors block, warnings are shown, info explains); it also settles name conflicts per the request.
+import type { ContainerDetails, ImageDetails, PortBinding } from './docker-resources.js';
+import type {
+  Finding,
+  FindingSeverity,
+  MigrationPlan,
+  MigrationRequest,
+  PlannedResource,
+  ResourceType,
+} from './migration.js';
+import { asRecord, normaliseImageRef } from './migration-plan.js';
+import type { Inventory } from './workers.js';
+
+export interface PreflightInput {
+  source: {
+    online: boolean;
+    name: string;
+    /** Inspect details of the planned containers, by id. */
+    containers: Record<string, ContainerDetails>;
+    /** For the drivers of planned volumes no planned container mounts. */
+    inventory?: Inventory;
+  };
+  target: {
+    online: boolean;
+    name: string;
+    inventory: Inventory;
+    /** Free bytes under the target's Docker root; null when the worker has not said. */
+    freeBytes: number | null;
+    /** Engine architecture as Docker reports it ("x86_64", "aarch64") or as images do ("amd64", "arm64"). */
+    architecture: string | null;
+    os?: string | null;
+  };
+  /** Inspect details of the planned images on the source, by id. */
+  images?: Record<string, ImageDetails>;
+}
+
+export interface PreflightReport {
+  /** The plan with its findings, conflict actions and target names settled, and totalBytes of what moves. */
+  plan: MigrationPlan;
+  findings: Finding[];
+  /** True when any finding is an error: the migration must not start. */
+  blocked: boolean;
+}
+
+/** Free space asked for beyond the bytes to move: image layers unpack and volumes grow while copied. */
+export const DISK_HEADROOM = 1.1;
+
+/** Suffix a renamed resource gets on the target (then "-migrated-2", "-migrated-3"…). */
+export const RENAME_SUFFIX = '-migrated';
+
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['', '0.0.0.0', '::']);
+
+const SEVERITY_ORDER: Record<FindingSeverity, number> = { error: 0, warning: 1, info: 2 };
+
+/**
+ * Runs every check of a plan against the two workers. Pure: the same inputs give the same report, so it can run
+ * again just before the migration starts. Findings come errors first, then warnings, then info.
+ */
+export function preflight(
+  plan: MigrationPlan,
+  request: MigrationRequest,
+  input: PreflightInput,
+): PreflightReport {
+  const findings: Finding[] = [];
+  // Start from the source names each time, so that a second preflight does not rename twice.
+  const resources: PlannedResource[] = plan.resources.map((r) => ({
+    ...r,
+    targetName: r.name,
+    action: 'create',
+  }));
+
+  checkWorkers(request, input, findings);
+  settleConflicts(resources, request, input, findings);
+  checkPorts(resources, input, findings);
+  const totalBytes = resources.filter(moves).reduce((sum, r) => sum + r.estimatedBytes, 0);
+  checkDiskSpace(totalBytes, input, findings);
+  checkPlatform(resources, input, findings);
+  checkBindMounts(resources, request, input, findings);
+  checkVolumeDrivers(resources, input, findings);
+  checkRunningSource(resources, request, input, findings);
+
+  const sorted = findings
+    .map((finding, index) => ({ finding, index }))
+    .sort(
+      (a, b) => SEVERITY_ORDER[a.finding.severity] - SEVERITY_ORDER[b.finding.severity] || a.index - b.index,
+    )
+    .map(({ finding }) => finding);
+  return {
+    plan: { resources, findings: sorted, totalBytes },
+    findings: sorted,
+    blocked: sorted.some((f) => f.severity === 'error'),
+  };
+}
+
+function moves(resource: PlannedResource): boolean {
+  return resource.action !== 'skip';
+}
+
+function about(resource: PlannedResource): Finding['resource'] {
+  return { type: resource.type, name: resource.name };
+}
+
+function checkWorkers(request: MigrationRequest, input: PreflightInput, findings: Finding[]): void {
+  for (const [role, worker] of [
+    ['source', input.source],
+    ['target', input.target],
+  ] as const) {
+    if (!worker.online) {
+      findings.push({
+        severity: 'error',
+        code: 'worker_offline',
+        message: `${role} worker "${worker.name}" is offline; start its docker-migrate worker or wait until it reconnects`,
+      });
+    }
+  }
+  if (request.sourceWorkerId === request.targetWorkerId) {
+    findings.push({
+      severity: 'error',
+      code: 'same_worker',
+      message: `source and target are the same worker ("${input.source.name}"); choose another target`,
+    });
+  }
+}
+
+// ---- name conflicts ----
+
+/** Names taken on the target, per type; image references in the Engine's listed form. */
+function targetNames(inventory: Inventory): Record<ResourceType, Set<string>> {
+  return {
+    container: new Set(inventory.containers.map((c) => c.name)),
+    image: new Set(inventory.images.flatMap((i) => i.tags.map(normaliseImageRef))),
+    volume: new Set(inventory.volumes.map((v) => v.name)),
+    network: new Set(inventory.networks.map((n) => n.name)),
+  };
+}
+
+function nameKey(type: ResourceType, name: string): string {
+  return type === 'image' ? normaliseImageRef(name) : name;
+}
+
+/** Whether a reference names a tag ("repo:tag", "repo"), rather than an id or a digest. */
+function isTagRef(ref: string): boolean {
+  return !ref.startsWith('sha256:') && !ref.includes('@');
+}
+
+function settleConflicts(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  const onTarget = targetNames(input.target.inventory);
+  const targetImageIds = new Set(input.target.inventory.images.map((i) => i.id));
+  const taken: Record<ResourceType, Set<string>> = {
+    container: new Set(onTarget.container),
+    image: new Set(onTarget.image),
+    volume: new Set(onTarget.volume),
+    network: new Set(onTarget.network),
+  };
+  for (const r of resources) taken[r.type].add(nameKey(r.type, r.name));
+
+  for (const r of resources) {
+    let conflict: string | undefined;
+    if (r.type === 'image') {
+      if (targetImageIds.has(r.sourceId)) {
+        r.action = 'skip';
+        findings.push({
+          severity: 'info',
+          code: 'already_present',
+          message: `image ${r.name} is already on "${input.target.name}" with the same id; nothing to copy`,
+          resource: about(r),
+        });
+        continue;
+      }
+      const tags = imageTags(r, input);
+      const clashing = tags.filter((tag) =>
+        input.target.inventory.images.some(
+          (i) => i.id !== r.sourceId && i.tags.map(normaliseImageRef).includes(tag),
+        ),
+      );
+      if (clashing.length > 0)
+        conflict = `tag ${clashing.join(', ')} on "${input.target.name}" points at another image`;
+    } else if (onTarget[r.type].has(r.name)) {
+      conflict = `a ${r.type} named "${r.name}" already exists on "${input.target.name}"`;
+    }
+    if (conflict === undefined) continue;
+
+    switch (request.conflictPolicy) {
+      case 'fail':
+        findings.push({
+          severity: 'error',
+          code: 'name_conflict',
+          message: `${conflict}; remove it there or choose the skip, rename or overwrite conflict policy`,
+          resource: about(r),
+        });
+        break;
+      case 'skip':
+        r.action = 'skip';
+        findings.push({
+          severity: 'warning',
+          code: 'name_conflict',
+          message: `${conflict}; skipped: the target's ${r.type} stays${r.type === 'container' ? '' : ' and migrated containers use it'}`,
+          resource: about(r),
+        });
+        break;
+      case 'rename': {
+        r.targetName = freeName(r.type, r.name, taken[r.type]);
+        taken[r.type].add(nameKey(r.type, r.targetName));
+        findings.push({
+          severity: 'info',
+          code: 'name_conflict',
+          message: `${conflict}; it is created there as "${r.targetName}"`,
+          resource: about(r),
+        });
+        break;
+      }
+      case 'overwrite':
+        r.action = 'overwrite';
+        findings.push({
+          severity: 'warning',
+          code: 'name_conflict',
+          message: `${conflict}; it will be replaced (removed on the target, then created from the source)`,
+          resource: about(r),
+        });
+        break;
+    }
+  }
+}
+
+/** The source image's tags in listed form: from its details, or the plan's name when it is a tag. */
+function imageTags(r: PlannedResource, input: PreflightInput): string[] {
+  const tags =
+    input.images?.[r.sourceId]?.tags ?? input.source.inventory?.images.find((i) => i.id === r.sourceId)?.tags;
+  const all = [...(tags ?? []), ...(isTagRef(r.name) ? [r.name] : [])];
+  return [...new Set(all.map(normaliseImageRef))];
+}
+
+/** "<name>-migrated", else "<name>-migrated-2", "-3"… : the first one neither the target nor the plan uses. */
+function freeName(type: ResourceType, name: string, taken: Set<string>): string {
+  for (let n = 1; ; n += 1) {
+    const candidate = n === 1 ? `${name}${RENAME_SUFFIX}` : `${name}${RENAME_SUFFIX}-${n}`;
+    if (!taken.has(nameKey(type, candidate))) return candidate;
+  }
+}
+
+// ---- ports ----
+
+interface HostPort {
+  hostIp: string;
+  /** Inclusive range; one port when from = to. */
+  from: number;
+  to: number;
+  protocol: string;
+  /** As the user would write it, e.g. "8080/tcp". */
+  label: string;
+}
+
+/**
+ * Host ports a planned container will publish on the target. HostConfig.PortBindings is preferred: it is what the
+ * container asks for even while stopped, and its empty HostPort (an ephemeral port) claims nothing, whereas the
+ * summary shows the ephemeral port the source Engine happened to pick. The summary serves when raw lacks it.
+ */
+function publishedBySource(details: ContainerDetails): HostPort[] {
+  const bindings = asRecord(asRecord(details.raw.HostConfig)?.PortBindings);
+  if (bindings === undefined) return details.ports.flatMap(hostPortOf);
+  const ports: HostPort[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const protocol = key.split('/')[1] ?? 'tcp';
+    for (const binding of Array.isArray(list) ? list : []) {
+      const hostPort = asRecord(binding)?.HostPort;
+      const hostIp = asRecord(binding)?.HostIp;
+      const match = typeof hostPort === 'string' ? /^(\d+)(?:-(\d+))?$/.exec(hostPort) : null;
+      if (!match?.[1]) continue;
+      const from = Number(match[1]);
+      const to = match[2] ? Number(match[2]) : from;
+      if (from === 0) continue;
+      ports.push({
+        hostIp: typeof hostIp === 'string' ? hostIp : '',
+        from,
+        to,
+        protocol,
+        label: `${match[0]}/${protocol}`,
+      });
+    }
+  }
+  return ports;
+}
+
+function hostPortOf(port: PortBinding): HostPort[] {
+  if (!port.publicPort) return [];
+  return [
+    {
+      hostIp: port.hostIp ?? '',
+      from: port.publicPort,
+      to: port.publicPort,
+      protocol: port.protocol,
+      label: `${port.publicPort}/${port.protocol}`,
+    },
+  ];
+}
+
+function overlaps(a: HostPort, b: HostPort): boolean {
+  return (
+    a.protocol === b.protocol &&
+    a.from <= b.to &&
+    b.from <= a.to &&
+    (a.hostIp === b.hostIp || WILDCARD_HOSTS.has(a.hostIp) || WILDCARD_HOSTS.has(b.hostIp))
+  );
+}
+
+function checkPorts(resources: PlannedResource[], input: PreflightInput, findings: Finding[]): void {
+  const overwritten = new Set(
+    resources.filter((r) => r.type === 'container' && r.action === 'overwrite').map((r) => r.targetName),
+  );
+  const targetPorts = input.target.inventory.containers
+    .filter((c) => !overwritten.has(c.name))
+    .flatMap((c) => c.ports.flatMap(hostPortOf).map((port) => ({ container: c.name, port })));
+
+  for (const r of resources) {
+    if (r.type !== 'container' || !moves(r)) continue;
+    const details = input.source.containers[r.sourceId];
+    if (!details) continue;
+    const reported = new Set<string>();
+    for (const port of publishedBySource(details)) {
+      for (const used of targetPorts) {
+        const key = `${port.label}|${used.container}`;
+        if (!overlaps(port, used.port) || reported.has(key)) continue;
+        reported.add(key);
+        findings.push({
+          severity: 'error',
+          code: 'port_in_use',
+          message:
+            `container "${r.name}" publishes host port ${port.label}, which container "${used.container}" ` +
+            `already publishes on "${input.target.name}"; free the port there or use the overwrite policy for it`,
+          resource: about(r),
+        });
+      }
+    }
+  }
+}
+
+// ---- disk space ----
+
+function checkDiskSpace(bytes: number, input: PreflightInput, findings: Finding[]): void {
+  const needed = Math.round(bytes * DISK_HEADROOM);
+  const free = input.target.freeBytes;
+  if (free === null) {
+    findings.push({
+      severity: 'warning',
+      code: 'disk_space',
+      message: `cannot tell the free space on "${input.target.name}"; about ${formatBytes(needed)} will be needed`,
+    });
+  } else if (free < needed) {
+    findings.push({
+      severity: 'error',
+      code: 'disk_space',
+      message:
+        `"${input.target.name}" has ${formatBytes(free)} free but the migration needs about ${formatBytes(needed)} ` +
+        `(${formatBytes(bytes)} to move plus 10%); free some space there`,
+    });
+  }
+}
+
+/** Bytes in binary units with one decimal, e.g. "1.5 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
+}
+
+// ---- architecture and OS ----
+
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  armv8: 'arm64',
+  armv7l: 'arm',
+  armhf: 'arm',
+  i386: '386',
+  i686: '386',
+};
+
+/** One name per architecture, whether it comes from an image ("amd64") or an Engine/kernel ("x86_64"). */
+export function normaliseArchitecture(architecture: string): string {
+  const lower = architecture.toLowerCase();
+  return ARCH_ALIASES[lower] ?? lower;
+}
+
+function checkPlatform(resources: PlannedResource[], input: PreflightInput, findings: Finding[]): void {
+  const { architecture, os } = input.target;
+  for (const r of resources) {
+    if (r.type !== 'image' || !moves(r)) continue;
+    const image = input.images?.[r.sourceId];
+    if (!image) continue;
+    if (
+      architecture &&
+      image.architecture &&
+      normaliseArchitecture(image.architecture) !== normaliseArchitecture(architecture)
+    ) {
+      findings.push({
+        severity: 'error',
+        code: 'architecture_mismatch',
+        message: `image ${r.name} is built for ${image.architecture} but "${input.target.name}" runs ${architecture}; its containers would not start there`,
+        resource: about(r),
+      });
+    }
+    if (os && image.os && image.os.toLowerCase() !== os.toLowerCase()) {
+      findings.push({
+        severity: 'error',
+        code: 'os_mismatch',
+        message: `image ${r.name} is built for ${image.os} but "${input.target.name}" runs ${os}`,
+        resource: about(r),
+      });
+    }
+  }
+}
+
+// ---- bind mounts ----
+
+function trimSlash(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
+function checkBindMounts(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  const rules = new Map(Object.entries(request.bindMounts).map(([path, rule]) => [trimSlash(path), rule]));
+  for (const r of resources) {
+    if (r.type !== 'container' || !moves(r)) continue;
+    const details = input.source.containers[r.sourceId];
+    if (!details) {
+      findings.push({
+        severity: 'error',
+        code: 'container_details_missing',
+        message: `no inspect details for container "${r.name}" on "${input.source.name}"; it cannot be recreated (was it removed?)`,
+        resource: about(r),
+      });
+      continue;
+    }
+    for (const mount of details.mounts) {
+      if (mount.type !== 'bind') continue;
+      const rule = rules.get(trimSlash(mount.source));
+      if (rule === undefined) {
+        findings.push({
+          severity: 'error',
+          code: 'bind_mount_unmapped',
+          message:
+            `container "${r.name}" bind-mounts ${mount.source} (at ${mount.destination}), which has no rule; ` +
+            `add a bind mount rule for ${mount.source}: the same path or another path on "${input.target.name}", or skip`,
+          resource: about(r),
+        });
+      } else if ('path' in rule) {
+        findings.push({
+          severity: 'info',
+          code: 'bind_mount_mapped',
+          message: `container "${r.name}": ${mount.source} is mounted from ${rule.path} on "${input.target.name}" (at ${mount.destination})`,
+          resource: about(r),
+        });
+      } else {
+        findings.push({
+          severity: 'info',
+          code: 'bind_mount_skipped',
+          message: `container "${r.name}": the bind mount of ${mount.source} at ${mount.destination} is left out on the target`,
+          resource: about(r),
+        });
+      }
+    }
+  }
+}
+
+// ---- volume drivers ----
+
+function checkVolumeDrivers(resources: PlannedResource[], input: PreflightInput, findings: Finding[]): void {
+  const drivers = new Map<string, string>();
+  for (const volume of input.source.inventory?.volumes ?? []) drivers.set(volume.name, volume.driver);
+  const mountedBy = new Map<string, string>();
+  for (const r of resources) {
+    if (r.type !== 'container' || !moves(r)) continue;
+    const details = input.source.containers[r.sourceId];
+    for (const mount of details?.mounts ?? []) {
+      if (mount.type === 'volume' && mount.name && !mountedBy.has(mount.name))
+        mountedBy.set(mount.name, r.name);
+    }
+    // ContainerMount has no driver; the inspect document's Mounts do.
+    const rawMounts = details?.raw.Mounts;
+    for (const mount of Array.isArray(rawMounts) ? rawMounts : []) {
+      const { Type, Name, Driver } = asRecord(mount) ?? {};
+      if (Type !== 'volume' || typeof Name !== 'string') continue;
+      if (typeof Driver === 'string' && Driver !== '' && !drivers.has(Name)) drivers.set(Name, Driver);
+      if (!mountedBy.has(Name)) mountedBy.set(Name, r.name);
+    }
+  }
+
+  const planned = new Map(resources.filter((r) => r.type === 'volume').map((r) => [r.sourceId, r]));
+  const names = new Set([
+    ...[...planned.values()].filter(moves).map((r) => r.sourceId),
+    ...[...mountedBy.keys()].filter((n) => !planned.has(n)),
+  ]);
+  for (const name of names) {
+    const driver = drivers.get(name);
+    if (driver === undefined || driver === 'local') continue;
+    const r = planned.get(name);
+    const user = mountedBy.get(name);
+    findings.push({
+      severity: 'error',
+      code: 'volume_driver',
+      message:
+        `volume "${name}"${user ? ` (mounted by "${user}")` : ''} uses the "${driver}" driver; only "local" volumes ` +
+        `can be copied: leave it out, or create it on "${input.target.name}" first and use the skip policy`,
+      resource: r ? about(r) : { type: 'volume', name },
+    });
+  }
+}
+
+// ---- downtime ----
+
+const STOPPED_BY_COLD: ReadonlySet<string> = new Set(['running', 'restarting', 'paused']);
+
+function checkRunningSource(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  if (request.mode !== 'cold') return;
+  const running = resources
+    .filter((r) => r.type === 'container' && moves(r))
+    .filter((r) => {
+      const state = input.source.containers[r.sourceId]?.state;
+      return state !== undefined && STOPPED_BY_COLD.has(state);
+    })
+    .map((r) => r.name);
+  if (running.length === 0) return;
+  const after =
+    request.sourcePolicy === 'keep_running'
+      ? 'restarted there afterwards'
+      : request.sourcePolicy === 'remove'
+        ? 'removed there afterwards'
+        : 'left stopped there afterwards';
+  findings.push({
+    severity: 'warning',
+    code: 'container_running_source',
+    message:
+      `cold migration stops ${running.length === 1 ? 'this running container' : `these ${running.length} running containers`} ` +
+      `on "${input.source.name}" while their data is copied (downtime until they start on "${input.target.name}"), ` +
+      `${after}: ${running.join(', ')}`,
+  });
+}
