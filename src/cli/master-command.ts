@@ -20,6 +20,8 @@ export interface MasterFlags {
   workerTimeout?: string;
   heartbeatInterval?: string;
   inventoryInterval?: string;
+  readyTimeout?: string;
+  rollbackTimeout?: string;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -36,6 +38,14 @@ export function addMasterOptions(command: Command): Command {
     .option(
       '--inventory-interval <duration>',
       'how often workers resend their full inventory (default "60s")',
+    )
+    .option(
+      '--ready-timeout <duration>',
+      'how long a migrated container may take to run (and be healthy) on the target (default "2m")',
+    )
+    .option(
+      '--rollback-timeout <duration>',
+      'how long a rollback waits for an offline worker before reporting what is left (default "10m")',
     );
 }
 
@@ -53,6 +63,8 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       worker_timeout: flags.workerTimeout,
       heartbeat_interval: flags.heartbeatInterval,
       inventory_interval: flags.inventoryInterval,
+      ready_timeout: flags.readyTimeout,
+      rollback_timeout: flags.rollbackTimeout,
     }),
   });
 }
@@ -70,6 +82,8 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     workerTimeoutMs: config.master.worker_timeout,
     heartbeatIntervalMs: config.master.heartbeat_interval,
     inventoryIntervalMs: config.master.inventory_interval,
+    readyTimeoutMs: config.master.ready_timeout,
+    rollbackTimeoutMs: config.master.rollback_timeout,
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),

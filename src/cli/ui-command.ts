@@ -68,6 +68,7 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
         advertiseAddr: config.worker.advertise_addr,
         reconnectIntervalMs: config.worker.reconnect_interval,
         maxReconnectIntervalMs: config.worker.max_reconnect_interval,
+        volumeAccess: config.worker.volume_access,
         engine,
         logger: logger.child({ component: 'local-worker' }),
         version: buildInfo().version,

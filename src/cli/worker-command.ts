@@ -16,6 +16,7 @@ interface WorkerFlags {
   advertiseAddr?: string;
   reconnectInterval?: string;
   maxReconnectInterval?: string;
+  volumeAccess?: string;
 }
 
 export function workerCommand(out: NodeJS.WritableStream): Command {
@@ -34,6 +35,10 @@ export function workerCommand(out: NodeJS.WritableStream): Command {
     )
     .option('--reconnect-interval <duration>', 'first reconnect delay (default "5s")')
     .option('--max-reconnect-interval <duration>', 'longest reconnect delay (default "5m")')
+    .option(
+      '--volume-access <mode>',
+      'how volume data is read and written: auto (the mountpoint when reachable, else the Engine archive API), mountpoint, engine (default "auto")',
+    )
     .action(async (flags: WorkerFlags, command: Command) => {
       const context = createContext(
         command,
@@ -51,6 +56,7 @@ export function workerCommand(out: NodeJS.WritableStream): Command {
             advertise_addr: flags.advertiseAddr,
             reconnect_interval: flags.reconnectInterval,
             max_reconnect_interval: flags.maxReconnectInterval,
+            volume_access: flags.volumeAccess,
           }),
         }),
       );
@@ -74,6 +80,7 @@ export function workerCommand(out: NodeJS.WritableStream): Command {
         advertiseAddr: config.worker.advertise_addr,
         reconnectIntervalMs: config.worker.reconnect_interval,
         maxReconnectIntervalMs: config.worker.max_reconnect_interval,
+        volumeAccess: config.worker.volume_access,
         engine: configuredEngine(context),
         logger,
         version: buildInfo().version,

@@ -86,3 +86,8 @@ export class AppError extends Error {
     return new AppError(code, String(error), { cause: error });
   }
 }
+
+/** True for the names of our error codes (e.g. a code received from another process). */
+export function isErrorCode(value: string): value is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(value);
+}

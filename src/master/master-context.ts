@@ -1,6 +1,7 @@
 // What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
 import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
+import type { MigrationService } from './migration-service.js';
 import type { PairingCode } from './pairing-codes.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -18,6 +19,7 @@ export interface MasterContext {
   registry: WorkerRegistry;
   store: MasterStore;
   metrics: MasterMetrics;
+  migrations: MigrationService;
   /** The current enrollment token and join command. */
   enrollment(): EnrollmentInfo;
   /** Replaces the enrollment token (the old one stops enrolling; enrolled workers are not affected). */

@@ -1,6 +1,7 @@
 // Composition root of the master: state, trust material, the gRPC control service and the HTTP API, wired together.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -18,6 +19,9 @@ import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
 import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
+import { CommandDispatcher } from './command-dispatcher.js';
+import { createTransferRelay } from './grpc/transfer-relay.js';
+import { MigrationService } from './migration-service.js';
 
 export interface MasterOptions {
   httpAddr: string;
@@ -34,6 +38,10 @@ export interface MasterOptions {
   certificateValidityDays?: number;
   logger: Logger;
   version: string;
+  /** How long a migrated container may take to run and be healthy on the target. */
+  readyTimeoutMs?: number;
+  /** How long rollback waits for an offline worker before naming what it leaves behind. */
+  rollbackTimeoutMs?: number;
   /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
   sqliteNativeBinding?: string | undefined;
 }
@@ -52,6 +60,7 @@ export interface RunningMaster {
   /** The admin token when this start created it (shown once), else undefined. */
   newAdminToken: string | undefined;
   registry: WorkerRegistry;
+  migrations: MigrationService;
   close(): Promise<void>;
 }
 
@@ -110,12 +119,21 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
     const pairing = new PairingCodes();
+    const dispatcher = new CommandDispatcher(registry);
+    const relay = createTransferRelay({ ca: new X509Certificate(tls.ca.certPem), store, logger });
+    closers.push(() => {
+      relay.close();
+      dispatcher.closeAll('the master is shutting down');
+      return Promise.resolve();
+    });
 
     const control = await startControlServer({
       address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
       tls,
       store,
       registry,
+      dispatcher,
+      extraServices: [{ definition: relay.definition, implementation: relay.implementation }],
       logger,
       acceptEnrollmentToken: (token) => tokenMatches(token, enrollmentToken) || pairing.consume(token),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -146,10 +164,25 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       const created = pairing.create(PAIRING_CODE_TTL_MS);
       return { ...created, joinCommand: joinCommand(created.code) };
     };
+    const migrations = new MigrationService({
+      store,
+      registry,
+      gateway: dispatcher,
+      caKeyPem: tls.ca.keyPem,
+      logger,
+      metrics,
+      ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+      ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
+    });
+    migrations.subscribe((notice) => {
+      registry.publish(notice);
+    });
+    closers.push(() => migrations.close());
     const context: MasterContext = {
       registry,
       store,
       metrics,
+      migrations,
       enrollment,
       async regenerateEnrollmentToken() {
         const token = generateToken('dm-enroll');
@@ -197,6 +230,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       return Promise.resolve();
     });
     ready = true;
+    await migrations.recover();
 
     return {
       httpUrl,
@@ -207,6 +241,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       caHash: tls.caHash,
       newAdminToken: tokens.newAdminToken,
       registry,
+      migrations,
       close: closeAll,
     };
   } catch (error) {

@@ -13,8 +13,16 @@ const START = Date.parse('2025-03-01T12:00:00Z');
 /** A session that remembers why the registry closed it. */
 class RecordingSession implements WorkerSession {
   readonly closedWith: AppError[] = [];
+  readonly commands: Array<{ id: string; kind: string; argsJson: string }> = [];
+  readonly cancelled: string[] = [];
   close(reason: AppError): void {
     this.closedWith.push(reason);
+  }
+  sendCommand(command: { id: string; kind: string; argsJson: string }): void {
+    this.commands.push(command);
+  }
+  cancelCommand(id: string): void {
+    this.cancelled.push(id);
   }
 }
 

@@ -2,6 +2,7 @@
 // the store and announced to listeners (the REST event stream, metrics).
 import { AppError } from '../core/errors.js';
 import { applyInventoryChanges, diffInventories, type InventoryChange } from '../core/inventory.js';
+import type { MigrationEvent, MigrationRecord } from '../core/migration.js';
 import type { MasterStore } from '../core/ports.js';
 import {
   countInventory,
@@ -26,12 +27,17 @@ export type MasterEvent =
   | { type: 'worker.offline'; worker: WorkerView; reason: string }
   | { type: 'worker.enrolled'; worker: WorkerView }
   | { type: 'worker.removed'; workerId: string }
-  | { type: 'inventory.changed'; workerId: string; counts: InventoryCounts; changes: InventoryChange[] };
+  | { type: 'inventory.changed'; workerId: string; counts: InventoryCounts; changes: InventoryChange[] }
+  | { type: 'migration.updated'; migration: MigrationRecord }
+  | { type: 'migration.event'; event: MigrationEvent };
 
 /** The worker's side of a connected session, as the registry needs it. */
 export interface WorkerSession {
   /** Ends the session from the master's side (e.g. revoked, replaced by a newer connection). */
   close(reason: AppError): void;
+  /** Sends a command down the stream (see CommandDispatcher). */
+  sendCommand(command: { id: string; kind: string; argsJson: string; deadlineMs: number }): void;
+  cancelCommand(id: string): void;
 }
 
 export interface HelloInfo {
@@ -89,6 +95,11 @@ export class WorkerRegistry {
     return () => this.listeners.delete(listener);
   }
 
+  /** Announces an event that is not the registry's own (migrations) to the same listeners. */
+  publish(event: Extract<MasterEvent, { type: 'migration.updated' | 'migration.event' }>): void {
+    this.emit(event);
+  }
+
   private emit(event: MasterEvent): void {
     for (const listener of this.listeners) {
       try {
@@ -144,6 +155,11 @@ export class WorkerRegistry {
     const worker = this.get(workerId);
     if (!worker) throw new AppError('not_found', `worker "${workerId}" not found`);
     return worker;
+  }
+
+  /** The session of a worker that is online now. */
+  session(workerId: string): WorkerSession | undefined {
+    return this.isOnline(workerId) ? this.live.get(workerId)?.session : undefined;
   }
 
   inventory(workerId: string): Inventory {

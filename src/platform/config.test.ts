@@ -57,8 +57,19 @@ describe('loadConfig', () => {
         tls_verify: false,
         tls: false,
       },
-      master: { worker_timeout: 30_000, heartbeat_interval: 10_000, inventory_interval: 60_000 },
-      worker: { labels: {}, reconnect_interval: 5_000, max_reconnect_interval: 300_000 },
+      master: {
+        worker_timeout: 30_000,
+        heartbeat_interval: 10_000,
+        inventory_interval: 60_000,
+        ready_timeout: 120_000,
+        rollback_timeout: 600_000,
+      },
+      worker: {
+        labels: {},
+        reconnect_interval: 5_000,
+        max_reconnect_interval: 300_000,
+        volume_access: 'auto',
+      },
     });
   });
 
@@ -119,6 +130,8 @@ describe('loadConfig', () => {
       worker_timeout: 5_000,
       heartbeat_interval: 10_000,
       inventory_interval: 60_000,
+      ready_timeout: 120_000,
+      rollback_timeout: 600_000,
     });
     expect(config.docker.host).toBe('unix:///var/run/docker.sock');
     expect(config.worker.reconnect_interval).toBe(5_000);
@@ -171,6 +184,8 @@ describe('loadConfig', () => {
       worker_timeout: 90_000,
       heartbeat_interval: 2_500,
       inventory_interval: 1_500,
+      ready_timeout: 120_000,
+      rollback_timeout: 600_000,
     });
     expect(config.worker).toMatchObject({ reconnect_interval: 500, max_reconnect_interval: 3_600_000 });
   });
@@ -302,6 +317,8 @@ describe('loadConfig', () => {
       'master.heartbeat_interval': '2s',
       'master.inventory_interval': '3s',
       'master.advertise_addr': 'm:9',
+      'master.ready_timeout': '6s',
+      'master.rollback_timeout': '7s',
       'worker.master_url': 'https://m',
       'worker.token': 't',
       'worker.ca_hash': 'h',
@@ -312,6 +329,7 @@ describe('loadConfig', () => {
       'worker.advertise_addr': 'w:3',
       'worker.reconnect_interval': '4s',
       'worker.max_reconnect_interval': '5s',
+      'worker.volume_access': 'engine',
     };
     const env = Object.fromEntries(
       Object.entries(ENV_VARIABLES).map(([name, path]) => [name, samples[path]]),

@@ -35,6 +35,8 @@ export const CONFIG_PATHS = [
   'master.heartbeat_interval',
   'master.inventory_interval',
   'master.advertise_addr',
+  'master.ready_timeout',
+  'master.rollback_timeout',
   'worker.master_url',
   'worker.token',
   'worker.ca_hash',
@@ -45,6 +47,7 @@ export const CONFIG_PATHS = [
   'worker.advertise_addr',
   'worker.reconnect_interval',
   'worker.max_reconnect_interval',
+  'worker.volume_access',
 ] as const;
 export type ConfigPath = (typeof CONFIG_PATHS)[number];
 
@@ -203,6 +206,8 @@ function createConfigSchema(homeDir: string) {
         heartbeat_interval: duration.default(10_000),
         inventory_interval: duration.default(60_000),
         advertise_addr: z.string().optional(),
+        ready_timeout: duration.default(120_000),
+        rollback_timeout: duration.default(600_000),
       })
       .prefault({}),
     worker: z
@@ -217,6 +222,7 @@ function createConfigSchema(homeDir: string) {
         advertise_addr: z.string().optional(),
         reconnect_interval: duration.default(5_000),
         max_reconnect_interval: duration.default(300_000),
+        volume_access: z.enum(['auto', 'mountpoint', 'engine']).default('auto'),
       })
       .prefault({}),
   });

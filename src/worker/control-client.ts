@@ -16,6 +16,9 @@ import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
 import { certificateInfo, createKeyAndCsr } from '../platform/pki.js';
 import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
+import { isWorkerCommandKind, type CommandArgs, type WorkerCommandKind } from '../core/worker-commands.js';
+import type { Command } from '../gen/dockation/v1/control.js';
+import type { CommandExecutor } from './command-executor.js';
 import { InventoryTracker, type InventorySink } from './inventory-tracker.js';
 import { SystemFigures } from './system-figures.js';
 import { saveWorkerIdentity, type WorkerIdentity } from './worker-identity.js';
@@ -33,6 +36,8 @@ export interface ControlLoopOptions {
   /** Where renewed certificates are saved. */
   identityDir: string;
   engine: DockerEngine;
+  /** Runs the master's commands; without one, commands are refused. */
+  executor?: CommandExecutor;
   hello: WorkerHello;
   logger: Logger;
   reconnectIntervalMs: number;
@@ -219,10 +224,77 @@ async function runSession(
       logger.warn({ err: error }, 'cannot list the engine for the inventory');
     });
   };
+  // Commands of this session; they end with it, since their results could no longer reach the master.
+  const running = new Map<string, AbortController>();
+  const runCommand = (command: Command): void => {
+    const controller = new AbortController();
+    running.set(command.id, controller);
+    const stop = (): void => {
+      controller.abort();
+    };
+    session.signal.addEventListener('abort', stop, { once: true });
+    const started = Date.now();
+    (async () => {
+      if (!options.executor) throw new AppError('failed_precondition', 'this worker runs no commands');
+      if (!isWorkerCommandKind(command.kind))
+        throw new AppError('invalid_argument', `unknown command "${command.kind}" (is this worker older?)`);
+      const kind: WorkerCommandKind = command.kind;
+      const args = JSON.parse(command.argsJson || '{}') as CommandArgs<typeof kind>;
+      return options.executor.run(kind, args, {
+        signal: controller.signal,
+        progress: (report) => {
+          send({ body: { $case: 'commandProgress', value: { id: command.id, ...report } } });
+        },
+      });
+    })()
+      .then(
+        (result) => {
+          logger.debug({ command: command.kind, id: command.id, ms: Date.now() - started }, 'command done');
+          send({
+            body: {
+              $case: 'commandResult',
+              value: {
+                id: command.id,
+                ok: true,
+                resultJson: JSON.stringify(result),
+                errorCode: '',
+                errorMessage: '',
+              },
+            },
+          });
+        },
+        (error: unknown) => {
+          const appError = AppError.from(error);
+          logger.warn(
+            { command: command.kind, id: command.id, err: appError },
+            `command failed: ${appError.message}`,
+          );
+          send({
+            body: {
+              $case: 'commandResult',
+              value: {
+                id: command.id,
+                ok: false,
+                resultJson: '',
+                errorCode: appError.code,
+                errorMessage: appError.message,
+              },
+            },
+          });
+        },
+      )
+      .finally(() => {
+        running.delete(command.id);
+        session.signal.removeEventListener('abort', stop);
+      });
+  };
+
   const heartbeat = (): void => {
     figures.read().then(
       (system) => {
-        send({ body: { $case: 'heartbeat', value: { sentAtMs: Date.now(), activeTasks: 0, system } } });
+        send({
+          body: { $case: 'heartbeat', value: { sentAtMs: Date.now(), activeTasks: running.size, system } },
+        });
       },
       (error: unknown) => {
         logger.warn({ err: error }, 'cannot read system figures');
@@ -268,6 +340,10 @@ async function runSession(
           });
           onWelcome();
           options.onConnected?.(welcome);
+        } else if (body.$case === 'command') {
+          runCommand(body.value);
+        } else if (body.$case === 'cancelCommand') {
+          running.get(body.value.id)?.abort();
         } else {
           snapshot();
         }

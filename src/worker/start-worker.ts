@@ -14,6 +14,10 @@ import {
   type WorkerIdentity,
 } from './worker-identity.js';
 import type { Welcome } from '../gen/dockation/v1/control.js';
+import { CommandExecutor } from './command-executor.js';
+import { TransferInbox } from './transfer-inbox.js';
+import { startTransferServer } from './transfer-server.js';
+import { VolumeAccess, type VolumeAccessMode } from './volume-access.js';
 
 export interface WorkerOptions {
   masterUrl?: string | undefined;
@@ -27,6 +31,8 @@ export interface WorkerOptions {
   /** Where this worker serves peer transfers. */
   grpcAddr: string;
   advertiseAddr?: string | undefined;
+  /** How volume content is read and written (see VolumeAccess). */
+  volumeAccess?: VolumeAccessMode;
   reconnectIntervalMs: number;
   maxReconnectIntervalMs: number;
   engine: DockerEngine;
@@ -133,23 +139,51 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     );
   }
   const current = identity;
-  await runControlLoop({
-    identity: current,
-    identityDir: dir,
-    engine: options.engine,
-    hello: {
-      name: options.name,
-      hostname: options.hostname,
-      labels: options.labels,
-      version: options.version,
-      advertiseAddress: options.advertiseAddr ?? defaultAdvertiseAddress(options.grpcAddr),
-    },
+  const inbox = new TransferInbox();
+  const transfers = await startTransferServer({
+    address: options.grpcAddr,
+    workerId: current.workerId,
+    caPem: current.caPem,
+    certPem: current.certPem,
+    keyPem: current.keyPem,
+    inbox,
     logger,
-    reconnectIntervalMs: options.reconnectIntervalMs,
-    maxReconnectIntervalMs: options.maxReconnectIntervalMs,
-    signal: options.signal,
-    ...(options.onConnected
-      ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
-      : {}),
   });
+  const executor = new CommandExecutor({
+    engine: options.engine,
+    volumes: new VolumeAccess(options.engine, options.volumeAccess ?? 'auto'),
+    inbox,
+    // Renewal rewrites the identity on disk; transfers always use the current certificate.
+    identity: () => loadWorkerIdentity(dir) ?? current,
+    logger,
+  });
+  // With port 0 (tests) the announced address carries the port actually bound.
+  const advertised = (options.advertiseAddr ?? defaultAdvertiseAddress(options.grpcAddr)).replace(
+    /:0$/,
+    `:${transfers.port}`,
+  );
+  try {
+    await runControlLoop({
+      identity: current,
+      identityDir: dir,
+      engine: options.engine,
+      executor,
+      hello: {
+        name: options.name,
+        hostname: options.hostname,
+        labels: options.labels,
+        version: options.version,
+        advertiseAddress: advertised,
+      },
+      logger,
+      reconnectIntervalMs: options.reconnectIntervalMs,
+      maxReconnectIntervalMs: options.maxReconnectIntervalMs,
+      signal: options.signal,
+      ...(options.onConnected
+        ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
+        : {}),
+    });
+  } finally {
+    await transfers.close();
+  }
 }

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { FakeDockerEngine } from '../../src/core/testing/fake-docker-engine.js';
 import type { Welcome } from '../../src/gen/dockation/v1/control.js';
+import { CommandDispatcher } from '../../src/master/command-dispatcher.js';
 import { startControlServer, type ControlServer } from '../../src/master/grpc/control-server.js';
 import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../../src/master/store/sqlite-master-store.js';
@@ -61,6 +62,7 @@ async function startMaster(options: { certificateValidityDays?: number } = {}): 
     tls,
     store,
     registry,
+    dispatcher: new CommandDispatcher(registry),
     logger,
     acceptEnrollmentToken: (token) => tokenMatches(token, TOKEN),
     heartbeatIntervalMs: 200,

@@ -26,9 +26,11 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr } from '../../platform/pki.js';
+import { authenticatePeer } from './peer-auth.js';
 import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
 import type { MasterTls } from '../master-identity.js';
+import type { CommandDispatcher } from '../command-dispatcher.js';
 import type { WorkerRegistry, WorkerSession } from '../worker-registry.js';
 
 export interface ControlServerOptions {
@@ -36,6 +38,12 @@ export interface ControlServerOptions {
   tls: MasterTls;
   store: MasterStore;
   registry: WorkerRegistry;
+  dispatcher: CommandDispatcher;
+  /** Other services sharing the port (the transfer relay). */
+  extraServices?: Array<{
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+  }>;
   logger: Logger;
   /** Whether a presented token may enroll: the current enrollment token or a live pairing code. */
   acceptEnrollmentToken: (token: string) => boolean;
@@ -65,48 +73,6 @@ function parseList<T>(json: string, what: string): T[] {
   const value: unknown = json ? JSON.parse(json) : [];
   if (!Array.isArray(value)) throw new AppError('invalid_argument', `inventory ${what} must be a JSON array`);
   return value as T[];
-}
-
-/**
- * The worker id a client certificate names, after checking it is ours, current, and neither unknown nor revoked.
- * TLS has already verified the chain against our CA (grpc-js shows only authorized peers); the check is repeated
- * here with Node's native X509 (cheap, which matters when a thousand workers reconnect at once) so that no
- * change of TLS settings can silently let a foreign certificate through.
- */
-async function authenticate(
-  call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>,
-  ca: X509Certificate,
-  store: MasterStore,
-): Promise<{ workerId: string; serial: string }> {
-  const peer = call.getAuthContext().sslPeerCertificate;
-  if (!peer?.raw) {
-    throw new AppError('unauthenticated', 'a client certificate from this master is required', {
-      hint: 'enroll the worker first (docker-migrate worker --token …)',
-    });
-  }
-  const cert = new X509Certificate(peer.raw);
-  const now = Date.now();
-  if (cert.ca || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
-    throw new AppError('unauthenticated', 'client certificate refused: not issued by this master');
-  }
-  if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) {
-    throw new AppError('unauthenticated', 'client certificate refused: expired or not yet valid');
-  }
-  const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
-  const certificate = await store.getCertificate(cert.serialNumber.toLowerCase());
-  if (!certificate || certificate.workerId !== commonName) {
-    throw new AppError('unauthenticated', 'client certificate unknown to this master');
-  }
-  if (certificate.revokedAt) {
-    throw new AppError(
-      'permission_denied',
-      'this worker was removed from the master (its certificate is revoked)',
-      {
-        hint: 'enroll it again with a new token to bring it back',
-      },
-    );
-  }
-  return { workerId: certificate.workerId, serial: certificate.serial };
 }
 
 /** Adapts an async handler to grpc-js's callback style, answering its failure as a gRPC status. */
@@ -238,7 +204,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
 
   async function renew(call: grpc.ServerUnaryCall<RenewRequest, RenewResponse>): Promise<RenewResponse> {
-    const { workerId } = await authenticate(call, caCertificate, store);
+    const { workerId } = await authenticatePeer(call, caCertificate, store);
     const issued = await signCsr(tls.ca, call.request.csrPem, {
       commonName: workerId,
       validityDays,
@@ -267,9 +233,16 @@ export async function startControlServer(options: ControlServerOptions): Promise
         // grpc-js turns an 'error' event on a server stream into the call's status (destroy() would send none).
         call.emit('error', toGrpcError(reason));
       },
+      sendCommand(command) {
+        if (!ended) call.write({ body: { $case: 'command', value: command } });
+      },
+      cancelCommand(id) {
+        if (!ended) call.write({ body: { $case: 'cancelCommand', value: { id } } });
+      },
     };
     const finish = (reason: string): void => {
       sessions.delete(call);
+      options.dispatcher.sessionEnded(session, reason);
       if (workerId) registry.detach(workerId, session, reason);
     };
     call.on('error', (error) => {
@@ -289,7 +262,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       session.close(new AppError('deadline_exceeded', 'no hello within the allowed time'));
     }, options.helloTimeoutMs ?? 15_000);
 
-    const authenticated = authenticate(call, caCertificate, store);
+    const authenticated = authenticatePeer(call, caCertificate, store);
     authenticated.catch((error: unknown) => {
       clearTimeout(helloTimer);
       logger.warn({ peer: call.getPeer(), err: error }, 'control stream refused');
@@ -388,6 +361,12 @@ export async function startControlServer(options: ControlServerOptions): Promise
           registry.delta(id, body.value.sequence, changes);
           return;
         }
+        case 'commandResult':
+          options.dispatcher.result(id, body.value);
+          return;
+        case 'commandProgress':
+          options.dispatcher.progress(id, body.value);
+          return;
         default:
           return;
       }
@@ -400,6 +379,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     connect,
   };
   server.addService(ControlServiceService, implementation);
+  for (const extra of options.extraServices ?? []) server.addService(extra.definition, extra.implementation);
 
   const provider = new MutableCertificateProvider();
   provider.setCa(tls.ca.certPem);

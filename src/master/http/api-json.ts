@@ -3,6 +3,7 @@
 import type { InventoryChange } from '../../core/inventory.js';
 import type { AuditEntry, InventoryCounts } from '../../core/workers.js';
 import type { EnrollmentInfo } from '../master-context.js';
+import { migrationEventJson, migrationJson } from './migration-json.js';
 import type { MasterEvent, WorkerStatus, WorkerView } from '../worker-registry.js';
 
 export interface CountsJson {
@@ -163,6 +164,17 @@ export function eventJson(event: MasterEvent): EventJson {
             removed: change.item === undefined,
           })),
         },
+      };
+    case 'migration.updated': {
+      // Progress updates stay small: the live view needs figures, not the plan's findings.
+      const json = migrationJson(event.migration);
+      delete json.findings;
+      return { type: event.type, data: { migration: json } };
+    }
+    case 'migration.event':
+      return {
+        type: event.type,
+        data: { migration_id: event.event.migrationId, event: migrationEventJson(event.event) },
       };
   }
 }

@@ -172,7 +172,7 @@ describe('workers', () => {
         advertiseAddress: '10.0.0.1:7443',
         dockerVersion: '27.3.1',
       },
-      { close: () => undefined },
+      { close: () => undefined, sendCommand: () => undefined, cancelCommand: () => undefined },
     );
     test.registry.heartbeat(ALPHA.id, {
       activeTasks: 2,

@@ -11,6 +11,7 @@ import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { createErrorHandler, handleNotFound } from './http-errors.js';
 import { createRequestObserver } from './request-observer.js';
+import { registerMigrationRoutes } from './migration-routes.js';
 import { registerResourceRoutes } from './resource-routes.js';
 import { trackSpareConnections } from './spare-connections.js';
 import { registerWorkerRoutes } from './worker-routes.js';
@@ -62,6 +63,7 @@ export async function createHttpApp(
   registerResourceRoutes(app, context);
   registerEnrollmentRoutes(app, context);
   registerAuditRoutes(app, context);
+  registerMigrationRoutes(app, context);
   registerEventRoutes(app, context, { logger, observer });
 
   await app.ready();

@@ -5,7 +5,9 @@ import { Writable } from 'node:stream';
 import type { WorkerRecord } from '../../core/workers.js';
 import { createLogger, type Logger } from '../../platform/logger.js';
 import type { EnrollmentInfo, MasterContext } from '../master-context.js';
+import { CommandDispatcher } from '../command-dispatcher.js';
 import { createMasterMetrics } from '../metrics.js';
+import { MigrationService } from '../migration-service.js';
 import { PairingCodes } from '../pairing-codes.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
@@ -53,10 +55,20 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', destination });
+  const migrations = new MigrationService({
+    store,
+    registry,
+    gateway: new CommandDispatcher(registry),
+    // Never used to sign here: these tests start no transfer.
+    caKeyPem: '',
+    logger,
+    metrics,
+  });
   const context: MasterContext = {
     registry,
     store,
     metrics,
+    migrations,
     enrollment: () => enrollment,
     regenerateEnrollmentToken: () => {
       generation += 1;

@@ -75,11 +75,18 @@ export interface ConnectRequest {
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "inventory"; value: InventorySnapshot }
     | { $case: "inventoryDelta"; value: InventoryDelta }
+    | { $case: "commandResult"; value: CommandResult }
+    | { $case: "commandProgress"; value: CommandProgress }
     | undefined;
 }
 
 export interface ConnectResponse {
-  body?: { $case: "welcome"; value: Welcome } | { $case: "requestInventory"; value: RequestInventory } | undefined;
+  body?:
+    | { $case: "welcome"; value: Welcome }
+    | { $case: "requestInventory"; value: RequestInventory }
+    | { $case: "command"; value: Command }
+    | { $case: "cancelCommand"; value: CancelCommand }
+    | undefined;
 }
 
 export interface Hello {
@@ -147,6 +154,38 @@ export interface InventoryChange {
 export interface InventoryDelta {
   sequence: number;
   changes: InventoryChange[];
+}
+
+/**
+ * A step of a migration the master asks the worker to run against its engine. Kinds and their arguments are
+ * the product's own (src/core/worker-commands.ts), carried as JSON so they evolve without proto churn.
+ */
+export interface Command {
+  id: string;
+  kind: string;
+  argsJson: string;
+  /** Unix milliseconds after which the master no longer waits for the result. */
+  deadlineMs: number;
+}
+
+export interface CancelCommand {
+  id: string;
+}
+
+export interface CommandResult {
+  id: string;
+  ok: boolean;
+  resultJson: string;
+  /** On failure: the product's error code (e.g. "not_found") and a readable message. */
+  errorCode: string;
+  errorMessage: string;
+}
+
+/** Bytes moved so far by a long command (a transfer). */
+export interface CommandProgress {
+  id: string;
+  bytes: number;
+  totalBytes: number;
 }
 
 function createBaseEnrollRequest(): EnrollRequest {
@@ -550,6 +589,12 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       case "inventoryDelta":
         InventoryDelta.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "commandResult":
+        CommandResult.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
+      case "commandProgress":
+        CommandProgress.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -599,6 +644,22 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
             message.body = { $case: "inventoryDelta", value: InventoryDelta.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "commandResult", value: CommandResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "commandProgress", value: CommandProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -641,6 +702,18 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         }
         break;
       }
+      case "commandResult": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "commandResult", value: CommandResult.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "commandProgress": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "commandProgress", value: CommandProgress.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -658,6 +731,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         break;
       case "requestInventory":
         RequestInventory.encode(message.body.value, writer.uint32(18).fork()).join();
+        break;
+      case "command":
+        Command.encode(message.body.value, writer.uint32(26).fork()).join();
+        break;
+      case "cancelCommand":
+        CancelCommand.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -692,6 +771,22 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.body = { $case: "requestInventory", value: RequestInventory.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = { $case: "command", value: Command.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "cancelCommand", value: CancelCommand.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -719,6 +814,18 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "requestInventory": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "requestInventory", value: RequestInventory.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "command": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "command", value: Command.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "cancelCommand": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cancelCommand", value: CancelCommand.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1491,6 +1598,334 @@ export const InventoryDelta: MessageFns<InventoryDelta> = {
     const message = createBaseInventoryDelta();
     message.sequence = object.sequence ?? 0;
     message.changes = object.changes?.map((e) => InventoryChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCommand(): Command {
+  return { id: "", kind: "", argsJson: "", deadlineMs: 0 };
+}
+
+export const Command: MessageFns<Command> = {
+  encode(message: Command, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.argsJson !== "") {
+      writer.uint32(26).string(message.argsJson);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(32).int64(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Command {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.argsJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deadlineMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Command>, I>>(base?: I): Command {
+    return Command.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Command>, I>>(object: I): Command {
+    const message = createBaseCommand();
+    message.id = object.id ?? "";
+    message.kind = object.kind ?? "";
+    message.argsJson = object.argsJson ?? "";
+    message.deadlineMs = object.deadlineMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseCancelCommand(): CancelCommand {
+  return { id: "" };
+}
+
+export const CancelCommand: MessageFns<CancelCommand> = {
+  encode(message: CancelCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CancelCommand>, I>>(base?: I): CancelCommand {
+    return CancelCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCommand>, I>>(object: I): CancelCommand {
+    const message = createBaseCancelCommand();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseCommandResult(): CommandResult {
+  return { id: "", ok: false, resultJson: "", errorCode: "", errorMessage: "" };
+}
+
+export const CommandResult: MessageFns<CommandResult> = {
+  encode(message: CommandResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    if (message.resultJson !== "") {
+      writer.uint32(26).string(message.resultJson);
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(34).string(message.errorCode);
+    }
+    if (message.errorMessage !== "") {
+      writer.uint32(42).string(message.errorMessage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resultJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorMessage = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CommandResult>, I>>(base?: I): CommandResult {
+    return CommandResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandResult>, I>>(object: I): CommandResult {
+    const message = createBaseCommandResult();
+    message.id = object.id ?? "";
+    message.ok = object.ok ?? false;
+    message.resultJson = object.resultJson ?? "";
+    message.errorCode = object.errorCode ?? "";
+    message.errorMessage = object.errorMessage ?? "";
+    return message;
+  },
+};
+
+function createBaseCommandProgress(): CommandProgress {
+  return { id: "", bytes: 0, totalBytes: 0 };
+}
+
+export const CommandProgress: MessageFns<CommandProgress> = {
+  encode(message: CommandProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(16).uint64(message.bytes);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(24).uint64(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommandProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommandProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<CommandProgress>, I>>(base?: I): CommandProgress {
+    return CommandProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommandProgress>, I>>(object: I): CommandProgress {
+    const message = createBaseCommandProgress();
+    message.id = object.id ?? "";
+    message.bytes = object.bytes ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
     return message;
   },
 };

@@ -1,0 +1,115 @@
+// The REST API's JSON shapes (snake_case) for migrations, their plans, findings and events.
+import type {
+  Finding,
+  MigrationEvent,
+  MigrationPlan,
+  MigrationRecord,
+  PlannedResource,
+} from '../../core/migration.js';
+
+export interface FindingJson {
+  severity: Finding['severity'];
+  code: string;
+  message: string;
+  resource?: { type: string; name: string };
+}
+
+export interface ResourceJson {
+  type: PlannedResource['type'];
+  name: string;
+  source_id: string;
+  target_name: string;
+  reason: PlannedResource['reason'];
+  action: PlannedResource['action'];
+  status: PlannedResource['status'];
+  bytes: number;
+  estimated_bytes: number;
+}
+
+export interface MigrationEventJson {
+  id: number;
+  at: string;
+  level: MigrationEvent['level'];
+  phase: MigrationEvent['phase'];
+  message: string;
+  resource?: { type: string; name: string };
+}
+
+export function findingJson(finding: Finding): FindingJson {
+  return {
+    severity: finding.severity,
+    code: finding.code,
+    message: finding.message,
+    ...(finding.resource ? { resource: finding.resource } : {}),
+  };
+}
+
+export function resourceJson(resource: PlannedResource): ResourceJson {
+  return {
+    type: resource.type,
+    name: resource.name,
+    source_id: resource.sourceId,
+    target_name: resource.targetName,
+    reason: resource.reason,
+    action: resource.action,
+    status: resource.status,
+    bytes: resource.bytes,
+    estimated_bytes: resource.estimatedBytes,
+  };
+}
+
+export function planJson(plan: MigrationPlan): {
+  resources: ResourceJson[];
+  total_bytes: number;
+  findings: FindingJson[];
+} {
+  return {
+    resources: plan.resources.map(resourceJson),
+    total_bytes: plan.totalBytes,
+    findings: plan.findings.map(findingJson),
+  };
+}
+
+export function migrationEventJson(event: MigrationEvent): MigrationEventJson {
+  return {
+    id: event.id,
+    at: event.at,
+    level: event.level,
+    phase: event.phase,
+    message: event.message,
+    ...(event.resource ? { resource: event.resource } : {}),
+  };
+}
+
+/** A migration as the API shows it; `events` only on the single-migration answer. */
+export function migrationJson(
+  migration: MigrationRecord,
+  events?: MigrationEvent[],
+): Record<string, unknown> {
+  const { request } = migration;
+  return {
+    id: migration.id,
+    status: migration.status,
+    phase: migration.phase,
+    progress: migration.progress,
+    bytes_transferred: migration.bytesTransferred,
+    total_bytes: migration.totalBytes,
+    rate_bytes_per_s: migration.rateBytesPerSecond,
+    created_at: migration.createdAt,
+    started_at: migration.startedAt,
+    completed_at: migration.completedAt,
+    downtime_ms: migration.downtimeMs,
+    error: migration.error,
+    cancel_requested: migration.cancelRequested,
+    source_worker_id: request.sourceWorkerId,
+    target_worker_id: request.targetWorkerId,
+    mode: request.mode,
+    strategy: request.strategy,
+    transfer_mode: request.transferMode,
+    conflict_policy: request.conflictPolicy,
+    source_policy: request.sourcePolicy,
+    resources: migration.plan.resources.map(resourceJson),
+    findings: migration.plan.findings.map(findingJson),
+    ...(events ? { events: events.map(migrationEventJson) } : {}),
+  };
+}

@@ -1,0 +1,164 @@
+// Migration routes: start (or dry-run) a migration, list them newest first, show one with its events, cancel.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+
+import { AppError } from '../../core/errors.js';
+import type { MigrationRequest, MigrationStatus } from '../../core/migration.js';
+import type { MasterContext } from '../master-context.js';
+import { findingJson, migrationJson, planJson } from './migration-json.js';
+import { ID_PARAMS } from './route-schemas.js';
+
+const names = z.array(z.string().min(1).max(256)).max(1000).default([]);
+
+const bindRule = z.union([
+  z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).strict(),
+  z.object({ skip: z.literal(true) }).strict(),
+  // "/new/path" or "skip", as people write it.
+  z.string().min(1),
+]);
+
+/** The body of POST /api/migrations, as the product description names its fields. */
+const MIGRATION_BODY = z
+  .object({
+    source_worker_id: z.string().min(1),
+    target_worker_id: z.string().min(1),
+    container_ids: names,
+    image_ids: names,
+    volume_names: names,
+    network_ids: names,
+    compose_projects: names,
+    mode: z.enum(['cold', 'warm', 'live']).default('cold'),
+    strategy: z.enum(['full', 'incremental']).default('full'),
+    transfer_mode: z.enum(['direct', 'proxy', 'auto']).default('auto'),
+    conflict_policy: z.enum(['fail', 'skip', 'rename', 'overwrite']).default('fail'),
+    source_policy: z.enum(['keep_stopped', 'remove', 'keep_running']).default('keep_stopped'),
+    bind_mounts: z
+      .record(z.string().startsWith('/', 'bind mount sources are absolute paths'), bindRule)
+      .default({}),
+    dry_run: z.boolean().default(false),
+  })
+  .strict();
+
+const LIST_QUERY = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+    before: { type: 'string', minLength: 1 },
+    status: { type: 'string', minLength: 1 },
+  },
+} as const;
+
+const STATUSES: readonly MigrationStatus[] = [
+  'pending',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'rolled_back',
+];
+
+/** A worker by id or by name; `not_found` names what was asked for. */
+function workerId(context: MasterContext, ref: string, role: string): string {
+  const worker = context.registry.get(ref) ?? context.registry.findByName(ref);
+  if (!worker) throw new AppError('not_found', `${role} worker "${ref}" not found`);
+  return worker.id;
+}
+
+function parseBody(context: MasterContext, body: unknown): { request: MigrationRequest; dryRun: boolean } {
+  const parsed = MIGRATION_BODY.safeParse(body ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({
+      path: issue.path.join('.'),
+      message: issue.message,
+    }));
+    throw new AppError(
+      'invalid_argument',
+      `invalid migration request: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+      { details: { issues } },
+    );
+  }
+  const value = parsed.data;
+  const bindMounts: MigrationRequest['bindMounts'] = {};
+  for (const [path, rule] of Object.entries(value.bind_mounts)) {
+    if (typeof rule !== 'string') bindMounts[path] = rule;
+    else if (rule === 'skip') bindMounts[path] = { skip: true };
+    else if (rule.startsWith('/')) bindMounts[path] = { path: rule };
+    else throw new AppError('invalid_argument', `bind_mounts["${path}"] must be an absolute path or "skip"`);
+  }
+  return {
+    dryRun: value.dry_run,
+    request: {
+      sourceWorkerId: workerId(context, value.source_worker_id, 'source'),
+      targetWorkerId: workerId(context, value.target_worker_id, 'target'),
+      containers: value.container_ids,
+      images: value.image_ids,
+      volumes: value.volume_names,
+      networks: value.network_ids,
+      composeProjects: value.compose_projects,
+      mode: value.mode,
+      strategy: value.strategy,
+      transferMode: value.transfer_mode,
+      conflictPolicy: value.conflict_policy,
+      sourcePolicy: value.source_policy,
+      bindMounts,
+    },
+  };
+}
+
+export function registerMigrationRoutes(app: FastifyInstance, context: MasterContext): void {
+  const { migrations } = context;
+
+  app.post('/api/migrations', async (request, reply) => {
+    const { request: migrationRequest, dryRun } = parseBody(context, request.body);
+    if (dryRun) {
+      const answer = await migrations.dryRun(migrationRequest);
+      return reply.code(200).send({
+        dry_run: true,
+        plan: planJson(answer.plan),
+        findings: answer.findings.map(findingJson),
+        blocked: answer.blocked,
+      });
+    }
+    const migration = await migrations.start(migrationRequest);
+    return reply.code(201).send({ migration: migrationJson(migration) });
+  });
+
+  app.get<{ Querystring: { limit: number; before?: string; status?: string } }>(
+    '/api/migrations',
+    { schema: { querystring: LIST_QUERY } },
+    async (request) => {
+      const { limit, before, status } = request.query;
+      const statuses = status?.split(',').map((s) => s.trim());
+      for (const s of statuses ?? [])
+        if (!(STATUSES as readonly string[]).includes(s))
+          throw new AppError('invalid_argument', `unknown status "${s}" (one of ${STATUSES.join(', ')})`);
+      const list = await migrations.list({
+        limit,
+        ...(before === undefined ? {} : { before }),
+        ...(statuses ? { status: statuses as MigrationStatus[] } : {}),
+      });
+      return {
+        migrations: list.map((migration) => migrationJson(migration)),
+        next_before: list.length === limit ? list[list.length - 1]?.id : null,
+      };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/api/migrations/:id',
+    { schema: { params: ID_PARAMS } },
+    async (request) => {
+      const { migration, events } = await migrations.get(request.params.id);
+      return { migration: migrationJson(migration, events) };
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/api/migrations/:id/cancel',
+    { schema: { params: ID_PARAMS } },
+    async (request) => {
+      const migration = await migrations.cancel(request.params.id);
+      return { migration: migrationJson(migration) };
+    },
+  );
+}

@@ -1,0 +1,374 @@
+// Runs the master's commands against this worker's engine: inspect, stop/start, create/remove objects, and the
+// transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
+import { statfs } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { AppError } from '../core/errors.js';
+import type { DockerEngine } from '../core/ports.js';
+import type {
+  CommandArgs,
+  CommandProgressReport,
+  CommandResultOf,
+  TransferResult,
+  WorkerCommandKind,
+} from '../core/worker-commands.js';
+import { TransferServiceClient, type PullResponse } from '../gen/dockation/v1/transfer.js';
+import { fromGrpcError } from '../platform/grpc-support.js';
+import type { Logger } from '../platform/logger.js';
+import { filterSavedImage, readSaveLayout } from '../transfer/image-archive.js';
+import { pushTransfer, verifiedData } from '../transfer/transfer-stream.js';
+import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
+import type { TransferInbox } from './transfer-inbox.js';
+import { peerChannel } from './transfer-server.js';
+import type { VolumeAccess } from './volume-access.js';
+import type { WorkerIdentity } from './worker-identity.js';
+
+export interface CommandContext {
+  signal: AbortSignal;
+  progress: (report: CommandProgressReport) => void;
+}
+
+type Handlers = {
+  [K in WorkerCommandKind]: (args: CommandArgs<K>, context: CommandContext) => Promise<CommandResultOf<K>>;
+};
+
+/** How long a receiver waits for its sender to connect. */
+const SENDER_WAIT_MS = 120_000;
+/** How often progress goes up the control stream during a transfer. */
+const PROGRESS_EVERY_MS = 500;
+
+function isNotFound(error: unknown): boolean {
+  return AppError.from(error).code === 'not_found';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new AppError('canceled', 'cancelled'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(new AppError('canceled', 'cancelled'));
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Calls `report` at most every PROGRESS_EVERY_MS, and always with the last figure at the end. */
+function throttled(report: (bytes: number) => void): { update: (bytes: number) => void; flush: () => void } {
+  let last = 0;
+  let latest = 0;
+  return {
+    update(bytes) {
+      latest = bytes;
+      const now = Date.now();
+      if (now - last >= PROGRESS_EVERY_MS) {
+        last = now;
+        report(bytes);
+      }
+    },
+    flush() {
+      report(latest);
+    },
+  };
+}
+
+export class CommandExecutor {
+  private readonly handlers: Handlers;
+
+  constructor(
+    private readonly options: {
+      engine: DockerEngine;
+      volumes: VolumeAccess;
+      inbox: TransferInbox;
+      identity: () => WorkerIdentity;
+      logger: Logger;
+    },
+  ) {
+    const { engine } = options;
+    this.handlers = {
+      'engine.describe': async () => {
+        const info = await engine.info();
+        let freeBytes: number | null = null;
+        try {
+          const stats = await statfs(info.dockerRootDir);
+          freeBytes = stats.bavail * stats.bsize;
+        } catch {
+          // A remote engine's root is not on this host: preflight says it cannot tell.
+        }
+        return {
+          architecture: info.architecture,
+          os: info.os,
+          dockerRootDir: info.dockerRootDir,
+          freeBytes,
+        };
+      },
+      'container.inspect': ({ ref }) => engine.inspectContainer(ref),
+      'container.stop': async ({ ref, timeoutSeconds }) => {
+        const details = await engine.inspectContainer(ref);
+        const wasRunning = details.state === 'running' || details.state === 'restarting';
+        if (wasRunning || details.state === 'paused')
+          await engine.stopContainer(ref, timeoutSeconds === undefined ? {} : { timeoutSeconds });
+        return { wasRunning };
+      },
+      'container.start': async ({ ref }) => {
+        const details = await engine.inspectContainer(ref);
+        if (details.state !== 'running') await engine.startContainer(ref);
+        return {};
+      },
+      'container.create': async ({ name, body, networks }) => {
+        const id = await engine.createContainerFromConfig(name, body);
+        try {
+          // The first network is in the create body; the others are connected now (API 1.41 takes one).
+          for (const network of networks.slice(1)) {
+            await engine.connectNetwork(network.name, id, {
+              aliases: network.aliases,
+              ...(network.ipv4Address ? { ipv4Address: network.ipv4Address } : {}),
+              ...(network.ipv6Address ? { ipv6Address: network.ipv6Address } : {}),
+            });
+          }
+        } catch (error) {
+          await engine.removeContainer(id, { force: true }).catch(() => undefined);
+          throw error;
+        }
+        return { id };
+      },
+      'container.await_ready': async ({ ref, timeoutMs }, context) => {
+        const until = Date.now() + timeoutMs;
+        for (;;) {
+          const details = await engine.inspectContainer(ref);
+          if (details.state === 'running' && (details.health === undefined || details.health === 'healthy'))
+            return { state: details.state, ...(details.health ? { health: details.health } : {}) };
+          if (details.state === 'exited' || details.state === 'dead')
+            throw new AppError(
+              'failed_precondition',
+              `container "${details.name}" stopped right after starting (exit code ${details.exitCode ?? '?'})`,
+            );
+          if (details.health === 'unhealthy')
+            throw new AppError('failed_precondition', `container "${details.name}" is unhealthy`);
+          if (Date.now() > until)
+            throw new AppError(
+              'deadline_exceeded',
+              `container "${details.name}" is ${details.state}${details.health ? ` (${details.health})` : ''} after ${Math.round(timeoutMs / 1000)} s`,
+            );
+          await sleep(500, context.signal);
+        }
+      },
+      'container.remove': async ({ ref }) => {
+        try {
+          await engine.removeContainer(ref, { force: true });
+          return { removed: true };
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+      },
+      'image.inspect': ({ ref }) => engine.inspectImage(ref),
+      'image.layer_chains': async () => {
+        const chains: string[][] = [];
+        for (const image of await engine.listImages()) {
+          try {
+            chains.push((await engine.inspectImage(image.id)).layers);
+          } catch (error) {
+            if (!isNotFound(error)) throw error;
+          }
+        }
+        return { chains };
+      },
+      'image.tag': async ({ id, tags }) => {
+        for (const tag of tags) {
+          const colon = tag.lastIndexOf(':');
+          const slash = tag.lastIndexOf('/');
+          const [repo, version] =
+            colon > slash ? [tag.slice(0, colon), tag.slice(colon + 1)] : [tag, 'latest'];
+          await engine.tagImage(id, repo, version);
+        }
+        return {};
+      },
+      'image.remove': async ({ ref }) => {
+        try {
+          await engine.removeImage(ref, { force: true });
+          return { removed: true };
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+      },
+      'volume.create': async ({ spec }) => {
+        try {
+          await engine.inspectVolume(spec.name);
+          throw new AppError('conflict', `volume "${spec.name}" already exists on this worker`);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+        }
+        await engine.createVolume(spec);
+        return { created: true };
+      },
+      'volume.remove': async ({ name }) => {
+        try {
+          await engine.removeVolume(name, { force: true });
+          return { removed: true };
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+      },
+      'network.create': async ({ spec }) => {
+        const id = await engine.createNetwork(spec);
+        return { id, created: true };
+      },
+      'network.remove': async ({ ref }) => {
+        try {
+          await engine.removeNetwork(ref);
+          return { removed: true };
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+      },
+      'transfer.receive': (args, context) => this.receive(args, context),
+      'transfer.send': (args, context) => this.send(args, context),
+    };
+  }
+
+  run<K extends WorkerCommandKind>(
+    kind: K,
+    args: CommandArgs<K>,
+    context: CommandContext,
+  ): Promise<CommandResultOf<K>> {
+    const handler = this.handlers[kind] as (
+      args: CommandArgs<K>,
+      context: CommandContext,
+    ) => Promise<CommandResultOf<K>>;
+    return handler(args, context);
+  }
+
+  /** Consumes a verified stream into the resource the grant names. */
+  private async consume(
+    resource: CommandArgs<'transfer.receive'>['resource'],
+    messages: AsyncIterable<{ body?: PullResponse['body'] | { $case: 'header' } | undefined }>,
+    signal: AbortSignal,
+  ): Promise<TransferResult> {
+    const incoming = verifiedData(messages as Parameters<typeof verifiedData>[0]);
+    // The consumer may stop reading at the end of the tar (its zero blocks) before the trailer arrives. Without a
+    // `return` method its early stop cannot close the stream, so the rest is drained and checked below.
+    const iterator = incoming.data;
+    const unclosable: AsyncIterable<Buffer> = {
+      [Symbol.asyncIterator]: () => ({ next: () => iterator.next() }),
+    };
+    if (resource.type === 'volume') await this.options.volumes.write(resource.name, unclosable, signal);
+    else await this.options.engine.loadImages(unclosable);
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) void next.value;
+    return incoming.result();
+  }
+
+  private async receive(
+    args: CommandArgs<'transfer.receive'>,
+    context: CommandContext,
+  ): Promise<TransferResult> {
+    if (args.route === 'direct') {
+      return this.options.inbox.expect(
+        args.transferId,
+        (messages) => this.consume(args.resource, messages, context.signal),
+        { timeoutMs: SENDER_WAIT_MS, signal: context.signal },
+      );
+    }
+    const client = this.masterTransferClient();
+    try {
+      const call = client.pull({ grant: args.grant, transferId: args.transferId });
+      const onAbort = (): void => {
+        call.cancel();
+      };
+      context.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await this.consume(args.resource, call as AsyncIterable<PullResponse>, context.signal);
+      } catch (error) {
+        call.cancel();
+        if (context.signal.aborted) throw new AppError('canceled', 'the transfer was cancelled');
+        throw error instanceof AppError ? error : fromGrpcError(error, 'the relayed transfer failed');
+      } finally {
+        context.signal.removeEventListener('abort', onAbort);
+      }
+    } finally {
+      client.close();
+    }
+  }
+
+  private async send(args: CommandArgs<'transfer.send'>, context: CommandContext): Promise<TransferResult> {
+    const identity = this.options.identity();
+    let data: AsyncIterable<Uint8Array>;
+    let skipped: (() => number) | undefined;
+    if (args.resource.type === 'volume') {
+      data = await this.options.volumes.read(args.resource.name, context.signal);
+    } else {
+      const image = await this.options.engine.inspectImage(args.resource.name);
+      const refs = image.tags.length > 0 ? image.tags : [image.id];
+      const skip = new Set<string>();
+      if ((args.skipLayers ?? 0) > 0) {
+        // docker save lists layer files only at its end: a first pass learns which file is which layer.
+        const layout = await readSaveLayout(await this.options.engine.saveImages(refs));
+        for (const layer of layout.layers.slice(0, args.skipLayers)) skip.add(layer.path);
+      }
+      const filtered = filterSavedImage(await this.options.engine.saveImages(refs), skip);
+      data = filtered.stream;
+      skipped = () => filtered.stats().layerBytesSkipped;
+    }
+    const progress = throttled((bytes) => {
+      context.progress({ bytes, totalBytes: 0 });
+    });
+    const client =
+      args.route === 'direct'
+        ? (() => {
+            const channel = peerChannel({
+              caPem: identity.caPem,
+              certPem: identity.certPem,
+              keyPem: identity.keyPem,
+              targetWorkerId: args.targetWorkerId,
+            });
+            return new TransferServiceClient(args.targetAddress, channel.credentials, channel.options);
+          })()
+        : this.masterTransferClient();
+    try {
+      if (args.route === 'direct') await this.waitForPeer(client, args.targetAddress);
+      const result = await pushTransfer({
+        client,
+        header: { grant: args.grant, transferId: args.transferId },
+        data,
+        signal: context.signal,
+        onBytes: progress.update,
+        peer:
+          args.route === 'direct' ? `worker ${args.targetWorkerId} at ${args.targetAddress}` : 'the master',
+      });
+      progress.flush();
+      return skipped ? { ...result, skippedBytes: skipped() } : result;
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Fails fast (`unavailable`) when the peer cannot be reached, so `auto` can fall back to the relay. */
+  private waitForPeer(client: grpc.Client, address: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      client.waitForReady(Date.now() + 10_000, (error) => {
+        if (error)
+          reject(
+            new AppError('unavailable', `cannot reach the receiving worker at ${address}: ${error.message}`),
+          );
+        else resolve();
+      });
+    });
+  }
+
+  private masterTransferClient(): TransferServiceClient {
+    const identity = this.options.identity();
+    const { credentials } = masterChannelCredentials(identity.caPem, identity);
+    return new TransferServiceClient(identity.masterUrl, credentials, {
+      ...masterChannelOptions(),
+      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+    });
+  }
+}

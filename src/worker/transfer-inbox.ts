@@ -1,0 +1,108 @@
+// Where an incoming transfer meets the command waiting for it: the master tells the receiver what to do with a
+// transfer (receive command) and the sender connects on its own; whichever comes first waits for the other.
+import { AppError } from '../core/errors.js';
+import type { TransferResult } from '../core/worker-commands.js';
+import type { PushRequest } from '../gen/dockation/v1/transfer.js';
+
+export type TransferConsumer = (messages: AsyncIterable<PushRequest>) => Promise<TransferResult>;
+
+interface Expectation {
+  consumer: TransferConsumer;
+  settle: (outcome: { result: TransferResult } | { error: unknown }) => void;
+}
+
+interface Arrival {
+  deliver: (expectation: Expectation) => void;
+}
+
+export class TransferInbox {
+  private readonly expectations = new Map<string, Expectation>();
+  private readonly arrivals = new Map<string, Arrival>();
+
+  /**
+   * Registers what to do with transfer `transferId` and resolves with its result once a sender came and the
+   * consumer finished; rejects if no sender comes within `timeoutMs` or the signal aborts.
+   */
+  expect(
+    transferId: string,
+    consumer: TransferConsumer,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<TransferResult> {
+    if (this.expectations.has(transferId))
+      return Promise.reject(new AppError('conflict', `transfer ${transferId} is already expected`));
+    return new Promise<TransferResult>((resolve, reject) => {
+      let started = false;
+      const timer = setTimeout(() => {
+        if (started) return;
+        this.expectations.delete(transferId);
+        reject(new AppError('deadline_exceeded', 'the sending worker did not connect in time'));
+      }, options.timeoutMs);
+      const onAbort = (): void => {
+        if (started) return;
+        clearTimeout(timer);
+        this.expectations.delete(transferId);
+        reject(new AppError('canceled', 'the transfer was cancelled'));
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const expectation: Expectation = {
+        consumer: (messages) => {
+          started = true;
+          clearTimeout(timer);
+          return consumer(messages);
+        },
+        settle: (outcome) => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          this.expectations.delete(transferId);
+          if ('result' in outcome) resolve(outcome.result);
+          else reject(AppError.from(outcome.error));
+        },
+      };
+      const arrival = this.arrivals.get(transferId);
+      if (arrival) {
+        this.arrivals.delete(transferId);
+        arrival.deliver(expectation);
+      } else {
+        this.expectations.set(transferId, expectation);
+      }
+    });
+  }
+
+  /**
+   * A sender connected with a valid grant: hands its messages to the expecting command (waiting up to
+   * `timeoutMs` for it) and resolves with what the consumer made of them.
+   */
+  async deliver(
+    transferId: string,
+    messages: AsyncIterable<PushRequest>,
+    timeoutMs: number,
+  ): Promise<TransferResult> {
+    const expectation =
+      this.expectations.get(transferId) ??
+      (await new Promise<Expectation>((resolve, reject) => {
+        if (this.arrivals.has(transferId)) {
+          reject(new AppError('conflict', `transfer ${transferId} already has a sender`));
+          return;
+        }
+        const timer = setTimeout(() => {
+          this.arrivals.delete(transferId);
+          reject(new AppError('failed_precondition', 'this worker does not expect that transfer'));
+        }, timeoutMs);
+        this.arrivals.set(transferId, {
+          deliver: (found) => {
+            clearTimeout(timer);
+            resolve(found);
+          },
+        });
+      }));
+    this.expectations.delete(transferId);
+    try {
+      const result = await expectation.consumer(messages);
+      expectation.settle({ result });
+      return result;
+    } catch (error) {
+      expectation.settle({ error });
+      throw error;
+    }
+  }
+}

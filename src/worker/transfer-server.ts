@@ -1,0 +1,165 @@
+// The worker's data-plane endpoint: other workers push volumes and images here over mutual TLS. A push is taken
+// only with a grant the master signed naming this worker as receiver and the caller's certificate as sender.
+import { X509Certificate } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { AppError } from '../core/errors.js';
+import {
+  TransferServiceService,
+  type PullRequest,
+  type PullResponse,
+  type PushRequest,
+  type PushResponse,
+  type TransferServiceServer,
+} from '../gen/dockation/v1/transfer.js';
+import { MutableCertificateProvider, grpcBindAddress, toGrpcError } from '../platform/grpc-support.js';
+import type { Logger } from '../platform/logger.js';
+import { verifyGrant } from '../transfer/grant.js';
+import { TRANSFER_GRPC_OPTIONS } from '../transfer/transfer-stream.js';
+import type { TransferInbox } from './transfer-inbox.js';
+
+export interface TransferServer {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** How long a sender that arrived first waits for the receive command. */
+const ARRIVAL_WAIT_MS = 30_000;
+
+/** The worker id a verified client certificate names (TLS already checked it against the CA). */
+function peerWorkerId(
+  call: grpc.ServerReadableStream<PushRequest, PushResponse>,
+  ca: X509Certificate,
+): string {
+  const raw = call.getAuthContext().sslPeerCertificate?.raw;
+  if (!raw) throw new AppError('unauthenticated', 'a worker certificate is required');
+  const cert = new X509Certificate(raw);
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+    throw new AppError('unauthenticated', 'the certificate is not from this fleet');
+  const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
+  if (!commonName) throw new AppError('unauthenticated', 'the certificate names no worker');
+  return commonName;
+}
+
+/** First message of a push: its header (anything else is refused). */
+async function firstMessage(iterator: AsyncIterator<PushRequest>): Promise<PushRequest> {
+  const first = await iterator.next();
+  if (first.done) throw new AppError('invalid_argument', 'the transfer ended before its header');
+  return first.value;
+}
+
+export async function startTransferServer(options: {
+  address: string;
+  workerId: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  inbox: TransferInbox;
+  logger: Logger;
+}): Promise<TransferServer> {
+  const { inbox, logger } = options;
+  const ca = new X509Certificate(options.caPem);
+  const server = new grpc.Server(TRANSFER_GRPC_OPTIONS);
+
+  function push(
+    call: grpc.ServerReadableStream<PushRequest, PushResponse>,
+    callback: grpc.sendUnaryData<PushResponse>,
+  ): void {
+    (async (): Promise<PushResponse> => {
+      const sender = peerWorkerId(call, ca);
+      const iterator = (call as AsyncIterable<PushRequest>)[Symbol.asyncIterator]();
+      const first = await firstMessage(iterator);
+      if (first.body?.$case !== 'header')
+        throw new AppError('invalid_argument', 'the transfer must start with its header');
+      const grant = verifyGrant(first.body.value.grant, {
+        ca: ca.publicKey,
+        transferId: first.body.value.transferId,
+        expect: { targetWorkerId: options.workerId, sourceWorkerId: sender },
+      });
+      logger.info(
+        { transferId: grant.transferId, migrationId: grant.migrationId, sender, resource: grant.resource },
+        'receiving a transfer',
+      );
+      const rest: AsyncIterable<PushRequest> = { [Symbol.asyncIterator]: () => iterator };
+      const result = await inbox.deliver(grant.transferId, rest, ARRIVAL_WAIT_MS);
+      return { sha256: result.sha256, bytes: result.bytes };
+    })().then(
+      (response) => {
+        callback(null, response);
+      },
+      (error: unknown) => {
+        logger.warn({ err: error }, 'incoming transfer refused or failed');
+        callback(toGrpcError(error));
+      },
+    );
+  }
+
+  function pull(call: grpc.ServerWritableStream<PullRequest, PullResponse>): void {
+    call.emit(
+      'error',
+      toGrpcError(new AppError('failed_precondition', 'workers take pushes; only the master relays pulls')),
+    );
+  }
+
+  const implementation: TransferServiceServer = { push, pull };
+  server.addService(TransferServiceService, implementation);
+  const provider = new MutableCertificateProvider();
+  provider.setCa(options.caPem);
+  provider.setIdentity(options.certPem, options.keyPem);
+  // Client certificates are required: only workers of this fleet may even start a transfer.
+  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
+  const bind = grpcBindAddress(options.address);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(bind, credentials, (error, boundPort) => {
+      if (error)
+        reject(
+          new AppError('unavailable', `cannot listen for transfers on ${options.address}: ${error.message}`, {
+            cause: error,
+          }),
+        );
+      else resolve(boundPort);
+    });
+  });
+  const address = bind.replace(/:\d+$/, `:${port}`);
+  logger.info({ address }, 'transfer service listening');
+  return {
+    address,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 3_000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** Credentials to push to the worker `workerId`: our certificate, and only that worker's certificate accepted. */
+export function peerChannel(options: {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  targetWorkerId: string;
+}): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  const provider = new MutableCertificateProvider();
+  provider.setCa(options.caPem);
+  provider.setIdentity(options.certPem, options.keyPem);
+  const credentials = grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
+    checkServerIdentity: (_host, cert) =>
+      cert.subject.CN === options.targetWorkerId
+        ? undefined
+        : new Error(
+            `the peer is not worker ${options.targetWorkerId} (certificate for "${String(cert.subject.CN)}")`,
+          ),
+  });
+  return {
+    credentials,
+    // Peers are dialled by IP address, which SNI does not allow: name the worker instead.
+    options: { ...TRANSFER_GRPC_OPTIONS, 'grpc.ssl_target_name_override': options.targetWorkerId },
+  };
+}

@@ -1,0 +1,144 @@
+// Reading and writing a volume's content as a tar stream: straight from its mountpoint when this process can reach
+// it (fast path: sparse files stay sparse), else through the Engine's archive API on a helper container made from
+// an image the worker imports itself (there is no registry to pull one from).
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { AppError } from '../core/errors.js';
+import type { DockerEngine } from '../core/ports.js';
+import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
+
+/** `auto`: the mountpoint when readable and writable here, else the Engine; the others force one path. */
+export type VolumeAccessMode = 'auto' | 'mountpoint' | 'engine';
+
+export const HELPER_IMAGE = 'docker-migrate/volume-helper:1';
+export const HELPER_LABEL = 'docker-migrate.helper';
+const HELPER_MOUNT = '/data';
+
+async function reachable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.R_OK | constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A root filesystem with one empty folder: enough for a container that is created but never started. */
+async function helperRootfs(): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({ name: 'data/', type: 'directory', mode: 0o755 });
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+export class VolumeAccess {
+  private helperImage: Promise<void> | undefined;
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly mode: VolumeAccessMode,
+  ) {}
+
+  /** Which path a volume's content takes here. */
+  async route(volume: string): Promise<{ via: 'mountpoint'; mountpoint: string } | { via: 'engine' }> {
+    const info = await this.engine.inspectVolume(volume);
+    if (this.mode === 'engine') return { via: 'engine' };
+    if (info.driver === 'local' && info.mountpoint && (await reachable(info.mountpoint)))
+      return { via: 'mountpoint', mountpoint: info.mountpoint };
+    if (this.mode === 'mountpoint')
+      throw new AppError(
+        'failed_precondition',
+        `cannot reach the mountpoint of volume "${volume}" (${info.mountpoint || 'none'}) from this worker`,
+        { hint: 'run the worker on the Docker host as root, or use --volume-access auto' },
+      );
+    return { via: 'engine' };
+  }
+
+  private ensureHelperImage(): Promise<void> {
+    this.helperImage ??= (async () => {
+      try {
+        await this.engine.inspectImage(HELPER_IMAGE);
+      } catch (error) {
+        if (AppError.from(error).code !== 'not_found') throw error;
+        const rootfs = await helperRootfs();
+        await this.engine.importImage(Readable.from([rootfs]), HELPER_IMAGE, {
+          changes: [`LABEL ${HELPER_LABEL}=true`],
+        });
+      }
+    })().catch((error: unknown) => {
+      this.helperImage = undefined;
+      throw error;
+    });
+    return this.helperImage;
+  }
+
+  private createHelper(volume: string, readOnly: boolean): Promise<string> {
+    return this.engine.createContainerFromConfig(`docker-migrate-helper-${randomBytes(6).toString('hex')}`, {
+      Image: HELPER_IMAGE,
+      Cmd: ['/none'],
+      Labels: { [HELPER_LABEL]: 'true' },
+      HostConfig: { Binds: [`${volume}:${HELPER_MOUNT}${readOnly ? ':ro' : ''}`] },
+    });
+  }
+
+  /** Runs `work` with a created (never started) helper container that mounts the volume, then removes it. */
+  private async withHelper<T>(
+    volume: string,
+    readOnly: boolean,
+    work: (container: string) => Promise<T>,
+  ): Promise<T> {
+    await this.ensureHelperImage();
+    const id = await this.createHelper(volume, readOnly);
+    try {
+      return await work(id);
+    } finally {
+      await this.engine.removeContainer(id, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The volume's content as a tar stream (entries "./path", as packDirectory writes them). The helper container,
+   * if one is used, is removed when the stream ends or fails.
+   */
+  async read(volume: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const route = await this.route(volume);
+    if (route.via === 'mountpoint') {
+      const packed = packDirectory(route.mountpoint, { signal });
+      // A packing failure also destroys the stream, which is where the consumer sees it.
+      packed.done.catch(() => undefined);
+      return packed.stream;
+    }
+    return this.readViaEngine(volume, signal);
+  }
+
+  // A generator keeps the helper container until the consumer has read everything (or stopped).
+  private async *readViaEngine(volume: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    await this.ensureHelperImage();
+    const container = await this.createHelper(volume, true);
+    try {
+      for await (const chunk of await this.engine.getArchive(container, `${HELPER_MOUNT}/.`)) {
+        if (signal?.aborted) throw new AppError('canceled', 'the transfer was cancelled');
+        yield chunk;
+      }
+    } finally {
+      await this.engine.removeContainer(container, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Writes a tar stream (as read() produces) into the volume, which must exist. */
+  async write(volume: string, tarStream: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
+    const route = await this.route(volume);
+    if (route.via === 'mountpoint') {
+      await unpackToDirectory(route.mountpoint, tarStream, { signal });
+      return;
+    }
+    await this.withHelper(volume, false, (container) =>
+      this.engine.putArchive(container, HELPER_MOUNT, tarStream),
+    );
+  }
+}
