@@ -1,0 +1,521 @@
+// Ships a Docker image to another engine sending only the layers that engine lacks: a `docker save` stream is
+// re-emitted with the layers the target already holds blanked, and `docker load` there rebuilds the same image.
+import { createHash } from 'node:crypto';
+
+import tar from 'tar-stream';
+import type { Extract, Header, Pack } from 'tar-stream';
+
+import { AppError } from '../core/errors.js';
+import type { DockerEngine } from '../core/ports.js';
+
+/** One layer of a saved image: the archive path of its tar and the diff id the image config names for it. */
+export interface SavedLayer {
+  path: string;
+  diffId: string;
+}
+
+/** What a single-image `docker save` archive holds, read from its manifest.json and image config. */
+export interface SaveLayout {
+  /** Base layer first, in the order of the config's rootfs.diff_ids. */
+  layers: SavedLayer[];
+  /** "repo:tag" references `docker load` will set; empty when the image was saved by id. */
+  repoTags: string[];
+  configPath: string;
+  /** "sha256:…" of the config, which is the image id on every engine. */
+  imageId: string;
+}
+
+export interface FilterStats {
+  /** Content bytes of the layer files sent. */
+  layerBytesSent: number;
+  /** Content bytes of the layer files replaced by empty files. */
+  layerBytesSkipped: number;
+  /** Tar bytes emitted (headers, padding and metadata included): what goes over the wire. */
+  totalBytes: number;
+}
+
+export interface FilteredImage {
+  stream: AsyncIterable<Uint8Array>;
+  /** Figures so far; final once the stream has ended. */
+  stats(): FilterStats;
+}
+
+/** How to ship one image to one target: the layers it already has need not travel. */
+export interface ImageTransferPlan {
+  layout: SaveLayout;
+  /** Layers, counted from the base, whose chain the target already holds. */
+  sharedLayers: number;
+  /** Archive paths of layer files to blank. */
+  skip: Set<string>;
+}
+
+export interface ImageShipment {
+  imageId: string;
+  repoTags: string[];
+  layers: number;
+  sharedLayers: number;
+  stats: FilterStats;
+  /** True when the target lost a layer we counted on during the transfer and the image was sent again in full. */
+  resentInFull: boolean;
+}
+
+type Entry = Extract extends AsyncIterable<infer T> ? T : never;
+type Sink = ReturnType<Pack['entry']>;
+/** tar-stream sets `pax` on extracted headers and reads it on packed ones. */
+type EntryHeader = Omit<Header, 'pax'> & { pax?: Record<string, string> | null };
+
+/** manifest.json, the image config and the per-layer `json` files are small; anything larger is not metadata. */
+const METADATA_MAX = 8 * 1024 * 1024;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * The number of base layers of `imageDiffIds` that some target image has in the same order. `docker load` looks a
+ * layer up by the chain id of the prefix that ends with it, so only a shared prefix (not a shared layer somewhere
+ * in the middle) lets a layer stay behind.
+ */
+export function sharedLayerPrefix(imageDiffIds: string[], targetImages: string[][]): number {
+  let best = 0;
+  for (const target of targetImages) {
+    let shared = 0;
+    const limit = Math.min(imageDiffIds.length, target.length);
+    while (shared < limit && imageDiffIds[shared] === target[shared]) shared += 1;
+    best = Math.max(best, shared);
+  }
+  return best;
+}
+
+/**
+ * The layer files that can be blanked when the target holds the first `sharedLayers` layers. A file that also
+ * serves a later layer stays: Docker 20.10 saves a repeated diff id once (the later `layer.tar` is a symlink to
+ * it) and newer engines name layer blobs by digest, so blanking it would starve a layer the target must load.
+ */
+export function layersToSkip(layout: SaveLayout, sharedLayers: number): Set<string> {
+  const stillNeeded = new Set(layout.layers.slice(sharedLayers).map((layer) => layer.diffId));
+  const skip = new Set<string>();
+  for (const layer of layout.layers.slice(0, sharedLayers)) {
+    if (!stillNeeded.has(layer.diffId)) skip.add(layer.path);
+  }
+  return skip;
+}
+
+function notASave(reason: string, cause?: unknown): AppError {
+  return new AppError('invalid_argument', `not a docker save archive: ${reason}`, {
+    hint: 'the image stream must come from `docker save` (GET /images/get) of one image',
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function normalizePath(name: string): string {
+  return name.replace(/^(\.\/)+/, '');
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** Waits until a streamx writable wants more data, or is gone. */
+function writable(stream: Sink | Extract): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/**
+ * Feeds `source` through a tar parser and hands every entry to `handle`, in order. What `handle` leaves unread is
+ * drained. A failure of the source (the engine went away) is `unavailable`; an archive tar cannot parse is
+ * `invalid_argument`; AppErrors from `handle` pass through.
+ */
+async function forEachEntry(
+  source: AsyncIterable<Uint8Array>,
+  handle: (entry: Entry) => Promise<void>,
+): Promise<void> {
+  const extract = tar.extract();
+  let sourceFailure: AppError | undefined;
+
+  const feeding = (async (): Promise<void> => {
+    try {
+      for await (const chunk of source) {
+        if (extract.destroyed) return;
+        if (!extract.write(asBuffer(chunk))) await writable(extract);
+      }
+      extract.end(undefined);
+    } catch (error) {
+      sourceFailure =
+        error instanceof AppError
+          ? error
+          : new AppError('unavailable', `the image stream failed: ${(error as Error).message}`, {
+              cause: error,
+            });
+      extract.destroy(sourceFailure);
+    }
+  })();
+
+  let failure: unknown;
+  try {
+    for await (const entry of extract) {
+      await handle(entry);
+      entry.resume();
+    }
+  } catch (error) {
+    failure = error;
+    extract.destroy();
+  }
+  await feeding;
+  if (sourceFailure) throw sourceFailure;
+  if (failure === undefined) return;
+  if (failure instanceof AppError) throw failure;
+  throw notASave((failure as Error).message, failure);
+}
+
+/** Reads an entry to its end, keeping nothing. */
+async function drain(entry: Entry): Promise<void> {
+  const chunks = entry[Symbol.asyncIterator]();
+  while (!(await chunks.next()).done) {
+    // discarded
+  }
+}
+
+/** Reads a whole entry that must be metadata. */
+async function readSmall(entry: Entry): Promise<Buffer> {
+  if (entry.header.size > METADATA_MAX) {
+    throw notASave(`${entry.header.name} is ${entry.header.size} bytes, more than metadata can be`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of entry) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+interface ManifestItem {
+  config: string;
+  repoTags: string[];
+  layers: string[];
+}
+
+/** The single image of a save's manifest.json. */
+function parseManifest(bytes: Buffer): ManifestItem {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw notASave('manifest.json is not JSON', error);
+  }
+  if (!Array.isArray(parsed)) throw notASave('manifest.json is not a list');
+  if (parsed.length !== 1) {
+    throw new AppError(
+      'invalid_argument',
+      `the image archive holds ${parsed.length} images; ship one image (all its tags) at a time`,
+    );
+  }
+  const item = parsed[0] as Record<string, unknown>;
+  const config = item.Config;
+  const layers = item.Layers;
+  const repoTags = item.RepoTags ?? [];
+  if (
+    typeof config !== 'string' ||
+    !Array.isArray(layers) ||
+    !layers.every((layer) => typeof layer === 'string') ||
+    !Array.isArray(repoTags) ||
+    !repoTags.every((tag) => typeof tag === 'string')
+  ) {
+    throw notASave('manifest.json lacks Config, Layers or RepoTags');
+  }
+  return {
+    config: normalizePath(config),
+    layers: layers.map(normalizePath),
+    repoTags: repoTags,
+  };
+}
+
+/** The diff ids of an image config (rootfs.diff_ids). */
+function diffIdsOf(config: Buffer, path: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config.toString('utf8'));
+  } catch (error) {
+    throw notASave(`the image config ${path} is not JSON`, error);
+  }
+  const rootfs = (parsed as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs;
+  const diffIds = rootfs?.diff_ids ?? [];
+  if (!Array.isArray(diffIds) || !diffIds.every((id) => typeof id === 'string')) {
+    throw notASave(`the image config ${path} has no rootfs.diff_ids list`);
+  }
+  return diffIds;
+}
+
+/**
+ * Learns which archive path holds which layer. save writes manifest.json after the layer folders, so this reads a
+ * whole save stream once, keeping only small JSON entries (manifest, config) and discarding layer bytes as they
+ * pass; the caller saves again for the real transfer. Consumes `saveStream`.
+ */
+export async function readSaveLayout(saveStream: AsyncIterable<Uint8Array>): Promise<SaveLayout> {
+  const metadata = new Map<string, Buffer>();
+  let entries = 0;
+  await forEachEntry(saveStream, async (entry) => {
+    entries += 1;
+    const { header } = entry;
+    if (header.type !== 'file' || header.size > METADATA_MAX) {
+      await drain(entry);
+      return;
+    }
+    // Only JSON is metadata (manifest.json, the config, Docker ≥ 25's blobs); layer tars are dropped chunk by chunk.
+    const chunks: Buffer[] = [];
+    let keep = true;
+    for await (const item of entry) {
+      const chunk = item as Buffer;
+      if (chunks.length === 0 && keep && chunk.length > 0) {
+        keep = chunk[0] === OPEN_BRACE || chunk[0] === OPEN_BRACKET;
+      }
+      if (keep) chunks.push(chunk);
+    }
+    if (keep) metadata.set(normalizePath(header.name), Buffer.concat(chunks));
+  });
+
+  const manifestBytes = metadata.get('manifest.json');
+  if (!manifestBytes)
+    throw notASave(entries === 0 ? 'the stream holds no tar entries' : 'it has no manifest.json');
+  const manifest = parseManifest(manifestBytes);
+  const config = metadata.get(manifest.config);
+  if (!config) throw notASave(`the image config ${manifest.config} named by manifest.json is missing`);
+  const diffIds = diffIdsOf(config, manifest.config);
+  if (diffIds.length !== manifest.layers.length) {
+    throw notASave(
+      `manifest.json lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff ids`,
+    );
+  }
+  return {
+    layers: manifest.layers.map((path, index) => ({ path, diffId: diffIds[index] ?? '' })),
+    repoTags: manifest.repoTags,
+    configPath: manifest.config,
+    imageId: `sha256:${createHash('sha256').update(config).digest('hex')}`,
+  };
+}
+
+function blankedHeader(header: EntryHeader): EntryHeader {
+  const pax = header.pax ? { ...header.pax } : null;
+  if (pax) delete pax.size; // Go writes the size of files ≥ 8 GiB as a PAX record
+  return { ...header, size: 0, pax: pax && Object.keys(pax).length > 0 ? pax : null };
+}
+
+/**
+ * Re-emits a save stream with the layer files in `skip` replaced by empty files; every other entry keeps its
+ * content. `docker load` reads a layer file only when the target lacks that layer, so a blanked file for a layer
+ * it has is never read (an omitted file is accepted too, but a blank one keeps the archive complete and makes a
+ * wrong guess fail with "invalid diffID" instead of a missing path). Streams with backpressure: one layer chunk at
+ * a time is in memory.
+ *
+ * With `expected` (the layout read by a first pass), the stream fails before manifest.json goes out when the
+ * archive is not that image any more (a tag moved between the two saves), so the target loads nothing wrong.
+ */
+export function filterSavedImage(
+  saveStream: AsyncIterable<Uint8Array>,
+  skip: Set<string>,
+  options: { expected?: SaveLayout } = {},
+): FilteredImage {
+  const { expected } = options;
+  const sizes = new Map<string, number>();
+  let manifestLayers: string[] | undefined;
+  let totalBytes = 0;
+
+  function stats(): FilterStats {
+    const layers = new Set(manifestLayers ?? [...sizes.keys()].filter((name) => name.endsWith('/layer.tar')));
+    let layerBytesSent = 0;
+    let layerBytesSkipped = 0;
+    for (const path of layers) {
+      const size = sizes.get(path) ?? 0;
+      if (skip.has(path)) layerBytesSkipped += size;
+      else layerBytesSent += size;
+    }
+    return { layerBytesSent, layerBytesSkipped, totalBytes };
+  }
+
+  function checkManifest(manifest: ManifestItem): void {
+    const listed = new Set(manifest.layers);
+    const unknown = [...skip].filter((path) => !listed.has(path));
+    if (unknown.length > 0) {
+      throw new AppError(
+        'failed_precondition',
+        `the image archive has no layer ${unknown[0]} to leave out; the image changed since it was planned`,
+        { hint: 'plan the transfer again' },
+      );
+    }
+    if (!expected) return;
+    const same =
+      manifest.config === expected.configPath &&
+      manifest.layers.length === expected.layers.length &&
+      manifest.layers.every((path, index) => path === expected.layers[index]?.path);
+    if (!same) {
+      throw new AppError(
+        'failed_precondition',
+        `the saved image is not ${expected.imageId} any more (a tag moved while the transfer was prepared)`,
+        { hint: 'plan the transfer again' },
+      );
+    }
+  }
+
+  async function* emit(): AsyncGenerator<Buffer> {
+    const pack = tar.pack();
+    let failure: AppError | undefined;
+
+    async function add(
+      header: EntryHeader,
+      body: AsyncIterable<unknown> | Buffer | undefined,
+    ): Promise<void> {
+      await new Promise<void>((resolve, reject) => {
+        const sink = pack.entry(header, (error) => {
+          if (error) reject(error);
+          else resolve();
+        });
+        if (header.type !== 'file' && header.type !== 'contiguous-file') return; // void entries end themselves
+        void (async (): Promise<void> => {
+          if (Buffer.isBuffer(body)) {
+            if (!sink.write(body)) await writable(sink);
+          } else if (body) {
+            for await (const chunk of body) {
+              if (sink.destroyed) return;
+              if (!sink.write(chunk)) await writable(sink);
+            }
+          }
+          sink.end(undefined);
+        })().catch((error: unknown) => {
+          sink.destroy(error instanceof Error ? error : new Error(String(error)));
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
+      });
+    }
+
+    const seen = new Set<string>();
+    const copying = forEachEntry(saveStream, async (entry) => {
+      const header = entry.header as EntryHeader;
+      const path = normalizePath(header.name);
+      seen.add(path);
+      const isFile = header.type === 'file' || header.type === 'contiguous-file';
+      sizes.set(path, isFile ? header.size : 0);
+      if (path === 'manifest.json') {
+        const bytes = await readSmall(entry);
+        const manifest = parseManifest(bytes);
+        checkManifest(manifest);
+        manifestLayers = manifest.layers;
+        await add(header, bytes);
+      } else if (isFile && skip.has(path)) {
+        await drain(entry);
+        await add(blankedHeader(header), Buffer.alloc(0));
+      } else {
+        await add(header, entry);
+      }
+    }).then(() => {
+      if (!manifestLayers) throw notASave('it has no manifest.json');
+      const missing = [...skip].filter((path) => !seen.has(path));
+      if (missing.length > 0) {
+        throw new AppError('failed_precondition', `the image archive has no entry ${missing[0]}`);
+      }
+      pack.finalize();
+    });
+    copying.catch((error: unknown) => {
+      failure = AppError.from(error);
+      pack.destroy(failure);
+    });
+
+    let finished = false;
+    try {
+      for await (const chunk of pack) {
+        totalBytes += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      finished = true;
+    } catch (error) {
+      throw failure ?? AppError.from(error);
+    } finally {
+      if (!finished) pack.destroy(new AppError('canceled', 'the image stream was closed before the end'));
+      await copying.catch(() => undefined);
+    }
+    if (failure) throw failure;
+  }
+
+  return { stream: emit(), stats };
+}
+
+/** The diff-id lists of every image on `engine`: what it can skip loading. */
+export async function targetLayerLists(
+  engine: Pick<DockerEngine, 'listImages' | 'inspectImage'>,
+): Promise<string[][]> {
+  const lists: string[][] = [];
+  for (const image of await engine.listImages()) {
+    try {
+      lists.push((await engine.inspectImage(image.id)).layers);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'not_found') continue; // removed since the listing
+      throw error;
+    }
+  }
+  return lists;
+}
+
+/**
+ * First pass of a transfer: saves `refs` on the source once to learn its layout and decides which layer files
+ * the target (described by its images' diff-id lists) does not need.
+ */
+export async function imagePlanForTarget(
+  source: Pick<DockerEngine, 'saveImages'>,
+  refs: string[],
+  targetImages: string[][],
+): Promise<ImageTransferPlan> {
+  const layout = await readSaveLayout(await source.saveImages(refs));
+  const sharedLayers = sharedLayerPrefix(
+    layout.layers.map((layer) => layer.diffId),
+    targetImages,
+  );
+  return { layout, sharedLayers, skip: layersToSkip(layout, sharedLayers) };
+}
+
+/** The Engine's answer when a layer `docker load` had to read was blanked (daemon image/tarexport/load.go). */
+function lostSharedLayer(error: unknown): boolean {
+  return error instanceof Error && /invalid diffID/i.test(error.message);
+}
+
+/**
+ * Moves the image `refs` name (one image; every tag given is kept) from `source` to `target`, sending only the
+ * layers the target lacks, and checks that the target then has the same image id. If the target drops a layer
+ * we counted on while the bytes travel, the image is sent once more in full.
+ */
+export async function shipImage(
+  source: Pick<DockerEngine, 'saveImages'>,
+  target: Pick<DockerEngine, 'listImages' | 'inspectImage' | 'loadImages'>,
+  refs: string[],
+): Promise<ImageShipment> {
+  const plan = await imagePlanForTarget(source, refs, await targetLayerLists(target));
+
+  async function send(skip: Set<string>): Promise<FilterStats> {
+    const filtered = filterSavedImage(await source.saveImages(refs), skip, { expected: plan.layout });
+    await target.loadImages(filtered.stream);
+    return filtered.stats();
+  }
+
+  let stats: FilterStats;
+  let resentInFull = false;
+  try {
+    stats = await send(plan.skip);
+  } catch (error) {
+    if (plan.skip.size === 0 || !lostSharedLayer(error)) throw error;
+    stats = await send(new Set());
+    resentInFull = true;
+  }
+  const loaded = await target.inspectImage(plan.layout.imageId);
+  if (loaded.id !== plan.layout.imageId) {
+    throw new AppError('internal', `the target loaded ${loaded.id} instead of ${plan.layout.imageId}`);
+  }
+  return {
+    imageId: plan.layout.imageId,
+    repoTags: plan.layout.repoTags,
+    layers: plan.layout.layers.length,
+    sharedLayers: plan.sharedLayers,
+    stats,
+    resentInFull,
+  };
+}

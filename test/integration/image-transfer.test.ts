@@ -1,0 +1,240 @@
+// Image transfer between two real engines: an image built on h1 reaches h2 with its id and tags, sending only the
+// layers h2 lacks (docker load skips reading a layer file whose chain it has), and runs there with the same data.
+import { execFile } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+
+import Dockerode from 'dockerode';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
+import type { DockerEngine } from '../../src/core/ports.js';
+import { filterSavedImage, readSaveLayout, shipImage } from '../../src/transfer/image-archive.js';
+import {
+  engineOverSocket,
+  newRunLabel,
+  testDockerHost,
+  type TestDockerHost,
+} from '../support/docker-hosts.js';
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+const h1 = testDockerHost(0);
+const h2 = testDockerHost(1);
+const engine1 = engineOverSocket(h1);
+const engine2 = engineOverSocket(h2);
+const runLabel = newRunLabel();
+const repo = `dm-it-${runLabel.slice(-8)}`;
+const IMAGE_A = `${repo}/a:1`;
+const IMAGE_B = [`${repo}/b:one`, `${repo}/b:two`];
+const IMAGE_C = `${repo}/c:1`;
+
+function dockerode(host: TestDockerHost): Dockerode {
+  const address = new URL(host.socket);
+  return address.protocol === 'unix:'
+    ? new Dockerode({ socketPath: address.pathname })
+    : new Dockerode({ host: address.hostname, port: Number(address.port) });
+}
+
+const docker1 = dockerode(h1);
+const docker2 = dockerode(h2);
+
+/** Reads an Engine progress stream (build, load, import) to its end; an `error` line in it is a failure. */
+async function progress(
+  docker: Dockerode,
+  stream: NodeJS.ReadableStream,
+): Promise<Record<string, unknown>[]> {
+  const output = await new Promise<Record<string, unknown>[]>((resolve, reject) => {
+    docker.modem.followProgress(stream, (error: Error | null, lines: Record<string, unknown>[]) => {
+      if (error) reject(error);
+      else resolve(lines);
+    });
+  });
+  const failed = output.find((line) => line.error !== undefined);
+  if (failed) throw new Error(String(failed.error));
+  return output;
+}
+
+/** The image operations the transfer needs from each engine: listing through our adapter, save/load through the API. */
+function imageEngine(
+  engine: ReturnType<typeof engineOverSocket>,
+  docker: Dockerode,
+): Pick<DockerEngine, 'saveImages' | 'loadImages' | 'listImages' | 'inspectImage'> {
+  return {
+    listImages: (options) => engine.listImages(options),
+    inspectImage: (idOrRef) => engine.inspectImage(idOrRef),
+    saveImages: async (refs) => {
+      // GET /images/get?names=…: dockerode has it, its type definitions do not.
+      const withGetImages = docker as unknown as {
+        getImages(options: { names: string[] }): Promise<NodeJS.ReadableStream>;
+      };
+      return (await withGetImages.getImages({ names: refs })) as unknown as AsyncIterable<Uint8Array>;
+    },
+    loadImages: async (stream) => {
+      await progress(docker, await docker.loadImage(Readable.from(stream)));
+    },
+  };
+}
+
+const source = imageEngine(engine1, docker1);
+const target = imageEngine(engine2, docker2);
+
+async function build(tag: string, dockerfile: string): Promise<void> {
+  const context = tar.pack();
+  context.entry({ name: 'Dockerfile' }, dockerfile);
+  context.finalize();
+  const stream = await docker1.buildImage(Readable.from(context), {
+    t: tag,
+    labels: { [runLabel]: '1' },
+    rm: true,
+    forcerm: true,
+  });
+  await progress(docker1, stream);
+}
+
+/** Runs `script` in a throw-away container of `image`, as a user would check it. */
+async function inContainer(host: TestDockerHost, image: string, script: string): Promise<string> {
+  const { stdout } = await run('docker', [
+    '-H',
+    host.socket,
+    'run',
+    '--rm',
+    '--label',
+    `${runLabel}=1`,
+    image,
+    'sh',
+    '-c',
+    script,
+  ]);
+  return stdout;
+}
+
+/** Removes this run's images, children before parents, then anything it tagged. */
+async function removeImages(docker: Dockerode): Promise<void> {
+  const mine = await docker.listImages({ filters: { label: [runLabel] } });
+  mine.sort((a, b) => b.Created - a.Created);
+  for (const image of mine)
+    await docker
+      .getImage(image.Id)
+      .remove({ force: true })
+      .catch(() => undefined);
+  for (const ref of [IMAGE_A, ...IMAGE_B, IMAGE_C]) {
+    await docker
+      .getImage(ref)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+}
+
+beforeAll(async () => {
+  await build(IMAGE_A, `FROM ${h1.baseImage}\nRUN head -c ${String(20 * MiB)} /dev/urandom > /a.bin\n`);
+  const [firstTag, secondTag] = IMAGE_B as [string, string];
+  await build(firstTag, `FROM ${IMAGE_A}\nRUN head -c ${String(5 * MiB)} /dev/urandom > /b.bin\n`);
+  const [name, tag] = secondTag.split(':') as [string, string];
+  await engine1.tagImage(firstTag, name, tag);
+});
+
+afterAll(async () => {
+  await removeLabelled(engine1, runLabel);
+  await removeLabelled(engine2, runLabel);
+  await removeImages(docker1);
+  await removeImages(docker2);
+});
+
+describe('image transfer between two real engines', () => {
+  it('sends A without the base layer h2 already has', async () => {
+    const shipment = await shipImage(source, target, [IMAGE_A]);
+    const a1 = await engine1.inspectImage(IMAGE_A);
+    expect(shipment.imageId).toBe(a1.id);
+    expect(shipment.sharedLayers).toBe(1); // the base image's layer has the same diff id on both engines
+    expect(shipment.stats.layerBytesSent).toBeGreaterThanOrEqual(20 * MiB);
+    expect(shipment.stats.layerBytesSent).toBeLessThan(20 * MiB * 1.01 + 64 * 1024);
+    expect((await engine2.inspectImage(IMAGE_A)).id).toBe(a1.id);
+    console.log(
+      `image-transfer: A sent ${String(shipment.stats.totalBytes)} B on the wire, layers sent ${String(shipment.stats.layerBytesSent)} B, skipped ${String(shipment.stats.layerBytesSkipped)} B`,
+    );
+  });
+
+  it('sends only the top layer of B and ends with the same image id, both tags and the same data', async () => {
+    const b1 = await engine1.inspectImage(IMAGE_B[0] ?? '');
+    const a1 = await engine1.inspectImage(IMAGE_A);
+    // What B adds to A on disk: the 5 MiB file (the layer tar adds headers and padding).
+    const topLayer = b1.size - a1.size;
+    // A reaches h2 first (the previous test); shipping it again when it is there sends only metadata.
+    await shipImage(source, target, [IMAGE_A]);
+
+    const shipment = await shipImage(source, target, IMAGE_B);
+    console.log(
+      `image-transfer: B sent ${String(shipment.stats.totalBytes)} B on the wire for a ${String(topLayer)} B top layer; layers sent ${String(shipment.stats.layerBytesSent)} B, skipped ${String(shipment.stats.layerBytesSkipped)} B`,
+    );
+    expect(shipment.sharedLayers).toBe(b1.layers.length - 1);
+    expect(shipment.resentInFull).toBe(false);
+    expect(shipment.stats.layerBytesSkipped).toBeGreaterThanOrEqual(20 * MiB);
+    expect(shipment.stats.totalBytes).toBeGreaterThanOrEqual(5 * MiB);
+    expect(shipment.stats.totalBytes).toBeLessThanOrEqual(topLayer * 1.01 + 64 * 1024);
+
+    const b2 = await engine2.inspectImage(b1.id);
+    expect(b2.id).toBe(b1.id);
+    expect([...b2.tags].sort()).toEqual([...IMAGE_B].sort());
+    expect(b2.layers).toEqual(b1.layers);
+    const check = 'sha256sum /a.bin /b.bin';
+    const [before, after] = await Promise.all([
+      inContainer(h1, IMAGE_B[1] ?? '', check),
+      inContainer(h2, IMAGE_B[1] ?? '', check),
+    ]);
+    expect(after).toBe(before);
+    expect(after).toMatch(/^[0-9a-f]{64} {2}\/b\.bin$/m);
+  });
+
+  it('sends every layer to a target that has none of them', async () => {
+    // An imported root filesystem makes a layer no other image has, so h2 shares nothing with it.
+    const maker = await docker1.createContainer({
+      Image: h1.baseImage,
+      Cmd: ['sh', '-c', `head -c ${String(MiB)} /dev/urandom > /c.bin`],
+      Labels: { [runLabel]: '1' },
+    });
+    await maker.start();
+    await maker.wait();
+    const [name, tag] = IMAGE_C.split(':') as [string, string];
+    await progress(
+      docker1,
+      await docker1.importImage(Readable.from(await maker.export()), {
+        repo: name,
+        tag,
+        changes: ['ENV PATH=/bin', `LABEL ${runLabel}=1`],
+      }),
+    );
+    const c1 = await engine1.inspectImage(IMAGE_C);
+    const h2Layers = await Promise.all(
+      (await engine2.listImages()).map((image) => engine2.inspectImage(image.id)),
+    );
+    expect(h2Layers.flatMap((image) => image.layers)).not.toContain(c1.layers[0]);
+
+    const layout = await readSaveLayout(await source.saveImages([IMAGE_C]));
+    // Blanking a layer the target lacks is refused by the Engine with the message shipImage retries on.
+    const wrongGuess = filterSavedImage(
+      await source.saveImages([IMAGE_C]),
+      new Set(layout.layers.map((layer) => layer.path)),
+      { expected: layout },
+    );
+    await expect(target.loadImages(wrongGuess.stream)).rejects.toThrow(/invalid diffID for layer 0/);
+    await expect(engine2.inspectImage(IMAGE_C)).rejects.toMatchObject({ code: 'not_found' });
+
+    const shipment = await shipImage(source, target, [IMAGE_C]);
+    expect(shipment.sharedLayers).toBe(0);
+    expect(shipment.stats.layerBytesSkipped).toBe(0);
+    expect(shipment.stats.layerBytesSent).toBeGreaterThan(MiB);
+    expect(layout.imageId).toBe(c1.id);
+    console.log(
+      `image-transfer: C sent ${String(shipment.stats.totalBytes)} B on the wire, layers sent ${String(shipment.stats.layerBytesSent)} B, skipped ${String(shipment.stats.layerBytesSkipped)} B`,
+    );
+
+    expect((await engine2.inspectImage(IMAGE_C)).id).toBe(c1.id);
+    const [before, after] = await Promise.all([
+      inContainer(h1, IMAGE_C, 'sha256sum /c.bin'),
+      inContainer(h2, IMAGE_C, 'sha256sum /c.bin'),
+    ]);
+    expect(after).toBe(before);
+  });
+});
