@@ -1,0 +1,369 @@
+// The CLI's REST client of the master: bearer auth, the API's JSON shapes, and every failure (an error answer, an
+// unreachable master, a slow one) turned into an AppError a person can read.
+import { AppError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
+import type {
+  BindMountRule,
+  ConflictPolicy,
+  Finding,
+  MigrationEventLevel,
+  MigrationMode,
+  MigrationPhase,
+  MigrationStatus,
+  MigrationStrategy,
+  PlannedResource,
+  ResourceStatus,
+  ResourceType,
+  SourcePolicy,
+  TransferMode,
+} from '../core/migration.js';
+import type { WorkerJson } from '../master/http/api-json.js';
+
+/** The fields of GET /api/workers the CLI reads (a type import, so the shape cannot drift from the master's). */
+export type WorkerRef = Pick<WorkerJson, 'id' | 'name' | 'status'>;
+
+/** Body of POST /api/migrations. */
+export interface MigrationRequestJson {
+  source_worker_id: string;
+  target_worker_id: string;
+  container_ids: string[];
+  image_ids: string[];
+  volume_names: string[];
+  network_ids: string[];
+  compose_projects: string[];
+  mode: MigrationMode;
+  strategy: MigrationStrategy;
+  transfer_mode: TransferMode;
+  conflict_policy: ConflictPolicy;
+  source_policy: SourcePolicy;
+  bind_mounts: Record<string, BindMountRule>;
+  dry_run: boolean;
+}
+
+export interface MigrationResourceJson {
+  type: ResourceType;
+  name: string;
+  target_name: string;
+  action: PlannedResource['action'];
+  status: ResourceStatus;
+  bytes: number;
+  estimated_bytes: number;
+}
+
+export interface MigrationEventJson {
+  id: number;
+  at: string;
+  level: MigrationEventLevel;
+  phase: MigrationPhase;
+  message: string;
+}
+
+/** A migration as GET /api/migrations/:id answers it. */
+export interface MigrationJson {
+  id: string;
+  status: MigrationStatus;
+  phase: MigrationPhase;
+  /** 0..1 */
+  progress: number;
+  bytes_transferred: number;
+  total_bytes: number;
+  rate_bytes_per_s: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  downtime_ms: number | null;
+  error: string | null;
+  source_worker_id: string;
+  target_worker_id: string;
+  resources: MigrationResourceJson[];
+  findings: Finding[];
+  events: MigrationEventJson[];
+}
+
+/** The answer of POST /api/migrations with `dry_run: true`: what would move, and what preflight found. */
+export interface DryRunJson {
+  dry_run: true;
+  plan: { resources: MigrationResourceJson[]; total_bytes: number; findings: Finding[] };
+  findings: Finding[];
+  blocked: boolean;
+}
+
+export interface MasterClientOptions {
+  /** The master's HTTP address, e.g. http://master-host:8080 (a path prefix is kept, for a reverse proxy). */
+  baseUrl: string;
+  token: string;
+  /** For tests; the global fetch of Node otherwise. */
+  fetch?: typeof fetch;
+  /** How long one request may take before the master is called unresponsive. */
+  timeoutMs?: number;
+}
+
+export interface MasterClient {
+  readonly baseUrl: string;
+  listWorkers(signal?: AbortSignal): Promise<WorkerRef[]>;
+  /** Starts a migration (`dry_run` false): the master answers 201 with the new migration. */
+  startMigration(body: MigrationRequestJson, signal?: AbortSignal): Promise<MigrationJson>;
+  /** Plans one without running it (`dry_run` true). */
+  planMigration(body: MigrationRequestJson, signal?: AbortSignal): Promise<DryRunJson>;
+  getMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
+  cancelMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Creating a migration runs preflight on both workers (inspecting, sizing volumes), so it may take longer. */
+const CREATE_TIMEOUT_FACTOR = 4;
+
+/** Used when an error answer has no JSON body with a code (a proxy in between, an old master). */
+const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'invalid_argument',
+  401: 'unauthenticated',
+  403: 'permission_denied',
+  404: 'not_found',
+  409: 'conflict',
+  412: 'failed_precondition',
+  499: 'canceled',
+  503: 'unavailable',
+  504: 'deadline_exceeded',
+};
+
+const TOKEN_HINT =
+  'pass the admin token the master printed on its first start with --admin-token or DOCKER_MIGRATE_ADMIN_TOKEN';
+
+/** Normalises a --master-url: a scheme is required so that http and https are never guessed. */
+export function parseMasterUrl(text: string): URL {
+  const trimmed = text.trim();
+  let url: URL | undefined;
+  if (/^https?:\/\//i.test(trimmed)) {
+    try {
+      url = new URL(trimmed);
+    } catch {
+      url = undefined;
+    }
+  }
+  if (url === undefined || url.search !== '' || url.hash !== '') {
+    throw new AppError('invalid_argument', `invalid master URL "${trimmed}"`, {
+      hint: "use the master's HTTP address with its scheme, e.g. http://master-host:8080",
+    });
+  }
+  if (!url.pathname.endsWith('/')) url.pathname = `${url.pathname}/`;
+  return url;
+}
+
+export function createMasterClient(options: MasterClientOptions): MasterClient {
+  const base = parseMasterUrl(options.baseUrl);
+  const baseUrl = base.href.replace(/\/$/, '');
+  const fetchImpl = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  async function request(
+    method: 'GET' | 'POST',
+    path: string,
+    what: string,
+    init: { body?: unknown; signal?: AbortSignal | undefined; timeoutMs?: number },
+  ): Promise<Record<string, unknown>> {
+    const url = new URL(path, base);
+    const timeout = AbortSignal.timeout(init.timeoutMs ?? timeoutMs);
+    const signal = init.signal === undefined ? timeout : AbortSignal.any([init.signal, timeout]);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${options.token}`,
+      accept: 'application/json',
+    };
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetchImpl(url, {
+        method,
+        headers,
+        body: init.body === undefined ? null : JSON.stringify(init.body),
+        signal,
+      });
+      text = await response.text();
+    } catch (error) {
+      throw transportError(error, baseUrl, what, init.signal, timeout);
+    }
+    const body = parseJson(text);
+    if (!response.ok) throw answerError(response, body, what, baseUrl);
+    if (!isRecord(body)) {
+      throw new AppError('internal', `${what}: the master answered with something other than a JSON object`, {
+        hint: `is ${baseUrl} the master's HTTP address?`,
+        details: { status: response.status },
+      });
+    }
+    return body;
+  }
+
+  function migrationOf(body: Record<string, unknown>, what: string): MigrationJson {
+    const migration = body.migration;
+    if (!isRecord(migration) || typeof migration.id !== 'string' || typeof migration.status !== 'string') {
+      throw unexpectedAnswer(what, 'migration');
+    }
+    const withLists = { resources: [], findings: [], events: [], ...migration };
+    return withLists as unknown as MigrationJson;
+  }
+
+  return {
+    baseUrl,
+
+    async listWorkers(signal) {
+      const what = 'cannot list the workers';
+      const body = await request('GET', 'api/workers', what, { signal });
+      if (!Array.isArray(body.workers)) throw unexpectedAnswer(what, 'workers');
+      return body.workers as WorkerRef[];
+    },
+
+    async startMigration(body, signal) {
+      const what = 'cannot start the migration';
+      const answer = await request('POST', 'api/migrations', what, {
+        body: { ...body, dry_run: false },
+        signal,
+        timeoutMs: timeoutMs * CREATE_TIMEOUT_FACTOR,
+      });
+      return migrationOf(answer, what);
+    },
+
+    async planMigration(body, signal) {
+      const what = 'cannot plan the migration';
+      const answer = await request('POST', 'api/migrations', what, {
+        body: { ...body, dry_run: true },
+        signal,
+        timeoutMs: timeoutMs * CREATE_TIMEOUT_FACTOR,
+      });
+      if (!isRecord(answer.plan) || typeof answer.blocked !== 'boolean') throw unexpectedAnswer(what, 'plan');
+      const plan = { resources: [], findings: [], total_bytes: 0, ...answer.plan };
+      return { findings: [], ...answer, plan } as unknown as DryRunJson;
+    },
+
+    async getMigration(id, signal) {
+      const what = `cannot read migration ${id}`;
+      return migrationOf(
+        await request('GET', `api/migrations/${encodeURIComponent(id)}`, what, { signal }),
+        what,
+      );
+    },
+
+    async cancelMigration(id, signal) {
+      const what = `cannot cancel migration ${id}`;
+      const path = `api/migrations/${encodeURIComponent(id)}/cancel`;
+      return migrationOf(await request('POST', path, what, { body: {}, signal }), what);
+    },
+  };
+}
+
+/** An error answer of the API ({"error":{"code","message","details"}}) as an AppError with the master's words. */
+function answerError(response: Response, body: unknown, what: string, baseUrl: string): AppError {
+  const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  const sentCode = error?.code;
+  const sentMessage = error?.message;
+  const known = typeof sentCode === 'string' && (ERROR_CODES as readonly string[]).includes(sentCode);
+  const code: ErrorCode = known ? (sentCode as ErrorCode) : statusCode(response.status);
+  const reason =
+    typeof sentMessage === 'string' && sentMessage !== ''
+      ? sentMessage
+      : `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+  const details: Record<string, unknown> = { status: response.status };
+  if (isRecord(error?.details)) details.details = error.details;
+  return new AppError(code, `${what}: ${reason}`, { hint: hintFor(code, response.status, baseUrl), details });
+}
+
+function statusCode(status: number): ErrorCode {
+  return CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'invalid_argument');
+}
+
+function hintFor(code: ErrorCode, status: number, baseUrl: string): string | undefined {
+  switch (code) {
+    case 'unauthenticated':
+    case 'permission_denied':
+      return TOKEN_HINT;
+    case 'not_found':
+      return status === 404 ? `is ${baseUrl} the master that knows it?` : undefined;
+    case 'internal':
+      return "the master failed to answer; its log says why (this CLI's --debug shows only the client's side)";
+    case 'unavailable':
+    case 'deadline_exceeded':
+      return 'the master or a worker is busy or unreachable; try again in a moment';
+    case 'invalid_argument':
+    case 'conflict':
+    case 'failed_precondition':
+    case 'canceled':
+      return undefined;
+  }
+}
+
+/**
+ * Node's fetch (undici) rejects with TypeError("fetch failed") and the socket error as its cause; the cause's code
+ * says whether nothing listens, the name does not resolve, or the peer hung up (e.g. a TLS or gRPC port).
+ */
+function transportError(
+  error: unknown,
+  baseUrl: string,
+  what: string,
+  callerSignal: AbortSignal | undefined,
+  timeout: AbortSignal,
+): AppError {
+  if (callerSignal?.aborted === true) {
+    return new AppError('canceled', `${what}: stopped`, { cause: error });
+  }
+  const hint =
+    "is the master running? --master-url (or DOCKER_MIGRATE_MASTER_URL) is its HTTP address, e.g. http://master-host:8080, not the workers' gRPC port";
+  if (timeout.aborted) {
+    return new AppError('deadline_exceeded', `${what}: the master at ${baseUrl} did not answer in time`, {
+      hint,
+      cause: error,
+    });
+  }
+  const code = socketErrorCode(error);
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'unknown host',
+    EAI_AGAIN: 'the host name cannot be resolved right now',
+    ECONNRESET: 'the connection was reset',
+    EHOSTUNREACH: 'no route to host',
+    ENETUNREACH: 'network unreachable',
+    ETIMEDOUT: 'connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+    UND_ERR_SOCKET: 'the connection was closed before an answer',
+    CERT_HAS_EXPIRED: "the master's certificate has expired",
+    DEPTH_ZERO_SELF_SIGNED_CERT: "the master's certificate is self-signed",
+  };
+  const reason =
+    (code === undefined ? undefined : reasons[code]) ?? causeMessage(error) ?? 'the request failed';
+  return new AppError('unavailable', `cannot reach the master at ${baseUrl}: ${reason}`, {
+    hint,
+    cause: error,
+  });
+}
+
+function socketErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && isRecord(current); depth++) {
+    if (typeof current.code === 'string') return current.code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+function causeMessage(error: unknown): string | undefined {
+  const cause = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error && cause.message !== '') return cause.message;
+  return error instanceof Error && error.message !== '' ? error.message : undefined;
+}
+
+function unexpectedAnswer(what: string, field: string): AppError {
+  return new AppError('internal', `${what}: the master's answer has no valid "${field}"`, {
+    hint: 'are this CLI and the master the same version? (docker-migrate version)',
+  });
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

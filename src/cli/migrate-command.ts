@@ -1,0 +1,484 @@
+// `docker-migrate migrate`: asks the master to move resources from one worker to another, then follows the migration
+// with a live progress bar until it ends (or plans it only, with --dry-run).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, Option } from 'commander';
+import { AppError } from '../core/errors.js';
+import type {
+  BindMountRule,
+  ConflictPolicy,
+  MigrationMode,
+  SourcePolicy,
+  TransferMode,
+} from '../core/migration.js';
+import { createContext } from './context.js';
+import {
+  createMasterClient,
+  type MasterClient,
+  type MigrationJson,
+  type MigrationRequestJson,
+  type WorkerRef,
+} from './master-client.js';
+import {
+  createProgressView,
+  FINISHED_STATUSES,
+  planText,
+  statusSentence,
+  summaryText,
+  type ProgressView,
+  type WorkerNames,
+} from './progress-view.js';
+
+/** Only cold migrations exist today; warm and live (core's MigrationMode) are added here when the master runs them. */
+const MODES = ['cold'] as const satisfies readonly MigrationMode[];
+const TRANSFER_MODES = ['auto', 'direct', 'proxy'] as const satisfies readonly TransferMode[];
+const CONFLICT_POLICIES = [
+  'fail',
+  'skip',
+  'rename',
+  'overwrite',
+] as const satisfies readonly ConflictPolicy[];
+const SOURCE_POLICIES = ['keep_stopped', 'remove', 'keep_running'] as const satisfies readonly SourcePolicy[];
+
+/** How often a running migration is asked for its state. */
+export const POLL_INTERVAL_MS = 500;
+
+/** Polls that may fail in a row (the master restarting, a network blip) before the command gives up following. */
+const MAX_POLL_FAILURES = 10;
+
+/** The command's options as commander parses them (camelCase of the flags). */
+export interface MigrateFlags {
+  masterUrl?: string;
+  adminToken?: string;
+  from: string;
+  to: string;
+  container?: string[];
+  volume?: string[];
+  image?: string[];
+  network?: string[];
+  composeProject?: string[];
+  mode: MigrationMode;
+  transferMode: TransferMode;
+  conflictPolicy: ConflictPolicy;
+  sourcePolicy: SourcePolicy;
+  bindMount?: string[];
+  dryRun?: boolean;
+  json?: boolean;
+  detach?: boolean;
+}
+
+/** Ctrl-C, as something tests can press. Returns a function that stops listening. */
+export interface Interrupts {
+  onInterrupt(listener: () => void): () => void;
+}
+
+/** SIGINT of this process. While a listener is on, Node no longer exits on Ctrl-C by itself. */
+export function processInterrupts(): Interrupts {
+  return {
+    onInterrupt(listener) {
+      process.on('SIGINT', listener);
+      return () => {
+        process.removeListener('SIGINT', listener);
+      };
+    },
+  };
+}
+
+export interface MigrateDeps {
+  client: MasterClient;
+  /** Results: the plan, the summary, the id with --detach, JSON. */
+  out: NodeJS.WritableStream;
+  /** Following: the bar, phase lines, events, notices. */
+  err: NodeJS.WritableStream;
+  /** Whether `err` is a terminal, so that a bar can be redrawn in place. */
+  tty: boolean;
+  interrupts: Interrupts;
+  pollIntervalMs?: number;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * `--bind-mount SRC=DST` maps a host path of the source to one on the target (the same path keeps it);
+ * `SRC=skip` leaves the mount out. Paths are absolute, because they are paths on another machine than this one.
+ * The first "=" separates them, so a target path may hold "=" but a source path cannot.
+ */
+export function parseBindMounts(values: readonly string[]): Record<string, BindMountRule> {
+  const rules: Record<string, BindMountRule> = {};
+  for (const value of values) {
+    const equals = value.indexOf('=');
+    const source = equals < 0 ? '' : value.slice(0, equals).trim();
+    const target = equals < 0 ? '' : value.slice(equals + 1).trim();
+    const usage = 'use --bind-mount /source/path=/target/path, or /source/path=skip to leave the mount out';
+    if (equals < 0 || source === '' || target === '') {
+      throw new AppError('invalid_argument', `invalid --bind-mount "${value}"`, { hint: usage });
+    }
+    if (!source.startsWith('/')) {
+      throw new AppError(
+        'invalid_argument',
+        `invalid --bind-mount "${value}": "${source}" is not an absolute path`,
+        {
+          hint: usage,
+        },
+      );
+    }
+    if (target !== 'skip' && !target.startsWith('/')) {
+      throw new AppError(
+        'invalid_argument',
+        `invalid --bind-mount "${value}": "${target}" is neither an absolute path nor "skip"`,
+        { hint: usage },
+      );
+    }
+    if (Object.hasOwn(rules, source)) {
+      throw new AppError('invalid_argument', `--bind-mount names "${source}" twice`, { hint: usage });
+    }
+    rules[source] = target === 'skip' ? { skip: true } : { path: target };
+  }
+  return rules;
+}
+
+/** The body of POST /api/migrations for these flags, between two resolved workers. */
+export function migrationRequestBody(
+  flags: MigrateFlags,
+  sourceWorkerId: string,
+  targetWorkerId: string,
+): MigrationRequestJson {
+  const body: MigrationRequestJson = {
+    source_worker_id: sourceWorkerId,
+    target_worker_id: targetWorkerId,
+    container_ids: flags.container ?? [],
+    image_ids: flags.image ?? [],
+    volume_names: flags.volume ?? [],
+    network_ids: flags.network ?? [],
+    compose_projects: flags.composeProject ?? [],
+    mode: flags.mode,
+    strategy: 'full',
+    transfer_mode: flags.transferMode,
+    conflict_policy: flags.conflictPolicy,
+    source_policy: flags.sourcePolicy,
+    bind_mounts: parseBindMounts(flags.bindMount ?? []),
+    dry_run: flags.dryRun ?? false,
+  };
+  const selected =
+    body.container_ids.length +
+    body.image_ids.length +
+    body.volume_names.length +
+    body.network_ids.length +
+    body.compose_projects.length;
+  if (selected === 0) {
+    throw new AppError('invalid_argument', 'nothing to migrate', {
+      hint: 'name what to move with --container, --volume, --image, --network or --compose-project (each repeatable)',
+    });
+  }
+  return body;
+}
+
+function describeWorkers(workers: readonly WorkerRef[]): string {
+  return workers.map((worker) => `${worker.name} (${worker.id.slice(0, 12)}, ${worker.status})`).join(', ');
+}
+
+/**
+ * Finds a worker by exact id, then exact name, then unique id prefix, the way `docker` finds containers. Several
+ * workers may carry one name (one removed and enrolled again elsewhere), so a name can be ambiguous too.
+ */
+export function resolveWorker(
+  workers: readonly WorkerRef[],
+  ref: string,
+  flag: '--from' | '--to',
+): WorkerRef {
+  const byId = workers.find((worker) => worker.id === ref);
+  if (byId !== undefined) return byId;
+  const byName = workers.filter((worker) => worker.name === ref);
+  const matches = byName.length > 0 ? byName : workers.filter((worker) => worker.id.startsWith(ref));
+  const [only] = matches;
+  if (matches.length === 1 && only !== undefined) return only;
+  if (matches.length > 1) {
+    throw new AppError('failed_precondition', `${flag} "${ref}" matches ${matches.length} workers`, {
+      hint: `name one by its id: ${describeWorkers(matches)}`,
+    });
+  }
+  throw new AppError('not_found', `${flag}: no worker is named "${ref}" or has that id`, {
+    hint:
+      workers.length === 0
+        ? 'no worker is enrolled with this master yet (docker-migrate worker --master-url … --token …)'
+        : `known workers: ${describeWorkers(workers)}`,
+  });
+}
+
+/** Runs the command once its flags are parsed; throws an AppError for every outcome that must not exit 0. */
+export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promise<void> {
+  const { client, out } = deps;
+  // Checked before any request, so that a wrong command line fails fast with exit code 2.
+  migrationRequestBody(flags, '', '');
+
+  const workers = await client.listWorkers();
+  const source = resolveWorker(workers, flags.from, '--from');
+  const target = resolveWorker(workers, flags.to, '--to');
+  if (source.id === target.id) {
+    throw new AppError('invalid_argument', `--from and --to both name worker ${source.name} (${source.id})`, {
+      hint: 'a migration moves resources to another worker',
+    });
+  }
+  const names: WorkerNames = { source: source.name, target: target.name };
+  const body = migrationRequestBody(flags, source.id, target.id);
+
+  if (flags.dryRun === true) {
+    const answer = await client.planMigration(body);
+    out.write(flags.json === true ? `${JSON.stringify(answer, null, 2)}\n` : planText(answer, names));
+    if (answer.blocked) {
+      const errors = answer.findings.filter((finding) => finding.severity === 'error').length;
+      throw new AppError(
+        'failed_precondition',
+        errors > 0
+          ? `the dry run found ${errors} problem${errors === 1 ? '' : 's'} that block this migration`
+          : 'the master would refuse this migration',
+        {
+          hint: 'fix them, or choose another --conflict-policy or --bind-mount rule, then run the dry run again',
+        },
+      );
+    }
+    return;
+  }
+
+  if (flags.detach === true) {
+    const migration = await client.startMigration(body);
+    out.write(flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : `${migration.id}\n`);
+    deps.err.write(
+      `started migration ${migration.id} from ${names.source} to ${names.target}; it runs on the master without this command\n`,
+    );
+    return;
+  }
+
+  const migration = await startAndFollow(body, names, deps);
+  out.write(
+    flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : summaryText(migration, names),
+  );
+  if (migration.status !== 'completed') {
+    const reason = migration.error === null || migration.error === '' ? '' : `: ${migration.error}`;
+    throw new AppError(
+      migration.status === 'cancelled' ? 'canceled' : 'failed_precondition',
+      `${statusSentence(migration)}${reason}`,
+      migration.status === 'rolled_back'
+        ? {
+            hint: 'a rollback removes what the migration created on the target and restarts the source if it was running; the events above say what happened',
+          }
+        : {},
+    );
+  }
+}
+
+/**
+ * Starts the migration and polls it until it ends. The first Ctrl-C asks the master to cancel it and keeps
+ * following, so that the person sees the rollback finish; a second one stops following and leaves it running.
+ */
+async function startAndFollow(
+  body: MigrationRequestJson,
+  names: WorkerNames,
+  deps: MigrateDeps,
+): Promise<MigrationJson> {
+  const { client } = deps;
+  const view = createProgressView(deps.err, { tty: deps.tty });
+  const stopFollowing = new AbortController();
+  let presses = 0;
+  let id: string | undefined;
+  let cancelling: Promise<void> | undefined;
+
+  const requestCancel = (migrationId: string): void => {
+    cancelling = client.cancelMigration(migrationId).then(
+      () => {
+        view.log('cancel requested: following the migration until the master has stopped it');
+      },
+      (error: unknown) => {
+        view.log(`could not cancel: ${AppError.from(error).message}`);
+      },
+    );
+  };
+  const stopListening = deps.interrupts.onInterrupt(() => {
+    presses += 1;
+    if (presses === 1) {
+      view.log('Ctrl-C: cancelling the migration; press Ctrl-C again to stop following and leave it running');
+      if (id !== undefined) requestCancel(id);
+    } else {
+      stopFollowing.abort();
+    }
+  });
+
+  try {
+    let migration: MigrationJson;
+    try {
+      migration = await client.startMigration(body, stopFollowing.signal);
+    } catch (error) {
+      if (!stopFollowing.signal.aborted) throw error;
+      throw new AppError(
+        'canceled',
+        'stopped waiting for the master to start the migration; it may have started',
+        {
+          hint: `GET ${client.baseUrl}/api/migrations lists the migrations the master knows`,
+          cause: error,
+        },
+      );
+    }
+    id = migration.id;
+    view.log(
+      `migration ${id} started: ${names.source} to ${names.target} (Ctrl-C cancels it and rolls it back)`,
+    );
+    if (presses > 0) requestCancel(id);
+    return await follow(migration, view, stopFollowing.signal, deps);
+  } catch (error) {
+    if (id === undefined || !stopFollowing.signal.aborted) throw error;
+    throw new AppError(
+      'canceled',
+      `stopped following migration ${id}; it keeps running on the master${cancelling === undefined ? '' : ' (a cancel was requested)'}`,
+      { hint: `GET ${client.baseUrl}/api/migrations/${id} shows how it ends`, cause: error },
+    );
+  } finally {
+    stopListening();
+    view.stop();
+    await cancelling;
+  }
+}
+
+async function follow(
+  first: MigrationJson,
+  view: ProgressView,
+  signal: AbortSignal,
+  deps: MigrateDeps,
+): Promise<MigrationJson> {
+  const interval = deps.pollIntervalMs ?? POLL_INTERVAL_MS;
+  let migration = first;
+  let failures = 0;
+  view.show(migration);
+  while (!FINISHED_STATUSES.has(migration.status)) {
+    await sleep(interval, undefined, { signal });
+    try {
+      migration = await deps.client.getMigration(migration.id, signal);
+    } catch (error) {
+      const failure = AppError.from(error);
+      const passing = failure.code === 'unavailable' || failure.code === 'deadline_exceeded';
+      if (signal.aborted || !passing || failures + 1 >= MAX_POLL_FAILURES) throw error;
+      if (failures === 0) view.log(`lost contact with the master (${failure.message}); retrying`);
+      failures += 1;
+      continue;
+    }
+    if (failures > 0) view.log('in contact with the master again');
+    failures = 0;
+    view.show(migration);
+  }
+  return migration;
+}
+
+/**
+ * Builds the `migrate` command. Results go to `out` (stdout), the live view to `err` (stderr), so that
+ * `docker-migrate migrate … --json > result.json` still shows progress. `testing` shortens the poll interval and
+ * replaces Ctrl-C in tests.
+ */
+export function migrateCommand(
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  testing: { pollIntervalMs?: number; interrupts?: Interrupts } = {},
+): Command {
+  return new Command('migrate')
+    .description(
+      'move containers, volumes, images, networks or compose projects from one worker to another through the master, with live progress',
+    )
+    .option(
+      '--master-url <url>',
+      "the master's HTTP address, e.g. http://master-host:8080 (default: $DOCKER_MIGRATE_MASTER_URL)",
+    )
+    .option(
+      '--admin-token <token>',
+      "the master's admin token (default: $DOCKER_MIGRATE_ADMIN_TOKEN, which is safer: a flag shows in `ps`)",
+    )
+    .requiredOption('--from <worker>', 'source worker, by name or id')
+    .requiredOption('--to <worker>', 'target worker, by name or id')
+    .addOption(
+      repeatable('--container <name>', 'a container, with its image, volumes and networks (name or id)'),
+    )
+    .addOption(repeatable('--volume <name>', 'a volume'))
+    .addOption(repeatable('--image <ref>', 'an image (repo:tag or id)'))
+    .addOption(repeatable('--network <name>', 'a user-defined network (name or id)'))
+    .addOption(
+      repeatable('--compose-project <name>', 'every container, volume and network of a compose project'),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'cold: stop the containers, copy, start them on the target')
+        .choices(MODES)
+        .default('cold'),
+    )
+    .addOption(
+      new Option(
+        '--transfer-mode <mode>',
+        'direct: worker to worker; proxy: relayed by the master (NAT); auto: direct, else proxy',
+      )
+        .choices(TRANSFER_MODES)
+        .default('auto'),
+    )
+    .addOption(
+      new Option('--conflict-policy <policy>', 'when the target already has an object of the same name')
+        .choices(CONFLICT_POLICIES)
+        .default('fail'),
+    )
+    .addOption(
+      new Option('--source-policy <policy>', 'what becomes of the source containers after success')
+        .choices(SOURCE_POLICIES)
+        .default('keep_stopped'),
+    )
+    .addOption(
+      repeatable(
+        '--bind-mount <src=dst>',
+        'where a bind-mounted host path goes on the target: SRC=DST, or SRC=skip to leave it out',
+      ),
+    )
+    .option('--dry-run', 'plan only: show what would move and what preflight finds; exit 1 if it is blocked')
+    .option('--json', 'print the JSON answer of the master (the plan, or the migration when it ends)')
+    .option('--detach', 'start the migration, print its id and exit without following it')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  export DOCKER_MIGRATE_MASTER_URL=http://master:8080 DOCKER_MIGRATE_ADMIN_TOKEN=…',
+        '  docker-migrate migrate --from host-a --to host-b --container web --dry-run',
+        '  docker-migrate migrate --from host-a --to host-b --compose-project shop --bind-mount /srv/shop=/data/shop',
+        '',
+        'Exit code 0 only when the migration completed (or the dry run is not blocked). The first Ctrl-C cancels',
+        'the migration and follows its rollback; a second one stops following and leaves it running.',
+        '',
+      ].join('\n'),
+    )
+    .action(async (flags: MigrateFlags, command: Command) => {
+      const master: Record<string, unknown> = {};
+      const worker: Record<string, unknown> = {};
+      if (flags.adminToken !== undefined) master.admin_token = flags.adminToken;
+      if (flags.masterUrl !== undefined) worker.master_url = flags.masterUrl;
+      // The config already reads DOCKER_MIGRATE_ADMIN_TOKEN (master.admin_token) and DOCKER_MIGRATE_MASTER_URL
+      // (worker.master_url); the flags go through the same loader, so flags > env > config file holds here too.
+      const { config } = createContext(command, out, { master, worker });
+      const masterUrl = config.worker.master_url;
+      const token = config.master.admin_token;
+      if (masterUrl === undefined) {
+        throw new AppError('invalid_argument', 'which master? --master-url is missing', {
+          hint: "pass the master's HTTP address with --master-url or DOCKER_MIGRATE_MASTER_URL, e.g. http://master-host:8080",
+        });
+      }
+      if (token === undefined) {
+        throw new AppError('invalid_argument', 'the master needs its admin token: --admin-token is missing', {
+          hint: 'set DOCKER_MIGRATE_ADMIN_TOKEN (or pass --admin-token) to the token the master printed on its first start',
+        });
+      }
+      const deps: MigrateDeps = {
+        client: createMasterClient({ baseUrl: masterUrl, token }),
+        out,
+        err,
+        tty: (err as Partial<NodeJS.WriteStream>).isTTY === true,
+        interrupts: testing.interrupts ?? processInterrupts(),
+      };
+      if (testing.pollIntervalMs !== undefined) deps.pollIntervalMs = testing.pollIntervalMs;
+      await runMigrate(flags, deps);
+    });
+}
+
+function repeatable(flags: string, description: string): Option {
+  return new Option(flags, `${description} (repeatable)`).argParser(collect);
+}

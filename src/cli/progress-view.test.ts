@@ -1,0 +1,327 @@
+// What a person sees while a migration runs and when it ends: the bar line, phase lines, events, plan and summary.
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { DryRunJson, MigrationJson } from './master-client.js';
+import {
+  createProgressView,
+  eventLine,
+  findingsText,
+  humanDuration,
+  phaseLine,
+  planText,
+  progressLine,
+  summaryText,
+} from './progress-view.js';
+
+const WORKERS = { source: 'alpha', target: 'beta' };
+
+function migration(overrides: Partial<MigrationJson> = {}): MigrationJson {
+  return {
+    id: 'mig-1',
+    status: 'running',
+    phase: 'transfer',
+    progress: 0.42,
+    bytes_transferred: 1_260_000_000,
+    total_bytes: 3_000_000_000,
+    rate_bytes_per_s: 45_000_000,
+    created_at: '2026-01-02T10:00:00.000Z',
+    started_at: '2026-01-02T10:00:01.000Z',
+    completed_at: null,
+    downtime_ms: null,
+    error: null,
+    source_worker_id: 'w-1',
+    target_worker_id: 'w-2',
+    resources: [],
+    findings: [],
+    events: [],
+    ...overrides,
+  };
+}
+
+/** An ISO time whose local clock reads hh:mm:ss, whatever the time zone of the machine running the tests. */
+function localAt(hours: number, minutes: number, seconds: number): string {
+  return new Date(2026, 0, 2, hours, minutes, seconds).toISOString();
+}
+
+function capture(tty = false): Writable & { text: () => string; isTTY?: boolean } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  }) as Writable & { text: () => string; isTTY?: boolean };
+  stream.text = () => chunks.join('');
+  if (tty) stream.isTTY = true;
+  return stream;
+}
+
+describe('humanDuration', () => {
+  it.each([
+    [0, '0ms'],
+    [850, '850ms'],
+    [8_400, '8.4s'],
+    [9_960, '10s'],
+    [40_000, '40s'],
+    [72_000, '1m 12s'],
+    [7_500_000, '2h 5m'],
+  ])('shows %i ms as %s', (ms, text) => {
+    expect(humanDuration(ms)).toBe(text);
+  });
+
+  it('shows an unknown duration as a dash', () => {
+    expect(humanDuration(null)).toBe('-');
+    expect(humanDuration(Number.NaN)).toBe('-');
+  });
+});
+
+describe('progressLine', () => {
+  it('shows phase, percent, bytes, rate and time left around the bar', () => {
+    expect(progressLine(migration(), '[####----]')).toBe(
+      'transfer    [####----]  42% | 1.26 GB / 3 GB | 45 MB/s | ETA 39s',
+    );
+  });
+
+  it('shows no bytes, rate or ETA for a migration that moves no data', () => {
+    const line = progressLine(
+      migration({
+        phase: 'stop_source',
+        progress: 0.7,
+        total_bytes: 0,
+        bytes_transferred: 0,
+        rate_bytes_per_s: 0,
+      }),
+      '[]',
+    );
+    expect(line).toBe('stop source []  70%');
+  });
+
+  it('shows an unknown time left while nothing moves yet', () => {
+    const line = progressLine(migration({ rate_bytes_per_s: 0, bytes_transferred: 0, progress: 0 }), '[]');
+    expect(line).toContain('0 B / 3 GB | -- B/s | ETA --');
+  });
+
+  it('shows no rate or time left once the migration has ended', () => {
+    const ended = migration({ status: 'failed', phase: 'rollback', progress: 0.5 });
+    expect(progressLine(ended, '[]')).toBe('rollback    []  50% | 1.26 GB / 3 GB');
+  });
+
+  it('never shows 100% before the migration has completed', () => {
+    expect(progressLine(migration({ progress: 1, phase: 'finalize' }), '')).toContain(' 99%');
+    expect(progressLine(migration({ progress: 1, status: 'completed', phase: 'done' }), '')).toContain(
+      '100%',
+    );
+  });
+
+  it('says pending until the master starts it', () => {
+    expect(progressLine(migration({ status: 'pending', progress: 0 }), '[]')).toMatch(/^pending +\[\] +0%/);
+  });
+});
+
+describe('phaseLine and eventLine', () => {
+  it('says the phase with its percent and bytes', () => {
+    expect(phaseLine(migration())).toBe('phase transfer (42%, 1.26 GB of 3 GB)');
+    expect(phaseLine(migration({ status: 'pending' }))).toBe('pending: waiting for the master to start it');
+    expect(phaseLine(migration({ status: 'rolled_back', phase: 'rollback' }))).toBe(
+      'rolled back (42%, 1.26 GB of 3 GB)',
+    );
+  });
+
+  it('shows an event at local time, with its level unless it is info', () => {
+    const event = { id: 1, at: localAt(12, 1, 3), phase: 'transfer' as const, message: 'copied volume data' };
+    expect(eventLine({ ...event, level: 'info' })).toBe('12:01:03 transfer: copied volume data');
+    expect(eventLine({ ...event, level: 'warning', phase: 'stop_source' })).toBe(
+      '12:01:03 stop source: warning: copied volume data',
+    );
+  });
+});
+
+describe('planText', () => {
+  const answer: DryRunJson = {
+    dry_run: true,
+    plan: {
+      resources: [
+        {
+          type: 'container',
+          name: 'web',
+          target_name: 'web',
+          action: 'create',
+          status: 'pending',
+          bytes: 0,
+          estimated_bytes: 0,
+        },
+        {
+          type: 'volume',
+          name: 'data',
+          target_name: 'data',
+          action: 'create',
+          status: 'pending',
+          bytes: 0,
+          estimated_bytes: 1_200_000_000,
+        },
+      ],
+      total_bytes: 1_200_000_000,
+      findings: [],
+    },
+    findings: [
+      { severity: 'info', code: 'image_present', message: 'nginx:1 is already on the target' },
+      {
+        severity: 'error',
+        code: 'name_conflict',
+        message: 'the target has a container named web',
+        resource: { type: 'container', name: 'web' },
+      },
+      { severity: 'warning', code: 'port_in_use', message: 'port 80 is taken on the target' },
+    ],
+    blocked: true,
+  };
+
+  it('lists the resources with their sizes and the findings grouped by severity, errors first', () => {
+    expect(planText(answer, WORKERS)).toBe(
+      [
+        'Dry run: 2 resources from alpha to beta, 1.2 GB to move',
+        'TYPE        NAME   ON TARGET   ACTION   SIZE',
+        'container   web    web         create   -',
+        'volume      data   data        create   1.2 GB',
+        '',
+        'Errors (they block the migration) (1):',
+        '  - container web: the target has a container named web [name_conflict]',
+        '',
+        'Warnings (1):',
+        '  - port 80 is taken on the target [port_in_use]',
+        '',
+        'Info (1):',
+        '  - nginx:1 is already on the target [image_present]',
+        '',
+        'Blocked: 1 error above; nothing was changed.',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('says the migration may run when nothing blocks it', () => {
+    const ready = { ...answer, findings: [], blocked: false };
+    expect(planText(ready, WORKERS)).toContain('Ready: nothing blocks this migration');
+    expect(findingsText([])).toBe('');
+  });
+});
+
+describe('summaryText', () => {
+  const resources: MigrationJson['resources'] = [
+    {
+      type: 'volume',
+      name: 'data',
+      target_name: 'data',
+      action: 'create',
+      status: 'done',
+      bytes: 1_200_000_000,
+      estimated_bytes: 1_200_000_000,
+    },
+    {
+      type: 'container',
+      name: 'web',
+      target_name: 'web-1',
+      action: 'create',
+      status: 'done',
+      bytes: 0,
+      estimated_bytes: 0,
+    },
+  ];
+
+  it('tells status, duration, downtime, bytes and each resource of a completed migration', () => {
+    const done = migration({
+      status: 'completed',
+      phase: 'done',
+      progress: 1,
+      bytes_transferred: 1_200_000_000,
+      total_bytes: 1_200_000_000,
+      completed_at: '2026-01-02T10:01:13.000Z',
+      downtime_ms: 8_400,
+      resources,
+    });
+    expect(summaryText(done, WORKERS)).toBe(
+      [
+        'Migration mig-1 completed',
+        '  from:      alpha to beta',
+        '  duration:  1m 12s',
+        '  downtime:  8.4s',
+        '  moved:     1.2 GB of 1.2 GB',
+        '',
+        'TYPE        NAME   ON TARGET   STATUS   MOVED',
+        'volume      data   data        done     1.2 GB',
+        'container   web    web-1       done     -',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('gives the reason of a rolled back migration', () => {
+    const failed = migration({
+      status: 'rolled_back',
+      phase: 'rollback',
+      completed_at: '2026-01-02T10:00:31.000Z',
+      error: 'the target ran out of disk space',
+      resources: resources.map((resource) => ({ ...resource, status: 'rolled_back' as const })),
+    });
+    const text = summaryText(failed, WORKERS);
+    expect(text).toContain('Migration mig-1 failed and was rolled back\n');
+    expect(text).toContain('  duration:  30s\n');
+    expect(text).toContain('  downtime:  none measured\n');
+    expect(text).toContain('  reason:    the target ran out of disk space\n');
+    expect(text).toContain('volume      data   data        rolled_back');
+  });
+});
+
+describe('createProgressView', () => {
+  it('prints a line per phase change and each event once when the output is not a terminal', () => {
+    const out = capture();
+    const view = createProgressView(out, { tty: false });
+    const first = {
+      id: 1,
+      at: localAt(9, 0, 0),
+      level: 'info' as const,
+      phase: 'preflight' as const,
+      message: 'ok',
+    };
+    const second = {
+      id: 2,
+      at: localAt(9, 0, 5),
+      level: 'info' as const,
+      phase: 'transfer' as const,
+      message: 'go',
+    };
+    view.show(migration({ status: 'pending', progress: 0, events: [] }));
+    view.show(migration({ progress: 0.1, events: [first] }));
+    view.show(migration({ progress: 0.5, events: [first, second] }));
+    view.show(migration({ phase: 'create', progress: 0.9, events: [first, second] }));
+    view.stop();
+    expect(out.text()).toBe(
+      [
+        'pending: waiting for the master to start it',
+        '09:00:00 preflight: ok',
+        'phase transfer (10%, 1.26 GB of 3 GB)',
+        '09:00:05 transfer: go',
+        'phase create (90%, 1.26 GB of 3 GB)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('draws a bar in place on a terminal, keeps notices above it and leaves the last state drawn', () => {
+    const out = capture(true);
+    const view = createProgressView(out, { tty: true });
+    view.show(migration({ progress: 0.5 }));
+    view.log('a notice');
+    view.show(
+      migration({ status: 'completed', phase: 'done', progress: 1, bytes_transferred: 3_000_000_000 }),
+    );
+    view.stop();
+    const text = out.text();
+    expect(text).toContain('\x1B[?25l'); // cursor hidden while drawing…
+    expect(text).toContain('\x1B[?25h'); // …and shown again
+    expect(text).toContain('a notice\n');
+    // The last state ends right there: no rate or ETA once it is done.
+    expect(text).toContain(`done        ${'█'.repeat(20)} 100% | 3 GB / 3 GB\x1B[0K`);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+});
