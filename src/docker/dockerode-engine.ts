@@ -1,6 +1,7 @@
 // The DockerEngine port over the Engine API, through dockerode. Every call's failure is translated to an AppError.
+import { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { AppError } from '../core/errors.js';
+import { AppError, type ErrorCode } from '../core/errors.js';
 import type {
   ContainerCreateSpec,
   ContainerDetails,
@@ -271,6 +272,106 @@ function isNotModified(error: unknown): boolean {
   return (error as { statusCode?: number } | null)?.statusCode === 304;
 }
 
+interface ModemError {
+  statusCode?: number;
+  json?: unknown;
+  message?: string;
+}
+
+/**
+ * docker-modem leaves `json` null when the call's answer is a stream (save, load, import, archives) and keeps the
+ * Engine's message only in the Error's text, "(HTTP code 404) no such container - No such image: x ". Put it back
+ * into `json` so that translateEngineError shows the Engine's words rather than dockerode's guess.
+ */
+function withEngineMessage(error: unknown): unknown {
+  const shape = error as ModemError | null;
+  if (typeof shape?.statusCode !== 'number' || shape.json != null || typeof shape.message !== 'string') {
+    return error;
+  }
+  const cause = /^\(HTTP code \d+\) [^-]*- (.*)$/s.exec(shape.message)?.[1]?.trim();
+  if (cause) shape.json = { message: cause };
+  return error;
+}
+
+function engineMessageOf(error: unknown): string {
+  const json = (error as ModemError | null)?.json;
+  if (typeof json === 'string') return json;
+  const message = json && typeof json === 'object' && 'message' in json ? json.message : undefined;
+  return typeof message === 'string' ? message : '';
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as ModemError | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** The same error under another code (the Engine's status does not always say what happened). */
+function recode(error: AppError, code: ErrorCode): AppError {
+  return new AppError(code, error.message, {
+    cause: error.cause,
+    ...(error.hint === undefined ? {} : { hint: error.hint }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+  });
+}
+
+/** The Engine answers 500 for archives it cannot read; that is a bad argument of ours, not an Engine fault. */
+function isBadArchive(message: string): boolean {
+  return /Error processing tar file|extraction point is not a directory|unexpected EOF|invalid tar header/i.test(
+    message,
+  );
+}
+
+/** "repo:tag" → its parts (the tag follows the last colon after the last slash: "host:5000/app" has none). */
+function splitReference(reference: string): { repo: string; tag: string } {
+  const colon = reference.lastIndexOf(':');
+  return colon > reference.lastIndexOf('/')
+    ? { repo: reference.slice(0, colon), tag: reference.slice(colon + 1) }
+    : { repo: reference, tag: 'latest' };
+}
+
+/** A line of the Engine's JSON progress stream (load, import, pull). */
+interface ProgressLine {
+  error?: string;
+  errorDetail?: { message?: string };
+  status?: string;
+  stream?: string;
+}
+
+/** dockerode 5 has GET /images/get (all names in one tar) but @types/dockerode 4 does not declare it. */
+interface ImagesExport {
+  getImages(options: { names: string[] }): Promise<NodeJS.ReadableStream>;
+}
+
+/** A request body read from the port's byte stream; remembers the stream's own failure, which is not the Engine's. */
+function requestBody(tar: AsyncIterable<Uint8Array>): { body: Readable; failure: () => unknown } {
+  const body = Readable.from(tar, { objectMode: false });
+  let failure: unknown;
+  body.once('error', (error) => {
+    failure = error;
+  });
+  return { body, failure: () => failure };
+}
+
+/** The user-defined networks a create body attaches the container to (not "default", built-ins or "container:x"). */
+function networksNamedBy(config: Record<string, unknown>): string[] {
+  const mode = (config.HostConfig as { NetworkMode?: unknown } | undefined)?.NetworkMode;
+  const endpoints = (
+    config.NetworkingConfig as { EndpointsConfig?: Record<string, unknown> | null } | undefined
+  )?.EndpointsConfig;
+  const names = [typeof mode === 'string' ? mode : '', ...Object.keys(endpoints ?? {})];
+  return [...new Set(names)].filter(
+    (name) =>
+      name !== '' && name !== 'default' && !BUILT_IN_NETWORKS.has(name) && !name.startsWith('container:'),
+  );
+}
+
+/** The Engine's 404 for archives means a missing container or a missing path: name the one it meant. */
+function archiveSubject(message: string, container: string, path: string): string {
+  return message.startsWith('No such container')
+    ? `container "${container}"`
+    : `path "${path}" in container "${container}"`;
+}
+
 /**
  * Creates the adapter for the engine named by the settings (DOCKER_HOST semantics). No connection is made until
  * the first call.
@@ -293,6 +394,85 @@ export class DockerodeEngine implements DockerEngine {
     } catch (error) {
       throw translateEngineError(error, this.endpoint, what);
     }
+  }
+
+  /**
+   * Translates a failure, also of calls whose answer is a stream; `name` picks the object for a not-found message
+   * from the Engine's own text (its 404 means a missing container or a missing path alike).
+   */
+  private translate(error: unknown, name?: (engineMessage: string) => string | undefined): AppError {
+    const fixed = withEngineMessage(error);
+    return translateEngineError(fixed, this.endpoint, name?.(engineMessageOf(fixed)));
+  }
+
+  /** The failure of a call that sent `tar`: the byte stream's own failure wins over what it did to the request. */
+  private failureOfUpload(
+    error: unknown,
+    sourceFailure: unknown,
+    name?: (engineMessage: string) => string | undefined,
+  ): AppError {
+    if (sourceFailure instanceof AppError) return sourceFailure;
+    if (sourceFailure !== undefined) {
+      const reason = AppError.from(sourceFailure).message;
+      const message = `the archive being sent to the Docker engine at ${this.endpoint} failed: ${reason}`;
+      return new AppError('internal', message, { cause: sourceFailure });
+    }
+    const failure = this.translate(error, name);
+    const message = engineMessageOf(error);
+    return statusOf(error) === 500 && isBadArchive(message) ? recode(failure, 'invalid_argument') : failure;
+  }
+
+  /**
+   * An Engine answer as the port's byte stream: failures translated, the answer dropped when reading stops early.
+   * The caller must read it or `return()` its iterator; until then the answer holds its connection.
+   */
+  private async *bytesOf(answer: NodeJS.ReadableStream): AsyncIterable<Uint8Array> {
+    try {
+      for await (const chunk of answer) yield chunk as Uint8Array;
+    } catch (error) {
+      throw this.translate(error);
+    } finally {
+      // The answer is an http.IncomingMessage: destroying it frees the socket when the reader stopped early.
+      (answer as NodeJS.ReadableStream & { destroy(): void }).destroy();
+    }
+  }
+
+  /**
+   * Reads a JSON progress answer to its end. The Engine answers 200 before it knows the outcome and reports a
+   * failure as a line `{"errorDetail":{...},"error":"..."}`, so only reading it all tells success.
+   */
+  private async readProgress(answer: NodeJS.ReadableStream, doing: string): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffered = '';
+    const check = (text: string): void => {
+      const line = text.trim();
+      if (!line) return;
+      let parsed: ProgressLine;
+      try {
+        parsed = JSON.parse(line) as ProgressLine;
+      } catch {
+        return;
+      }
+      const message = parsed.errorDetail?.message ?? parsed.error;
+      if (message === undefined) return;
+      const code: ErrorCode = /no space left on device/i.test(message)
+        ? 'failed_precondition'
+        : 'invalid_argument';
+      throw new AppError(code, `Docker engine at ${this.endpoint} ${doing}: ${message}`, {
+        details: { engine_message: message },
+        ...(code === 'failed_precondition' ? { hint: 'free disk space on that engine and retry' } : {}),
+      });
+    };
+    for await (const chunk of answer) {
+      buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0) {
+        check(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf('\n');
+      }
+    }
+    check(buffered);
   }
 
   async ping(): Promise<void> {
@@ -520,6 +700,134 @@ export class DockerodeEngine implements DockerEngine {
 
   async removeNetwork(idOrName: string): Promise<void> {
     await this.call(() => this.docker.getNetwork(idOrName).remove(), `network "${idOrName}"`);
+  }
+
+  async createContainerFromConfig(name: string, config: Record<string, unknown>): Promise<string> {
+    // dockerode puts every option into the query string unless given `_query`/`_body`: the body goes verbatim and
+    // stays out of the URL (it holds the environment, often secrets).
+    const options = { _query: { name }, _body: config } as unknown as Docker.ContainerCreateOptions;
+    const image = typeof config.Image === 'string' ? config.Image : '';
+    // Engine 20.10 creates a container whose NetworkMode or EndpointsConfig names a network that does not exist and
+    // fails only when it starts: check them first, so that a missing network is reported where it is made.
+    for (const network of networksNamedBy(config)) await this.inspectNetwork(network);
+    try {
+      const container = await this.docker.createContainer(options);
+      return container.id;
+    } catch (error) {
+      throw this.translate(error, (message) =>
+        message.startsWith('No such image') ? `image "${image}"` : undefined,
+      );
+    }
+  }
+
+  async connectNetwork(
+    network: string,
+    container: string,
+    options: { aliases?: string[]; ipv4Address?: string; ipv6Address?: string } = {},
+  ): Promise<void> {
+    // To a container that is not running, the Engine answers 200 for a network that does not exist (it records the
+    // name; the start fails later) and ignores a second connect to the same network, while a running container
+    // gets 404 and 403. Check both first, so that every state fails the same way.
+    const target = await this.inspectNetwork(network);
+    const details = await this.inspectContainer(container);
+    if (details.networkNames.includes(target.name)) {
+      throw new AppError(
+        'conflict',
+        `container "${container}" is already connected to network "${target.name}" on ${this.endpoint}`,
+      );
+    }
+    const ipam = {
+      ...(options.ipv4Address ? { IPv4Address: options.ipv4Address } : {}),
+      ...(options.ipv6Address ? { IPv6Address: options.ipv6Address } : {}),
+    };
+    try {
+      await this.docker.getNetwork(target.id).connect({
+        Container: details.id,
+        EndpointConfig: {
+          ...(options.aliases && options.aliases.length > 0 ? { Aliases: options.aliases } : {}),
+          ...(Object.keys(ipam).length > 0 ? { IPAMConfig: ipam } : {}),
+        },
+      });
+    } catch (error) {
+      const failure = this.translate(error);
+      // "endpoint with name x already exists in network y" comes as 403 Forbidden; it is a conflict.
+      throw statusOf(error) === 403 && /already exists/.test(engineMessageOf(error))
+        ? recode(failure, 'conflict')
+        : failure;
+    }
+  }
+
+  async saveImages(refs: string[]): Promise<AsyncIterable<Uint8Array>> {
+    if (refs.length === 0) throw new AppError('invalid_argument', `no images to save from ${this.endpoint}`);
+    let answer: NodeJS.ReadableStream;
+    try {
+      // One GET /images/get?names=a&names=b, so that manifest.json lists every tag asked for (a tar per image
+      // would not carry the tags of the others).
+      answer = await (this.docker as unknown as ImagesExport).getImages({ names: refs });
+    } catch (error) {
+      const failure = this.translate(error);
+      if (failure.code !== 'not_found') throw failure;
+      // The Engine's 404 says only "reference does not exist": name the reference that is missing.
+      for (const ref of refs) await this.inspectImage(ref);
+      throw failure;
+    }
+    return this.bytesOf(answer);
+  }
+
+  async loadImages(tar: AsyncIterable<Uint8Array>): Promise<void> {
+    const { body, failure } = requestBody(tar);
+    try {
+      const answer = await this.docker.loadImage(body, { quiet: true });
+      await this.readProgress(answer, 'could not load the images');
+    } catch (error) {
+      throw this.failureOfUpload(error, failure());
+    } finally {
+      body.destroy();
+    }
+  }
+
+  async importImage(
+    tar: AsyncIterable<Uint8Array>,
+    reference: string,
+    options: { changes?: string[] } = {},
+  ): Promise<string> {
+    const { repo, tag } = splitReference(reference);
+    const { body, failure } = requestBody(tar);
+    try {
+      const answer = await this.docker.importImage(body, {
+        repo,
+        tag,
+        ...(options.changes && options.changes.length > 0 ? { changes: options.changes } : {}),
+      });
+      await this.readProgress(answer, 'could not import the image');
+    } catch (error) {
+      throw this.failureOfUpload(error, failure());
+    } finally {
+      body.destroy();
+    }
+    // The last progress line carries the id too, but inspecting the reference also proves the tag is there.
+    return (await this.inspectImage(reference)).id;
+  }
+
+  async getArchive(container: string, path: string): Promise<AsyncIterable<Uint8Array>> {
+    let answer: NodeJS.ReadableStream;
+    try {
+      answer = await this.docker.getContainer(container).getArchive({ path });
+    } catch (error) {
+      throw this.translate(error, (message) => archiveSubject(message, container, path));
+    }
+    return this.bytesOf(answer);
+  }
+
+  async putArchive(container: string, path: string, tar: AsyncIterable<Uint8Array>): Promise<void> {
+    const { body, failure } = requestBody(tar);
+    try {
+      await this.docker.getContainer(container).putArchive(body, { path });
+    } catch (error) {
+      throw this.failureOfUpload(error, failure(), (message) => archiveSubject(message, container, path));
+    } finally {
+      body.destroy();
+    }
   }
 
   async *events(options: EventOptions = {}): AsyncIterable<DockerEvent> {

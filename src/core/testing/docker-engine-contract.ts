@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DockerEvent } from '../docker-resources.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { DockerEngine } from '../ports.js';
+import { bytesOf, entriesOf, firstDifference, streamOf, tarOf } from './tar-bytes.js';
 
 export interface ContractHarness {
   engine: DockerEngine;
@@ -10,6 +11,24 @@ export interface ContractHarness {
   baseImage: string;
   /** Label every object the suite creates carries, so that cleanup finds them. */
   runLabel: string;
+}
+
+/** What `inspectContainer(...).raw` holds in the Engine's inspect document, as far as these tests read it. */
+interface RawInspect {
+  Config: { Env: string[] | null; Cmd: string[] | null };
+  HostConfig: { RestartPolicy?: unknown };
+  NetworkSettings: {
+    Networks: Record<string, { Aliases: string[] | null; IPAMConfig: { IPv4Address?: string } | null }>;
+  };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<AppError> {
+  const error = await promise.then(
+    () => new Error('expected a failure, got success'),
+    (e: unknown) => e,
+  );
+  if (error instanceof AppError) return error;
+  throw error;
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
@@ -22,11 +41,17 @@ async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'
   }
 }
 
-/** Removes every container, network and volume carrying the run label (containers first: they hold the rest). */
+/**
+ * Removes every container, image, network and volume carrying the run label (containers first: they hold the
+ * rest). Images get the label through `LABEL` changes on import; tags a test adds to other images it removes itself.
+ */
 export async function removeLabelled(engine: DockerEngine, runLabel: string): Promise<void> {
   const labels = { [runLabel]: true } as const;
   for (const c of await engine.listContainers({ all: true, labels })) {
     await engine.removeContainer(c.id, { force: true }).catch(() => undefined);
+  }
+  for (const image of await engine.listImages({ labels })) {
+    await engine.removeImage(image.id, { force: true }).catch(() => undefined);
   }
   for (const n of await engine.listNetworks({ labels })) {
     await engine.removeNetwork(n.id).catch(() => undefined);
@@ -228,6 +253,203 @@ export function describeDockerEngineContract(name: string, setup: () => Promise<
       expect(await codeOf(h.engine.inspectImage(`${prefix}-missing:latest`))).toBe('not_found');
     });
 
+    it('creates a container from an Engine create body, keeping its env, labels, mounts and restart policy', async () => {
+      const name = `${prefix}-cfg`;
+      const volume = `${prefix}-cfgdata`;
+      await h.engine.createVolume({ name: volume, labels: labels() });
+      const id = await h.engine.createContainerFromConfig(name, {
+        Image: h.baseImage,
+        Cmd: ['sleep', '300'],
+        Env: ['MODE=contract', 'EMPTY='],
+        Labels: { ...labels(), app: 'from-config' },
+        HostConfig: {
+          RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
+          Mounts: [{ Type: 'volume', Source: volume, Target: '/data' }],
+        },
+      });
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+
+      const details = await h.engine.inspectContainer(name);
+      expect(details).toMatchObject({
+        id,
+        name,
+        state: 'created',
+        image: h.baseImage,
+        labels: { app: 'from-config' },
+      });
+      expect(details.volumeNames).toEqual([volume]);
+      expect(details.mounts).toEqual([
+        expect.objectContaining({ type: 'volume', name: volume, destination: '/data' }),
+      ]);
+      const raw = details.raw as unknown as RawInspect;
+      expect(raw.Config.Env).toEqual(expect.arrayContaining(['MODE=contract', 'EMPTY=']));
+      expect(raw.Config.Cmd).toEqual(['sleep', '300']);
+      expect(raw.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 3 });
+      const listed = await h.engine.listContainers({ all: true, labels: { [h.runLabel]: true } });
+      expect(listed.find((c) => c.id === id)).toMatchObject({
+        name,
+        state: 'created',
+        labels: { app: 'from-config' },
+      });
+
+      expect(
+        await codeOf(h.engine.createContainerFromConfig(name, { Image: h.baseImage, Labels: labels() })),
+      ).toBe('conflict');
+      const missing = await failureOf(
+        h.engine.createContainerFromConfig(`${name}-2`, {
+          Image: `${prefix}-missing:latest`,
+          Labels: labels(),
+        }),
+      );
+      expect(missing.code).toBe('not_found');
+      expect(missing.message).toContain(`${prefix}-missing:latest`);
+      const noNetwork = await failureOf(
+        h.engine.createContainerFromConfig(`${name}-3`, {
+          Image: h.baseImage,
+          Labels: labels(),
+          HostConfig: { NetworkMode: `${prefix}-nonet` },
+        }),
+      );
+      expect(noNetwork.code).toBe('not_found');
+      expect(noNetwork.message).toContain(`${prefix}-nonet`);
+      await h.engine.removeContainer(name);
+      await h.engine.removeVolume(volume);
+    });
+
+    it('connects a container to a network under an alias and a fixed address', async () => {
+      const network = `${prefix}-conn`;
+      const name = `${prefix}-conn-app`;
+      await h.engine.createNetwork({
+        name: network,
+        labels: labels(),
+        ipam: { config: [{ subnet: '10.247.14.0/24', gateway: '10.247.14.1' }] },
+      });
+      const id = await h.engine.createContainer({
+        name,
+        image: h.baseImage,
+        cmd: ['sleep', '300'],
+        labels: labels(),
+      });
+      await h.engine.connectNetwork(network, name, { aliases: ['db'], ipv4Address: '10.247.14.9' });
+
+      const details = await h.engine.inspectContainer(name);
+      expect(details.networkNames).toContain(network);
+      const endpoint = (details.raw as unknown as RawInspect).NetworkSettings.Networks[network];
+      expect(endpoint?.Aliases).toContain('db');
+      expect(endpoint?.IPAMConfig?.IPv4Address).toBe('10.247.14.9');
+      expect(await codeOf(h.engine.connectNetwork(network, name, { aliases: ['db'] }))).toBe('conflict');
+      expect(await codeOf(h.engine.connectNetwork(`${prefix}-nonet`, name))).toBe('not_found');
+      expect(await codeOf(h.engine.connectNetwork(network, `${prefix}-nobody`))).toBe('not_found');
+
+      await h.engine.startContainer(name);
+      expect((await h.engine.inspectNetwork(network)).containers[id]?.ipv4Address).toBe('10.247.14.9/24');
+      await h.engine.removeContainer(name, { force: true });
+      await h.engine.removeNetwork(network);
+    });
+
+    it('puts files into a created container and reads them back byte for byte', async () => {
+      const name = `${prefix}-files`;
+      await h.engine.createContainer({ name, image: h.baseImage, cmd: ['sleep', '300'], labels: labels() });
+      // More than one chunk of every stream on the way, and not a multiple of the tar block size.
+      const blob = new Uint8Array(70_001).map((_, i) => (i * 31 + 7) % 251);
+      const tar = tarOf([
+        ['restored', null],
+        ['restored/blob.bin', blob],
+        ['restored/note.txt', 'hello\n'],
+      ]);
+      await h.engine.putArchive(name, '/tmp', streamOf(tar));
+
+      const file = entriesOf(await bytesOf(await h.engine.getArchive(name, '/tmp/restored/blob.bin')));
+      expect(file.map((entry) => entry.name)).toEqual(['blob.bin']);
+      expect(firstDifference(file[0]?.data ?? new Uint8Array(), blob)).toBeUndefined();
+      const folder = entriesOf(await bytesOf(await h.engine.getArchive(name, '/tmp/restored')));
+      expect(
+        folder
+          .filter((entry) => entry.type === 'file')
+          .map((entry) => entry.name)
+          .sort(),
+      ).toEqual(['restored/blob.bin', 'restored/note.txt']);
+      const note = folder.find((entry) => entry.name === 'restored/note.txt');
+      expect(new TextDecoder().decode(note?.data)).toBe('hello\n');
+      expect((await h.engine.inspectContainer(name)).state).toBe('created');
+
+      const missing = await failureOf(h.engine.getArchive(name, '/tmp/nope'));
+      expect(missing.code).toBe('not_found');
+      expect(missing.message).toContain('/tmp/nope');
+      expect(await codeOf(h.engine.getArchive(`${prefix}-nobody`, '/tmp'))).toBe('not_found');
+      expect(await codeOf(h.engine.putArchive(name, '/nope/dir', streamOf(tarOf({ x: 'y' }))))).toBe(
+        'not_found',
+      );
+      expect(
+        await codeOf(h.engine.putArchive(name, '/tmp/restored/note.txt', streamOf(tarOf({ x: 'y' })))),
+      ).toBe('invalid_argument');
+      await h.engine.removeContainer(name);
+    });
+
+    it('saves tagged images into one tar and loads them back with the same id and tags', async () => {
+      const base = await h.engine.inspectImage(h.baseImage);
+      const repo = `${prefix}-saved`;
+      await h.engine.tagImage(h.baseImage, repo, 'v1');
+      await h.engine.tagImage(h.baseImage, repo, 'v2');
+      try {
+        const tar = await bytesOf(await h.engine.saveImages([`${repo}:v1`, `${repo}:v2`]));
+        const manifestEntry = entriesOf(tar).find((entry) => entry.name === 'manifest.json');
+        const manifest = JSON.parse(new TextDecoder().decode(manifestEntry?.data)) as {
+          RepoTags: string[] | null;
+        }[];
+        expect(manifest.flatMap((image) => image.RepoTags ?? []).sort()).toEqual([
+          `${repo}:v1`,
+          `${repo}:v2`,
+        ]);
+
+        await h.engine.removeImage(`${repo}:v1`);
+        await h.engine.removeImage(`${repo}:v2`);
+        expect(await codeOf(h.engine.inspectImage(`${repo}:v1`))).toBe('not_found');
+        await h.engine.loadImages(streamOf(tar, 64 * 1024));
+        expect((await h.engine.inspectImage(`${repo}:v1`)).id).toBe(base.id);
+        expect((await h.engine.inspectImage(`${repo}:v2`)).tags).toEqual(
+          expect.arrayContaining([h.baseImage, `${repo}:v1`, `${repo}:v2`]),
+        );
+      } finally {
+        await h.engine.removeImage(`${repo}:v1`).catch(() => undefined);
+        await h.engine.removeImage(`${repo}:v2`).catch(() => undefined);
+      }
+      const missing = await failureOf(h.engine.saveImages([h.baseImage, `${prefix}-missing:v1`]));
+      expect(missing.code).toBe('not_found');
+      expect(missing.message).toContain(`${prefix}-missing:v1`);
+    });
+
+    it('imports a root filesystem tar as a tagged image with the changes asked for', async () => {
+      const reference = `${prefix}-imported:v1`;
+      const rootfs = tarOf({ etc: null, 'etc/motd': `imported by ${prefix}\n` });
+      const id = await h.engine.importImage(streamOf(rootfs), reference, {
+        changes: [`LABEL ${h.runLabel}=1 origin=contract`, 'CMD ["sh"]'],
+      });
+      expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      const image = await h.engine.inspectImage(reference);
+      expect(image).toMatchObject({
+        id,
+        tags: [reference],
+        labels: { [h.runLabel]: '1', origin: 'contract' },
+      });
+      expect(image.layers).toHaveLength(1);
+
+      const badChange = h.engine.importImage(streamOf(rootfs), `${prefix}-imported:v2`, {
+        changes: ['FOO bar'],
+      });
+      expect(await codeOf(badChange)).toBe('invalid_argument');
+      expect(await codeOf(h.engine.importImage(streamOf('not a tar at all'), `${prefix}-imported:v3`))).toBe(
+        'invalid_argument',
+      );
+      await h.engine.removeImage(reference);
+    });
+
+    it('rejects a load of bytes that are not an image archive with a readable error', async () => {
+      const error = await failureOf(h.engine.loadImages(streamOf('this is not an image archive\n')));
+      expect(error.code).toBe('invalid_argument');
+      expect(error.message).toMatch(/^Docker engine at \S+ could not load the images: ./);
+    });
+
     it('streams events: a new volume is announced', async () => {
       const name = `${prefix}-evt`;
       const event = await nextEvent(
@@ -248,6 +470,56 @@ export function describeDockerEngineContract(name: string, setup: () => Promise<
       await new Promise((resolve) => setTimeout(resolve, 200));
       controller.abort();
       await expect(consumer).resolves.toBeUndefined();
+    });
+  });
+}
+
+export interface TransferHarness {
+  source: DockerEngine;
+  target: DockerEngine;
+  /** Label every object the suite creates carries, on both engines. */
+  runLabel: string;
+}
+
+/** What moving images between two engines must keep; run between two fakes (unit) and two real engines. */
+export function describeImageTransferContract(name: string, setup: () => Promise<TransferHarness>): void {
+  describe(`DockerEngine image transfer: ${name}`, () => {
+    let h: TransferHarness;
+    let cleanup: (() => Promise<void>) | undefined;
+
+    beforeAll(async () => {
+      h = await setup();
+      const { source, target, runLabel } = h;
+      cleanup = async () => {
+        await removeLabelled(source, runLabel);
+        await removeLabelled(target, runLabel);
+      };
+    });
+
+    afterAll(async () => {
+      await cleanup?.();
+    });
+
+    it('moves tagged images from one engine to another, streaming, keeping the id and every tag', async () => {
+      const { source, target, runLabel } = h;
+      const repo = `dmtest-${Math.random().toString(36).slice(2, 8)}-moved`;
+      const id = await source.importImage(
+        streamOf(tarOf({ 'payload.txt': `payload of ${repo}\n` })),
+        `${repo}:v1`,
+        {
+          changes: [`LABEL ${runLabel}=1`],
+        },
+      );
+      await source.tagImage(id, repo, 'v2');
+      expect(await codeOf(target.inspectImage(`${repo}:v1`))).toBe('not_found');
+
+      await target.loadImages(await source.saveImages([`${repo}:v1`, `${repo}:v2`]));
+
+      const moved = await target.inspectImage(`${repo}:v1`);
+      expect(moved.id).toBe(id);
+      expect([...moved.tags].sort()).toEqual([`${repo}:v1`, `${repo}:v2`]);
+      expect(moved.labels).toMatchObject({ [runLabel]: '1' });
+      expect(moved.layers).toEqual((await source.inspectImage(id)).layers);
     });
   });
 }
