@@ -62,9 +62,9 @@ function isGrant(value: unknown): value is TransferGrant {
     typeof grant.targetWorkerId === 'string' &&
     typeof grant.expiresAt === 'number' &&
     typeof grant.resource === 'object' &&
-    grant.resource !== null &&
-    (grant.resource.type === 'volume' || grant.resource.type === 'image') &&
-    typeof grant.resource.name === 'string'
+    // Parsed JSON: the declared type says nothing yet.
+    ['volume', 'image'].includes(String((grant.resource as { type?: unknown }).type)) &&
+    typeof (grant.resource as { name?: unknown }).name === 'string'
   );
 }
 

@@ -1,7 +1,7 @@
 // Runs the master's commands against this worker's engine: inspect, stop/start, create/remove objects, and the
 // transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
 import { statfs } from 'node:fs/promises';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import type {
@@ -14,7 +14,12 @@ import type {
 import { TransferServiceClient, type PullResponse } from '../gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
-import { filterSavedImage, readSaveLayout } from '../transfer/image-archive.js';
+import {
+  filterSavedImage,
+  layersToSkip,
+  readSaveLayout,
+  type SaveLayout,
+} from '../transfer/image-archive.js';
 import { pushTransfer, verifiedData } from '../transfer/transfer-stream.js';
 import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
 import type { TransferInbox } from './transfer-inbox.js';
@@ -92,7 +97,7 @@ export class CommandExecutor {
     const { engine } = options;
     this.handlers = {
       'engine.describe': async () => {
-        const info = await engine.info();
+        const [info, version] = await Promise.all([engine.info(), engine.version()]);
         let freeBytes: number | null = null;
         try {
           const stats = await statfs(info.dockerRootDir);
@@ -100,9 +105,10 @@ export class CommandExecutor {
         } catch {
           // A remote engine's root is not on this host: preflight says it cannot tell.
         }
+        // The version's os/arch are the platform names images use ("linux", "amd64").
         return {
-          architecture: info.architecture,
-          os: info.os,
+          architecture: version.arch,
+          os: version.os,
           dockerRootDir: info.dockerRootDir,
           freeBytes,
         };
@@ -262,7 +268,9 @@ export class CommandExecutor {
     };
     if (resource.type === 'volume') await this.options.volumes.write(resource.name, unclosable, signal);
     else await this.options.engine.loadImages(unclosable);
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) void next.value;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      // Only the checksum of the rest matters.
+    }
     return incoming.result();
   }
 
@@ -307,13 +315,18 @@ export class CommandExecutor {
     } else {
       const image = await this.options.engine.inspectImage(args.resource.name);
       const refs = image.tags.length > 0 ? image.tags : [image.id];
-      const skip = new Set<string>();
+      let skip = new Set<string>();
+      let expected: SaveLayout | undefined;
       if ((args.skipLayers ?? 0) > 0) {
         // docker save lists layer files only at its end: a first pass learns which file is which layer.
-        const layout = await readSaveLayout(await this.options.engine.saveImages(refs));
-        for (const layer of layout.layers.slice(0, args.skipLayers)) skip.add(layer.path);
+        expected = await readSaveLayout(await this.options.engine.saveImages(refs));
+        skip = layersToSkip(expected, args.skipLayers ?? 0);
       }
-      const filtered = filterSavedImage(await this.options.engine.saveImages(refs), skip);
+      const filtered = filterSavedImage(
+        await this.options.engine.saveImages(refs),
+        skip,
+        expected ? { expected } : {},
+      );
       data = filtered.stream;
       skipped = () => filtered.stats().layerBytesSkipped;
     }

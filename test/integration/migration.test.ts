@@ -38,13 +38,54 @@ function docker(host: TestDockerHost, ...args: string[]): Promise<string> {
   );
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+interface MigrationJson {
+  id: string;
+  status: string;
+  phase: string;
+  error: string | null;
+  bytes_transferred: number;
+  resources: { type: string; name: string; status: string }[];
+  events?: { message: string }[];
+}
+
+interface ApiAnswer {
+  migration?: MigrationJson;
+  blocked?: boolean;
+  plan?: { resources: { type: string; name: string }[] };
+  containers?: { name: string }[];
+  error?: { code: string; message: string };
+}
+
+interface Inspect {
+  Id: string;
+  State: { Running: boolean; Health?: { Status: string } };
+  Config: { Env: string[]; Labels: Record<string, string> };
+  HostConfig: {
+    RestartPolicy: { Name: string };
+    CapAdd: string[] | null;
+    Ulimits: { Name: string; Soft: number; Hard: number }[] | null;
+  };
+  NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> };
+  Labels: Record<string, string>;
+}
+
+async function inspect(host: TestDockerHost, ...args: string[]): Promise<Inspect> {
+  const [first] = JSON.parse(await docker(host, ...args)) as Inspect[];
+  if (!first) throw new Error(`nothing to inspect: ${args.join(' ')}`);
+  return first;
+}
+
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: ApiAnswer }> {
   const response = await fetch(`${master.httpUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: response.status, json: await response.json() };
+  return { status: response.status, json: (await response.json()) as ApiAnswer };
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -57,13 +98,13 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-async function finished(id: string, timeoutMs = 120_000): Promise<any> {
+async function finished(id: string, timeoutMs = 120_000): Promise<MigrationJson> {
   return waitFor(
     `migration ${id} to finish`,
     async () => {
       const { json } = await api('GET', `/api/migrations/${id}`);
       const status = json.migration?.status;
-      return ['completed', 'failed', 'rolled_back', 'cancelled'].includes(status)
+      return ['completed', 'failed', 'rolled_back', 'cancelled'].includes(status ?? '')
         ? json.migration
         : undefined;
     },
@@ -73,7 +114,7 @@ async function finished(id: string, timeoutMs = 120_000): Promise<any> {
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dm-migration-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push(() => { rmSync(dir, { recursive: true, force: true }); });
   master = await startMaster({
     httpAddr: '127.0.0.1:0',
     grpcAddr: '127.0.0.1:0',
@@ -115,7 +156,7 @@ beforeAll(async () => {
         },
       });
     });
-    cleanups.push(() => controller.abort());
+    cleanups.push(() => { controller.abort(); });
     await connected;
   }
 
@@ -177,7 +218,7 @@ beforeAll(async () => {
   // The master must have seen all of it.
   await waitFor('the inventory of h1', async () => {
     const { json } = await api('GET', `/api/workers/${workerIds.h1}/resources`);
-    return json.containers?.some((c: { name: string }) => c.name === `app-${suffix}`) ? true : undefined;
+    return json.containers?.some((c) => c.name === `app-${suffix}`) ? true : undefined;
   });
 }, 120_000);
 
@@ -203,7 +244,7 @@ describe('migration engine (in process, real engines)', () => {
     });
     expect(status).toBe(200);
     expect(json.blocked).toBe(false);
-    const kinds = json.plan.resources.map((r: { type: string; name: string }) => `${r.type}:${r.name}`);
+    const kinds = json.plan?.resources.map((r) => `${r.type}:${r.name}`);
     expect(kinds).toEqual(
       expect.arrayContaining([`container:app-${suffix}`, `volume:vol-${suffix}`, `network:net-${suffix}`]),
     );
@@ -230,20 +271,21 @@ describe('migration engine (in process, real engines)', () => {
       transfer_mode: 'direct',
     });
     expect(status, JSON.stringify(json)).toBe(201);
-    const migration = await finished(json.migration.id);
+    const migration = await finished(json.migration?.id ?? '');
     expect(migration.error).toBeNull();
     expect(migration.status).toBe('completed');
     expect(migration.bytes_transferred).toBeGreaterThan(4 * 1024 * 1024);
 
-    const state = JSON.parse(await docker(h2, 'inspect', `app-${suffix}`))[0];
+    const state = await inspect(h2, 'inspect', `app-${suffix}`);
     expect(state.State.Running).toBe(true);
-    expect(state.State.Health.Status).toBe('healthy');
+    expect(state.State.Health?.Status).toBe('healthy');
     expect(state.Config.Env).toContain('GREETING=hello');
     expect(state.Config.Labels.role).toBe('app');
     expect(state.HostConfig.RestartPolicy.Name).toBe('unless-stopped');
-    expect(state.HostConfig.CapAdd).toContain('NET_ADMIN');
+    // Docker 20.10 reports capabilities with the CAP_ prefix.
+    expect(state.HostConfig.CapAdd).toEqual(['CAP_NET_ADMIN']);
     expect(state.HostConfig.Ulimits).toEqual([{ Name: 'nofile', Soft: 1024, Hard: 2048 }]);
-    expect(state.NetworkSettings.Networks[`net-${suffix}`].Aliases).toContain('app-alias');
+    expect(state.NetworkSettings.Networks[`net-${suffix}`]?.Aliases).toContain('app-alias');
     const after = await docker(
       h2,
       'run',
@@ -256,15 +298,15 @@ describe('migration engine (in process, real engines)', () => {
       'cd /data && find . | sort | xargs -n 50 ls -ld --full-time | md5sum && sha256sum blob',
     );
     expect(after).toBe(before);
-    const volume = JSON.parse(await docker(h2, 'volume', 'inspect', `vol-${suffix}`))[0];
+    const volume = await inspect(h2, 'volume', 'inspect', `vol-${suffix}`);
     expect(volume.Labels.tier).toBe('data');
-    const network = JSON.parse(await docker(h2, 'network', 'inspect', `net-${suffix}`))[0];
+    const network = await inspect(h2, 'network', 'inspect', `net-${suffix}`);
     expect(network.Labels.team).toBe('web');
-    expect(JSON.parse(await docker(h2, 'image', 'inspect', IMAGE))[0].Id).toBe(
-      JSON.parse(await docker(h1, 'image', 'inspect', IMAGE))[0].Id,
+    expect((await inspect(h2, 'image', 'inspect', IMAGE)).Id).toBe(
+      (await inspect(h1, 'image', 'inspect', IMAGE)).Id,
     );
     expect(await docker(h2, 'exec', `app-${suffix}`, 'cat', '/marker')).toBe('built');
     // The source is kept, stopped.
-    expect(JSON.parse(await docker(h1, 'inspect', `app-${suffix}`))[0].State.Running).toBe(false);
+    expect((await inspect(h1, 'inspect', `app-${suffix}`)).State.Running).toBe(false);
   }, 180_000);
 });

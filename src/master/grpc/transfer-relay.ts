@@ -1,7 +1,7 @@
 // The master's relay for workers that cannot reach each other: the sender pushes to the master, the receiver pulls
 // from it, and the master pipes one into the other with backpressure. Both sides need a grant naming them.
 import type { X509Certificate } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '../../core/errors.js';
 import type { MasterStore } from '../../core/ports.js';
 import {
