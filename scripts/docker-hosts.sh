@@ -30,7 +30,10 @@ require_root() {
   Run the tests as root, or point them at engines you already run with DM_TEST_DOCKER_HOSTS=unix:///a.sock,unix:///b.sock"
 }
 
-have_engine() { command -v dockerd >/dev/null 2>&1 && [ -x /bin/busybox ] && command -v iptables >/dev/null 2>&1; }
+have_engine() {
+  command -v dockerd >/dev/null 2>&1 && [ -x /bin/busybox ] && command -v iptables >/dev/null 2>&1 &&
+    command -v docker-compose >/dev/null 2>&1
+}
 
 # The Docker client shipped with docker.io matches the engine; fall back to any client on PATH.
 docker_cli() {
@@ -40,10 +43,10 @@ docker_cli() {
 cmd_install() {
   if have_engine; then return 0; fi
   require_root
-  log "installing the Docker engine from Debian's packages (docker.io busybox-static iptables)"
+  log "installing the Docker engine from Debian's packages (docker.io docker-compose busybox-static iptables)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends docker.io busybox-static iptables iproute2 openssl util-linux >/dev/null
+  apt-get install -y -qq --no-install-recommends docker.io docker-compose busybox-static iptables iproute2 openssl util-linux >/dev/null
   have_engine || die "the Docker engine is still missing after apt-get install"
 }
 

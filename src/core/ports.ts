@@ -87,7 +87,11 @@ export interface DockerEngine {
   /** `docker load` of a tar stream; resolves once the Engine has loaded it (errors in its progress reject). */
   loadImages(tar: AsyncIterable<Uint8Array>): Promise<void>;
   /** `docker import` of a root filesystem tar as `reference` ("repo:tag"); returns the image id. */
-  importImage(tar: AsyncIterable<Uint8Array>, reference: string, options?: { changes?: string[] }): Promise<string>;
+  importImage(
+    tar: AsyncIterable<Uint8Array>,
+    reference: string,
+    options?: { changes?: string[] },
+  ): Promise<string>;
 
   /** A tar of `path` inside the container (`GET /containers/{id}/archive`); works on created, unstarted ones. */
   getArchive(container: string, path: string): Promise<AsyncIterable<Uint8Array>>;
@@ -133,10 +137,17 @@ export interface MasterStore {
   /** Replaces the given fields; `not_found` AppError when the migration does not exist. */
   updateMigration(id: string, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void>;
   /** Newest first (by createdAt, then id); `before` is the id of the last migration of the previous page. */
-  listMigrations(options?: { limit?: number; before?: string; status?: MigrationStatus[] }): Promise<MigrationRecord[]>;
+  listMigrations(options?: {
+    limit?: number;
+    before?: string;
+    status?: MigrationStatus[];
+  }): Promise<MigrationRecord[]>;
   appendMigrationEvent(event: NewMigrationEvent): Promise<MigrationEvent>;
   /** Oldest first. */
-  listMigrationEvents(migrationId: string, options?: { limit?: number; afterId?: number }): Promise<MigrationEvent[]>;
+  listMigrationEvents(
+    migrationId: string,
+    options?: { limit?: number; afterId?: number },
+  ): Promise<MigrationEvent[]>;
 
   close(): Promise<void>;
 }
