@@ -19,6 +19,7 @@ import {
 import { planMigration } from '../core/migration-plan.js';
 import { networkCreateSpecFor } from '../core/network-config.js';
 import type { MasterStore } from '../core/ports.js';
+import type { Inventory } from '../core/workers.js';
 import { preflight } from '../core/preflight.js';
 import type { TransferResult, TransferRoute, WorkerGateway } from '../core/worker-commands.js';
 import type { Logger } from '../platform/logger.js';
@@ -54,6 +55,8 @@ export interface MigrationServiceOptions {
 
 /** Longest a single transfer command may run. */
 const TRANSFER_TIMEOUT_MS = 12 * 3600_000;
+/** How long a request naming something the inventory lacks waits for the inventory to catch up, once. */
+const INVENTORY_LAG_MS = 2_000;
 /** Progress is written to the store and announced at most this often. */
 const PROGRESS_EVERY_MS = 1_000;
 
@@ -119,46 +122,60 @@ export class MigrationService {
       throw new AppError('failed_precondition', `source worker "${source.name}" is offline`, {
         hint: 'start the worker on that host, or pick another source',
       });
-    const sourceInventory = registry.inventory(source.id);
-    // Details of every container the request may name (named, or in a named compose project).
-    const wanted = new Set<string>();
-    for (const container of sourceInventory.containers) {
-      const project = container.labels['com.docker.compose.project'];
-      const named = request.containers.some(
-        (ref) =>
-          ref === container.name || ref === container.id || (ref.length >= 4 && container.id.startsWith(ref)),
-      );
-      if (named || (project !== undefined && request.composeProjects.includes(project)))
-        wanted.add(container.id);
-    }
-    const containers: Record<string, ContainerDetails> = {};
-    for (const id of wanted) containers[id] = await gateway.run(source.id, 'container.inspect', { ref: id });
-    const images: Record<string, ImageDetails> = {};
-    const imageRefs = new Set<string>([...Object.values(containers).map((c) => c.imageId)]);
-    for (const ref of request.images) {
-      const found = sourceInventory.images.find(
-        (image) =>
-          image.id === ref ||
-          image.tags.includes(ref) ||
-          image.tags.includes(`${ref}:latest`) ||
-          (ref.length >= 4 && image.id.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, ''))),
-      );
-      if (found) imageRefs.add(found.id);
-    }
-    for (const ref of imageRefs) {
-      try {
-        const image = await gateway.run(source.id, 'image.inspect', { ref });
-        images[image.id] = image;
-      } catch (error) {
-        if (AppError.from(error).code !== 'not_found') throw error;
+    const planFrom = async (sourceInventory: Inventory) => {
+      // Details of every container the request may name (named, or in a named compose project).
+      const wanted = new Set<string>();
+      for (const container of sourceInventory.containers) {
+        const project = container.labels['com.docker.compose.project'];
+        const named = request.containers.some(
+          (ref) =>
+            ref === container.name ||
+            ref === container.id ||
+            (ref.length >= 4 && container.id.startsWith(ref)),
+        );
+        if (named || (project !== undefined && request.composeProjects.includes(project)))
+          wanted.add(container.id);
       }
+      const containers: Record<string, ContainerDetails> = {};
+      for (const id of wanted)
+        containers[id] = await gateway.run(source.id, 'container.inspect', { ref: id });
+      const images: Record<string, ImageDetails> = {};
+      const imageRefs = new Set<string>([...Object.values(containers).map((c) => c.imageId)]);
+      for (const ref of request.images) {
+        const found = sourceInventory.images.find(
+          (image) =>
+            image.id === ref ||
+            image.tags.includes(ref) ||
+            image.tags.includes(`${ref}:latest`) ||
+            (ref.length >= 4 && image.id.replace(/^sha256:/, '').startsWith(ref.replace(/^sha256:/, ''))),
+        );
+        if (found) imageRefs.add(found.id);
+      }
+      for (const ref of imageRefs) {
+        try {
+          const image = await gateway.run(source.id, 'image.inspect', { ref });
+          images[image.id] = image;
+        } catch (error) {
+          if (AppError.from(error).code !== 'not_found') throw error;
+        }
+      }
+      return {
+        sourceInventory,
+        containers,
+        plan: planMigration(request, { inventory: sourceInventory, containers, images, name: source.name }),
+        images,
+      };
+    };
+    let planned: Awaited<ReturnType<typeof planFrom>>;
+    try {
+      planned = await planFrom(registry.inventory(source.id));
+    } catch (error) {
+      if (AppError.from(error).code !== 'not_found') throw error;
+      // Something created a moment ago may not have reached the master's inventory yet (events are debounced).
+      await sleep(INVENTORY_LAG_MS);
+      planned = await planFrom(registry.inventory(source.id));
     }
-    const plan = planMigration(request, {
-      inventory: sourceInventory,
-      containers,
-      images,
-      name: source.name,
-    });
+    const { sourceInventory, containers, plan, images } = planned;
     let describe: { architecture: string; os: string; freeBytes: number | null } | undefined;
     if (target.online) {
       describe = await gateway.run(target.id, 'engine.describe', {});
