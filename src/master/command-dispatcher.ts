@@ -27,7 +27,11 @@ const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 export class CommandDispatcher implements WorkerGateway {
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly registry: WorkerRegistry) {}
+  /** `onOutcome` counts finished commands (the docker_migrate_docker_operations_total metric). */
+  constructor(
+    private readonly registry: WorkerRegistry,
+    private readonly onOutcome?: (kind: string, outcome: 'ok' | 'error') => void,
+  ) {}
 
   /** Commands still waiting for an answer (for metrics and tests). */
   get outstanding(): number {
@@ -94,6 +98,7 @@ export class CommandDispatcher implements WorkerGateway {
     const pending = this.pending.get(answer.id);
     if (pending?.workerId !== workerId) return;
     this.settle(answer.id);
+    this.onOutcome?.(pending.kind, answer.ok ? 'ok' : 'error');
     if (answer.ok) {
       try {
         pending.resolve(answer.resultJson ? JSON.parse(answer.resultJson) : {});

@@ -119,7 +119,9 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
     const pairing = new PairingCodes();
-    const dispatcher = new CommandDispatcher(registry);
+    const dispatcher = new CommandDispatcher(registry, (operation, outcome) => {
+      metrics.dockerOperations.inc({ operation, outcome });
+    });
     const relay = createTransferRelay({ ca: new X509Certificate(tls.ca.certPem), store, logger });
     closers.push(() => {
       relay.close();
