@@ -282,7 +282,7 @@ export class CommandExecutor {
       return this.options.inbox.expect(
         args.transferId,
         (messages) => this.consume(args.resource, messages, context.signal),
-        { timeoutMs: SENDER_WAIT_MS, signal: context.signal },
+        { timeoutMs: SENDER_WAIT_MS, signal: context.signal, resource: args.resource },
       );
     }
     const client = this.masterTransferClient();

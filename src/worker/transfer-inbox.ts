@@ -1,13 +1,15 @@
 // Where an incoming transfer meets the command waiting for it: the master tells the receiver what to do with a
 // transfer (receive command) and the sender connects on its own; whichever comes first waits for the other.
 import { AppError } from '../core/errors.js';
-import type { TransferResult } from '../core/worker-commands.js';
+import type { TransferResource, TransferResult } from '../core/worker-commands.js';
 import type { PushRequest } from '../gen/dockation/v1/transfer.js';
 
 export type TransferConsumer = (messages: AsyncIterable<PushRequest>) => Promise<TransferResult>;
 
 interface Expectation {
   consumer: TransferConsumer;
+  /** What the receive command was told to expect; a sender's grant must name the same. */
+  resource?: TransferResource;
   settle: (outcome: { result: TransferResult } | { error: unknown }) => void;
 }
 
@@ -26,7 +28,7 @@ export class TransferInbox {
   expect(
     transferId: string,
     consumer: TransferConsumer,
-    options: { timeoutMs: number; signal?: AbortSignal },
+    options: { timeoutMs: number; signal?: AbortSignal; resource?: TransferResource },
   ): Promise<TransferResult> {
     if (this.expectations.has(transferId))
       return Promise.reject(new AppError('conflict', `transfer ${transferId} is already expected`));
@@ -45,6 +47,7 @@ export class TransferInbox {
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const expectation: Expectation = {
+        ...(options.resource ? { resource: options.resource } : {}),
         consumer: (messages) => {
           started = true;
           clearTimeout(timer);
@@ -76,6 +79,7 @@ export class TransferInbox {
     transferId: string,
     messages: AsyncIterable<PushRequest>,
     timeoutMs: number,
+    granted?: TransferResource,
   ): Promise<TransferResult> {
     const expectation =
       this.expectations.get(transferId) ??
@@ -96,6 +100,15 @@ export class TransferInbox {
         });
       }));
     this.expectations.delete(transferId);
+    const expected = expectation.resource;
+    if (expected && granted && (expected.type !== granted.type || expected.name !== granted.name)) {
+      const error = new AppError(
+        'permission_denied',
+        `transfer refused: the grant is for ${granted.type} "${granted.name}", this worker expects ${expected.type} "${expected.name}"`,
+      );
+      expectation.settle({ error });
+      throw error;
+    }
     try {
       const result = await expectation.consumer(messages);
       expectation.settle({ result });

@@ -81,7 +81,7 @@ export async function startTransferServer(options: {
         'receiving a transfer',
       );
       const rest: AsyncIterable<PushRequest> = { [Symbol.asyncIterator]: () => iterator };
-      const result = await inbox.deliver(grant.transferId, rest, ARRIVAL_WAIT_MS);
+      const result = await inbox.deliver(grant.transferId, rest, ARRIVAL_WAIT_MS, grant.resource);
       return { sha256: result.sha256, bytes: result.bytes };
     })().then(
       (response) => {

@@ -78,6 +78,11 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
     );
   }
   const value = parsed.data;
+  if (value.strategy === 'incremental')
+    throw new AppError(
+      'invalid_argument',
+      'the "incremental" strategy is not available yet; use "full" (every migration copies everything)',
+    );
   const bindMounts: MigrationRequest['bindMounts'] = {};
   for (const [path, rule] of Object.entries(value.bind_mounts)) {
     if (typeof rule !== 'string') bindMounts[path] = rule;
