@@ -171,6 +171,34 @@ describe('TransferInbox', () => {
     expect(error.cause).toBe(plain);
   });
 
+  it('refuses, on both sides, a sender whose grant names another resource than the one expected', async () => {
+    const inbox = new TransferInbox();
+    const read: string[] = [];
+    const expecting = inbox.expect('t-1', reading(read), {
+      timeoutMs: 1000,
+      resource: { type: 'volume', name: 'data' },
+    });
+
+    const senderError = await failureOf(
+      inbox.deliver('t-1', messagesOf('x'), 1000, { type: 'volume', name: 'secrets' }),
+    );
+    expect(senderError.code).toBe('permission_denied');
+    expect(senderError.message).toContain('"secrets"');
+    expect(await failureOf(expecting)).toBe(senderError);
+    expect(read).toEqual([]);
+  });
+
+  it('hands over a sender whose grant names the resource expected', async () => {
+    const inbox = new TransferInbox();
+    const delivering = inbox.deliver('t-1', messagesOf('x'), 1000, { type: 'image', name: 'sha256:1' });
+    const expecting = inbox.expect('t-1', reading([]), {
+      timeoutMs: 1000,
+      resource: { type: 'image', name: 'sha256:1' },
+    });
+    expect(await delivering).toEqual(RESULT);
+    expect(await expecting).toEqual(RESULT);
+  });
+
   it('accepts a new expectation for an id once the previous transfer finished', async () => {
     const inbox = new TransferInbox();
     const first = inbox.expect('t-1', reading([]), { timeoutMs: 1000 });

@@ -1,0 +1,1374 @@
+// The master's migration engine over a real in-memory SQLite store and worker registry, with a fake gateway that
+// plays both workers' engines: the order of the steps, what a dry run and a refused plan leave alone, and that a
+// failure or a cancel at any step leaves the target as before and the source running as before.
+import { createHash } from 'node:crypto';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type {
+  ContainerDetails,
+  ContainerSummary,
+  ImageDetails,
+  ImageSummary,
+  NetworkSummary,
+} from '../core/docker-resources.js';
+import { AppError } from '../core/errors.js';
+import type { MigrationEvent, MigrationRecord, MigrationRequest } from '../core/migration.js';
+import {
+  sampleContainer,
+  sampleImage,
+  sampleNetwork,
+  sampleVolume,
+  sampleWorker,
+} from '../core/testing/sample-resources.js';
+import type {
+  CommandArgs,
+  CommandProgressReport,
+  CommandResultOf,
+  WorkerCommandKind,
+  WorkerGateway,
+} from '../core/worker-commands.js';
+import type { Inventory } from '../core/workers.js';
+import { createLogger } from '../platform/logger.js';
+import { createCertificateAuthority, type CertificateAuthority } from '../platform/pki.js';
+import { verifyGrant } from '../transfer/grant.js';
+import { createMasterMetrics, type MasterMetrics } from './metrics.js';
+import { MigrationService, type MigrationNotice } from './migration-service.js';
+import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
+import { WorkerRegistry, type HelloInfo, type WorkerSession } from './worker-registry.js';
+
+// ---- the two hosts ----
+
+const SOURCE = 'w-aaaaaaaaaaaa';
+const TARGET = 'w-bbbbbbbbbbbb';
+const WEB_ID = '7c1e9f4a2b3d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7';
+const DB_ID = 'd5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e77c1e9f4a2b3';
+const JOB_ID = '0badc0de00000000000000000000000000000000000000000000000000000003';
+const NGINX_ID = 'sha256:2b70e4aaac6b5370bf3a556f5e13156692351696dd5d7c5530d117aa21772748';
+const POSTGRES_ID = 'sha256:9f1c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f80';
+const APPNET_ID = '5d0b7c3f1e2a4b6c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e';
+const LAYERS: Record<string, string[]> = {
+  [NGINX_ID]: ['sha256:base0001', 'sha256:nginx0002', 'sha256:nginx0003'],
+  [POSTGRES_ID]: ['sha256:pgbase001', 'sha256:pg000002'],
+};
+/** What the target engine already has: the base layer nginx is built on. */
+const TARGET_CHAINS = [['sha256:base0001'], ['sha256:other001', 'sha256:other002']];
+const IMAGE_BYTES = 5000;
+const VOLUME_BYTES = 1000;
+
+const appnet: NetworkSummary = sampleNetwork({
+  id: APPNET_ID,
+  name: 'appnet',
+  builtIn: false,
+  ipam: { driver: 'default', config: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }], options: {} },
+  labels: { 'com.example.team': 'shop' },
+});
+
+const nginx: ImageSummary = sampleImage({ id: NGINX_ID, tags: ['nginx:1.27'], size: 190_000_000 });
+const postgres: ImageSummary = sampleImage({ id: POSTGRES_ID, tags: ['postgres:16'], size: 420_000_000 });
+
+const web: ContainerSummary = sampleContainer({
+  id: WEB_ID,
+  name: 'web',
+  image: 'nginx:1.27',
+  imageId: NGINX_ID,
+  volumeNames: ['web-data'],
+  networkNames: ['appnet'],
+});
+const db: ContainerSummary = sampleContainer({
+  id: DB_ID,
+  name: 'db',
+  image: 'postgres:16',
+  imageId: POSTGRES_ID,
+  command: 'docker-entrypoint.sh postgres',
+  ports: [{ privatePort: 5432, protocol: 'tcp' }],
+  volumeNames: ['db-data'],
+  networkNames: ['appnet'],
+});
+const job: ContainerSummary = sampleContainer({
+  id: JOB_ID,
+  name: 'job',
+  state: 'exited',
+  status: 'Exited (0) 1 hour ago',
+  ports: [],
+  volumeNames: [],
+  networkNames: ['appnet'],
+  image: 'nginx:1.27',
+  imageId: NGINX_ID,
+});
+
+function sourceInventory(): Inventory {
+  return {
+    containers: [web, db, job],
+    images: [nginx, postgres],
+    volumes: [
+      sampleVolume({ name: 'web-data', size: 10_000_000 }),
+      sampleVolume({ name: 'db-data', size: 50_000_000 }),
+    ],
+    networks: [sampleNetwork(), appnet],
+  };
+}
+
+function targetInventory(extra: Partial<Inventory> = {}): Inventory {
+  return {
+    containers: [
+      sampleContainer({
+        id: 'e'.repeat(64),
+        name: 'monitoring',
+        ports: [],
+        volumeNames: [],
+        imageId: 'sha256:ee',
+      }),
+    ],
+    images: [],
+    volumes: [sampleVolume({ name: 'unrelated' })],
+    networks: [sampleNetwork({ id: 'f'.repeat(64) })],
+    ...extra,
+  };
+}
+
+const MOUNT_PATHS: Record<string, string> = {
+  'web-data': '/usr/share/nginx/html',
+  'db-data': '/var/lib/postgresql/data',
+};
+
+/** `docker inspect` of a container on Docker 27 (API 1.47), trimmed of nothing the create body reads. */
+function inspectDocument(container: ContainerSummary): Record<string, unknown> {
+  const running = container.state === 'running';
+  const volume = container.volumeNames[0];
+  const shortId = container.id.slice(0, 12);
+  return {
+    Id: container.id,
+    Created: '2025-02-01T09:59:58.123456789Z',
+    Path: '/docker-entrypoint.sh',
+    Args: container.command.split(' ').slice(1),
+    State: {
+      Status: container.state,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? 48211 : 0,
+      ExitCode: 0,
+      Error: '',
+      StartedAt: '2025-02-01T10:00:00.001234567Z',
+      FinishedAt: running ? '0001-01-01T00:00:00Z' : '2025-02-01T11:00:00.001234567Z',
+    },
+    Image: container.imageId,
+    ResolvConfPath: `/var/lib/docker/containers/${container.id}/resolv.conf`,
+    HostnamePath: `/var/lib/docker/containers/${container.id}/hostname`,
+    HostsPath: `/var/lib/docker/containers/${container.id}/hosts`,
+    LogPath: `/var/lib/docker/containers/${container.id}/${container.id}-json.log`,
+    Name: `/${container.name}`,
+    RestartCount: 0,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: 'docker-default',
+    ExecIDs: null,
+    HostConfig: {
+      Binds: volume ? [`${volume}:${MOUNT_PATHS[volume] ?? '/data'}`] : null,
+      ContainerIDFile: '',
+      LogConfig: { Type: 'json-file', Config: {} },
+      NetworkMode: 'appnet',
+      PortBindings: Object.fromEntries(
+        container.ports
+          .filter((port) => port.publicPort !== undefined)
+          .map((port) => [
+            `${port.privatePort}/${port.protocol}`,
+            [{ HostIp: '', HostPort: String(port.publicPort) }],
+          ]),
+      ),
+      RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      AutoRemove: false,
+      VolumeDriver: '',
+      VolumesFrom: null,
+      ConsoleSize: [0, 0],
+      CapAdd: null,
+      CapDrop: null,
+      CgroupnsMode: 'private',
+      Dns: [],
+      DnsOptions: [],
+      DnsSearch: [],
+      ExtraHosts: null,
+      GroupAdd: null,
+      IpcMode: 'private',
+      Cgroup: '',
+      Links: null,
+      OomScoreAdj: 0,
+      PidMode: '',
+      Privileged: false,
+      PublishAllPorts: false,
+      ReadonlyRootfs: false,
+      SecurityOpt: null,
+      UTSMode: '',
+      UsernsMode: '',
+      ShmSize: 67108864,
+      Runtime: 'runc',
+      Isolation: '',
+      CpuShares: 0,
+      Memory: 0,
+      NanoCpus: 0,
+      CgroupParent: '',
+      BlkioWeight: 0,
+      BlkioWeightDevice: [],
+      BlkioDeviceReadBps: [],
+      BlkioDeviceWriteBps: [],
+      BlkioDeviceReadIOps: [],
+      BlkioDeviceWriteIOps: [],
+      CpuPeriod: 0,
+      CpuQuota: 0,
+      CpuRealtimePeriod: 0,
+      CpuRealtimeRuntime: 0,
+      CpusetCpus: '',
+      CpusetMems: '',
+      Devices: [],
+      DeviceCgroupRules: null,
+      DeviceRequests: null,
+      MemoryReservation: 0,
+      MemorySwap: 0,
+      MemorySwappiness: null,
+      OomKillDisable: null,
+      PidsLimit: null,
+      Ulimits: [],
+      CpuCount: 0,
+      CpuPercent: 0,
+      IOMaximumIOps: 0,
+      IOMaximumBandwidth: 0,
+      MaskedPaths: ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/sys/firmware'],
+      ReadonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
+    },
+    GraphDriver: {
+      Data: {
+        MergedDir: `/var/lib/docker/overlay2/${shortId}/merged`,
+        UpperDir: `/var/lib/docker/overlay2/${shortId}/diff`,
+        WorkDir: `/var/lib/docker/overlay2/${shortId}/work`,
+      },
+      Name: 'overlay2',
+    },
+    Mounts: volume
+      ? [
+          {
+            Type: 'volume',
+            Name: volume,
+            Source: `/var/lib/docker/volumes/${volume}/_data`,
+            Destination: MOUNT_PATHS[volume] ?? '/data',
+            Driver: 'local',
+            Mode: 'z',
+            RW: true,
+            Propagation: '',
+          },
+        ]
+      : [],
+    Config: {
+      Hostname: shortId,
+      Domainname: '',
+      User: '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      ExposedPorts: Object.fromEntries(
+        container.ports.map((port) => [`${port.privatePort}/${port.protocol}`, {}]),
+      ),
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TZ=UTC'],
+      Cmd: container.command.split(' ').slice(1),
+      Image: container.image,
+      Volumes: null,
+      WorkingDir: '',
+      Entrypoint: ['/docker-entrypoint.sh'],
+      OnBuild: null,
+      Labels: { 'com.example.team': 'shop' },
+      StopSignal: 'SIGQUIT',
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: 'a3f0c1d2e3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c',
+      SandboxKey: '/var/run/docker/netns/a3f0c1d2e3b4',
+      Ports: {},
+      Networks: {
+        appnet: {
+          IPAMConfig: null,
+          Links: null,
+          Aliases: container.name === 'web' ? ['www', shortId] : [shortId],
+          MacAddress: '02:42:ac:14:00:02',
+          DriverOpts: null,
+          NetworkID: APPNET_ID,
+          EndpointID: '8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a3928170f6e5d4c3b2a1908',
+          Gateway: '172.20.0.1',
+          IPAddress: '172.20.0.2',
+          IPPrefixLen: 16,
+          IPv6Gateway: '',
+          GlobalIPv6Address: '',
+          GlobalIPv6PrefixLen: 0,
+          DNSNames: [container.name, shortId],
+        },
+      },
+    },
+  };
+}
+
+function containerDetails(container: ContainerSummary): ContainerDetails {
+  return {
+    ...container,
+    restartCount: 0,
+    startedAt: '2025-02-01T10:00:00.001234567Z',
+    mounts: container.volumeNames.map((name) => ({
+      type: 'volume',
+      name,
+      source: `/var/lib/docker/volumes/${name}/_data`,
+      destination: MOUNT_PATHS[name] ?? '/data',
+      readOnly: false,
+    })),
+    raw: inspectDocument(container),
+  };
+}
+
+function imageDetails(ref: string): ImageDetails {
+  const image = [nginx, postgres].find((i) => i.id === ref || i.tags.includes(ref));
+  if (!image) throw new AppError('not_found', `No such image: ${ref}`);
+  return { ...image, architecture: 'amd64', os: 'linux', layers: LAYERS[image.id] ?? [] };
+}
+
+// ---- the fake gateway ----
+
+interface Call {
+  workerId: string;
+  kind: WorkerCommandKind;
+  args: Record<string, unknown>;
+  options: { timeoutMs?: number; signal?: AbortSignal; onProgress?: (report: CommandProgressReport) => void };
+}
+
+interface Rule {
+  kind: WorkerCommandKind;
+  when: (call: Call) => boolean;
+  remaining: number;
+  act: (call: Call) => Promise<unknown>;
+}
+
+/** What a transfer of this id moves: both ends agree unless a test says otherwise. */
+function transferResult(call: Call): { sha256: string; bytes: number } {
+  return {
+    sha256: createHash('sha256').update(String(call.args.transferId)).digest('hex'),
+    bytes: resourceOf(call)?.type === 'image' ? IMAGE_BYTES : VOLUME_BYTES,
+  };
+}
+
+function resourceOf(call: Call): { type: string; name: string } | undefined {
+  return call.args.resource as { type: string; name: string } | undefined;
+}
+
+/** Plays the engines of both workers; records every command; fails or hangs the ones a test names. */
+class FakeWorkerGateway implements WorkerGateway {
+  readonly calls: Call[] = [];
+  private readonly rules: Rule[] = [];
+
+  run<K extends WorkerCommandKind>(
+    workerId: string,
+    kind: K,
+    args: CommandArgs<K>,
+    options: Call['options'] = {},
+  ): Promise<CommandResultOf<K>> {
+    const call: Call = { workerId, kind, args, options };
+    this.calls.push(call);
+    return this.answer(call) as Promise<CommandResultOf<K>>;
+  }
+
+  /** Fails `kind` (where `when` holds) `times` times, then answers normally again. */
+  fail(
+    kind: WorkerCommandKind,
+    error: AppError,
+    options: { times?: number; when?: (call: Call) => boolean } = {},
+  ): void {
+    this.rules.push({
+      kind,
+      when: options.when ?? (() => true),
+      remaining: options.times ?? Infinity,
+      act: () => Promise.reject(error),
+    });
+  }
+
+  /** Answers `kind` (where `when` holds) with something else than the default. */
+  answerWith(
+    kind: WorkerCommandKind,
+    answer: (call: Call) => unknown,
+    when: (call: Call) => boolean = () => true,
+  ): void {
+    this.rules.push({ kind, when, remaining: Infinity, act: (call) => Promise.resolve(answer(call)) });
+  }
+
+  /** Never answers `kind` (where `when` holds); fails with canceled when the caller aborts, as the dispatcher does. */
+  hang(kind: WorkerCommandKind, when: (call: Call) => boolean = () => true): void {
+    this.rules.push({
+      kind,
+      when,
+      remaining: Infinity,
+      act: (call) =>
+        new Promise((_resolve, reject) => {
+          call.options.signal?.addEventListener(
+            'abort',
+            () => {
+              reject(new AppError('canceled', `${call.kind} on worker ${call.workerId} was cancelled`));
+            },
+            { once: true },
+          );
+        }),
+    });
+  }
+
+  private async answer(call: Call): Promise<unknown> {
+    await Promise.resolve();
+    const rule = this.rules.find((r) => r.kind === call.kind && r.remaining > 0 && r.when(call));
+    if (rule) {
+      rule.remaining -= 1;
+      return rule.act(call);
+    }
+    return this.plausibly(call);
+  }
+
+  private plausibly(call: Call): unknown {
+    const { args } = call;
+    switch (call.kind) {
+      case 'engine.describe':
+        return { architecture: 'x86_64', os: 'linux', dockerRootDir: '/var/lib/docker', freeBytes: 500e9 };
+      case 'container.inspect': {
+        const found = [web, db, job].find((c) => c.id === args.ref || c.name === args.ref);
+        if (!found) throw new AppError('not_found', `No such container: ${String(args.ref)}`);
+        return containerDetails(found);
+      }
+      case 'container.stop': {
+        const found = [web, db, job].find((c) => c.id === args.ref);
+        return { wasRunning: found?.state === 'running' };
+      }
+      case 'container.start':
+      case 'image.tag':
+        return {};
+      case 'container.create':
+        return { id: `target-${String(args.name)}` };
+      case 'container.await_ready':
+        return { state: 'running', health: 'healthy' };
+      case 'container.remove':
+      case 'image.remove':
+      case 'volume.remove':
+      case 'network.remove':
+        return { removed: true };
+      case 'image.inspect':
+        return imageDetails(String(args.ref));
+      case 'image.layer_chains':
+        return { chains: TARGET_CHAINS };
+      case 'volume.create':
+        return { created: true };
+      case 'network.create':
+        return { id: `target-net-${(args.spec as { name: string }).name}`, created: true };
+      case 'transfer.receive':
+      case 'transfer.send':
+        return transferResult(call);
+    }
+  }
+
+  /** Commands as "worker kind subject", easy to compare in order. */
+  lines(from = 0): string[] {
+    return this.calls.slice(from).map(describeCall);
+  }
+
+  indexOf(predicate: (call: Call) => boolean): number {
+    return this.calls.findIndex(predicate);
+  }
+}
+
+function describeCall(call: Call): string {
+  const who = call.workerId === SOURCE ? 'source' : call.workerId === TARGET ? 'target' : call.workerId;
+  const { args } = call;
+  const subject =
+    resourceOf(call)?.name ??
+    (args.spec as { name?: string } | undefined)?.name ??
+    (typeof args.name === 'string' ? args.name : undefined) ??
+    (typeof args.ref === 'string' ? args.ref : undefined);
+  return subject === undefined ? `${who} ${call.kind}` : `${who} ${call.kind} ${short(subject)}`;
+}
+
+/** Container ids as their names, so expectations read like the plan. */
+function short(subject: string): string {
+  return { [WEB_ID]: 'web', [DB_ID]: 'db', [JOB_ID]: 'job' }[subject] ?? subject;
+}
+
+const READ_ONLY: ReadonlySet<WorkerCommandKind> = new Set([
+  'engine.describe',
+  'container.inspect',
+  'image.inspect',
+  'image.layer_chains',
+]);
+
+// ---- the master ----
+
+const HELLO: Record<string, HelloInfo> = {
+  [SOURCE]: {
+    name: 'alpha',
+    hostname: 'alpha.example',
+    labels: {},
+    version: '0.1.0',
+    advertiseAddress: 'alpha.example:7443',
+    dockerVersion: '27.3.1',
+  },
+  [TARGET]: {
+    name: 'beta',
+    hostname: 'beta.example',
+    labels: {},
+    version: '0.1.0',
+    advertiseAddress: 'beta.example:7443',
+    dockerVersion: '27.3.1',
+  },
+};
+
+class IdleSession implements WorkerSession {
+  close(): void {
+    // Commands go through the fake gateway, not the session.
+  }
+  sendCommand(): void {
+    // As above.
+  }
+  cancelCommand(): void {
+    // As above.
+  }
+}
+
+function request(overrides: Partial<MigrationRequest> = {}): MigrationRequest {
+  return {
+    sourceWorkerId: SOURCE,
+    targetWorkerId: TARGET,
+    containers: ['web', 'db'],
+    images: [],
+    volumes: [],
+    networks: [],
+    composeProjects: [],
+    mode: 'cold',
+    strategy: 'full',
+    transferMode: 'direct',
+    conflictPolicy: 'fail',
+    sourcePolicy: 'keep_stopped',
+    bindMounts: {},
+    ...overrides,
+  };
+}
+
+const logger = createLogger({ level: 'silent', format: 'json' });
+let ca: CertificateAuthority;
+let store: SqliteMasterStore;
+let registry: WorkerRegistry;
+let gateway: FakeWorkerGateway;
+let service: MigrationService;
+
+beforeAll(async () => {
+  ca = await createCertificateAuthority({ commonName: 'Dockation test CA' });
+});
+
+async function loadRegistry(target: Inventory = targetInventory()): Promise<WorkerRegistry> {
+  const loaded = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+  await loaded.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+  await loaded.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+  loaded.snapshot(SOURCE, 1, sourceInventory());
+  loaded.snapshot(TARGET, 1, target);
+  return loaded;
+}
+
+function createService(
+  options: { metrics?: MasterMetrics; rollbackTimeoutMs?: number; gateway?: FakeWorkerGateway } = {},
+): MigrationService {
+  return new MigrationService({
+    store,
+    registry,
+    gateway: options.gateway ?? gateway,
+    caKeyPem: ca.keyPem,
+    logger,
+    readyTimeoutMs: 5_000,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
+  });
+}
+
+beforeEach(async () => {
+  store = await openSqliteMasterStore({ path: ':memory:' });
+  await store.insertWorker(sampleWorker({ id: SOURCE, name: 'alpha' }));
+  await store.insertWorker(sampleWorker({ id: TARGET, name: 'beta' }));
+  registry = await loadRegistry();
+  gateway = new FakeWorkerGateway();
+  service = createService();
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await store.close();
+});
+
+/** Waits for the migration's runner to finish and returns what the store holds. */
+async function finished(
+  id: string,
+  on: MigrationService = service,
+): Promise<{ migration: MigrationRecord; events: MigrationEvent[] }> {
+  await vi.waitFor(
+    () => {
+      expect(on.activeCount).toBe(0);
+    },
+    { timeout: 4000, interval: 2 },
+  );
+  return on.get(id);
+}
+
+/** With fake timers: lets the runner's 2 s pauses pass until it finished. */
+async function finishedWithFakeTimers(
+  id: string,
+): Promise<{ migration: MigrationRecord; events: MigrationEvent[] }> {
+  for (let step = 0; step < 200 && service.activeCount > 0; step += 1) await vi.advanceTimersByTimeAsync(500);
+  expect(service.activeCount).toBe(0);
+  return service.get(id);
+}
+
+async function failureOf(work: Promise<unknown>): Promise<AppError> {
+  try {
+    await work;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected a failure');
+}
+
+function messages(events: MigrationEvent[]): string[] {
+  return events.map((event) => event.message);
+}
+
+const isVolume = (name: string) => (call: Call) =>
+  resourceOf(call)?.type === 'volume' && resourceOf(call)?.name === name;
+const isNamed = (name: string) => (call: Call) => call.args.name === name;
+
+/** Every command of a full migration of web and db, preflight included, when nothing fails. */
+const HAPPY_PATH = [
+  // preflight
+  'source container.inspect web',
+  'source container.inspect db',
+  `source image.inspect ${NGINX_ID}`,
+  `source image.inspect ${POSTGRES_ID}`,
+  'target engine.describe',
+  // execute: details again, then networks and images while the source still runs
+  'source container.inspect web',
+  'source container.inspect db',
+  'target network.create appnet',
+  `source image.inspect ${NGINX_ID}`,
+  'target image.layer_chains',
+  `target transfer.receive ${NGINX_ID}`,
+  `source transfer.send ${NGINX_ID}`,
+  `source image.inspect ${POSTGRES_ID}`,
+  'target image.layer_chains',
+  `target transfer.receive ${POSTGRES_ID}`,
+  `source transfer.send ${POSTGRES_ID}`,
+  // cold: stop the source, then copy the volumes
+  'source container.stop web',
+  'source container.stop db',
+  'target volume.create web-data',
+  'target transfer.receive web-data',
+  'source transfer.send web-data',
+  'target volume.create db-data',
+  'target transfer.receive db-data',
+  'source transfer.send db-data',
+  // recreate and start on the target
+  'target container.create web',
+  'target container.create db',
+  'target container.start target-web',
+  'target container.await_ready target-web',
+  'target container.start target-db',
+  'target container.await_ready target-db',
+];
+
+describe('MigrationService', () => {
+  describe('a migration that succeeds', () => {
+    it('runs networks, images, stop, volumes, create, start and readiness in that order, and completes', async () => {
+      const notices: MigrationNotice[] = [];
+      service.subscribe((notice) => notices.push(notice));
+
+      const started = await service.start(request());
+      expect(started.id).toMatch(/^m-[0-9a-f]{12}$/);
+      const { migration, events } = await finished(started.id);
+
+      expect(gateway.lines()).toEqual(HAPPY_PATH);
+      expect(migration).toMatchObject({
+        status: 'completed',
+        phase: 'done',
+        progress: 1,
+        bytesTransferred: 2 * IMAGE_BYTES + 2 * VOLUME_BYTES,
+        error: null,
+        cancelRequested: false,
+      });
+      expect(migration.startedAt).not.toBeNull();
+      expect(migration.completedAt).not.toBeNull();
+      expect(migration.downtimeMs).toBeGreaterThanOrEqual(0);
+      expect(migration.plan.resources.map((r) => [r.type, r.name, r.status])).toEqual([
+        ['network', 'appnet', 'done'],
+        ['image', 'nginx:1.27', 'done'],
+        ['image', 'postgres:16', 'done'],
+        ['volume', 'web-data', 'done'],
+        ['volume', 'db-data', 'done'],
+        ['container', 'web', 'done'],
+        ['container', 'db', 'done'],
+      ]);
+      expect(migration.state).toMatchObject({
+        sourceRunning: [WEB_ID, DB_ID],
+        sourceStopped: [WEB_ID, DB_ID],
+        created: [
+          { type: 'network', ref: 'target-net-appnet' },
+          { type: 'image', ref: NGINX_ID },
+          { type: 'image', ref: POSTGRES_ID },
+          { type: 'volume', ref: 'web-data' },
+          { type: 'volume', ref: 'db-data' },
+          { type: 'container', ref: 'target-web' },
+          { type: 'container', ref: 'target-db' },
+        ],
+      });
+
+      expect(messages(events)).toEqual(
+        expect.arrayContaining([
+          'planned 7 resources',
+          'network appnet created',
+          'image nginx:1.27 sent: 5000 bytes, 1 of 3 layers already on the target',
+          'image postgres:16 sent: 5000 bytes',
+          'container web stopped on the source',
+          'container db stopped on the source',
+          'container web created on the target',
+          'container web is healthy on the target',
+          'migration completed',
+        ]),
+      );
+      expect(messages(events).at(-1)).toBe('migration completed');
+      expect(events.some((e) => e.level === 'warning' && e.message.startsWith('cold migration stops'))).toBe(
+        true,
+      );
+      expect(events.filter((e) => e.level === 'error')).toEqual([]);
+
+      const last = notices.filter((n) => n.type === 'migration.updated').at(-1);
+      expect(last?.type === 'migration.updated' && last.migration.status).toBe('completed');
+      expect(notices.filter((n) => n.type === 'migration.event')).toHaveLength(events.length);
+    });
+
+    it('sends each image and volume with a grant for these two workers, skipping the layers the target has', async () => {
+      const { id } = await service.start(request());
+      await finished(id);
+
+      const sends = gateway.calls.filter((c) => c.kind === 'transfer.send');
+      const receives = gateway.calls.filter((c) => c.kind === 'transfer.receive');
+      expect(sends.map((c) => c.args.skipLayers)).toEqual([1, 0, undefined, undefined]);
+      expect(sends.map((c) => [c.args.route, c.args.targetAddress, c.args.targetWorkerId])).toEqual(
+        Array.from({ length: 4 }, () => ['direct', 'beta.example:7443', TARGET]),
+      );
+      for (const [index, send] of sends.entries()) {
+        const receive = receives[index]!;
+        expect(receive.args.transferId).toBe(send.args.transferId);
+        expect(receive.args.grant).toBe(send.args.grant);
+        const grant = verifyGrant(String(send.args.grant), {
+          ca: ca.certPem,
+          transferId: String(send.args.transferId),
+          expect: { sourceWorkerId: SOURCE, targetWorkerId: TARGET },
+        });
+        expect(grant.migrationId).toBe(id);
+        expect(grant.resource).toEqual(resourceOf(receive));
+      }
+      expect(new Set(sends.map((c) => c.args.transferId)).size).toBe(4);
+    });
+
+    it('recreates networks, volumes and containers from the source’s settings', async () => {
+      const { id } = await service.start(request());
+      await finished(id);
+
+      const network = gateway.calls.find((c) => c.kind === 'network.create')!;
+      expect(network.args.spec).toMatchObject({
+        name: 'appnet',
+        driver: 'bridge',
+        labels: { 'com.example.team': 'shop' },
+        ipam: { config: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }] },
+      });
+      const volume = gateway.calls.find((c) => c.kind === 'volume.create')!;
+      expect(volume.args.spec).toEqual({ name: 'web-data', driver: 'local', labels: {}, options: {} });
+      const create = gateway.calls.find((c) => c.kind === 'container.create' && c.args.name === 'web')!;
+      expect(create.args.networks).toEqual([{ name: 'appnet', aliases: ['www'] }]);
+      expect(create.args.body).toMatchObject({
+        Image: 'nginx:1.27',
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TZ=UTC'],
+        HostConfig: {
+          Binds: ['web-data:/usr/share/nginx/html'],
+          NetworkMode: 'appnet',
+          PortBindings: { '80/tcp': [{ HostIp: '', HostPort: '8080' }] },
+          RestartPolicy: { Name: 'unless-stopped' },
+        },
+      });
+      const ready = gateway.calls.find((c) => c.kind === 'container.await_ready')!;
+      expect(ready.args.timeoutMs).toBe(5_000);
+    });
+
+    // bug: start() returns the very record object the runner then mutates (save() does Object.assign on it), so
+    // what the caller (the REST 201 answer) sees is 'pending', 'running' or later depending on timing.
+    it.skip('returns the migration as it was when started, unchanged by the runner', async () => {
+      const started = await service.start(request());
+      const snapshot = structuredClone(started);
+      await finished(started.id);
+      expect(started).toEqual(snapshot);
+      expect(started).toMatchObject({ status: 'pending', phase: 'preflight', progress: 0 });
+    });
+
+    it('leaves the source stopped by default', async () => {
+      const { id } = await service.start(request());
+      await finished(id);
+      const afterReady = gateway.indexOf(
+        (c) => c.kind === 'container.await_ready' && c.args.ref === 'target-db',
+      );
+      expect(gateway.lines(afterReady + 1)).toEqual([]);
+    });
+
+    it('removes the source containers under the remove policy, once the target runs them', async () => {
+      const { id } = await service.start(request({ sourcePolicy: 'remove' }));
+      const { migration, events } = await finished(id);
+
+      const afterReady = gateway.indexOf(
+        (c) => c.kind === 'container.await_ready' && c.args.ref === 'target-db',
+      );
+      expect(gateway.lines(afterReady + 1)).toEqual([
+        'source container.remove web',
+        'source container.remove db',
+      ]);
+      expect(migration.status).toBe('completed');
+      expect(messages(events)).toContain('container web removed from the source');
+    });
+
+    it('starts again, under keep_running, only the source containers that were running', async () => {
+      const { id } = await service.start(
+        request({ containers: ['web', 'job'], sourcePolicy: 'keep_running' }),
+      );
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      expect(migration.state.sourceRunning).toEqual([WEB_ID]);
+      // The exited job is created on the target but not started there either.
+      expect(gateway.lines().filter((line) => line.includes('container.create'))).toEqual([
+        'target container.create web',
+        'target container.create job',
+      ]);
+      expect(gateway.lines().filter((line) => line.includes('container.start'))).toEqual([
+        'target container.start target-web',
+        'source container.start web',
+      ]);
+      expect(gateway.lines().at(-1)).toBe('source container.start web');
+    });
+
+    it('relays through the master in auto mode when the sender cannot reach the receiver', async () => {
+      gateway.fail(
+        'transfer.send',
+        new AppError(
+          'unavailable',
+          'cannot reach the receiving worker at beta.example:7443: connect ECONNREFUSED',
+        ),
+        { times: 1 },
+      );
+      const { id } = await service.start(request({ transferMode: 'auto' }));
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      const nginxSends = gateway.calls.filter(
+        (c) => c.kind === 'transfer.send' && resourceOf(c)?.name === NGINX_ID,
+      );
+      expect(nginxSends.map((c) => c.args.route)).toEqual(['direct', 'proxy']);
+      expect(nginxSends[0]!.args.transferId).not.toBe(nginxSends[1]!.args.transferId);
+      const nginxReceives = gateway.calls.filter(
+        (c) => c.kind === 'transfer.receive' && resourceOf(c)?.name === NGINX_ID,
+      );
+      expect(nginxReceives.map((c) => c.args.route)).toEqual(['direct', 'proxy']);
+      expect(nginxReceives[0]!.options.signal?.aborted).toBe(true);
+      expect(
+        events.some((e) => e.level === 'warning' && e.message.includes('relaying through the master')),
+      ).toBe(true);
+      // Each later transfer tries the direct route first again.
+      expect(gateway.calls.filter((c) => c.kind === 'transfer.send').map((c) => c.args.route)).toEqual([
+        'direct',
+        'proxy',
+        'direct',
+        'direct',
+        'direct',
+      ]);
+    });
+
+    it('does not fall back to the relay in direct mode', async () => {
+      gateway.fail(
+        'transfer.send',
+        new AppError('unavailable', 'cannot reach the receiving worker at beta'),
+        {
+          times: 1,
+        },
+      );
+      const { id } = await service.start(request({ transferMode: 'direct' }));
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('rolled_back');
+      expect(gateway.calls.filter((c) => c.kind === 'transfer.send')).toHaveLength(1);
+    });
+
+    it('sends everything through the master in proxy mode', async () => {
+      const { id } = await service.start(request({ transferMode: 'proxy' }));
+      await finished(id);
+      const routes = gateway.calls.filter((c) => c.kind.startsWith('transfer.')).map((c) => c.args.route);
+      expect(routes).toEqual(Array.from({ length: 8 }, () => 'proxy'));
+    });
+
+    it('counts finished migrations by status and the bytes moved', async () => {
+      const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
+      service = createService({ metrics });
+
+      const completed = await service.start(request());
+      await finished(completed.id);
+      gateway.fail('container.create', new AppError('conflict', 'name in use'), { times: 1 });
+      const rolledBack = await service.start(request());
+      await finished(rolledBack.id);
+
+      const byStatus = Object.fromEntries(
+        (await metrics.migrations.get()).values.map((v) => [String(v.labels.status), v.value]),
+      );
+      expect(byStatus).toEqual({ completed: 1, rolled_back: 1 });
+      expect((await metrics.transferBytes.get()).values[0]?.value).toBe(
+        2 * (2 * IMAGE_BYTES + 2 * VOLUME_BYTES),
+      );
+      expect(
+        (await metrics.transferDuration.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value,
+      ).toBe(8);
+      expect((await metrics.activeMigrations.get()).values[0]?.value).toBe(0);
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('docker_migrate_migrations_total{status="completed"} 1');
+      expect(text).toContain('docker_migrate_connected_peers 2');
+    });
+  });
+
+  describe('before anything moves', () => {
+    it('answers a dry run with the plan and findings, issuing no state-changing command and storing nothing', async () => {
+      const answer = await service.dryRun(request());
+
+      expect(answer.blocked).toBe(false);
+      expect(answer.plan.resources.map((r) => `${r.type} ${r.targetName} ${r.action}`)).toEqual([
+        'network appnet create',
+        'image nginx:1.27 create',
+        'image postgres:16 create',
+        'volume web-data create',
+        'volume db-data create',
+        'container web create',
+        'container db create',
+      ]);
+      expect(answer.plan.totalBytes).toBe(190_000_000 + 420_000_000 + 10_000_000 + 50_000_000);
+      expect(answer.findings.map((f) => f.code)).toContain('container_running_source');
+      expect(gateway.calls.every((c) => READ_ONLY.has(c.kind))).toBe(true);
+      expect(gateway.calls.length).toBeGreaterThan(0);
+      expect(await store.listMigrations()).toEqual([]);
+      expect(service.activeCount).toBe(0);
+    });
+
+    it('refuses, with the findings, a plan that preflight blocks, and runs nothing', async () => {
+      registry.snapshot(
+        TARGET,
+        2,
+        targetInventory({ containers: [sampleContainer({ id: 'f'.repeat(64), name: 'web', ports: [] })] }),
+      );
+
+      const error = await failureOf(service.start(request({ conflictPolicy: 'fail' })));
+
+      expect(error.code).toBe('failed_precondition');
+      expect(error.message).toMatch(
+        /^preflight found 1 problem: a container named "web" already exists on "beta"/,
+      );
+      const findings = error.details?.findings as Array<{ code: string; severity: string }>;
+      expect(findings).toEqual(
+        expect.arrayContaining([expect.objectContaining({ code: 'name_conflict', severity: 'error' })]),
+      );
+      expect(gateway.calls.every((c) => READ_ONLY.has(c.kind))).toBe(true);
+      expect(await store.listMigrations()).toEqual([]);
+      expect(service.activeCount).toBe(0);
+    });
+
+    it('refuses a migration whose source worker is offline', async () => {
+      const session = new IdleSession();
+      await registry.attach(SOURCE, HELLO[SOURCE]!, session);
+      registry.detach(SOURCE, session, 'stream closed');
+
+      const error = await failureOf(service.start(request()));
+      expect(error.code).toBe('failed_precondition');
+      expect(error.message).toBe('source worker "alpha" is offline');
+      expect(gateway.calls).toEqual([]);
+    });
+
+    it('refuses to start once closed', async () => {
+      await service.close();
+      expect((await failureOf(service.start(request()))).code).toBe('unavailable');
+    });
+
+    it('tells a migration it does not know as not_found', async () => {
+      expect((await failureOf(service.get('m-000000000000'))).code).toBe('not_found');
+      expect((await failureOf(service.cancel('m-000000000000'))).code).toBe('not_found');
+    });
+  });
+
+  describe('a migration that fails', () => {
+    const stepFailures: Array<{
+      step: string;
+      kind: WorkerCommandKind;
+      when?: (call: Call) => boolean;
+      undo: string[];
+    }> = [
+      { step: 'network creation', kind: 'network.create', undo: [] },
+      {
+        step: 'a volume transfer',
+        kind: 'transfer.send',
+        when: isVolume('web-data'),
+        undo: [
+          'target volume.remove web-data',
+          `target image.remove ${POSTGRES_ID}`,
+          `target image.remove ${NGINX_ID}`,
+          'target network.remove target-net-appnet',
+          'source container.start db',
+          'source container.start web',
+        ],
+      },
+      {
+        step: 'the second container’s creation',
+        kind: 'container.create',
+        when: isNamed('db'),
+        undo: [
+          'target container.remove target-web',
+          'target volume.remove db-data',
+          'target volume.remove web-data',
+          `target image.remove ${POSTGRES_ID}`,
+          `target image.remove ${NGINX_ID}`,
+          'target network.remove target-net-appnet',
+          'source container.start db',
+          'source container.start web',
+        ],
+      },
+      {
+        step: 'readiness on the target',
+        kind: 'container.await_ready',
+        undo: [
+          'target container.remove target-db',
+          'target container.remove target-web',
+          'target volume.remove db-data',
+          'target volume.remove web-data',
+          `target image.remove ${POSTGRES_ID}`,
+          `target image.remove ${NGINX_ID}`,
+          'target network.remove target-net-appnet',
+          'source container.start db',
+          'source container.start web',
+        ],
+      },
+    ];
+
+    it.each(stepFailures)(
+      'at $step, removes exactly what it created, newest first, and restarts the source',
+      async ({ kind, when, undo }) => {
+        const reason = `${kind} failed: Error response from daemon: something broke`;
+        gateway.fail(kind, new AppError('internal', reason), { times: 1, ...(when ? { when } : {}) });
+
+        const { id } = await service.start(request());
+        const { migration, events } = await finished(id);
+
+        const failedAt = gateway.indexOf((c) => c.kind === kind && (when?.(c) ?? true));
+        expect(failedAt).toBeGreaterThan(0);
+        expect(gateway.lines(failedAt + 1)).toEqual(undo);
+        expect(migration).toMatchObject({ status: 'rolled_back', phase: 'done', error: reason });
+        expect(migration.completedAt).not.toBeNull();
+        expect(migration.plan.resources.every((r) => r.status === 'rolled_back')).toBe(true);
+        expect(messages(events)).toEqual(
+          expect.arrayContaining([`failed: ${reason}`, `rolling back: ${reason}`]),
+        );
+        expect(messages(events).at(-1)).toBe(
+          'rolled back: the target is as before and the source runs as before',
+        );
+      },
+    );
+
+    it('stops before stopping the source when network creation fails', async () => {
+      gateway.fail('network.create', new AppError('conflict', 'network with name appnet already exists'));
+      const { id } = await service.start(request());
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('rolled_back');
+      expect(gateway.calls.some((c) => c.kind === 'container.stop')).toBe(false);
+      expect(migration.state.created).toEqual([]);
+    });
+
+    it('rolls back when the target received other bytes than the source sent', async () => {
+      gateway.answerWith(
+        'transfer.receive',
+        (call) => ({ sha256: 'f'.repeat(64), bytes: transferResult(call).bytes }),
+        isVolume('db-data'),
+      );
+      const { id } = await service.start(request());
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      expect(migration.error).toContain('volume db-data: the target received 1000 bytes (SHA-256 ffff');
+      expect(gateway.lines().filter((line) => line.includes('.remove'))).toEqual([
+        'target volume.remove db-data',
+        'target volume.remove web-data',
+        `target image.remove ${POSTGRES_ID}`,
+        `target image.remove ${NGINX_ID}`,
+        'target network.remove target-net-appnet',
+      ]);
+      expect(gateway.calls.some((c) => c.kind === 'container.create')).toBe(false);
+    });
+
+    it('rolls back when the byte counts differ although the hashes agree', async () => {
+      gateway.answerWith(
+        'transfer.receive',
+        (call) => ({ ...transferResult(call), bytes: 999 }),
+        isVolume('web-data'),
+      );
+      const { id } = await service.start(request());
+      expect((await finished(id)).migration.status).toBe('rolled_back');
+    });
+
+    it('stops a hanging transfer on cancel and rolls back with "cancelled"', async () => {
+      gateway.hang('transfer.receive', isVolume('db-data'));
+      gateway.hang('transfer.send', isVolume('db-data'));
+      const { id } = await service.start(request());
+      await vi.waitFor(() => {
+        expect(gateway.calls.some((c) => c.kind === 'transfer.send' && isVolume('db-data')(c))).toBe(true);
+      });
+
+      const answer = await service.cancel(id);
+      expect(answer.cancelRequested).toBe(true);
+      const { migration, events } = await finished(id);
+
+      expect(migration).toMatchObject({ status: 'rolled_back', cancelRequested: true });
+      expect(migration.error).toContain('cancelled');
+      const hung = gateway.calls.filter((c) => c.kind.startsWith('transfer.') && isVolume('db-data')(c));
+      expect(hung.map((c) => c.options.signal?.aborted)).toEqual([true, true]);
+      const sendAt = gateway.indexOf((c) => c.kind === 'transfer.send' && isVolume('db-data')(c));
+      expect(gateway.lines(sendAt + 1)).toEqual([
+        'target volume.remove db-data',
+        'target volume.remove web-data',
+        `target image.remove ${POSTGRES_ID}`,
+        `target image.remove ${NGINX_ID}`,
+        'target network.remove target-net-appnet',
+        'source container.start db',
+        'source container.start web',
+      ]);
+      expect(messages(events)).toContain('failed: cancelled by the user');
+    });
+
+    it('leaves a finished migration as it is on cancel', async () => {
+      const { id } = await service.start(request());
+      await finished(id);
+      const answer = await service.cancel(id);
+      expect(answer).toMatchObject({ status: 'completed', cancelRequested: false });
+      expect((await service.get(id)).migration.cancelRequested).toBe(false);
+    });
+
+    it('ends failed, naming what is left, when a rollback step keeps failing', async () => {
+      gateway.fail('container.create', new AppError('internal', 'no space left on device'), {
+        when: isNamed('db'),
+      });
+      gateway.fail('volume.remove', new AppError('conflict', 'volume is in use'), {
+        when: (c) => c.args.name === 'db-data',
+      });
+
+      const { id } = await service.start(request());
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('failed');
+      expect(migration.error).toBe(
+        'no space left on device; rollback incomplete, left: volume db-data on the target (volume is in use)',
+      );
+      // Everything else is still undone.
+      const createdAt = gateway.indexOf((c) => c.kind === 'container.create' && c.args.name === 'db');
+      expect(gateway.lines(createdAt + 1)).toEqual([
+        'target container.remove target-web',
+        'target volume.remove db-data',
+        'target volume.remove web-data',
+        `target image.remove ${POSTGRES_ID}`,
+        `target image.remove ${NGINX_ID}`,
+        'target network.remove target-net-appnet',
+        'source container.start db',
+        'source container.start web',
+      ]);
+      expect(events.at(-1)).toMatchObject({
+        level: 'error',
+        message: 'rollback incomplete: volume db-data on the target (volume is in use)',
+      });
+    });
+
+    it('names a source container it could not start again', async () => {
+      gateway.fail('container.await_ready', new AppError('deadline_exceeded', 'web did not become healthy'), {
+        times: 1,
+      });
+      gateway.fail('container.start', new AppError('internal', 'port is already allocated'), {
+        when: (c) => c.workerId === SOURCE && c.args.ref === WEB_ID,
+      });
+      const { id } = await service.start(request());
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('failed');
+      expect(migration.error).toContain(
+        `left: container ${WEB_ID.slice(0, 12)} stopped on the source (port is already allocated)`,
+      );
+    });
+
+    // bug: execute() remembers every volume (and network) it asked for, ignoring the `created: false` answer of
+    // an idempotent create that found one already there (the target's inventory lagged behind), so rollback
+    // removes the target's own volume and its data.
+    it.skip('does not remove, on rollback, a volume that was already on the target', async () => {
+      gateway.answerWith(
+        'volume.create',
+        () => ({ created: false }),
+        (c) => (c.args.spec as { name: string }).name === 'db-data',
+      );
+      gateway.fail('container.create', new AppError('internal', 'boom'), { times: 1 });
+      const { id } = await service.start(request());
+      await finished(id);
+      expect(gateway.lines().filter((line) => line.includes('volume.remove'))).toEqual([
+        'target volume.remove web-data',
+      ]);
+    });
+
+    // bug: a failure in the finalize phase (here: removing the second source container under the remove policy)
+    // goes to the same catch as any other step, so the target copies, their volumes included, are removed after the
+    // first source container was already removed: that container then exists nowhere.
+    it.skip('keeps what runs on the target when removing a source container fails afterwards', async () => {
+      gateway.fail(
+        'container.remove',
+        new AppError('internal', 'removal of container db is already in progress'),
+        {
+          when: (c) => c.workerId === SOURCE && c.args.ref === DB_ID,
+        },
+      );
+      const { id } = await service.start(request({ sourcePolicy: 'remove' }));
+      await finished(id);
+      const afterReady = gateway.indexOf(
+        (c) => c.kind === 'container.await_ready' && c.args.ref === 'target-db',
+      );
+      expect(gateway.lines(afterReady + 1).filter((line) => line.startsWith('target'))).toEqual([]);
+    });
+  });
+
+  describe('rolling back while a worker is away', () => {
+    it('retries a step while the target is unavailable and completes the rollback once it answers', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      service = createService({ rollbackTimeoutMs: 10_000 });
+      gateway.fail('container.create', new AppError('internal', 'no space left on device'), {
+        when: isNamed('db'),
+      });
+      gateway.fail('container.remove', new AppError('unavailable', 'worker "beta" is offline'), { times: 1 });
+      gateway.fail(
+        'container.remove',
+        new AppError('deadline_exceeded', 'worker "beta" did not finish container.remove'),
+        {
+          times: 1,
+        },
+      );
+
+      const { id } = await service.start(request());
+      const { migration } = await finishedWithFakeTimers(id);
+
+      expect(migration).toMatchObject({ status: 'rolled_back', error: 'no space left on device' });
+      expect(gateway.lines().filter((line) => line.includes('container.remove'))).toEqual([
+        'target container.remove target-web',
+        'target container.remove target-web',
+        'target container.remove target-web',
+      ]);
+      expect(gateway.lines().slice(-2)).toEqual(['source container.start db', 'source container.start web']);
+    });
+
+    it('gives up after the rollback timeout and ends failed, naming everything left', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      service = createService({ rollbackTimeoutMs: 10_000 });
+      gateway.fail('transfer.send', new AppError('internal', 'disk full'), {
+        times: 1,
+        when: isVolume('web-data'),
+      });
+      gateway.fail('volume.remove', new AppError('unavailable', 'worker "beta" is offline'));
+      gateway.fail('image.remove', new AppError('unavailable', 'worker "beta" is offline'));
+      gateway.fail('network.remove', new AppError('unavailable', 'worker "beta" is offline'));
+
+      const started = Date.now();
+      const { id } = await service.start(request());
+      const { migration } = await finishedWithFakeTimers(id);
+
+      expect(migration.status).toBe('failed');
+      expect(migration.error).toBe(
+        'disk full; rollback incomplete, left: ' +
+          [
+            'volume web-data on the target (worker "beta" is offline)',
+            `image ${POSTGRES_ID} on the target (worker "beta" is offline)`,
+            `image ${NGINX_ID} on the target (worker "beta" is offline)`,
+            'network target-net-appnet on the target (worker "beta" is offline)',
+          ].join('; '),
+      );
+      // The source, which answers, runs again.
+      expect(gateway.lines().slice(-2)).toEqual(['source container.start db', 'source container.start web']);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    });
+
+    it('does not retry a step that fails for another reason than the worker being away', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      service = createService({ rollbackTimeoutMs: 10_000 });
+      gateway.fail('container.await_ready', new AppError('internal', 'exited with code 1'), { times: 1 });
+      gateway.fail('container.remove', new AppError('permission_denied', 'not allowed'), {
+        when: (c) => c.args.ref === 'target-db',
+      });
+
+      const { id } = await service.start(request());
+      const { migration } = await finishedWithFakeTimers(id);
+      expect(migration.status).toBe('failed');
+      expect(gateway.lines().filter((line) => line === 'target container.remove target-db')).toHaveLength(1);
+    });
+  });
+
+  describe('after a master restart', () => {
+    it('rolls back a migration that was left running', async () => {
+      gateway.hang('transfer.receive', isVolume('db-data'));
+      gateway.hang('transfer.send', isVolume('db-data'));
+      const { id } = await service.start(request());
+      await vi.waitFor(async () => {
+        const stored = await store.getMigration(id);
+        expect(stored?.state.created.map((c) => c.ref)).toContain('db-data');
+      });
+      // The master dies here: its runner never hears back. A new one starts over the same database.
+      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+      const afterRestart = new FakeWorkerGateway();
+      const restarted = createService({ gateway: afterRestart });
+
+      await restarted.recover();
+      expect(restarted.activeCount).toBe(1);
+      const { migration, events } = await finished(id, restarted);
+
+      expect(afterRestart.lines()).toEqual([
+        'target volume.remove db-data',
+        'target volume.remove web-data',
+        `target image.remove ${POSTGRES_ID}`,
+        `target image.remove ${NGINX_ID}`,
+        'target network.remove target-net-appnet',
+        'source container.start db',
+        'source container.start web',
+      ]);
+      expect(migration).toMatchObject({
+        status: 'rolled_back',
+        phase: 'done',
+        error: 'the master restarted while this migration was running',
+      });
+      expect(messages(events)).toContain(
+        'rolling back: the master restarted while this migration was running',
+      );
+    });
+
+    it('leaves finished migrations alone', async () => {
+      const { id } = await service.start(request());
+      await finished(id);
+      const afterRestart = new FakeWorkerGateway();
+      const restarted = createService({ gateway: afterRestart });
+      await restarted.recover();
+      expect(restarted.activeCount).toBe(0);
+      expect(afterRestart.calls).toEqual([]);
+      expect((await restarted.get(id)).migration.status).toBe('completed');
+    });
+  });
+});
