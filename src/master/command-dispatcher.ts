@@ -78,7 +78,16 @@ export class CommandDispatcher implements WorkerGateway {
           options.signal?.removeEventListener('abort', onAbort);
         },
       });
-      session.sendCommand({ id, kind, argsJson: JSON.stringify(args), deadlineMs: Date.now() + timeoutMs });
+      try {
+        session.sendCommand({ id, kind, argsJson: JSON.stringify(args), deadlineMs: Date.now() + timeoutMs });
+      } catch (error) {
+        this.settle(id)?.reject(
+          new AppError(
+            'unavailable',
+            `cannot send ${kind} to worker "${name}": ${AppError.from(error).message}`,
+          ),
+        );
+      }
     });
   }
 

@@ -804,9 +804,7 @@ describe('MigrationService', () => {
       expect(ready.args.timeoutMs).toBe(5_000);
     });
 
-    // bug: start() returns the very record object the runner then mutates (save() does Object.assign on it), so
-    // what the caller (the REST 201 answer) sees is 'pending', 'running' or later depending on timing.
-    it.skip('returns the migration as it was when started, unchanged by the runner', async () => {
+    it('returns the migration as it was when started, unchanged by the runner', async () => {
       const started = await service.start(request());
       const snapshot = structuredClone(started);
       await finished(started.id);
@@ -1210,10 +1208,7 @@ describe('MigrationService', () => {
       );
     });
 
-    // bug: execute() remembers every volume (and network) it asked for, ignoring the `created: false` answer of
-    // an idempotent create that found one already there (the target's inventory lagged behind), so rollback
-    // removes the target's own volume and its data.
-    it.skip('does not remove, on rollback, a volume that was already on the target', async () => {
+    it('does not remove, on rollback, a volume that was already on the target', async () => {
       gateway.answerWith(
         'volume.create',
         () => ({ created: false }),
@@ -1227,10 +1222,7 @@ describe('MigrationService', () => {
       ]);
     });
 
-    // bug: a failure in the finalize phase (here: removing the second source container under the remove policy)
-    // goes to the same catch as any other step, so the target copies, their volumes included, are removed after the
-    // first source container was already removed: that container then exists nowhere.
-    it.skip('keeps what runs on the target when removing a source container fails afterwards', async () => {
+    it('keeps what runs on the target when removing a source container fails afterwards', async () => {
       gateway.fail(
         'container.remove',
         new AppError('internal', 'removal of container db is already in progress'),

@@ -244,8 +244,10 @@ export class MigrationService {
         'preflight',
         finding.message,
       );
+    // The runner changes its record as it goes; the caller gets the migration as it was created.
+    const created = structuredClone(migration);
     this.launch(migration, (signal) => this.execute(migration, signal));
-    return migration;
+    return created;
   }
 
   /** Asks a running migration to stop and roll back; a finished one is left as it is. */
@@ -380,7 +382,8 @@ export class MigrationService {
         for (const finding of findings)
           await this.event(migration, 'warning', 'prepare', finding.message, resource);
         const created = await gateway.run(target, 'network.create', { spec }, { signal });
-        await this.remember(migration, { type: 'network', ref: created.id });
+        // Only what this migration made is ever removed by its rollback.
+        if (created.created) await this.remember(migration, { type: 'network', ref: created.id });
         await this.setResource(migration, resource, { status: 'done' });
         await this.event(migration, 'info', 'prepare', `network ${resource.targetName} created`, resource);
       }
@@ -447,7 +450,7 @@ export class MigrationService {
         const volume = sourceVolumes.find((v) => v.name === resource.sourceId);
         if (resource.action === 'overwrite')
           await gateway.run(target, 'volume.remove', { name: resource.targetName }, { signal });
-        await gateway.run(
+        const made = await gateway.run(
           target,
           'volume.create',
           {
@@ -460,7 +463,7 @@ export class MigrationService {
           },
           { signal },
         );
-        await this.remember(migration, { type: 'volume', ref: resource.targetName });
+        if (made.created) await this.remember(migration, { type: 'volume', ref: resource.targetName });
         const result = await this.transfer(
           migration,
           resource,
@@ -554,21 +557,32 @@ export class MigrationService {
         migration.state.downtimeStartedAt === undefined
           ? null
           : Date.now() - migration.state.downtimeStartedAt;
+      // Everything runs on the target now: a failure to tidy the source is reported, never rolled back.
       for (const resource of containers) {
-        if (request.sourcePolicy === 'remove') {
-          await gateway.run(source, 'container.remove', { ref: resource.sourceId }, { signal });
+        try {
+          if (request.sourcePolicy === 'remove') {
+            await gateway.run(source, 'container.remove', { ref: resource.sourceId });
+            await this.event(
+              migration,
+              'info',
+              'finalize',
+              `container ${resource.name} removed from the source`,
+              resource,
+            );
+          } else if (
+            request.sourcePolicy === 'keep_running' &&
+            migration.state.sourceRunning.includes(resource.sourceId)
+          ) {
+            await gateway.run(source, 'container.start', { ref: resource.sourceId });
+          }
+        } catch (error) {
           await this.event(
             migration,
-            'info',
+            'warning',
             'finalize',
-            `container ${resource.name} removed from the source`,
+            `container ${resource.name} runs on the target, but applying "${request.sourcePolicy}" to the source failed: ${message(error)}`,
             resource,
           );
-        } else if (
-          request.sourcePolicy === 'keep_running' &&
-          migration.state.sourceRunning.includes(resource.sourceId)
-        ) {
-          await gateway.run(source, 'container.start', { ref: resource.sourceId }, { signal });
         }
       }
       await this.save(migration, {
@@ -582,6 +596,16 @@ export class MigrationService {
       await this.event(migration, 'info', 'done', 'migration completed');
       this.options.metrics?.migrations.inc({ status: 'completed' });
     } catch (error) {
+      if (this.closed) {
+        // The master is stopping: the migration stays "running" and is rolled back when it starts again.
+        await this.event(
+          migration,
+          'warning',
+          migration.phase,
+          'interrupted: the master is shutting down',
+        ).catch(() => undefined);
+        return;
+      }
       const reason = signal.aborted ? 'cancelled by the user' : message(error);
       await this.event(migration, 'error', migration.phase, `failed: ${reason}`).catch(() => undefined);
       await this.rollBack(migration, reason);

@@ -41,7 +41,9 @@ export async function* coalesce(
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (buffer.length === 0) continue;
     if (length === 0 && buffer.length >= size) {
-      yield buffer;
+      // Large chunks pass without copying, cut to the message size (the channel refuses bigger messages).
+      for (let offset = 0; offset < buffer.length; offset += size)
+        yield buffer.subarray(offset, Math.min(buffer.length, offset + size));
       continue;
     }
     parts.push(buffer);
@@ -107,6 +109,31 @@ export async function pushTransfer(options: PushOptions): Promise<TransferResult
   });
   // Observed by the caller below; without this a rejection before then would be reported as unhandled.
   receipt.catch(() => undefined);
+  // A call that ended (refused, cancelled, answered) never emits 'drain': waiting for more room stops then too.
+  let settled = false;
+  const ended = receipt.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  const aborted = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener(
+      'abort',
+      () => {
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  const stopReason = (): AppError | undefined => {
+    if (signal?.aborted) return canceled();
+    if (callError) return callError;
+    return settled ? new AppError('unavailable', `${options.peer} ended the transfer early`) : undefined;
+  };
   const stream = call as unknown as grpc.ClientWritableStream<PushRequest>;
   const onAbort = (): void => {
     stream.cancel();
@@ -119,7 +146,12 @@ export async function pushTransfer(options: PushOptions): Promise<TransferResult
       if (callError) throw callError;
       hash.update(chunk);
       bytes += chunk.length;
-      if (!stream.write({ body: { $case: 'data', value: chunk } })) await drained(stream);
+      if (!stream.write({ body: { $case: 'data', value: chunk } })) {
+        await Promise.race([drained(stream), ended, aborted]);
+        // Read afresh: the wait may have ended because the call did.
+        const failure = stopReason();
+        if (failure) throw failure;
+      }
       options.onBytes?.(bytes);
     }
     const sha256 = hash.digest('hex');

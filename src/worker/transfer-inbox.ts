@@ -32,10 +32,13 @@ export class TransferInbox {
   ): Promise<TransferResult> {
     if (this.expectations.has(transferId))
       return Promise.reject(new AppError('conflict', `transfer ${transferId} is already expected`));
+    if (options.signal?.aborted)
+      return Promise.reject(new AppError('canceled', 'the transfer was cancelled'));
     return new Promise<TransferResult>((resolve, reject) => {
       let started = false;
       const timer = setTimeout(() => {
         if (started) return;
+        options.signal?.removeEventListener('abort', onAbort);
         this.expectations.delete(transferId);
         reject(new AppError('deadline_exceeded', 'the sending worker did not connect in time'));
       }, options.timeoutMs);
