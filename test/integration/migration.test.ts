@@ -114,7 +114,9 @@ async function finished(id: string, timeoutMs = 120_000): Promise<MigrationJson>
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dm-migration-'));
-  cleanups.push(() => { rmSync(dir, { recursive: true, force: true }); });
+  cleanups.push(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   master = await startMaster({
     httpAddr: '127.0.0.1:0',
     grpcAddr: '127.0.0.1:0',
@@ -156,7 +158,9 @@ beforeAll(async () => {
         },
       });
     });
-    cleanups.push(() => { controller.abort(); });
+    cleanups.push(() => {
+      controller.abort();
+    });
     await connected;
   }
 
