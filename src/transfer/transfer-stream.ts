@@ -26,6 +26,8 @@ export const TRANSFER_GRPC_OPTIONS = {
   'grpc.keepalive_time_ms': 20_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  // The receive window a client announces (downloads through the relay); servers: widenServerWindows.
+  'grpc-node.flow_control_window': 32 * 1024 * 1024,
 } as const;
 
 /** Joins small chunks (tar headers, small files) into messages of about MESSAGE_BYTES; large ones pass whole. */

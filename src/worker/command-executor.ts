@@ -11,7 +11,7 @@ import type {
   TransferResult,
   WorkerCommandKind,
 } from '../core/worker-commands.js';
-import { TransferServiceClient, type PullResponse } from '../gen/dockation/v1/transfer.js';
+import type { PullResponse, TransferServiceClient } from '../gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
 import {
@@ -20,7 +20,8 @@ import {
   readSaveLayout,
   type SaveLayout,
 } from '../transfer/image-archive.js';
-import { pushTransfer, verifiedData } from '../transfer/transfer-stream.js';
+import { TransferClient } from '../transfer/transfer-codec.js';
+import { pushTransfer, TRANSFER_GRPC_OPTIONS, verifiedData } from '../transfer/transfer-stream.js';
 import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
 import type { TransferInbox } from './transfer-inbox.js';
 import { peerChannel } from './transfer-server.js';
@@ -342,7 +343,7 @@ export class CommandExecutor {
               keyPem: identity.keyPem,
               targetWorkerId: args.targetWorkerId,
             });
-            return new TransferServiceClient(args.targetAddress, channel.credentials, channel.options);
+            return new TransferClient(args.targetAddress, channel.credentials, channel.options);
           })()
         : this.masterTransferClient();
     try {
@@ -379,9 +380,9 @@ export class CommandExecutor {
   private masterTransferClient(): TransferServiceClient {
     const identity = this.options.identity();
     const { credentials } = masterChannelCredentials(identity.caPem, identity);
-    return new TransferServiceClient(identity.masterUrl, credentials, {
+    return new TransferClient(identity.masterUrl, credentials, {
       ...masterChannelOptions(),
-      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+      ...TRANSFER_GRPC_OPTIONS,
     });
   }
 }

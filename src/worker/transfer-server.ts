@@ -4,7 +4,6 @@ import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { AppError } from '../core/errors.js';
 import {
-  TransferServiceService,
   type PullRequest,
   type PullResponse,
   type PushRequest,
@@ -14,6 +13,7 @@ import {
 import { MutableCertificateProvider, grpcBindAddress, toGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
 import { verifyGrant } from '../transfer/grant.js';
+import { TRANSFER_SERVICE, widenServerWindows } from '../transfer/transfer-codec.js';
 import { TRANSFER_GRPC_OPTIONS } from '../transfer/transfer-stream.js';
 import type { TransferInbox } from './transfer-inbox.js';
 
@@ -102,7 +102,7 @@ export async function startTransferServer(options: {
   }
 
   const implementation: TransferServiceServer = { push, pull };
-  server.addService(TransferServiceService, implementation);
+  server.addService(TRANSFER_SERVICE, implementation);
   const provider = new MutableCertificateProvider();
   provider.setCa(options.caPem);
   provider.setIdentity(options.certPem, options.keyPem);
@@ -121,6 +121,7 @@ export async function startTransferServer(options: {
     });
   });
   const address = bind.replace(/:\d+$/, `:${port}`);
+  widenServerWindows(server);
   logger.info({ address }, 'transfer service listening');
   return {
     address,

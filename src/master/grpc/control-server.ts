@@ -26,6 +26,7 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr } from '../../platform/pki.js';
+import { widenServerWindows } from '../../transfer/transfer-codec.js';
 import { authenticatePeer } from './peer-auth.js';
 import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
@@ -401,6 +402,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const address = bind.replace(/:\d+$/, `:${port}`);
+  // Relayed transfers upload through this server too.
+  widenServerWindows(server);
   logger.info({ address }, 'gRPC control service listening');
 
   return {

@@ -5,7 +5,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '../../core/errors.js';
 import type { MasterStore } from '../../core/ports.js';
 import {
-  TransferServiceService,
   type PullRequest,
   type PullResponse,
   type PushRequest,
@@ -15,6 +14,7 @@ import {
 import { toGrpcError } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { verifyGrant } from '../../transfer/grant.js';
+import { TRANSFER_SERVICE } from '../../transfer/transfer-codec.js';
 import { authenticatePeer } from './peer-auth.js';
 
 /** How long one side waits for the other to show up. */
@@ -160,7 +160,7 @@ export function createTransferRelay(options: {
 
   const implementation: TransferServiceServer = { push, pull };
   return {
-    definition: TransferServiceService,
+    definition: TRANSFER_SERVICE,
     implementation,
     get active() {
       return active;
