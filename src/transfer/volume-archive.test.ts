@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
 import { directoryDigest, packDirectory, unpackToDirectory } from './volume-archive.js';
 import type { ArchiveStats } from './volume-archive.js';
+import { readSmallFile } from './volume-archive-pack.js';
 
 const MiB = 1024 * 1024;
 const created: string[] = [];
@@ -281,6 +282,46 @@ describe('unpackToDirectory with a hostile archive', () => {
     expect(error.message).toContain(reason);
     expect(fs.existsSync(join(root, 'hard'))).toBe(false);
   });
+
+  it('refuses an entry under a file the archive has just created', async () => {
+    const root = join(tempDir(), 'volume');
+    const bytes = await handmadeArchive([
+      { header: { name: 'x', type: 'file' }, body: 'a file' },
+      { header: { name: 'x/y', type: 'file' }, body: 'under a file' },
+    ]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain("'x/y' goes through the non-directory 'x'");
+  });
+
+  it('refuses a file that would replace a directory of the archive', async () => {
+    const root = join(tempDir(), 'volume');
+    const bytes = await handmadeArchive([
+      { header: { name: 'd/', type: 'directory' } },
+      { header: { name: 'd/inside', type: 'file' }, body: 'kept' },
+      { header: { name: 'd', type: 'file' }, body: 'replaces d?' },
+    ]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain("'d' would replace a directory");
+  });
+
+  it('applies entries at the same path in archive order, even while earlier ones are still being written', async () => {
+    const root = join(tempDir(), 'volume');
+    const entries: { header: Partial<Header> & { name: string }; body?: string }[] = [];
+    for (let i = 0; i < 50; i += 1) {
+      entries.push({ header: { name: `f${String(i)}`, type: 'file' }, body: `first ${String(i)}` });
+      entries.push({ header: { name: `l${String(i)}`, type: 'link', linkname: `f${String(i)}` } });
+      entries.push({ header: { name: `f${String(i)}`, type: 'file' }, body: `second ${String(i)}` });
+    }
+    entries.push({ header: { name: 'f0', type: 'symlink', linkname: 'f1' } });
+    await unpackToDirectory(root, Readable.from([await handmadeArchive(entries)]));
+    expect(fs.readlinkSync(join(root, 'f0'))).toBe('f1');
+    for (let i = 1; i < 50; i += 1) {
+      expect(fs.readFileSync(join(root, `f${String(i)}`), 'utf8')).toBe(`second ${String(i)}`);
+      expect(fs.readFileSync(join(root, `l${String(i)}`), 'utf8')).toBe(`first ${String(i)}`);
+    }
+  });
 });
 
 /** The archive below holds the root's header, then per 3000-byte file one header and 6 data blocks. */
@@ -408,4 +449,260 @@ describe('memory while moving a large file', () => {
     );
     expect(peak - baseline).toBeLessThan(64 * MiB);
   }, 120_000);
+});
+
+/** Writes `size` bytes where the given [start, end) ranges hold random data and everything else is zeros. */
+function patterned(path: string, size: number, data: [number, number][]): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (const [start, end] of data) randomBytes(end - start).copy(bytes, start);
+  fs.writeFileSync(path, bytes);
+  return bytes;
+}
+
+describe('files of awkward sizes and shapes', () => {
+  let source: string;
+  let target: string;
+  let moved: Awaited<ReturnType<typeof moveVolume>>;
+  const shapes: Record<string, { size: number; data: [number, number][] }> = {
+    // Zero runs that start and end at odd offsets, in a size that is not a multiple of the block size.
+    'odd-zero-runs': {
+      size: 3 * 4096 + 1234,
+      data: [
+        [0, 1],
+        [4097, 4099],
+        [9000, 9001],
+        [3 * 4096 + 1000, 3 * 4096 + 1001],
+      ],
+    },
+    'one-block-of-data': { size: 4096, data: [[0, 4096]] },
+    'one-block-of-zeros': { size: 4096, data: [] },
+    'one-byte': { size: 1, data: [[0, 1]] },
+    'zeros-then-one-byte': { size: 10 * 4096 + 1, data: [[10 * 4096, 10 * 4096 + 1]] },
+    'data-then-zero-tail': { size: 3 * 4096 + 17, data: [[0, 100]] },
+    'small-file-limit': { size: 256 * 1024, data: [[0, 256 * 1024]] },
+    'just-above-small-file-limit': { size: 256 * 1024 + 1, data: [[5, 256 * 1024 + 1]] },
+    'one-read-exactly': { size: MiB, data: [[0, MiB]] },
+    'one-read-and-a-byte': {
+      size: MiB + 1,
+      data: [
+        [0, 4096],
+        [MiB, MiB + 1],
+      ],
+    },
+    'zeros-across-reads': {
+      size: 3 * MiB + 777,
+      data: [
+        [0, 10],
+        [MiB - 3, MiB + 5000],
+        [3 * MiB, 3 * MiB + 777],
+      ],
+    },
+  };
+  const contents: Record<string, Buffer> = {};
+
+  beforeAll(async () => {
+    source = tempDir();
+    target = join(tempDir(), 'volume');
+    for (const [name, { size, data }] of Object.entries(shapes)) {
+      contents[name] = patterned(join(source, name), size, data);
+    }
+    fs.writeFileSync(join(source, 'empty'), '');
+    fs.linkSync(join(source, 'empty'), join(source, 'empty-link'));
+    fs.linkSync(join(source, 'zeros-across-reads'), join(source, 'zz-large-link'));
+    moved = await moveVolume(source, target);
+  }, 60_000);
+
+  it.each(Object.keys(shapes))('moves %s byte for byte', (name) => {
+    const received = fs.readFileSync(join(target, name));
+    expect(received.length).toBe(shapes[name]!.size);
+    expect(received.equals(contents[name]!)).toBe(true);
+  });
+
+  it('leaves whole blocks of zeros as holes and keeps blocks with data', () => {
+    const blocks = (name: string): number => fs.statSync(join(target, name)).blocks * 512;
+    expect(blocks('one-block-of-zeros')).toBe(0);
+    expect(blocks('zeros-then-one-byte')).toBeLessThanOrEqual(4096);
+    expect(blocks('one-block-of-data')).toBe(4096);
+  });
+
+  it('keeps empty and large hard-linked files linked', () => {
+    expect(fs.statSync(join(target, 'empty-link')).ino).toBe(fs.statSync(join(target, 'empty')).ino);
+    expect(fs.statSync(join(target, 'zz-large-link')).ino).toBe(
+      fs.statSync(join(target, 'zeros-across-reads')).ino,
+    );
+    expect(moved.sent.stats.hardlinks).toBe(2);
+  });
+
+  it('arrives with equal digests and stats', async () => {
+    expect(moved.received.sha256).toBe(moved.sent.sha256);
+    expect(moved.received.stats).toEqual(moved.sent.stats);
+    expect(await directoryDigest(target)).toBe(await directoryDigest(source));
+  });
+
+  it('packs the same bytes whatever the read size', async () => {
+    const packed = packDirectory(source, { readSize: 64 * 1024 });
+    for await (const chunk of packed.stream)
+      expect((chunk as Buffer).length).toBeLessThanOrEqual(256 * 1024 + 1024);
+    expect((await packed.done).sha256).toBe(moved.sent.sha256);
+  });
+
+  it('unpacks the same files from an archive that arrives in tiny pieces', async () => {
+    const { bytes } = await packToBuffer(source);
+    // Odd sizes, so that pieces never line up with tar or file blocks.
+    const pieces: Buffer[] = [];
+    for (let at = 0, step = 1; at < bytes.length; at += step, step = (step * 7 + 3) % 997 || 1) {
+      pieces.push(bytes.subarray(at, Math.min(at + step, bytes.length)));
+    }
+    // A generator hands them over one by one (a Readable would join what it buffers).
+    async function* inPieces(): AsyncGenerator<Buffer> {
+      for (const piece of pieces) yield await Promise.resolve(piece);
+    }
+    const slowTarget = join(tempDir(), 'volume');
+    const received = await unpackToDirectory(slowTarget, inPieces());
+    expect(received.sha256).toBe(moved.sent.sha256);
+    expect(await directoryDigest(slowTarget)).toBe(await directoryDigest(source));
+  }, 60_000);
+
+  it('replaces what an earlier unpack left in the target', async () => {
+    fs.writeFileSync(join(target, 'one-byte'), 'stale and longer');
+    fs.rmSync(join(target, 'empty'));
+    fs.mkdirSync(join(target, 'empty'));
+    await moveVolume(source, target);
+    expect(await directoryDigest(target)).toBe(await directoryDigest(source));
+  });
+});
+
+describe('headers beyond plain ustar', () => {
+  let source: string;
+  let target: string;
+  const deepName = `${'d'.repeat(120)}/${'e'.repeat(150)}/${'f'.repeat(120)}`;
+  const BEFORE_1970 = new Date('1960-05-06T07:08:09Z');
+  const AFTER_2038 = new Date('2100-01-02T03:04:05Z');
+
+  beforeAll(async () => {
+    source = tempDir();
+    target = join(tempDir(), 'volume');
+    fs.mkdirSync(join(source, deepName), { recursive: true });
+    fs.writeFileSync(join(source, deepName, 'x'), 'deep');
+    fs.writeFileSync(join(source, 'naïve café ☕'), 'utf-8 name');
+    fs.symlinkSync(`${'t'.repeat(150)}/ünïcode`, join(source, 'long-target'));
+    fs.writeFileSync(join(source, 'no-permissions'), 'mode 000');
+    fs.chmodSync(join(source, 'no-permissions'), 0);
+    fs.writeFileSync(join(source, 'everyone-writes'), 'mode 777, more than the umask lets through');
+    fs.chmodSync(join(source, 'everyone-writes'), 0o777);
+    fs.writeFileSync(join(source, 'setgid-sticky'), 'mode 3664');
+    fs.chmodSync(join(source, 'setgid-sticky'), 0o3664);
+    fs.writeFileSync(join(source, 'uid-300000'), 'above six octal digits');
+    fs.chownSync(join(source, 'uid-300000'), 300_000, 300_001);
+    fs.writeFileSync(join(source, 'uid-3000000'), 'above seven octal digits');
+    fs.chownSync(join(source, 'uid-3000000'), 3_000_000, 3_000_001);
+    fs.writeFileSync(join(source, 'old'), 'before 1970');
+    fs.utimesSync(join(source, 'old'), BEFORE_1970, BEFORE_1970);
+    fs.writeFileSync(join(source, 'future'), 'after 2038');
+    fs.utimesSync(join(source, 'future'), AFTER_2038, AFTER_2038);
+    await moveVolume(source, target);
+  });
+
+  it('keeps paths and link targets longer than ustar holds, and non-ASCII ones', () => {
+    expect(fs.readFileSync(join(target, deepName, 'x'), 'utf8')).toBe('deep');
+    expect(fs.readFileSync(join(target, 'naïve café ☕'), 'utf8')).toBe('utf-8 name');
+    expect(fs.readlinkSync(join(target, 'long-target'))).toBe(`${'t'.repeat(150)}/ünïcode`);
+  });
+
+  it('keeps modes the umask would change, large owner ids and mtimes outside 1970–2038', () => {
+    const stat = (name: string): fs.Stats => fs.lstatSync(join(target, name));
+    expect(stat('no-permissions').mode & 0o7777).toBe(0);
+    expect(stat('everyone-writes').mode & 0o7777).toBe(0o777);
+    expect(stat('setgid-sticky').mode & 0o7777).toBe(0o3664);
+    expect(stat('uid-300000')).toMatchObject({ uid: 300_000, gid: 300_001 });
+    expect(stat('uid-3000000')).toMatchObject({ uid: 3_000_000, gid: 3_000_001 });
+    expect(stat('old').mtime).toEqual(BEFORE_1970);
+    expect(stat('future').mtime).toEqual(AFTER_2038);
+  });
+
+  it('arrives with equal digests', async () => {
+    expect(await directoryDigest(target)).toBe(await directoryDigest(source));
+  });
+
+  it('writes archives GNU tar reads, and reads the archives GNU tar writes', async () => {
+    const { bytes } = await packToBuffer(source);
+    const byTar = join(tempDir(), 'by-tar');
+    fs.mkdirSync(byTar);
+    execFileSync('tar', ['-C', byTar, '--numeric-owner', '-xpf', '-'], { input: bytes });
+    expect(await directoryDigest(byTar)).toBe(await directoryDigest(source));
+
+    const fromTar = execFileSync(
+      'tar',
+      ['-C', source, '--numeric-owner', '--format=posix', '-cf', '-', '.'],
+      {
+        maxBuffer: 64 * MiB,
+      },
+    );
+    const fromTarTarget = join(tempDir(), 'from-tar');
+    await unpackToDirectory(fromTarTarget, Readable.from([fromTar]));
+    expect(await directoryDigest(fromTarTarget)).toBe(await directoryDigest(source));
+  });
+});
+
+describe('a file that changes size while it is packed', () => {
+  async function packWhileChanging(change: (path: string) => void): Promise<AppError> {
+    const source = tempDir();
+    const path = join(source, 'live.bin');
+    fs.writeFileSync(path, randomBytes(32 * MiB));
+    const packed = packDirectory(source);
+    const chunks = packed.stream[Symbol.asyncIterator]();
+    // Its header and first data are out: packing has begun.
+    for (let received = 0; received < MiB;) received += ((await chunks.next()).value as Buffer).length;
+    change(path);
+    const error: unknown = await (async () => {
+      for (let next = await chunks.next(); !next.done; next = await chunks.next());
+    })().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    await expect(packed.done).rejects.toBe(error);
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+
+  it('fails with a readable error when it shrinks, instead of padding it', async () => {
+    const error = await packWhileChanging((path) => {
+      fs.truncateSync(path, 20 * MiB);
+    });
+    expect(error.code).toBe('failed_precondition');
+    expect(error.message).toMatch(
+      /live\.bin changed size while it was being packed \(33554432 bytes when packing began, 20971520 bytes now\)$/,
+    );
+    expect(error.hint).toContain('stop the containers');
+  });
+
+  it('fails with a readable error when it grows, instead of cutting it', async () => {
+    const error = await packWhileChanging((path) => {
+      fs.appendFileSync(path, 'more');
+    });
+    expect(error.code).toBe('failed_precondition');
+    expect(error.message).toContain('(33554432 bytes when packing began, 33554436 bytes now)');
+  });
+
+  it.each([
+    ['grew', 50],
+    ['shrank', 200],
+  ])('notices a small file that %s between its stat and its read', async (_how, announced) => {
+    const dir = tempDir();
+    const path = join(dir, 'small');
+    fs.writeFileSync(path, randomBytes(100));
+    const fd = fs.openSync(path, 'r');
+    try {
+      const header = { name: './small', type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0 };
+      const error: unknown = await readSmallFile(fd, { ...header, size: announced }, announced, path).catch(
+        (failure: unknown) => failure,
+      );
+      expect(error).toMatchObject({ code: 'failed_precondition' });
+      expect((error as Error).message).toContain(
+        `(${String(announced)} bytes when packing began, 100 bytes now)`,
+      );
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 });

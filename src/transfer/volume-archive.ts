@@ -2,7 +2,7 @@
 // holes, streaming with backpressure so that memory stays flat whatever the volume's size.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import {
   chmod,
@@ -13,100 +13,52 @@ import {
   mkdir,
   open,
   readdir,
+  readFile,
   readlink,
   rmdir,
   symlink,
   unlink,
 } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
 import tar from 'tar-stream';
-import type { Extract, Header, Pack } from 'tar-stream';
+import type { Extract, Header } from 'tar-stream';
 
 import { AppError } from '../core/errors.js';
-import type { ErrorCode } from '../core/errors.js';
+import { openFile } from './volume-archive-fd.js';
+import { canceled, deviceNumbers, emptyStats, errnoOf, fsError } from './volume-archive-fs.js';
+import type { ArchiveStats } from './volume-archive-fs.js';
+import { SparseFileWriter } from './volume-archive-sparse.js';
+import { END_OF_ARCHIVE } from './volume-archive-tar.js';
 
-/** What an archive held, so that both ends can report and compare what moved. */
-export interface ArchiveStats {
-  files: number;
-  directories: number;
-  symlinks: number;
-  hardlinks: number;
-  /** File content bytes (not tar bytes). */
-  bytes: number;
-  /** Entries left out: sockets (meaningless on another host), vanished files, devices we may not create. */
-  skipped: number;
-  /** Entries whose owner could not be set because we do not run as root (EPERM); their data is there. */
-  ownershipNotRestored: number;
-}
+export type { ArchiveStats } from './volume-archive-fs.js';
+export { packDirectory } from './volume-archive-pack.js';
+export type { PackOptions, PackResult } from './volume-archive-pack.js';
 
-/** A volume being packed: the bytes to send and, once they are all read, what they were. */
-export interface PackResult {
-  stream: Readable;
-  /** Resolves when the stream has ended: tar-byte SHA-256 (hex) and stats. Rejects if packing failed. */
-  done: Promise<{ sha256: string; stats: ArchiveStats }>;
-}
+const MiB = 1024 * 1024;
+/**
+ * Files up to this size are received whole, then created, written and finished in the background, several at a
+ * time: creating a file is the slowest step of a volume of small files, and it waits on the disk, not on us.
+ */
+const SMALL_FILE = 256 * 1024;
+/** Files in the background at once; what they hold of the stream stays ≤ 16 MiB. */
+const BACKGROUND_FILES = 16;
+/** tar-stream's parser takes this much ahead of the entry being written, so the sender need not wait. */
+const EXTRACT_HIGH_WATER = MiB;
+const DIGEST_READ = MiB;
 
-/** Runs of zeros this long, at this alignment, become holes on unpack (the usual filesystem block size). */
-const HOLE_BLOCK = 4096;
-const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
-const READ_CHUNK = 256 * 1024;
-/** Beyond this, ustar's 7 octal digits overflow and the value goes into a PAX record. */
-const USTAR_MAX_ID = 0o7777777;
-const END_OF_ARCHIVE = 1024;
-
-/** tar-stream sets `pax` on extracted headers and reads it on packed ones (extra records such as uid). */
+/** tar-stream sets `pax` on extracted headers (extra records such as uid). */
 type EntryHeader = Omit<Partial<Header>, 'pax'> & { name: string; pax?: Record<string, string> | null };
-type Sink = ReturnType<Pack['entry']>;
 type Entry = Extract extends AsyncIterable<infer T> ? T : never;
 
-function emptyStats(): ArchiveStats {
-  return {
-    files: 0,
-    directories: 0,
-    symlinks: 0,
-    hardlinks: 0,
-    bytes: 0,
-    skipped: 0,
-    ownershipNotRestored: 0,
-  };
-}
-
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-}
-
-/** Translates a filesystem failure into our error codes, naming what we were doing. */
-function fsError(error: unknown, what: string): AppError {
-  if (error instanceof AppError) return error;
-  const errno = errnoOf(error);
-  const message = error instanceof Error ? error.message : String(error);
-  let code: ErrorCode = 'internal';
-  if (errno === 'ENOENT' || errno === 'ENOTDIR') code = 'not_found';
-  else if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') code = 'permission_denied';
-  else if (errno === 'ENOSPC' || errno === 'EDQUOT') code = 'failed_precondition';
-  return new AppError(code, `${what}: ${message}`, { cause: error });
-}
-
-function canceled(): AppError {
-  return new AppError('canceled', 'the volume transfer was canceled');
-}
-
-/** Linux encoding of st_rdev (see sysmacros.h); numbers stay below 2^53 for any real device. */
-function deviceNumbers(rdev: number): { devmajor: number; devminor: number } {
-  const high = Math.floor(rdev / 2 ** 32);
-  const low = rdev % 2 ** 32;
-  return {
-    devmajor: (((low >>> 8) & 0xfff) | (high & 0xfffff000)) >>> 0,
-    devminor: ((low & 0xff) | ((low >>> 12) & 0xfff00) | ((high & 0xfff) << 20)) >>> 0,
-  };
+export interface UnpackOptions {
+  signal?: AbortSignal;
 }
 
 /** Waits until a streamx writable wants more data, or is gone. */
-function writable(stream: Sink | Extract): Promise<void> {
+function writable(stream: Extract): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       stream.off('drain', done);
@@ -118,209 +70,15 @@ function writable(stream: Sink | Extract): Promise<void> {
   });
 }
 
-async function sortedNames(dir: string): Promise<string[]> {
-  const names = await readdir(dir);
-  return names.sort();
-}
-
-/**
- * Packs a volume directory as a tar stream. Walking and reading follow the consumer's pace, so a multi-GB volume
- * never sits in memory; entries are sorted so that the same tree always yields the same bytes and digest.
- */
-export function packDirectory(root: string, options: { signal?: AbortSignal } = {}): PackResult {
-  const { signal } = options;
-  const pack = tar.pack();
-  const hash = createHash('sha256');
-  const stats = emptyStats();
-  const firstPathOfInode = new Map<string, string>();
-
-  let resolveDone!: (value: { sha256: string; stats: ArchiveStats }) => void;
-  let rejectDone!: (error: unknown) => void;
-  const done = new Promise<{ sha256: string; stats: ArchiveStats }>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
-  // A caller that only reads the stream must not get an unhandled rejection from `done`.
-  done.catch(() => undefined);
-
-  let failure: AppError | undefined;
-  function fail(error: AppError): void {
-    failure ??= error;
-    pack.destroy(failure);
+/** The process's umask, read without changing it (process.umask() without an argument is deprecated). */
+async function currentUmask(): Promise<number | undefined> {
+  try {
+    const status = await readFile('/proc/self/status', 'latin1');
+    const match = /^Umask:\s*([0-7]+)$/m.exec(status);
+    return match?.[1] === undefined ? undefined : parseInt(match[1], 8);
+  } catch {
+    return undefined; // not Linux: chmod every file
   }
-
-  async function addEntry(header: EntryHeader, fill?: (sink: Sink) => Promise<void>): Promise<void> {
-    if (failure) throw failure;
-    await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(header, (error) => {
-        if (error) reject(failure ?? error);
-        else resolve();
-      });
-      if (fill) {
-        fill(sink).then(
-          () => sink.end(undefined),
-          (error: unknown) => {
-            sink.destroy(error instanceof Error ? error : new Error(String(error)));
-            reject(error instanceof Error ? error : new Error(String(error)));
-          },
-        );
-      }
-    });
-  }
-
-  async function sendFile(absolute: string, header: EntryHeader, handle: FileHandle): Promise<void> {
-    const size = header.size ?? 0;
-    await addEntry(header, async (sink) => {
-      let sent = 0;
-      while (sent < size) {
-        if (failure) throw failure;
-        const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - sent));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, sent).catch((error: unknown) => {
-          throw fsError(error, `cannot read ${absolute}`);
-        });
-        // A file that shrank while being read (a live volume) is padded with zeros to its announced size, as GNU
-        // tar does: the header is already sent and the next pass of a warm migration picks up the change.
-        const chunk =
-          bytesRead === 0 ? Buffer.alloc(Math.min(READ_CHUNK, size - sent)) : buffer.subarray(0, bytesRead);
-        sent += chunk.length;
-        if (!sink.write(chunk)) await writable(sink);
-      }
-    });
-  }
-
-  async function visit(absolute: string, relative: string, known?: Stats): Promise<void> {
-    if (signal?.aborted) throw canceled();
-    let info: Stats;
-    try {
-      info = known ?? (await lstat(absolute));
-    } catch (error) {
-      if (relative !== '' && errnoOf(error) === 'ENOENT') {
-        stats.skipped += 1; // deleted since readdir: a live volume, not a failure
-        return;
-      }
-      throw fsError(error, `cannot read the volume directory ${absolute}`);
-    }
-    const name = relative === '' ? './' : `./${relative}`;
-    const header: EntryHeader = {
-      name,
-      mode: info.mode & 0o7777,
-      uid: info.uid,
-      gid: info.gid,
-      mtime: info.mtime,
-    };
-    if (info.uid > USTAR_MAX_ID || info.gid > USTAR_MAX_ID)
-      header.pax = { uid: String(info.uid), gid: String(info.gid) };
-
-    if (info.isDirectory()) {
-      let names: string[];
-      try {
-        names = await sortedNames(absolute);
-      } catch (error) {
-        throw fsError(error, `cannot list ${absolute}`);
-      }
-      header.type = 'directory';
-      if (relative !== '') header.name = `${name}/`;
-      await addEntry(header);
-      stats.directories += 1;
-      for (const child of names) {
-        await visit(join(absolute, child), relative === '' ? child : `${relative}/${child}`);
-      }
-      return;
-    }
-    if (info.isSymbolicLink()) {
-      let target: string;
-      try {
-        target = await readlink(absolute);
-      } catch (error) {
-        throw fsError(error, `cannot read the symlink ${absolute}`);
-      }
-      await addEntry({ ...header, type: 'symlink', linkname: target });
-      stats.symlinks += 1;
-      return;
-    }
-    if (info.isFile()) {
-      const inode = `${info.dev}:${info.ino}`;
-      const first = info.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
-      if (first !== undefined) {
-        await addEntry({ ...header, type: 'link', linkname: first });
-        stats.hardlinks += 1;
-        return;
-      }
-      let handle: FileHandle;
-      try {
-        handle = await open(absolute, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-      } catch (error) {
-        if (errnoOf(error) === 'ENOENT') {
-          stats.skipped += 1;
-          return;
-        }
-        throw fsError(error, `cannot open ${absolute}`);
-      }
-      try {
-        const current = await handle.stat();
-        await sendFile(absolute, { ...header, type: 'file', size: current.size }, handle);
-        if (info.nlink > 1) firstPathOfInode.set(inode, name);
-        stats.files += 1;
-        stats.bytes += current.size;
-      } finally {
-        await handle.close();
-      }
-      return;
-    }
-    if (info.isFIFO()) {
-      await addEntry({ ...header, type: 'fifo' });
-      return;
-    }
-    if (info.isCharacterDevice() || info.isBlockDevice()) {
-      const type = info.isCharacterDevice() ? 'character-device' : 'block-device';
-      await addEntry({ ...header, type, ...deviceNumbers(info.rdev) });
-      return;
-    }
-    stats.skipped += 1; // sockets belong to a running process on this host
-  }
-
-  const onAbort = (): void => {
-    fail(canceled());
-    stream.destroy(canceled());
-  };
-
-  const walking = visit(root, '').then(
-    () => {
-      pack.finalize();
-    },
-    (error: unknown) => {
-      fail(AppError.from(error));
-    },
-  );
-
-  async function* emit(): AsyncGenerator<Buffer> {
-    let finished = false;
-    try {
-      for await (const item of pack) {
-        const chunk = item as Buffer;
-        hash.update(chunk);
-        yield chunk;
-      }
-      finished = true;
-    } catch (error) {
-      throw failure ?? AppError.from(error, 'internal');
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      if (!finished) {
-        const reason = failure ?? new AppError('canceled', 'the volume stream was closed before the end');
-        fail(reason);
-        rejectDone(reason);
-      }
-    }
-    await walking;
-    if (failure) throw failure;
-    resolveDone({ sha256: hash.digest('hex'), stats });
-  }
-
-  const stream = Readable.from(emit(), { objectMode: false });
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  return { stream, done };
 }
 
 /** Splits an archive path into safe components; '' is the root. Throws on anything that could leave the root. */
@@ -337,6 +95,20 @@ function safeRelative(raw: string, what: string): string {
   return parts.join('/');
 }
 
+/** An entry's mtime: the PAX record when there is one (it carries fractions and dates ustar cannot hold). */
+function mtimeOf(header: EntryHeader): Date {
+  const pax = header.pax?.mtime;
+  if (pax !== undefined) {
+    const seconds = Number(pax);
+    if (Number.isFinite(seconds)) return new Date(seconds * 1000);
+  }
+  return header.mtime ?? new Date(0);
+}
+
+function corrupt(message: string): AppError {
+  return new AppError('invalid_argument', `the volume archive is corrupt: ${message}`);
+}
+
 interface DirectoryMetadata {
   absolute: string;
   depth: number;
@@ -346,58 +118,35 @@ interface DirectoryMetadata {
   mtime: Date;
 }
 
-async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  let written = 0;
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
-    written += bytesWritten;
-  }
-}
+/** At most `limit` tasks run at once; the first failure is kept and reported by check(). */
+class BackgroundTasks {
+  private running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
 
-/** Writes an entry's data, leaving aligned runs of zeros as holes, so a sparse source stays sparse. */
-async function writeSparse(
-  handle: FileHandle,
-  source: AsyncIterable<unknown>,
-  size: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  let position = 0; // file offset of pending[0]; always a multiple of HOLE_BLOCK
-  let pending: Buffer = Buffer.alloc(0);
-  let received = 0;
+  constructor(private readonly limit: number) {}
 
-  async function flush(data: Buffer, final: boolean): Promise<number> {
-    let consumed = 0;
-    let runStart = -1;
-    const whole = final ? data.length : data.length - (data.length % HOLE_BLOCK);
-    for (let offset = 0; offset < whole; offset += HOLE_BLOCK) {
-      const block = data.subarray(offset, Math.min(offset + HOLE_BLOCK, whole));
-      const zero = block.length === HOLE_BLOCK ? block.equals(ZERO_BLOCK) : block.every((byte) => byte === 0);
-      if (zero && runStart >= 0) {
-        await writeAll(handle, data.subarray(runStart, offset), position + runStart);
-        runStart = -1;
-      } else if (!zero && runStart < 0) {
-        runStart = offset;
-      }
-    }
-    if (runStart >= 0) await writeAll(handle, data.subarray(runStart, whole), position + runStart);
-    consumed = whole;
-    position += consumed;
-    return consumed;
+  /** Starts `task` once a place is free; `ended` never rejects (see check()). */
+  async start(task: () => Promise<void>): Promise<{ ended: Promise<void> }> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.check();
+    const running: Promise<void> = task()
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(running));
+    this.running.add(running);
+    // Wrapped: an async function returning a promise would wait for it.
+    return { ended: running };
   }
 
-  for await (const item of source) {
-    if (signal?.aborted) throw canceled();
-    const chunk = item as Buffer;
-    received += chunk.length;
-    const data = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    const used = await flush(data, false);
-    pending = used === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(used));
+  check(): void {
+    if (this.failure) throw this.failure.error;
   }
-  if (pending.length > 0) await flush(pending, true);
-  if (received !== size)
-    throw new AppError('invalid_argument', 'the volume archive is corrupt: a file ends early');
-  // Trailing holes are not written at all; ftruncate gives the file its full size.
-  await handle.truncate(size);
+
+  /** Waits for every task, whatever happens to the others. */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
 }
 
 /**
@@ -408,7 +157,7 @@ async function writeSparse(
 export async function unpackToDirectory(
   root: string,
   source: AsyncIterable<Uint8Array> | Readable,
-  options: { signal?: AbortSignal } = {},
+  options: UnpackOptions = {},
 ): Promise<{ sha256: string; stats: ArchiveStats }> {
   const { signal } = options;
   if (signal?.aborted) throw canceled();
@@ -418,12 +167,20 @@ export async function unpackToDirectory(
     throw fsError(error, `cannot create the volume directory ${root}`);
   }
 
-  const extract = tar.extract();
+  const extract = tar.extract({ highWaterMark: EXTRACT_HIGH_WATER });
   const hash = createHash('sha256');
   const stats = emptyStats();
   const directories = new Map<string, DirectoryMetadata>();
   const knownDirectories = new Set<string>(['']);
   const extracted = new Set<string>();
+  const background = new BackgroundTasks(BACKGROUND_FILES);
+  const umask = await currentUmask();
+  /**
+   * Whether a file created with `mode` ends up with exactly that mode, so that no chmod is needed: the umask takes
+   * nothing away, and there is no setuid/setgid bit, which chown would clear (and which must not be there before).
+   */
+  const createdWithMode = (mode: number): boolean =>
+    umask !== undefined && (mode & 0o7000) === 0 && (mode & umask) === 0;
   let tail: Buffer = Buffer.alloc(0);
   let sourceFailure: AppError | undefined;
 
@@ -439,9 +196,9 @@ export async function unpackToDirectory(
         const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
         hash.update(chunk);
         tail =
-          chunk.length >= END_OF_ARCHIVE
-            ? chunk.subarray(chunk.length - END_OF_ARCHIVE)
-            : Buffer.concat([tail, chunk]).subarray(-END_OF_ARCHIVE);
+          chunk.length >= END_OF_ARCHIVE.length
+            ? chunk.subarray(chunk.length - END_OF_ARCHIVE.length)
+            : Buffer.concat([tail, chunk]).subarray(-END_OF_ARCHIVE.length);
         if (!extract.write(chunk)) await writable(extract);
       }
       extract.end(undefined);
@@ -453,12 +210,18 @@ export async function unpackToDirectory(
     }
   })();
 
+  /** True when `error` only says we may not set owners (not root): the data stays, the owners are reported. */
+  function ownershipDenied(error: unknown): boolean {
+    if (errnoOf(error) !== 'EPERM') return false;
+    stats.ownershipNotRestored += 1;
+    return true;
+  }
+
   async function setOwner(action: () => Promise<void>): Promise<void> {
     try {
       await action();
     } catch (error) {
-      if (errnoOf(error) !== 'EPERM') throw error;
-      stats.ownershipNotRestored += 1; // not root: keep the data, report the owners we could not set
+      if (!ownershipDenied(error)) throw error;
     }
   }
 
@@ -512,6 +275,153 @@ export async function unpackToDirectory(
     }
   }
 
+  /**
+   * Creates a non-directory entry with `make`, which must fail with EEXIST rather than follow or replace anything
+   * (O_EXCL, symlink(2), link(2)); only then is the way cleared and `make` tried once more. In a fresh volume that
+   * saves an lstat per entry.
+   */
+  async function create<T>(
+    absolute: string,
+    relative: string,
+    raw: string,
+    make: () => Promise<T>,
+  ): Promise<T> {
+    if (knownDirectories.has(relative)) {
+      throw new AppError('invalid_argument', `the volume archive entry '${raw}' would replace a directory`);
+    }
+    try {
+      return await make();
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+    }
+    await clearPath(absolute, relative, raw);
+    return make();
+  }
+
+  /**
+   * Owner, then mode (chown clears setuid/setgid), then times, then close, whatever happens. All four only change
+   * the inode in memory, so they are made synchronously (see volume-archive-fd.ts).
+   */
+  function finishFile(
+    fd: number,
+    meta: { uid: number; gid: number; mode: number; mtime: Date },
+    raw: string,
+  ): void {
+    let failure: { error: unknown } | undefined;
+    try {
+      try {
+        fchownSync(fd, meta.uid, meta.gid);
+      } catch (error) {
+        if (!ownershipDenied(error)) throw error;
+      }
+      if (!createdWithMode(meta.mode)) fchmodSync(fd, meta.mode);
+      futimesSync(fd, meta.mtime, meta.mtime);
+    } catch (error) {
+      failure = { error };
+    }
+    try {
+      closeSync(fd);
+    } catch (error) {
+      failure ??= { error };
+    }
+    if (failure) throw fsError(failure.error, `cannot extract '${raw}'`);
+  }
+
+  /** Closes a file that failed on its way in; its own error is the one to report. */
+  function closeQuietly(fd: number): void {
+    try {
+      closeSync(fd);
+    } catch {
+      // the error that brought us here says more
+    }
+  }
+
+  /**
+   * Small files still being created in the background, by path. An entry waits for those at its own path and at
+   * its parents' (and a hard link for its target), so that the archive's order still decides what happens there.
+   */
+  const creating = new Map<string, Promise<void>>();
+
+  async function settled(relative: string): Promise<void> {
+    if (creating.size === 0) return;
+    let path = relative;
+    for (;;) {
+      const pending = creating.get(path);
+      if (pending) await pending;
+      const slash = path.lastIndexOf('/');
+      if (slash < 0) return;
+      path = path.slice(0, slash);
+    }
+  }
+
+  /** Writes a new file's data; the descriptor stays open for finishFile(). */
+  async function writeData(fd: number, chunks: Iterable<Buffer>, size: number): Promise<void> {
+    const writer = new SparseFileWriter(fd, size);
+    for (const chunk of chunks) await writer.write(chunk);
+    await writer.finish();
+  }
+
+  /** Receives a regular file: a small one whole, then in the background; a large one as it streams in. */
+  async function receiveFile(
+    entry: Entry,
+    absolute: string,
+    relative: string,
+    raw: string,
+    meta: { size: number; uid: number; gid: number; mode: number; mtime: Date },
+  ): Promise<void> {
+    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+    const initialMode = createdWithMode(meta.mode) ? meta.mode : 0o600;
+    const createFile = (): Promise<number> =>
+      create(absolute, relative, raw, () => openFile(absolute, flags, initialMode));
+    if (meta.size <= SMALL_FILE) {
+      if (knownDirectories.has(relative)) {
+        throw new AppError('invalid_argument', `the volume archive entry '${raw}' would replace a directory`);
+      }
+      // Chunks of a small file are slices of the received buffers: keeping them costs no copy.
+      const chunks: Buffer[] = [];
+      let received = 0;
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        received += chunk.length;
+      }
+      if (received !== meta.size) throw corrupt('a file ends early');
+      const { ended } = await background.start(async () => {
+        let fd: number;
+        try {
+          fd = await createFile();
+        } catch (error) {
+          throw fsError(error, `cannot extract '${raw}'`);
+        }
+        try {
+          await writeData(fd, chunks, meta.size);
+        } catch (error) {
+          closeQuietly(fd);
+          throw fsError(error, `cannot extract '${raw}'`);
+        }
+        finishFile(fd, meta, raw);
+      });
+      creating.set(relative, ended);
+      void ended.then(() => {
+        if (creating.get(relative) === ended) creating.delete(relative);
+      });
+      return;
+    }
+    const fd = await createFile();
+    try {
+      const writer = new SparseFileWriter(fd, meta.size);
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        if (signal?.aborted) throw canceled();
+        await writer.write(chunk);
+      }
+      if (writer.received !== meta.size) throw corrupt('a file ends early');
+      await writer.finish();
+    } catch (error) {
+      closeQuietly(fd);
+      throw error;
+    }
+    finishFile(fd, meta, raw);
+  }
+
   async function handleEntry(entry: Entry): Promise<void> {
     // Typed loosely on purpose: a hostile archive may leave out fields the typings call required.
     const header: EntryHeader = entry.header as EntryHeader;
@@ -522,7 +432,8 @@ export async function unpackToDirectory(
     const mode = (header.mode ?? 0o644) & 0o7777;
     const uid = Number(pax?.uid ?? header.uid ?? 0);
     const gid = Number(pax?.gid ?? header.gid ?? 0);
-    const mtime = header.mtime ?? new Date(0);
+    const mtime = mtimeOf(header);
+    await settled(relative);
     if (relative !== '') await ensureParents(relative, raw);
 
     switch (header.type) {
@@ -547,26 +458,15 @@ export async function unpackToDirectory(
       }
       case 'file':
       case 'contiguous-file': {
-        await clearPath(absolute, relative, raw);
-        const flags =
-          fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-        const handle = await open(absolute, flags, 0o600);
-        try {
-          await writeSparse(handle, entry, header.size ?? 0, signal);
-          await setOwner(() => handle.chown(uid, gid));
-          await handle.chmod(mode); // after chown, which clears setuid/setgid
-          await handle.utimes(mtime, mtime);
-        } finally {
-          await handle.close();
-        }
+        const size = header.size ?? 0;
+        await receiveFile(entry, absolute, relative, raw, { size, uid, gid, mode, mtime });
         extracted.add(relative);
         stats.files += 1;
-        stats.bytes += header.size ?? 0;
+        stats.bytes += size;
         break;
       }
       case 'symlink': {
-        await clearPath(absolute, relative, raw);
-        await symlink(header.linkname ?? '', absolute);
+        await create(absolute, relative, raw, () => symlink(header.linkname ?? '', absolute));
         await setOwner(() => lchown(absolute, uid, gid));
         await lutimes(absolute, mtime, mtime);
         extracted.add(relative);
@@ -575,14 +475,14 @@ export async function unpackToDirectory(
       }
       case 'link': {
         const target = safeRelative(header.linkname ?? '', `the hard link target of '${raw}'`);
+        await settled(target);
         if (!extracted.has(target)) {
           throw new AppError(
             'invalid_argument',
             `the volume archive entry '${raw}' is a hard link to '${header.linkname ?? ''}', which is not an earlier entry`,
           );
         }
-        await clearPath(absolute, relative, raw);
-        await link(join(root, target), absolute);
+        await create(absolute, relative, raw, () => link(join(root, target), absolute));
         extracted.add(relative);
         stats.hardlinks += 1;
         break;
@@ -624,6 +524,7 @@ export async function unpackToDirectory(
   try {
     for await (const entry of extract) {
       if (signal?.aborted) throw canceled();
+      background.check();
       try {
         await handleEntry(entry);
       } catch (error) {
@@ -632,12 +533,15 @@ export async function unpackToDirectory(
         throw fsError(error, `cannot extract '${entry.header.name}'`);
       }
     }
+    await background.settle();
+    background.check();
   } catch (error) {
     failure = error;
     extract.destroy();
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  await background.settle();
   await feeding;
   if (signal?.aborted) throw canceled();
   if (sourceFailure) throw sourceFailure;
@@ -647,11 +551,8 @@ export async function unpackToDirectory(
       cause: failure,
     });
   }
-  if (tail.length < END_OF_ARCHIVE || !tail.equals(Buffer.alloc(END_OF_ARCHIVE))) {
-    throw new AppError(
-      'invalid_argument',
-      'the volume archive is corrupt: it ends without the end-of-archive marker',
-    );
+  if (tail.length < END_OF_ARCHIVE.length || !tail.equals(END_OF_ARCHIVE)) {
+    throw corrupt('it ends without the end-of-archive marker');
   }
 
   const ordered = [...directories.values()].sort((a, b) => b.depth - a.depth);
@@ -667,13 +568,15 @@ export async function unpackToDirectory(
   return { sha256: hash.digest('hex'), stats };
 }
 
-async function fileSha256(absolute: string): Promise<string> {
+/** SHA-256 of a file's content, read into `buffer` (one per digest: hash.update() keeps nothing). */
+async function fileSha256(absolute: string, buffer: Buffer): Promise<string> {
   const hash = createHash('sha256');
   const handle = await open(absolute, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   try {
-    if ((await handle.stat()).size <= READ_CHUNK) return hash.update(await handle.readFile()).digest('hex');
-    for await (const chunk of handle.createReadStream({ highWaterMark: READ_CHUNK, autoClose: false })) {
-      hash.update(chunk as Buffer);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
     }
   } finally {
     await handle.close();
@@ -689,6 +592,7 @@ async function fileSha256(absolute: string): Promise<string> {
 export async function directoryDigest(root: string): Promise<string> {
   const hash = createHash('sha256');
   const firstPathOfInode = new Map<string, string>();
+  const buffer = Buffer.allocUnsafe(DIGEST_READ);
 
   async function visit(absolute: string, relative: string): Promise<void> {
     const info = await lstat(absolute);
@@ -703,12 +607,12 @@ export async function directoryDigest(root: string): Promise<string> {
     if (info.isDirectory()) record = ['directory', ...common];
     else if (info.isSymbolicLink()) record = ['symlink', ...common, await readlink(absolute)];
     else if (info.isFile()) {
-      const inode = `${info.dev}:${info.ino}`;
+      const inode = `${String(info.dev)}:${String(info.ino)}`;
       const first = info.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
       if (first !== undefined) record = ['file', ...common, info.size, `same inode as ${first}`];
       else {
         if (info.nlink > 1) firstPathOfInode.set(inode, relative);
-        record = ['file', ...common, info.size, await fileSha256(absolute)];
+        record = ['file', ...common, info.size, await fileSha256(absolute, buffer)];
       }
     } else if (info.isFIFO()) record = ['fifo', ...common];
     else if (info.isCharacterDevice() || info.isBlockDevice()) {
@@ -722,7 +626,7 @@ export async function directoryDigest(root: string): Promise<string> {
     } else return;
     hash.update(`${JSON.stringify(record)}\n`);
     if (info.isDirectory()) {
-      for (const child of await sortedNames(absolute)) {
+      for (const child of (await readdir(absolute)).sort()) {
         await visit(join(absolute, child), relative === '' ? child : `${relative}/${child}`);
       }
     }
