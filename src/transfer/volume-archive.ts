@@ -43,7 +43,7 @@ const MiB = 1024 * 1024;
  * time: creating a file is the slowest step of a volume of small files, and it waits on the disk, not on us.
  */
 const SMALL_FILE = 256 * 1024;
-/** Files in the background at once; what they hold of the stream stays ≤ 16 MiB. */
+/** Files in the background at once; what they keep of the stream is at most that many of its chunks. */
 const BACKGROUND_FILES = 16;
 /** tar-stream's parser takes this much ahead of the entry being written, so the sender need not wait. */
 const EXTRACT_HIGH_WATER = MiB;
@@ -99,8 +99,8 @@ function safeRelative(raw: string, what: string): string {
 function mtimeOf(header: EntryHeader): Date {
   const pax = header.pax?.mtime;
   if (pax !== undefined) {
-    const seconds = Number(pax);
-    if (Number.isFinite(seconds)) return new Date(seconds * 1000);
+    const date = new Date(Number(pax) * 1000);
+    if (!Number.isNaN(date.getTime())) return date;
   }
   return header.mtime ?? new Date(0);
 }
