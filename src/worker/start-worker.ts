@@ -140,15 +140,29 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   }
   const current = identity;
   const inbox = new TransferInbox();
-  const transfers = await startTransferServer({
-    address: options.grpcAddr,
-    workerId: current.workerId,
-    caPem: current.caPem,
-    certPem: current.certPem,
-    keyPem: current.keyPem,
-    inbox,
-    logger,
-  });
+  const serve = (address: string) =>
+    startTransferServer({
+      address,
+      workerId: current.workerId,
+      caPem: current.caPem,
+      certPem: current.certPem,
+      keyPem: current.keyPem,
+      inbox,
+      logger,
+    });
+  let transfers: Awaited<ReturnType<typeof serve>>;
+  try {
+    transfers = await serve(options.grpcAddr);
+  } catch (error) {
+    // Typically a master on the same host holds the default port: serve on a free one and announce that.
+    if (AppError.from(error).code !== 'unavailable') throw error;
+    const fallback = /^\d+$/.test(options.grpcAddr.trim()) ? ':0' : options.grpcAddr.replace(/:\d+$/, ':0');
+    transfers = await serve(fallback);
+    logger.warn(
+      { wanted: options.grpcAddr, address: transfers.address },
+      `cannot serve transfers on ${options.grpcAddr} (in use?); serving them on port ${transfers.port} instead`,
+    );
+  }
   const executor = new CommandExecutor({
     engine: options.engine,
     volumes: new VolumeAccess(options.engine, options.volumeAccess ?? 'auto'),
@@ -157,11 +171,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     identity: () => loadWorkerIdentity(dir) ?? current,
     logger,
   });
-  // With port 0 (tests) the announced address carries the port actually bound.
-  const advertised = (options.advertiseAddr ?? defaultAdvertiseAddress(options.grpcAddr)).replace(
-    /:0$/,
-    `:${transfers.port}`,
-  );
+  // The announced address carries the port actually bound (port 0 in tests, or the fallback above).
+  const listen = /^\d+$/.test(options.grpcAddr.trim()) ? `:${options.grpcAddr.trim()}` : options.grpcAddr;
+  const advertised = options.advertiseAddr
+    ? options.advertiseAddr.replace(/:0$/, `:${transfers.port}`)
+    : defaultAdvertiseAddress(listen.replace(/:\d+$/, `:${transfers.port}`));
   try {
     await runControlLoop({
       identity: current,

@@ -26,6 +26,10 @@ const id = runLabel.slice(-8);
 const adminToken = `dm-admin-e2e-migration-${id}`;
 const IMAGE = `dm-e2e-app-${id}:1`;
 const PROJECT = `dmproj${id}`;
+// Host port and subnet vary per run, so that leftovers of an interrupted run cannot collide with this one.
+const seed = Number.parseInt(id.slice(0, 6), 16);
+const HOST_PORT = 20_000 + (seed % 20_000);
+const SUBNET = `10.${100 + (seed % 100)}.${(seed >> 8) % 250}.0/24`;
 
 interface MigrationJson {
   id: string;
@@ -256,7 +260,7 @@ beforeAll(async () => {
     '--network-alias',
     'app-alias',
     '-p',
-    '18080:80',
+    `${HOST_PORT}:80`,
     '-v',
     `vol-${id}:/data`,
     '--restart',
@@ -432,7 +436,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
       'busybox',
       'wget',
       '-qO-',
-      'http://127.0.0.1:18080/index.html',
+      `http://127.0.0.1:${HOST_PORT}/index.html`,
     ]);
     expect(page.stdout.trim()).toBe('page');
     expect(
@@ -568,7 +572,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
       '--label',
       'k=v',
       '--subnet',
-      '10.77.3.0/24',
+      SUBNET,
       '--internal',
       `solonet-${id}`,
     );
@@ -586,7 +590,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     }>(h2, 'network', 'inspect', `solonet-${id}`);
     expect(network.Internal).toBe(true);
     expect(network.Labels.k).toBe('v');
-    expect(network.IPAM.Config[0]?.Subnet).toBe('10.77.3.0/24');
+    expect(network.IPAM.Config[0]?.Subnet).toBe(SUBNET);
   }, 60_000);
 
   it('moves a compose project so that docker-compose on the target adopts it', async () => {
