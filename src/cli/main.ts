@@ -7,6 +7,13 @@ const EXIT_GRACE_MS = 5_000;
 
 const io: CliIo = { out: process.stdout, err: process.stderr };
 
+// `docker-migrate … | head` closes the pipe early: stop quietly, as other command-line tools do, instead of
+// crashing with a stack trace on the unhandled EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 function finish(code: number): void {
   process.exitCode = code;
   setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
