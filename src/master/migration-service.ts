@@ -735,7 +735,7 @@ export class MigrationService {
           migration.totalBytes > 0 ? Math.min(0.99, (movedBefore + sent.bytes) / migration.totalBytes) : 0,
         rateBytesPerSecond: Math.round(rate),
       });
-      return { ...sent, ...(route === 'proxy' ? {} : {}) };
+      return sent;
     } catch (error) {
       local.abort();
       // The first failure tells why; the other side then only says it was cancelled.
