@@ -462,7 +462,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
   }, 240_000);
 
   it('a name conflict under "fail" is refused before anything moves', async () => {
-    const before = await docker(h2, 'ps', '-a', '--format', '{{.ID}} {{.Status}}');
+    const before = await docker(h2, 'ps', '-a', '--format', '{{.ID}} {{.Names}} {{.State}}');
     const { status, json } = await api('POST', '/api/migrations', {
       source_worker_id: `src-${id}`,
       target_worker_id: `dst-${id}`,
@@ -471,7 +471,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     });
     expect(status).toBe(412);
     expect(json.error?.details?.findings?.map((f) => f.code)).toContain('name_conflict');
-    expect(await docker(h2, 'ps', '-a', '--format', '{{.ID}} {{.Status}}')).toBe(before);
+    expect(await docker(h2, 'ps', '-a', '--format', '{{.ID}} {{.Names}} {{.State}}')).toBe(before);
   });
 
   it('moves a standalone volume through the master relay (proxy)', async () => {
