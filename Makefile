@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
 
-.PHONY: install build test test-unit test-integration test-e2e lint typecheck format proto bench \
+.PHONY: install build build-full browser test test-unit test-web test-integration test-e2e lint typecheck format proto bench \
 	docker-engine hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes)
@@ -19,21 +19,34 @@ bin/docker-migrate: $(NPM_STAMP) $(SOURCES)
 	node scripts/build.mjs
 build: bin/docker-migrate
 
+## build-full: the binary and the web UI (bin/web, served by the master from its HTTP address)
+WEB_SOURCES := $(shell find web -type f 2>/dev/null) vite.config.ts
+bin/web/index.html: $(NPM_STAMP) $(WEB_SOURCES)
+	npx vite build --logLevel warn
+build-full: build bin/web/index.html
+
+## browser: Debian's Chromium for the browser tests, when missing (needs root; never a downloaded browser)
+browser:
+	@bash scripts/browser.sh install
+
 ## docker-engine: the Docker engine from Debian's packages, when missing (needs root)
 docker-engine:
 	@bash scripts/docker-hosts.sh install
 
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
-test: install docker-engine build lint
-	@bash scripts/run-tests.sh unit integration e2e
+test: install docker-engine browser build-full lint
+	@bash scripts/run-tests.sh unit web integration e2e
 
 test-unit: install
 	@bash scripts/run-tests.sh unit
 
+test-web: install
+	@bash scripts/run-tests.sh web
+
 test-integration: install docker-engine
 	@bash scripts/run-tests.sh integration
 
-test-e2e: install docker-engine build
+test-e2e: install docker-engine browser build-full
 	@bash scripts/run-tests.sh e2e
 
 ## lint: type-check, ESLint (layer rule included) and Prettier; fails on any warning
@@ -44,6 +57,7 @@ lint: install typecheck
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p web/tsconfig.json --noEmit
 
 format: install
 	npx prettier --write --log-level warn .
@@ -68,7 +82,7 @@ hosts-clean:
 
 ## run: install, build, make sure a local Docker engine runs, and start the `ui` node (master + local worker)
 ##      on the embedded defaults (HTTP :8080, gRPC :9090, data in ~/.docker-migrate); prints URL and admin token
-run: build
+run: build-full
 	@bash scripts/docker-hosts.sh local
 	./bin/docker-migrate ui
 

@@ -1,4 +1,5 @@
 // Test tiers (style.md): unit beside the code, integration against real engines, end to end through bin/.
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -10,6 +11,16 @@ export default defineConfig({
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
           exclude: ['**/*.integration.test.ts', 'node_modules/**'],
+        },
+      },
+      {
+        // Component tests of the web UI in a simulated DOM (jsdom); the real browser is the e2e tier's.
+        plugins: [react()],
+        test: {
+          name: 'web',
+          include: ['web/src/**/*.test.{ts,tsx}'],
+          environment: 'jsdom',
+          setupFiles: ['./web/src/test-setup.ts'],
         },
       },
       {

@@ -1,0 +1,75 @@
+// The master's migration JSON (src/master/http/migration-json.ts), as the UI reads it.
+
+export type MigrationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'rolled_back';
+export type MigrationPhase =
+  | 'preflight'
+  | 'prepare'
+  | 'transfer'
+  | 'stop_source'
+  | 'create'
+  | 'start'
+  | 'finalize'
+  | 'rollback'
+  | 'done';
+export type MigrationMode = 'cold' | 'warm' | 'live';
+export type TransferMode = 'direct' | 'proxy' | 'auto';
+export type ConflictPolicy = 'fail' | 'skip' | 'rename' | 'overwrite';
+export type SourcePolicy = 'keep_stopped' | 'remove' | 'keep_running';
+export type ResourceType = 'container' | 'image' | 'volume' | 'network';
+export type ResourceStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'rolled_back';
+
+export interface FindingJson {
+  severity: 'error' | 'warning' | 'info';
+  code: string;
+  message: string;
+  resource?: { type: string; name: string };
+}
+
+export interface ResourceJson {
+  type: ResourceType;
+  name: string;
+  source_id: string;
+  target_name: string;
+  reason: 'requested' | 'dependency' | 'compose';
+  action: 'create' | 'skip' | 'overwrite';
+  status: ResourceStatus;
+  bytes: number;
+  estimated_bytes: number;
+}
+
+export interface MigrationEventJson {
+  id: number;
+  at: string;
+  level: 'info' | 'warning' | 'error';
+  phase: MigrationPhase;
+  message: string;
+  resource?: { type: string; name: string };
+}
+
+export interface MigrationJson {
+  id: string;
+  status: MigrationStatus;
+  phase: MigrationPhase;
+  progress: number;
+  bytes_transferred: number;
+  total_bytes: number;
+  rate_bytes_per_s: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  downtime_ms: number | null;
+  error: string | null;
+  cancel_requested: boolean;
+  source_worker_id: string;
+  target_worker_id: string;
+  mode: MigrationMode;
+  strategy: string;
+  transfer_mode: TransferMode;
+  conflict_policy: ConflictPolicy;
+  source_policy: SourcePolicy;
+  resources: ResourceJson[];
+  /** Absent on live updates from the event stream. */
+  findings?: FindingJson[];
+  /** Only on GET /api/migrations/:id. */
+  events?: MigrationEventJson[];
+}

@@ -1,0 +1,50 @@
+// Signing in and out: the admin token is exchanged once for an HttpOnly session cookie the browser keeps.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+
+import { api, ApiError } from './client';
+import { keys } from './keys';
+
+export interface SessionJson {
+  authenticated: boolean;
+  via: 'session' | 'token';
+  expires_at: string | null;
+}
+
+/** The current session, or null when signed out (a 401 is an answer here, not an error). */
+export function useSession() {
+  return useQuery({
+    queryKey: keys.session,
+    queryFn: async (): Promise<SessionJson | null> => {
+      try {
+        return await api<SessionJson>('/api/session', { quietUnauthenticated: true });
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return null;
+        throw error;
+      }
+    },
+    staleTime: 60_000,
+    retry: 1,
+  });
+}
+
+export function useSignIn() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (token: string) =>
+      api<SessionJson>('/api/session', { method: 'POST', body: { token }, quietUnauthenticated: true }),
+    onSuccess: (session) => {
+      client.setQueryData(keys.session, session);
+    },
+  });
+}
+
+export function useSignOut() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => api<unknown>('/api/session', { method: 'DELETE', quietUnauthenticated: true }),
+    onSettled: () => {
+      client.clear();
+      client.setQueryData(keys.session, null);
+    },
+  });
+}

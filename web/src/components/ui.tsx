@@ -1,0 +1,185 @@
+// Small building blocks every page uses, so pages look alike and stay keyboard-accessible.
+import { useEffect, useId, useRef, type ReactNode } from 'react';
+
+import { errorMessage } from '../api/client';
+
+export function PageTitle({ children, actions }: { children: ReactNode; actions?: ReactNode }) {
+  return (
+    <div className="mb-4 flex flex-wrap items-center justify-between gap-3">
+      <h1 className="text-xl font-semibold tracking-tight">{children}</h1>
+      {actions !== undefined && <div className="flex flex-wrap gap-2">{actions}</div>}
+    </div>
+  );
+}
+
+export function Card({
+  title,
+  children,
+  actions,
+}: {
+  title?: ReactNode;
+  children: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <section className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+      {(title !== undefined || actions !== undefined) && (
+        <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
+          {title !== undefined && <h2 className="text-base font-semibold">{title}</h2>}
+          {actions}
+        </div>
+      )}
+      {children}
+    </section>
+  );
+}
+
+type ButtonVariant = 'primary' | 'secondary' | 'danger';
+
+const BUTTON_CLASSES: Record<ButtonVariant, string> = {
+  primary: 'bg-sky-600 text-white hover:bg-sky-700 disabled:bg-sky-300 dark:disabled:bg-sky-900',
+  secondary:
+    'border border-slate-300 bg-white text-slate-800 hover:bg-slate-100 disabled:text-slate-400 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100 dark:hover:bg-slate-800',
+  danger: 'bg-rose-600 text-white hover:bg-rose-700 disabled:bg-rose-300 dark:disabled:bg-rose-900',
+};
+
+export function Button({
+  variant = 'secondary',
+  className = '',
+  type = 'button',
+  ...props
+}: React.ButtonHTMLAttributes<HTMLButtonElement> & { variant?: ButtonVariant }) {
+  return (
+    <button
+      type={type}
+      className={`inline-flex items-center justify-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed ${BUTTON_CLASSES[variant]} ${className}`}
+      {...props}
+    />
+  );
+}
+
+/** An API error in words, announced to screen readers. */
+export function ErrorNotice({ error, title }: { error: unknown; title?: string }) {
+  if (error === null || error === undefined) return null;
+  return (
+    <div
+      role="alert"
+      className="rounded-md border border-rose-300 bg-rose-50 p-3 text-sm text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100"
+    >
+      {title !== undefined && <p className="font-medium">{title}</p>}
+      <p>{errorMessage(error)}</p>
+    </div>
+  );
+}
+
+/** What an empty list means and what to do next. */
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="rounded-md border border-dashed border-slate-300 p-6 text-center text-sm text-slate-600 dark:border-slate-700 dark:text-slate-400">
+      <p className="font-medium text-slate-800 dark:text-slate-200">{title}</p>
+      {children !== undefined && <div className="mt-1">{children}</div>}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p role="status" className="text-sm text-slate-500">
+      Loading {what}…
+    </p>
+  );
+}
+
+type Tone = 'green' | 'red' | 'amber' | 'sky' | 'slate';
+
+const TONE_CLASSES: Record<Tone, string> = {
+  green: 'bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100',
+  red: 'bg-rose-100 text-rose-900 dark:bg-rose-900 dark:text-rose-100',
+  amber: 'bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100',
+  sky: 'bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100',
+  slate: 'bg-slate-200 text-slate-800 dark:bg-slate-800 dark:text-slate-200',
+};
+
+export function Badge({ tone = 'slate', children }: { tone?: Tone; children: ReactNode }) {
+  return (
+    <span
+      className={`inline-flex items-center rounded px-1.5 py-0.5 text-xs font-medium ${TONE_CLASSES[tone]}`}
+    >
+      {children}
+    </span>
+  );
+}
+
+/**
+ * A modal confirmation on the native <dialog> element: focus is trapped, Escape cancels, and the text says
+ * what the action does before anyone confirms it.
+ */
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  danger = false,
+  busy = false,
+  onConfirm,
+  onCancel,
+}: {
+  open: boolean;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  danger?: boolean;
+  busy?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const titleId = useId();
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog === null) return;
+    if (open && !dialog.open) dialog.showModal();
+    if (!open && dialog.open) dialog.close();
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      aria-labelledby={titleId}
+      onCancel={(event) => {
+        event.preventDefault();
+        onCancel();
+      }}
+      className="m-auto max-w-md rounded-lg border border-slate-200 bg-white p-5 text-slate-900 shadow-xl backdrop:bg-slate-900/50 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100"
+    >
+      <h2 id={titleId} className="mb-2 text-lg font-semibold">
+        {title}
+      </h2>
+      <div className="mb-4 text-sm">{children}</div>
+      <div className="flex justify-end gap-2">
+        <Button onClick={onCancel} disabled={busy}>
+          Cancel
+        </Button>
+        <Button variant={danger ? 'danger' : 'primary'} onClick={onConfirm} disabled={busy}>
+          {confirmLabel}
+        </Button>
+      </div>
+    </dialog>
+  );
+}
+
+/** A determinate progress bar with its value in words for assistive technology. */
+export function ProgressBar({ value, label }: { value: number; label: string }) {
+  const percent = Math.round(Math.min(1, Math.max(0, value)) * 100);
+  return (
+    <div
+      role="progressbar"
+      aria-label={label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={percent}
+      className="h-2 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-800"
+    >
+      <div className="h-full bg-sky-600 transition-[width]" style={{ width: `${percent}%` }} />
+    </div>
+  );
+}

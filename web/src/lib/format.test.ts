@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  formatBytes,
+  formatDuration,
+  formatEta,
+  formatPercent,
+  formatRate,
+  formatRelative,
+  shortId,
+} from './format';
+
+describe('formatBytes', () => {
+  it('uses binary units with one decimal below ten', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(1023)).toBe('1023 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(50 * 1024 * 1024)).toBe('50 MiB');
+    expect(formatBytes(1024 ** 3)).toBe('1.0 GiB');
+  });
+  it('says "—" for unknown sizes', () => {
+    expect(formatBytes(null)).toBe('—');
+    expect(formatBytes(-1)).toBe('—');
+    expect(formatBytes(Number.NaN)).toBe('—');
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads like a person would say it', () => {
+    expect(formatDuration(850)).toBe('850 ms');
+    expect(formatDuration(4200)).toBe('4.2 s');
+    expect(formatDuration(42_000)).toBe('42 s');
+    expect(formatDuration(185_000)).toBe('3 min 5 s');
+    expect(formatDuration(120_000)).toBe('2 min');
+    expect(formatDuration(2 * 3600_000 + 10 * 60_000)).toBe('2 h 10 min');
+    expect(formatDuration(3 * 86_400_000 + 4 * 3600_000)).toBe('3 d 4 h');
+  });
+});
+
+describe('rates, ETA and percent', () => {
+  it('formats a rate and the time left at it', () => {
+    expect(formatRate(12 * 1024 * 1024)).toBe('12 MiB/s');
+    expect(formatRate(0)).toBe('—');
+    expect(formatEta(100 * 1024 * 1024, 10 * 1024 * 1024)).toBe('10 s');
+    expect(formatEta(100, 0)).toBe('—');
+    expect(formatEta(0, 100)).toBe('—');
+  });
+  it('clamps percentages', () => {
+    expect(formatPercent(0.424)).toBe('42 %');
+    expect(formatPercent(1.5)).toBe('100 %');
+  });
+});
+
+describe('formatRelative', () => {
+  const now = Date.parse('2026-11-29T12:00:00Z');
+  it('counts back from now', () => {
+    expect(formatRelative('2026-11-29T11:59:58Z', now)).toBe('just now');
+    expect(formatRelative('2026-11-29T11:59:18Z', now)).toBe('42 s ago');
+    expect(formatRelative('2026-11-29T11:55:00Z', now)).toBe('5 min ago');
+    expect(formatRelative('2026-11-29T09:00:00Z', now)).toBe('3 h ago');
+    expect(formatRelative(null, now)).toBe('never');
+  });
+});
+
+describe('shortId', () => {
+  it('drops the digest prefix and keeps twelve characters', () => {
+    expect(shortId('sha256:0123456789abcdef0123')).toBe('0123456789ab');
+  });
+});

@@ -1,0 +1,99 @@
+// Human sizes, rates and times for every page: binary units, short durations, "3 min ago".
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** 1536 → "1.5 KiB"; one decimal below 10 of a unit, none above; "—" for unknown. */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit === 0) return `${value} B`;
+  const digits = value < 10 ? 1 : 0;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+}
+
+/** Bytes per second → "12 MiB/s"; "—" when nothing is moving. */
+export function formatRate(bytesPerSecond: number | null | undefined): string {
+  if (bytesPerSecond === null || bytesPerSecond === undefined || !(bytesPerSecond > 0)) return '—';
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+/** Milliseconds → "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 10) return `${seconds.toFixed(1)} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const totalSeconds = Math.round(seconds);
+  const minutes = Math.floor(totalSeconds / 60);
+  if (minutes < 60) {
+    const rest = totalSeconds % 60;
+    return rest === 0 ? `${minutes} min` : `${minutes} min ${rest} s`;
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) {
+    const rest = minutes % 60;
+    return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
+  }
+  const days = Math.floor(hours / 24);
+  const rest = hours % 24;
+  return rest === 0 ? `${days} d` : `${days} d ${rest} h`;
+}
+
+/** Time left at the current rate, or "—" when it cannot be known. */
+export function formatEta(remainingBytes: number, bytesPerSecond: number | null | undefined): string {
+  if (
+    !(remainingBytes > 0) ||
+    bytesPerSecond === null ||
+    bytesPerSecond === undefined ||
+    !(bytesPerSecond > 0)
+  ) {
+    return '—';
+  }
+  return formatDuration((remainingBytes / bytesPerSecond) * 1000);
+}
+
+/** An ISO time relative to now: "just now", "42 s ago", "5 min ago", "3 h ago", then the date. */
+export function formatRelative(iso: string | null | undefined, now: number = Date.now()): string {
+  if (iso === null || iso === undefined) return 'never';
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return '—';
+  const seconds = Math.round((now - at) / 1000);
+  if (seconds < 0) return 'just now';
+  if (seconds < 5) return 'just now';
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours} h ago`;
+  return formatDateTime(iso);
+}
+
+/** An ISO time as local date and time, e.g. "2026-11-29 14:03:12". */
+export function formatDateTime(iso: string | null | undefined): string {
+  if (iso === null || iso === undefined) return '—';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '—';
+  const pad = (value: number): string => String(value).padStart(2, '0');
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+  );
+}
+
+/** 0..1 → "42 %". */
+export function formatPercent(fraction: number | null | undefined): string {
+  if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
+  return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)} %`;
+}
+
+/** Docker ids shown short, like the docker CLI does: "sha256:abcdef…" → "abcdef012345". */
+export function shortId(id: string): string {
+  const bare = id.startsWith('sha256:') ? id.slice('sha256:'.length) : id;
+  return bare.slice(0, 12);
+}
