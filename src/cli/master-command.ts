@@ -22,6 +22,7 @@ export interface MasterFlags {
   inventoryInterval?: string;
   readyTimeout?: string;
   rollbackTimeout?: string;
+  sessionTtl?: string;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -46,7 +47,8 @@ export function addMasterOptions(command: Command): Command {
     .option(
       '--rollback-timeout <duration>',
       'how long a rollback waits for an offline worker before reporting what is left (default "10m")',
-    );
+    )
+    .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")');
 }
 
 /** The master's flags in the configuration's shape (absent flags left out, so lower sources apply). */
@@ -65,6 +67,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       inventory_interval: flags.inventoryInterval,
       ready_timeout: flags.readyTimeout,
       rollback_timeout: flags.rollbackTimeout,
+      session_ttl: flags.sessionTtl,
     }),
   });
 }
@@ -84,6 +87,7 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     inventoryIntervalMs: config.master.inventory_interval,
     readyTimeoutMs: config.master.ready_timeout,
     rollbackTimeoutMs: config.master.rollback_timeout,
+    sessionTtlMs: config.master.session_ttl,
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),

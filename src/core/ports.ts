@@ -21,6 +21,7 @@ import type {
   CertificateRecord,
   InventoryRecord,
   NewAuditEntry,
+  SessionRecord,
   WorkerRecord,
 } from './workers.js';
 
@@ -131,6 +132,12 @@ export interface MasterStore {
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
   /** Newest first; `beforeId` pages back. */
   listAudit(options?: { limit?: number; beforeId?: number }): Promise<AuditEntry[]>;
+
+  insertSession(session: SessionRecord): Promise<void>;
+  getSession(idHash: string): Promise<SessionRecord | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Removes sessions that expired before `now` (ISO time); returns how many. */
+  deleteExpiredSessions(now: string): Promise<number>;
 
   insertMigration(migration: MigrationRecord): Promise<void>;
   getMigration(id: string): Promise<MigrationRecord | undefined>;

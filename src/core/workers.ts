@@ -76,6 +76,17 @@ export interface AuditEntry {
 
 export type NewAuditEntry = Omit<AuditEntry, 'id'>;
 
+/**
+ * A signed-in browser session. Only the SHA-256 of its secret is kept, so a copy of the database signs no one
+ * in; `adminTokenHash` is the admin token's hash when the session began, so that changing the token ends it.
+ */
+export interface SessionRecord {
+  idHash: string;
+  createdAt: string;
+  expiresAt: string;
+  adminTokenHash: string;
+}
+
 /** Counts shown for a worker; derived from its inventory. */
 export interface InventoryCounts {
   containers: number;

@@ -3,6 +3,7 @@ import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationService } from './migration-service.js';
 import type { PairingCode } from './pairing-codes.js';
+import type { SessionManager } from './sessions.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 export interface EnrollmentInfo {
@@ -26,6 +27,8 @@ export interface MasterContext {
   regenerateEnrollmentToken(): Promise<EnrollmentInfo>;
   /** Constant-time check of an admin token against the stored hash. */
   checkAdminToken(token: string): Promise<boolean>;
+  /** Web UI sessions (cookie) begun with the admin token. */
+  sessions: SessionManager;
   /** Whether the master is ready to serve (store open, gRPC listening). */
   ready(): boolean;
   version: string;

@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
 import { startControlServer } from './grpc/control-server.js';
 import { createHttpApp } from './http/http-app.js';
+import { findWebRoot } from './http/web-ui.js';
 import type { EnrollmentInfo, MasterContext } from './master-context.js';
 import {
   SETTING_ADMIN_TOKEN_HASH,
@@ -17,6 +18,7 @@ import {
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
+import { createSessionManager } from './sessions.js';
 import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
 import { CommandDispatcher } from './command-dispatcher.js';
@@ -42,9 +44,16 @@ export interface MasterOptions {
   readyTimeoutMs?: number;
   /** How long rollback waits for an offline worker before naming what it leaves behind. */
   rollbackTimeoutMs?: number;
+  /** How long a web UI session lasts after sign-in (default 12 h). */
+  sessionTtlMs?: number;
+  /** Folder of the built web UI (index.html, assets/); absent: looked for beside the binary. */
+  webRoot?: string | undefined;
   /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
   sqliteNativeBinding?: string | undefined;
 }
+
+/** How long a web UI session lasts when not configured. */
+export const DEFAULT_SESSION_TTL_MS = 12 * 3600_000;
 
 /** How long a pairing code stays valid. */
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
@@ -180,8 +189,19 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       registry.publish(notice);
     });
     closers.push(() => migrations.close());
+    const sessions = createSessionManager({
+      store,
+      logger,
+      ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+      adminTokenHash: () => store.getSetting(SETTING_ADMIN_TOKEN_HASH),
+    });
+    closers.push(() => {
+      sessions.close();
+      return Promise.resolve();
+    });
     const context: MasterContext = {
       registry,
+      sessions,
       store,
       metrics,
       migrations,
@@ -202,7 +222,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       createPairingCode,
     };
 
-    const app = await createHttpApp(context, { logger });
+    const app = await createHttpApp(context, { logger, webRoot: options.webRoot ?? findWebRoot() });
     await app.listen({ host: http.host, port: http.port }).catch((error: unknown) => {
       throw new AppError(
         'unavailable',

@@ -63,6 +63,7 @@ describe('loadConfig', () => {
         inventory_interval: 60_000,
         ready_timeout: 120_000,
         rollback_timeout: 600_000,
+        session_ttl: 43_200_000,
       },
       worker: {
         labels: {},
@@ -132,6 +133,7 @@ describe('loadConfig', () => {
       inventory_interval: 60_000,
       ready_timeout: 120_000,
       rollback_timeout: 600_000,
+      session_ttl: 43_200_000,
     });
     expect(config.docker.host).toBe('unix:///var/run/docker.sock');
     expect(config.worker.reconnect_interval).toBe(5_000);
@@ -186,6 +188,7 @@ describe('loadConfig', () => {
       inventory_interval: 1_500,
       ready_timeout: 120_000,
       rollback_timeout: 600_000,
+      session_ttl: 43_200_000,
     });
     expect(config.worker).toMatchObject({ reconnect_interval: 500, max_reconnect_interval: 3_600_000 });
   });
@@ -319,6 +322,7 @@ describe('loadConfig', () => {
       'master.advertise_addr': 'm:9',
       'master.ready_timeout': '6s',
       'master.rollback_timeout': '7s',
+      'master.session_ttl': '8s',
       'worker.master_url': 'https://m',
       'worker.token': 't',
       'worker.ca_hash': 'h',

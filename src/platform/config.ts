@@ -37,6 +37,7 @@ export const CONFIG_PATHS = [
   'master.advertise_addr',
   'master.ready_timeout',
   'master.rollback_timeout',
+  'master.session_ttl',
   'worker.master_url',
   'worker.token',
   'worker.ca_hash',
@@ -208,6 +209,7 @@ function createConfigSchema(homeDir: string) {
         advertise_addr: z.string().optional(),
         ready_timeout: duration.default(120_000),
         rollback_timeout: duration.default(600_000),
+        session_ttl: duration.default(12 * 3600_000),
       })
       .prefault({}),
     worker: z

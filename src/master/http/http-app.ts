@@ -1,4 +1,5 @@
 // The master's REST API as a fastify app: auth, audit, metrics, one error handler, and every route registered.
+import fastifyCookie from '@fastify/cookie';
 import { fastify, type FastifyInstance } from 'fastify';
 
 import type { Logger } from '../../platform/logger.js';
@@ -13,6 +14,8 @@ import { createErrorHandler, handleNotFound } from './http-errors.js';
 import { createRequestObserver } from './request-observer.js';
 import { registerMigrationRoutes } from './migration-routes.js';
 import { registerResourceRoutes } from './resource-routes.js';
+import { registerSessionRoutes, SESSION_ROUTE } from './session-routes.js';
+import { CONTENT_SECURITY_POLICY, isPageRequest, registerWebUi, sendPage } from './web-ui.js';
 import { trackSpareConnections } from './spare-connections.js';
 import { registerWorkerRoutes } from './worker-routes.js';
 
@@ -22,6 +25,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 export interface HttpAppOptions {
   logger: Logger;
   bodyLimitBytes?: number;
+  /** Folder of the built web UI; without one, pages explain how to build it and the API works as ever. */
+  webRoot?: string | undefined;
 }
 
 /**
@@ -37,11 +42,25 @@ export async function createHttpApp(
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const app = fastify({ logger: false, bodyLimit: bodyLimitBytes });
 
-  const auth = createAdminAuth(context, { queryTokenRoutes: [EVENTS_ROUTE] });
+  const auth = createAdminAuth(context, {
+    queryTokenRoutes: [EVENTS_ROUTE],
+    openRoutes: [`POST ${SESSION_ROUTE}`, `GET ${SESSION_ROUTE}`, `DELETE ${SESSION_ROUTE}`],
+  });
   const observer = createRequestObserver({ logger, metrics: context.metrics });
   const audit = createAuditHook({ store: context.store, logger, actorOf: auth.actorOf });
 
+  await app.register(fastifyCookie);
   app.addHook('onRequest', auth.authenticate);
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Referrer-Policy', 'no-referrer');
+    reply.header('X-Frame-Options', 'DENY');
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html')) {
+      reply.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    }
+    done(null, payload);
+  });
   app.addHook('onResponse', (request, reply, done) => {
     observer.onResponse(request, reply);
     audit.onResponse(request, reply);
@@ -56,7 +75,9 @@ export async function createHttpApp(
     await audit.flush();
   });
   app.setErrorHandler(createErrorHandler({ logger, bodyLimitBytes }));
-  app.setNotFoundHandler(handleNotFound);
+  app.setNotFoundHandler((request, reply) =>
+    isPageRequest(request) ? sendPage(reply, options.webRoot) : handleNotFound(request, reply),
+  );
 
   registerHealthRoutes(app, context);
   registerWorkerRoutes(app, context);
@@ -65,6 +86,8 @@ export async function createHttpApp(
   registerAuditRoutes(app, context);
   registerMigrationRoutes(app, context);
   registerEventRoutes(app, context, { logger, observer });
+  registerSessionRoutes(app, context, auth);
+  await registerWebUi(app, options.webRoot);
 
   await app.ready();
   return app;

@@ -4,11 +4,13 @@ import { Writable } from 'node:stream';
 
 import type { WorkerRecord } from '../../core/workers.js';
 import { createLogger, type Logger } from '../../platform/logger.js';
+import { hashToken } from '../../platform/secrets.js';
 import type { EnrollmentInfo, MasterContext } from '../master-context.js';
 import { CommandDispatcher } from '../command-dispatcher.js';
 import { createMasterMetrics } from '../metrics.js';
 import { MigrationService } from '../migration-service.js';
 import { PairingCodes } from '../pairing-codes.js';
+import { createSessionManager } from '../sessions.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
 
@@ -64,8 +66,15 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     logger,
     metrics,
   });
+  const sessions = createSessionManager({
+    store,
+    logger,
+    ttlMs: 3600_000,
+    adminTokenHash: () => Promise.resolve(hashToken(ADMIN_TOKEN)),
+  });
   const context: MasterContext = {
     registry,
+    sessions,
     store,
     metrics,
     migrations,

@@ -71,6 +71,18 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('audit_log_at_idx').on('audit_log').column('at').execute();
 }
 
+/** Web UI sessions; the expiry index serves the periodic sweep of expired ones. */
+async function createSessionTable(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('sessions')
+    .addColumn('id_hash', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('created_at', 'text', (col) => col.notNull())
+    .addColumn('expires_at', 'text', (col) => col.notNull())
+    .addColumn('admin_token_hash', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema.createIndex('sessions_expires_at_idx').on('sessions').column('expires_at').execute();
+}
+
 /**
  * Migrations of workloads and their event log. The (created_at desc, id) index serves the newest-first listing
  * and its keyset paging without a sort; the `status` index serves the filter by status.
@@ -137,6 +149,7 @@ async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': { up: inTransaction(createInitialSchema) },
   '0002_migrations': { up: inTransaction(createMigrationTables) },
+  '0003_sessions': { up: inTransaction(createSessionTable) },
 };
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */

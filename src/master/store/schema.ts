@@ -108,6 +108,14 @@ export interface MigrationEventsTable {
 }
 
 /** Every table of the master's database, for `Kysely<Database>`. */
+/** Browser sessions of the web UI, by the SHA-256 of their secret. */
+export interface SessionsTable {
+  id_hash: string;
+  created_at: string;
+  expires_at: string;
+  admin_token_hash: string;
+}
+
 export interface Database {
   workers: WorkersTable;
   certificates: CertificatesTable;
@@ -116,4 +124,5 @@ export interface Database {
   audit_log: AuditLogTable;
   migrations: MigrationsTable;
   migration_events: MigrationEventsTable;
+  sessions: SessionsTable;
 }

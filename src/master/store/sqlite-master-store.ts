@@ -24,6 +24,7 @@ import type {
   Inventory,
   InventoryRecord,
   NewAuditEntry,
+  SessionRecord,
   WorkerRecord,
   WorkerSystem,
 } from '../../core/workers.js';
@@ -285,6 +286,43 @@ export class SqliteMasterStore implements MasterStore {
       .values({ key, value })
       .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
       .execute();
+  }
+
+  async insertSession(session: SessionRecord): Promise<void> {
+    await this.#open()
+      .insertInto('sessions')
+      .values({
+        id_hash: session.idHash,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+        admin_token_hash: session.adminTokenHash,
+      })
+      .execute();
+  }
+
+  async getSession(idHash: string): Promise<SessionRecord | undefined> {
+    const row = await this.#open()
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id_hash', '=', idHash)
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          idHash: row.id_hash,
+          createdAt: row.created_at,
+          expiresAt: row.expires_at,
+          adminTokenHash: row.admin_token_hash,
+        };
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.#open().deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+  }
+
+  async deleteExpiredSessions(now: string): Promise<number> {
+    const result = await this.#open().deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {

@@ -6,17 +6,18 @@ import { keys } from './keys';
 
 export interface SessionJson {
   authenticated: boolean;
-  via: 'session' | 'token';
+  via: 'session' | 'token' | null;
   expires_at: string | null;
 }
 
-/** The current session, or null when signed out (a 401 is an answer here, not an error). */
+/** The current session, or null when signed out (GET /api/session answers `authenticated: false`). */
 export function useSession() {
   return useQuery({
     queryKey: keys.session,
     queryFn: async (): Promise<SessionJson | null> => {
       try {
-        return await api<SessionJson>('/api/session', { quietUnauthenticated: true });
+        const session = await api<SessionJson>('/api/session', { quietUnauthenticated: true });
+        return session.authenticated ? session : null;
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) return null;
         throw error;

@@ -1,0 +1,80 @@
+// Web UI sessions: the admin token is exchanged once for a random session secret the browser keeps in an
+// HttpOnly cookie. Sessions expire, end on sign-out, and all end when the admin token changes.
+import type { MasterStore } from '../core/ports.js';
+import type { Logger } from '../platform/logger.js';
+import { generateToken, hashToken } from '../platform/secrets.js';
+
+/** A session as the API reports it. */
+export interface SessionInfo {
+  expiresAt: Date;
+}
+
+export interface SessionManager {
+  /** Starts a session; the secret goes to the browser only, the store keeps its hash. */
+  create(): Promise<SessionInfo & { secret: string }>;
+  /** The session a secret names, when it exists, has not expired and the admin token is unchanged. */
+  check(secret: string): Promise<SessionInfo | undefined>;
+  /** Ends the session (sign-out); unknown secrets are ignored. */
+  end(secret: string): Promise<void>;
+  /** Stops the periodic sweep of expired sessions. */
+  close(): void;
+}
+
+export interface SessionOptions {
+  store: MasterStore;
+  logger: Logger;
+  /** How long a session lasts from sign-in. */
+  ttlMs: number;
+  /** The admin token's current hash; sessions begun under another one are over. */
+  adminTokenHash: () => Promise<string | undefined>;
+  now?: () => Date;
+  /** How often expired sessions are deleted from the store. */
+  sweepIntervalMs?: number;
+}
+
+export const SESSION_PREFIX = 'dm-session';
+
+export function createSessionManager(options: SessionOptions): SessionManager {
+  const now = options.now ?? (() => new Date());
+  const sweep = setInterval(
+    () => {
+      options.store.deleteExpiredSessions(now().toISOString()).catch((error: unknown) => {
+        options.logger.warn({ err: error }, 'expired sessions not swept');
+      });
+    },
+    options.sweepIntervalMs ?? 15 * 60_000,
+  );
+  sweep.unref();
+
+  return {
+    async create() {
+      const adminTokenHash = await options.adminTokenHash();
+      if (adminTokenHash === undefined) throw new Error('no admin token is set');
+      const secret = generateToken(SESSION_PREFIX);
+      const createdAt = now();
+      const expiresAt = new Date(createdAt.getTime() + options.ttlMs);
+      await options.store.insertSession({
+        idHash: hashToken(secret),
+        createdAt: createdAt.toISOString(),
+        expiresAt: expiresAt.toISOString(),
+        adminTokenHash,
+      });
+      return { secret, expiresAt };
+    },
+    async check(secret) {
+      // Lookups go by hash: an indexed equality on a digest leaks nothing useful through timing.
+      const session = await options.store.getSession(hashToken(secret));
+      if (session === undefined) return undefined;
+      const expiresAt = new Date(session.expiresAt);
+      if (expiresAt.getTime() <= now().getTime()) return undefined;
+      if (session.adminTokenHash !== (await options.adminTokenHash())) return undefined;
+      return { expiresAt };
+    },
+    async end(secret) {
+      await options.store.deleteSession(hashToken(secret));
+    },
+    close() {
+      clearInterval(sweep);
+    },
+  };
+}
