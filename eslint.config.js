@@ -39,7 +39,7 @@ function onlyLayers(folder, allowed, forbidden, extra = []) {
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'bin/', 'src/gen/', 'web/dist/', '.artifacts/', 'coverage/'],
+    ignores: ['node_modules/', 'dist/', 'bin/', 'src/gen/', '.artifacts/', 'coverage/'],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

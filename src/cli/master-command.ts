@@ -72,6 +72,13 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
   });
 }
 
+/** Where people open the web UI, or how to get it when this build has none. */
+export function webUiLine(master: RunningMaster): string {
+  return master.webUi
+    ? `  web UI:          ${master.httpUrl}/  (sign in with the admin token)`
+    : '  web UI:          not in this build (make build-full builds it)';
+}
+
 /** Starts the master the configuration describes. */
 export function startConfiguredMaster(context: CommandContext): Promise<RunningMaster> {
   const { config, logger } = context;
@@ -109,7 +116,8 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
     out.write(
       [
         'docker-migrate master is running',
-        `  REST API:        ${master.httpUrl}/api  (no web pages yet)`,
+        `  REST API:        ${master.httpUrl}/api`,
+        webUiLine(master),
         `  workers dial:    ${enrollment.masterUrl}`,
         `  CA hash:         ${enrollment.caHash}`,
         ...(master.newAdminToken

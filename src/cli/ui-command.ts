@@ -11,6 +11,7 @@ import {
   addMasterOptions,
   masterFlagsToConfig,
   startConfiguredMaster,
+  webUiLine,
   type MasterFlags,
 } from './master-command.js';
 
@@ -80,7 +81,8 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
       out.write(
         [
           'docker-migrate ui is running (a master with a worker for this host)',
-          `  REST API:        ${master.httpUrl}/api  (no web pages yet)`,
+          `  REST API:        ${master.httpUrl}/api`,
+          webUiLine(master),
           `  admin token:     ${adminToken ?? 'set before; pass --admin-token to set a new one'}`,
           '',
           `Pair another host (code valid until ${pairing.expiresAt.toLocaleTimeString()}, once):`,

@@ -60,6 +60,8 @@ export const PAIRING_CODE_TTL_MS = 10 * 60_000;
 
 export interface RunningMaster {
   httpUrl: string;
+  /** Whether this build serves the web UI (built by `make build-full`). */
+  webUi: boolean;
   httpPort: number;
   grpcPort: number;
   enrollment(): EnrollmentInfo;
@@ -222,7 +224,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       createPairingCode,
     };
 
-    const app = await createHttpApp(context, { logger, webRoot: options.webRoot ?? findWebRoot() });
+    const webRoot = options.webRoot ?? findWebRoot();
+    const app = await createHttpApp(context, { logger, webRoot });
     await app.listen({ host: http.host, port: http.port }).catch((error: unknown) => {
       throw new AppError(
         'unavailable',
@@ -256,6 +259,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
 
     return {
       httpUrl,
+      webUi: webRoot !== undefined,
       httpPort,
       grpcPort: control.port,
       enrollment,
