@@ -149,9 +149,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await browser.close();
+  // beforeAll may have failed before any of these started.
+  await (browser as BrowserSession | undefined)?.close();
   for (const worker of workers) await worker.stop();
-  await master.stop();
+  await (master as RunningProcess | undefined)?.stop();
   for (const host of [h1, h2]) {
     await docker(host, 'rm', '-f', APP).catch(() => '');
     await docker(host, 'volume', 'rm', '-f', VOLUME, NEW_VOLUME).catch(() => '');
