@@ -1,6 +1,122 @@
-// Placeholder until this page is written.
-import { PageTitle } from '../components/ui';
+// The audit log: every mutating API call, newest first, paged back 50 at a time.
+import { useInfiniteQuery } from '@tanstack/react-query';
+
+import { api } from '../api/client';
+import { keys } from '../api/keys';
+import type { AuditEntryJson } from '../api/worker-types';
+import { Badge, Button, EmptyState, ErrorNotice, Loading, PageTitle } from '../components/ui';
+import { Cell, Table } from '../components/worker-ui';
+import { formatDateTime, formatRelative } from '../lib/format';
+
+const PAGE_SIZE = 50;
+
+function useAuditLog() {
+  return useInfiniteQuery({
+    queryKey: keys.audit,
+    queryFn: ({ pageParam, signal }) => {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+      if (pageParam !== undefined) query.set('before', String(pageParam));
+      return api<{ entries: AuditEntryJson[] }>(`/api/audit?${query.toString()}`, { signal });
+    },
+    initialPageParam: undefined as number | undefined,
+    // A short page is the last one: there is nothing older.
+    getNextPageParam: (page) => (page.entries.length < PAGE_SIZE ? undefined : page.entries.at(-1)?.id),
+  });
+}
+
+function Details({ details }: { details: Record<string, unknown> }) {
+  const entries = Object.entries(details);
+  if (entries.length === 0) return null;
+  return (
+    <ul className="mt-0.5 text-xs text-slate-500 dark:text-slate-400">
+      {entries.map(([key, value]) => (
+        <li key={key} className="break-words">
+          {key}: {typeof value === 'string' ? value : JSON.stringify(value)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function AuditRow({ entry }: { entry: AuditEntryJson }) {
+  return (
+    <tr>
+      <Cell className="whitespace-nowrap">
+        <time dateTime={entry.at}>{formatDateTime(entry.at)}</time>
+        <div className="text-xs text-slate-500 dark:text-slate-400">{formatRelative(entry.at)}</div>
+      </Cell>
+      <Cell>{entry.actor}</Cell>
+      <Cell className="font-mono text-xs">{entry.action}</Cell>
+      <Cell className="min-w-[12rem] break-words">
+        {entry.target ?? <span className="text-slate-500">—</span>}
+        <Details details={entry.details} />
+      </Cell>
+      <Cell>
+        <Badge tone={entry.outcome === 'ok' ? 'green' : 'red'}>{entry.outcome}</Badge>
+      </Cell>
+      <Cell>{entry.status}</Cell>
+      <Cell className="font-mono text-xs">{entry.remote_address ?? '—'}</Cell>
+    </tr>
+  );
+}
 
 export function AuditPage() {
-  return <PageTitle>AuditPage</PageTitle>;
+  const log = useAuditLog();
+  const entries = log.data?.pages.flatMap((page) => page.entries) ?? [];
+  return (
+    <>
+      <PageTitle
+        actions={
+          <Button
+            onClick={() => {
+              void log.refetch();
+            }}
+            disabled={log.isFetching}
+          >
+            Refresh
+          </Button>
+        }
+      >
+        Audit log
+      </PageTitle>
+      <div className="space-y-4">
+        <p className="text-sm text-slate-600 dark:text-slate-400">
+          Every change made through the API or this UI: sign-ins, enrollments, removals, migrations.
+        </p>
+        {log.isPending && <Loading what="the audit log" />}
+        <ErrorNotice error={log.error} title="The audit log could not be loaded" />
+        {log.isSuccess && entries.length === 0 && (
+          <EmptyState title="Nothing has been recorded yet.">
+            Actions such as enrolling a worker or starting a migration appear here as they happen.
+          </EmptyState>
+        )}
+        {entries.length > 0 && (
+          <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+            <Table
+              wide
+              caption="Audit log, newest first"
+              columns={['When', 'Actor', 'Action', 'Target', 'Outcome', 'Status', 'Remote address']}
+            >
+              {entries.map((entry) => (
+                <AuditRow key={entry.id} entry={entry} />
+              ))}
+            </Table>
+          </div>
+        )}
+        {log.hasNextPage && (
+          <Button
+            onClick={() => {
+              void log.fetchNextPage();
+            }}
+            disabled={log.isFetchingNextPage}
+          >
+            {log.isFetchingNextPage ? 'Loading older entries…' : 'Load older'}
+          </Button>
+        )}
+        {log.isSuccess && !log.hasNextPage && entries.length > 0 && (
+          <p className="text-xs text-slate-500 dark:text-slate-400">That is the oldest entry.</p>
+        )}
+      </div>
+    </>
+  );
 }

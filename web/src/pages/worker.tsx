@@ -1,6 +1,119 @@
-// Placeholder until this page is written.
-import { PageTitle } from '../components/ui';
+// One worker: its state and host figures, and its containers, images, volumes and networks, filterable by name.
+import { useMemo, useState } from 'react';
+import { Link, useParams } from 'react-router';
+
+import { ApiError } from '../api/client';
+import type { WorkerResourcesJson } from '../api/worker-types';
+import { ErrorNotice, Loading, PageTitle } from '../components/ui';
+import { WorkerContainers } from '../components/worker-containers';
+import { WorkerImages } from '../components/worker-images';
+import { WorkerNetworks } from '../components/worker-networks';
+import { RemoveWorkerButton } from '../components/worker-remove';
+import { WorkerSummary } from '../components/worker-summary';
+import { LINK_CLASS, LinkButton } from '../components/worker-ui';
+import { WorkerVolumes } from '../components/worker-volumes';
+import { useWorker, useWorkerResources } from '../lib/worker-queries';
+import { usersBy } from '../lib/worker-resources';
+
+function FilterBox({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  return (
+    <div className="flex flex-col gap-1 sm:max-w-sm">
+      <label htmlFor="resource-filter" className="text-sm font-medium">
+        Filter
+      </label>
+      <input
+        id="resource-filter"
+        type="search"
+        value={value}
+        placeholder="container, image, volume or network name"
+        onChange={(event) => {
+          onChange(event.target.value);
+        }}
+        className="rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-950"
+      />
+    </div>
+  );
+}
+
+function Resources({ resources }: { resources: WorkerResourcesJson }) {
+  const [filter, setFilter] = useState('');
+  const { containers } = resources;
+  const users = useMemo(
+    () => ({
+      byImageId: usersBy(containers, (container) => [container.imageId]),
+      byVolume: usersBy(containers, (container) => container.volumeNames),
+      byNetwork: usersBy(containers, (container) => container.networkNames),
+    }),
+    [containers],
+  );
+  return (
+    <div className="space-y-4">
+      <FilterBox value={filter} onChange={setFilter} />
+      <WorkerContainers containers={containers} filter={filter} />
+      <WorkerImages images={resources.images} usersByImageId={users.byImageId} filter={filter} />
+      <WorkerVolumes volumes={resources.volumes} usersByVolume={users.byVolume} filter={filter} />
+      <WorkerNetworks networks={resources.networks} usersByNetwork={users.byNetwork} filter={filter} />
+    </div>
+  );
+}
+
+function NoSuchWorker({ error }: { error: unknown }) {
+  const missing = error instanceof ApiError && error.status === 404;
+  return (
+    <>
+      <PageTitle>Worker</PageTitle>
+      <div className="space-y-3">
+        <ErrorNotice
+          error={error}
+          title={
+            missing ? 'There is no such worker: it may have been removed.' : 'The worker could not be loaded'
+          }
+        />
+        <Link to="/" className={LINK_CLASS}>
+          Back to the dashboard
+        </Link>
+      </div>
+    </>
+  );
+}
 
 export function WorkerPage() {
-  return <PageTitle>WorkerPage</PageTitle>;
+  const { id = '' } = useParams();
+  const worker = useWorker(id);
+  const resources = useWorkerResources(id, worker.data !== undefined);
+
+  if (worker.data === undefined) {
+    return worker.isError ? <NoSuchWorker error={worker.error} /> : <Loading what="the worker" />;
+  }
+
+  return (
+    <>
+      <PageTitle
+        actions={
+          <>
+            <LinkButton to={`/migrations/new?from=${encodeURIComponent(worker.data.id)}`} variant="primary">
+              Migrate from here
+            </LinkButton>
+            <RemoveWorkerButton worker={worker.data} />
+          </>
+        }
+      >
+        {worker.data.name}
+      </PageTitle>
+      <div className="space-y-4">
+        {worker.isError && <ErrorNotice error={worker.error} title="This page may be out of date" />}
+        <WorkerSummary worker={worker.data} />
+        {!worker.data.online && (
+          <p className="text-sm text-slate-600 dark:text-slate-400">
+            This worker is offline: the lists below are what it reported last.
+          </p>
+        )}
+        {resources.isPending && <Loading what="its Docker resources" />}
+        {resources.isError && (
+          <ErrorNotice error={resources.error} title="Its resources could not be loaded" />
+        )}
+        {resources.isSuccess && <Resources resources={resources.data} />}
+      </div>
+    </>
+  );
 }

@@ -1,0 +1,82 @@
+// The containers of one worker: name, state and health, image, published ports.
+import type { ContainerState, ContainerSummary } from '../api/worker-types';
+import { containerHealth, formatPorts, matchesFilter, type Health } from '../lib/worker-resources';
+import { Badge } from './ui';
+import { Cell, ResourceSection, Table, type Tone } from './worker-ui';
+
+const STATE_TONES: Record<ContainerState, Tone> = {
+  running: 'green',
+  created: 'sky',
+  paused: 'amber',
+  restarting: 'amber',
+  removing: 'amber',
+  exited: 'slate',
+  dead: 'red',
+};
+
+const HEALTH_TONES: Record<Health, Tone> = { healthy: 'green', unhealthy: 'red', starting: 'amber' };
+
+function HealthBadge({ status }: { status: string }) {
+  const health = containerHealth(status);
+  if (health === undefined) return <span className="text-slate-500">—</span>;
+  return <Badge tone={HEALTH_TONES[health]}>{health}</Badge>;
+}
+
+function Ports({ container }: { container: ContainerSummary }) {
+  const ports = formatPorts(container.ports);
+  if (ports.length === 0) return <span className="text-slate-500">—</span>;
+  return (
+    <ul>
+      {ports.map((port) => (
+        <li key={port} className="font-mono text-xs whitespace-nowrap">
+          {port}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function WorkerContainers({
+  containers,
+  filter,
+}: {
+  containers: readonly ContainerSummary[];
+  filter: string;
+}) {
+  const shown = containers.filter((container) => matchesFilter(filter, container.name));
+  return (
+    <ResourceSection
+      title="Containers"
+      total={containers.length}
+      shown={shown.length}
+      filter={filter}
+      empty={{
+        title: 'No containers on this worker.',
+        hint: (
+          <>
+            Start one with <code>docker run</code> on the host — it appears here by itself.
+          </>
+        ),
+      }}
+    >
+      <Table caption="Containers" columns={['Name', 'State', 'Health', 'Image', 'Ports']}>
+        {shown.map((container) => (
+          <tr key={container.id}>
+            <Cell className="font-medium break-all">{container.name}</Cell>
+            <Cell>
+              <Badge tone={STATE_TONES[container.state]}>{container.state}</Badge>
+              <div className="mt-0.5 text-xs text-slate-500">{container.status}</div>
+            </Cell>
+            <Cell>
+              <HealthBadge status={container.status} />
+            </Cell>
+            <Cell className="font-mono text-xs break-all">{container.image}</Cell>
+            <Cell>
+              <Ports container={container} />
+            </Cell>
+          </tr>
+        ))}
+      </Table>
+    </ResourceSection>
+  );
+}

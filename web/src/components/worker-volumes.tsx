@@ -1,0 +1,51 @@
+// The volumes of one worker: name, driver, size when measured, labels, and the containers that mount them.
+import type { VolumeSummary } from '../api/worker-types';
+import { formatBytes } from '../lib/format';
+import { matchesFilter } from '../lib/worker-resources';
+import { Cell, LabelList, NameList, ResourceSection, Table } from './worker-ui';
+
+export function WorkerVolumes({
+  volumes,
+  usersByVolume,
+  filter,
+}: {
+  volumes: readonly VolumeSummary[];
+  usersByVolume: ReadonlyMap<string, string[]>;
+  filter: string;
+}) {
+  const shown = volumes.filter((volume) => matchesFilter(filter, volume.name));
+  return (
+    <ResourceSection
+      title="Volumes"
+      total={volumes.length}
+      shown={shown.length}
+      filter={filter}
+      empty={{
+        title: 'No volumes on this worker.',
+        hint: (
+          <>
+            Create one with <code>docker volume create</code> on the host — it appears here by itself.
+          </>
+        ),
+      }}
+    >
+      <Table caption="Volumes" columns={['Name', 'Driver', 'Size', 'Labels', 'Used by']}>
+        {shown.map((volume) => (
+          <tr key={volume.name}>
+            <Cell className="font-medium break-all">{volume.name}</Cell>
+            <Cell>{volume.driver}</Cell>
+            <Cell className="whitespace-nowrap">
+              {typeof volume.size === 'number' ? formatBytes(volume.size) : 'not measured'}
+            </Cell>
+            <Cell>
+              <LabelList labels={volume.labels} />
+            </Cell>
+            <Cell>
+              <NameList names={usersByVolume.get(volume.name)} />
+            </Cell>
+          </tr>
+        ))}
+      </Table>
+    </ResourceSection>
+  );
+}

@@ -1,0 +1,74 @@
+// Audit page: newest first, paging back with before=<last id>, empty and error states.
+import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import type { AuditEntryJson } from '../api/worker-types';
+import { fakeMaster, renderPage, type FakeAnswer } from '../lib/worker-test-support';
+import { AuditPage } from './audit';
+
+function entry(id: number): AuditEntryJson {
+  return {
+    id,
+    at: new Date(Date.UTC(2026, 10, 29, 10, 0, id % 60)).toISOString(),
+    actor: 'admin',
+    action: id % 2 === 0 ? 'worker.remove' : 'migration.start',
+    target: `target-${id}`,
+    outcome: id === 60 ? 'error' : 'ok',
+    status: id === 60 ? 409 : 200,
+    details: {},
+    remote_address: '192.0.2.10',
+  };
+}
+
+/** Ids from `newest` down, `count` of them. */
+function entries(newest: number, count: number): AuditEntryJson[] {
+  return Array.from({ length: count }, (_, index) => entry(newest - index));
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('AuditPage', () => {
+  it('shows entries newest first and pages back with before=<last id>', async () => {
+    const calls = fakeMaster(({ url }): FakeAnswer => {
+      if (url === '/api/audit?limit=50') return { body: { entries: entries(70, 50) } };
+      if (url === '/api/audit?limit=50&before=21') return { body: { entries: entries(20, 20) } };
+      return undefined;
+    });
+    const user = userEvent.setup();
+    renderPage(<AuditPage />, '/audit', '/audit');
+
+    const log = await screen.findByRole('table', { name: 'Audit log, newest first' });
+    const rows = within(log).getAllByRole('row').slice(1);
+    expect(rows).toHaveLength(50);
+    expect(rows[0]).toHaveTextContent('target-70');
+    expect(within(log).getByRole('row', { name: /target-60/ })).toHaveTextContent('error');
+    expect(within(log).getByRole('row', { name: /target-60/ })).toHaveTextContent('409');
+    expect(rows[0]).toHaveTextContent('192.0.2.10');
+
+    await user.click(screen.getByRole('button', { name: 'Load older' }));
+
+    expect(await within(log).findByText('target-1')).toBeInTheDocument();
+    expect(within(log).getAllByRole('row')).toHaveLength(71);
+    expect(calls.map((call) => call.url)).toEqual(['/api/audit?limit=50', '/api/audit?limit=50&before=21']);
+    expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();
+    expect(screen.getByText('That is the oldest entry.')).toBeInTheDocument();
+  });
+
+  it('says when nothing has been recorded', async () => {
+    fakeMaster(() => ({ body: { entries: [] } }));
+    renderPage(<AuditPage />, '/audit', '/audit');
+
+    expect(await screen.findByText('Nothing has been recorded yet.')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();
+  });
+
+  it('shows the master’s error', async () => {
+    fakeMaster(() => ({ status: 500, body: { error: { code: 'internal', message: 'disk I/O error' } } }));
+    renderPage(<AuditPage />, '/audit', '/audit');
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('disk I/O error');
+  });
+});

@@ -1,0 +1,123 @@
+// Enroll page: copying (clipboard or selection), regenerating only after confirmation, pairing codes.
+import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import type { EnrollmentJson } from '../api/worker-types';
+import {
+  fakeMaster,
+  installDialogMethods,
+  renderPage,
+  sampleWorker,
+  type FakeAnswer,
+} from '../lib/worker-test-support';
+import { EnrollPage } from './enroll';
+
+function enrollment(token: string): EnrollmentJson {
+  return {
+    token,
+    ca_hash: 'sha256:9f86d081884c7d659a2feaa0c55ad015',
+    master_url: 'https://master.lan:8443',
+    join_command: `docker-migrate worker --master-url https://master.lan:8443 --token ${token} --ca-hash sha256:9f86d081884c7d659a2feaa0c55ad015`,
+  };
+}
+
+function master() {
+  return fakeMaster(({ method, url }): FakeAnswer => {
+    if (method === 'GET' && url === '/api/enrollment-token') return { body: enrollment('old-token') };
+    if (method === 'POST' && url === '/api/enrollment-token/regenerate')
+      return { body: enrollment('new-token') };
+    if (method === 'POST' && url === '/api/pairing-codes') {
+      return {
+        status: 201,
+        body: {
+          code: 'PAIR-1234',
+          expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
+          join_command: 'docker-migrate worker --master-url https://master.lan:8443 --token PAIR-1234',
+        },
+      };
+    }
+    if (method === 'GET' && url === '/api/workers') return { body: { workers: [sampleWorker()] } };
+    return undefined;
+  });
+}
+
+function field(name: string): HTMLElement {
+  return screen.getByRole('group', { name });
+}
+
+beforeAll(installDialogMethods);
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('EnrollPage', () => {
+  it('copies the join command to the clipboard and says so', async () => {
+    master();
+    const user = userEvent.setup();
+    const writeText = vi.spyOn(navigator.clipboard, 'writeText');
+    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    await screen.findByText(/--token old-token/);
+
+    await user.click(within(field('Join command')).getByRole('button', { name: 'Copy join command' }));
+
+    expect(writeText).toHaveBeenCalledWith(enrollment('old-token').join_command);
+    expect(within(field('Join command')).getByRole('status')).toHaveTextContent('Copied');
+    expect(within(field('Token')).getByRole('status')).toHaveTextContent('');
+  });
+
+  it('selects the text instead when the browser offers no clipboard (plain http)', async () => {
+    master();
+    const user = userEvent.setup();
+    Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
+    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    await screen.findByText(/--token old-token/);
+
+    await user.click(within(field('CA hash')).getByRole('button', { name: 'Copy CA hash' }));
+
+    expect(window.getSelection()?.toString()).toBe('sha256:9f86d081884c7d659a2feaa0c55ad015');
+    expect(within(field('CA hash')).getByRole('status')).toHaveTextContent('press Ctrl+C');
+  });
+
+  it('asks before regenerating the token, then shows the new one', async () => {
+    const calls = master();
+    const user = userEvent.setup();
+    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    await screen.findByText(/--token old-token/);
+
+    await user.click(screen.getByRole('button', { name: 'Regenerate token' }));
+    const dialog = screen.getByRole('dialog', { name: 'Regenerate the enrollment token?' });
+    expect(dialog).toHaveTextContent('stops working at once for new enrollments');
+    expect(dialog).toHaveTextContent('Workers already enrolled keep working');
+    expect(calls.some((call) => call.method === 'POST')).toBe(false);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Regenerate' }));
+
+    expect(await screen.findByText(/--token new-token/)).toBeInTheDocument();
+    expect(screen.queryByText(/--token old-token/)).not.toBeInTheDocument();
+    expect(calls.filter((call) => call.method === 'POST').map((call) => call.url)).toEqual([
+      '/api/enrollment-token/regenerate',
+    ]);
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+  });
+
+  it('creates a one-time pairing code with its expiry', async () => {
+    master();
+    const user = userEvent.setup();
+    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    await screen.findByText(/--token old-token/);
+
+    await user.click(screen.getByRole('button', { name: 'Create a one-time pairing code' }));
+
+    expect(await within(field('Pairing code')).findByText('PAIR-1234')).toBeInTheDocument();
+    expect(screen.getByText(/Expires in (10 min|9 min 5\d s)/)).toBeInTheDocument();
+  });
+
+  it('lists enrolled workers with a link to each', async () => {
+    master();
+    renderPage(<EnrollPage />, '/enroll', '/enroll');
+
+    expect(await screen.findByRole('link', { name: 'alpha' })).toHaveAttribute('href', '/workers/w-alpha');
+  });
+});

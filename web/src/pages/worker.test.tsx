@@ -1,0 +1,148 @@
+// Worker page: resources listed and filtered by name, removal only after confirmation, an unknown worker.
+import { screen, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import type { WorkerResourcesJson } from '../api/worker-types';
+import {
+  fakeMaster,
+  installDialogMethods,
+  renderPage,
+  sampleResources,
+  sampleWorker,
+  type FakeAnswer,
+} from '../lib/worker-test-support';
+import { WorkerPage } from './worker';
+
+function master(resources: WorkerResourcesJson = sampleResources()) {
+  return fakeMaster(({ method, url }): FakeAnswer => {
+    if (url === '/api/workers/w-alpha' && method === 'GET') return { body: { worker: sampleWorker() } };
+    if (url === '/api/workers/w-alpha' && method === 'DELETE') {
+      return { body: { removed: true, worker_id: 'w-alpha' } };
+    }
+    if (url === '/api/workers/w-alpha/resources') return { body: resources };
+    if (url === '/api/workers') return { body: { workers: [] } };
+    return undefined;
+  });
+}
+
+function renderWorker(id = 'w-alpha') {
+  return renderPage(<WorkerPage />, `/workers/${id}`, '/workers/:id');
+}
+
+function table(name: string): HTMLElement {
+  return screen.getByRole('table', { name });
+}
+
+beforeAll(installDialogMethods);
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('WorkerPage', () => {
+  it('lists containers, images, volumes and networks with who uses what', async () => {
+    master();
+    renderWorker();
+
+    const containers = await screen.findByRole('table', { name: 'Containers' });
+    const web = within(containers).getByRole('row', { name: /web/ });
+    expect(within(web).getByText('running')).toBeInTheDocument();
+    expect(within(web).getByText('healthy')).toBeInTheDocument();
+    expect(within(web).getByText('0.0.0.0:8080→80/tcp')).toBeInTheDocument();
+
+    const images = table('Images');
+    expect(within(images).getByRole('row', { name: /nginx:1\.27/ })).toHaveTextContent('aaaa1111bbbb');
+    expect(within(images).getByRole('row', { name: /nginx:1\.27/ })).toHaveTextContent('190 MiB');
+
+    const volumes = table('Volumes');
+    expect(within(volumes).getByRole('row', { name: /site-data/ })).toHaveTextContent('app=web');
+    expect(within(volumes).getByRole('row', { name: /site-data/ })).toHaveTextContent(/web$/);
+    expect(within(volumes).getByRole('row', { name: /pg-data/ })).toHaveTextContent('5.0 MiB');
+
+    const networks = table('Networks');
+    expect(within(networks).getByRole('row', { name: /backend/ })).toHaveTextContent('172.21.0.0/16');
+    expect(within(networks).getByRole('row', { name: /backend/ })).toHaveTextContent(/db$/);
+
+    expect(screen.getByRole('link', { name: 'Migrate from here' })).toHaveAttribute(
+      'href',
+      '/migrations/new?from=w-alpha',
+    );
+  });
+
+  it('filters every section by name', async () => {
+    master();
+    const user = userEvent.setup();
+    renderWorker();
+    await screen.findByRole('table', { name: 'Containers' });
+
+    await user.type(screen.getByLabelText('Filter'), 'pg');
+
+    expect(screen.queryByRole('table', { name: 'Containers' })).not.toBeInTheDocument();
+    expect(screen.getByText('No containers match “pg”.')).toBeInTheDocument();
+    const volumes = table('Volumes');
+    expect(within(volumes).getByText('pg-data')).toBeInTheDocument();
+    expect(within(volumes).queryByText('site-data')).not.toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Volumes (1 of 2)' })).toBeInTheDocument();
+
+    await user.clear(screen.getByLabelText('Filter'));
+    await user.type(screen.getByLabelText('Filter'), 'WEB');
+    expect(within(table('Containers')).getByText('web')).toBeInTheDocument();
+    expect(within(table('Containers')).queryByText('db')).not.toBeInTheDocument();
+  });
+
+  it('says what to do when a section is empty', async () => {
+    master({ ...sampleResources(), volumes: [] });
+    renderWorker();
+
+    expect(await screen.findByText('No volumes on this worker.')).toBeInTheDocument();
+    expect(screen.getByText(/it appears here by itself/, { selector: 'div' })).toHaveTextContent(
+      'Create one with docker volume create on the host — it appears here by itself.',
+    );
+  });
+
+  it('removes the worker only after confirmation, then goes to the dashboard', async () => {
+    const calls = master();
+    const user = userEvent.setup();
+    renderWorker();
+    await screen.findByRole('table', { name: 'Containers' });
+
+    await user.click(screen.getByRole('button', { name: 'Remove worker' }));
+    const dialog = screen.getByRole('dialog', { name: 'Remove alpha?' });
+    expect(dialog).toHaveTextContent('revokes the worker’s certificate');
+    expect(dialog).toHaveTextContent('not touched');
+    expect(dialog).toHaveTextContent('enroll it again');
+    expect(calls.some((call) => call.method === 'DELETE')).toBe(false);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Remove' }));
+
+    expect(await screen.findByTestId('location')).toHaveTextContent(/^\/$/);
+    expect(calls.filter((call) => call.method === 'DELETE').map((call) => call.url)).toEqual([
+      '/api/workers/w-alpha',
+    ]);
+  });
+
+  it('keeps the worker when the dialog is cancelled', async () => {
+    const calls = master();
+    const user = userEvent.setup();
+    renderWorker();
+    await screen.findByRole('table', { name: 'Containers' });
+
+    await user.click(screen.getByRole('button', { name: 'Remove worker' }));
+    await user.click(within(screen.getByRole('dialog')).getByRole('button', { name: 'Cancel' }));
+
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    expect(calls.some((call) => call.method === 'DELETE')).toBe(false);
+  });
+
+  it('explains an unknown worker and links back', async () => {
+    fakeMaster(() => ({
+      status: 404,
+      body: { error: { code: 'not_found', message: 'worker "nope" not found' } },
+    }));
+    renderWorker('nope');
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('There is no such worker');
+    expect(screen.getByRole('link', { name: 'Back to the dashboard' })).toHaveAttribute('href', '/');
+  });
+});
