@@ -73,3 +73,89 @@ export interface MigrationJson {
   /** Only on GET /api/migrations/:id. */
   events?: MigrationEventJson[];
 }
+
+/** The body of POST /api/migrations; bind mount rules map a source host path to a target path or "skip". */
+export interface MigrationRequestBody {
+  source_worker_id: string;
+  target_worker_id: string;
+  container_ids: string[];
+  image_ids: string[];
+  volume_names: string[];
+  network_ids: string[];
+  compose_projects: string[];
+  mode: MigrationMode;
+  strategy: 'full';
+  transfer_mode: TransferMode;
+  conflict_policy: ConflictPolicy;
+  source_policy: SourcePolicy;
+  bind_mounts: Record<string, string>;
+  dry_run: boolean;
+}
+
+/** The answer to a dry run: what would move, and what preflight thinks of it. */
+export interface DryRunJson {
+  dry_run: true;
+  plan: { resources: ResourceJson[]; total_bytes: number; findings: FindingJson[] };
+  findings: FindingJson[];
+  blocked: boolean;
+}
+
+export interface MigrationListJson {
+  migrations: MigrationJson[];
+  next_before: string | null;
+}
+
+/** The few fields of GET /api/workers the migration pages read (the full shape is the worker pages'). */
+export interface MigrationWorkerJson {
+  id: string;
+  name: string;
+  online: boolean;
+  status: 'online' | 'offline';
+}
+
+export interface MigrationWorkersJson {
+  workers: MigrationWorkerJson[];
+}
+
+/** A worker's Docker resources as GET /api/workers/:id/resources sends them (camelCase, as the domain has them). */
+export interface ContainerJson {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  state: string;
+  status: string;
+  labels: Record<string, string>;
+  volumeNames: string[];
+  networkNames: string[];
+}
+
+export interface ImageJson {
+  id: string;
+  tags: string[];
+  size: number;
+  labels: Record<string, string>;
+}
+
+export interface VolumeJson {
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  size?: number | null;
+}
+
+export interface NetworkJson {
+  id: string;
+  name: string;
+  driver: string;
+  labels: Record<string, string>;
+  builtIn: boolean;
+}
+
+export interface WorkerResourcesJson {
+  worker_id: string;
+  containers: ContainerJson[];
+  images: ImageJson[];
+  volumes: VolumeJson[];
+  networks: NetworkJson[];
+}

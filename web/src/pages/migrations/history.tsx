@@ -1,6 +1,185 @@
-// Placeholder until this page is written.
-import { PageTitle } from '../../components/ui';
+// Every migration, newest first (/migrations): when, where from and to, what moved, status, duration and bytes,
+// each linking to its page; narrowed by status, and paged back with "Load older".
+import { useId, useState } from 'react';
+import { Link } from 'react-router';
+
+import type { MigrationJson, MigrationStatus } from '../../api/migration-types';
+import { MigrationStatusBadge } from '../../components/migration-status-badge';
+import { Button, EmptyState, ErrorNotice, Loading, PageTitle } from '../../components/ui';
+import { formatBytes, formatDateTime, formatDuration, formatRelative } from '../../lib/format';
+import {
+  isFinished,
+  mainResourceName,
+  migrationDurationMs,
+  MIGRATION_STATUSES,
+  resourcesSummary,
+  STATUS_LABELS,
+} from '../../lib/migration-status';
+import { useMigrationHistory, useWorkerNames } from './migration-queries';
+
+const LINK = 'text-sky-700 underline dark:text-sky-400';
+
+function duration(migration: MigrationJson): string {
+  if (!isFinished(migration.status)) return migration.status === 'pending' ? 'not started' : 'running';
+  return formatDuration(migrationDurationMs(migration));
+}
+
+function Row({ migration, workerName }: { migration: MigrationJson; workerName: (id: string) => string }) {
+  return (
+    <tr className="border-t border-slate-100 align-top dark:border-slate-800">
+      <td className="py-2 pr-3 whitespace-nowrap">
+        <time dateTime={migration.created_at} title={formatDateTime(migration.created_at)}>
+          {formatRelative(migration.created_at)}
+        </time>
+      </td>
+      <td className="py-2 pr-3">
+        <Link
+          to={`/migrations/${encodeURIComponent(migration.id)}`}
+          className={`${LINK} font-medium break-all`}
+        >
+          {mainResourceName(migration)}
+        </Link>
+        <span className="block text-xs text-slate-500">{resourcesSummary(migration.resources)}</span>
+      </td>
+      <td className="py-2 pr-3 whitespace-nowrap">
+        {workerName(migration.source_worker_id)} → {workerName(migration.target_worker_id)}
+      </td>
+      <td className="py-2 pr-3">
+        <MigrationStatusBadge status={migration.status} />
+      </td>
+      <td className="py-2 pr-3 whitespace-nowrap">{duration(migration)}</td>
+      <td className="py-2 text-right whitespace-nowrap tabular-nums">
+        {formatBytes(migration.bytes_transferred)}
+      </td>
+    </tr>
+  );
+}
+
+function HistoryTable({ migrations }: { migrations: MigrationJson[] }) {
+  const workerName = useWorkerNames();
+  return (
+    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white px-3 dark:border-slate-800 dark:bg-slate-900">
+      <table className="w-full min-w-[48rem] text-left text-sm">
+        <thead className="text-xs text-slate-500 uppercase">
+          <tr>
+            <th scope="col" className="py-2 pr-3">
+              When
+            </th>
+            <th scope="col" className="py-2 pr-3">
+              Migration
+            </th>
+            <th scope="col" className="py-2 pr-3">
+              Source → target
+            </th>
+            <th scope="col" className="py-2 pr-3">
+              Status
+            </th>
+            <th scope="col" className="py-2 pr-3">
+              Duration
+            </th>
+            <th scope="col" className="py-2 text-right">
+              Bytes
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {migrations.map((migration) => (
+            <Row key={migration.id} migration={migration} workerName={workerName} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function StatusFilter({
+  value,
+  onChange,
+}: {
+  value: MigrationStatus | '';
+  onChange: (value: MigrationStatus | '') => void;
+}) {
+  const id = useId();
+  return (
+    <div className="flex items-center gap-2 text-sm">
+      <label htmlFor={id} className="font-medium">
+        Status
+      </label>
+      <select
+        id={id}
+        value={value}
+        onChange={(event) => {
+          onChange(event.target.value as MigrationStatus | '');
+        }}
+        className="rounded-md border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-950"
+      >
+        <option value="">All</option>
+        {MIGRATION_STATUSES.map((status) => (
+          <option key={status} value={status}>
+            {STATUS_LABELS[status]}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
 
 export function HistoryPage() {
-  return <PageTitle>HistoryPage</PageTitle>;
+  const [status, setStatus] = useState<MigrationStatus | ''>('');
+  const history = useMigrationHistory(status);
+  const migrations = history.data?.pages.flatMap((page) => page.migrations) ?? [];
+
+  return (
+    <>
+      <PageTitle
+        actions={
+          <Link
+            to="/migrations/new"
+            className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700"
+          >
+            New migration
+          </Link>
+        }
+      >
+        Migrations
+      </PageTitle>
+      <div className="mb-3">
+        <StatusFilter value={status} onChange={setStatus} />
+      </div>
+      {history.isPending && <Loading what="migrations" />}
+      <ErrorNotice error={history.error} title="The migrations could not be loaded" />
+      {history.isSuccess && migrations.length === 0 && status === '' && (
+        <EmptyState title="No migration has run yet.">
+          <Link className={LINK} to="/migrations/new">
+            Start a migration
+          </Link>{' '}
+          to move containers, volumes or a compose project to another worker.
+        </EmptyState>
+      )}
+      {history.isSuccess && migrations.length === 0 && status !== '' && (
+        <EmptyState title={`No ${STATUS_LABELS[status].toLowerCase()} migrations.`}>
+          <Button
+            onClick={() => {
+              setStatus('');
+            }}
+          >
+            Show all migrations
+          </Button>
+        </EmptyState>
+      )}
+      {migrations.length > 0 && <HistoryTable migrations={migrations} />}
+      {history.hasNextPage && (
+        <div className="mt-3 flex justify-center">
+          <Button
+            disabled={history.isFetchingNextPage}
+            onClick={() => {
+              void history.fetchNextPage();
+            }}
+          >
+            {history.isFetchingNextPage ? 'Loading older migrations…' : 'Load older'}
+          </Button>
+        </div>
+      )}
+    </>
+  );
 }

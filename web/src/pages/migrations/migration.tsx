@@ -1,6 +1,138 @@
-// Placeholder until this page is written.
-import { PageTitle } from '../../components/ui';
+// One migration (/migrations/:id), live: status, phase stepper, progress, rate and ETA, its resources, the event log,
+// and the result once it is finished. Live events update its cache entry; a slow poll covers missed events.
+import type { ReactNode } from 'react';
+import { Link, useParams } from 'react-router';
+
+import { ApiError } from '../../api/client';
+import type { MigrationJson } from '../../api/migration-types';
+import { MigrationFindings } from '../../components/migration-findings';
+import { MigrationPhaseStepper } from '../../components/migration-phase-stepper';
+import { MigrationStatusBadge } from '../../components/migration-status-badge';
+import { Card, EmptyState, ErrorNotice, Loading, PageTitle, ProgressBar } from '../../components/ui';
+import {
+  formatBytes,
+  formatDateTime,
+  formatDuration,
+  formatEta,
+  formatPercent,
+  formatRate,
+} from '../../lib/format';
+import { elapsedMs, isFinished, mainResourceName } from '../../lib/migration-status';
+import { MigrationCancel } from './migration-cancel';
+import { MigrationEventLog } from './migration-event-log';
+import { useMigration, useWorkerNames } from './migration-queries';
+import { MigrationResources } from './migration-resources';
+import { MigrationResult } from './migration-result';
+import { useNow } from './use-now';
+
+function Figure({ term, children }: { term: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt className="text-xs text-slate-500 dark:text-slate-400">{term}</dt>
+      <dd className="font-medium tabular-nums">{children}</dd>
+    </div>
+  );
+}
+
+function Progress({ migration }: { migration: MigrationJson }) {
+  const running = !isFinished(migration.status);
+  const now = useNow(running);
+  const remaining = migration.total_bytes - migration.bytes_transferred;
+  return (
+    <div className="space-y-3">
+      <div className="flex items-center gap-3">
+        <ProgressBar value={migration.progress} label="Overall progress" />
+        <span className="w-12 shrink-0 text-right text-sm tabular-nums">
+          {formatPercent(migration.progress)}
+        </span>
+      </div>
+      <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-3 lg:grid-cols-6">
+        <Figure term="Transferred">
+          {formatBytes(migration.bytes_transferred)} of {formatBytes(migration.total_bytes)}
+        </Figure>
+        <Figure term={running ? 'Rate' : 'Average rate'}>{formatRate(migration.rate_bytes_per_s)}</Figure>
+        <Figure term="Time left">{running ? formatEta(remaining, migration.rate_bytes_per_s) : '—'}</Figure>
+        <Figure term="Elapsed">{formatDuration(elapsedMs(migration, now))}</Figure>
+        <Figure term="Downtime">{formatDuration(migration.downtime_ms)}</Figure>
+        <Figure term="Started">{formatDateTime(migration.started_at ?? migration.created_at)}</Figure>
+      </dl>
+    </div>
+  );
+}
+
+function NotFound({ id }: { id: string }) {
+  return (
+    <>
+      <PageTitle>Migration not found</PageTitle>
+      <EmptyState title={`There is no migration with the id “${id}”.`}>
+        Check the address, or{' '}
+        <Link className="text-sky-700 underline dark:text-sky-400" to="/migrations">
+          see all migrations
+        </Link>
+        .
+      </EmptyState>
+    </>
+  );
+}
+
+function MigrationView({ migration }: { migration: MigrationJson }) {
+  const workerName = useWorkerNames();
+  const events = migration.events ?? [];
+  const findings = migration.findings ?? [];
+  return (
+    <>
+      <PageTitle actions={<MigrationCancel migration={migration} />}>
+        <span className="flex flex-wrap items-center gap-2">
+          <span className="break-all">Migration of {mainResourceName(migration)}</span>
+          <MigrationStatusBadge status={migration.status} />
+        </span>
+      </PageTitle>
+      <div className="space-y-4">
+        <p className="text-sm text-slate-700 dark:text-slate-300">
+          From <span className="font-medium">{workerName(migration.source_worker_id)}</span> to{' '}
+          <span className="font-medium">{workerName(migration.target_worker_id)}</span> · {migration.mode} ·
+          transfer {migration.transfer_mode} · id <span className="font-mono">{migration.id}</span>
+        </p>
+        <MigrationResult migration={migration} />
+        <Card title="Progress">
+          <div className="space-y-4">
+            <MigrationPhaseStepper migration={migration} events={events} />
+            <Progress migration={migration} />
+          </div>
+        </Card>
+        <Card title={`Resources (${migration.resources.length})`}>
+          <MigrationResources resources={migration.resources} />
+        </Card>
+        <Card title="Event log">
+          <MigrationEventLog events={events} />
+        </Card>
+        {findings.length > 0 && (
+          <Card title="Preflight findings">
+            <MigrationFindings findings={findings} />
+          </Card>
+        )}
+      </div>
+    </>
+  );
+}
 
 export function MigrationPage() {
-  return <PageTitle>MigrationPage</PageTitle>;
+  const { id = '' } = useParams();
+  const migration = useMigration(id);
+  if (migration.data === undefined) {
+    if (migration.error instanceof ApiError && migration.error.status === 404) return <NotFound id={id} />;
+    if (migration.isError)
+      return <ErrorNotice error={migration.error} title="The migration could not be loaded" />;
+    return <Loading what="the migration" />;
+  }
+  return (
+    <>
+      {migration.isError && (
+        <div className="mb-4">
+          <ErrorNotice error={migration.error} title="These figures may be out of date" />
+        </div>
+      )}
+      <MigrationView migration={migration.data} />
+    </>
+  );
 }

@@ -1,6 +1,104 @@
-// Placeholder until this page is written.
-import { PageTitle } from '../../components/ui';
+// The migration wizard (/migrations/new, ?from=<worker id> preselects the source): source, resources, target,
+// options, then a review with the preflight check before anything starts. Its logic is in wizard-state.ts.
+import { useReducer } from 'react';
+import { useSearchParams } from 'react-router';
+
+import type { MigrationWorkerJson, WorkerResourcesJson } from '../../api/migration-types';
+import { ErrorNotice, Loading, PageTitle } from '../../components/ui';
+import { useMigrationWorkers, useWorkerResources } from './migration-queries';
+import { WizardOptionsStep } from './wizard-options-step';
+import { WizardResourcesStep } from './wizard-resources-step';
+import { WizardReviewStep } from './wizard-review-step';
+import {
+  initialWizardState,
+  stepProblem,
+  wizardReducer,
+  type WizardAction,
+  type WizardState,
+} from './wizard-state';
+import { WizardStepFrame } from './wizard-step-frame';
+import { WorkerRadioGroup } from './worker-radio-group';
+
+function StepContent({
+  state,
+  workers,
+  resources,
+  dispatch,
+}: {
+  state: WizardState;
+  workers: MigrationWorkerJson[];
+  resources: { data: WorkerResourcesJson | undefined; error: unknown; isPending: boolean };
+  dispatch: (action: WizardAction) => void;
+}) {
+  switch (state.step) {
+    case 1:
+      return (
+        <WorkerRadioGroup
+          legend="Migrate from"
+          description="The worker whose containers, volumes, images or networks you want to move."
+          workers={workers}
+          value={state.sourceId}
+          onChange={(workerId) => {
+            dispatch({ type: 'chooseSource', workerId });
+          }}
+        />
+      );
+    case 2:
+      return <WizardResourcesStep state={state} resources={resources} dispatch={dispatch} />;
+    case 3:
+      return (
+        <WorkerRadioGroup
+          legend="Migrate to"
+          description="The worker that will run them afterwards."
+          workers={workers.filter((worker) => worker.id !== state.sourceId)}
+          value={state.targetId}
+          onChange={(workerId) => {
+            dispatch({ type: 'chooseTarget', workerId });
+          }}
+        />
+      );
+    case 4:
+      return <WizardOptionsStep state={state} dispatch={dispatch} />;
+    case 5:
+      return null;
+  }
+}
 
 export function WizardPage() {
-  return <PageTitle>WizardPage</PageTitle>;
+  const [params] = useSearchParams();
+  const [state, dispatch] = useReducer(wizardReducer, params.get('from'), initialWizardState);
+  const workers = useMigrationWorkers();
+  const resources = useWorkerResources(state.sourceId);
+
+  if (workers.isPending) return <Loading what="workers" />;
+  if (workers.isError) return <ErrorNotice error={workers.error} title="The workers could not be loaded" />;
+
+  const workerName = (id: string) => workers.data.find((worker) => worker.id === id)?.name ?? id;
+
+  return (
+    <>
+      <PageTitle>New migration</PageTitle>
+      {state.step === 5 ? (
+        <WizardReviewStep
+          state={state}
+          resources={resources.data}
+          workerName={workerName}
+          dispatch={dispatch}
+        />
+      ) : (
+        <WizardStepFrame
+          step={state.step}
+          problem={stepProblem(state, workers.data)}
+          onBack={() => {
+            dispatch({ type: 'back' });
+          }}
+          onNext={() => {
+            dispatch({ type: 'next' });
+          }}
+        >
+          <StepContent state={state} workers={workers.data} resources={resources} dispatch={dispatch} />
+        </WizardStepFrame>
+      )}
+    </>
+  );
 }

@@ -1,0 +1,142 @@
+// Queries and mutations of the migration pages. Workers and resources share the worker pages' keys and their raw
+// API answers, so both read one cache; one migration lives under keys.migration(id) as MigrationJson, the shape the
+// live event stream merges its figures into.
+import {
+  useInfiniteQuery,
+  useMutation,
+  useQuery,
+  useQueryClient,
+  type InfiniteData,
+} from '@tanstack/react-query';
+
+import { api } from '../../api/client';
+import { keys } from '../../api/keys';
+import type {
+  DryRunJson,
+  MigrationJson,
+  MigrationListJson,
+  MigrationRequestBody,
+  MigrationStatus,
+  MigrationWorkersJson,
+  WorkerResourcesJson,
+} from '../../api/migration-types';
+import { isFinished } from '../../lib/migration-status';
+
+/** Migrations per page of the history. */
+export const HISTORY_PAGE_SIZE = 25;
+
+/** While a migration runs, its page and the history also poll this often, in case a live event was missed. */
+export const LIVE_SAFETY_NET_MS = 5_000;
+
+/** How often the history looks for migrations started elsewhere (the CLI, another browser). */
+const HISTORY_IDLE_REFRESH_MS = 30_000;
+
+function migrationPath(id: string): string {
+  return `/api/migrations/${encodeURIComponent(id)}`;
+}
+
+export function useMigrationWorkers() {
+  return useQuery({
+    queryKey: keys.workers,
+    queryFn: ({ signal }) => api<MigrationWorkersJson>('/api/workers', { signal }),
+    select: (data) => data.workers,
+  });
+}
+
+/** Worker names by id, for "alpha → beta"; an id the master no longer knows is shown as it is. */
+export function useWorkerNames(): (id: string) => string {
+  const workers = useMigrationWorkers();
+  return (id) => workers.data?.find((worker) => worker.id === id)?.name ?? id;
+}
+
+export function useWorkerResources(workerId: string | null) {
+  return useQuery({
+    queryKey: keys.resources(workerId ?? ''),
+    queryFn: ({ signal }) =>
+      api<WorkerResourcesJson>(`/api/workers/${encodeURIComponent(workerId ?? '')}/resources`, { signal }),
+    enabled: workerId !== null,
+  });
+}
+
+export function useMigration(id: string) {
+  return useQuery({
+    queryKey: keys.migration(id),
+    queryFn: async ({ signal }) =>
+      (await api<{ migration: MigrationJson }>(migrationPath(id), { signal })).migration,
+    refetchInterval: (query) => {
+      const status = query.state.data?.status;
+      return status === undefined || isFinished(status) ? false : LIVE_SAFETY_NET_MS;
+    },
+  });
+}
+
+export function useCancelMigration(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => api<{ migration: MigrationJson }>(`${migrationPath(id)}/cancel`, { method: 'POST' }),
+    onSuccess: ({ migration }) => {
+      client.setQueryData<MigrationJson>(keys.migration(id), (previous) =>
+        previous === undefined ? migration : { ...previous, ...migration, events: previous.events },
+      );
+      void client.invalidateQueries({ queryKey: keys.migration(id) });
+    },
+  });
+}
+
+/** The history's key: under keys.migrations, never equal to it (the live stream invalidates that one exactly). */
+export function historyKey(status: MigrationStatus | '') {
+  return [...keys.migrations, 'history', status] as const;
+}
+
+function historyPath(status: MigrationStatus | '', before: string | undefined): string {
+  const query = new URLSearchParams({ limit: String(HISTORY_PAGE_SIZE) });
+  if (before !== undefined) query.set('before', before);
+  if (status !== '') query.set('status', status);
+  return `/api/migrations?${query.toString()}`;
+}
+
+function anyRunning(data: InfiniteData<MigrationListJson> | undefined): boolean {
+  return data?.pages.some((page) => page.migrations.some((m) => !isFinished(m.status))) ?? false;
+}
+
+/** All migrations, newest first, a page at a time; `status` narrows to one status. */
+export function useMigrationHistory(status: MigrationStatus | '') {
+  return useInfiniteQuery({
+    queryKey: historyKey(status),
+    queryFn: ({ signal, pageParam }) => api<MigrationListJson>(historyPath(status, pageParam), { signal }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.next_before ?? undefined,
+    refetchInterval: (query) => (anyRunning(query.state.data) ? LIVE_SAFETY_NET_MS : HISTORY_IDLE_REFRESH_MS),
+  });
+}
+
+/**
+ * The preflight of a request, asked once per distinct request. It changes nothing, so it is a query; it is not
+ * refetched on focus, so the findings the user read stay the ones shown.
+ */
+export function useDryRun(body: MigrationRequestBody | null) {
+  return useQuery({
+    queryKey: ['migration-dry-run', body] as const,
+    queryFn: ({ signal }) => api<DryRunJson>('/api/migrations', { method: 'POST', body, signal }),
+    enabled: body !== null,
+    staleTime: Infinity,
+    gcTime: 0,
+    refetchOnWindowFocus: false,
+    retry: false,
+  });
+}
+
+export function useStartMigration() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: MigrationRequestBody) =>
+      api<{ migration: MigrationJson }>('/api/migrations', {
+        method: 'POST',
+        body: { ...body, dry_run: false },
+      }),
+    onSuccess: ({ migration }) => {
+      client.setQueryData<MigrationJson>(keys.migration(migration.id), migration);
+      void client.invalidateQueries({ queryKey: keys.migrations });
+    },
+  });
+}

@@ -1,0 +1,254 @@
+// The migration page against a fake API: live figures, the stepper, results, cancelling and unknown ids.
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { applyLiveEvent } from '../../api/live-events';
+import type { MigrationEventJson, MigrationJson } from '../../api/migration-types';
+import { apiError, fakeApi, quietConsoleRequired, renderAt } from './fake-api';
+import { MigrationPage } from './migration';
+import { APP_PLAN, MIB, migration, planned, WORKERS } from './test-fixtures';
+
+quietConsoleRequired();
+
+beforeAll(() => {
+  // jsdom has no modal dialogs: opening one sets the open attribute, which is what the tests look at.
+  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
+    this.setAttribute('open', '');
+  };
+  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
+    this.removeAttribute('open');
+  };
+});
+
+function event(
+  id: number,
+  phase: MigrationEventJson['phase'],
+  message: string,
+  level: MigrationEventJson['level'] = 'info',
+): MigrationEventJson {
+  return { id, at: `2026-11-29T11:59:${String(id).padStart(2, '0')}.000Z`, level, phase, message };
+}
+
+const RUNNING_EVENTS = [
+  event(1, 'preflight', 'planned 4 resources'),
+  event(2, 'prepare', 'target ready'),
+  event(3, 'transfer', 'copying volume app-data'),
+];
+
+function renderMigration(
+  answer: MigrationJson | ReturnType<typeof apiError>,
+  extra: Parameters<typeof fakeApi>[0] = {},
+) {
+  const api = fakeApi({
+    'GET /api/workers': { body: { workers: WORKERS } },
+    'GET /api/migrations/m-0a1b2c3d4e5f':
+      'status' in answer && typeof answer.status === 'number' ? answer : { body: { migration: answer } },
+    ...extra,
+  });
+  const view = renderAt('/migrations/m-0a1b2c3d4e5f', [
+    { path: '/migrations/:id', element: <MigrationPage /> },
+  ]);
+  return { ...view, ...api };
+}
+
+const RUNNING = migration({
+  events: RUNNING_EVENTS,
+  resources: [
+    planned({ type: 'network', name: 'shop_default', source_id: 'n-shop', status: 'done' }),
+    planned({
+      type: 'image',
+      name: 'nginx:1.27',
+      source_id: 'sha256:img-nginx',
+      status: 'done',
+      bytes: 68 * MIB,
+      estimated_bytes: 68 * MIB,
+    }),
+    planned({
+      type: 'volume',
+      name: 'app-data',
+      status: 'running',
+      bytes: 12 * MIB,
+      estimated_bytes: 132 * MIB,
+    }),
+    planned({
+      type: 'container',
+      name: 'app-1',
+      source_id: 'c0ffee000001',
+      reason: 'requested',
+      target_name: 'app-1-migrated',
+    }),
+  ],
+});
+
+describe('MigrationPage', () => {
+  it('shows the live figures of a running migration', async () => {
+    renderMigration(RUNNING);
+
+    expect(await screen.findByRole('heading', { name: /Migration of app-1/ })).toHaveTextContent('Running');
+    expect(screen.getByRole('progressbar', { name: 'Overall progress' })).toHaveAttribute(
+      'aria-valuenow',
+      '40',
+    );
+    expect(screen.getByText('80 MiB of 200 MiB')).toBeInTheDocument();
+    expect(screen.getByText('10 MiB/s')).toBeInTheDocument();
+    // 120 MiB left at 10 MiB/s.
+    expect(screen.getByText('12 s')).toBeInTheDocument();
+    expect(await screen.findByText('alpha')).toBeInTheDocument();
+    expect(screen.getByText('beta')).toBeInTheDocument();
+
+    const stepper = screen.getByRole('list', { name: 'Phases' });
+    expect(
+      within(stepper)
+        .getByText(/Transfer/)
+        .closest('li'),
+    ).toHaveAttribute('aria-current', 'step');
+    expect(within(stepper).getByText(/Prepare/)).toHaveTextContent('(done)');
+    expect(within(stepper).queryByText(/Rollback/)).not.toBeInTheDocument();
+
+    const volume = screen.getByRole('row', { name: /volume app-data/ });
+    expect(volume).toHaveTextContent('running');
+    expect(volume).toHaveTextContent('12 MiB / 132 MiB');
+    expect(within(volume).getByRole('progressbar', { name: 'volume app-data' })).toHaveAttribute(
+      'aria-valuenow',
+      '9',
+    );
+    expect(screen.getByRole('row', { name: /container app-1/ })).toHaveTextContent('app-1-migrated');
+
+    const log = screen.getByRole('log', { name: 'Event log' });
+    expect(log).toHaveAttribute('aria-live', 'polite');
+    expect(
+      within(log)
+        .getAllByRole('listitem')
+        .map((item) => item.textContent),
+    ).toEqual([
+      expect.stringMatching(/planned 4 resources$/),
+      expect.stringMatching(/target ready$/),
+      expect.stringMatching(/copying volume app-data$/),
+    ]);
+    expect(screen.getByRole('button', { name: 'Cancel migration' })).toBeInTheDocument();
+  });
+
+  it('follows the live event stream’s figures', async () => {
+    const { client } = renderMigration(RUNNING);
+    await screen.findByText('80 MiB of 200 MiB');
+
+    const update: Partial<MigrationJson> = {
+      ...RUNNING,
+      phase: 'create',
+      progress: 0.9,
+      bytes_transferred: 180 * MIB,
+      rate_bytes_per_s: 20 * MIB,
+    };
+    delete update.findings;
+    delete update.events;
+    act(() => {
+      applyLiveEvent(client, 'migration.updated', { migration: update });
+    });
+
+    expect(await screen.findByText('180 MiB of 200 MiB')).toBeInTheDocument();
+    expect(screen.getByRole('progressbar', { name: 'Overall progress' })).toHaveAttribute(
+      'aria-valuenow',
+      '90',
+    );
+    expect(screen.getByText('20 MiB/s')).toBeInTheDocument();
+    // The events stay: live updates do not carry them.
+    expect(screen.getByText('copying volume app-data')).toBeInTheDocument();
+  });
+
+  it('says prominently that a migration was rolled back, and why', async () => {
+    renderMigration(
+      migration({
+        status: 'rolled_back',
+        phase: 'done',
+        progress: 0.5,
+        completed_at: '2026-11-29T12:00:01.000Z',
+        error: 'transfer of volume app-data failed: no space left on device',
+        resources: APP_PLAN.map((resource) => ({ ...resource, status: 'rolled_back' as const })),
+        events: [
+          ...RUNNING_EVENTS,
+          event(4, 'rollback', 'rolling back: transfer of volume app-data failed', 'warning'),
+          event(5, 'done', 'rolled back: the target is as before and the source runs as before'),
+        ],
+      }),
+    );
+
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Rolled back');
+    expect(result).toHaveTextContent('no space left on device');
+    const stepper = screen.getByRole('list', { name: 'Phases' });
+    expect(within(stepper).getByText(/Transfer/)).toHaveTextContent('(failed here)');
+    expect(within(stepper).getByText(/Rollback/)).toHaveTextContent('(done)');
+    expect(screen.queryByRole('button', { name: 'Cancel migration' })).not.toBeInTheDocument();
+  });
+
+  it('shows a completed migration with its duration and downtime', async () => {
+    renderMigration(
+      migration({
+        status: 'completed',
+        phase: 'done',
+        progress: 1,
+        bytes_transferred: 200 * MIB,
+        completed_at: '2026-11-29T12:00:31.000Z',
+        downtime_ms: 4200,
+        events: [...RUNNING_EVENTS, event(9, 'done', 'migration completed')],
+      }),
+    );
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Completed');
+    expect(result).toHaveTextContent('Took 1 min 30 s; the containers were down for 4.2 s.');
+  });
+
+  it('shows a failed migration’s error text', async () => {
+    renderMigration(
+      migration({
+        status: 'failed',
+        phase: 'done',
+        completed_at: '2026-11-29T12:00:31.000Z',
+        error: 'rolled back, but rollback incomplete, left: volume app-data on the target (worker offline)',
+      }),
+    );
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Failed');
+    expect(result).toHaveTextContent('rollback incomplete');
+  });
+
+  it('cancels after confirmation, saying what cancelling does', async () => {
+    const user = userEvent.setup();
+    let cancelRequested = false;
+    const { calls } = renderMigration(RUNNING, {
+      'GET /api/migrations/m-0a1b2c3d4e5f': () => ({
+        body: { migration: { ...RUNNING, cancel_requested: cancelRequested } },
+      }),
+      'POST /api/migrations/m-0a1b2c3d4e5f/cancel': () => {
+        cancelRequested = true;
+        return { body: { migration: { ...RUNNING, events: undefined, cancel_requested: true } } };
+      },
+    });
+    await user.click(await screen.findByRole('button', { name: 'Cancel migration' }));
+    const dialog = screen.getByRole('dialog', { name: 'Cancel this migration?' });
+    expect(dialog).toHaveTextContent(/removed.*source containers are started again/);
+    expect(calls.filter((call) => call.method === 'POST')).toEqual([]);
+
+    await user.click(within(dialog).getByRole('button', { name: 'Yes, cancel it' }));
+    await waitFor(() => {
+      expect(calls.filter((call) => call.method === 'POST').map((call) => call.path)).toEqual([
+        '/api/migrations/m-0a1b2c3d4e5f/cancel',
+      ]);
+    });
+    expect(await screen.findByText('Cancelling: rolling back…')).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: 'Cancel migration' })).not.toBeInTheDocument();
+  });
+
+  it('says so in words for an unknown id', async () => {
+    renderMigration(apiError(404, 'not_found', 'migration "m-0a1b2c3d4e5f" not found'));
+    expect(await screen.findByRole('heading', { name: 'Migration not found' })).toBeInTheDocument();
+    expect(screen.getByText('There is no migration with the id “m-0a1b2c3d4e5f”.')).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'see all migrations' })).toHaveAttribute('href', '/migrations');
+  });
+
+  it('shows other errors in words', async () => {
+    renderMigration(apiError(503, 'unavailable', 'the master is shutting down'));
+    expect(await screen.findByRole('alert')).toHaveTextContent('the master is shutting down');
+  });
+});
