@@ -50,7 +50,10 @@ export function applyLiveEvent(client: QueryClient, type: string, data: unknown)
           ? undefined
           : { ...previous, ...migration, findings: previous.findings, events: previous.events },
       );
-      void client.invalidateQueries({ queryKey: keys.migrations, exact: true });
+      // Lists of migrations refetch; single migrations were just updated in place and are left alone.
+      void client.invalidateQueries({
+        predicate: (query) => query.queryKey[0] === keys.migrations[0] && query.queryKey[1] !== 'one',
+      });
       void client.invalidateQueries({ queryKey: keys.workers });
       return;
     }

@@ -52,7 +52,7 @@ export function Button({
   return (
     <button
       type={type}
-      className={`inline-flex items-center justify-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed ${BUTTON_CLASSES[variant]} ${className}`}
+      className={`inline-flex items-center justify-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-60 ${BUTTON_CLASSES[variant]} ${className}`}
       {...props}
     />
   );
@@ -90,7 +90,7 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-type Tone = 'green' | 'red' | 'amber' | 'sky' | 'slate';
+export type Tone = 'green' | 'red' | 'amber' | 'sky' | 'slate';
 
 const TONE_CLASSES: Record<Tone, string> = {
   green: 'bg-emerald-100 text-emerald-900 dark:bg-emerald-900 dark:text-emerald-100',
@@ -119,6 +119,7 @@ export function ConfirmDialog({
   title,
   children,
   confirmLabel,
+  cancelLabel = 'Cancel',
   danger = false,
   busy = false,
   onConfirm,
@@ -128,6 +129,8 @@ export function ConfirmDialog({
   title: string;
   children: ReactNode;
   confirmLabel: string;
+  /** The dismiss button's words, when "Cancel" would be ambiguous (cancelling a migration). */
+  cancelLabel?: string;
   danger?: boolean;
   busy?: boolean;
   onConfirm: () => void;
@@ -157,7 +160,7 @@ export function ConfirmDialog({
       <div className="mb-4 text-sm">{children}</div>
       <div className="flex justify-end gap-2">
         <Button onClick={onCancel} disabled={busy}>
-          Cancel
+          {cancelLabel}
         </Button>
         <Button variant={danger ? 'danger' : 'primary'} onClick={onConfirm} disabled={busy}>
           {confirmLabel}

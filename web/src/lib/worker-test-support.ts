@@ -45,16 +45,6 @@ export function fakeMaster(answer: (request: FakeRequest) => FakeAnswer): FakeRe
   return calls;
 }
 
-/** jsdom has <dialog> but not showModal/close (jsdom#3294); ConfirmDialog needs both. */
-export function installDialogMethods(): void {
-  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-    this.open = true;
-  };
-  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-    this.open = false;
-  };
-}
-
 function CurrentLocation() {
   const location = useLocation();
   return createElement('p', { 'data-testid': 'location' }, `${location.pathname}${location.search}`);

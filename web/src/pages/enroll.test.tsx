@@ -1,16 +1,10 @@
 // Enroll page: copying (clipboard or selection), regenerating only after confirmation, pairing codes.
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { EnrollmentJson } from '../api/worker-types';
-import {
-  fakeMaster,
-  installDialogMethods,
-  renderPage,
-  sampleWorker,
-  type FakeAnswer,
-} from '../lib/worker-test-support';
+import { fakeMaster, renderPage, sampleWorker, type FakeAnswer } from '../lib/worker-test-support';
 import { EnrollPage } from './enroll';
 
 function enrollment(token: string): EnrollmentJson {
@@ -45,8 +39,6 @@ function master() {
 function field(name: string): HTMLElement {
   return screen.getByRole('group', { name });
 }
-
-beforeAll(installDialogMethods);
 
 afterEach(() => {
   vi.unstubAllGlobals();

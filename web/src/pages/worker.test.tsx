@@ -1,12 +1,11 @@
 // Worker page: resources listed and filtered by name, removal only after confirmation, an unknown worker.
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import type { WorkerResourcesJson } from '../api/worker-types';
 import {
   fakeMaster,
-  installDialogMethods,
   renderPage,
   sampleResources,
   sampleWorker,
@@ -33,8 +32,6 @@ function renderWorker(id = 'w-alpha') {
 function table(name: string): HTMLElement {
   return screen.getByRole('table', { name });
 }
-
-beforeAll(installDialogMethods);
 
 afterEach(() => {
   vi.unstubAllGlobals();

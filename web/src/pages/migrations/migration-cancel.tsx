@@ -31,6 +31,7 @@ export function MigrationCancel({ migration }: { migration: MigrationJson }) {
         open={open}
         title="Cancel this migration?"
         confirmLabel="Yes, cancel it"
+        cancelLabel="Keep running"
         danger
         busy={cancel.isPending}
         onCancel={() => {

@@ -1,7 +1,7 @@
 // The migration page against a fake API: live figures, the stepper, results, cancelling and unknown ids.
 import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { applyLiveEvent } from '../../api/live-events';
 import type { MigrationEventJson, MigrationJson } from '../../api/migration-types';
@@ -10,16 +10,6 @@ import { MigrationPage } from './migration';
 import { APP_PLAN, MIB, migration, planned, WORKERS } from './test-fixtures';
 
 quietConsoleRequired();
-
-beforeAll(() => {
-  // jsdom has no modal dialogs: opening one sets the open attribute, which is what the tests look at.
-  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-    this.setAttribute('open', '');
-  };
-  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-    this.removeAttribute('open');
-  };
-});
 
 function event(
   id: number,
