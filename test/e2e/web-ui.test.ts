@@ -23,6 +23,8 @@ const TARGET = `web-b-${id}`;
 const APP = `webapp-${id}`;
 const VOLUME = `webdata-${id}`;
 const NEW_VOLUME = `fresh-${id}`;
+// An image only the source has (each test engine builds its own base image, so the base's tag differs).
+const IMAGE = `dm-e2e-web-${id}:1`;
 
 let master: RunningProcess;
 let baseUrl = '';
@@ -111,6 +113,10 @@ beforeAll(async () => {
       }),
     );
   }
+  await exec('sh', [
+    '-c',
+    `printf 'FROM ${h1.baseImage}\\nRUN echo built > /marker\\nLABEL ${runLabel}=1\\n' | docker -H ${h1.socket} build -q -t ${IMAGE} -`,
+  ]);
   await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, VOLUME);
   await docker(
     h1,
@@ -135,7 +141,7 @@ beforeAll(async () => {
     'GREETING=hello',
     '-v',
     `${VOLUME}:/data`,
-    h1.baseImage,
+    IMAGE,
     'httpd',
     '-f',
     '-p',
@@ -156,13 +162,14 @@ afterAll(async () => {
   for (const host of [h1, h2]) {
     await docker(host, 'rm', '-f', APP).catch(() => '');
     await docker(host, 'volume', 'rm', '-f', VOLUME, NEW_VOLUME).catch(() => '');
+    await docker(host, 'rmi', '-f', IMAGE).catch(() => '');
   }
 });
 
 describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
   it('shows only the sign-in page signed out, and refuses a wrong token in words', async () => {
-    await page.goto(`${baseUrl}/workers`);
-    await page.waitForURL(/\/sign-in/);
+    await page.goto(`${baseUrl}/audit`);
+    await page.waitForURL(/\/sign-in\?next=%2Faudit/);
     const status = await page.evaluate(async () => (await fetch('/api/workers')).status);
     expect(status).toBe(401);
     await page.getByLabel('Admin token').fill('not-the-token');
@@ -171,9 +178,11 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     await browser.screenshot('01-sign-in');
   });
 
-  it('signs in with the keyboard alone and lands on the dashboard with both workers online', async () => {
+  it('signs in with the keyboard alone, returns to the page asked for, and shows both workers online', async () => {
     await page.getByLabel('Admin token').fill(adminToken);
     await page.keyboard.press('Enter');
+    await page.waitForURL(`${baseUrl}/audit`);
+    await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.waitForURL(`${baseUrl}/`);
     for (const name of [SOURCE, TARGET]) {
       const card = page.getByRole('article', { name: `Worker ${name}` });
@@ -191,7 +200,7 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
   it('shows a volume created on the host without a reload', async () => {
     await page
       .getByRole('article', { name: `Worker ${SOURCE}` })
-      .getByRole('link', { name: SOURCE })
+      .getByRole('link', { name: SOURCE, exact: true })
       .click();
     await page.waitForURL(/\/workers\//);
     await page.getByText(APP, { exact: true }).first().waitFor();
@@ -224,10 +233,14 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     await page.getByRole('button', { name: 'Next' }).click();
     // 4: options (defaults: cold, auto, fail on conflicts, keep the source stopped)
     await page.getByRole('button', { name: 'Next' }).click();
-    // 5: review with the preflight's findings
-    const start = page.getByRole('button', { name: 'Start migration' });
-    await expect.poll(() => start.isEnabled(), { timeout: 30_000 }).toBe(true);
+    // 5: review with the preflight's findings: the running source will be stopped, a warning to acknowledge
+    const main = page.locator('main');
+    await expect.poll(() => main.textContent(), { timeout: 30_000 }).toContain('Warnings');
     await browser.screenshot('05-wizard-review');
+    const start = page.getByRole('button', { name: 'Start migration' });
+    expect(await start.isEnabled()).toBe(false);
+    await page.getByRole('checkbox', { name: 'I have read the warnings' }).check();
+    await expect.poll(() => start.isEnabled()).toBe(true);
     await start.click();
     await page.waitForURL(/\/migrations\/(?!new)[^/]+$/);
     await expect
@@ -246,7 +259,7 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     await page.waitForURL(/\/migrations$/);
     const { migrations } = await api<{ migrations: { id: string; status: string }[] }>('/api/migrations');
     expect(migrations[0]?.status).toBe('completed');
-    await expect.poll(() => page.locator('main').textContent()).toContain('completed');
+    await expect.poll(() => page.locator('main').textContent()).toMatch(/Completed/i);
     await browser.screenshot('07-history');
     await page.locator(`a[href="/migrations/${migrations[0]!.id}"]`).first().click();
     await page.waitForURL(new RegExp(`/migrations/${migrations[0]!.id}$`));

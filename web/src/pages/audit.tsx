@@ -21,6 +21,8 @@ function useAuditLog() {
     initialPageParam: undefined as number | undefined,
     // A short page is the last one: there is nothing older.
     getNextPageParam: (page) => (page.entries.length < PAGE_SIZE ? undefined : page.entries.at(-1)?.id),
+    // The log has no live events of its own: opening the page always shows the latest entries.
+    refetchOnMount: 'always',
   });
 }
 

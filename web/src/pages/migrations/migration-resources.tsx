@@ -11,6 +11,19 @@ function resourceProgress(resource: ResourceJson): number {
   return resource.bytes / resource.estimated_bytes;
 }
 
+/**
+ * Bytes of one resource in words. Containers and networks move as settings only; a volume's size is often not
+ * known beforehand (the Engine does not measure volumes cheaply), so its bytes so far stand alone.
+ */
+export function resourceBytesText(resource: ResourceJson): string {
+  if (resource.type === 'container' || resource.type === 'network') return 'configuration only';
+  if (resource.estimated_bytes > 0 && resource.bytes <= resource.estimated_bytes) {
+    return `${formatBytes(resource.bytes)} / ${formatBytes(resource.estimated_bytes)}`;
+  }
+  if (resource.bytes > 0) return formatBytes(resource.bytes);
+  return resource.status === 'pending' ? 'size not known yet' : formatBytes(resource.bytes);
+}
+
 export function MigrationResources({ resources }: { resources: ResourceJson[] }) {
   if (resources.length === 0) return <p className="text-sm text-slate-500">No resources were planned.</p>;
   return (
@@ -54,11 +67,7 @@ export function MigrationResources({ resources }: { resources: ResourceJson[] })
                 <ResourceStatusBadge status={resource.status} />
               </td>
               <td className="space-y-1 py-2">
-                <span className="block text-xs">
-                  {resource.estimated_bytes > 0
-                    ? `${formatBytes(resource.bytes)} / ${formatBytes(resource.estimated_bytes)}`
-                    : 'configuration only'}
-                </span>
+                <span className="block text-xs">{resourceBytesText(resource)}</span>
                 <ProgressBar value={resourceProgress(resource)} label={`${resource.type} ${resource.name}`} />
               </td>
             </tr>

@@ -48,7 +48,10 @@ function Progress({ migration }: { migration: MigrationJson }) {
       </div>
       <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-3 lg:grid-cols-6">
         <Figure term="Transferred">
-          {formatBytes(migration.bytes_transferred)} of {formatBytes(migration.total_bytes)}
+          {migration.bytes_transferred > migration.total_bytes
+            ? // The plan's total is an estimate (volume sizes are often unknown): past it, the count stands alone.
+              formatBytes(migration.bytes_transferred)
+            : `${formatBytes(migration.bytes_transferred)} of ${formatBytes(migration.total_bytes)}`}
         </Figure>
         <Figure term={running ? 'Rate' : 'Average rate'}>{formatRate(migration.rate_bytes_per_s)}</Figure>
         <Figure term="Time left">{running ? formatEta(remaining, migration.rate_bytes_per_s) : '—'}</Figure>
