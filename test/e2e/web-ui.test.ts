@@ -282,6 +282,14 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  it('shows a worker going offline without a reload', async () => {
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    const card = page.getByRole('article', { name: `Worker ${TARGET}` });
+    await expect.poll(() => card.textContent()).toContain('online');
+    await workers[1]!.stop();
+    await expect.poll(() => card.textContent(), { timeout: 30_000 }).toContain('offline');
+  });
+
   it('signs out: the pages and the API are closed again', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/sign-in/);
