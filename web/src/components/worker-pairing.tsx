@@ -4,7 +4,7 @@ import { useMutation } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { PairingCodeJson } from '../api/worker-types';
 import { formatDateTime, formatDuration } from '../lib/format';
-import { useNow } from '../lib/worker-time';
+import { useNow } from '../lib/use-now';
 import { Button, Card, ErrorNotice } from './ui';
 import { CopyField } from './copy-field';
 

@@ -4,7 +4,7 @@ import type { ComponentProps, ReactNode } from 'react';
 import { Link } from 'react-router';
 
 import { formatDateTime, formatRelative } from '../lib/format';
-import { useNow } from '../lib/worker-time';
+import { useNow } from '../lib/use-now';
 import { Badge, Card, EmptyState } from './ui';
 
 export type Tone = NonNullable<ComponentProps<typeof Badge>['tone']>;

@@ -23,7 +23,7 @@ import { MigrationEventLog } from './migration-event-log';
 import { useMigration, useWorkerNames } from './migration-queries';
 import { MigrationResources } from './migration-resources';
 import { MigrationResult } from './migration-result';
-import { useNow } from './use-now';
+import { useNow } from '../../lib/use-now';
 
 function Figure({ term, children }: { term: string; children: ReactNode }) {
   return (
@@ -36,7 +36,7 @@ function Figure({ term, children }: { term: string; children: ReactNode }) {
 
 function Progress({ migration }: { migration: MigrationJson }) {
   const running = !isFinished(migration.status);
-  const now = useNow(running);
+  const now = useNow(1_000, running);
   const remaining = migration.total_bytes - migration.bytes_transferred;
   return (
     <div className="space-y-3">
