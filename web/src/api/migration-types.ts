@@ -1,4 +1,5 @@
-// The master's migration JSON (src/master/http/migration-json.ts), as the UI reads it.
+// The master's migration JSON (src/master/http/migration-json.ts), as the UI reads it. Workers and their Docker
+// resources are in worker-types.ts, the one description of GET /api/workers and /api/workers/:id/resources.
 
 export type MigrationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'rolled_back';
 export type MigrationPhase =
@@ -103,59 +104,4 @@ export interface DryRunJson {
 export interface MigrationListJson {
   migrations: MigrationJson[];
   next_before: string | null;
-}
-
-/** The few fields of GET /api/workers the migration pages read (the full shape is the worker pages'). */
-export interface MigrationWorkerJson {
-  id: string;
-  name: string;
-  online: boolean;
-  status: 'online' | 'offline';
-}
-
-export interface MigrationWorkersJson {
-  workers: MigrationWorkerJson[];
-}
-
-/** A worker's Docker resources as GET /api/workers/:id/resources sends them (camelCase, as the domain has them). */
-export interface ContainerJson {
-  id: string;
-  name: string;
-  image: string;
-  imageId: string;
-  state: string;
-  status: string;
-  labels: Record<string, string>;
-  volumeNames: string[];
-  networkNames: string[];
-}
-
-export interface ImageJson {
-  id: string;
-  tags: string[];
-  size: number;
-  labels: Record<string, string>;
-}
-
-export interface VolumeJson {
-  name: string;
-  driver: string;
-  labels: Record<string, string>;
-  size?: number | null;
-}
-
-export interface NetworkJson {
-  id: string;
-  name: string;
-  driver: string;
-  labels: Record<string, string>;
-  builtIn: boolean;
-}
-
-export interface WorkerResourcesJson {
-  worker_id: string;
-  containers: ContainerJson[];
-  images: ImageJson[];
-  volumes: VolumeJson[];
-  networks: NetworkJson[];
 }

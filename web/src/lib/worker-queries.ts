@@ -1,9 +1,10 @@
-// Queries and mutations of the worker pages (dashboard, worker, enroll), keyed so live events refresh them.
+// Queries and mutations about workers, for every page (dashboard, worker, enroll, and the migration pages): one
+// fetcher per endpoint, keyed so that live events refresh them.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 
 import { api } from '../api/client';
 import { keys } from '../api/keys';
-import type { MigrationJson } from '../api/migration-types';
+import type { MigrationListJson } from '../api/migration-types';
 import type { WorkerJson, WorkerResourcesJson } from '../api/worker-types';
 
 function workerPath(id: string): string {
@@ -18,6 +19,12 @@ export function useWorkers() {
   });
 }
 
+/** Worker names by id, for "alpha → beta"; an id the master no longer knows is shown as it is. */
+export function useWorkerNames(): (id: string) => string {
+  const workers = useWorkers();
+  return (id) => workers.data?.find((worker) => worker.id === id)?.name ?? id;
+}
+
 export function useWorker(id: string) {
   return useQuery({
     queryKey: keys.worker(id),
@@ -26,29 +33,19 @@ export function useWorker(id: string) {
   });
 }
 
-export function useWorkerResources(id: string, enabled: boolean) {
+/** A worker's Docker resources as it last reported them; nothing is asked while `id` is null. */
+export function useWorkerResources(id: string | null) {
   return useQuery({
-    queryKey: keys.resources(id),
-    queryFn: ({ signal }) => api<WorkerResourcesJson>(`${workerPath(id)}/resources`, { signal }),
-    enabled,
+    queryKey: keys.resources(id ?? ''),
+    queryFn: ({ signal }) => api<WorkerResourcesJson>(`${workerPath(id ?? '')}/resources`, { signal }),
+    enabled: id !== null,
   });
 }
 
-/**
- * Key of the active-migrations list. It sits under keys.workers on purpose: live events invalidate keys.workers
- * (a prefix) on every migration.updated, whereas keys.migrations is invalidated exactly and would leave this
- * list, and its progress bars, stale.
- */
-export const ACTIVE_MIGRATIONS_KEY = [...keys.workers, 'active-migrations'] as const;
-
 export function useActiveMigrations() {
   return useQuery({
-    queryKey: ACTIVE_MIGRATIONS_KEY,
-    queryFn: ({ signal }) =>
-      api<{ migrations: MigrationJson[]; next_before: string | null }>(
-        '/api/migrations?status=pending,running',
-        { signal },
-      ),
+    queryKey: keys.activeMigrations,
+    queryFn: ({ signal }) => api<MigrationListJson>('/api/migrations?status=pending,running', { signal }),
     select: (data) => data.migrations,
   });
 }

@@ -1,10 +1,11 @@
 // Audit page: newest first, paging back with before=<last id>, empty and error states.
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { AuditEntryJson } from '../api/worker-types';
-import { fakeMaster, renderPage, type FakeAnswer } from '../lib/worker-test-support';
+import { apiError, fakeApi } from '../testing/fake-api';
+import { renderAt } from '../testing/render';
 import { AuditPage } from './audit';
 
 function entry(id: number): AuditEntryJson {
@@ -26,19 +27,18 @@ function entries(newest: number, count: number): AuditEntryJson[] {
   return Array.from({ length: count }, (_, index) => entry(newest - index));
 }
 
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+function renderAudit() {
+  return renderAt('/audit', [{ path: '/audit', element: <AuditPage /> }]);
+}
 
 describe('AuditPage', () => {
   it('shows entries newest first and pages back with before=<last id>', async () => {
-    const calls = fakeMaster(({ url }): FakeAnswer => {
-      if (url === '/api/audit?limit=50') return { body: { entries: entries(70, 50) } };
-      if (url === '/api/audit?limit=50&before=21') return { body: { entries: entries(20, 20) } };
-      return undefined;
+    const { calls } = fakeApi({
+      'GET /api/audit?limit=50': { body: { entries: entries(70, 50) } },
+      'GET /api/audit?limit=50&before=21': { body: { entries: entries(20, 20) } },
     });
     const user = userEvent.setup();
-    renderPage(<AuditPage />, '/audit', '/audit');
+    renderAudit();
 
     const log = await screen.findByRole('table', { name: 'Audit log, newest first' });
     const rows = within(log).getAllByRole('row').slice(1);
@@ -52,22 +52,22 @@ describe('AuditPage', () => {
 
     expect(await within(log).findByText('target-1')).toBeInTheDocument();
     expect(within(log).getAllByRole('row')).toHaveLength(71);
-    expect(calls.map((call) => call.url)).toEqual(['/api/audit?limit=50', '/api/audit?limit=50&before=21']);
+    expect(calls.map((call) => call.path)).toEqual(['/api/audit?limit=50', '/api/audit?limit=50&before=21']);
     expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();
     expect(screen.getByText('That is the oldest entry.')).toBeInTheDocument();
   });
 
   it('says when nothing has been recorded', async () => {
-    fakeMaster(() => ({ body: { entries: [] } }));
-    renderPage(<AuditPage />, '/audit', '/audit');
+    fakeApi({ 'GET /api/audit?limit=50': { body: { entries: [] } } });
+    renderAudit();
 
     expect(await screen.findByText('Nothing has been recorded yet.')).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();
   });
 
   it('shows the master’s error', async () => {
-    fakeMaster(() => ({ status: 500, body: { error: { code: 'internal', message: 'disk I/O error' } } }));
-    renderPage(<AuditPage />, '/audit', '/audit');
+    fakeApi(() => apiError(500, 'internal', 'disk I/O error'));
+    renderAudit();
 
     expect(await screen.findByRole('alert')).toHaveTextContent('disk I/O error');
   });

@@ -3,13 +3,9 @@ import { screen, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import type { WorkerJson } from '../api/worker-types';
-import {
-  fakeMaster,
-  renderPage,
-  sampleMigration,
-  sampleWorker,
-  type FakeAnswer,
-} from '../lib/worker-test-support';
+import { apiError, fakeApi } from '../testing/fake-api';
+import { migration, sampleWorker } from '../testing/fixtures';
+import { renderAt } from '../testing/render';
 import { DashboardPage } from './dashboard';
 
 const NOW = Date.parse('2026-11-29T12:00:00.000Z');
@@ -27,14 +23,15 @@ const beta = sampleWorker({
   system: null,
 });
 
-function master(workers: WorkerJson[], migrations = [sampleMigration()]) {
-  return fakeMaster(({ method, url }): FakeAnswer => {
-    if (method === 'GET' && url === '/api/workers') return { body: { workers } };
-    if (method === 'GET' && url === '/api/migrations?status=pending,running') {
-      return { body: { migrations, next_before: null } };
-    }
-    return undefined;
+function master(workers: WorkerJson[], migrations = [migration({ id: 'm-1', progress: 0.42 })]) {
+  return fakeApi({
+    'GET /api/workers': { body: { workers } },
+    'GET /api/migrations?status=pending,running': { body: { migrations, next_before: null } },
   });
+}
+
+function renderDashboard() {
+  return renderAt('/', [{ path: '/', element: <DashboardPage /> }]);
 }
 
 beforeEach(() => {
@@ -45,13 +42,12 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
-  vi.unstubAllGlobals();
 });
 
 describe('DashboardPage', () => {
   it('shows each worker online or offline with its counts, linked to its page', async () => {
     master([alpha, beta]);
-    renderPage(<DashboardPage />, '/', '/');
+    renderDashboard();
 
     const alphaCard = await screen.findByRole('article', { name: 'Worker alpha' });
     expect(within(alphaCard).getByText('online')).toBeInTheDocument();
@@ -83,7 +79,7 @@ describe('DashboardPage', () => {
 
   it('adds the workers up at the top', async () => {
     master([alpha, beta]);
-    renderPage(<DashboardPage />, '/', '/');
+    renderDashboard();
 
     const totals = await screen.findByRole('region', { name: 'Totals' });
     expect(within(totals).getByText('2 workers')).toBeInTheDocument();
@@ -98,7 +94,7 @@ describe('DashboardPage', () => {
 
   it('lists active migrations with their progress, each linking to its page', async () => {
     master([alpha, beta]);
-    renderPage(<DashboardPage />, '/', '/');
+    renderDashboard();
 
     const bar = await screen.findByRole('progressbar', { name: 'Migration from alpha to beta' });
     expect(bar).toHaveAttribute('aria-valuenow', '42');
@@ -109,7 +105,7 @@ describe('DashboardPage', () => {
 
   it('says how to enroll a worker when there is none', async () => {
     master([], []);
-    renderPage(<DashboardPage />, '/', '/');
+    renderDashboard();
 
     expect(await screen.findByText('No worker has enrolled yet.')).toBeInTheDocument();
     expect(screen.getByRole('link', { name: 'Enroll a worker' })).toHaveAttribute('href', '/enroll');
@@ -118,11 +114,8 @@ describe('DashboardPage', () => {
   });
 
   it('shows the master’s error when the workers cannot be listed', async () => {
-    fakeMaster(() => ({
-      status: 503,
-      body: { error: { code: 'unavailable', message: 'the store is closed' } },
-    }));
-    renderPage(<DashboardPage />, '/', '/');
+    fakeApi(() => apiError(503, 'unavailable', 'the store is closed'));
+    renderDashboard();
 
     expect(await screen.findByRole('alert')).toHaveTextContent('the store is closed');
   });

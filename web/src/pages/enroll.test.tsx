@@ -1,10 +1,12 @@
 // Enroll page: copying (clipboard or selection), regenerating only after confirmation, pairing codes.
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { EnrollmentJson } from '../api/worker-types';
-import { fakeMaster, renderPage, sampleWorker, type FakeAnswer } from '../lib/worker-test-support';
+import { fakeApi } from '../testing/fake-api';
+import { sampleWorker } from '../testing/fixtures';
+import { renderAt } from '../testing/render';
 import { EnrollPage } from './enroll';
 
 function enrollment(token: string): EnrollmentJson {
@@ -17,39 +19,35 @@ function enrollment(token: string): EnrollmentJson {
 }
 
 function master() {
-  return fakeMaster(({ method, url }): FakeAnswer => {
-    if (method === 'GET' && url === '/api/enrollment-token') return { body: enrollment('old-token') };
-    if (method === 'POST' && url === '/api/enrollment-token/regenerate')
-      return { body: enrollment('new-token') };
-    if (method === 'POST' && url === '/api/pairing-codes') {
-      return {
-        status: 201,
-        body: {
-          code: 'PAIR-1234',
-          expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
-          join_command: 'docker-migrate worker --master-url https://master.lan:8443 --token PAIR-1234',
-        },
-      };
-    }
-    if (method === 'GET' && url === '/api/workers') return { body: { workers: [sampleWorker()] } };
-    return undefined;
+  return fakeApi({
+    'GET /api/enrollment-token': { body: enrollment('old-token') },
+    'POST /api/enrollment-token/regenerate': { body: enrollment('new-token') },
+    'POST /api/pairing-codes': () => ({
+      status: 201,
+      body: {
+        code: 'PAIR-1234',
+        expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
+        join_command: 'docker-migrate worker --master-url https://master.lan:8443 --token PAIR-1234',
+      },
+    }),
+    'GET /api/workers': { body: { workers: [sampleWorker()] } },
   });
+}
+
+function renderEnroll() {
+  return renderAt('/enroll', [{ path: '/enroll', element: <EnrollPage /> }]);
 }
 
 function field(name: string): HTMLElement {
   return screen.getByRole('group', { name });
 }
 
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
-
 describe('EnrollPage', () => {
   it('copies the join command to the clipboard and says so', async () => {
     master();
     const user = userEvent.setup();
     const writeText = vi.spyOn(navigator.clipboard, 'writeText');
-    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    renderEnroll();
     await screen.findByText(/--token old-token/);
 
     await user.click(within(field('Join command')).getByRole('button', { name: 'Copy join command' }));
@@ -63,7 +61,7 @@ describe('EnrollPage', () => {
     master();
     const user = userEvent.setup();
     Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
-    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    renderEnroll();
     await screen.findByText(/--token old-token/);
 
     await user.click(within(field('CA hash')).getByRole('button', { name: 'Copy CA hash' }));
@@ -73,9 +71,9 @@ describe('EnrollPage', () => {
   });
 
   it('asks before regenerating the token, then shows the new one', async () => {
-    const calls = master();
+    const { calls } = master();
     const user = userEvent.setup();
-    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    renderEnroll();
     await screen.findByText(/--token old-token/);
 
     await user.click(screen.getByRole('button', { name: 'Regenerate token' }));
@@ -88,7 +86,7 @@ describe('EnrollPage', () => {
 
     expect(await screen.findByText(/--token new-token/)).toBeInTheDocument();
     expect(screen.queryByText(/--token old-token/)).not.toBeInTheDocument();
-    expect(calls.filter((call) => call.method === 'POST').map((call) => call.url)).toEqual([
+    expect(calls.filter((call) => call.method === 'POST').map((call) => call.path)).toEqual([
       '/api/enrollment-token/regenerate',
     ]);
     expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
@@ -97,7 +95,7 @@ describe('EnrollPage', () => {
   it('creates a one-time pairing code with its expiry', async () => {
     master();
     const user = userEvent.setup();
-    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    renderEnroll();
     await screen.findByText(/--token old-token/);
 
     await user.click(screen.getByRole('button', { name: 'Create a one-time pairing code' }));
@@ -108,7 +106,7 @@ describe('EnrollPage', () => {
 
   it('lists enrolled workers with a link to each', async () => {
     master();
-    renderPage(<EnrollPage />, '/enroll', '/enroll');
+    renderEnroll();
 
     expect(await screen.findByRole('link', { name: 'alpha' })).toHaveAttribute('href', '/workers/w-alpha');
   });

@@ -1,41 +1,30 @@
 // Worker page: resources listed and filtered by name, removal only after confirmation, an unknown worker.
 import { screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { WorkerResourcesJson } from '../api/worker-types';
-import {
-  fakeMaster,
-  renderPage,
-  sampleResources,
-  sampleWorker,
-  type FakeAnswer,
-} from '../lib/worker-test-support';
+import { apiError, fakeApi } from '../testing/fake-api';
+import { sampleResources, sampleWorker } from '../testing/fixtures';
+import { renderAt } from '../testing/render';
 import { WorkerPage } from './worker';
 
 function master(resources: WorkerResourcesJson = sampleResources()) {
-  return fakeMaster(({ method, url }): FakeAnswer => {
-    if (url === '/api/workers/w-alpha' && method === 'GET') return { body: { worker: sampleWorker() } };
-    if (url === '/api/workers/w-alpha' && method === 'DELETE') {
-      return { body: { removed: true, worker_id: 'w-alpha' } };
-    }
-    if (url === '/api/workers/w-alpha/resources') return { body: resources };
-    if (url === '/api/workers') return { body: { workers: [] } };
-    return undefined;
+  return fakeApi({
+    'GET /api/workers/w-alpha': { body: { worker: sampleWorker() } },
+    'DELETE /api/workers/w-alpha': { body: { removed: true, worker_id: 'w-alpha' } },
+    'GET /api/workers/w-alpha/resources': { body: resources },
+    'GET /api/workers': { body: { workers: [] } },
   });
 }
 
 function renderWorker(id = 'w-alpha') {
-  return renderPage(<WorkerPage />, `/workers/${id}`, '/workers/:id');
+  return renderAt(`/workers/${id}`, [{ path: '/workers/:id', element: <WorkerPage /> }]);
 }
 
 function table(name: string): HTMLElement {
   return screen.getByRole('table', { name });
 }
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
 
 describe('WorkerPage', () => {
   it('lists containers, images, volumes and networks with who uses what', async () => {
@@ -99,7 +88,7 @@ describe('WorkerPage', () => {
   });
 
   it('removes the worker only after confirmation, then goes to the dashboard', async () => {
-    const calls = master();
+    const { calls } = master();
     const user = userEvent.setup();
     renderWorker();
     await screen.findByRole('table', { name: 'Containers' });
@@ -114,13 +103,13 @@ describe('WorkerPage', () => {
     await user.click(within(dialog).getByRole('button', { name: 'Remove' }));
 
     expect(await screen.findByTestId('location')).toHaveTextContent(/^\/$/);
-    expect(calls.filter((call) => call.method === 'DELETE').map((call) => call.url)).toEqual([
+    expect(calls.filter((call) => call.method === 'DELETE').map((call) => call.path)).toEqual([
       '/api/workers/w-alpha',
     ]);
   });
 
   it('keeps the worker when the dialog is cancelled', async () => {
-    const calls = master();
+    const { calls } = master();
     const user = userEvent.setup();
     renderWorker();
     await screen.findByRole('table', { name: 'Containers' });
@@ -133,10 +122,7 @@ describe('WorkerPage', () => {
   });
 
   it('explains an unknown worker and links back', async () => {
-    fakeMaster(() => ({
-      status: 404,
-      body: { error: { code: 'not_found', message: 'worker "nope" not found' } },
-    }));
+    fakeApi(() => apiError(404, 'not_found', 'worker "nope" not found'));
     renderWorker('nope');
 
     expect(await screen.findByRole('alert')).toHaveTextContent('There is no such worker');

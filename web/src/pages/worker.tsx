@@ -80,7 +80,7 @@ function NoSuchWorker({ error }: { error: unknown }) {
 export function WorkerPage() {
   const { id = '' } = useParams();
   const worker = useWorker(id);
-  const resources = useWorkerResources(id, worker.data !== undefined);
+  const resources = useWorkerResources(worker.data === undefined ? null : id);
 
   if (worker.data === undefined) {
     return worker.isError ? <NoSuchWorker error={worker.error} /> : <Loading what="the worker" />;

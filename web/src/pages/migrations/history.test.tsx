@@ -3,11 +3,10 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
-import { fakeApi, quietConsoleRequired, renderAt, type FakeRoute } from './fake-api';
+import { fakeApi, type FakeRoute } from '../../testing/fake-api';
+import { APP_PLAN, MIB, migration, planned, WORKERS } from '../../testing/fixtures';
+import { renderAt } from '../../testing/render';
 import { HistoryPage } from './history';
-import { APP_PLAN, MIB, migration, planned, WORKERS } from './test-fixtures';
-
-quietConsoleRequired();
 
 const COMPLETED = migration({
   id: 'm-000000000003',

@@ -15,7 +15,8 @@ import {
   resourcesSummary,
   STATUS_LABELS,
 } from '../../lib/migration-status';
-import { useMigrationHistory, useWorkerNames } from './migration-queries';
+import { useWorkerNames } from '../../lib/worker-queries';
+import { useMigrationHistory } from './migration-queries';
 
 const LINK = 'text-sky-700 underline dark:text-sky-400';
 

@@ -1,6 +1,5 @@
-// Queries and mutations of the migration pages. Workers and resources share the worker pages' keys and their raw
-// API answers, so both read one cache; one migration lives under keys.migration(id) as MigrationJson, the shape the
-// live event stream merges its figures into.
+// Queries and mutations of the migration pages (workers and their resources come from lib/worker-queries.ts). One
+// migration lives under keys.migration(id) as MigrationJson, the shape the live event stream merges its figures into.
 import {
   useInfiniteQuery,
   useMutation,
@@ -17,8 +16,6 @@ import type {
   MigrationListJson,
   MigrationRequestBody,
   MigrationStatus,
-  MigrationWorkersJson,
-  WorkerResourcesJson,
 } from '../../api/migration-types';
 import { isFinished } from '../../lib/migration-status';
 
@@ -33,29 +30,6 @@ const HISTORY_IDLE_REFRESH_MS = 30_000;
 
 function migrationPath(id: string): string {
   return `/api/migrations/${encodeURIComponent(id)}`;
-}
-
-export function useMigrationWorkers() {
-  return useQuery({
-    queryKey: keys.workers,
-    queryFn: ({ signal }) => api<MigrationWorkersJson>('/api/workers', { signal }),
-    select: (data) => data.workers,
-  });
-}
-
-/** Worker names by id, for "alpha → beta"; an id the master no longer knows is shown as it is. */
-export function useWorkerNames(): (id: string) => string {
-  const workers = useMigrationWorkers();
-  return (id) => workers.data?.find((worker) => worker.id === id)?.name ?? id;
-}
-
-export function useWorkerResources(workerId: string | null) {
-  return useQuery({
-    queryKey: keys.resources(workerId ?? ''),
-    queryFn: ({ signal }) =>
-      api<WorkerResourcesJson>(`/api/workers/${encodeURIComponent(workerId ?? '')}/resources`, { signal }),
-    enabled: workerId !== null,
-  });
 }
 
 export function useMigration(id: string) {
@@ -83,11 +57,6 @@ export function useCancelMigration(id: string) {
   });
 }
 
-/** The history's key: under keys.migrations, never equal to it (the live stream invalidates that one exactly). */
-export function historyKey(status: MigrationStatus | '') {
-  return [...keys.migrations, 'history', status] as const;
-}
-
 function historyPath(status: MigrationStatus | '', before: string | undefined): string {
   const query = new URLSearchParams({ limit: String(HISTORY_PAGE_SIZE) });
   if (before !== undefined) query.set('before', before);
@@ -102,7 +71,7 @@ function anyRunning(data: InfiniteData<MigrationListJson> | undefined): boolean 
 /** All migrations, newest first, a page at a time; `status` narrows to one status. */
 export function useMigrationHistory(status: MigrationStatus | '') {
   return useInfiniteQuery({
-    queryKey: historyKey(status),
+    queryKey: keys.history(status),
     queryFn: ({ signal, pageParam }) => api<MigrationListJson>(historyPath(status, pageParam), { signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_before ?? undefined,

@@ -5,11 +5,10 @@ import { describe, expect, it } from 'vitest';
 
 import { applyLiveEvent } from '../../api/live-events';
 import type { MigrationEventJson, MigrationJson } from '../../api/migration-types';
-import { apiError, fakeApi, quietConsoleRequired, renderAt } from './fake-api';
+import { apiError, fakeApi, type FakeRoute } from '../../testing/fake-api';
+import { APP_PLAN, MIB, migration, planned, WORKERS } from '../../testing/fixtures';
+import { renderAt } from '../../testing/render';
 import { MigrationPage } from './migration';
-import { APP_PLAN, MIB, migration, planned, WORKERS } from './test-fixtures';
-
-quietConsoleRequired();
 
 function event(
   id: number,
@@ -28,7 +27,7 @@ const RUNNING_EVENTS = [
 
 function renderMigration(
   answer: MigrationJson | ReturnType<typeof apiError>,
-  extra: Parameters<typeof fakeApi>[0] = {},
+  extra: Record<string, FakeRoute> = {},
 ) {
   const api = fakeApi({
     'GET /api/workers': { body: { workers: WORKERS } },

@@ -18,12 +18,13 @@ import {
   formatRate,
 } from '../../lib/format';
 import { elapsedMs, isFinished, mainResourceName } from '../../lib/migration-status';
+import { useNow } from '../../lib/use-now';
+import { useWorkerNames } from '../../lib/worker-queries';
 import { MigrationCancel } from './migration-cancel';
 import { MigrationEventLog } from './migration-event-log';
-import { useMigration, useWorkerNames } from './migration-queries';
+import { useMigration } from './migration-queries';
 import { MigrationResources } from './migration-resources';
 import { MigrationResult } from './migration-result';
-import { useNow } from '../../lib/use-now';
 
 function Figure({ term, children }: { term: string; children: ReactNode }) {
   return (

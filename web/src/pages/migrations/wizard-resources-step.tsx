@@ -2,7 +2,7 @@
 // images and user-defined networks of the source worker, as checkboxes, narrowed by a filter box.
 import { useId, type ReactNode } from 'react';
 
-import type { ContainerJson, WorkerResourcesJson } from '../../api/migration-types';
+import type { ContainerSummary, WorkerResourcesJson } from '../../api/worker-types';
 import { ErrorNotice, Loading } from '../../components/ui';
 import { formatBytes } from '../../lib/format';
 import {
@@ -95,7 +95,7 @@ function Dependencies({
   container,
   resources,
 }: {
-  container: ContainerJson;
+  container: ContainerSummary;
   resources: WorkerResourcesJson;
 }) {
   const dependencies = containerDependencies(container, resources);

@@ -4,7 +4,8 @@ import { useId, type ReactNode } from 'react';
 import { useNavigate } from 'react-router';
 
 import { ApiError } from '../../api/client';
-import type { DryRunJson, FindingJson, ResourceJson, WorkerResourcesJson } from '../../api/migration-types';
+import type { DryRunJson, FindingJson, ResourceJson } from '../../api/migration-types';
+import type { WorkerResourcesJson } from '../../api/worker-types';
 import { MigrationFindings } from '../../components/migration-findings';
 import { Button, ErrorNotice, Loading } from '../../components/ui';
 import { formatBytes } from '../../lib/format';

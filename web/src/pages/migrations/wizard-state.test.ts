@@ -10,7 +10,7 @@ import {
   RUNNING_WARNING,
   UNMAPPED_BIND_ERROR,
   WORKERS,
-} from './test-fixtures';
+} from '../../testing/fixtures';
 import {
   bindMountProblems,
   bindMountRules,

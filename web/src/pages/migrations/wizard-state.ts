@@ -2,16 +2,18 @@
 // containers bring along, compose projects from labels, the request body, and when "Start migration" is allowed.
 import type {
   ConflictPolicy,
-  ContainerJson,
   FindingJson,
   MigrationMode,
   MigrationRequestBody,
-  MigrationWorkerJson,
-  NetworkJson,
   SourcePolicy,
   TransferMode,
-  WorkerResourcesJson,
 } from '../../api/migration-types';
+import type {
+  ContainerSummary,
+  NetworkSummary,
+  WorkerJson,
+  WorkerResourcesJson,
+} from '../../api/worker-types';
 import { groupFindings } from '../../lib/migration-findings';
 
 export type WizardStep = 1 | 2 | 3 | 4 | 5;
@@ -191,11 +193,11 @@ export function wizardReducer(state: WizardState, action: WizardAction): WizardS
 // ---- resources ----
 
 /** Networks every Docker host has by itself (bridge, host, none): never migrated. */
-export function isUserNetwork(network: Pick<NetworkJson, 'name'> & { builtIn?: boolean }): boolean {
+export function isUserNetwork(network: Pick<NetworkSummary, 'name'> & { builtIn?: boolean }): boolean {
   return network.builtIn !== true && !BUILT_IN_NETWORKS.has(network.name);
 }
 
-export function userNetworks(networks: NetworkJson[]): NetworkJson[] {
+export function userNetworks(networks: NetworkSummary[]): NetworkSummary[] {
   return networks.filter(isUserNetwork);
 }
 
@@ -212,7 +214,7 @@ export interface ContainerDependencies {
 
 /** What the planner adds for a container: its image, its named volumes and its user-defined networks. */
 export function containerDependencies(
-  container: ContainerJson,
+  container: ContainerSummary,
   resources: Pick<WorkerResourcesJson, 'images' | 'networks'>,
 ): ContainerDependencies {
   const image = resources.images.find((candidate) => candidate.id === container.imageId);
@@ -237,12 +239,12 @@ export function containerDependencies(
 
 export interface ComposeProject {
   name: string;
-  containers: ContainerJson[];
+  containers: ContainerSummary[];
 }
 
 /** Compose projects on a worker, from the label Compose puts on its containers, by name. */
-export function composeProjects(containers: ContainerJson[]): ComposeProject[] {
-  const byName = new Map<string, ContainerJson[]>();
+export function composeProjects(containers: ContainerSummary[]): ComposeProject[] {
+  const byName = new Map<string, ContainerSummary[]>();
   for (const container of containers) {
     const project = container.labels[COMPOSE_PROJECT_LABEL];
     if (project === undefined || project === '') continue;
@@ -269,7 +271,7 @@ export function broughtAlong(
     const list = found.get(key) ?? [];
     if (!list.includes(by)) found.set(key, [...list, by]);
   };
-  const bringers: ContainerJson[] = [];
+  const bringers: ContainerSummary[] = [];
   for (const container of resources.containers) {
     if (selection.containers.includes(container.id)) bringers.push(container);
   }
@@ -314,11 +316,11 @@ function matches(filter: string, ...fields: (string | undefined)[]): boolean {
 }
 
 export interface FilteredResources {
-  containers: ContainerJson[];
+  containers: ContainerSummary[];
   projects: ComposeProject[];
   volumes: WorkerResourcesJson['volumes'];
   images: WorkerResourcesJson['images'];
-  networks: NetworkJson[];
+  networks: NetworkSummary[];
 }
 
 /** The lists the resources step shows: by name, sorted, user-defined networks only, narrowed by the filter box. */
@@ -440,7 +442,7 @@ export function detectedBindMounts(findings: FindingJson[]): DetectedBindMount[]
 
 function workerProblem(
   workerId: string | null,
-  workers: MigrationWorkerJson[],
+  workers: Pick<WorkerJson, 'id' | 'name' | 'online'>[],
   role: 'source' | 'target',
 ): string | null {
   if (workerId === null) return `Choose the worker to migrate ${role === 'source' ? 'from' : 'to'}.`;
@@ -451,7 +453,10 @@ function workerProblem(
 }
 
 /** Why Next is not possible yet on the current step, in words, or null when it is. */
-export function stepProblem(state: WizardState, workers: MigrationWorkerJson[]): string | null {
+export function stepProblem(
+  state: WizardState,
+  workers: Pick<WorkerJson, 'id' | 'name' | 'online'>[],
+): string | null {
   switch (state.step) {
     case 1:
       return workerProblem(state.sourceId, workers, 'source');

@@ -5,7 +5,7 @@ import { useParams } from 'react-router';
 import { describe, expect, it } from 'vitest';
 
 import type { FindingJson, MigrationRequestBody } from '../../api/migration-types';
-import { apiError, fakeApi, quietConsoleRequired, renderAt, type FakeCall, type FakeRoute } from './fake-api';
+import { apiError, fakeApi, type FakeCall, type FakeRoute } from '../../testing/fake-api';
 import {
   ALPHA_RESOURCES,
   ALREADY_PRESENT_INFO,
@@ -15,7 +15,8 @@ import {
   RUNNING_WARNING,
   UNMAPPED_BIND_ERROR,
   WORKERS,
-} from './test-fixtures';
+} from '../../testing/fixtures';
+import { renderAt } from '../../testing/render';
 import { WizardPage } from './wizard';
 
 function Landed() {
@@ -73,8 +74,6 @@ async function walkToReview(user: UserEvent) {
 function dryRunCalls(calls: FakeCall[]): FakeCall[] {
   return calls.filter((call) => call.method === 'POST' && (call.body as MigrationRequestBody).dry_run);
 }
-
-quietConsoleRequired();
 
 // Walking five steps with a simulated user takes a few seconds on a slow machine.
 describe('WizardPage', { timeout: 20_000 }, () => {

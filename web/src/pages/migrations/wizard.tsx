@@ -3,9 +3,9 @@
 import { useReducer } from 'react';
 import { useSearchParams } from 'react-router';
 
-import type { MigrationWorkerJson, WorkerResourcesJson } from '../../api/migration-types';
+import type { WorkerJson, WorkerResourcesJson } from '../../api/worker-types';
 import { ErrorNotice, Loading, PageTitle } from '../../components/ui';
-import { useMigrationWorkers, useWorkerResources } from './migration-queries';
+import { useWorkerResources, useWorkers } from '../../lib/worker-queries';
 import { WizardOptionsStep } from './wizard-options-step';
 import { WizardResourcesStep } from './wizard-resources-step';
 import { WizardReviewStep } from './wizard-review-step';
@@ -26,7 +26,7 @@ function StepContent({
   dispatch,
 }: {
   state: WizardState;
-  workers: MigrationWorkerJson[];
+  workers: WorkerJson[];
   resources: { data: WorkerResourcesJson | undefined; error: unknown; isPending: boolean };
   dispatch: (action: WizardAction) => void;
 }) {
@@ -67,7 +67,7 @@ function StepContent({
 export function WizardPage() {
   const [params] = useSearchParams();
   const [state, dispatch] = useReducer(wizardReducer, params.get('from'), initialWizardState);
-  const workers = useMigrationWorkers();
+  const workers = useWorkers();
   const resources = useWorkerResources(state.sourceId);
 
   if (workers.isPending) return <Loading what="workers" />;

@@ -2,7 +2,7 @@
 import { useId } from 'react';
 import { Link } from 'react-router';
 
-import type { MigrationWorkerJson } from '../../api/migration-types';
+import type { WorkerJson } from '../../api/worker-types';
 import { EmptyState } from '../../components/ui';
 
 export function WorkerRadioGroup({
@@ -14,7 +14,7 @@ export function WorkerRadioGroup({
 }: {
   legend: string;
   description: string;
-  workers: MigrationWorkerJson[];
+  workers: Pick<WorkerJson, 'id' | 'name' | 'online'>[];
   value: string | null;
   onChange: (workerId: string) => void;
 }) {
