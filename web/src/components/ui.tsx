@@ -1,5 +1,6 @@
 // Small building blocks every page uses, so pages look alike and stay keyboard-accessible.
 import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
 
@@ -36,6 +37,9 @@ export function Card({
 
 type ButtonVariant = 'primary' | 'secondary' | 'danger';
 
+const BUTTON_BASE =
+  'inline-flex items-center justify-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium';
+
 const BUTTON_CLASSES: Record<ButtonVariant, string> = {
   primary: 'bg-sky-600 text-white hover:bg-sky-700 disabled:bg-sky-300 dark:disabled:bg-sky-900',
   secondary:
@@ -52,7 +56,7 @@ export function Button({
   return (
     <button
       type={type}
-      className={`inline-flex items-center justify-center gap-1 rounded-md px-3 py-1.5 text-sm font-medium disabled:cursor-not-allowed disabled:opacity-60 ${BUTTON_CLASSES[variant]} ${className}`}
+      className={`${BUTTON_BASE} disabled:cursor-not-allowed disabled:opacity-60 ${BUTTON_CLASSES[variant]} ${className}`}
       {...props}
     />
   );
@@ -185,4 +189,65 @@ export function ProgressBar({ value, label }: { value: number; label: string }) 
       <div className="h-full bg-sky-600 transition-[width]" style={{ width: `${percent}%` }} />
     </div>
   );
+}
+
+export const LINK_CLASS =
+  'text-sky-700 underline underline-offset-2 hover:text-sky-900 dark:text-sky-400 dark:hover:text-sky-300';
+
+/** A link that looks like a Button: it navigates, so it stays a link for the keyboard and screen readers. */
+export function LinkButton({
+  to,
+  variant = 'secondary',
+  label,
+  children,
+}: {
+  to: string;
+  variant?: 'primary' | 'secondary';
+  /** A fuller name for screen readers when the visible text alone is ambiguous; it starts with that text. */
+  label?: string;
+  children: ReactNode;
+}) {
+  return (
+    <Link to={to} aria-label={label} className={`${BUTTON_BASE} ${BUTTON_CLASSES[variant]}`}>
+      {children}
+    </Link>
+  );
+}
+
+/** A table that scrolls sideways inside its card instead of widening the page on a phone. */
+export function Table({
+  caption,
+  columns,
+  wide = false,
+  children,
+}: {
+  caption: string;
+  columns: readonly string[];
+  /** Many columns: keep them readable and scroll sooner on a narrow screen. */
+  wide?: boolean;
+  children: ReactNode;
+}) {
+  return (
+    <div className="-mx-4 overflow-x-auto px-4">
+      <table
+        className={`w-full ${wide ? 'min-w-[56rem]' : 'min-w-[36rem]'} border-collapse text-left text-sm`}
+      >
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr className="border-b border-slate-200 text-xs text-slate-500 uppercase dark:border-slate-800">
+            {columns.map((column) => (
+              <th key={column} scope="col" className="px-2 py-2 font-medium first:pl-0">
+                {column}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100 dark:divide-slate-800">{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Cell({ children, className = '' }: { children: ReactNode; className?: string }) {
+  return <td className={`px-2 py-2 align-top first:pl-0 ${className}`}>{children}</td>;
 }

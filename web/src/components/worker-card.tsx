@@ -2,10 +2,9 @@
 import { Link } from 'react-router';
 
 import type { WorkerJson } from '../api/worker-types';
-import { formatBytes } from '../lib/format';
-import { plural } from '../lib/worker-resources';
-import { Badge } from './ui';
-import { Ago, LabelList, LINK_CLASS, LinkButton } from './worker-ui';
+import { formatBytes, plural } from '../lib/format';
+import { Badge, LINK_CLASS, LinkButton } from './ui';
+import { Ago, LabelList } from './worker-ui';
 
 export function WorkerCard({ worker }: { worker: WorkerJson }) {
   const { counts } = worker;

@@ -1,8 +1,8 @@
 // The containers of one worker: name, state and health, image, published ports.
 import type { ContainerState, ContainerSummary } from '../api/worker-types';
 import { containerHealth, formatPorts, matchesFilter, type Health } from '../lib/worker-resources';
-import { Badge } from './ui';
-import { Cell, ResourceSection, Table, type Tone } from './worker-ui';
+import { Badge, Cell, Table, type Tone } from './ui';
+import { ResourceSection } from './worker-ui';
 
 const STATE_TONES: Record<ContainerState, Tone> = {
   running: 'green',

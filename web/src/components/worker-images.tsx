@@ -2,7 +2,8 @@
 import type { ImageSummary } from '../api/worker-types';
 import { formatBytes, formatDateTime, shortId } from '../lib/format';
 import { matchesFilter } from '../lib/worker-resources';
-import { Cell, NameList, ResourceSection, Table } from './worker-ui';
+import { Cell, Table } from './ui';
+import { NameList, ResourceSection } from './worker-ui';
 
 /** Unix seconds as local date and time; an out-of-range number must not break the page. */
 function createdAt(seconds: number): string {

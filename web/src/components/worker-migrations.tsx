@@ -2,20 +2,21 @@
 import { Link } from 'react-router';
 
 import type { MigrationJson } from '../api/migration-types';
-import { formatBytes, formatPercent, formatRate, shortId } from '../lib/format';
-import { useActiveMigrations } from '../lib/worker-queries';
-import { Badge, Card, ErrorNotice, Loading, ProgressBar } from './ui';
+import { formatBytes, formatPercent, formatRate } from '../lib/format';
+import { PHASE_LABELS, resourcesSummary } from '../lib/migration-status';
+import { useActiveMigrations, useWorkerNames } from '../lib/worker-queries';
+import { MigrationStatusBadge } from './migration-status-badge';
+import { Card, ErrorNotice, Loading, ProgressBar } from './ui';
 
 function MigrationRow({
   migration,
-  names,
+  workerName,
 }: {
   migration: MigrationJson;
-  names: ReadonlyMap<string, string>;
+  workerName: (id: string) => string;
 }) {
-  const from = names.get(migration.source_worker_id) ?? shortId(migration.source_worker_id);
-  const to = names.get(migration.target_worker_id) ?? shortId(migration.target_worker_id);
-  const what = migration.resources.filter((resource) => resource.type === 'container').map((r) => r.name);
+  const from = workerName(migration.source_worker_id);
+  const to = workerName(migration.target_worker_id);
   return (
     <li>
       <Link
@@ -25,13 +26,18 @@ function MigrationRow({
         <span className="flex flex-wrap items-center justify-between gap-2 text-sm">
           <span className="font-medium break-words">
             {from} → {to}
-            {what.length > 0 && <span className="font-normal text-slate-500"> · {what.join(', ')}</span>}
+            {migration.resources.length > 0 && (
+              <span className="font-normal text-slate-600 dark:text-slate-400">
+                {' '}
+                · {resourcesSummary(migration.resources)}
+              </span>
+            )}
           </span>
-          <Badge tone={migration.status === 'running' ? 'sky' : 'slate'}>{migration.status}</Badge>
+          <MigrationStatusBadge status={migration.status} />
         </span>
         <ProgressBar value={migration.progress} label={`Migration from ${from} to ${to}`} />
-        <span className="block text-xs text-slate-500 dark:text-slate-400">
-          {migration.phase.replaceAll('_', ' ')} · {formatPercent(migration.progress)} ·{' '}
+        <span className="block text-xs text-slate-600 dark:text-slate-400">
+          {PHASE_LABELS[migration.phase]} · {formatPercent(migration.progress)} ·{' '}
           {formatBytes(migration.bytes_transferred)} of {formatBytes(migration.total_bytes)} ·{' '}
           {formatRate(migration.rate_bytes_per_s)}
         </span>
@@ -40,8 +46,9 @@ function MigrationRow({
   );
 }
 
-export function ActiveMigrations({ names }: { names: ReadonlyMap<string, string> }) {
+export function ActiveMigrations() {
   const migrations = useActiveMigrations();
+  const workerName = useWorkerNames();
   return (
     <Card title="Active migrations">
       {migrations.isPending && <Loading what="migrations" />}
@@ -54,7 +61,7 @@ export function ActiveMigrations({ names }: { names: ReadonlyMap<string, string>
       {migrations.data !== undefined && migrations.data.length > 0 && (
         <ul className="space-y-2">
           {migrations.data.map((migration) => (
-            <MigrationRow key={migration.id} migration={migration} names={names} />
+            <MigrationRow key={migration.id} migration={migration} workerName={workerName} />
           ))}
         </ul>
       )}

@@ -1,8 +1,8 @@
 // The networks of one worker: name, driver, scope and subnets, and the containers attached to them.
 import type { NetworkSummary } from '../api/worker-types';
 import { matchesFilter } from '../lib/worker-resources';
-import { Badge } from './ui';
-import { Cell, NameList, ResourceSection, Table } from './worker-ui';
+import { Badge, Cell, Table } from './ui';
+import { NameList, ResourceSection } from './worker-ui';
 
 function Subnets({ network }: { network: NetworkSummary }) {
   const subnets = network.ipam.config.flatMap((config) =>

@@ -2,8 +2,7 @@
 import type { ReactNode } from 'react';
 
 import type { WorkerJson } from '../api/worker-types';
-import { formatBytes, formatDateTime } from '../lib/format';
-import { plural } from '../lib/worker-resources';
+import { formatBytes, formatDateTime, plural } from '../lib/format';
 import { Badge, Card } from './ui';
 import { Ago, LabelList } from './worker-ui';
 

@@ -1,7 +1,7 @@
 // Sums across every worker, at the top of the dashboard.
 import type { WorkerJson } from '../api/worker-types';
-import { formatBytes } from '../lib/format';
-import { plural, workerTotals } from '../lib/worker-resources';
+import { formatBytes, plural } from '../lib/format';
+import { workerTotals } from '../lib/worker-resources';
 
 function Tile({ value, note }: { value: string; note: string }) {
   return (

@@ -2,7 +2,8 @@
 import type { VolumeSummary } from '../api/worker-types';
 import { formatBytes } from '../lib/format';
 import { matchesFilter } from '../lib/worker-resources';
-import { Cell, LabelList, NameList, ResourceSection, Table } from './worker-ui';
+import { Cell, Table } from './ui';
+import { LabelList, NameList, ResourceSection } from './worker-ui';
 
 export function WorkerVolumes({
   volumes,

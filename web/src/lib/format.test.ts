@@ -1,3 +1,4 @@
+// Human sizes, rates, durations, relative times and counts, as every page shows them.
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -7,6 +8,7 @@ import {
   formatPercent,
   formatRate,
   formatRelative,
+  plural,
   shortId,
 } from './format';
 
@@ -65,5 +67,14 @@ describe('formatRelative', () => {
 describe('shortId', () => {
   it('drops the digest prefix and keeps twelve characters', () => {
     expect(shortId('sha256:0123456789abcdef0123')).toBe('0123456789ab');
+  });
+});
+
+describe('plural', () => {
+  it('uses the singular for exactly one, and the given plural otherwise', () => {
+    expect(plural(1, 'volume')).toBe('1 volume');
+    expect(plural(0, 'volume')).toBe('0 volumes');
+    expect(plural(2, 'dependency', 'dependencies')).toBe('2 dependencies');
+    expect(plural(1, 'dependency', 'dependencies')).toBe('1 dependency');
   });
 });

@@ -1,4 +1,4 @@
-// Human sizes, rates and times for every page: binary units, short durations, "3 min ago".
+// Human words for every page: sizes in binary units, rates, short durations, "3 min ago", counts with plurals.
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -96,4 +96,9 @@ export function formatPercent(fraction: number | null | undefined): string {
 export function shortId(id: string): string {
   const bare = id.startsWith('sha256:') ? id.slice('sha256:'.length) : id;
   return bare.slice(0, 12);
+}
+
+/** "1 volume", "3 volumes", "2 dependencies": the count with its noun, singular only for exactly one. */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }

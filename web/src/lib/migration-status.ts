@@ -8,8 +8,8 @@ import type {
   ResourceJson,
   ResourceStatus,
 } from '../api/migration-types';
-
-export type Tone = 'green' | 'red' | 'amber' | 'sky' | 'slate';
+import type { Tone } from '../components/ui';
+import { plural } from './format';
 
 export const STATUS_LABELS: Record<MigrationStatus, string> = {
   pending: 'Pending',
@@ -159,10 +159,6 @@ export function mainResourceName(migration: Pick<MigrationJson, 'id' | 'resource
   return asked(migration.resources)[0]?.name ?? migration.resources[0]?.name ?? migration.id;
 }
 
-function count(n: number, one: string, many: string): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
 /** "app-1 + 3 dependencies", "app-1, db-1 and 2 more + 5 dependencies", "nothing planned". */
 export function resourcesSummary(resources: ResourceJson[]): string {
   const primary = asked(resources);
@@ -174,6 +170,6 @@ export function resourcesSummary(resources: ResourceJson[]): string {
     .map((resource) => resource.name)
     .join(', ');
   if (named.length > 2) text += ` and ${named.length - 2} more`;
-  if (dependencies > 0) text += ` + ${count(dependencies, 'dependency', 'dependencies')}`;
+  if (dependencies > 0) text += ` + ${plural(dependencies, 'dependency', 'dependencies')}`;
   return text;
 }

@@ -1,8 +1,8 @@
-// Ports, health, volume and network users, filtering and plurals as the worker pages show them.
+// Ports, health, volume and network users and filtering as the worker pages show them.
 import { describe, expect, it } from 'vitest';
 
 import type { ContainerSummary } from '../api/worker-types';
-import { containerHealth, formatPort, formatPorts, matchesFilter, plural, usersBy } from './worker-resources';
+import { containerHealth, formatPort, formatPorts, matchesFilter, usersBy } from './worker-resources';
 
 function container(name: string, volumeNames: string[]): ContainerSummary {
   return {
@@ -58,14 +58,14 @@ describe('usersBy', () => {
   });
 });
 
-describe('matchesFilter and plural', () => {
+describe('matchesFilter', () => {
   it('matches any name, ignoring case and surrounding spaces', () => {
     expect(matchesFilter(' WEB ', 'db', 'my-web-1')).toBe(true);
     expect(matchesFilter('cache', 'db', 'web')).toBe(false);
     expect(matchesFilter('', 'anything')).toBe(true);
   });
-  it('says one thing in the singular', () => {
-    expect(plural(1, 'volume')).toBe('1 volume');
-    expect(plural(0, 'volume')).toBe('0 volumes');
+  it('skips fields a resource does not have', () => {
+    expect(matchesFilter('shop', undefined, 'db')).toBe(false);
+    expect(matchesFilter('shop', undefined, 'shop_default')).toBe(true);
   });
 });

@@ -1,11 +1,6 @@
 // Words and cross-references for a worker's Docker resources: ports, health, who uses a volume, filtering, totals.
 import type { ContainerSummary, PortBinding, WorkerJson } from '../api/worker-types';
 
-/** "1 volume", "3 volumes". */
-export function plural(count: number, word: string): string {
-  return `${count} ${count === 1 ? word : `${word}s`}`;
-}
-
 /** A port as `docker ps` shows it: "0.0.0.0:8080→80/tcp", or "80/tcp" when not published. */
 export function formatPort(port: PortBinding): string {
   const inside = `${port.privatePort}/${port.protocol}`;
@@ -48,11 +43,14 @@ export function usersBy(
   return users;
 }
 
-/** Whether any of the names contains the filter text, ignoring case; an empty filter matches everything. */
-export function matchesFilter(filter: string, ...names: readonly string[]): boolean {
+/**
+ * Whether any of the names contains the filter text, ignoring case; an empty filter matches everything. Used by the
+ * worker page's filter and the wizard's; a missing field (a container without a compose label) matches nothing.
+ */
+export function matchesFilter(filter: string, ...names: readonly (string | undefined)[]): boolean {
   const needle = filter.trim().toLowerCase();
   if (needle === '') return true;
-  return names.some((name) => name.toLowerCase().includes(needle));
+  return names.some((name) => name?.toLowerCase().includes(needle) === true);
 }
 
 export interface WorkerTotals {

@@ -4,8 +4,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { api } from '../api/client';
 import { keys } from '../api/keys';
 import type { AuditEntryJson } from '../api/worker-types';
-import { Badge, Button, EmptyState, ErrorNotice, Loading, PageTitle } from '../components/ui';
-import { Cell, Table } from '../components/worker-ui';
+import { Badge, Button, Cell, EmptyState, ErrorNotice, Loading, PageTitle, Table } from '../components/ui';
 import { formatDateTime, formatRelative } from '../lib/format';
 
 const PAGE_SIZE = 50;

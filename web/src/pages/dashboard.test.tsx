@@ -100,7 +100,7 @@ describe('DashboardPage', () => {
     expect(bar).toHaveAttribute('aria-valuenow', '42');
     const link = screen.getByRole('link', { name: /alpha → beta/ });
     expect(link).toHaveAttribute('href', '/migrations/m-1');
-    expect(within(link).getByText(/transfer · 42 %/)).toBeInTheDocument();
+    expect(within(link).getByText(/Transfer · 42 %/)).toBeInTheDocument();
   });
 
   it('says how to enroll a worker when there is none', async () => {

@@ -1,12 +1,10 @@
 // The dashboard: every worker with its state and counts, totals across them, and the migrations under way.
-import { useMemo } from 'react';
 import { Link } from 'react-router';
 
 import { ActiveMigrations } from '../components/worker-migrations';
 import { WorkerCard } from '../components/worker-card';
 import { WorkerTotals } from '../components/worker-totals';
-import { EmptyState, ErrorNotice, Loading, PageTitle } from '../components/ui';
-import { LINK_CLASS, LinkButton } from '../components/worker-ui';
+import { EmptyState, ErrorNotice, LINK_CLASS, LinkButton, Loading, PageTitle } from '../components/ui';
 import { useWorkers } from '../lib/worker-queries';
 
 function NoWorkers() {
@@ -25,7 +23,6 @@ function NoWorkers() {
 export function DashboardPage() {
   const workers = useWorkers();
   const list = workers.data;
-  const names = useMemo(() => new Map((list ?? []).map((worker) => [worker.id, worker.name])), [list]);
 
   if (list === undefined) {
     return (
@@ -55,7 +52,7 @@ export function DashboardPage() {
         ) : (
           <>
             <WorkerTotals workers={list} />
-            <ActiveMigrations names={names} />
+            <ActiveMigrations />
             <section aria-label="Workers" className="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
               {sorted.map((worker) => (
                 <WorkerCard key={worker.id} worker={worker} />

@@ -8,9 +8,17 @@ import { api } from '../api/client';
 import { keys } from '../api/keys';
 import type { EnrollmentJson } from '../api/worker-types';
 import { CopyField } from '../components/copy-field';
-import { Badge, Button, Card, ConfirmDialog, ErrorNotice, Loading, PageTitle } from '../components/ui';
+import {
+  Badge,
+  Button,
+  Card,
+  ConfirmDialog,
+  ErrorNotice,
+  LINK_CLASS,
+  Loading,
+  PageTitle,
+} from '../components/ui';
 import { WorkerPairing } from '../components/worker-pairing';
-import { LINK_CLASS } from '../components/worker-ui';
 import { formatDateTime } from '../lib/format';
 import { useWorkers } from '../lib/worker-queries';
 

@@ -1,14 +1,14 @@
 // A path the app does not know.
 import { Link } from 'react-router';
 
-import { EmptyState, PageTitle } from '../components/ui';
+import { EmptyState, LINK_CLASS, PageTitle } from '../components/ui';
 
 export function NotFoundPage() {
   return (
     <>
       <PageTitle>Page not found</PageTitle>
       <EmptyState title="There is nothing at this address.">
-        <Link className="text-sky-700 underline dark:text-sky-400" to="/">
+        <Link className={LINK_CLASS} to="/">
           Go to the dashboard
         </Link>
       </EmptyState>

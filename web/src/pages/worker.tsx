@@ -4,13 +4,12 @@ import { Link, useParams } from 'react-router';
 
 import { ApiError } from '../api/client';
 import type { WorkerResourcesJson } from '../api/worker-types';
-import { ErrorNotice, Loading, PageTitle } from '../components/ui';
+import { ErrorNotice, LINK_CLASS, LinkButton, Loading, PageTitle } from '../components/ui';
 import { WorkerContainers } from '../components/worker-containers';
 import { WorkerImages } from '../components/worker-images';
 import { WorkerNetworks } from '../components/worker-networks';
 import { RemoveWorkerButton } from '../components/worker-remove';
 import { WorkerSummary } from '../components/worker-summary';
-import { LINK_CLASS, LinkButton } from '../components/worker-ui';
 import { WorkerVolumes } from '../components/worker-volumes';
 import { useWorker, useWorkerResources } from '../lib/worker-queries';
 import { usersBy } from '../lib/worker-resources';

@@ -53,7 +53,8 @@ describe('HistoryPage', () => {
 
     const link = await screen.findByRole('link', { name: 'app-1' });
     expect(link).toHaveAttribute('href', '/migrations/m-000000000003');
-    const rows = screen.getAllByRole('row').slice(1);
+    const table = screen.getByRole('table', { name: 'Migrations, newest first' });
+    const rows = within(table).getAllByRole('row').slice(1);
     expect(rows).toHaveLength(2);
 
     const [running, completed] = rows;

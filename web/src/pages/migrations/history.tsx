@@ -5,7 +5,18 @@ import { Link } from 'react-router';
 
 import type { MigrationJson, MigrationStatus } from '../../api/migration-types';
 import { MigrationStatusBadge } from '../../components/migration-status-badge';
-import { Button, EmptyState, ErrorNotice, Loading, PageTitle } from '../../components/ui';
+import {
+  Button,
+  Card,
+  Cell,
+  EmptyState,
+  ErrorNotice,
+  LINK_CLASS,
+  LinkButton,
+  Loading,
+  PageTitle,
+  Table,
+} from '../../components/ui';
 import { formatBytes, formatDateTime, formatDuration, formatRelative } from '../../lib/format';
 import {
   isFinished,
@@ -18,8 +29,6 @@ import {
 import { useWorkerNames } from '../../lib/worker-queries';
 import { useMigrationHistory } from './migration-queries';
 
-const LINK = 'text-sky-700 underline dark:text-sky-400';
-
 function duration(migration: MigrationJson): string {
   if (!isFinished(migration.status)) return migration.status === 'pending' ? 'not started' : 'running';
   return formatDuration(migrationDurationMs(migration));
@@ -27,31 +36,31 @@ function duration(migration: MigrationJson): string {
 
 function Row({ migration, workerName }: { migration: MigrationJson; workerName: (id: string) => string }) {
   return (
-    <tr className="border-t border-slate-100 align-top dark:border-slate-800">
-      <td className="py-2 pr-3 whitespace-nowrap">
+    <tr>
+      <Cell className="whitespace-nowrap">
         <time dateTime={migration.created_at} title={formatDateTime(migration.created_at)}>
           {formatRelative(migration.created_at)}
         </time>
-      </td>
-      <td className="py-2 pr-3">
+      </Cell>
+      <Cell>
         <Link
           to={`/migrations/${encodeURIComponent(migration.id)}`}
-          className={`${LINK} font-medium break-all`}
+          className={`${LINK_CLASS} font-medium break-all`}
         >
           {mainResourceName(migration)}
         </Link>
-        <span className="block text-xs text-slate-500">{resourcesSummary(migration.resources)}</span>
-      </td>
-      <td className="py-2 pr-3 whitespace-nowrap">
+        <span className="block text-xs text-slate-600 dark:text-slate-400">
+          {resourcesSummary(migration.resources)}
+        </span>
+      </Cell>
+      <Cell className="whitespace-nowrap">
         {workerName(migration.source_worker_id)} → {workerName(migration.target_worker_id)}
-      </td>
-      <td className="py-2 pr-3">
+      </Cell>
+      <Cell>
         <MigrationStatusBadge status={migration.status} />
-      </td>
-      <td className="py-2 pr-3 whitespace-nowrap">{duration(migration)}</td>
-      <td className="py-2 text-right whitespace-nowrap tabular-nums">
-        {formatBytes(migration.bytes_transferred)}
-      </td>
+      </Cell>
+      <Cell className="whitespace-nowrap">{duration(migration)}</Cell>
+      <Cell className="whitespace-nowrap tabular-nums">{formatBytes(migration.bytes_transferred)}</Cell>
     </tr>
   );
 }
@@ -59,37 +68,17 @@ function Row({ migration, workerName }: { migration: MigrationJson; workerName: 
 function HistoryTable({ migrations }: { migrations: MigrationJson[] }) {
   const workerName = useWorkerNames();
   return (
-    <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white px-3 dark:border-slate-800 dark:bg-slate-900">
-      <table className="w-full min-w-[48rem] text-left text-sm">
-        <thead className="text-xs text-slate-500 uppercase">
-          <tr>
-            <th scope="col" className="py-2 pr-3">
-              When
-            </th>
-            <th scope="col" className="py-2 pr-3">
-              Migration
-            </th>
-            <th scope="col" className="py-2 pr-3">
-              Source → target
-            </th>
-            <th scope="col" className="py-2 pr-3">
-              Status
-            </th>
-            <th scope="col" className="py-2 pr-3">
-              Duration
-            </th>
-            <th scope="col" className="py-2 text-right">
-              Bytes
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {migrations.map((migration) => (
-            <Row key={migration.id} migration={migration} workerName={workerName} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Card>
+      <Table
+        wide
+        caption="Migrations, newest first"
+        columns={['When', 'Migration', 'Source → target', 'Status', 'Duration', 'Bytes']}
+      >
+        {migrations.map((migration) => (
+          <Row key={migration.id} migration={migration} workerName={workerName} />
+        ))}
+      </Table>
+    </Card>
   );
 }
 
@@ -134,12 +123,9 @@ export function HistoryPage() {
     <>
       <PageTitle
         actions={
-          <Link
-            to="/migrations/new"
-            className="rounded-md bg-sky-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-sky-700"
-          >
+          <LinkButton to="/migrations/new" variant="primary">
             New migration
-          </Link>
+          </LinkButton>
         }
       >
         Migrations
@@ -151,7 +137,7 @@ export function HistoryPage() {
       <ErrorNotice error={history.error} title="The migrations could not be loaded" />
       {history.isSuccess && migrations.length === 0 && status === '' && (
         <EmptyState title="No migration has run yet.">
-          <Link className={LINK} to="/migrations/new">
+          <Link className={LINK_CLASS} to="/migrations/new">
             Start a migration
           </Link>{' '}
           to move containers, volumes or a compose project to another worker.

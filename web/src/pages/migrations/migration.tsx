@@ -8,7 +8,15 @@ import type { MigrationJson } from '../../api/migration-types';
 import { MigrationFindings } from '../../components/migration-findings';
 import { MigrationPhaseStepper } from '../../components/migration-phase-stepper';
 import { MigrationStatusBadge } from '../../components/migration-status-badge';
-import { Card, EmptyState, ErrorNotice, Loading, PageTitle, ProgressBar } from '../../components/ui';
+import {
+  Card,
+  EmptyState,
+  ErrorNotice,
+  LINK_CLASS,
+  Loading,
+  PageTitle,
+  ProgressBar,
+} from '../../components/ui';
 import {
   formatBytes,
   formatDateTime,
@@ -70,7 +78,7 @@ function NotFound({ id }: { id: string }) {
       <PageTitle>Migration not found</PageTitle>
       <EmptyState title={`There is no migration with the id “${id}”.`}>
         Check the address, or{' '}
-        <Link className="text-sky-700 underline dark:text-sky-400" to="/migrations">
+        <Link className={LINK_CLASS} to="/migrations">
           see all migrations
         </Link>
         .

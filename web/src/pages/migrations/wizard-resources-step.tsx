@@ -4,7 +4,7 @@ import { useId, type ReactNode } from 'react';
 
 import type { ContainerSummary, WorkerResourcesJson } from '../../api/worker-types';
 import { ErrorNotice, Loading } from '../../components/ui';
-import { formatBytes } from '../../lib/format';
+import { formatBytes, plural } from '../../lib/format';
 import {
   broughtAlong,
   containerDependencies,
@@ -155,7 +155,7 @@ function Lists({
           <ResourceOption
             key={project.name}
             label={project.name}
-            detail={`${project.containers.length} container${project.containers.length === 1 ? '' : 's'}: ${project.containers.map((c) => c.name).join(', ')}, with their volumes and networks`}
+            detail={`${plural(project.containers.length, 'container')}: ${project.containers.map((c) => c.name).join(', ')}, with their volumes and networks`}
             checked={state.selection.composeProjects.includes(project.name)}
             onToggle={toggle('composeProjects', project.name)}
           />

@@ -7,7 +7,7 @@ import { ApiError } from '../../api/client';
 import type { DryRunJson, FindingJson, ResourceJson } from '../../api/migration-types';
 import type { WorkerResourcesJson } from '../../api/worker-types';
 import { MigrationFindings } from '../../components/migration-findings';
-import { Button, ErrorNotice, Loading } from '../../components/ui';
+import { Button, Cell, ErrorNotice, LINK_CLASS, Loading, Table } from '../../components/ui';
 import { formatBytes } from '../../lib/format';
 import { groupFindings } from '../../lib/migration-findings';
 import { useDryRun, useStartMigration } from './migration-queries';
@@ -45,7 +45,7 @@ function SummaryRow({
       <dd>
         <button
           type="button"
-          className="text-sky-700 underline dark:text-sky-400"
+          className={LINK_CLASS}
           onClick={() => {
             dispatch({ type: 'goTo', step });
           }}
@@ -126,46 +126,20 @@ function PlanTable({ plan }: { plan: DryRunJson['plan'] }) {
       <h3 className="text-sm font-semibold">
         Planned resources ({plan.resources.length}) · {formatBytes(plan.total_bytes)} to copy
       </h3>
-      <div className="overflow-x-auto">
-        <table className="w-full min-w-[36rem] text-left text-sm">
-          <thead className="text-xs text-slate-500 uppercase">
-            <tr>
-              <th scope="col" className="py-1 pr-3">
-                Type
-              </th>
-              <th scope="col" className="py-1 pr-3">
-                Name
-              </th>
-              <th scope="col" className="py-1 pr-3">
-                Reason
-              </th>
-              <th scope="col" className="py-1 pr-3">
-                Action
-              </th>
-              <th scope="col" className="py-1 text-right">
-                Estimated size
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {plan.resources.map((resource) => (
-              <tr
-                key={`${resource.type}:${resource.source_id}`}
-                className="border-t border-slate-100 dark:border-slate-800"
-              >
-                <td className="py-1 pr-3">{resource.type}</td>
-                <td className="py-1 pr-3 break-all">
-                  {resource.name}
-                  {resource.target_name !== resource.name && ` → ${resource.target_name}`}
-                </td>
-                <td className="py-1 pr-3">{REASONS[resource.reason]}</td>
-                <td className="py-1 pr-3">{resource.action}</td>
-                <td className="py-1 text-right">{formatBytes(resource.estimated_bytes)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <Table caption="Planned resources" columns={['Type', 'Name', 'Reason', 'Action', 'Estimated size']}>
+        {plan.resources.map((resource) => (
+          <tr key={`${resource.type}:${resource.source_id}`}>
+            <Cell>{resource.type}</Cell>
+            <Cell className="break-all">
+              {resource.name}
+              {resource.target_name !== resource.name && ` → ${resource.target_name}`}
+            </Cell>
+            <Cell>{REASONS[resource.reason]}</Cell>
+            <Cell>{resource.action}</Cell>
+            <Cell className="whitespace-nowrap tabular-nums">{formatBytes(resource.estimated_bytes)}</Cell>
+          </tr>
+        ))}
+      </Table>
     </div>
   );
 }

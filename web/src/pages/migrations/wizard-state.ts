@@ -14,7 +14,9 @@ import type {
   WorkerJson,
   WorkerResourcesJson,
 } from '../../api/worker-types';
+import { plural, shortId } from '../../lib/format';
 import { groupFindings } from '../../lib/migration-findings';
+import { matchesFilter } from '../../lib/worker-resources';
 
 export type WizardStep = 1 | 2 | 3 | 4 | 5;
 
@@ -203,7 +205,7 @@ export function userNetworks(networks: NetworkSummary[]): NetworkSummary[] {
 
 /** A readable name for an image: its first tag, or its short id when it has none. */
 export function imageName(image: { id: string; tags: string[] }): string {
-  return image.tags[0] ?? image.id.replace(/^sha256:/, '').slice(0, 12);
+  return image.tags[0] ?? shortId(image.id);
 }
 
 export interface ContainerDependencies {
@@ -309,12 +311,6 @@ export function hasSelection(selection: Selection): boolean {
   return selectedCount(selection) > 0;
 }
 
-function matches(filter: string, ...fields: (string | undefined)[]): boolean {
-  const wanted = filter.trim().toLowerCase();
-  if (wanted === '') return true;
-  return fields.some((field) => field?.toLowerCase().includes(wanted) === true);
-}
-
 export interface FilteredResources {
   containers: ContainerSummary[];
   projects: ComposeProject[];
@@ -331,17 +327,19 @@ export function filterResources(resources: WorkerResourcesJson, filter: string):
       name(a).localeCompare(name(b));
   return {
     containers: resources.containers
-      .filter((c) => matches(filter, c.name, c.image, c.state, c.labels[COMPOSE_PROJECT_LABEL]))
+      .filter((c) => matchesFilter(filter, c.name, c.image, c.state, c.labels[COMPOSE_PROJECT_LABEL]))
       .sort(byName((c) => c.name)),
     projects: composeProjects(resources.containers).filter(
-      (p) => matches(filter, p.name) || p.containers.some((c) => matches(filter, c.name)),
+      (p) => matchesFilter(filter, p.name) || p.containers.some((c) => matchesFilter(filter, c.name)),
     ),
-    volumes: resources.volumes.filter((v) => matches(filter, v.name, v.driver)).sort(byName((v) => v.name)),
+    volumes: resources.volumes
+      .filter((v) => matchesFilter(filter, v.name, v.driver))
+      .sort(byName((v) => v.name)),
     images: resources.images
-      .filter((i) => matches(filter, i.id, ...i.tags))
+      .filter((i) => matchesFilter(filter, i.id, ...i.tags))
       .sort(byName((i) => imageName(i))),
     networks: userNetworks(resources.networks)
-      .filter((n) => matches(filter, n.name, n.driver))
+      .filter((n) => matchesFilter(filter, n.name, n.driver))
       .sort(byName((n) => n.name)),
   };
 }
@@ -511,10 +509,6 @@ export interface StartDecision {
   allowed: boolean;
   /** What to do before starting, when not allowed. */
   reason: string | null;
-}
-
-function plural(count: number, one: string, many: string): string {
-  return `${count} ${count === 1 ? one : many}`;
 }
 
 /**

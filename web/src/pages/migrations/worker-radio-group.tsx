@@ -3,7 +3,7 @@ import { useId } from 'react';
 import { Link } from 'react-router';
 
 import type { WorkerJson } from '../../api/worker-types';
-import { EmptyState } from '../../components/ui';
+import { EmptyState, LINK_CLASS } from '../../components/ui';
 
 export function WorkerRadioGroup({
   legend,
@@ -22,7 +22,7 @@ export function WorkerRadioGroup({
   if (workers.length === 0) {
     return (
       <EmptyState title="No worker to choose here.">
-        <Link className="text-sky-700 underline dark:text-sky-400" to="/enroll">
+        <Link className={LINK_CLASS} to="/enroll">
           Enroll a worker
         </Link>{' '}
         to migrate between two hosts.
