@@ -5,11 +5,21 @@ import { Navigate, useNavigate, useSearchParams } from 'react-router';
 import { useSession, useSignIn } from '../api/session';
 import { Button, ErrorNotice } from '../components/ui';
 
-/** Where to go after signing in: only a path of this app, never another site. */
+/**
+ * Where to go after signing in: only a path of this app, never another site. Browsers read "\" as "/" and drop
+ * tabs and newlines in a URL, so "/\evil.example" leaves the site although it starts with one slash: the path is
+ * resolved the way the browser will resolve it, and kept only when it stays on this origin.
+ */
 export function safeNext(next: string | null): string {
-  if (next === null || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/sign-in'))
+  if (next?.startsWith('/') !== true) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
     return '/';
-  return next;
+  }
+  if (url.origin !== window.location.origin || url.pathname.startsWith('/sign-in')) return '/';
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 export function SignInPage() {
