@@ -20,6 +20,12 @@ describe('formatBytes', () => {
     expect(formatBytes(50 * 1024 * 1024)).toBe('50 MiB');
     expect(formatBytes(1024 ** 3)).toBe('1.0 GiB');
   });
+  it('picks the unit after rounding, so no figure reads 1024 of a unit or 10.0', () => {
+    expect(formatBytes(1024 * 1024 - 1)).toBe('1.0 MiB');
+    expect(formatBytes(1023.7 * 1024 * 1024)).toBe('1.0 GiB');
+    expect(formatBytes(9.97 * 1024)).toBe('10 KiB');
+    expect(formatBytes(12.4)).toBe('12 B');
+  });
   it('says "—" for unknown sizes', () => {
     expect(formatBytes(null)).toBe('—');
     expect(formatBytes(-1)).toBe('—');
@@ -36,6 +42,12 @@ describe('formatDuration', () => {
     expect(formatDuration(120_000)).toBe('2 min');
     expect(formatDuration(2 * 3600_000 + 10 * 60_000)).toBe('2 h 10 min');
     expect(formatDuration(3 * 86_400_000 + 4 * 3600_000)).toBe('3 d 4 h');
+  });
+  it('moves to the next unit when rounding reaches it', () => {
+    expect(formatDuration(999.7)).toBe('1.0 s');
+    expect(formatDuration(9_970)).toBe('10 s');
+    expect(formatDuration(59_700)).toBe('1 min');
+    expect(formatDuration(3_599_700)).toBe('1 h');
   });
 });
 

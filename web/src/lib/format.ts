@@ -2,17 +2,20 @@
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
-/** 1536 → "1.5 KiB"; one decimal below 10 of a unit, none above; "—" for unknown. */
+/**
+ * 1536 → "1.5 KiB"; one decimal below 10 of a unit, none above; "—" for unknown. The unit is chosen after rounding,
+ * so 1 048 575 bytes reads "1.0 MiB", not "1024 KiB", and 10 235 bytes "10 KiB", not "10.0 KiB".
+ */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
+  while (unit < UNITS.length - 1 && Math.round(value) >= 1024) {
     value /= 1024;
     unit += 1;
   }
-  if (unit === 0) return `${value} B`;
-  const digits = value < 10 ? 1 : 0;
+  const digits = Number(value.toFixed(1)) < 10 ? 1 : 0;
   return `${value.toFixed(digits)} ${UNITS[unit]}`;
 }
 
@@ -25,10 +28,11 @@ export function formatRate(bytesPerSecond: number | null | undefined): string {
 /** Milliseconds → "850 ms", "4.2 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
+  // Each threshold is where the rounded figure would reach the next unit: 999.6 ms is "1.0 s", 59.7 s is "1 min".
+  if (ms < 999.5) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 9.95) return `${seconds.toFixed(1)} s`;
+  if (seconds < 59.5) return `${Math.round(seconds)} s`;
   const totalSeconds = Math.round(seconds);
   const minutes = Math.floor(totalSeconds / 60);
   if (minutes < 60) {
