@@ -44,7 +44,7 @@ export function WorkerSummary({ worker }: { worker: WorkerJson }) {
         </Item>
         <Item term="Enrolled">{formatDateTime(worker.enrolled_at)}</Item>
         <Item term="CPU">
-          {system === null ? '—' : `${system.cpus} cores, ${Math.round(system.cpu_percent)} % busy`}
+          {system === null ? '—' : `${plural(system.cpus, 'core')}, ${Math.round(system.cpu_percent)} % busy`}
         </Item>
         <Item term="Memory used">{memory(worker)}</Item>
         <Item term="Free disk (Docker root)">{formatBytes(system?.docker_root_free_bytes)}</Item>

@@ -443,7 +443,10 @@ describe('findings and starting', () => {
   });
 
   it('is blocked when the master says so without naming an error', () => {
-    expect(startDecision({ findings: [], blocked: true }, null).allowed).toBe(false);
+    const decision = startDecision({ findings: [], blocked: true }, null);
+    expect(decision.allowed).toBe(false);
+    // No error to count: the reason must not invent one ("1 error that block").
+    expect(decision.reason).toMatch(/^Preflight blocks the migration: /);
   });
 
   it('needs the acknowledgement of exactly these warnings', () => {

@@ -523,14 +523,14 @@ export function startDecision(
     return { allowed: false, reason: 'Wait for the preflight check to answer, or run it again.' };
   }
   const errors = groupFindings(preflight.findings).error.length;
-  if (errors > 0 || preflight.blocked) {
+  const fix = 'fix what the errors say (change the options, or the target), then run preflight again.';
+  if (errors > 0) {
     return {
       allowed: false,
-      reason:
-        `Preflight found ${plural(Math.max(errors, 1), 'error', 'errors')} that block${errors === 1 ? 's' : ''} the migration: ` +
-        'fix what the errors say (change the options, or the target), then run preflight again.',
+      reason: `Preflight found ${plural(errors, 'error')} that ${errors === 1 ? 'blocks' : 'block'} the migration: ${fix}`,
     };
   }
+  if (preflight.blocked) return { allowed: false, reason: `Preflight blocks the migration: ${fix}` };
   const signature = warningSignature(preflight.findings);
   if (signature !== null && acknowledged !== signature) {
     return { allowed: false, reason: 'Read the warnings and tick "I have read the warnings" to start.' };
