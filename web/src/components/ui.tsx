@@ -153,8 +153,10 @@ export function ConfirmDialog({
       ref={ref}
       aria-labelledby={titleId}
       onCancel={(event) => {
+        // Escape: the dialog stays open while its action runs, so the outcome (or its error) is seen where it was
+        // asked for, and the action's own callbacks are not dropped half-way.
         event.preventDefault();
-        onCancel();
+        if (!busy) onCancel();
       }}
       className="m-auto max-w-md rounded-lg border border-slate-200 bg-white p-5 text-slate-900 shadow-xl backdrop:bg-slate-900/50 dark:border-slate-700 dark:bg-slate-900 dark:text-slate-100"
     >
