@@ -76,6 +76,7 @@ describe('EnrollPage', () => {
     renderEnroll();
     await screen.findByText(/--token old-token/);
 
+    const statuses = screen.getAllByRole('status');
     await user.click(screen.getByRole('button', { name: 'Regenerate token' }));
     const dialog = screen.getByRole('dialog', { name: 'Regenerate the enrollment token?' });
     expect(dialog).toHaveTextContent('stops working at once for new enrollments');
@@ -90,6 +91,8 @@ describe('EnrollPage', () => {
       '/api/enrollment-token/regenerate',
     ]);
     expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+    // Said in a status region that was already there, so that screen readers announce it.
+    expect(statuses).toContain(screen.getByText(/A new token is in the command above/));
   });
 
   it('creates a one-time pairing code with its expiry', async () => {

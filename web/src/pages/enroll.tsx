@@ -52,11 +52,9 @@ function RegenerateToken() {
       >
         Regenerate token
       </Button>
-      {done && (
-        <p role="status" className="text-sm text-emerald-700 dark:text-emerald-400">
-          A new token is in the command above; the old one no longer enrolls anything.
-        </p>
-      )}
+      <p role="status" className="text-sm text-emerald-700 dark:text-emerald-400">
+        {done ? 'A new token is in the command above; the old one no longer enrolls anything.' : ''}
+      </p>
       <ConfirmDialog
         open={open}
         title="Regenerate the enrollment token?"

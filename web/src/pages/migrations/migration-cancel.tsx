@@ -9,15 +9,19 @@ export function MigrationCancel({ migration }: { migration: MigrationJson }) {
   const [open, setOpen] = useState(false);
   const cancel = useCancelMigration(migration.id);
   if (migration.status !== 'pending' && migration.status !== 'running') return null;
-  if (migration.cancel_requested) {
-    return (
-      <p role="status" className="text-sm text-amber-800 dark:text-amber-200">
-        Cancelling: rolling back…
-      </p>
-    );
-  }
+  // The status region is there before the cancel is requested, so that its words are announced when they appear.
+  const status = (
+    <p
+      role="status"
+      className={migration.cancel_requested ? 'text-sm text-amber-800 dark:text-amber-200' : 'sr-only'}
+    >
+      {migration.cancel_requested ? 'Cancelling: rolling back…' : ''}
+    </p>
+  );
+  if (migration.cancel_requested) return <>{status}</>;
   return (
     <>
+      {status}
       <Button
         variant="danger"
         onClick={() => {

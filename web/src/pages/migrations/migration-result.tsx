@@ -1,4 +1,5 @@
 // The outcome of a finished migration, prominently: completed with its duration and downtime, or what went wrong.
+// The migration page keeps it in a polite live region, so that the end of a migration watched live is announced.
 import type { MigrationJson } from '../../api/migration-types';
 import { formatDuration } from '../../lib/format';
 import { migrationDurationMs } from '../../lib/migration-status';
@@ -18,8 +19,10 @@ export function MigrationResult({ migration }: { migration: MigrationJson }) {
         <section aria-label="Result" className={GOOD}>
           <p className="text-lg font-semibold">Completed</p>
           <p className="text-sm">
-            Took {formatDuration(migrationDurationMs(migration))}; the containers were down for{' '}
-            {formatDuration(migration.downtime_ms)}.
+            Took {formatDuration(migrationDurationMs(migration))};{' '}
+            {migration.downtime_ms === null
+              ? 'no container had to stop.'
+              : `the containers were down for ${formatDuration(migration.downtime_ms)}.`}
           </p>
         </section>
       );

@@ -186,6 +186,22 @@ describe('MigrationPage', () => {
     const result = await screen.findByRole('region', { name: 'Result' });
     expect(result).toHaveTextContent('Completed');
     expect(result).toHaveTextContent('Took 1 min 30 s; the containers were down for 4.2 s.');
+    // Announced when a migration watched live ends.
+    expect(result.closest('[aria-live="polite"]')).not.toBeNull();
+  });
+
+  it('says that nothing had to stop when the migration moved no running container', async () => {
+    renderMigration(
+      migration({
+        status: 'completed',
+        phase: 'done',
+        progress: 1,
+        completed_at: '2026-11-29T11:59:11.000Z',
+        downtime_ms: null,
+      }),
+    );
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Took 10 s; no container had to stop.');
   });
 
   it('shows a failed migration’s error text', async () => {
@@ -215,6 +231,9 @@ describe('MigrationPage', () => {
       },
     });
     await user.click(await screen.findByRole('button', { name: 'Cancel migration' }));
+    // The status region is in place before there is anything to say, so that screen readers announce it.
+    const status = screen.getByRole('status');
+    expect(status).toBeEmptyDOMElement();
     const dialog = screen.getByRole('dialog', { name: 'Cancel this migration?' });
     expect(dialog).toHaveTextContent(/removed.*source containers are started again/);
     expect(calls.filter((call) => call.method === 'POST')).toEqual([]);
@@ -225,7 +244,9 @@ describe('MigrationPage', () => {
         '/api/migrations/m-0a1b2c3d4e5f/cancel',
       ]);
     });
-    expect(await screen.findByText('Cancelling: rolling back…')).toBeInTheDocument();
+    await waitFor(() => {
+      expect(status).toHaveTextContent('Cancelling: rolling back…');
+    });
     expect(screen.queryByRole('button', { name: 'Cancel migration' })).not.toBeInTheDocument();
   });
 

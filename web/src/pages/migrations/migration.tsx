@@ -105,7 +105,9 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
           <span className="font-medium">{workerName(migration.target_worker_id)}</span> · {migration.mode} ·
           transfer {migration.transfer_mode} · id <span className="font-mono">{migration.id}</span>
         </p>
-        <MigrationResult migration={migration} />
+        <div aria-live="polite">
+          <MigrationResult migration={migration} />
+        </div>
         <Card title="Progress">
           <div className="space-y-4">
             <MigrationPhaseStepper migration={migration} events={events} />
