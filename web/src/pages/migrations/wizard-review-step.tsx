@@ -46,11 +46,13 @@ function SummaryRow({
         <button
           type="button"
           className={LINK_CLASS}
+          // The visible "Change" alone would be one of four alike; the name says which (and starts with it).
+          aria-label={`Change ${term.toLowerCase()}`}
           onClick={() => {
             dispatch({ type: 'goTo', step });
           }}
         >
-          Change<span className="sr-only"> {term.toLowerCase()}</span>
+          Change
         </button>
       </dd>
     </div>
@@ -226,6 +228,7 @@ export function WizardReviewStep({
   return (
     <WizardStepFrame
       step={5}
+      focusHeading
       problem={null}
       onBack={() => {
         dispatch({ type: 'back' });

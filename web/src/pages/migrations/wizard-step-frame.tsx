@@ -7,6 +7,7 @@ import { STEP_COUNT, STEP_TITLES, type WizardStep } from './wizard-state';
 
 export function WizardStepFrame({
   step,
+  focusHeading,
   problem,
   onBack,
   onNext,
@@ -14,6 +15,8 @@ export function WizardStepFrame({
   children,
 }: {
   step: WizardStep;
+  /** True once the user has moved between steps: the heading then takes focus, on the page's first step it does not. */
+  focusHeading: boolean;
   /** Why Next is disabled, in words; null when it is enabled. */
   problem: string | null;
   onBack: () => void;
@@ -23,15 +26,13 @@ export function WizardStepFrame({
   children: ReactNode;
 }) {
   const heading = useRef<HTMLHeadingElement>(null);
-  const mounted = useRef(false);
   const problemId = useId();
 
-  // Moving to another step moves keyboard and screen reader focus to its heading. The review step has a frame of
-  // its own, so a frame that mounts past step 1 was reached by Back or Next too; only the page's first render is not.
+  // Moving to another step moves keyboard and screen reader focus to its heading, whichever way the step was reached
+  // (Back, Next, or a "Change" link of the review, whose frame is another one than the other steps').
   useEffect(() => {
-    if (mounted.current || step !== 1) heading.current?.focus();
-    mounted.current = true;
-  }, [step]);
+    if (focusHeading) heading.current?.focus();
+  }, [step, focusHeading]);
 
   return (
     <Card>

@@ -194,6 +194,8 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     api([preflightWith([])]);
     renderWizard('/migrations/new');
     const sources = await screen.findByRole('group', { name: 'Migrate from' });
+    // Opening the page is not a step change: focus stays where the browser put it.
+    expect(screen.getByRole('heading', { name: 'Step 1 of 5: Source worker' })).not.toHaveFocus();
     expect(within(sources).getByRole('radio', { name: 'alpha' })).not.toBeChecked();
     expect(screen.getByRole('button', { name: 'Next' })).toBeDisabled();
     expect(screen.getByText('Choose the worker to migrate from.')).toBeInTheDocument();
@@ -291,6 +293,22 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     );
     expect(screen.getByRole('region', { name: 'Errors (1)' })).toBeInTheDocument();
     expect(screen.queryByText(/landed on/)).not.toBeInTheDocument();
+  });
+
+  it('moves focus to the step a "Change" link of the review goes back to, the first one too', async () => {
+    const user = userEvent.setup();
+    api([preflightWith([])]);
+    renderWizard();
+    await walkToReview(user);
+
+    await user.click(screen.getByRole('button', { name: 'Change source' }));
+    expect(await screen.findByRole('heading', { name: 'Step 1 of 5: Source worker' })).toHaveFocus();
+    await next(user, 'Step 2 of 5: Resources');
+    await next(user, 'Step 3 of 5: Target worker');
+    await next(user, 'Step 4 of 5: Options');
+    await next(user, 'Step 5 of 5: Review');
+    await user.click(screen.getByRole('button', { name: 'Change options' }));
+    expect(await screen.findByRole('heading', { name: 'Step 4 of 5: Options' })).toHaveFocus();
   });
 
   it('forgets the ticked resources when another source is chosen', async () => {

@@ -1,6 +1,6 @@
 // The migration wizard (/migrations/new, ?from=<worker id> preselects the source): source, resources, target,
 // options, then a review with the preflight check before anything starts. Its logic is in wizard-state.ts.
-import { useReducer } from 'react';
+import { useReducer, useState } from 'react';
 import { useSearchParams } from 'react-router';
 
 import type { WorkerJson, WorkerResourcesJson } from '../../api/worker-types';
@@ -66,7 +66,12 @@ function StepContent({
 
 export function WizardPage() {
   const [params] = useSearchParams();
-  const [state, dispatch] = useReducer(wizardReducer, params.get('from'), initialWizardState);
+  const [state, dispatchState] = useReducer(wizardReducer, params.get('from'), initialWizardState);
+  const [moved, setMoved] = useState(false);
+  const dispatch = (action: WizardAction): void => {
+    if (action.type === 'next' || action.type === 'back' || action.type === 'goTo') setMoved(true);
+    dispatchState(action);
+  };
   const workers = useWorkers();
   const resources = useWorkerResources(state.sourceId);
 
@@ -88,6 +93,7 @@ export function WizardPage() {
       ) : (
         <WizardStepFrame
           step={state.step}
+          focusHeading={moved}
           problem={stepProblem(state, workers.data)}
           onBack={() => {
             dispatch({ type: 'back' });
