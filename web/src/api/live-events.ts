@@ -4,7 +4,7 @@ import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 import { keys } from './keys';
-import type { MigrationJson } from './migration-types';
+import type { MigrationEventJson, MigrationJson } from './migration-types';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting';
 
@@ -58,8 +58,23 @@ export function applyLiveEvent(client: QueryClient, type: string, data: unknown)
       return;
     }
     case 'migration.event': {
-      const id = (data as { migration_id?: string } | undefined)?.migration_id;
-      if (id !== undefined) void client.invalidateQueries({ queryKey: keys.migration(id) });
+      const payload = data as { migration_id?: string; event?: MigrationEventJson } | undefined;
+      const id = payload?.migration_id;
+      if (id === undefined) return;
+      const event = payload?.event;
+      const shown = client.getQueryData<MigrationJson>(keys.migration(id));
+      if (shown === undefined) return;
+      // The event log grows in place rather than refetching the whole migration for each line; a migration known
+      // without its events (the answer to its start) is fetched whole once.
+      if (event === undefined || shown.events === undefined) {
+        void client.invalidateQueries({ queryKey: keys.migration(id) });
+        return;
+      }
+      if (shown.events.some((known) => known.id === event.id)) return;
+      client.setQueryData<MigrationJson>(keys.migration(id), {
+        ...shown,
+        events: [...shown.events, event],
+      });
       return;
     }
     default:
@@ -77,9 +92,14 @@ const EVENT_TYPES = [
   'migration.event',
 ];
 
+/** Pauses before opening a stream again after the browser gave up on one, growing with each failure in a row. */
+export const RECONNECT_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+
 /**
- * Keeps one EventSource open while signed in. The browser reconnects by itself; after a reconnect every query is
- * refetched, since events sent while the stream was down are lost.
+ * Keeps one EventSource open while signed in. The browser reconnects by itself after a dropped connection, but not
+ * after an answer that is not a stream (a 401 once the session ended, a 502 from a proxy while the master restarts):
+ * it closes the source for good. Then the session is asked again and a new source is opened after a pause. After
+ * any reconnect every query is refetched, since events sent while the stream was down are lost.
  */
 export function useLiveEvents(enabled: boolean): LiveState {
   const client = useQueryClient();
@@ -87,28 +107,39 @@ export function useLiveEvents(enabled: boolean): LiveState {
 
   useEffect(() => {
     if (!enabled) return undefined;
-    const source = new EventSource('/api/events', { withCredentials: true });
+    let source: EventSource | undefined;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
     let everOpen = false;
-    source.onopen = () => {
-      if (everOpen) void client.invalidateQueries();
-      everOpen = true;
-      setState('live');
-    };
-    source.onerror = () => {
-      setState('reconnecting');
-      // A 401 closes the stream for good: ask the session whether we are still signed in.
-      if (source.readyState === EventSource.CLOSED) void client.invalidateQueries({ queryKey: keys.session });
-    };
-    const handlers = EVENT_TYPES.map((type) => {
-      const handler = (event: MessageEvent<string>): void => {
-        applyLiveEvent(client, type, parse(event));
+
+    function connect(): void {
+      const current = new EventSource('/api/events', { withCredentials: true });
+      source = current;
+      current.onopen = () => {
+        if (everOpen) void client.invalidateQueries();
+        everOpen = true;
+        failures = 0;
+        setState('live');
       };
-      source.addEventListener(type, handler);
-      return [type, handler] as const;
-    });
+      current.onerror = () => {
+        setState('reconnecting');
+        if (current.readyState !== EventSource.CLOSED) return;
+        void client.invalidateQueries({ queryKey: keys.session });
+        const delay = RECONNECT_DELAYS_MS[Math.min(failures, RECONNECT_DELAYS_MS.length - 1)];
+        failures += 1;
+        retry = setTimeout(connect, delay);
+      };
+      for (const type of EVENT_TYPES) {
+        current.addEventListener(type, (event: MessageEvent<string>) => {
+          applyLiveEvent(client, type, parse(event));
+        });
+      }
+    }
+
+    connect();
     return () => {
-      for (const [type, handler] of handlers) source.removeEventListener(type, handler);
-      source.close();
+      clearTimeout(retry);
+      source?.close();
     };
   }, [client, enabled]);
 

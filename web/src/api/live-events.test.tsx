@@ -1,0 +1,136 @@
+// Live events: how each changes the cache, and a stream the browser gave up on opened again.
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { act, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { migration } from '../testing/fixtures';
+import { keys } from './keys';
+import { applyLiveEvent, RECONNECT_DELAYS_MS, useLiveEvents } from './live-events';
+import type { MigrationEventJson, MigrationJson } from './migration-types';
+
+function event(id: number, message: string): MigrationEventJson {
+  return { id, at: '2026-11-29T12:00:00.000Z', level: 'info', phase: 'transfer', message };
+}
+
+describe('applyLiveEvent', () => {
+  it('adds a migration event to the log shown, once, without fetching the migration again', () => {
+    const client = new QueryClient();
+    client.setQueryData(keys.migration('m-1'), migration({ id: 'm-1', events: [event(1, 'planned')] }));
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
+
+    applyLiveEvent(client, 'migration.event', { migration_id: 'm-1', event: event(2, 'copying') });
+    applyLiveEvent(client, 'migration.event', { migration_id: 'm-1', event: event(2, 'copying') });
+
+    const shown = client.getQueryData<MigrationJson>(keys.migration('m-1'));
+    expect(shown?.events?.map((e) => e.message)).toEqual(['planned', 'copying']);
+    expect(invalidate).not.toHaveBeenCalled();
+  });
+
+  it('fetches a migration known without its events (the answer to its start) whole', () => {
+    const client = new QueryClient();
+    client.setQueryData(keys.migration('m-1'), migration({ id: 'm-1', events: undefined }));
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
+
+    applyLiveEvent(client, 'migration.event', { migration_id: 'm-1', event: event(1, 'planned') });
+
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: keys.migration('m-1') });
+  });
+
+  it('merges a migration update into the migration shown, keeping its findings and events', () => {
+    const client = new QueryClient();
+    client.setQueryData(
+      keys.migration('m-1'),
+      migration({ id: 'm-1', progress: 0.1, events: [event(1, 'planned')] }),
+    );
+    const update: Partial<MigrationJson> = { ...migration({ id: 'm-1', progress: 0.7 }) };
+    delete update.findings;
+    delete update.events;
+
+    applyLiveEvent(client, 'migration.updated', { migration: update });
+
+    const shown = client.getQueryData<MigrationJson>(keys.migration('m-1'));
+    expect(shown?.progress).toBe(0.7);
+    expect(shown?.events).toHaveLength(1);
+    expect(shown?.findings).toEqual([]);
+  });
+});
+
+/** A stand-in for the browser's EventSource: the test opens, fails and closes it. */
+class FakeEventSource {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSED = 2;
+  static opened: FakeEventSource[] = [];
+  readyState = FakeEventSource.CONNECTING;
+  onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(readonly url: string) {
+    FakeEventSource.opened.push(this);
+  }
+  addEventListener(): void {
+    // No named events in these tests.
+  }
+  close(): void {
+    this.readyState = FakeEventSource.CLOSED;
+  }
+  open(): void {
+    this.readyState = FakeEventSource.OPEN;
+    this.onopen?.();
+  }
+  /** What the browser does on a refused answer (401, 502): an error with the source closed for good. */
+  refuse(): void {
+    this.readyState = FakeEventSource.CLOSED;
+    this.onerror?.();
+  }
+}
+
+function Live() {
+  return <p>{useLiveEvents(true)}</p>;
+}
+
+afterEach(() => {
+  FakeEventSource.opened = [];
+  vi.useRealTimers();
+});
+
+describe('useLiveEvents', () => {
+  it('opens a new stream after the browser gave one up, and refetches what was missed', () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('EventSource', FakeEventSource);
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, 'invalidateQueries').mockResolvedValue();
+    const view = render(
+      <QueryClientProvider client={client}>
+        <Live />
+      </QueryClientProvider>,
+    );
+    act(() => {
+      FakeEventSource.opened[0]!.open();
+    });
+    expect(screen.getByText('live')).toBeInTheDocument();
+    expect(invalidate).not.toHaveBeenCalled();
+
+    act(() => {
+      FakeEventSource.opened[0]!.refuse();
+    });
+    expect(screen.getByText('reconnecting')).toBeInTheDocument();
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: keys.session });
+    act(() => {
+      vi.advanceTimersByTime(RECONNECT_DELAYS_MS[0]!);
+    });
+    expect(FakeEventSource.opened).toHaveLength(2);
+
+    act(() => {
+      FakeEventSource.opened[1]!.open();
+    });
+    expect(screen.getByText('live')).toBeInTheDocument();
+    expect(invalidate).toHaveBeenLastCalledWith();
+
+    act(() => {
+      FakeEventSource.opened[1]!.refuse();
+    });
+    view.unmount();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(FakeEventSource.opened.every((source) => source.readyState === FakeEventSource.CLOSED)).toBe(true);
+  });
+});
