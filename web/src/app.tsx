@@ -8,7 +8,7 @@ import { keys } from './api/keys';
 import { useLiveEvents } from './api/live-events';
 import { useSession } from './api/session';
 import { Layout } from './components/layout';
-import { ErrorNotice, Loading } from './components/ui';
+import { Button, ErrorNotice, Loading } from './components/ui';
 import { AuditPage } from './pages/audit';
 import { DashboardPage } from './pages/dashboard';
 import { EnrollPage } from './pages/enroll';
@@ -45,8 +45,16 @@ function RequireSession() {
   }
   if (session.isError) {
     return (
-      <div className="p-6">
+      <div className="space-y-3 p-6">
         <ErrorNotice error={session.error} title="The master cannot be reached" />
+        <Button
+          onClick={() => {
+            void session.refetch();
+          }}
+          disabled={session.isFetching}
+        >
+          {session.isFetching ? 'Trying again…' : 'Try again'}
+        </Button>
       </div>
     );
   }

@@ -4,7 +4,24 @@ import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
 
-export function PageTitle({ children, actions }: { children: ReactNode; actions?: ReactNode }) {
+/** The tab's title (and what a screen reader says when a page opens): "Audit log · Dockation". */
+export function useDocumentTitle(title: string | undefined): void {
+  useEffect(() => {
+    if (title !== undefined) document.title = `${title} · Dockation`;
+  }, [title]);
+}
+
+/** The page's h1; it names the browser tab too (`documentTitle` when the heading holds more than text). */
+export function PageTitle({
+  children,
+  actions,
+  documentTitle,
+}: {
+  children: ReactNode;
+  actions?: ReactNode;
+  documentTitle?: string;
+}) {
+  useDocumentTitle(documentTitle ?? (typeof children === 'string' ? children : undefined));
   return (
     <div className="mb-4 flex flex-wrap items-center justify-between gap-3">
       <h1 className="text-xl font-semibold tracking-tight">{children}</h1>

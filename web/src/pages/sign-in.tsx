@@ -3,7 +3,7 @@ import { useState, type SubmitEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router';
 
 import { useSession, useSignIn } from '../api/session';
-import { Button, ErrorNotice } from '../components/ui';
+import { Button, ErrorNotice, useDocumentTitle } from '../components/ui';
 
 /**
  * Where to go after signing in: only a path of this app, never another site. Browsers read "\" as "/" and drop
@@ -29,6 +29,7 @@ export function SignInPage() {
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const next = safeNext(params.get('next'));
+  useDocumentTitle('Sign in');
 
   if (session.data) return <Navigate to={next} replace />;
 

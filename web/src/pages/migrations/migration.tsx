@@ -93,7 +93,10 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
   const findings = migration.findings ?? [];
   return (
     <>
-      <PageTitle actions={<MigrationCancel migration={migration} />}>
+      <PageTitle
+        actions={<MigrationCancel migration={migration} />}
+        documentTitle={`Migration of ${mainResourceName(migration)}`}
+      >
         <span className="flex flex-wrap items-center gap-2">
           <span className="break-all">Migration of {mainResourceName(migration)}</span>
           <MigrationStatusBadge status={migration.status} />
