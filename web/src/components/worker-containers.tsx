@@ -18,13 +18,13 @@ const HEALTH_TONES: Record<Health, Tone> = { healthy: 'green', unhealthy: 'red',
 
 function HealthBadge({ status }: { status: string }) {
   const health = containerHealth(status);
-  if (health === undefined) return <span className="text-slate-500">—</span>;
+  if (health === undefined) return <span className="text-slate-600 dark:text-slate-400">—</span>;
   return <Badge tone={HEALTH_TONES[health]}>{health}</Badge>;
 }
 
 function Ports({ container }: { container: ContainerSummary }) {
   const ports = formatPorts(container.ports);
-  if (ports.length === 0) return <span className="text-slate-500">—</span>;
+  if (ports.length === 0) return <span className="text-slate-600 dark:text-slate-400">—</span>;
   return (
     <ul>
       {ports.map((port) => (
@@ -65,7 +65,7 @@ export function WorkerContainers({
             <Cell className="font-medium break-all">{container.name}</Cell>
             <Cell>
               <Badge tone={STATE_TONES[container.state]}>{container.state}</Badge>
-              <div className="mt-0.5 text-xs text-slate-500">{container.status}</div>
+              <div className="mt-0.5 text-xs text-slate-600 dark:text-slate-400">{container.status}</div>
             </Cell>
             <Cell>
               <HealthBadge status={container.status} />

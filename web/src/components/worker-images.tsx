@@ -12,7 +12,8 @@ function createdAt(seconds: number): string {
 }
 
 function Tags({ tags }: { tags: readonly string[] }) {
-  if (tags.length === 0) return <span className="text-slate-500">untagged (dangling)</span>;
+  if (tags.length === 0)
+    return <span className="text-slate-600 dark:text-slate-400">untagged (dangling)</span>;
   return (
     <ul>
       {tags.map((tag) => (

@@ -8,7 +8,7 @@ function Subnets({ network }: { network: NetworkSummary }) {
   const subnets = network.ipam.config.flatMap((config) =>
     config.subnet === undefined ? [] : [config.subnet],
   );
-  if (subnets.length === 0) return <span className="text-slate-500">—</span>;
+  if (subnets.length === 0) return <span className="text-slate-600 dark:text-slate-400">—</span>;
   return <span className="font-mono text-xs">{subnets.join(', ')}</span>;
 }
 

@@ -23,7 +23,8 @@ export function LabelList({ labels }: { labels: Record<string, string> }) {
 
 /** Container names using something, or a dash when none does. */
 export function NameList({ names }: { names: readonly string[] | undefined }) {
-  if (names === undefined || names.length === 0) return <span className="text-slate-500">—</span>;
+  if (names === undefined || names.length === 0)
+    return <span className="text-slate-600 dark:text-slate-400">—</span>;
   return <span className="break-words">{names.join(', ')}</span>;
 }
 

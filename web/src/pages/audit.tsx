@@ -49,7 +49,7 @@ function AuditRow({ entry }: { entry: AuditEntryJson }) {
       <Cell>{entry.actor}</Cell>
       <Cell className="font-mono text-xs">{entry.action}</Cell>
       <Cell className="min-w-[12rem] break-words">
-        {entry.target ?? <span className="text-slate-500">—</span>}
+        {entry.target ?? <span className="text-slate-600 dark:text-slate-400">—</span>}
         <Details details={entry.details} />
       </Cell>
       <Cell>

@@ -35,7 +35,7 @@ export function MigrationEventLog({ events }: { events: MigrationEventJson[] }) 
       className="max-h-96 overflow-y-auto rounded-md border border-slate-200 focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:outline-none dark:border-slate-800"
     >
       {events.length === 0 ? (
-        <p className="p-3 text-sm text-slate-500">No events yet.</p>
+        <p className="p-3 text-sm text-slate-600 dark:text-slate-400">No events yet.</p>
       ) : (
         <ol className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
           {events.map((event) => (
@@ -43,7 +43,7 @@ export function MigrationEventLog({ events }: { events: MigrationEventJson[] }) 
               key={event.id}
               className="flex flex-wrap items-baseline gap-x-2 gap-y-0.5 px-3 py-1.5 sm:grid sm:grid-cols-[11rem_5rem_7rem_1fr] sm:gap-x-3"
             >
-              <time dateTime={event.at} className="font-mono text-xs text-slate-500">
+              <time dateTime={event.at} className="font-mono text-xs text-slate-600 dark:text-slate-400">
                 {formatDateTime(event.at)}
               </time>
               <span>

@@ -135,7 +135,11 @@ function ChoiceGroup<T extends string>({
             <div>
               <label
                 htmlFor={id}
-                className={choice.unavailable === undefined ? 'font-medium' : 'font-medium text-slate-500'}
+                className={
+                  choice.unavailable === undefined
+                    ? 'font-medium'
+                    : 'font-medium text-slate-600 dark:text-slate-400'
+                }
               >
                 {choice.label}
                 {choice.unavailable !== undefined && ` (${choice.unavailable})`}

@@ -74,7 +74,7 @@ function Section({
   return (
     <fieldset className="space-y-2">
       <legend className="text-sm font-semibold">
-        {legend} <span className="font-normal text-slate-500">({count})</span>
+        {legend} <span className="font-normal text-slate-600 dark:text-slate-400">({count})</span>
       </legend>
       {count === 0 ? (
         <p className="text-sm text-slate-500 dark:text-slate-400">{empty}</p>

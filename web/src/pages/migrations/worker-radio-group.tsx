@@ -39,7 +39,7 @@ export function WorkerRadioGroup({
           return (
             <li
               key={worker.id}
-              className={`flex items-center gap-2 rounded-md border p-3 text-sm has-[:checked]:border-sky-600 has-[:checked]:bg-sky-50 has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-sky-500 dark:has-[:checked]:bg-sky-950 ${worker.online ? 'border-slate-300 dark:border-slate-700' : 'border-dashed border-slate-300 text-slate-500 dark:border-slate-700'}`}
+              className={`flex items-center gap-2 rounded-md border p-3 text-sm has-[:checked]:border-sky-600 has-[:checked]:bg-sky-50 has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-sky-500 dark:has-[:checked]:bg-sky-950 ${worker.online ? 'border-slate-300 dark:border-slate-700' : 'border-dashed border-slate-300 text-slate-600 dark:text-slate-400 dark:border-slate-700'}`}
             >
               <input
                 id={id}
