@@ -1,8 +1,9 @@
-// The shared confirmation dialog: Escape dismisses it, except while its action runs.
+// Shared building blocks: the confirmation dialog (Escape, except while its action runs), and tables that the
+// keyboard can scroll when they are wider than the screen.
 import { fireEvent, render, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
-import { ConfirmDialog } from './ui';
+import { Cell, ConfirmDialog, Table } from './ui';
 
 function renderDialog(busy: boolean) {
   const onCancel = vi.fn();
@@ -38,5 +39,47 @@ describe('ConfirmDialog', () => {
     expect(onCancel).not.toHaveBeenCalled();
     expect(cancel.defaultPrevented).toBe(true);
     expect(screen.getByRole('button', { name: 'Remove' })).toBeDisabled();
+  });
+});
+
+/** Calls back at once on observe(), as the browser does for a first measurement. */
+class ImmediateResizeObserver {
+  constructor(private readonly callback: () => void) {}
+  observe(): void {
+    this.callback();
+  }
+  disconnect(): void {
+    // Nothing to stop.
+  }
+}
+
+function renderTable() {
+  render(
+    <Table caption="Volumes" columns={['Name']}>
+      <tr>
+        <Cell>app-data</Cell>
+      </tr>
+    </Table>,
+  );
+}
+
+describe('Table', () => {
+  it('lets the keyboard reach a table wider than the screen, named after it', () => {
+    vi.stubGlobal('ResizeObserver', ImmediateResizeObserver);
+    vi.spyOn(HTMLElement.prototype, 'scrollWidth', 'get').mockReturnValue(900);
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(390);
+    renderTable();
+    const box = screen.getByRole('region', { name: 'Volumes (scrolls sideways)' });
+    expect(box).toHaveAttribute('tabindex', '0');
+    expect(box).toContainElement(screen.getByRole('table', { name: 'Volumes' }));
+  });
+
+  it('adds no tab stop when the table fits', () => {
+    vi.stubGlobal('ResizeObserver', ImmediateResizeObserver);
+    vi.spyOn(HTMLElement.prototype, 'scrollWidth', 'get').mockReturnValue(900);
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(1200);
+    renderTable();
+    expect(screen.queryByRole('region')).not.toBeInTheDocument();
+    expect(screen.getByRole('table', { name: 'Volumes' }).parentElement).not.toHaveAttribute('tabindex');
   });
 });

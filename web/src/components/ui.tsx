@@ -1,5 +1,5 @@
 // Small building blocks every page uses, so pages look alike and stay keyboard-accessible.
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
@@ -234,7 +234,31 @@ export function LinkButton({
   );
 }
 
-/** A table that scrolls sideways inside its card instead of widening the page on a phone. */
+/**
+ * Whether an element's content is wider than the element, kept up to date as either resizes. jsdom has no
+ * ResizeObserver and no layout: there nothing ever overflows.
+ */
+function useOverflows(ref: RefObject<HTMLElement | null>): boolean {
+  const [overflows, setOverflows] = useState(false);
+  useEffect(() => {
+    const element = ref.current;
+    if (element === null || typeof ResizeObserver === 'undefined') return undefined;
+    const observer = new ResizeObserver(() => {
+      setOverflows(element.scrollWidth > element.clientWidth);
+    });
+    observer.observe(element);
+    if (element.firstElementChild !== null) observer.observe(element.firstElementChild);
+    return () => {
+      observer.disconnect();
+    };
+  }, [ref]);
+  return overflows;
+}
+
+/**
+ * A table that scrolls sideways inside its card instead of widening the page on a phone. While it does, the
+ * scrolling box can take focus (named after the table), so that the keyboard can scroll it too.
+ */
 export function Table({
   caption,
   columns,
@@ -247,14 +271,20 @@ export function Table({
   wide?: boolean;
   children: ReactNode;
 }) {
+  const box = useRef<HTMLDivElement>(null);
+  const scrolls = useOverflows(box);
   return (
-    <div className="-mx-4 overflow-x-auto px-4">
+    <div
+      ref={box}
+      className="-mx-4 overflow-x-auto px-4"
+      {...(scrolls ? { tabIndex: 0, role: 'region', 'aria-label': `${caption} (scrolls sideways)` } : {})}
+    >
       <table
         className={`w-full ${wide ? 'min-w-[56rem]' : 'min-w-[36rem]'} border-collapse text-left text-sm`}
       >
         <caption className="sr-only">{caption}</caption>
         <thead>
-          <tr className="border-b border-slate-200 text-xs text-slate-600 dark:text-slate-400 uppercase dark:border-slate-800">
+          <tr className="border-b border-slate-200 text-xs text-slate-600 uppercase dark:border-slate-800 dark:text-slate-400">
             {columns.map((column) => (
               <th key={column} scope="col" className="px-2 py-2 font-medium first:pl-0">
                 {column}
