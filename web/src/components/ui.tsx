@@ -1,5 +1,13 @@
 // Small building blocks every page uses, so pages look alike and stay keyboard-accessible.
-import { useEffect, useId, useRef, useState, type ReactNode, type RefObject } from 'react';
+import {
+  useEffect,
+  useId,
+  useRef,
+  useState,
+  type ComponentPropsWithRef,
+  type ReactNode,
+  type RefObject,
+} from 'react';
 import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
@@ -70,7 +78,7 @@ export function Button({
   className = '',
   type = 'button',
   ...props
-}: React.ButtonHTMLAttributes<HTMLButtonElement> & { variant?: ButtonVariant }) {
+}: ComponentPropsWithRef<'button'> & { variant?: ButtonVariant }) {
   return (
     <button
       type={type}
@@ -86,7 +94,7 @@ export function ErrorNotice({ error, title }: { error: unknown; title?: string }
   return (
     <div
       role="alert"
-      className="rounded-md border border-rose-300 bg-rose-50 p-3 text-sm text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100"
+      className="rounded-md border border-rose-300 bg-rose-50 p-3 text-sm break-words text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100"
     >
       {title !== undefined && <p className="font-medium">{title}</p>}
       <p>{errorMessage(error)}</p>

@@ -50,7 +50,7 @@ export function MigrationEventLog({ events }: { events: MigrationEventJson[] }) 
                 <Badge tone={LEVEL_TONES[event.level]}>{event.level}</Badge>
               </span>
               <span className="text-xs text-slate-600 dark:text-slate-400">{PHASE_LABELS[event.phase]}</span>
-              <span className="basis-full break-words sm:basis-auto">{event.message}</span>
+              <span className="min-w-0 basis-full break-words sm:basis-auto">{event.message}</span>
             </li>
           ))}
         </ol>

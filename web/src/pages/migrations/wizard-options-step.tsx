@@ -1,6 +1,6 @@
 // Step 4 of the wizard: how to migrate. Mode, transfer route, conflict and source policies (each option explained in
 // one line) and the bind mount rules, typed as "source path → target path, or skip".
-import { useId } from 'react';
+import { useEffect, useId, useRef } from 'react';
 
 import type { ConflictPolicy, MigrationMode, SourcePolicy, TransferMode } from '../../api/migration-types';
 import { Button } from '../../components/ui';
@@ -158,7 +158,17 @@ function ChoiceGroup<T extends string>({
 const INPUT_CLASSES =
   'w-full rounded-md border border-slate-300 bg-white px-2 py-1 font-mono text-sm disabled:opacity-50 dark:border-slate-700 dark:bg-slate-950';
 
-function BindMountFields({ row, index, dispatch }: { row: BindMountRow; index: number; dispatch: Dispatch }) {
+function BindMountFields({
+  row,
+  index,
+  dispatch,
+  onRemove,
+}: {
+  row: BindMountRow;
+  index: number;
+  dispatch: Dispatch;
+  onRemove: () => void;
+}) {
   const id = useId();
   const update = (changes: Partial<Omit<BindMountRow, 'id'>>) => {
     dispatch({ type: 'updateBindMount', id: row.id, changes });
@@ -174,6 +184,7 @@ function BindMountFields({ row, index, dispatch }: { row: BindMountRow; index: n
         </label>
         <input
           id={`${id}-source`}
+          data-bind-source
           value={row.source}
           placeholder="/srv/app/config"
           onChange={(event) => {
@@ -211,7 +222,7 @@ function BindMountFields({ row, index, dispatch }: { row: BindMountRow; index: n
       </div>
       <Button
         onClick={() => {
-          dispatch({ type: 'removeBindMount', id: row.id });
+          onRemove();
         }}
         aria-label={`Remove bind mount ${index + 1}`}
       >
@@ -223,8 +234,25 @@ function BindMountFields({ row, index, dispatch }: { row: BindMountRow; index: n
 
 function BindMounts({ rows, dispatch }: { rows: BindMountRow[]; dispatch: Dispatch }) {
   const titleId = useId();
+  const section = useRef<HTMLElement>(null);
+  const addButton = useRef<HTMLButtonElement>(null);
+  /** After a row is added or removed: the row whose source path takes focus, or -1 for "Add bind mount". */
+  const focusNext = useRef<number | null>(null);
+
+  // A removed row's button goes away with it; without this, focus would fall to the page. A new row is there to be
+  // filled in, so its first field takes focus.
+  useEffect(() => {
+    const index = focusNext.current;
+    if (index === null) return;
+    focusNext.current = null;
+    const sources = section.current?.querySelectorAll<HTMLInputElement>('input[data-bind-source]') ?? [];
+    const target =
+      index >= 0 && sources.length > 0 ? sources[Math.min(index, sources.length - 1)] : undefined;
+    (target ?? addButton.current)?.focus();
+  }, [rows.length]);
+
   return (
-    <section aria-labelledby={titleId} className="space-y-2">
+    <section ref={section} aria-labelledby={titleId} className="space-y-2">
       <h3 id={titleId} className="text-sm font-semibold">
         Bind mounts
       </h3>
@@ -233,10 +261,21 @@ function BindMounts({ rows, dispatch }: { rows: BindMountRow[]; dispatch: Dispat
         or skip it. The review step runs a preflight check that names every bind mount still without a rule.
       </p>
       {rows.map((row, index) => (
-        <BindMountFields key={row.id} row={row} index={index} dispatch={dispatch} />
+        <BindMountFields
+          key={row.id}
+          row={row}
+          index={index}
+          dispatch={dispatch}
+          onRemove={() => {
+            focusNext.current = rows.length > 1 ? index : -1;
+            dispatch({ type: 'removeBindMount', id: row.id });
+          }}
+        />
       ))}
       <Button
+        ref={addButton}
         onClick={() => {
+          focusNext.current = rows.length;
           dispatch({ type: 'addBindMount' });
         }}
       >

@@ -311,6 +311,30 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(await screen.findByRole('heading', { name: 'Step 4 of 5: Options' })).toHaveFocus();
   });
 
+  it('keeps focus on the bind mount rules as rows are added and removed', async () => {
+    const user = userEvent.setup();
+    api([preflightWith([])]);
+    renderWizard();
+    await walkToReview(user);
+    await user.click(screen.getByRole('button', { name: 'Change options' }));
+    const add = await screen.findByRole('button', { name: 'Add bind mount' });
+
+    await user.click(add);
+    const first = within(screen.getByRole('group', { name: 'Bind mount 1' }));
+    expect(first.getByRole('textbox', { name: 'Source path' })).toHaveFocus();
+    await user.click(add);
+    expect(
+      within(screen.getByRole('group', { name: 'Bind mount 2' })).getByRole('textbox', {
+        name: 'Source path',
+      }),
+    ).toHaveFocus();
+
+    await user.click(screen.getByRole('button', { name: 'Remove bind mount 2' }));
+    expect(first.getByRole('textbox', { name: 'Source path' })).toHaveFocus();
+    await user.click(screen.getByRole('button', { name: 'Remove bind mount 1' }));
+    expect(add).toHaveFocus();
+  });
+
   it('forgets the ticked resources when another source is chosen', async () => {
     const user = userEvent.setup();
     api([preflightWith([])]);
