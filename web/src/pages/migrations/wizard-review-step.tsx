@@ -7,9 +7,9 @@ import { ApiError } from '../../api/client';
 import type { DryRunJson, FindingJson, ResourceJson } from '../../api/migration-types';
 import type { WorkerResourcesJson } from '../../api/worker-types';
 import { MigrationFindings } from '../../components/migration-findings';
-import { Button, Cell, ErrorNotice, LINK_CLASS, Loading, Table } from '../../components/ui';
+import { Button, Cell, ErrorNotice, LINK_CLASS, Table } from '../../components/ui';
 import { formatBytes } from '../../lib/format';
-import { groupFindings } from '../../lib/migration-findings';
+import { findingsSummary, groupFindings } from '../../lib/migration-findings';
 import { useDryRun, useStartMigration } from './migration-queries';
 import { optionLabels } from './wizard-options-step';
 import {
@@ -250,7 +250,15 @@ export function WizardReviewStep({
             Run preflight again
           </Button>
         </div>
-        {dryRun.isFetching && <Loading what="the preflight check (nothing changes yet)" />}
+        {/* Always there, so that a screen reader hears the preflight start and answer (the plan and findings
+            below are too long to be read out by themselves). */}
+        <p role="status" className="text-sm text-slate-600 dark:text-slate-400">
+          {dryRun.isFetching
+            ? 'Running the preflight check (nothing changes yet)…'
+            : dryRun.data === undefined
+              ? ''
+              : findingsSummary(findings)}
+        </p>
         <ErrorNotice error={dryRun.error} title="The preflight check could not run" />
         {dryRun.data !== undefined && !dryRun.isFetching && (
           <>

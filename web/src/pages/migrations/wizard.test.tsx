@@ -154,8 +154,9 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     await user.paste('/data/config');
     await next(user, 'Step 5 of 5: Review');
 
-    // Step 5: the preflight runs by itself; the warning must be acknowledged.
+    // Step 5: the preflight runs by itself, its answer said in a status; the warning must be acknowledged.
     expect(await screen.findByRole('cell', { name: 'nginx:1.27' })).toBeInTheDocument();
+    expect(screen.getByRole('status')).toHaveTextContent('Preflight found 1 warning and 1 note.');
     expect(screen.getByText(/Planned resources \(4\) · 202 MiB to copy/)).toBeInTheDocument();
     expect(screen.getByRole('region', { name: 'Warnings (1)' })).toHaveTextContent(/cold migration stops/);
     expect(screen.getByRole('region', { name: 'Notes (1)' })).toHaveTextContent(/already on "beta"/);
