@@ -11,6 +11,8 @@ import {
 import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
+import { formatDateTime, formatRelative } from '../lib/format';
+import { useNow } from '../lib/use-now';
 
 /** The tab's title (and what a screen reader says when a page opens): "Audit log · Dockation". */
 export function useDocumentTitle(title: string | undefined): void {
@@ -308,4 +310,14 @@ export function Table({
 
 export function Cell({ children, className = '' }: { children: ReactNode; className?: string }) {
   return <td className={`px-2 py-2 align-top first:pl-0 ${className}`}>{children}</td>;
+}
+
+/** A past moment as "12 s ago", re-rendered every few seconds; the exact time on hover. */
+export function Ago({ at }: { at: string | null }) {
+  const now = useNow();
+  return (
+    <time dateTime={at ?? undefined} title={formatDateTime(at)}>
+      {formatRelative(at, now)}
+    </time>
+  );
 }

@@ -3,8 +3,8 @@ import { Link } from 'react-router';
 
 import type { WorkerJson } from '../api/worker-types';
 import { formatBytes, plural } from '../lib/format';
-import { Badge, LINK_CLASS, LinkButton } from './ui';
-import { Ago, LabelList } from './worker-ui';
+import { Ago, Badge, LINK_CLASS, LinkButton } from './ui';
+import { LabelList } from './worker-ui';
 
 export function WorkerCard({ worker }: { worker: WorkerJson }) {
   const { counts } = worker;

@@ -3,8 +3,8 @@ import type { ReactNode } from 'react';
 
 import type { WorkerJson } from '../api/worker-types';
 import { formatBytes, formatDateTime, plural } from '../lib/format';
-import { Badge, Card } from './ui';
-import { Ago, LabelList } from './worker-ui';
+import { Ago, Badge, Card } from './ui';
+import { LabelList } from './worker-ui';
 
 function Item({ term, children }: { term: string; children: ReactNode }) {
   return (

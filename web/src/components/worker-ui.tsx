@@ -1,9 +1,7 @@
-// Small pieces the worker pages share: label chips, lists of users, a ticking "12 s ago", and a resource section
-// with its count and empty state.
+// Small pieces the worker pages share: label chips, lists of users, and a resource section with its count and
+// empty state.
 import type { ReactNode } from 'react';
 
-import { formatDateTime, formatRelative } from '../lib/format';
-import { useNow } from '../lib/use-now';
 import { Badge, Card, EmptyState } from './ui';
 
 /** Docker labels as "key=value" chips; nothing when there are none. */
@@ -26,16 +24,6 @@ export function NameList({ names }: { names: readonly string[] | undefined }) {
   if (names === undefined || names.length === 0)
     return <span className="text-slate-600 dark:text-slate-400">—</span>;
   return <span className="break-words">{names.join(', ')}</span>;
-}
-
-/** A past moment as "12 s ago", re-rendered every few seconds; the exact time on hover. */
-export function Ago({ at }: { at: string | null }) {
-  const now = useNow();
-  return (
-    <time dateTime={at ?? undefined} title={formatDateTime(at)}>
-      {formatRelative(at, now)}
-    </time>
-  );
 }
 
 /** One resource list of a worker: its count, what to do when it is empty, and a note when the filter hid all. */

@@ -4,8 +4,18 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { api } from '../api/client';
 import { keys } from '../api/keys';
 import type { AuditEntryJson } from '../api/worker-types';
-import { Badge, Button, Cell, EmptyState, ErrorNotice, Loading, PageTitle, Table } from '../components/ui';
-import { formatDateTime, formatRelative } from '../lib/format';
+import {
+  Ago,
+  Badge,
+  Button,
+  Cell,
+  EmptyState,
+  ErrorNotice,
+  Loading,
+  PageTitle,
+  Table,
+} from '../components/ui';
+import { formatDateTime } from '../lib/format';
 
 const PAGE_SIZE = 50;
 
@@ -44,7 +54,9 @@ function AuditRow({ entry }: { entry: AuditEntryJson }) {
     <tr>
       <Cell className="whitespace-nowrap">
         <time dateTime={entry.at}>{formatDateTime(entry.at)}</time>
-        <div className="text-xs text-slate-500 dark:text-slate-400">{formatRelative(entry.at)}</div>
+        <div className="text-xs text-slate-500 dark:text-slate-400">
+          <Ago at={entry.at} />
+        </div>
       </Cell>
       <Cell>{entry.actor}</Cell>
       <Cell className="font-mono text-xs">{entry.action}</Cell>

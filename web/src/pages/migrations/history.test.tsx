@@ -1,7 +1,7 @@
 // The history page against a fake API: rows, paging, the status filter, the empty state and errors.
-import { screen, waitFor, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { fakeApi, type FakeRoute } from '../../testing/fake-api';
 import { APP_PLAN, MIB, migration, planned, WORKERS } from '../../testing/fixtures';
@@ -44,6 +44,10 @@ function renderHistory(routes: Record<string, FakeRoute>) {
   ]);
   return api;
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('HistoryPage', () => {
   it('lists migrations newest first with where, what, status, duration and bytes', async () => {
@@ -123,6 +127,22 @@ describe('HistoryPage', () => {
     expect(await screen.findByText('No migration has run yet.')).toBeInTheDocument();
     await user.click(screen.getByRole('link', { name: 'Start a migration' }));
     expect(await screen.findByText('the wizard')).toBeInTheDocument();
+  });
+
+  it('keeps "when" moving on a page left open', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+    vi.setSystemTime(Date.parse('2026-11-29T10:00:30.000Z'));
+    renderHistory({
+      'GET /api/migrations?limit=25': { body: { migrations: [COMPLETED], next_before: null } },
+    });
+    const row = (await screen.findByRole('link', { name: 'app-1' })).closest('tr')!;
+    expect(row).toHaveTextContent('30 s ago');
+
+    act(() => {
+      vi.advanceTimersByTime(60_000);
+    });
+
+    expect(row).toHaveTextContent('1 min ago');
   });
 
   it('shows an API error in words', async () => {

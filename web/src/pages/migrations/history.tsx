@@ -6,6 +6,7 @@ import { Link } from 'react-router';
 import type { MigrationJson, MigrationStatus } from '../../api/migration-types';
 import { MigrationStatusBadge } from '../../components/migration-status-badge';
 import {
+  Ago,
   Button,
   Card,
   Cell,
@@ -17,7 +18,7 @@ import {
   PageTitle,
   Table,
 } from '../../components/ui';
-import { formatBytes, formatDateTime, formatDuration, formatRelative } from '../../lib/format';
+import { formatBytes, formatDuration } from '../../lib/format';
 import {
   isFinished,
   mainResourceName,
@@ -38,9 +39,7 @@ function Row({ migration, workerName }: { migration: MigrationJson; workerName: 
   return (
     <tr>
       <Cell className="whitespace-nowrap">
-        <time dateTime={migration.created_at} title={formatDateTime(migration.created_at)}>
-          {formatRelative(migration.created_at)}
-        </time>
+        <Ago at={migration.created_at} />
       </Cell>
       <Cell>
         <Link

@@ -1,8 +1,8 @@
-// The ticking "12 s ago" shared by the worker pages.
+// The ticking "12 s ago" of the worker pages, the history and the audit log.
 import { act, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { Ago } from './worker-ui';
+import { Ago } from './ui';
 
 afterEach(() => {
   vi.useRealTimers();
