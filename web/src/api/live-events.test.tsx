@@ -13,6 +13,23 @@ function event(id: number, message: string): MigrationEventJson {
 }
 
 describe('applyLiveEvent', () => {
+  it('refreshes the workers when a migration starts or ends, not with each progress update', () => {
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
+    const workersRefreshed = () =>
+      invalidate.mock.calls.filter(([filters]) => filters?.queryKey === keys.workers).length;
+
+    applyLiveEvent(client, 'migration.updated', { migration: migration({ id: 'm-2', status: 'running' }) });
+    applyLiveEvent(client, 'migration.updated', { migration: migration({ id: 'm-2', progress: 0.5 }) });
+    applyLiveEvent(client, 'migration.updated', { migration: migration({ id: 'm-2', progress: 0.6 }) });
+    expect(workersRefreshed()).toBe(1);
+
+    applyLiveEvent(client, 'migration.updated', { migration: migration({ id: 'm-2', status: 'completed' }) });
+    expect(workersRefreshed()).toBe(2);
+    // The lists of migrations follow every update.
+    expect(invalidate.mock.calls.filter(([filters]) => filters?.predicate !== undefined)).toHaveLength(4);
+  });
+
   it('adds a migration event to the log shown, once, without fetching the migration again', () => {
     const client = new QueryClient();
     client.setQueryData(keys.migration('m-1'), migration({ id: 'm-1', events: [event(1, 'planned')] }));

@@ -4,7 +4,7 @@ import { useQueryClient, type QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 import { keys } from './keys';
-import type { MigrationEventJson, MigrationJson } from './migration-types';
+import type { MigrationEventJson, MigrationJson, MigrationStatus } from './migration-types';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting';
 
@@ -19,6 +19,21 @@ function parse(event: MessageEvent<string>): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The last status each migration was seen with, per cache. */
+const seenStatuses = new WeakMap<QueryClient, Map<string, MigrationStatus>>();
+
+/** Remembers a migration's status; true when it is new or differs from the one seen before. */
+function rememberStatus(client: QueryClient, migration: Pick<MigrationJson, 'id' | 'status'>): boolean {
+  let seen = seenStatuses.get(client);
+  if (seen === undefined) {
+    seen = new Map();
+    seenStatuses.set(client, seen);
+  }
+  const before = seen.get(migration.id);
+  seen.set(migration.id, migration.status);
+  return before !== migration.status;
 }
 
 /** Applies one named event to the query cache. Exported for tests. */
@@ -45,6 +60,7 @@ export function applyLiveEvent(client: QueryClient, type: string, data: unknown)
     case 'migration.updated': {
       const migration = (data as { migration?: MigrationJson } | undefined)?.migration;
       if (migration === undefined) return;
+      const statusChanged = rememberStatus(client, migration);
       client.setQueryData<MigrationJson>(keys.migration(migration.id), (previous) =>
         previous === undefined
           ? undefined
@@ -54,7 +70,9 @@ export function applyLiveEvent(client: QueryClient, type: string, data: unknown)
       void client.invalidateQueries({
         predicate: (query) => query.queryKey[0] === keys.migrations[0] && query.queryKey[1] !== 'one',
       });
-      void client.invalidateQueries({ queryKey: keys.workers });
+      // A worker's active tasks change when a migration starts or ends, not with each progress update (one a
+      // second): refetching every worker that often was wasted.
+      if (statusChanged) void client.invalidateQueries({ queryKey: keys.workers });
       return;
     }
     case 'migration.event': {
