@@ -119,6 +119,8 @@ describe('HistoryPage', () => {
     expect(await screen.findByText('No failed migrations.')).toBeInTheDocument();
     await user.click(screen.getByRole('button', { name: 'Show all migrations' }));
     expect(await screen.findByRole('link', { name: 'app-1' })).toBeInTheDocument();
+    expect(screen.getByRole('combobox', { name: 'Status' })).toHaveFocus();
+    expect(screen.getByRole('combobox', { name: 'Status' })).toHaveValue('');
   });
 
   it('says what to do when there is no migration yet', async () => {

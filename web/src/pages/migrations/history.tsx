@@ -1,6 +1,6 @@
 // Every migration, newest first (/migrations): when, where from and to, what moved, status, duration and bytes,
 // each linking to its page; narrowed by status, and paged back with "Load older".
-import { useId, useState } from 'react';
+import { useId, useRef, useState, type RefObject } from 'react';
 import { Link } from 'react-router';
 
 import type { MigrationJson, MigrationStatus } from '../../api/migration-types';
@@ -84,9 +84,11 @@ function HistoryTable({ migrations }: { migrations: MigrationJson[] }) {
 function StatusFilter({
   value,
   onChange,
+  ref,
 }: {
   value: MigrationStatus | '';
   onChange: (value: MigrationStatus | '') => void;
+  ref: RefObject<HTMLSelectElement | null>;
 }) {
   const id = useId();
   return (
@@ -95,6 +97,7 @@ function StatusFilter({
         Status
       </label>
       <select
+        ref={ref}
         id={id}
         value={value}
         onChange={(event) => {
@@ -115,6 +118,7 @@ function StatusFilter({
 
 export function HistoryPage() {
   const [status, setStatus] = useState<MigrationStatus | ''>('');
+  const statusSelect = useRef<HTMLSelectElement>(null);
   const history = useMigrationHistory(status);
   const migrations = history.data?.pages.flatMap((page) => page.migrations) ?? [];
 
@@ -130,7 +134,7 @@ export function HistoryPage() {
         Migrations
       </PageTitle>
       <div className="mb-3">
-        <StatusFilter value={status} onChange={setStatus} />
+        <StatusFilter value={status} onChange={setStatus} ref={statusSelect} />
       </div>
       {history.isPending && <Loading what="migrations" />}
       <ErrorNotice error={history.error} title="The migrations could not be loaded" />
@@ -147,6 +151,8 @@ export function HistoryPage() {
           <Button
             onClick={() => {
               setStatus('');
+              // This button goes away with the empty list: focus goes back to the filter it undid.
+              statusSelect.current?.focus();
             }}
           >
             Show all migrations
