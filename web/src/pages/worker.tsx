@@ -82,7 +82,13 @@ export function WorkerPage() {
   const resources = useWorkerResources(worker.data === undefined ? null : id);
 
   if (worker.data === undefined) {
-    return worker.isError ? <NoSuchWorker error={worker.error} /> : <Loading what="the worker" />;
+    if (worker.isError) return <NoSuchWorker error={worker.error} />;
+    return (
+      <>
+        <PageTitle>Worker</PageTitle>
+        <Loading what="the worker" />
+      </>
+    );
   }
 
   return (

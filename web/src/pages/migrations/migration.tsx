@@ -138,9 +138,16 @@ export function MigrationPage() {
   const migration = useMigration(id);
   if (migration.data === undefined) {
     if (migration.error instanceof ApiError && migration.error.status === 404) return <NotFound id={id} />;
-    if (migration.isError)
-      return <ErrorNotice error={migration.error} title="The migration could not be loaded" />;
-    return <Loading what="the migration" />;
+    return (
+      <>
+        <PageTitle>Migration</PageTitle>
+        {migration.isError ? (
+          <ErrorNotice error={migration.error} title="The migration could not be loaded" />
+        ) : (
+          <Loading what="the migration" />
+        )}
+      </>
+    );
   }
   return (
     <>

@@ -75,8 +75,18 @@ export function WizardPage() {
   const workers = useWorkers();
   const resources = useWorkerResources(state.sourceId);
 
-  if (workers.isPending) return <Loading what="workers" />;
-  if (workers.isError) return <ErrorNotice error={workers.error} title="The workers could not be loaded" />;
+  if (workers.isPending || workers.isError) {
+    return (
+      <>
+        <PageTitle>New migration</PageTitle>
+        {workers.isError ? (
+          <ErrorNotice error={workers.error} title="The workers could not be loaded" />
+        ) : (
+          <Loading what="workers" />
+        )}
+      </>
+    );
+  }
 
   const workerName = (id: string) => workers.data.find((worker) => worker.id === id)?.name ?? id;
 
