@@ -3,12 +3,13 @@ import { useState } from 'react';
 
 import type { MigrationJson } from '../../api/migration-types';
 import { Button, ConfirmDialog, ErrorNotice } from '../../components/ui';
+import { isFinished } from '../../lib/migration-status';
 import { useCancelMigration } from './migration-queries';
 
 export function MigrationCancel({ migration }: { migration: MigrationJson }) {
   const [open, setOpen] = useState(false);
   const cancel = useCancelMigration(migration.id);
-  if (migration.status !== 'pending' && migration.status !== 'running') return null;
+  if (isFinished(migration.status)) return null;
   // The status region is there before the cancel is requested, so that its words are announced when they appear.
   const status = (
     <p

@@ -1,3 +1,4 @@
+// The bytes of one resource of a migration, in words: configuration only, a share of an estimate, or bytes alone.
 import { describe, expect, it } from 'vitest';
 
 import type { ResourceJson } from '../../api/migration-types';
