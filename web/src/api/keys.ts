@@ -1,5 +1,5 @@
 // Query keys, in one place, so that live events invalidate exactly what the pages show.
-import type { MigrationStatus } from './migration-types';
+import type { MigrationRequestBody, MigrationStatus } from './migration-types';
 
 export const keys = {
   session: ['session'] as const,
@@ -14,6 +14,8 @@ export const keys = {
   activeMigrations: ['migrations', 'active'] as const,
   /** The history, per status filter ('' for all). */
   history: (status: MigrationStatus | '') => ['migrations', 'history', status] as const,
+  /** The preflight of one request: outside ['migrations'], so that live events never run it again. */
+  dryRun: (body: MigrationRequestBody | null) => ['migration-dry-run', body] as const,
   audit: ['audit'] as const,
   enrollment: ['enrollment'] as const,
 };

@@ -85,7 +85,7 @@ export function useMigrationHistory(status: MigrationStatus | '') {
  */
 export function useDryRun(body: MigrationRequestBody | null) {
   return useQuery({
-    queryKey: ['migration-dry-run', body] as const,
+    queryKey: keys.dryRun(body),
     queryFn: ({ signal }) => api<DryRunJson>('/api/migrations', { method: 'POST', body, signal }),
     enabled: body !== null,
     staleTime: Infinity,

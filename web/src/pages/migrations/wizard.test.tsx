@@ -1,7 +1,7 @@
 // The wizard in a simulated browser against a fake API: the five steps, preflight findings and the start request.
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent, { type UserEvent } from '@testing-library/user-event';
-import { useParams } from 'react-router';
+import { Link, useParams } from 'react-router';
 import { describe, expect, it } from 'vitest';
 
 import type { FindingJson, MigrationRequestBody } from '../../api/migration-types';
@@ -50,7 +50,15 @@ function preflightWith(findings: FindingJson[]): FakeRoute {
 
 function renderWizard(path = '/migrations/new?from=w-alpha') {
   return renderAt(path, [
-    { path: '/migrations/new', element: <WizardPage /> },
+    {
+      path: '/migrations/new',
+      element: (
+        <>
+          <Link to="/migrations/new">Migrate</Link>
+          <WizardPage />
+        </>
+      ),
+    },
     { path: '/migrations/:id', element: <Landed /> },
   ]);
 }
@@ -334,6 +342,19 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(first.getByRole('textbox', { name: 'Source path' })).toHaveFocus();
     await user.click(screen.getByRole('button', { name: 'Remove bind mount 1' }));
     expect(add).toHaveFocus();
+  });
+
+  it('starts afresh when a "Migrate" link is followed from the wizard itself', async () => {
+    const user = userEvent.setup();
+    api([preflightWith([])]);
+    renderWizard();
+    await screen.findByRole('heading', { name: 'Step 1 of 5: Source worker' });
+    await next(user, 'Step 2 of 5: Resources');
+
+    await user.click(screen.getByRole('link', { name: 'Migrate' }));
+
+    expect(await screen.findByRole('heading', { name: 'Step 1 of 5: Source worker' })).toBeInTheDocument();
+    expect(screen.getByRole('radio', { name: 'alpha' })).not.toBeChecked();
   });
 
   it('forgets the ticked resources when another source is chosen', async () => {

@@ -64,9 +64,15 @@ function StepContent({
   }
 }
 
+/** The wizard for one ?from=: following another "Migrate" link while on the page starts afresh. */
 export function WizardPage() {
   const [params] = useSearchParams();
-  const [state, dispatchState] = useReducer(wizardReducer, params.get('from'), initialWizardState);
+  const from = params.get('from');
+  return <Wizard key={from ?? ''} from={from} />;
+}
+
+function Wizard({ from }: { from: string | null }) {
+  const [state, dispatchState] = useReducer(wizardReducer, from, initialWizardState);
   const [moved, setMoved] = useState(false);
   const dispatch = (action: WizardAction): void => {
     if (action.type === 'next' || action.type === 'back' || action.type === 'goTo') setMoved(true);
