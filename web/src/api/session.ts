@@ -39,13 +39,24 @@ export function useSignIn() {
   });
 }
 
+/**
+ * Ends the session. Only once the master has ended it (or says there was none: 401) is the cache cleared, which
+ * shows sign-in; when it could not be asked, the cookie still works and the page says so rather than pretending.
+ */
 export function useSignOut() {
   const client = useQueryClient();
+  const signedOut = (): void => {
+    client.clear();
+    client.setQueryData(keys.session, null);
+  };
   return useMutation({
-    mutationFn: () => api<unknown>('/api/session', { method: 'DELETE', quietUnauthenticated: true }),
-    onSettled: () => {
-      client.clear();
-      client.setQueryData(keys.session, null);
+    mutationFn: async () => {
+      try {
+        await api<unknown>('/api/session', { method: 'DELETE', quietUnauthenticated: true });
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 401)) throw error;
+      }
     },
+    onSuccess: signedOut,
   });
 }

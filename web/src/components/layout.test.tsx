@@ -7,6 +7,7 @@ import { createMemoryRouter, RouterProvider } from 'react-router';
 import { describe, expect, it } from 'vitest';
 
 import type { LiveState } from '../api/live-events';
+import { apiError, fakeApi } from '../testing/fake-api';
 import { Layout } from './layout';
 import { PageTitle } from './ui';
 
@@ -20,6 +21,7 @@ function renderLayout(live: LiveState = 'live') {
           { path: 'audit', element: <PageTitle>Audit log</PageTitle> },
         ],
       },
+      { path: '/sign-in', element: <p>sign-in page</p> },
     ],
     { initialEntries: ['/'] },
   );
@@ -79,5 +81,25 @@ describe('Layout', () => {
   it('says that live updates are interrupted while reconnecting', () => {
     renderLayout('reconnecting');
     expect(screen.getByRole('status')).toHaveTextContent('Live updates interrupted: reconnecting…');
+  });
+
+  it('signs out and shows sign-in', async () => {
+    const { calls } = fakeApi({ 'DELETE /api/session': { body: { authenticated: false } } });
+    const user = userEvent.setup();
+    renderLayout();
+    await user.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect(await screen.findByText('sign-in page')).toBeInTheDocument();
+    expect(calls.map((call) => `${call.method} ${call.path}`)).toEqual(['DELETE /api/session']);
+  });
+
+  it('says so when the session could not be ended, instead of showing sign-in with the cookie still valid', async () => {
+    fakeApi({ 'DELETE /api/session': apiError(503, 'unavailable', 'the master is shutting down') });
+    const user = userEvent.setup();
+    renderLayout();
+    await user.click(screen.getByRole('button', { name: 'Sign out' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      /You are still signed in.*the master is shutting down/,
+    );
+    expect(screen.queryByText('sign-in page')).not.toBeInTheDocument();
   });
 });

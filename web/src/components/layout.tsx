@@ -5,7 +5,7 @@ import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 
 import type { LiveState } from '../api/live-events';
 import { useSignOut } from '../api/session';
-import { Button } from './ui';
+import { Button, ErrorNotice } from './ui';
 
 const LINKS = [
   { to: '/', label: 'Dashboard', end: true },
@@ -104,7 +104,7 @@ export function Layout({ live }: { live: LiveState }) {
             <Button
               onClick={() => {
                 signOut.mutate(undefined, {
-                  onSettled: () => {
+                  onSuccess: () => {
                     void navigate('/sign-in', { replace: true });
                   },
                 });
@@ -122,6 +122,14 @@ export function Layout({ live }: { live: LiveState }) {
         {live === 'reconnecting' ? 'Live updates interrupted: reconnecting…' : ''}
       </p>
       <main ref={main} id="main" tabIndex={-1} className="mx-auto max-w-7xl px-4 py-6 focus:outline-none">
+        {signOut.isError && (
+          <div className="mb-4">
+            <ErrorNotice
+              error={signOut.error}
+              title="You are still signed in: the master could not end the session"
+            />
+          </div>
+        )}
         <Outlet />
       </main>
     </div>
