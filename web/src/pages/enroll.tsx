@@ -91,12 +91,14 @@ function RegenerateToken() {
 function JoinCommand() {
   const enrollment = useEnrollment();
   if (enrollment.isPending) return <Loading what="the join command" />;
-  if (enrollment.isError)
+  // A failed refresh (on focus) keeps the command shown; only a first load that failed has nothing to show.
+  if (enrollment.data === undefined)
     return <ErrorNotice error={enrollment.error} title="The join command could not be loaded" />;
   const info = enrollment.data;
   return (
     <Card title="Join command">
       <div className="space-y-4">
+        <ErrorNotice error={enrollment.error} title="This command may be out of date" />
         <div className="space-y-2 text-sm text-slate-700 dark:text-slate-300">
           <p>
             Run this command on the Docker host you want to add (the <code>docker-migrate</code> binary must

@@ -1,8 +1,9 @@
 // Worker page: resources listed and filtered by name, removal only after confirmation, an unknown worker.
-import { screen, within } from '@testing-library/react';
+import { act, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 
+import { keys } from '../api/keys';
 import type { WorkerResourcesJson } from '../api/worker-types';
 import { apiError, fakeApi } from '../testing/fake-api';
 import { sampleResources, sampleWorker } from '../testing/fixtures';
@@ -119,6 +120,25 @@ describe('WorkerPage', () => {
 
     expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
     expect(calls.some((call) => call.method === 'DELETE')).toBe(false);
+  });
+
+  it('keeps the lists when a refresh fails, saying they may be out of date', async () => {
+    let down = false;
+    fakeApi({
+      'GET /api/workers/w-alpha': { body: { worker: sampleWorker() } },
+      'GET /api/workers/w-alpha/resources': () =>
+        down ? apiError(503, 'unavailable', 'the worker is not connected') : { body: sampleResources() },
+    });
+    const { client } = renderWorker();
+    await screen.findByRole('table', { name: 'Containers' });
+
+    down = true;
+    await act(() => client.invalidateQueries({ queryKey: keys.resources('w-alpha') }));
+
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      /The lists below may be out of date.*the worker is not connected/,
+    );
+    expect(screen.getByRole('table', { name: 'Containers' })).toBeInTheDocument();
   });
 
   it('explains an unknown worker and links back', async () => {

@@ -115,9 +115,17 @@ export function WorkerPage() {
         )}
         {resources.isPending && <Loading what="its Docker resources" />}
         {resources.isError && (
-          <ErrorNotice error={resources.error} title="Its resources could not be loaded" />
+          <ErrorNotice
+            error={resources.error}
+            title={
+              resources.data === undefined
+                ? 'Its resources could not be loaded'
+                : 'The lists below may be out of date'
+            }
+          />
         )}
-        {resources.isSuccess && <Resources resources={resources.data} />}
+        {/* A failed refresh keeps what was shown; only the notice above says it may be stale. */}
+        {resources.data !== undefined && <Resources resources={resources.data} />}
       </div>
     </>
   );

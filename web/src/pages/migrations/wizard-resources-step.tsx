@@ -218,12 +218,17 @@ export function WizardResourcesStep({
   dispatch: Dispatch;
 }) {
   const filterId = useId();
-  if (resources.error !== null && resources.error !== undefined) {
-    return <ErrorNotice error={resources.error} title="The source worker’s resources could not be loaded" />;
+  if (resources.data === undefined) {
+    if (resources.error !== null && resources.error !== undefined) {
+      return (
+        <ErrorNotice error={resources.error} title="The source worker’s resources could not be loaded" />
+      );
+    }
+    return <Loading what="the source worker’s resources" />;
   }
-  if (resources.data === undefined) return <Loading what="the source worker’s resources" />;
   return (
     <>
+      <ErrorNotice error={resources.error} title="These lists may be out of date" />
       <p className="text-sm text-slate-600 dark:text-slate-400">
         Tick what to move. A container brings along its image, its named volumes and its user-defined
         networks; you do not need to tick those.

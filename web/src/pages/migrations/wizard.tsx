@@ -81,7 +81,7 @@ function Wizard({ from }: { from: string | null }) {
   const workers = useWorkers();
   const resources = useWorkerResources(state.sourceId);
 
-  if (workers.isPending || workers.isError) {
+  if (workers.data === undefined) {
     return (
       <>
         <PageTitle>New migration</PageTitle>
@@ -99,6 +99,12 @@ function Wizard({ from }: { from: string | null }) {
   return (
     <>
       <PageTitle>New migration</PageTitle>
+      {/* A failed refresh keeps the wizard and what was chosen; the list of workers may be stale meanwhile. */}
+      {workers.isError && (
+        <div className="mb-4">
+          <ErrorNotice error={workers.error} title="The list of workers may be out of date" />
+        </div>
+      )}
       {state.step === 5 ? (
         <WizardReviewStep
           state={state}
