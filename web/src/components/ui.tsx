@@ -11,7 +11,7 @@ import {
 import { Link } from 'react-router';
 
 import { errorMessage } from '../api/client';
-import { formatDateTime, formatRelative } from '../lib/format';
+import { formatDateTime, formatRelative, wholePercent } from '../lib/format';
 import { useNow } from '../lib/use-now';
 
 /** The tab's title (and what a screen reader says when a page opens): "Audit log · Dockation". */
@@ -206,7 +206,7 @@ export function ConfirmDialog({
 
 /** A determinate progress bar with its value in words for assistive technology. */
 export function ProgressBar({ value, label }: { value: number; label: string }) {
-  const percent = Math.round(Math.min(1, Math.max(0, value)) * 100);
+  const percent = wholePercent(value);
   return (
     <div
       role="progressbar"

@@ -62,6 +62,13 @@ describe('rates, ETA and percent', () => {
   it('clamps percentages', () => {
     expect(formatPercent(0.424)).toBe('42 %');
     expect(formatPercent(1.5)).toBe('100 %');
+    expect(formatPercent(-0.2)).toBe('0 %');
+  });
+  it('says 100 % only when done, and 0 % only when nothing moved', () => {
+    expect(formatPercent(0.996)).toBe('99 %');
+    expect(formatPercent(1)).toBe('100 %');
+    expect(formatPercent(0.001)).toBe('1 %');
+    expect(formatPercent(0)).toBe('0 %');
   });
 });
 

@@ -93,7 +93,17 @@ export function formatDateTime(iso: string | null | undefined): string {
 /** 0..1 → "42 %". */
 export function formatPercent(fraction: number | null | undefined): string {
   if (fraction === null || fraction === undefined || !Number.isFinite(fraction)) return '—';
-  return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)} %`;
+  return `${wholePercent(fraction)} %`;
+}
+
+/**
+ * 0..1 → a whole percentage, clamped. Something not quite done never reads 100 (0.996 is 99), and something
+ * started never reads 0 unless nothing moved: rounding alone said "100 %" while the last bytes were still copied.
+ */
+export function wholePercent(fraction: number): number {
+  if (!(fraction > 0)) return 0;
+  if (fraction >= 1) return 100;
+  return Math.min(99, Math.max(1, Math.round(fraction * 100)));
 }
 
 /** Docker ids shown short, like the docker CLI does: "sha256:abcdef…" → "abcdef012345". */
