@@ -321,3 +321,24 @@ export function Ago({ at }: { at: string | null }) {
     </time>
   );
 }
+
+/**
+ * For "Load older" under a table: returns a function to call as the loading starts; once rows arrive, the first new
+ * one takes focus (and is read out). The button is disabled while loading and gone when nothing older is left, so
+ * focus would otherwise fall to the page.
+ */
+export function useFocusFirstNewRow(container: RefObject<HTMLElement | null>, rowCount: number): () => void {
+  const firstNew = useRef<number | null>(null);
+  useEffect(() => {
+    const index = firstNew.current;
+    if (index === null) return;
+    const row = container.current?.querySelectorAll<HTMLTableRowElement>('tbody tr')[index];
+    if (row === undefined) return;
+    firstNew.current = null;
+    row.tabIndex = -1;
+    row.focus();
+  }, [container, rowCount]);
+  return () => {
+    firstNew.current = rowCount;
+  };
+}

@@ -51,6 +51,8 @@ describe('AuditPage', () => {
     await user.click(screen.getByRole('button', { name: 'Load older' }));
 
     expect(await within(log).findByText('target-1')).toBeInTheDocument();
+    // The button is gone (nothing older): focus is on the first entry that came in, not lost on the page.
+    expect(within(log).getByRole('row', { name: /target-20/ })).toHaveFocus();
     expect(within(log).getAllByRole('row')).toHaveLength(71);
     expect(calls.map((call) => call.path)).toEqual(['/api/audit?limit=50', '/api/audit?limit=50&before=21']);
     expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();

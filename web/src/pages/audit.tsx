@@ -1,5 +1,6 @@
 // The audit log: every mutating API call, newest first, paged back 50 at a time.
 import { useInfiniteQuery } from '@tanstack/react-query';
+import { useRef } from 'react';
 
 import { api } from '../api/client';
 import { keys } from '../api/keys';
@@ -14,6 +15,7 @@ import {
   Loading,
   PageTitle,
   Table,
+  useFocusFirstNewRow,
 } from '../components/ui';
 import { formatDateTime } from '../lib/format';
 
@@ -76,6 +78,8 @@ function AuditRow({ entry }: { entry: AuditEntryJson }) {
 export function AuditPage() {
   const log = useAuditLog();
   const entries = log.data?.pages.flatMap((page) => page.entries) ?? [];
+  const table = useRef<HTMLDivElement>(null);
+  const focusFirstNewRow = useFocusFirstNewRow(table, entries.length);
   return (
     <>
       <PageTitle
@@ -104,7 +108,10 @@ export function AuditPage() {
           </EmptyState>
         )}
         {entries.length > 0 && (
-          <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+          <div
+            ref={table}
+            className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-800 dark:bg-slate-900"
+          >
             <Table
               wide
               caption="Audit log, newest first"
@@ -119,6 +126,7 @@ export function AuditPage() {
         {log.hasNextPage && (
           <Button
             onClick={() => {
+              focusFirstNewRow();
               void log.fetchNextPage();
             }}
             disabled={log.isFetchingNextPage}

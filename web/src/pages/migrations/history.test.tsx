@@ -93,6 +93,7 @@ describe('HistoryPage', () => {
     await user.click(await screen.findByRole('button', { name: 'Load older' }));
     const link = await screen.findByRole('link', { name: 'm-000000000001' });
     expect(link.closest('tr')).toHaveTextContent('Rolled back');
+    expect(link.closest('tr')).toHaveFocus();
     expect(screen.getAllByRole('row')).toHaveLength(3);
     expect(screen.queryByRole('button', { name: 'Load older' })).not.toBeInTheDocument();
     expect(calls.map((call) => call.path)).toContain('/api/migrations?limit=25&before=m-000000000003');

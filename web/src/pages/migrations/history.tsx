@@ -17,6 +17,7 @@ import {
   Loading,
   PageTitle,
   Table,
+  useFocusFirstNewRow,
 } from '../../components/ui';
 import { formatBytes, formatDuration } from '../../lib/format';
 import {
@@ -64,20 +65,28 @@ function Row({ migration, workerName }: { migration: MigrationJson; workerName: 
   );
 }
 
-function HistoryTable({ migrations }: { migrations: MigrationJson[] }) {
+function HistoryTable({
+  migrations,
+  ref,
+}: {
+  migrations: MigrationJson[];
+  ref: RefObject<HTMLDivElement | null>;
+}) {
   const workerName = useWorkerNames();
   return (
-    <Card>
-      <Table
-        wide
-        caption="Migrations, newest first"
-        columns={['When', 'Migration', 'Source → target', 'Status', 'Duration', 'Bytes']}
-      >
-        {migrations.map((migration) => (
-          <Row key={migration.id} migration={migration} workerName={workerName} />
-        ))}
-      </Table>
-    </Card>
+    <div ref={ref}>
+      <Card>
+        <Table
+          wide
+          caption="Migrations, newest first"
+          columns={['When', 'Migration', 'Source → target', 'Status', 'Duration', 'Bytes']}
+        >
+          {migrations.map((migration) => (
+            <Row key={migration.id} migration={migration} workerName={workerName} />
+          ))}
+        </Table>
+      </Card>
+    </div>
   );
 }
 
@@ -119,8 +128,10 @@ function StatusFilter({
 export function HistoryPage() {
   const [status, setStatus] = useState<MigrationStatus | ''>('');
   const statusSelect = useRef<HTMLSelectElement>(null);
+  const table = useRef<HTMLDivElement>(null);
   const history = useMigrationHistory(status);
   const migrations = history.data?.pages.flatMap((page) => page.migrations) ?? [];
+  const focusFirstNewRow = useFocusFirstNewRow(table, migrations.length);
 
   return (
     <>
@@ -159,12 +170,13 @@ export function HistoryPage() {
           </Button>
         </EmptyState>
       )}
-      {migrations.length > 0 && <HistoryTable migrations={migrations} />}
+      {migrations.length > 0 && <HistoryTable migrations={migrations} ref={table} />}
       {history.hasNextPage && (
         <div className="mt-3 flex justify-center">
           <Button
             disabled={history.isFetchingNextPage}
             onClick={() => {
+              focusFirstNewRow();
               void history.fetchNextPage();
             }}
           >
