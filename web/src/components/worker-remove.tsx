@@ -6,7 +6,17 @@ import type { WorkerJson } from '../api/worker-types';
 import { useRemoveWorker } from '../lib/worker-queries';
 import { Button, ConfirmDialog, ErrorNotice } from './ui';
 
-export function RemoveWorkerButton({ worker }: { worker: Pick<WorkerJson, 'id' | 'name'> }) {
+export function RemoveWorkerButton({
+  worker,
+  inList = false,
+  onRemoved,
+}: {
+  worker: Pick<WorkerJson, 'id' | 'name'>;
+  /** One of several in a list: a short "Remove", named after its worker for screen readers. */
+  inList?: boolean;
+  /** What happens once it is removed; the worker's own page goes to the dashboard. */
+  onRemoved?: () => void;
+}) {
   const [open, setOpen] = useState(false);
   const remove = useRemoveWorker(worker.id);
   const navigate = useNavigate();
@@ -14,11 +24,12 @@ export function RemoveWorkerButton({ worker }: { worker: Pick<WorkerJson, 'id' |
     <>
       <Button
         variant="danger"
+        aria-label={inList ? `Remove ${worker.name}` : undefined}
         onClick={() => {
           setOpen(true);
         }}
       >
-        Remove worker
+        {inList ? 'Remove' : 'Remove worker'}
       </Button>
       <ConfirmDialog
         open={open}
@@ -34,7 +45,8 @@ export function RemoveWorkerButton({ worker }: { worker: Pick<WorkerJson, 'id' |
           remove.mutate(undefined, {
             onSuccess: () => {
               setOpen(false);
-              void navigate('/');
+              if (onRemoved === undefined) void navigate('/');
+              else onRemoved();
             },
           });
         }}

@@ -19,6 +19,7 @@ function enrollment(token: string): EnrollmentJson {
 }
 
 function master() {
+  let workers = [sampleWorker(), sampleWorker({ id: 'w-beta', name: 'beta' })];
   return fakeApi({
     'GET /api/enrollment-token': { body: enrollment('old-token') },
     'POST /api/enrollment-token/regenerate': { body: enrollment('new-token') },
@@ -30,7 +31,11 @@ function master() {
         join_command: 'docker-migrate worker --master-url https://master.lan:8443 --token PAIR-1234',
       },
     }),
-    'GET /api/workers': { body: { workers: [sampleWorker()] } },
+    'GET /api/workers': () => ({ body: { workers } }),
+    'DELETE /api/workers/w-beta': () => {
+      workers = workers.filter((worker) => worker.id !== 'w-beta');
+      return { body: { removed: true, worker_id: 'w-beta' } };
+    },
   });
 }
 
@@ -112,5 +117,24 @@ describe('EnrollPage', () => {
     renderEnroll();
 
     expect(await screen.findByRole('link', { name: 'alpha' })).toHaveAttribute('href', '/workers/w-alpha');
+  });
+
+  it('removes a worker from the list after confirmation, keeping focus in the list', async () => {
+    const { calls } = master();
+    const user = userEvent.setup();
+    renderEnroll();
+
+    await user.click(await screen.findByRole('button', { name: 'Remove beta' }));
+    const dialog = screen.getByRole('dialog', { name: 'Remove beta?' });
+    expect(dialog).toHaveTextContent('revokes the worker’s certificate');
+    await user.click(within(dialog).getByRole('button', { name: 'Remove' }));
+
+    expect(await screen.findByText('beta was removed.')).toBeInTheDocument();
+    expect(screen.queryByRole('link', { name: 'beta' })).not.toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'alpha' })).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'alpha' }).closest('[tabindex="-1"]')).toHaveFocus();
+    expect(calls.filter((call) => call.method === 'DELETE').map((call) => call.path)).toEqual([
+      '/api/workers/w-beta',
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 // Adding a worker: the join command to run on a Docker host, the token and CA hash it carries, replacing a
 // token that may have leaked, one-time pairing codes, and the workers enrolled so far.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { Link } from 'react-router';
 
 import { api } from '../api/client';
@@ -19,6 +19,7 @@ import {
   PageTitle,
 } from '../components/ui';
 import { WorkerPairing } from '../components/worker-pairing';
+import { RemoveWorkerButton } from '../components/worker-remove';
 import { formatDateTime } from '../lib/format';
 import { useWorkers } from '../lib/worker-queries';
 
@@ -121,8 +122,13 @@ function JoinCommand() {
 
 function EnrolledWorkers() {
   const workers = useWorkers();
+  const list = useRef<HTMLDivElement>(null);
+  const [removed, setRemoved] = useState<string | null>(null);
   return (
     <Card title="Enrolled workers">
+      <p role="status" className="sr-only">
+        {removed === null ? '' : `${removed} was removed.`}
+      </p>
       {workers.isPending && <Loading what="workers" />}
       <ErrorNotice error={workers.error} title="Workers could not be loaded" />
       {workers.data?.length === 0 && (
@@ -132,24 +138,33 @@ function EnrolledWorkers() {
         </p>
       )}
       {workers.data !== undefined && workers.data.length > 0 && (
-        <>
+        // Focus comes here after a removal: the row and its button are gone.
+        <div ref={list} tabIndex={-1} className="focus:outline-none">
           <ul className="divide-y divide-slate-100 dark:divide-slate-800">
             {workers.data.map((worker) => (
               <li key={worker.id} className="flex flex-wrap items-center justify-between gap-2 py-2 text-sm">
                 <Link to={`/workers/${encodeURIComponent(worker.id)}`} className={LINK_CLASS}>
                   {worker.name}
                 </Link>
-                <span className="flex items-center gap-2 text-xs text-slate-500 dark:text-slate-400">
+                <span className="flex flex-wrap items-center gap-2 text-xs text-slate-500 dark:text-slate-400">
                   enrolled {formatDateTime(worker.enrolled_at)}
                   <Badge tone={worker.online ? 'green' : 'red'}>{worker.online ? 'online' : 'offline'}</Badge>
+                  <RemoveWorkerButton
+                    worker={worker}
+                    inList
+                    onRemoved={() => {
+                      setRemoved(worker.name);
+                      list.current?.focus();
+                    }}
+                  />
                 </span>
               </li>
             ))}
           </ul>
           <p className="mt-2 text-xs text-slate-500 dark:text-slate-400">
-            To remove a worker, open its page and use “Remove worker”.
+            Removing a worker revokes its certificate; its containers, images, volumes and networks stay.
           </p>
-        </>
+        </div>
       )}
     </Card>
   );
