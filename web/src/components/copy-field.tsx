@@ -96,7 +96,7 @@ export function CopyField({
       {description !== undefined && (
         <p className="text-xs text-slate-600 dark:text-slate-400">{description}</p>
       )}
-      <pre className="rounded-md bg-slate-100 p-3 text-xs break-all whitespace-pre-wrap dark:bg-slate-950">
+      <pre className="rounded-md bg-slate-100 p-3 text-xs wrap-anywhere whitespace-pre-wrap dark:bg-slate-950">
         <code ref={codeRef}>{value}</code>
       </pre>
     </div>

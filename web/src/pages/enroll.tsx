@@ -104,7 +104,8 @@ function JoinCommand() {
           <p>
             Run this command on the Docker host you want to add (the <code>docker-migrate</code> binary must
             be installed there). It starts a worker, which dials this master at{' '}
-            <code className="break-all">{info.master_url}</code>, enrolls with the token and stays connected.
+            <code className="wrap-anywhere">{info.master_url}</code>, enrolls with the token and stays
+            connected.
           </p>
           <p>
             The CA hash pins this master’s certificate, so the worker talks only to this master and no one in

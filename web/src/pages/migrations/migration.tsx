@@ -98,7 +98,7 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
         documentTitle={`Migration of ${mainResourceName(migration)}`}
       >
         <span className="flex flex-wrap items-center gap-2">
-          <span className="break-all">Migration of {mainResourceName(migration)}</span>
+          <span className="wrap-anywhere">Migration of {mainResourceName(migration)}</span>
           <MigrationStatusBadge status={migration.status} />
         </span>
       </PageTitle>
