@@ -132,10 +132,19 @@ const TONE_CLASSES: Record<Tone, string> = {
   slate: 'bg-slate-200 text-slate-800 dark:bg-slate-800 dark:text-slate-200',
 };
 
-export function Badge({ tone = 'slate', children }: { tone?: Tone; children: ReactNode }) {
+export function Badge({
+  tone = 'slate',
+  wrap = false,
+  children,
+}: {
+  tone?: Tone;
+  /** Free text (a Docker label) that may be long: it wraps rather than widening its table column. */
+  wrap?: boolean;
+  children: ReactNode;
+}) {
   return (
     <span
-      className={`inline-flex items-center rounded px-1.5 py-0.5 text-xs font-medium ${TONE_CLASSES[tone]}`}
+      className={`inline-flex items-center rounded px-1.5 py-0.5 text-xs font-medium ${wrap ? 'wrap-anywhere' : ''} ${TONE_CLASSES[tone]}`}
     >
       {children}
     </span>

@@ -62,7 +62,7 @@ export function WorkerContainers({
       <Table caption="Containers" columns={['Name', 'State', 'Health', 'Image', 'Ports']}>
         {shown.map((container) => (
           <tr key={container.id}>
-            <Cell className="font-medium break-all">{container.name}</Cell>
+            <Cell className="min-w-32 font-medium wrap-anywhere">{container.name}</Cell>
             <Cell>
               <Badge tone={STATE_TONES[container.state]}>{container.state}</Badge>
               <div className="mt-0.5 text-xs text-slate-600 dark:text-slate-400">{container.status}</div>

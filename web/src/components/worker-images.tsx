@@ -60,7 +60,7 @@ export function WorkerImages({
             <Cell className="whitespace-nowrap">{formatBytes(image.size)}</Cell>
             <Cell>{image.layers === undefined ? '—' : image.layers.length}</Cell>
             <Cell className="whitespace-nowrap">{createdAt(image.created)}</Cell>
-            <Cell>
+            <Cell className="min-w-40">
               <NameList names={usersByImageId.get(image.id)} />
             </Cell>
           </tr>

@@ -40,7 +40,7 @@ export function WorkerNetworks({
       <Table caption="Networks" columns={['Name', 'Driver', 'Scope', 'Subnet', 'Used by']}>
         {shown.map((network) => (
           <tr key={network.id}>
-            <Cell className="font-medium break-all">
+            <Cell className="min-w-32 font-medium wrap-anywhere">
               {network.name} {network.builtIn && <Badge>built-in</Badge>}{' '}
               {network.internal && <Badge tone="amber">internal</Badge>}
             </Cell>
@@ -49,7 +49,7 @@ export function WorkerNetworks({
             <Cell>
               <Subnets network={network} />
             </Cell>
-            <Cell>
+            <Cell className="min-w-40">
               <NameList names={usersByNetwork.get(network.name)} />
             </Cell>
           </tr>

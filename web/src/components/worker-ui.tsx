@@ -12,7 +12,7 @@ export function LabelList({ labels }: { labels: Record<string, string> }) {
     <ul aria-label="Labels" className="flex flex-wrap gap-1">
       {entries.map(([key, value]) => (
         <li key={key}>
-          <Badge>{value === '' ? key : `${key}=${value}`}</Badge>
+          <Badge wrap>{value === '' ? key : `${key}=${value}`}</Badge>
         </li>
       ))}
     </ul>

@@ -33,15 +33,15 @@ export function WorkerVolumes({
       <Table caption="Volumes" columns={['Name', 'Driver', 'Size', 'Labels', 'Used by']}>
         {shown.map((volume) => (
           <tr key={volume.name}>
-            <Cell className="font-medium break-all">{volume.name}</Cell>
+            <Cell className="min-w-32 font-medium wrap-anywhere">{volume.name}</Cell>
             <Cell>{volume.driver}</Cell>
             <Cell className="whitespace-nowrap">
               {typeof volume.size === 'number' ? formatBytes(volume.size) : 'not measured'}
             </Cell>
-            <Cell>
+            <Cell className="min-w-40">
               <LabelList labels={volume.labels} />
             </Cell>
-            <Cell>
+            <Cell className="min-w-40">
               <NameList names={usersByVolume.get(volume.name)} />
             </Cell>
           </tr>
