@@ -39,9 +39,6 @@ function duration(migration: MigrationJson): string {
 function Row({ migration, workerName }: { migration: MigrationJson; workerName: (id: string) => string }) {
   return (
     <tr>
-      <Cell className="whitespace-nowrap">
-        <Ago at={migration.created_at} />
-      </Cell>
       <Cell>
         <Link
           to={`/migrations/${encodeURIComponent(migration.id)}`}
@@ -53,11 +50,14 @@ function Row({ migration, workerName }: { migration: MigrationJson; workerName: 
           {resourcesSummary(migration.resources)}
         </span>
       </Cell>
-      <Cell className="whitespace-nowrap">
-        {workerName(migration.source_worker_id)} → {workerName(migration.target_worker_id)}
-      </Cell>
       <Cell>
         <MigrationStatusBadge status={migration.status} />
+      </Cell>
+      <Cell className="whitespace-nowrap">
+        <Ago at={migration.created_at} />
+      </Cell>
+      <Cell className="whitespace-nowrap">
+        {workerName(migration.source_worker_id)} → {workerName(migration.target_worker_id)}
       </Cell>
       <Cell className="whitespace-nowrap">{duration(migration)}</Cell>
       <Cell className="whitespace-nowrap tabular-nums">{formatBytes(migration.bytes_transferred)}</Cell>
@@ -79,7 +79,8 @@ function HistoryTable({
         <Table
           wide
           caption="Migrations, newest first"
-          columns={['When', 'Migration', 'Source → target', 'Status', 'Duration', 'Bytes']}
+          // What and how it went first: on a phone, the columns after them are scrolled to.
+          columns={['Migration', 'Status', 'When', 'Source → target', 'Duration', 'Bytes']}
         >
           {migrations.map((migration) => (
             <Row key={migration.id} migration={migration} workerName={workerName} />
