@@ -1,6 +1,6 @@
 // The containers of one worker: name, state and health, image, published ports.
 import type { ContainerState, ContainerSummary } from '../api/worker-types';
-import { containerHealth, formatPorts, matchesFilter, type Health } from '../lib/worker-resources';
+import { containerHealth, formatPorts, type Health } from '../lib/worker-resources';
 import { Badge, Cell, Table, type Tone } from './ui';
 import { ResourceSection } from './worker-ui';
 
@@ -38,12 +38,14 @@ function Ports({ container }: { container: ContainerSummary }) {
 
 export function WorkerContainers({
   containers,
+  shown,
   filter,
 }: {
   containers: readonly ContainerSummary[];
+  /** Those the filter lets through. */
+  shown: readonly ContainerSummary[];
   filter: string;
 }) {
-  const shown = containers.filter((container) => matchesFilter(filter, container.name));
   return (
     <ResourceSection
       title="Containers"

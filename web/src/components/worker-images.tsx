@@ -1,7 +1,6 @@
 // The images of one worker: tags, size, layers when known, short id, and the containers that run them.
 import type { ImageSummary } from '../api/worker-types';
 import { formatBytes, formatDateTime, shortId } from '../lib/format';
-import { matchesFilter } from '../lib/worker-resources';
 import { Cell, Table } from './ui';
 import { NameList, ResourceSection } from './worker-ui';
 
@@ -27,14 +26,16 @@ function Tags({ tags }: { tags: readonly string[] }) {
 
 export function WorkerImages({
   images,
+  shown,
   usersByImageId,
   filter,
 }: {
   images: readonly ImageSummary[];
+  /** Those the filter lets through. */
+  shown: readonly ImageSummary[];
   usersByImageId: ReadonlyMap<string, string[]>;
   filter: string;
 }) {
-  const shown = images.filter((image) => matchesFilter(filter, shortId(image.id), ...image.tags));
   return (
     <ResourceSection
       title="Images"

@@ -1,6 +1,5 @@
 // The networks of one worker: name, driver, scope and subnets, and the containers attached to them.
 import type { NetworkSummary } from '../api/worker-types';
-import { matchesFilter } from '../lib/worker-resources';
 import { Badge, Cell, Table } from './ui';
 import { NameList, ResourceSection } from './worker-ui';
 
@@ -14,14 +13,16 @@ function Subnets({ network }: { network: NetworkSummary }) {
 
 export function WorkerNetworks({
   networks,
+  shown,
   usersByNetwork,
   filter,
 }: {
   networks: readonly NetworkSummary[];
+  /** Those the filter lets through. */
+  shown: readonly NetworkSummary[];
   usersByNetwork: ReadonlyMap<string, string[]>;
   filter: string;
 }) {
-  const shown = networks.filter((network) => matchesFilter(filter, network.name));
   return (
     <ResourceSection
       title="Networks"

@@ -1,20 +1,21 @@
 // The volumes of one worker: name, driver, size when measured, labels, and the containers that mount them.
 import type { VolumeSummary } from '../api/worker-types';
 import { formatBytes } from '../lib/format';
-import { matchesFilter } from '../lib/worker-resources';
 import { Cell, Table } from './ui';
 import { LabelList, NameList, ResourceSection } from './worker-ui';
 
 export function WorkerVolumes({
   volumes,
+  shown,
   usersByVolume,
   filter,
 }: {
   volumes: readonly VolumeSummary[];
+  /** Those the filter lets through. */
+  shown: readonly VolumeSummary[];
   usersByVolume: ReadonlyMap<string, string[]>;
   filter: string;
 }) {
-  const shown = volumes.filter((volume) => matchesFilter(filter, volume.name));
   return (
     <ResourceSection
       title="Volumes"

@@ -1,5 +1,6 @@
 // Words and cross-references for a worker's Docker resources: ports, health, who uses a volume, filtering, totals.
-import type { ContainerSummary, PortBinding, WorkerJson } from '../api/worker-types';
+import type { ContainerSummary, PortBinding, WorkerJson, WorkerResourcesJson } from '../api/worker-types';
+import { plural, shortId } from './format';
 
 /** A port as `docker ps` shows it: "0.0.0.0:8080→80/tcp", or "80/tcp" when not published. */
 export function formatPort(port: PortBinding): string {
@@ -51,6 +52,29 @@ export function matchesFilter(filter: string, ...names: readonly (string | undef
   const needle = filter.trim().toLowerCase();
   if (needle === '') return true;
   return names.some((name) => name?.toLowerCase().includes(needle) === true);
+}
+
+/** What the worker page's filter lets through: containers, volumes and networks by name, images by tag or id. */
+export function shownResources(
+  resources: WorkerResourcesJson,
+  filter: string,
+): Pick<WorkerResourcesJson, 'containers' | 'images' | 'volumes' | 'networks'> {
+  return {
+    containers: resources.containers.filter((container) => matchesFilter(filter, container.name)),
+    images: resources.images.filter((image) => matchesFilter(filter, shortId(image.id), ...image.tags)),
+    volumes: resources.volumes.filter((volume) => matchesFilter(filter, volume.name)),
+    networks: resources.networks.filter((network) => matchesFilter(filter, network.name)),
+  };
+}
+
+/** The filter's outcome in one sentence, for screen readers: "2 containers, 1 image, 0 volumes and 0 networks match." */
+export function filterSummary(
+  shown: Pick<WorkerResourcesJson, 'containers' | 'images' | 'volumes' | 'networks'>,
+): string {
+  return (
+    `${plural(shown.containers.length, 'container')}, ${plural(shown.images.length, 'image')}, ` +
+    `${plural(shown.volumes.length, 'volume')} and ${plural(shown.networks.length, 'network')} match.`
+  );
 }
 
 export interface WorkerTotals {

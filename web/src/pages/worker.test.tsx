@@ -64,6 +64,9 @@ describe('WorkerPage', () => {
     await screen.findByRole('table', { name: 'Containers' });
 
     await user.type(screen.getByLabelText('Filter'), 'pg');
+    expect(screen.getByRole('status')).toHaveTextContent(
+      '0 containers, 0 images, 1 volume and 0 networks match.',
+    );
 
     expect(screen.queryByRole('table', { name: 'Containers' })).not.toBeInTheDocument();
     expect(screen.getByText('No containers match “pg”.')).toBeInTheDocument();

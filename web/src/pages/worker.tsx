@@ -12,7 +12,7 @@ import { RemoveWorkerButton } from '../components/worker-remove';
 import { WorkerSummary } from '../components/worker-summary';
 import { WorkerVolumes } from '../components/worker-volumes';
 import { useWorker, useWorkerResources } from '../lib/worker-queries';
-import { usersBy } from '../lib/worker-resources';
+import { filterSummary, shownResources, usersBy } from '../lib/worker-resources';
 
 function FilterBox({ value, onChange }: { value: string; onChange: (value: string) => void }) {
   return (
@@ -37,6 +37,7 @@ function FilterBox({ value, onChange }: { value: string; onChange: (value: strin
 function Resources({ resources }: { resources: WorkerResourcesJson }) {
   const [filter, setFilter] = useState('');
   const { containers } = resources;
+  const shown = shownResources(resources, filter);
   const users = useMemo(
     () => ({
       byImageId: usersBy(containers, (container) => [container.imageId]),
@@ -48,10 +49,29 @@ function Resources({ resources }: { resources: WorkerResourcesJson }) {
   return (
     <div className="space-y-4">
       <FilterBox value={filter} onChange={setFilter} />
-      <WorkerContainers containers={containers} filter={filter} />
-      <WorkerImages images={resources.images} usersByImageId={users.byImageId} filter={filter} />
-      <WorkerVolumes volumes={resources.volumes} usersByVolume={users.byVolume} filter={filter} />
-      <WorkerNetworks networks={resources.networks} usersByNetwork={users.byNetwork} filter={filter} />
+      {/* The lists change under the filter box as one types; this says how, without leaving it. */}
+      <p role="status" className="sr-only">
+        {filter.trim() === '' ? '' : filterSummary(shown)}
+      </p>
+      <WorkerContainers containers={containers} shown={shown.containers} filter={filter} />
+      <WorkerImages
+        images={resources.images}
+        shown={shown.images}
+        usersByImageId={users.byImageId}
+        filter={filter}
+      />
+      <WorkerVolumes
+        volumes={resources.volumes}
+        shown={shown.volumes}
+        usersByVolume={users.byVolume}
+        filter={filter}
+      />
+      <WorkerNetworks
+        networks={resources.networks}
+        shown={shown.networks}
+        usersByNetwork={users.byNetwork}
+        filter={filter}
+      />
     </div>
   );
 }
