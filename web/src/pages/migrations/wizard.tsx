@@ -5,7 +5,7 @@ import { useSearchParams } from 'react-router';
 
 import type { WorkerJson, WorkerResourcesJson } from '../../api/worker-types';
 import { ErrorNotice, Loading, PageTitle } from '../../components/ui';
-import { useWorkerResources, useWorkers } from '../../lib/worker-queries';
+import { useWorkerNames, useWorkerResources, useWorkers } from '../../lib/worker-queries';
 import { WizardOptionsStep } from './wizard-options-step';
 import { WizardResourcesStep } from './wizard-resources-step';
 import { WizardReviewStep } from './wizard-review-step';
@@ -80,6 +80,7 @@ function Wizard({ from }: { from: string | null }) {
   };
   const workers = useWorkers();
   const resources = useWorkerResources(state.sourceId);
+  const workerName = useWorkerNames();
 
   if (workers.data === undefined) {
     return (
@@ -93,8 +94,6 @@ function Wizard({ from }: { from: string | null }) {
       </>
     );
   }
-
-  const workerName = (id: string) => workers.data.find((worker) => worker.id === id)?.name ?? id;
 
   return (
     <>
