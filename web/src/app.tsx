@@ -4,9 +4,8 @@ import { useEffect } from 'react';
 import { createBrowserRouter, Navigate, RouterProvider, useLocation } from 'react-router';
 
 import { onSignedOut } from './api/client';
-import { keys } from './api/keys';
 import { useLiveEvents } from './api/live-events';
-import { useSession } from './api/session';
+import { forgetSession, useSession } from './api/session';
 import { Layout } from './components/layout';
 import { Button, ErrorNotice, Loading } from './components/ui';
 import { AuditPage } from './pages/audit';
@@ -31,7 +30,7 @@ function RequireSession() {
   useEffect(
     () =>
       onSignedOut(() => {
-        client.setQueryData(keys.session, null);
+        forgetSession(client);
       }),
     [client],
   );

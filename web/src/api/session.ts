@@ -1,5 +1,5 @@
 // Signing in and out: the admin token is exchanged once for an HttpOnly session cookie the browser keeps.
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 
 import { api, ApiError } from './client';
 import { keys } from './keys';
@@ -26,6 +26,15 @@ export function useSession() {
     staleTime: 60_000,
     retry: 1,
   });
+}
+
+/**
+ * Marks the browser signed out after the master refused a call (session expired, admin token changed), and
+ * drops everything fetched under that session, so none of it stays in memory for whoever signs in next.
+ */
+export function forgetSession(client: QueryClient): void {
+  client.removeQueries({ predicate: (query) => query.queryKey[0] !== keys.session[0] });
+  client.setQueryData(keys.session, null);
 }
 
 export function useSignIn() {
