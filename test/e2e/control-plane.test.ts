@@ -9,6 +9,7 @@ import type { DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 import { ControlServiceClient, type ConnectResponse } from '../../src/gen/dockation/v1/control.js';
 import { createCertificateAuthority, createKeyAndCsr, signCsr } from '../../src/platform/pki.js';
 import { engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
+import { eventually } from '../support/eventually.js';
 import { startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 interface ApiWorker {
@@ -98,32 +99,11 @@ async function listWorkers(): Promise<ApiWorker[]> {
   return (await api<{ workers: ApiWorker[] }>('/api/workers')).body.workers;
 }
 
-async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(
-    `${what} did not happen within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`,
-  );
-}
-
 async function workerNamed(name: string, status: 'online' | 'offline'): Promise<ApiWorker> {
   return eventually(
+    `worker ${name} ${status}`,
     async () => (await listWorkers()).find((w) => w.name === name && w.status === status),
     15_000,
-    `worker ${name} ${status}`,
   );
 }
 
@@ -217,6 +197,7 @@ describe('control plane (built binary, two real Docker hosts)', () => {
         networks: (await engine.listNetworks()).length,
       };
       const counts = await eventually(
+        `counts of ${worker.name} matching its engine ${JSON.stringify(expected)}`,
         async () => {
           const current = (await listWorkers()).find((w) => w.id === worker.id)?.counts;
           return current &&
@@ -231,14 +212,13 @@ describe('control plane (built binary, two real Docker hosts)', () => {
             : undefined;
         },
         10_000,
-        `counts of ${worker.name} matching its engine ${JSON.stringify(expected)}`,
       );
       expect(counts).toMatchObject(expected);
     }
     const withSystem = await eventually(
+      'a heartbeat with system figures',
       async () => (await listWorkers()).find((w) => w.id === w1.id && w.system !== null),
       5_000,
-      'a heartbeat with system figures',
     );
     expect(withSystem.system?.cpus).toBeGreaterThan(0);
   });
@@ -249,12 +229,12 @@ describe('control plane (built binary, two real Docker hosts)', () => {
     await engine1.createVolume({ name, labels: { [runLabel]: '1' } });
     const started = Date.now();
     const volume = await eventually(
+      'the new volume on the master',
       async () =>
         (
           await api<{ volumes: { name: string; worker_id: string }[] }>(`/api/volumes?worker_id=${w1.id}`)
         ).body.volumes.find((v) => v.name === name),
       10_000,
-      'the new volume on the master',
     );
     expect(volume.worker_id).toBe(w1.id);
     expect(Date.now() - started).toBeLessThan(10_000);

@@ -9,11 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portableSettingsDigest } from '../../src/core/container-config.js';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import {
+  dockerCli,
   engineOverSocket,
   newRunLabel,
   testDockerHost,
   type TestDockerHost,
 } from '../support/docker-hosts.js';
+import { eventually } from '../support/eventually.js';
 import { BIN, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
@@ -60,11 +62,7 @@ const workers = new Map<
   { process: RunningProcess; dir: string; host: TestDockerHost; extra: string[] }
 >();
 
-function docker(host: TestDockerHost, ...args: string[]): Promise<string> {
-  return exec('docker', ['-H', host.socket, ...args], { maxBuffer: 64 * 1024 * 1024 }).then((r) =>
-    r.stdout.trim(),
-  );
-}
+const docker = dockerCli;
 
 async function inspect<T = Record<string, unknown>>(host: TestDockerHost, ...args: string[]): Promise<T> {
   const [first] = JSON.parse(await docker(host, ...args)) as T[];
@@ -95,26 +93,6 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, json: (await response.json()) as Answer };
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 async function migration(migrationId: string): Promise<MigrationJson> {

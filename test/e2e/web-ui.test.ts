@@ -9,7 +9,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { openBrowser, type BrowserSession } from '../support/browser.js';
-import { newRunLabel, testDockerHost, type TestDockerHost } from '../support/docker-hosts.js';
+import { dockerCli, newRunLabel, testDockerHost, type TestDockerHost } from '../support/docker-hosts.js';
+import { eventually } from '../support/eventually.js';
 import { startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
@@ -32,29 +33,11 @@ const workers: RunningProcess[] = [];
 let browser: BrowserSession;
 let page: Page;
 
-function docker(host: TestDockerHost, ...args: string[]): Promise<string> {
-  return exec('docker', ['-H', host.socket, ...args], { maxBuffer: 16 * 1024 * 1024 }).then((r) =>
-    r.stdout.trim(),
-  );
-}
+const docker = dockerCli;
 
 async function api<T>(path: string): Promise<T> {
   const response = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
   return (await response.json()) as T;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /** The worker's id once it is online. */

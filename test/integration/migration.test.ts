@@ -11,6 +11,7 @@ import { startMaster, type RunningMaster } from '../../src/master/start-master.j
 import { createLogger } from '../../src/platform/logger.js';
 import { runWorker } from '../../src/worker/start-worker.js';
 import {
+  dockerCli,
   engineOverSocket,
   newRunLabel,
   testDockerHost,
@@ -32,11 +33,7 @@ const cleanups: (() => Promise<void> | void)[] = [];
 let master: RunningMaster;
 const workerIds: Record<string, string> = {};
 
-function docker(host: TestDockerHost, ...args: string[]): Promise<string> {
-  return run('docker', ['-H', host.socket, ...args], { maxBuffer: 64 * 1024 * 1024 }).then((r) =>
-    r.stdout.trim(),
-  );
-}
+const docker = dockerCli;
 
 interface MigrationJson {
   id: string;

@@ -1,5 +1,7 @@
 // The real Docker engines the integration and end-to-end tiers run against, and helpers to use them.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { createDockerodeEngine, type DockerodeEngine } from '../../src/docker/dockerode-engine.js';
 
@@ -38,4 +40,14 @@ export function engineOverSocket(host: TestDockerHost): DockerodeEngine {
 
 export function engineOverTls(host: TestDockerHost): DockerodeEngine {
   return createDockerodeEngine({ host: host.tcp, certPath: host.certPath, tlsVerify: true, tls: false });
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the docker CLI against a test engine, as a user would, and returns its trimmed output. */
+export async function dockerCli(host: TestDockerHost, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('docker', ['-H', host.socket, ...args], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout.trim();
 }
