@@ -399,6 +399,19 @@ class FakeWorkerGateway implements WorkerGateway {
     this.rules.push({ kind, when, remaining: Infinity, act: (call) => Promise.resolve(answer(call)) });
   }
 
+  /** Answers `kind` as usual, but only after `ms` (a container that takes its time to stop). */
+  slow(kind: WorkerCommandKind, ms: number): void {
+    this.rules.push({
+      kind,
+      when: () => true,
+      remaining: Infinity,
+      act: async (call) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        return this.plausibly(call);
+      },
+    });
+  }
+
   /** Never answers `kind` (where `when` holds); fails with canceled when the caller aborts, as the dispatcher does. */
   hang(kind: WorkerCommandKind, when: (call: Call) => boolean = () => true): void {
     this.rules.push({
@@ -683,6 +696,14 @@ const HAPPY_PATH = [
 
 describe('MigrationService', () => {
   describe('a migration that succeeds', () => {
+    it('counts downtime from the stop request, so a slow stop is part of it', async () => {
+      gateway.slow('container.stop', 300);
+      const started = await service.start(request());
+      const { migration } = await finished(started.id);
+      expect(migration.status).toBe('completed');
+      expect(migration.downtimeMs).toBeGreaterThanOrEqual(300);
+    });
+
     it('runs networks, images, stop, volumes, create, start and readiness in that order, and completes', async () => {
       const notices: MigrationNotice[] = [];
       service.subscribe((notice) => notices.push(notice));

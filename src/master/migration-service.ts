@@ -420,6 +420,9 @@ export class MigrationService {
         await this.phase(migration, 'stop_source');
         for (const resource of containers) {
           canceled();
+          // Downtime counts from the stop request: a service stops answering once it is told to shut down,
+          // and a container that ignores SIGTERM takes the whole grace period to stop.
+          const stopRequestedAt = Date.now();
           const { wasRunning } = await gateway.run(
             source,
             'container.stop',
@@ -429,7 +432,7 @@ export class MigrationService {
           if (wasRunning) {
             migration.state.sourceRunning.push(resource.sourceId);
             migration.state.sourceStopped.push(resource.sourceId);
-            migration.state.downtimeStartedAt ??= Date.now();
+            migration.state.downtimeStartedAt ??= stopRequestedAt;
             await this.save(migration, { state: migration.state });
             await this.event(
               migration,
