@@ -399,12 +399,12 @@ class FakeWorkerGateway implements WorkerGateway {
     this.rules.push({ kind, when, remaining: Infinity, act: (call) => Promise.resolve(answer(call)) });
   }
 
-  /** Answers `kind` as usual, but only after `ms` (a container that takes its time to stop). */
-  slow(kind: WorkerCommandKind, ms: number): void {
+  /** Answers the next `kind` as usual, but only after `ms` (a container that takes its time to stop). */
+  slowOnce(kind: WorkerCommandKind, ms: number): void {
     this.rules.push({
       kind,
       when: () => true,
-      remaining: Infinity,
+      remaining: 1,
       act: async (call) => {
         await new Promise((resolve) => setTimeout(resolve, ms));
         return this.plausibly(call);
@@ -697,7 +697,8 @@ const HAPPY_PATH = [
 describe('MigrationService', () => {
   describe('a migration that succeeds', () => {
     it('counts downtime from the stop request, so a slow stop is part of it', async () => {
-      gateway.slow('container.stop', 300);
+      // Only the first stop is slow: counted from its request, downtime holds it; counted from its end, not.
+      gateway.slowOnce('container.stop', 300);
       const started = await service.start(request());
       const { migration } = await finished(started.id);
       expect(migration.status).toBe('completed');
