@@ -23,7 +23,8 @@ afterEach(async () => {
   await app?.close();
   test?.context.sessions.close();
   await test?.store.close();
-  if (webRoot !== undefined) rmSync(webRoot, { recursive: true, force: true });
+  // buildUi() puts the UI two folders down its own temporary folder.
+  if (webRoot !== undefined) rmSync(join(webRoot, '..', '..'), { recursive: true, force: true });
   app = undefined;
   test = undefined;
   webRoot = undefined;
@@ -174,7 +175,10 @@ describe('a session', () => {
 
 describe('the web UI', () => {
   function buildUi(): string {
-    webRoot = mkdtempSync(join(tmpdir(), 'dm-web-'));
+    // Installed under a folder named "assets" itself: only the UI's own assets/ folder is cached for good.
+    const parent = mkdtempSync(join(tmpdir(), 'dm-web-'));
+    mkdirSync(join(parent, 'assets'));
+    webRoot = mkdtempSync(join(parent, 'assets', 'ui-'));
     mkdirSync(join(webRoot, 'assets'));
     writeFileSync(
       join(webRoot, 'index.html'),

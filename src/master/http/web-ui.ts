@@ -1,7 +1,7 @@
 // Serves the built web UI (bin/web) from the master's HTTP address: hashed assets cached for good, index.html
 // for every page path of the single-page app, and a plain explanation when this build has no UI.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import fastifyStatic from '@fastify/static';
@@ -57,10 +57,9 @@ export async function registerWebUi(app: FastifyInstance, webRoot: string | unde
     cacheControl: false,
     setHeaders(res, path) {
       // Vite names assets by content hash: a changed file gets a new name, so the old one may be kept forever.
-      res.setHeader(
-        'Cache-Control',
-        path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-      );
+      // Judged by the path inside the UI folder, whatever folders the install itself sits in.
+      const hashed = relative(webRoot, path).startsWith(`assets${sep}`);
+      res.setHeader('Cache-Control', hashed ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
 }
