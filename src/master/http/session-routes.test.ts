@@ -207,6 +207,9 @@ describe('the web UI', () => {
     const asset = await server.inject({ method: 'GET', url: '/assets/index-abc123.js' });
     expect(asset.statusCode).toBe(200);
     expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const index = await server.inject({ method: 'GET', url: '/index.html' });
+    expect(index.statusCode).toBe(200);
+    expect(index.headers['cache-control']).toBe('no-cache');
     const missing = await server.inject({
       method: 'GET',
       url: '/assets/index-old.js',
