@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { BIN, startProcess, type RunningProcess } from '../test/support/processes.js';
+import { BIN, masterAddresses, startProcess, type RunningProcess } from '../test/support/processes.js';
 
 interface Host {
   name: string;
@@ -397,10 +397,9 @@ async function startProduct(): Promise<void> {
     ],
     { HOME: dir('home-master') },
   );
-  apiUrl = (await master.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
-  const joinArgs = (await master.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!
-    .split(/\s+/)
-    .slice(1);
+  const printed = await masterAddresses(master);
+  apiUrl = printed.apiUrl;
+  const { joinArgs } = printed;
   for (const [role, host] of [
     ['src', h1],
     ['dst', h2],

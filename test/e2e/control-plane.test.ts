@@ -10,7 +10,7 @@ import { ControlServiceClient, type ConnectResponse } from '../../src/gen/dockat
 import { createCertificateAuthority, createKeyAndCsr, signCsr } from '../../src/platform/pki.js';
 import { engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
-import { startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 interface ApiWorker {
   id: string;
@@ -59,10 +59,9 @@ function startMaster(): RunningProcess {
 }
 
 async function waitForMaster(process: RunningProcess): Promise<void> {
-  apiUrl = (await process.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
-  const join = (await process.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
-  joinArgs = join.split(/\s+/).slice(1);
-  grpcPort = Number(/--master-url \S+:(\d+)/.exec(join)![1]);
+  const printed = await masterAddresses(process);
+  ({ apiUrl, joinArgs } = printed);
+  grpcPort = Number(/--master-url \S+:(\d+)/.exec(printed.joinCommand)![1]);
 }
 
 function startWorker(name: string, socket: string, dir: string, args = joinArgs): RunningProcess {

@@ -16,7 +16,7 @@ import {
   type TestDockerHost,
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
-import { BIN, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { BIN, masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
 const h1 = testDockerHost(0);
@@ -201,9 +201,7 @@ beforeAll(async () => {
     '--rollback-timeout',
     '90s',
   ]);
-  apiUrl = (await master.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
-  const join = (await master.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
-  joinArgs = join.split(/\s+/).slice(1);
+  ({ apiUrl, joinArgs } = await masterAddresses(master));
   startWorker(`src-${id}`, h1);
   startWorker(`dst-${id}`, h2);
   // A second worker for h2 that announces an address nobody can reach: only the relay gets data to it.

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type BrowserSession } from '../support/browser.js';
 import { dockerCli, newRunLabel, testDockerHost, type TestDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
-import { startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
 const h1 = testDockerHost(0);
@@ -83,9 +83,8 @@ beforeAll(async () => {
     '--ready-timeout',
     '60s',
   ]);
-  baseUrl = (await master.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
-  const join = (await master.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
-  const joinArgs = join.split(/\s+/).slice(1);
+  const { apiUrl, joinArgs } = await masterAddresses(master);
+  baseUrl = apiUrl;
   for (const [name, host] of [
     [SOURCE, h1],
     [TARGET, h2],

@@ -107,3 +107,12 @@ export function startProcess(args: string[], env: Record<string, string> = {}): 
     },
   };
 }
+
+/** What a started master prints for its users: the REST API's base URL and the worker join command's arguments. */
+export async function masterAddresses(
+  master: RunningProcess,
+): Promise<{ apiUrl: string; joinCommand: string; joinArgs: string[] }> {
+  const apiUrl = (await master.waitFor(/REST API:\s+(http:\/\/\S+)\/api/))[1]!;
+  const joinCommand = (await master.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
+  return { apiUrl, joinCommand, joinArgs: joinCommand.split(/\s+/).slice(1) };
+}
