@@ -26,8 +26,29 @@ describe('applyLiveEvent', () => {
 
     applyLiveEvent(client, 'migration.updated', { migration: migration({ id: 'm-2', status: 'completed' }) });
     expect(workersRefreshed()).toBe(2);
-    // The lists of migrations follow every update.
-    expect(invalidate.mock.calls.filter(([filters]) => filters?.predicate !== undefined)).toHaveLength(4);
+    // The lists of migrations are fetched again only when one starts or ends, too.
+    expect(invalidate.mock.calls.filter(([filters]) => filters?.predicate !== undefined)).toHaveLength(2);
+  });
+
+  it('moves the progress of a migration into every list showing it, without fetching the lists', () => {
+    const client = new QueryClient();
+    const running = migration({ id: 'm-3', status: 'running', progress: 0.1 });
+    const other = migration({ id: 'm-4', status: 'completed', progress: 1 });
+    client.setQueryData(keys.activeMigrations, { migrations: [running], next_before: null });
+    client.setQueryData(keys.history(''), {
+      pages: [{ migrations: [running, other], next_before: null }],
+      pageParams: [undefined],
+    });
+    applyLiveEvent(client, 'migration.updated', { migration: running });
+    const invalidate = vi.spyOn(client, 'invalidateQueries');
+
+    applyLiveEvent(client, 'migration.updated', { migration: { ...running, progress: 0.6 } });
+
+    expect(invalidate).not.toHaveBeenCalled();
+    const active = client.getQueryData<{ migrations: MigrationJson[] }>(keys.activeMigrations);
+    expect(active?.migrations[0]?.progress).toBe(0.6);
+    const history = client.getQueryData<{ pages: { migrations: MigrationJson[] }[] }>(keys.history(''));
+    expect(history?.pages[0]?.migrations.map((m) => m.progress)).toEqual([0.6, 1]);
   });
 
   it('adds a migration event to the log shown, once, without fetching the migration again', () => {

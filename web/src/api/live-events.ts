@@ -1,10 +1,15 @@
 // The master's live event stream (Server-Sent Events on /api/events) turned into cache updates: a worker going
 // offline, a new volume or a migration's progress shows on every page without a reload.
-import { useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useQueryClient, type InfiniteData, type Query, type QueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 
 import { keys } from './keys';
-import type { MigrationEventJson, MigrationJson, MigrationStatus } from './migration-types';
+import type {
+  MigrationEventJson,
+  MigrationJson,
+  MigrationListJson,
+  MigrationStatus,
+} from './migration-types';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting';
 
@@ -34,6 +39,34 @@ function rememberStatus(client: QueryClient, migration: Pick<MigrationJson, 'id'
   const before = seen.get(migration.id);
   seen.set(migration.id, migration.status);
   return before !== migration.status;
+}
+
+/** A list of migrations as the dashboard (one page) or the history (pages) keeps it. */
+type MigrationList = MigrationListJson | InfiniteData<MigrationListJson>;
+
+/** Lists of migrations sit under ['migrations'], beside single migrations at ['migrations', 'one', id]. */
+function isMigrationList(query: Query): boolean {
+  return query.queryKey[0] === keys.migrations[0] && query.queryKey[1] !== 'one';
+}
+
+function mergeIntoPage(page: MigrationListJson, update: MigrationJson): MigrationListJson {
+  if (!page.migrations.some((m) => m.id === update.id)) return page;
+  return {
+    ...page,
+    migrations: page.migrations.map((m) =>
+      m.id === update.id ? { ...m, ...update, findings: m.findings } : m,
+    ),
+  };
+}
+
+/** The list with the update's figures in the migration's row; the same list when it does not show it. */
+export function mergeIntoList(
+  list: MigrationList | undefined,
+  update: MigrationJson,
+): MigrationList | undefined {
+  if (list === undefined) return undefined;
+  if ('pages' in list) return { ...list, pages: list.pages.map((page) => mergeIntoPage(page, update)) };
+  return mergeIntoPage(list, update);
 }
 
 /** Applies one named event to the query cache. Exported for tests. */
@@ -66,13 +99,16 @@ export function applyLiveEvent(client: QueryClient, type: string, data: unknown)
           ? undefined
           : { ...previous, ...migration, findings: previous.findings, events: previous.events },
       );
-      // Lists of migrations refetch; single migrations were just updated in place and are left alone.
-      void client.invalidateQueries({
-        predicate: (query) => query.queryKey[0] === keys.migrations[0] && query.queryKey[1] !== 'one',
-      });
-      // A worker's active tasks change when a migration starts or ends, not with each progress update (one a
-      // second): refetching every worker that often was wasted.
-      if (statusChanged) void client.invalidateQueries({ queryKey: keys.workers });
+      // Progress (one update a second) is merged into the lists that show the migration. A list only changes
+      // its rows when a migration starts or ends, and so do the workers' active tasks: only then are they
+      // fetched again.
+      client.setQueriesData<MigrationList>({ predicate: isMigrationList }, (list) =>
+        mergeIntoList(list, migration),
+      );
+      if (statusChanged) {
+        void client.invalidateQueries({ predicate: isMigrationList });
+        void client.invalidateQueries({ queryKey: keys.workers });
+      }
       return;
     }
     case 'migration.event': {

@@ -1,12 +1,6 @@
 // Queries and mutations of the migration pages (workers and their resources come from lib/worker-queries.ts). One
 // migration lives under keys.migration(id) as MigrationJson, the shape the live event stream merges its figures into.
-import {
-  useInfiniteQuery,
-  useMutation,
-  useQuery,
-  useQueryClient,
-  type InfiniteData,
-} from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 
 import { api } from '../../api/client';
 import { keys } from '../../api/keys';
@@ -22,11 +16,8 @@ import { isFinished } from '../../lib/migration-status';
 /** Migrations per page of the history. */
 export const HISTORY_PAGE_SIZE = 25;
 
-/** While a migration runs, its page and the history also poll this often, in case a live event was missed. */
+/** While a migration runs, its page also polls this often, in case a live event was missed. */
 export const LIVE_SAFETY_NET_MS = 5_000;
-
-/** How often the history looks for migrations started elsewhere (the CLI, another browser). */
-const HISTORY_IDLE_REFRESH_MS = 30_000;
 
 function migrationPath(id: string): string {
   return `/api/migrations/${encodeURIComponent(id)}`;
@@ -64,18 +55,16 @@ function historyPath(status: MigrationStatus | '', before: string | undefined): 
   return `/api/migrations?${query.toString()}`;
 }
 
-function anyRunning(data: InfiniteData<MigrationListJson> | undefined): boolean {
-  return data?.pages.some((page) => page.migrations.some((m) => !isFinished(m.status))) ?? false;
-}
-
-/** All migrations, newest first, a page at a time; `status` narrows to one status. */
+/**
+ * All migrations, newest first, a page at a time; `status` narrows to one status. Live events keep it current:
+ * they move progress into its rows and fetch it again when a migration starts or ends (api/live-events.ts).
+ */
 export function useMigrationHistory(status: MigrationStatus | '') {
   return useInfiniteQuery({
     queryKey: keys.history(status),
     queryFn: ({ signal, pageParam }) => api<MigrationListJson>(historyPath(status, pageParam), { signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_before ?? undefined,
-    refetchInterval: (query) => (anyRunning(query.state.data) ? LIVE_SAFETY_NET_MS : HISTORY_IDLE_REFRESH_MS),
   });
 }
 
