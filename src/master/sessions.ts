@@ -1,5 +1,6 @@
 // Web UI sessions: the admin token is exchanged once for a random session secret the browser keeps in an
 // HttpOnly cookie. Sessions expire, end on sign-out, and all end when the admin token changes.
+import { AppError } from '../core/errors.js';
 import type { MasterStore } from '../core/ports.js';
 import type { Logger } from '../platform/logger.js';
 import { generateToken, hashToken } from '../platform/secrets.js';
@@ -49,7 +50,12 @@ export function createSessionManager(options: SessionOptions): SessionManager {
   return {
     async create() {
       const adminTokenHash = await options.adminTokenHash();
-      if (adminTokenHash === undefined) throw new Error('no admin token is set');
+      if (adminTokenHash === undefined) {
+        throw new AppError(
+          'failed_precondition',
+          'the master has no admin token yet: restart it to create one',
+        );
+      }
       const secret = generateToken(SESSION_PREFIX);
       const createdAt = now();
       const expiresAt = new Date(createdAt.getTime() + options.ttlMs);

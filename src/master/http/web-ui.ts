@@ -9,8 +9,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import { isApiPath, pathOf } from './admin-auth.js';
 
-/** Paths the UI never serves index.html for: the API, probes, and missing hashed assets (a 404 is the truth). */
-const NOT_PAGES = ['/api', '/health', '/ready', '/metrics', '/assets/'];
+/** Besides the API, paths the UI never serves index.html for: probes, and missing hashed assets (a 404). */
+const NOT_PAGES = ['/health', '/ready', '/metrics', '/assets/'];
 
 /**
  * Where the built UI is: `web/` beside the bundled binary (bin/docker-migrate → bin/web), or the repository's
