@@ -46,6 +46,11 @@ export interface MigrationRequest {
   sourcePolicy: SourcePolicy;
   /** Source host path → rule. */
   bindMounts: Record<string, BindMountRule>;
+  /**
+   * Codes of findings the user has read and accepts (e.g. "writable_layer_changes", "volume_host_path"): such a
+   * finding blocks the migration until it is named here. Absent in records made before the field existed.
+   */
+  acknowledge?: string[];
 }
 
 export type FindingSeverity = 'error' | 'warning' | 'info';
@@ -79,6 +84,11 @@ export interface PlannedResource {
   status: ResourceStatus;
   /** Bytes moved so far. */
   bytes: number;
+  /**
+   * Images: the "repo:tag" references the image must carry on the target when the migration ends (the source's
+   * tags, renamed under `rename`). Absent in plans made before the field existed: then the source's tags.
+   */
+  targetTags?: string[];
 }
 
 export interface MigrationPlan {

@@ -5,6 +5,7 @@ import type {
   ImageDetails,
   NetworkCreateSpec,
   VolumeCreateSpec,
+  VolumeSummary,
 } from './docker-resources.js';
 
 /** How the bytes of one transfer travel: worker to worker, or both workers to the master which relays. */
@@ -14,6 +15,12 @@ export interface TransferResource {
   type: 'volume' | 'image';
   /** Volume name, or image id. */
   name: string;
+  /**
+   * Images: exactly the "repo:tag" references the image carries on the target once loaded (the plan's target
+   * tags, which differ from the source's under the `rename` policy). The grant names them too; the receiver
+   * refuses an archive whose image or tags differ, and loads it under these tags only.
+   */
+  tags?: string[];
 }
 
 export interface TransferResult {
@@ -50,14 +57,42 @@ export interface WorkerCommands {
   };
   /** Removes the container if it exists (force); volumes are never removed with it. */
   'container.remove': { args: { ref: string }; result: { removed: boolean } };
+  /**
+   * Renames a container (how `overwrite` keeps the target's old container aside until the new one is ready).
+   * Idempotent: done when `ref` is gone and `name` exists.
+   */
+  'container.rename': { args: { ref: string; name: string }; result: { renamed: boolean } };
+  /**
+   * Files changed in the container's writable layer (the Engine's changes query): they live outside volumes and
+   * are never migrated. `paths` holds at most `limit` (default 20) of them, `count` how many there are.
+   */
+  'container.changes': { args: { ref: string; limit?: number }; result: { count: number; paths: string[] } };
   'image.inspect': { args: { ref: string }; result: ImageDetails };
   /** Diff id lists of every image on the engine: what layer chains the engine already has. */
   'image.layer_chains': { args: Record<string, never>; result: { chains: string[][] } };
   /** Adds tags to an image that is already present. */
   'image.tag': { args: { id: string; tags: string[] }; result: Record<string, never> };
   'image.remove': { args: { ref: string }; result: { removed: boolean } };
+  /**
+   * Removes one tag and never the image behind it: when the tag is the image's last reference the tag stays
+   * (`removed: false`, `lastTag: true`), since removing it would delete the image.
+   */
+  'image.untag': { args: { tag: string }; result: { removed: boolean; lastTag: boolean } };
   'volume.create': { args: { spec: VolumeCreateSpec }; result: { created: boolean } };
   'volume.remove': { args: { name: string }; result: { removed: boolean } };
+  /** The volume as its engine describes it; `not_found` when it does not exist. */
+  'volume.inspect': { args: { name: string }; result: VolumeSummary };
+  /**
+   * `overwrite` keeps the target's old volume data: its content moves into a new local volume `asideName`
+   * (labelled io.dockation.aside-of=<name>) and `name` is left empty, ready to receive. Volumes cannot be renamed
+   * and containers may still reference `name`, so the object stays and only its content moves. Idempotent.
+   */
+  'volume.set_aside': { args: { name: string; asideName: string }; result: { moved: boolean } };
+  /**
+   * Undoes volume.set_aside: empties `name`, moves the content of `asideName` back and removes `asideName`.
+   * Idempotent: done when `asideName` no longer exists.
+   */
+  'volume.restore_aside': { args: { name: string; asideName: string }; result: { restored: boolean } };
   'network.create': { args: { spec: NetworkCreateSpec }; result: { id: string; created: boolean } };
   'network.remove': { args: { ref: string }; result: { removed: boolean } };
   /**
@@ -98,12 +133,18 @@ export const WORKER_COMMAND_KINDS: readonly WorkerCommandKind[] = [
   'container.create',
   'container.await_ready',
   'container.remove',
+  'container.rename',
+  'container.changes',
   'image.inspect',
   'image.layer_chains',
   'image.tag',
   'image.remove',
+  'image.untag',
   'volume.create',
   'volume.remove',
+  'volume.inspect',
+  'volume.set_aside',
+  'volume.restore_aside',
   'network.create',
   'network.remove',
   'transfer.receive',
