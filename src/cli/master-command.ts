@@ -1,6 +1,7 @@
 // `docker-migrate master`: the control plane — REST API, gRPC control service, state — until SIGINT/SIGTERM.
 import { Command } from 'commander';
 import { startMaster, type RunningMaster } from '../master/start-master.js';
+import { parseFailpoints } from '../platform/config.js';
 import { buildInfo, bundledAsset } from '../platform/build-info.js';
 import {
   createContext,
@@ -22,6 +23,7 @@ export interface MasterFlags {
   inventoryInterval?: string;
   readyTimeout?: string;
   rollbackTimeout?: string;
+  transferStallTimeout?: string;
   sessionTtl?: string;
 }
 
@@ -48,6 +50,10 @@ export function addMasterOptions(command: Command): Command {
       '--rollback-timeout <duration>',
       'how long a rollback waits for an offline worker before reporting what is left (default "10m")',
     )
+    .option(
+      '--transfer-stall-timeout <duration>',
+      'a transfer that moves no byte for this long is aborted and the migration rolled back (default "60s")',
+    )
     .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")');
 }
 
@@ -67,6 +73,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       inventory_interval: flags.inventoryInterval,
       ready_timeout: flags.readyTimeout,
       rollback_timeout: flags.rollbackTimeout,
+      transfer_stall_timeout: flags.transferStallTimeout,
       session_ttl: flags.sessionTtl,
     }),
   });
@@ -94,6 +101,8 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     inventoryIntervalMs: config.master.inventory_interval,
     readyTimeoutMs: config.master.ready_timeout,
     rollbackTimeoutMs: config.master.rollback_timeout,
+    transferStallTimeoutMs: config.master.transfer_stall_timeout,
+    failpoints: parseFailpoints(config.master.failpoints),
     sessionTtlMs: config.master.session_ttl,
     logger,
     version: buildInfo().version,

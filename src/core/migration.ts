@@ -1,4 +1,5 @@
 // What a migration is: the request, the plan it becomes, its findings, its progress and its history.
+import type { UndoEntry } from './migration-journal.js';
 
 export type MigrationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'rolled_back';
 
@@ -89,6 +90,11 @@ export interface PlannedResource {
    * tags, renamed under `rename`). Absent in plans made before the field existed: then the source's tags.
    */
   targetTags?: string[];
+  /**
+   * Volumes: false when only the volume is created and its content is not copied (a network share the target
+   * mounts as well, a tmpfs); absent means copy.
+   */
+  copyContent?: boolean;
 }
 
 export interface MigrationPlan {
@@ -131,6 +137,16 @@ export interface MigrationProgressState {
   completedSteps: string[];
   /** Unix ms when the first source container stopped, for downtime. */
   downtimeStartedAt?: number;
+  /**
+   * Changes about to be made on the target, each written before its command is sent (see migration-journal.ts);
+   * rollback undoes them newest first, reconciling each with the engine. Absent in records made before.
+   */
+  undo?: UndoEntry[];
+  /**
+   * ISO 8601 time of the switch-over point: every target container started and ready, before the source is
+   * touched again. After it, recovery finishes the migration instead of rolling it back.
+   */
+  switchedOverAt?: string;
 }
 
 export interface MigrationRecord {

@@ -139,7 +139,13 @@ export interface MasterStore {
   /** Removes sessions that expired before `now` (ISO time); returns how many. */
   deleteExpiredSessions(now: string): Promise<number>;
 
-  insertMigration(migration: MigrationRecord): Promise<void>;
+  /**
+   * Stores a new migration holding `lockKeys`, in one transaction: when another unfinished migration holds one
+   * of them, nothing is stored and the answer is a `conflict` AppError whose details name the key and holder.
+   */
+  insertMigration(migration: MigrationRecord, lockKeys?: readonly string[]): Promise<void>;
+  /** Lets go of every key the migration holds (it has ended). */
+  releaseMigrationLocks(migrationId: string): Promise<void>;
   getMigration(id: string): Promise<MigrationRecord | undefined>;
   /** Replaces the given fields; `not_found` AppError when the migration does not exist. */
   updateMigration(id: string, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void>;

@@ -163,22 +163,23 @@ function settleConflicts(
   for (const r of resources) {
     let conflict: string | undefined;
     if (r.type === 'image') {
-      if (targetImageIds.has(r.sourceId)) {
-        r.action = 'skip';
-        findings.push({
-          severity: 'info',
-          code: 'already_present',
-          message: `image ${r.name} is already on "${input.target.name}" with the same id; nothing to copy`,
-          resource: about(r),
-        });
-        continue;
-      }
       const tags = imageTags(r, input);
       const clashing = tags.filter((tag) =>
         input.target.inventory.images.some(
           (i) => i.id !== r.sourceId && i.tags.map(normaliseImageRef).includes(tag),
         ),
       );
+      // The target ends with every tag asked for, whatever it holds already: a tag is cheap.
+      r.targetTags = tags;
+      if (targetImageIds.has(r.sourceId)) {
+        r.action = 'skip';
+        findings.push({
+          severity: 'info',
+          code: 'already_present',
+          message: `image ${r.name} is already on "${input.target.name}" with the same id; nothing to copy${tags.length > 0 ? ' (missing tags are added)' : ''}`,
+          resource: about(r),
+        });
+      }
       if (clashing.length > 0)
         conflict = `tag ${clashing.join(', ')} on "${input.target.name}" points at another image`;
     } else if (onTarget[r.type].has(r.name)) {
@@ -197,6 +198,8 @@ function settleConflicts(
         break;
       case 'skip':
         r.action = 'skip';
+        if (r.type === 'image')
+          r.targetTags = (r.targetTags ?? []).filter((tag) => !clashingTag(tag, r, input));
         findings.push({
           severity: 'warning',
           code: 'name_conflict',
@@ -205,7 +208,18 @@ function settleConflicts(
         });
         break;
       case 'rename': {
-        r.targetName = freeName(r.type, r.name, taken[r.type]);
+        if (r.type === 'image') {
+          // Every clashing tag gets a free name, so the target's tags never move; the first names the image.
+          r.targetTags = (r.targetTags ?? []).map((tag) => {
+            if (!clashingTag(tag, r, input)) return tag;
+            const renamed = freeName('image', tag, taken.image);
+            taken.image.add(nameKey('image', renamed));
+            return renamed;
+          });
+          const index = imageTags(r, input).indexOf(normaliseImageRef(r.name));
+          const own = index >= 0 ? r.targetTags[index] : undefined;
+          r.targetName = own ?? freeName(r.type, r.name, taken[r.type]);
+        } else r.targetName = freeName(r.type, r.name, taken[r.type]);
         taken[r.type].add(nameKey(r.type, r.targetName));
         findings.push({
           severity: 'info',
@@ -226,6 +240,13 @@ function settleConflicts(
         break;
     }
   }
+}
+
+/** Whether a tag names another image than this one on the target. */
+function clashingTag(tag: string, r: PlannedResource, input: PreflightInput): boolean {
+  return input.target.inventory.images.some(
+    (i) => i.id !== r.sourceId && i.tags.map(normaliseImageRef).includes(tag),
+  );
 }
 
 /** The source image's tags in listed form: from its details, or the plan's name when it is a tag. */

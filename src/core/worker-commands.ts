@@ -173,4 +173,10 @@ export interface WorkerGateway {
       onProgress?: (report: CommandProgressReport) => void;
     },
   ): Promise<CommandResultOf<K>>;
+  /**
+   * Waits, at most `timeoutMs`, until the worker has answered every command whose caller stopped waiting (a
+   * cancel, a timeout) or can no longer answer; true when it did. Rollback calls it before it inspects what the
+   * engine holds, so that a stop still under way cannot land after the rollback started the container again.
+   */
+  quiesce?(workerId: string, timeoutMs: number): Promise<boolean>;
 }

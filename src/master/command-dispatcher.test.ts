@@ -264,6 +264,35 @@ describe('CommandDispatcher', () => {
     expect(dispatcher.outstanding).toBe(0);
   });
 
+  it('lets a caller wait until the worker answered a command it stopped waiting for', async () => {
+    const controller = new AbortController();
+    const running = dispatcher.run(ALPHA, 'container.stop', { ref: 'web' }, { signal: controller.signal });
+    const id = alpha.lastId;
+    controller.abort();
+    expect((await failureOf(running)).code).toBe('canceled');
+
+    let quiet: boolean | undefined;
+    const waiting = dispatcher.quiesce(ALPHA, 60_000).then((answer) => (quiet = answer));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(quiet).toBeUndefined();
+    // Another worker's commands do not hold it up; the abandoned command's own answer does.
+    expect(await dispatcher.quiesce(BETA, 60_000)).toBe(true);
+    dispatcher.result(ALPHA, ok(id, { wasRunning: true }));
+    await waiting;
+    expect(quiet).toBe(true);
+  });
+
+  it('stops waiting for an abandoned command when its session ends, or after the timeout', async () => {
+    const controller = new AbortController();
+    const running = dispatcher.run(ALPHA, 'container.stop', { ref: 'web' }, { signal: controller.signal });
+    controller.abort();
+    await failureOf(running);
+    expect(await dispatcher.quiesce(ALPHA, 10)).toBe(false);
+    const waiting = dispatcher.quiesce(ALPHA, 60_000);
+    dispatcher.sessionEnded(alpha, 'stream closed');
+    expect(await waiting).toBe(true);
+  });
+
   it('refuses at once, sending nothing, when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();

@@ -21,11 +21,21 @@ interface Pending {
   cleanup: () => void;
 }
 
+/** A command the master stopped waiting for (cancel, timeout) while the worker may still be running it. */
+interface Abandoned {
+  workerId: string;
+  session: WorkerSession;
+  /** Settles when the worker answers it after all, or can no longer (its session ended). */
+  done: Promise<void>;
+  finish: () => void;
+}
+
 /** Default time a command may take; transfers pass their own. */
 const DEFAULT_TIMEOUT_MS = 5 * 60_000;
 
 export class CommandDispatcher implements WorkerGateway {
   private readonly pending = new Map<string, Pending>();
+  private readonly abandoned = new Map<string, Abandoned>();
 
   /** `onOutcome` counts finished commands (the docker_migrate_docker_operations_total metric). */
   constructor(
@@ -56,14 +66,14 @@ export class CommandDispatcher implements WorkerGateway {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise<CommandResultOf<K>>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.settle(id)?.reject(
+        this.abandon(id)?.reject(
           new AppError('deadline_exceeded', `worker "${name}" did not finish ${kind} within ${timeoutMs} ms`),
         );
         session.cancelCommand(id);
       }, timeoutMs);
       const onAbort = (): void => {
         session.cancelCommand(id);
-        this.settle(id)?.reject(new AppError('canceled', `${kind} on worker "${name}" was cancelled`));
+        this.abandon(id)?.reject(new AppError('canceled', `${kind} on worker "${name}" was cancelled`));
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
@@ -91,6 +101,48 @@ export class CommandDispatcher implements WorkerGateway {
     });
   }
 
+  /**
+   * Settles a command the caller no longer waits for, and remembers it until the worker answers: a stop already
+   * under way on the worker still lands, and quiesce() lets a rollback wait for that before it looks.
+   */
+  private abandon(id: string): Pending | undefined {
+    const pending = this.settle(id);
+    if (!pending) return undefined;
+    let finish = (): void => undefined;
+    const done = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    this.abandoned.set(id, { workerId: pending.workerId, session: pending.session, done, finish });
+    return pending;
+  }
+
+  private forgetAbandoned(id: string): void {
+    const abandoned = this.abandoned.get(id);
+    if (!abandoned) return;
+    this.abandoned.delete(id);
+    abandoned.finish();
+  }
+
+  /**
+   * Waits until the worker has answered every command the master stopped waiting for (or its session ended), at
+   * most `timeoutMs`; answers whether it did. What the engine holds afterwards is the outcome of those commands.
+   */
+  async quiesce(workerId: string, timeoutMs: number): Promise<boolean> {
+    const waiting = [...this.abandoned.values()].filter((a) => a.workerId === workerId).map((a) => a.done);
+    if (waiting.length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(false);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([Promise.all(waiting).then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private settle(id: string): Pending | undefined {
     const pending = this.pending.get(id);
     if (!pending) return undefined;
@@ -104,6 +156,7 @@ export class CommandDispatcher implements WorkerGateway {
     workerId: string,
     answer: { id: string; ok: boolean; resultJson: string; errorCode: string; errorMessage: string },
   ): void {
+    if (this.abandoned.get(answer.id)?.workerId === workerId) this.forgetAbandoned(answer.id);
     const pending = this.pending.get(answer.id);
     if (pending?.workerId !== workerId) return;
     this.settle(answer.id);
@@ -128,6 +181,7 @@ export class CommandDispatcher implements WorkerGateway {
 
   /** The session ended: its commands can no longer be answered. */
   sessionEnded(session: WorkerSession, reason: string): void {
+    for (const [id, abandoned] of this.abandoned) if (abandoned.session === session) this.forgetAbandoned(id);
     for (const [id, pending] of this.pending) {
       if (pending.session !== session) continue;
       const name = this.registry.get(pending.workerId)?.name ?? pending.workerId;
@@ -139,6 +193,7 @@ export class CommandDispatcher implements WorkerGateway {
 
   /** Fails everything still outstanding (master shutdown). */
   closeAll(reason: string): void {
+    for (const id of [...this.abandoned.keys()]) this.forgetAbandoned(id);
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new AppError('unavailable', reason));
   }
 }

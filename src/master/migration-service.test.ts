@@ -431,6 +431,45 @@ class FakeWorkerGateway implements WorkerGateway {
     });
   }
 
+  /** Commands the caller stopped waiting for that the worker still carries out (see actsAfterCancel). */
+  private readonly late: Array<Promise<void>> = [];
+
+  /**
+   * Like the dispatcher: a cancel rejects the next `kind` at once, but the worker still carries it out `ms`
+   * later (a stop under way finishes its grace period).
+   */
+  actsAfterCancel(kind: WorkerCommandKind, ms: number, when: (call: Call) => boolean = () => true): void {
+    this.rules.push({
+      kind,
+      when,
+      remaining: 1,
+      act: (call) =>
+        new Promise((_resolve, reject) => {
+          call.options.signal?.addEventListener(
+            'abort',
+            () => {
+              this.late.push(
+                new Promise<void>((done) => {
+                  setTimeout(() => {
+                    this.plausibly(call);
+                    done();
+                  }, ms);
+                }),
+              );
+              reject(new AppError('canceled', `${call.kind} on worker ${call.workerId} was cancelled`));
+            },
+            { once: true },
+          );
+        }),
+    });
+  }
+
+  /** Waits for the commands a cancel left running on the workers, as the dispatcher does. */
+  async quiesce(): Promise<boolean> {
+    await Promise.all(this.late);
+    return true;
+  }
+
   private async answer(call: Call): Promise<unknown> {
     await Promise.resolve();
     const rule = this.rules.find((r) => r.kind === call.kind && r.remaining > 0 && r.when(call));
@@ -441,21 +480,57 @@ class FakeWorkerGateway implements WorkerGateway {
     return this.plausibly(call);
   }
 
+  /** What the target engine holds besides what the migration makes: the test's target inventory. */
+  target: Inventory = targetInventory();
+  /** Source containers stopped by a command (inspect then says so, as an engine would). */
+  readonly stoppedOnSource = new Set<string>();
+
+  private plausiblyOnTarget(call: Call): unknown {
+    const { args } = call;
+    const ref = [args.ref, args.name, args.tag].find((value) => typeof value === 'string') ?? '';
+    if (call.kind === 'container.inspect') {
+      const found = this.target.containers.find((c) => c.id === ref || c.name === ref);
+      if (!found) throw new AppError('not_found', `No such container: ${ref}`);
+      return containerDetails(found);
+    }
+    if (call.kind === 'image.inspect') {
+      const found = this.target.images.find((i) => i.id === ref || i.tags.includes(ref));
+      if (!found) throw new AppError('not_found', `No such image: ${ref}`);
+      return { ...found, architecture: 'amd64', os: 'linux', layers: LAYERS[found.id] ?? [] };
+    }
+    if (call.kind === 'volume.inspect') {
+      const found = this.target.volumes.find((v) => v.name === ref);
+      if (!found) throw new AppError('not_found', `get ${ref}: no such volume`);
+      return found;
+    }
+    return undefined;
+  }
+
   private plausibly(call: Call): unknown {
     const { args } = call;
+    if (call.workerId === TARGET) {
+      const answer = this.plausiblyOnTarget(call);
+      if (answer !== undefined) return answer;
+    }
     switch (call.kind) {
       case 'engine.describe':
         return { architecture: 'x86_64', os: 'linux', dockerRootDir: '/var/lib/docker', freeBytes: 500e9 };
       case 'container.inspect': {
         const found = [web, db, job].find((c) => c.id === args.ref || c.name === args.ref);
         if (!found) throw new AppError('not_found', `No such container: ${String(args.ref)}`);
-        return containerDetails(found);
+        return containerDetails(
+          this.stoppedOnSource.has(found.id) ? { ...found, state: 'exited', status: 'Exited (0)' } : found,
+        );
       }
       case 'container.stop': {
         const found = [web, db, job].find((c) => c.id === args.ref);
-        return { wasRunning: found?.state === 'running' };
+        const wasRunning = found?.state === 'running' && !this.stoppedOnSource.has(found.id);
+        if (found && call.workerId === SOURCE) this.stoppedOnSource.add(found.id);
+        return { wasRunning };
       }
       case 'container.start':
+        if (call.workerId === SOURCE) this.stoppedOnSource.delete(String(args.ref));
+        return {};
       case 'image.tag':
         return {};
       case 'container.create':
@@ -467,6 +542,18 @@ class FakeWorkerGateway implements WorkerGateway {
       case 'volume.remove':
       case 'network.remove':
         return { removed: true };
+      case 'container.rename':
+        return { renamed: true };
+      case 'container.changes':
+        return { count: 0, paths: [] };
+      case 'image.untag':
+        return { removed: true, lastTag: false };
+      case 'volume.inspect':
+        return sampleVolume({ name: String(args.name) });
+      case 'volume.set_aside':
+        return { moved: true };
+      case 'volume.restore_aside':
+        return { restored: true };
       case 'image.inspect':
         return imageDetails(String(args.ref));
       case 'image.layer_chains':
@@ -494,8 +581,12 @@ class FakeWorkerGateway implements WorkerGateway {
 function describeCall(call: Call): string {
   const who = call.workerId === SOURCE ? 'source' : call.workerId === TARGET ? 'target' : call.workerId;
   const { args } = call;
+  if (call.kind === 'container.rename')
+    return `${who} ${call.kind} ${short(String(args.ref))} → ${String(args.name)}`;
   const subject =
     resourceOf(call)?.name ??
+    (typeof args.id === 'string' ? args.id : undefined) ??
+    (typeof args.tag === 'string' ? args.tag : undefined) ??
     (args.spec as { name?: string } | undefined)?.name ??
     (typeof args.name === 'string' ? args.name : undefined) ??
     (typeof args.ref === 'string' ? args.ref : undefined);
@@ -510,8 +601,10 @@ function short(subject: string): string {
 const READ_ONLY: ReadonlySet<WorkerCommandKind> = new Set([
   'engine.describe',
   'container.inspect',
+  'container.changes',
   'image.inspect',
   'image.layer_chains',
+  'volume.inspect',
 ]);
 
 // ---- the master ----
@@ -656,6 +749,14 @@ const isVolume = (name: string) => (call: Call) =>
   resourceOf(call)?.type === 'volume' && resourceOf(call)?.name === name;
 const isNamed = (name: string) => (call: Call) => call.args.name === name;
 
+/** How a rollback starts the source again: each container that ran is checked, then started. */
+const RESTARTS_SOURCE = [
+  'source container.inspect db',
+  'source container.start db',
+  'source container.inspect web',
+  'source container.start web',
+];
+
 /** Every command of a full migration of web and db, preflight included, when nothing fails. */
 const HAPPY_PATH = [
   // preflight
@@ -668,20 +769,27 @@ const HAPPY_PATH = [
   'source container.inspect web',
   'source container.inspect db',
   'target network.create appnet',
+  // (each image: is it, and is each of its tags, on the target already?)
   `source image.inspect ${NGINX_ID}`,
+  `target image.inspect ${NGINX_ID}`,
+  'target image.inspect nginx:1.27',
   'target image.layer_chains',
   `target transfer.receive ${NGINX_ID}`,
   `source transfer.send ${NGINX_ID}`,
   `source image.inspect ${POSTGRES_ID}`,
+  `target image.inspect ${POSTGRES_ID}`,
+  'target image.inspect postgres:16',
   'target image.layer_chains',
   `target transfer.receive ${POSTGRES_ID}`,
   `source transfer.send ${POSTGRES_ID}`,
-  // cold: stop the source, then copy the volumes
+  // cold: stop the source, then copy the volumes (each checked absent on the target first)
   'source container.stop web',
   'source container.stop db',
+  'target volume.inspect web-data',
   'target volume.create web-data',
   'target transfer.receive web-data',
   'source transfer.send web-data',
+  'target volume.inspect db-data',
   'target volume.create db-data',
   'target transfer.receive db-data',
   'source transfer.send db-data',
@@ -1035,7 +1143,8 @@ describe('MigrationService', () => {
       when?: (call: Call) => boolean;
       undo: string[];
     }> = [
-      { step: 'network creation', kind: 'network.create', undo: [] },
+      // A command that fails may still have acted: rollback removes what it was about to create, if present.
+      { step: 'network creation', kind: 'network.create', undo: ['target network.remove appnet'] },
       {
         step: 'a volume transfer',
         kind: 'transfer.send',
@@ -1044,9 +1153,8 @@ describe('MigrationService', () => {
           'target volume.remove web-data',
           `target image.remove ${POSTGRES_ID}`,
           `target image.remove ${NGINX_ID}`,
-          'target network.remove target-net-appnet',
-          'source container.start db',
-          'source container.start web',
+          'target network.remove appnet',
+          ...RESTARTS_SOURCE,
         ],
       },
       {
@@ -1054,29 +1162,28 @@ describe('MigrationService', () => {
         kind: 'container.create',
         when: isNamed('db'),
         undo: [
-          'target container.remove target-web',
+          'target container.remove db',
+          'target container.remove web',
           'target volume.remove db-data',
           'target volume.remove web-data',
           `target image.remove ${POSTGRES_ID}`,
           `target image.remove ${NGINX_ID}`,
-          'target network.remove target-net-appnet',
-          'source container.start db',
-          'source container.start web',
+          'target network.remove appnet',
+          ...RESTARTS_SOURCE,
         ],
       },
       {
         step: 'readiness on the target',
         kind: 'container.await_ready',
         undo: [
-          'target container.remove target-db',
-          'target container.remove target-web',
+          'target container.remove db',
+          'target container.remove web',
           'target volume.remove db-data',
           'target volume.remove web-data',
           `target image.remove ${POSTGRES_ID}`,
           `target image.remove ${NGINX_ID}`,
-          'target network.remove target-net-appnet',
-          'source container.start db',
-          'source container.start web',
+          'target network.remove appnet',
+          ...RESTARTS_SOURCE,
         ],
       },
     ];
@@ -1130,7 +1237,7 @@ describe('MigrationService', () => {
         'target volume.remove web-data',
         `target image.remove ${POSTGRES_ID}`,
         `target image.remove ${NGINX_ID}`,
-        'target network.remove target-net-appnet',
+        'target network.remove appnet',
       ]);
       expect(gateway.calls.some((c) => c.kind === 'container.create')).toBe(false);
     });
@@ -1167,9 +1274,8 @@ describe('MigrationService', () => {
         'target volume.remove web-data',
         `target image.remove ${POSTGRES_ID}`,
         `target image.remove ${NGINX_ID}`,
-        'target network.remove target-net-appnet',
-        'source container.start db',
-        'source container.start web',
+        'target network.remove appnet',
+        ...RESTARTS_SOURCE,
       ]);
       expect(messages(events)).toContain('failed: cancelled by the user');
     });
@@ -1200,14 +1306,14 @@ describe('MigrationService', () => {
       // Everything else is still undone.
       const createdAt = gateway.indexOf((c) => c.kind === 'container.create' && c.args.name === 'db');
       expect(gateway.lines(createdAt + 1)).toEqual([
-        'target container.remove target-web',
+        'target container.remove db',
+        'target container.remove web',
         'target volume.remove db-data',
         'target volume.remove web-data',
         `target image.remove ${POSTGRES_ID}`,
         `target image.remove ${NGINX_ID}`,
-        'target network.remove target-net-appnet',
-        'source container.start db',
-        'source container.start web',
+        'target network.remove appnet',
+        ...RESTARTS_SOURCE,
       ]);
       expect(events.at(-1)).toMatchObject({
         level: 'error',
@@ -1230,17 +1336,34 @@ describe('MigrationService', () => {
       );
     });
 
-    it('does not remove, on rollback, a volume that was already on the target', async () => {
-      gateway.answerWith(
-        'volume.create',
-        () => ({ created: false }),
-        (c) => (c.args.spec as { name: string }).name === 'db-data',
-      );
-      gateway.fail('container.create', new AppError('internal', 'boom'), { times: 1 });
+    it('does not remove, on rollback, a volume that appeared on the target after preflight', async () => {
+      // The master's inventory lags: preflight saw no db-data, the engine has one by the time it is created.
+      gateway.target = targetInventory({ volumes: [sampleVolume({ name: 'db-data' })] });
       const { id } = await service.start(request());
-      await finished(id);
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('rolled_back');
+      expect(migration.error).toBe('a volume named "db-data" appeared on the target; it is left as it is');
+      expect(gateway.lines().filter((line) => line.includes('volume.create'))).toEqual([
+        'target volume.create web-data',
+      ]);
       expect(gateway.lines().filter((line) => line.includes('volume.remove'))).toEqual([
         'target volume.remove web-data',
+      ]);
+    });
+
+    it('does not remove, on rollback, a container whose create the engine refused because the name was taken', async () => {
+      gateway.fail(
+        'container.create',
+        new AppError('conflict', 'Conflict. The container name "/db" is already in use'),
+        {
+          when: isNamed('db'),
+        },
+      );
+      const { id } = await service.start(request());
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('rolled_back');
+      expect(gateway.lines().filter((line) => line.includes('container.remove'))).toEqual([
+        'target container.remove web',
       ]);
     });
 
@@ -1282,11 +1405,12 @@ describe('MigrationService', () => {
 
       expect(migration).toMatchObject({ status: 'rolled_back', error: 'no space left on device' });
       expect(gateway.lines().filter((line) => line.includes('container.remove'))).toEqual([
-        'target container.remove target-web',
-        'target container.remove target-web',
-        'target container.remove target-web',
+        'target container.remove db',
+        'target container.remove db',
+        'target container.remove db',
+        'target container.remove web',
       ]);
-      expect(gateway.lines().slice(-2)).toEqual(['source container.start db', 'source container.start web']);
+      expect(gateway.lines().slice(-4)).toEqual(RESTARTS_SOURCE);
     });
 
     it('gives up after the rollback timeout and ends failed, naming everything left', async () => {
@@ -1309,13 +1433,13 @@ describe('MigrationService', () => {
         'disk full; rollback incomplete, left: ' +
           [
             'volume web-data on the target (worker "beta" is offline)',
-            `image ${POSTGRES_ID} on the target (worker "beta" is offline)`,
-            `image ${NGINX_ID} on the target (worker "beta" is offline)`,
-            'network target-net-appnet on the target (worker "beta" is offline)',
+            `image ${POSTGRES_ID.slice(7, 19)} on the target (worker "beta" is offline)`,
+            `image ${NGINX_ID.slice(7, 19)} on the target (worker "beta" is offline)`,
+            'network appnet on the target (worker "beta" is offline)',
           ].join('; '),
       );
       // The source, which answers, runs again.
-      expect(gateway.lines().slice(-2)).toEqual(['source container.start db', 'source container.start web']);
+      expect(gateway.lines().slice(-4)).toEqual(RESTARTS_SOURCE);
       expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
       expect(Date.now() - started).toBeLessThan(20_000);
     });
@@ -1325,13 +1449,13 @@ describe('MigrationService', () => {
       service = createService({ rollbackTimeoutMs: 10_000 });
       gateway.fail('container.await_ready', new AppError('internal', 'exited with code 1'), { times: 1 });
       gateway.fail('container.remove', new AppError('permission_denied', 'not allowed'), {
-        when: (c) => c.args.ref === 'target-db',
+        when: (c) => c.args.ref === 'db',
       });
 
       const { id } = await service.start(request());
       const { migration } = await finishedWithFakeTimers(id);
       expect(migration.status).toBe('failed');
-      expect(gateway.lines().filter((line) => line === 'target container.remove target-db')).toHaveLength(1);
+      expect(gateway.lines().filter((line) => line === 'target container.remove db')).toHaveLength(1);
     });
   });
 
@@ -1349,6 +1473,8 @@ describe('MigrationService', () => {
       await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
       await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
       const afterRestart = new FakeWorkerGateway();
+      // The engines kept their state: the source containers are still stopped.
+      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
       const restarted = createService({ gateway: afterRestart });
 
       await restarted.recover();
@@ -1360,9 +1486,8 @@ describe('MigrationService', () => {
         'target volume.remove web-data',
         `target image.remove ${POSTGRES_ID}`,
         `target image.remove ${NGINX_ID}`,
-        'target network.remove target-net-appnet',
-        'source container.start db',
-        'source container.start web',
+        'target network.remove appnet',
+        ...RESTARTS_SOURCE,
       ]);
       expect(migration).toMatchObject({
         status: 'rolled_back',
@@ -1383,6 +1508,266 @@ describe('MigrationService', () => {
       expect(restarted.activeCount).toBe(0);
       expect(afterRestart.calls).toEqual([]);
       expect((await restarted.get(id)).migration.status).toBe('completed');
+    });
+  });
+
+  describe('safety under faults', () => {
+    it('after a restart past the switch-over point, finishes the migration and never touches the target', async () => {
+      // The master dies while removing the source containers: everything already runs on the target.
+      gateway.hang('container.remove', (c) => c.workerId === SOURCE);
+      const { id } = await service.start(request({ sourcePolicy: 'remove' }));
+      await vi.waitFor(async () => {
+        const stored = await store.getMigration(id);
+        expect(stored?.phase).toBe('finalize');
+      });
+      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+      const afterRestart = new FakeWorkerGateway();
+      const restarted = createService({ gateway: afterRestart });
+
+      await restarted.recover();
+      const { migration, events } = await finished(id, restarted);
+
+      expect(migration.status).toBe('completed');
+      expect(migration.state.switchedOverAt).toEqual(expect.any(String));
+      expect(afterRestart.lines()).toEqual(['source container.remove web', 'source container.remove db']);
+      expect(messages(events)).toContain(
+        'the master restarted after everything was running on the target: finishing the migration',
+      );
+    });
+
+    it('rolls back a migration the master left just before its switch-over point', async () => {
+      gateway.hang('container.await_ready', (c) => c.args.ref === 'target-db');
+      const { id } = await service.start(request());
+      await vi.waitFor(async () => {
+        expect((await store.getMigration(id))?.phase).toBe('start');
+        expect(gateway.lines()).toContain('target container.await_ready target-db');
+      });
+      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+      const afterRestart = new FakeWorkerGateway();
+      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
+      const restarted = createService({ gateway: afterRestart });
+      await restarted.recover();
+      const { migration } = await finished(id, restarted);
+      expect(migration.status).toBe('rolled_back');
+      expect(afterRestart.lines().slice(0, 2)).toEqual([
+        'target container.remove db',
+        'target container.remove web',
+      ]);
+      expect(afterRestart.stoppedOnSource.size).toBe(0);
+    });
+
+    it('starts the source again when a cancelled stop still lands on the worker after the cancel', async () => {
+      gateway.actsAfterCancel('container.stop', 30, (c) => c.args.ref === WEB_ID);
+      const { id } = await service.start(request());
+      await vi.waitFor(() => {
+        expect(gateway.lines()).toContain('source container.stop web');
+      });
+      await service.cancel(id);
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      // The stop's answer was lost, but the worker stopped web anyway: rollback waited for it, saw it, started it.
+      expect(gateway.stoppedOnSource.has(WEB_ID)).toBe(false);
+      expect(gateway.lines().slice(-2)).toEqual([
+        'source container.inspect web',
+        'source container.start web',
+      ]);
+      expect(messages(events)).toContain('container web running again on the source');
+    });
+
+    it('keeps the target’s objects aside under overwrite and restores them on rollback', async () => {
+      const oldWeb = sampleContainer({
+        id: 'a'.repeat(64),
+        name: 'web',
+        state: 'running',
+        ports: [],
+        volumeNames: ['web-data'],
+      });
+      const target = targetInventory({
+        containers: [oldWeb],
+        volumes: [sampleVolume({ name: 'web-data' })],
+        networks: [sampleNetwork({ id: 'f'.repeat(64) }), { ...appnet, id: 'c'.repeat(64) }],
+      });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+      gateway.fail('container.await_ready', new AppError('deadline_exceeded', 'web is unhealthy'), {
+        times: 1,
+      });
+
+      const { id } = await service.start(request({ containers: ['web'], conflictPolicy: 'overwrite' }));
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      const aside = `-dm-aside-${id.slice(2, 14)}`;
+      const changes = gateway
+        .lines()
+        .filter((line) => line.startsWith('target') && !/inspect|layer_chains|describe/.test(line));
+      expect(changes).toEqual([
+        `target transfer.receive ${NGINX_ID}`,
+        // Nothing of the target's is removed: its network is kept, its volume's content and container set aside.
+        'target volume.set_aside web-data',
+        'target transfer.receive web-data',
+        `target container.stop ${'a'.repeat(64)}`,
+        `target container.rename ${'a'.repeat(64)} → web${aside}`,
+        'target container.create web',
+        'target container.start target-web',
+        'target container.await_ready target-web',
+        // Rollback, newest first: the new container goes, the old one comes back and runs, the volume's content too.
+        'target container.remove web',
+        `target container.rename web${aside} → web`,
+        'target container.start web',
+        'target volume.restore_aside web-data',
+        `target image.remove ${NGINX_ID}`,
+      ]);
+      expect(messages(events)).toContain(
+        'network appnet already exists on the target with the same settings; kept',
+      );
+    });
+
+    it('under overwrite, removes what it kept aside only once everything runs: containers before their volumes', async () => {
+      const oldWeb = sampleContainer({
+        id: 'a'.repeat(64),
+        name: 'web',
+        state: 'exited',
+        ports: [],
+        volumeNames: ['web-data'],
+      });
+      const target = targetInventory({ containers: [oldWeb], volumes: [sampleVolume({ name: 'web-data' })] });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+
+      const { id } = await service.start(request({ containers: ['web'], conflictPolicy: 'overwrite' }));
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      const aside = `-dm-aside-${id.slice(2, 14)}`;
+      const ready = gateway.indexOf((c) => c.kind === 'container.await_ready');
+      expect(gateway.lines(ready + 1)).toEqual([
+        `target container.remove web${aside}`,
+        `target volume.remove web-data${aside}`,
+      ]);
+      expect(gateway.lines()).not.toContain(`target container.stop ${'a'.repeat(64)}`);
+    });
+
+    it('loads an image under its renamed tags under rename, and never moves or removes the target’s tag', async () => {
+      const other = sampleImage({ id: 'sha256:' + '0'.repeat(64), tags: ['nginx:1.27'] });
+      const target = targetInventory({ images: [other] });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+      gateway.fail('container.create', new AppError('internal', 'boom'), { times: 1 });
+
+      const { id } = await service.start(request({ containers: ['web'], conflictPolicy: 'rename' }));
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      const receive = gateway.calls.find(
+        (c) => c.kind === 'transfer.receive' && resourceOf(c)?.type === 'image',
+      );
+      expect(receive?.args.resource).toEqual({
+        type: 'image',
+        name: NGINX_ID,
+        tags: ['nginx:1.27-migrated'],
+      });
+      const grant = verifyGrant(String(receive?.args.grant), {
+        ca: ca.certPem,
+        transferId: String(receive?.args.transferId),
+        expect: { sourceWorkerId: SOURCE, targetWorkerId: TARGET },
+      });
+      expect(grant.resource).toEqual({ type: 'image', name: NGINX_ID, tags: ['nginx:1.27-migrated'] });
+      const touched = gateway.lines().filter((line) => /image\.(tag|untag|remove)/.test(line));
+      expect(touched).toEqual([`target image.remove ${NGINX_ID}`]);
+    });
+
+    it('under overwrite, points a moved tag back at the target’s image on rollback', async () => {
+      const otherId = 'sha256:' + '0'.repeat(64);
+      const target = targetInventory({ images: [sampleImage({ id: otherId, tags: ['nginx:1.27'] })] });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+      gateway.fail('container.create', new AppError('internal', 'boom'), { times: 1 });
+
+      const { id } = await service.start(request({ containers: ['web'], conflictPolicy: 'overwrite' }));
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      const touched = gateway.lines().filter((line) => /image\.(tag|untag|remove)/.test(line));
+      expect(touched).toEqual([`target image.tag ${otherId}`, `target image.remove ${NGINX_ID}`]);
+      expect(gateway.calls.find((c) => c.kind === 'image.tag')?.args.tags).toEqual(['nginx:1.27']);
+    });
+
+    it('adds the asked-for tag to an image the target holds under another tag, and removes only that tag on rollback', async () => {
+      const target = targetInventory({ images: [sampleImage({ id: NGINX_ID, tags: ['nginx:old'] })] });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+
+      const { id } = await service.start(request({ containers: ['web'] }));
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('completed');
+      const tag = gateway.calls.find((c) => c.kind === 'image.tag');
+      expect(tag?.args).toEqual({ id: NGINX_ID, tags: ['nginx:1.27'] });
+      expect(gateway.lines()).not.toContain(`target transfer.receive ${NGINX_ID}`);
+
+      gateway.fail('container.create', new AppError('internal', 'boom'), { times: 1 });
+      const again = await service.start(request({ containers: ['web'] }));
+      const rolledBack = await finished(again.id);
+      expect(rolledBack.migration.status).toBe('rolled_back');
+      const touched = gateway.lines().filter((line) => /image\.(untag|remove)/.test(line));
+      expect(touched).toEqual(['target image.untag nginx:1.27']);
+    });
+
+    it('refuses with 409 a second migration of a container another one is moving, naming it', async () => {
+      gateway.hang('transfer.send', isVolume('web-data'));
+      const first = await service.start(request({ containers: ['web'] }));
+      const error = await failureOf(service.start(request({ containers: ['web'] })));
+      expect(error.code).toBe('conflict');
+      expect(error.message).toContain(first.id);
+      expect(error.details).toMatchObject({ migrationId: first.id });
+      expect((await store.listMigrations()).map((m) => m.id)).toEqual([first.id]);
+
+      await service.cancel(first.id);
+      await finished(first.id);
+      gateway.calls.length = 0;
+      const third = await service.start(request({ containers: ['db'] }));
+      expect(third.status).toBe('pending');
+    });
+
+    it('aborts a transfer that makes no progress for the stall timeout and rolls back', async () => {
+      service = new MigrationService({
+        store,
+        registry,
+        gateway,
+        caKeyPem: ca.keyPem,
+        logger,
+        transferStallTimeoutMs: 50,
+      });
+      gateway.hang('transfer.receive', isVolume('web-data'));
+      gateway.hang('transfer.send', isVolume('web-data'));
+      const { id } = await service.start(request({ containers: ['web'] }));
+      const { migration } = await finished(id);
+      expect(migration.status).toBe('rolled_back');
+      expect(migration.error).toBe(
+        'volume web-data: the transfer made no progress for 0 s (the workers may no longer reach each other)',
+      );
+    });
+
+    it('holds a migration at a failpoint and announces it', async () => {
+      service = new MigrationService({
+        store,
+        registry,
+        gateway,
+        caKeyPem: ca.keyPem,
+        logger,
+        failpoints: { pause: { create: 40 } },
+      });
+      const { id } = await service.start(request({ containers: ['web'] }));
+      const { migration, events } = await finished(id);
+      expect(migration.status).toBe('completed');
+      const paused = events.findIndex((e) => e.message === 'failpoint: paused 40 ms before create');
+      expect(paused).toBeGreaterThan(0);
+      expect(events[paused]?.phase).toBe('create');
     });
   });
 });

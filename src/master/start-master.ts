@@ -23,7 +23,7 @@ import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
 import { CommandDispatcher } from './command-dispatcher.js';
 import { createTransferRelay } from './grpc/transfer-relay.js';
-import { MigrationService } from './migration-service.js';
+import { MigrationService, type Failpoints } from './migration-service.js';
 
 export interface MasterOptions {
   httpAddr: string;
@@ -44,6 +44,10 @@ export interface MasterOptions {
   readyTimeoutMs?: number;
   /** How long rollback waits for an offline worker before naming what it leaves behind. */
   rollbackTimeoutMs?: number;
+  /** A transfer moving no byte this long is aborted. */
+  transferStallTimeoutMs?: number;
+  /** Fault injection (see MigrationServiceOptions.failpoints). */
+  failpoints?: Failpoints;
   /** How long a web UI session lasts after sign-in (default 12 h). */
   sessionTtlMs?: number;
   /** Folder of the built web UI (index.html, assets/); absent: looked for beside the binary. */
@@ -186,6 +190,10 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       metrics,
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
       ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
+      ...(options.transferStallTimeoutMs === undefined
+        ? {}
+        : { transferStallTimeoutMs: options.transferStallTimeoutMs }),
+      ...(options.failpoints === undefined ? {} : { failpoints: options.failpoints }),
     });
     migrations.subscribe((notice) => {
       registry.publish(notice);

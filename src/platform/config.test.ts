@@ -63,6 +63,8 @@ describe('loadConfig', () => {
         inventory_interval: 60_000,
         ready_timeout: 120_000,
         rollback_timeout: 600_000,
+        transfer_stall_timeout: 60_000,
+        failpoints: '',
         session_ttl: 43_200_000,
       },
       worker: {
@@ -133,6 +135,8 @@ describe('loadConfig', () => {
       inventory_interval: 60_000,
       ready_timeout: 120_000,
       rollback_timeout: 600_000,
+      transfer_stall_timeout: 60_000,
+      failpoints: '',
       session_ttl: 43_200_000,
     });
     expect(config.docker.host).toBe('unix:///var/run/docker.sock');
@@ -188,6 +192,8 @@ describe('loadConfig', () => {
       inventory_interval: 1_500,
       ready_timeout: 120_000,
       rollback_timeout: 600_000,
+      transfer_stall_timeout: 60_000,
+      failpoints: '',
       session_ttl: 43_200_000,
     });
     expect(config.worker).toMatchObject({ reconnect_interval: 500, max_reconnect_interval: 3_600_000 });
@@ -322,6 +328,8 @@ describe('loadConfig', () => {
       'master.advertise_addr': 'm:9',
       'master.ready_timeout': '6s',
       'master.rollback_timeout': '7s',
+      'master.transfer_stall_timeout': '9s',
+      'master.failpoints': 'pause:create=1s',
       'master.session_ttl': '8s',
       'worker.master_url': 'https://m',
       'worker.token': 't',

@@ -37,6 +37,8 @@ export const CONFIG_PATHS = [
   'master.advertise_addr',
   'master.ready_timeout',
   'master.rollback_timeout',
+  'master.transfer_stall_timeout',
+  'master.failpoints',
   'master.session_ttl',
   'worker.master_url',
   'worker.token',
@@ -56,6 +58,30 @@ const ENV_PREFIX = 'DOCKER_MIGRATE_';
 
 /** Names the config file when no `--config` is given. */
 export const CONFIG_FILE_VARIABLE = 'DOCKER_MIGRATE_CONFIG';
+
+/** Phases a failpoint may pause at (fault injection). */
+const FAILPOINT_PHASES = ['prepare', 'stop_source', 'transfer', 'create', 'start', 'finalize'] as const;
+
+/**
+ * Fault injection for the fault suite: "pause:<phase>=<duration>,…" holds every migration that long at the start
+ * of that phase. Empty means none.
+ */
+export function parseFailpoints(value: string): {
+  pause: Partial<Record<(typeof FAILPOINT_PHASES)[number], number>>;
+} {
+  const pause: Partial<Record<(typeof FAILPOINT_PHASES)[number], number>> = {};
+  for (const item of value.split(',').map((part) => part.trim())) {
+    if (item === '') continue;
+    const match = /^pause:([a-z_]+)=(.+)$/.exec(item);
+    const phase = FAILPOINT_PHASES.find((p) => p === match?.[1]);
+    if (!match?.[2] || !phase)
+      throw new Error(
+        `failpoint "${item}": expected "pause:<phase>=<duration>" with a phase of ${FAILPOINT_PHASES.join(', ')}`,
+      );
+    pause[phase] = parseDuration(match[2]);
+  }
+  return { pause };
+}
 
 /** Short names people expect for the settings they set most; the full name wins when both are set. */
 const ENV_ALIASES: Readonly<Record<string, ConfigPath>> = {
@@ -164,6 +190,14 @@ function createConfigSchema(homeDir: string) {
         return z.NEVER;
       }
     });
+  // "pause:create=6s,pause:transfer=2s" (see parseFailpoints): checked here, read by the master.
+  const failpoints = z.string().superRefine((value, ctx) => {
+    try {
+      parseFailpoints(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message, input: value });
+    }
+  });
   const flag = z
     .union([z.boolean(), z.string()], { error: 'expected true or false' })
     .transform((value, ctx) => {
@@ -209,6 +243,8 @@ function createConfigSchema(homeDir: string) {
         advertise_addr: z.string().optional(),
         ready_timeout: duration.default(120_000),
         rollback_timeout: duration.default(600_000),
+        transfer_stall_timeout: duration.default(60_000),
+        failpoints: failpoints.default(''),
         session_ttl: duration.default(12 * 3600_000),
       })
       .prefault({}),

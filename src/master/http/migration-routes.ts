@@ -35,7 +35,10 @@ const MIGRATION_BODY = z
     bind_mounts: z
       .record(z.string().startsWith('/', 'bind mount sources are absolute paths'), bindRule)
       .default({}),
-    acknowledge: z.array(z.string().regex(/^[a-z_]{1,64}$/, 'finding codes are lower-case words')).max(50).default([]),
+    acknowledge: z
+      .array(z.string().regex(/^[a-z_]{1,64}$/, 'finding codes are lower-case words'))
+      .max(50)
+      .default([]),
     dry_run: z.boolean().default(false),
   })
   .strict();

@@ -84,6 +84,23 @@ async function createSessionTable(db: Kysely<unknown>): Promise<void> {
 }
 
 /**
+ * One row per resource a migration holds (see lockKeys in core/migration-journal.ts): a second migration that
+ * asks for a held key is refused, so two migrations never move, overwrite or roll back the same thing at once.
+ */
+async function createMigrationLockTable(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('migration_locks')
+    .addColumn('resource_key', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('migration_id', 'text', (col) => col.notNull().references('migrations.id'))
+    .execute();
+  await db.schema
+    .createIndex('migration_locks_migration_id_idx')
+    .on('migration_locks')
+    .column('migration_id')
+    .execute();
+}
+
+/**
  * Migrations of workloads and their event log. The (created_at desc, id) index serves the newest-first listing
  * and its keyset paging without a sort; the `status` index serves the filter by status.
  */
@@ -150,6 +167,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': { up: inTransaction(createInitialSchema) },
   '0002_migrations': { up: inTransaction(createMigrationTables) },
   '0003_sessions': { up: inTransaction(createSessionTable) },
+  '0004_migration_locks': { up: inTransaction(createMigrationLockTable) },
 };
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */

@@ -116,6 +116,12 @@ export interface SessionsTable {
   admin_token_hash: string;
 }
 
+/** Resources held by unfinished migrations; released when a migration ends. */
+export interface MigrationLocksTable {
+  resource_key: string;
+  migration_id: string;
+}
+
 export interface Database {
   workers: WorkersTable;
   certificates: CertificatesTable;
@@ -125,4 +131,5 @@ export interface Database {
   migrations: MigrationsTable;
   migration_events: MigrationEventsTable;
   sessions: SessionsTable;
+  migration_locks: MigrationLocksTable;
 }

@@ -545,6 +545,25 @@ describe('migrations', () => {
     expect(await store.getMigration(record.id)).toEqual(record);
   });
 
+  it('holds the keys a migration locks, refusing another migration that asks for one of them', async () => {
+    await store.insertMigration(migration(), ['w-a/container/web', 'w-b/volume/data']);
+
+    const error = await rejectionOf(
+      store.insertMigration(migration({ id: 'm-000000000002' }), ['w-b/network/net', 'w-b/volume/data']),
+    );
+    expect(error.code).toBe('conflict');
+    expect(error.message).toBe(
+      'the volume "data" is part of migration m-000000000001, which has not finished; wait for it or cancel it',
+    );
+    expect(error.details).toEqual({ migrationId: 'm-000000000001', resource: 'w-b/volume/data' });
+    // Nothing of the refused migration was stored, not even the keys it could have had.
+    expect(await store.getMigration('m-000000000002')).toBeUndefined();
+
+    await store.releaseMigrationLocks('m-000000000001');
+    await store.insertMigration(migration({ id: 'm-000000000002' }), ['w-b/network/net', 'w-b/volume/data']);
+    expect((await store.getMigration('m-000000000002'))?.id).toBe('m-000000000002');
+  });
+
   it('returns undefined for a migration it does not know', async () => {
     expect(await store.getMigration('m-unknown')).toBeUndefined();
   });

@@ -347,15 +347,38 @@ export class SqliteMasterStore implements MasterStore {
     return rows.map(fromAuditRow);
   }
 
-  async insertMigration(migration: MigrationRecord): Promise<void> {
+  async insertMigration(migration: MigrationRecord, lockKeys: readonly string[] = []): Promise<void> {
     try {
-      await this.#open().insertInto('migrations').values(toMigrationRow(migration)).execute();
+      await this.#open()
+        .transaction()
+        .execute(async (trx) => {
+          if (lockKeys.length > 0) {
+            const held = await trx
+              .selectFrom('migration_locks')
+              .select(['resource_key', 'migration_id'])
+              .where('resource_key', 'in', [...lockKeys])
+              .orderBy('resource_key')
+              .executeTakeFirst();
+            if (held !== undefined) throw lockConflict(held.resource_key, held.migration_id);
+          }
+          await trx.insertInto('migrations').values(toMigrationRow(migration)).execute();
+          if (lockKeys.length > 0)
+            await trx
+              .insertInto('migration_locks')
+              .values(lockKeys.map((key) => ({ resource_key: key, migration_id: migration.id })))
+              .execute();
+        });
     } catch (error) {
+      if (error instanceof AppError) throw error;
       if (sqliteCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new AppError('conflict', `migration "${migration.id}" already exists`, { cause: error });
       }
       throw error;
     }
+  }
+
+  async releaseMigrationLocks(migrationId: string): Promise<void> {
+    await this.#open().deleteFrom('migration_locks').where('migration_id', '=', migrationId).execute();
   }
 
   async getMigration(id: string): Promise<MigrationRecord | undefined> {
@@ -605,6 +628,16 @@ function fromAuditRow(row: Selectable<AuditLogTable>): AuditEntry {
     details: JSON.parse(row.details_json) as Record<string, unknown>,
     remoteAddress: row.remote_address,
   };
+}
+
+/** "worker-id/volume/data" → what a person reads: the volume "data". */
+function lockConflict(key: string, holder: string): AppError {
+  const [, type = 'resource', ...name] = key.split('/');
+  return new AppError(
+    'conflict',
+    `the ${type} "${name.join('/')}" is part of migration ${holder}, which has not finished; wait for it or cancel it`,
+    { details: { migrationId: holder, resource: key } },
+  );
 }
 
 function toMigrationRow(migration: MigrationRecord): Insertable<MigrationsTable> {
