@@ -24,6 +24,10 @@ export interface ResourceJson {
   status: PlannedResource['status'];
   bytes: number;
   estimated_bytes: number;
+  /** Images: the tags the image carries on the target. */
+  target_tags?: string[];
+  /** Volumes: false when only the volume is created, its content not copied. */
+  copy_content?: boolean;
 }
 
 export interface MigrationEventJson {
@@ -55,6 +59,8 @@ export function resourceJson(resource: PlannedResource): ResourceJson {
     status: resource.status,
     bytes: resource.bytes,
     estimated_bytes: resource.estimatedBytes,
+    ...(resource.targetTags ? { target_tags: resource.targetTags } : {}),
+    ...(resource.copyContent === false ? { copy_content: false } : {}),
   };
 }
 
@@ -108,6 +114,8 @@ export function migrationJson(
     transfer_mode: request.transferMode,
     conflict_policy: request.conflictPolicy,
     source_policy: request.sourcePolicy,
+    acknowledge: request.acknowledge ?? [],
+    switched_over_at: migration.state.switchedOverAt ?? null,
     resources: migration.plan.resources.map(resourceJson),
     findings: migration.plan.findings.map(findingJson),
     ...(events ? { events: events.map(migrationEventJson) } : {}),
