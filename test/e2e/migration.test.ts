@@ -437,6 +437,55 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     expect(record?.downtime_ms).toBeGreaterThan(0);
   }, 240_000);
 
+  it('moves the container back under overwrite: a cancelled attempt restores the old copy, a second one replaces it', async () => {
+    // After the move above, h1 keeps the stopped copy, its volume and its network; the service runs on h2.
+    const oldCopy = await inspect<{ Id: string }>(h1, 'inspect', `app-${id}`);
+    const oldVolume = await volumeFingerprint(h1, `vol-${id}`);
+    await docker(h2, 'exec', `app-${id}`, 'sh', '-c', 'echo changed-on-h2 > /data/new-file');
+    const body = {
+      source_worker_id: `dst-${id}`,
+      target_worker_id: `src-${id}`,
+      container_ids: [`app-${id}`],
+      transfer_mode: 'direct',
+      conflict_policy: 'overwrite',
+    };
+
+    const attempt = await start(body);
+    await eventually('the old volume content to be set aside', async () => {
+      const { json } = await api('GET', `/api/migrations/${attempt.id}`);
+      return json.migration?.events?.some((e) => e.message.includes('is kept aside in')) ? true : undefined;
+    });
+    expect((await api('POST', `/api/migrations/${attempt.id}/cancel`)).status).toBe(200);
+    const cancelled = await finished(attempt.id);
+    expect(cancelled.status).toBe('rolled_back');
+    // h1 is as before: the same container (id), its own data, its network; and it still starts.
+    expect((await inspect<{ Id: string }>(h1, 'inspect', `app-${id}`)).Id).toBe(oldCopy.Id);
+    expect(await volumeFingerprint(h1, `vol-${id}`)).toBe(oldVolume);
+    expect(await exists(h1, 'network', `net-${id}`)).toBe(true);
+    const leftovers = async (): Promise<string> =>
+      [
+        await docker(h1, 'ps', '-a', '--filter', 'name=dm-aside', '--format', '{{.Names}}'),
+        await docker(h1, 'volume', 'ls', '--filter', 'name=dm-aside', '--format', '{{.Name}}'),
+      ]
+        .filter((line) => line !== '')
+        .join('\n');
+    expect(await leftovers()).toBe('');
+    expect((await inspect<{ State: { Running: boolean } }>(h2, 'inspect', `app-${id}`)).State.Running).toBe(
+      true,
+    );
+
+    const done = await finished((await start(body)).id);
+    expect(done.status).toBe('completed');
+    const back = await inspect<{ Id: string; State: { Running: boolean } }>(h1, 'inspect', `app-${id}`);
+    expect(back.State.Running).toBe(true);
+    expect(back.Id).not.toBe(oldCopy.Id);
+    expect(await docker(h1, 'exec', `app-${id}`, 'cat', '/data/new-file')).toBe('changed-on-h2');
+    expect(await leftovers()).toBe('');
+    expect((await inspect<{ State: { Running: boolean } }>(h2, 'inspect', `app-${id}`)).State.Running).toBe(
+      false,
+    );
+  }, 240_000);
+
   it('a name conflict under "fail" is refused before anything moves', async () => {
     const before = await docker(h2, 'ps', '-a', '--format', '{{.ID}} {{.Names}} {{.State}}');
     const { status, json } = await api('POST', '/api/migrations', {
@@ -693,7 +742,7 @@ describe('metrics', () => {
     const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? 'NaN');
     expect(value(/^docker_migrate_transfer_bytes_total (\d+)/m)).toBeGreaterThan(24 * 1024 * 1024);
     expect(value(/^docker_migrate_migrations_total\{status="completed"\} (\d+)/m)).toBeGreaterThanOrEqual(5);
-    expect(value(/^docker_migrate_migrations_total\{status="rolled_back"\} (\d+)/m)).toBe(2);
+    expect(value(/^docker_migrate_migrations_total\{status="rolled_back"\} (\d+)/m)).toBe(3);
     expect(
       value(/^docker_migrate_docker_operations_total\{operation="container\.create",outcome="ok"\} (\d+)/m),
     ).toBeGreaterThanOrEqual(2);
