@@ -1628,6 +1628,45 @@ describe('MigrationService', () => {
       );
     });
 
+    it('never repeats an undone step when a rollback starts again after a restart', async () => {
+      const oldWeb = sampleContainer({
+        id: 'a'.repeat(64),
+        name: 'web',
+        state: 'exited',
+        ports: [],
+        volumeNames: ['web-data'],
+      });
+      const target = targetInventory({ containers: [oldWeb], volumes: [sampleVolume({ name: 'web-data' })] });
+      registry.snapshot(TARGET, 2, target);
+      gateway.target = target;
+      gateway.fail('container.await_ready', new AppError('deadline_exceeded', 'web is unhealthy'), {
+        times: 1,
+      });
+      // The master dies while restoring the volume: the new container is gone, the old one is back as "web".
+      gateway.hang('volume.restore_aside');
+      const { id } = await service.start(request({ containers: ['web'], conflictPolicy: 'overwrite' }));
+      await vi.waitFor(() => {
+        expect(gateway.lines().at(-1)).toBe('target volume.restore_aside web-data');
+      });
+      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+      const afterRestart = new FakeWorkerGateway();
+      afterRestart.target = target;
+      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
+      const restarted = createService({ gateway: afterRestart });
+      await restarted.recover();
+      const { migration } = await finished(id, restarted);
+
+      expect(migration.status).toBe('rolled_back');
+      expect(afterRestart.lines().filter((line) => !line.includes('inspect'))).toEqual([
+        'target volume.restore_aside web-data',
+        `target image.remove ${NGINX_ID}`,
+        'target network.remove appnet',
+        'source container.start web',
+      ]);
+    });
+
     it('under overwrite, removes what it kept aside only once everything runs: containers before their volumes', async () => {
       const oldWeb = sampleContainer({
         id: 'a'.repeat(64),

@@ -1171,86 +1171,33 @@ export class MigrationService {
    * running now — whatever the stop command's outcome was.
    */
   private async rollBack(migration: MigrationRecord, reason: string): Promise<void> {
-    const { gateway } = this.options;
-    const { request } = migration;
-    const target = request.targetWorkerId;
     await this.save(migration, { phase: 'rollback', status: 'running', error: reason });
     await this.event(migration, 'warning', 'rollback', `rolling back: ${reason}`);
     const deadline = Date.now() + (this.options.rollbackTimeoutMs ?? 10 * 60_000);
     await this.quiesce(migration);
     const left: string[] = [];
-    const step = async (what: string, work: () => Promise<string | undefined>): Promise<void> => {
+    const step = async (what: string, work: () => Promise<string | undefined>): Promise<boolean> => {
       try {
         const done = await this.persistently(work, deadline);
         if (done) await this.event(migration, 'info', 'rollback', done);
+        return true;
       } catch (error) {
         left.push(`${what} (${message(error)})`);
+        return false;
       }
     };
     // Records made before the journal existed list only what was created.
-    const undo: UndoEntry[] =
-      migration.state.undo ??
-      migration.state.created.map((c) =>
-        c.type === 'image'
-          ? { kind: 'image', id: c.ref, existed: false, added: [], moved: [] }
-          : { kind: 'create', type: c.type, name: c.ref },
-      );
-    for (const entry of [...undo].reverse()) {
-      switch (entry.kind) {
-        case 'create':
-          await step(`${entry.type} ${entry.name} on the target`, async () => {
-            const { removed } =
-              entry.type === 'container'
-                ? await gateway.run(target, 'container.remove', { ref: entry.name })
-                : entry.type === 'volume'
-                  ? await gateway.run(target, 'volume.remove', { name: entry.name })
-                  : await gateway.run(target, 'network.remove', { ref: entry.name });
-            return removed ? `removed ${entry.type} ${entry.name} from the target` : undefined;
-          });
-          break;
-        case 'image':
-          for (const { tag, from } of entry.moved)
-            await step(`tag ${tag} on the target`, async () => {
-              await gateway.run(target, 'image.tag', { id: from, tags: [tag] });
-              return `tag ${tag} points at the target's image ${shortId(from)} again`;
-            });
-          if (!entry.existed)
-            await step(`image ${shortId(entry.id)} on the target`, async () => {
-              const { removed } = await gateway.run(target, 'image.remove', { ref: entry.id });
-              return removed ? `removed image ${shortId(entry.id)} from the target` : undefined;
-            });
-          else
-            for (const tag of entry.added)
-              await step(`tag ${tag} on the target`, async () => {
-                const { removed } = await gateway.run(target, 'image.untag', { tag });
-                return removed ? `removed tag ${tag} from the target` : undefined;
-              });
-          break;
-        case 'container_aside':
-          await step(`the target's container ${entry.name} (kept aside as ${entry.asideName})`, async () => {
-            const { renamed } = await gateway.run(target, 'container.rename', {
-              ref: entry.asideName,
-              name: entry.name,
-            });
-            if (entry.wasRunning) await gateway.run(target, 'container.start', { ref: entry.name });
-            return renamed || entry.wasRunning
-              ? `the target's container ${entry.name} is back${entry.wasRunning ? ' and running' : ''}`
-              : undefined;
-          });
-          break;
-        case 'volume_aside':
-          await step(
-            `the target's volume ${entry.name} (content kept aside in ${entry.asideName})`,
-            async () => {
-              const { restored } = await gateway.run(target, 'volume.restore_aside', {
-                name: entry.name,
-                asideName: entry.asideName,
-              });
-              return restored ? `the target's volume ${entry.name} holds its own content again` : undefined;
-            },
-          );
-          break;
-      }
+    migration.state.undo ??= migration.state.created.map((c) =>
+      c.type === 'image'
+        ? { kind: 'image', id: c.ref, existed: false, added: [], moved: [] }
+        : { kind: 'create', type: c.type, name: c.ref },
+    );
+    // Each entry leaves the journal once undone, so a rollback started again after a restart never repeats one:
+    // removing "web" again would remove the target's own container, renamed back meanwhile.
+    for (const entry of [...migration.state.undo].reverse()) {
+      if (!(await this.undoEntry(migration, entry, step))) continue;
+      migration.state.undo.splice(migration.state.undo.indexOf(entry), 1);
+      await this.save(migration, { state: migration.state });
     }
     for (const container of [...migration.state.sourceRunning].reverse())
       await step(`container ${shortId(container)} stopped on the source`, () =>
@@ -1276,6 +1223,73 @@ export class MigrationService {
         : `rollback incomplete: ${left.join('; ')}`,
     );
     this.options.metrics?.migrations.inc({ status });
+  }
+
+  /** Undoes one journal entry on the target, checking the engine first; true when every step of it succeeded. */
+  private async undoEntry(
+    migration: MigrationRecord,
+    entry: UndoEntry,
+    step: (what: string, work: () => Promise<string | undefined>) => Promise<boolean>,
+  ): Promise<boolean> {
+    const { gateway } = this.options;
+    const target = migration.request.targetWorkerId;
+    switch (entry.kind) {
+      case 'create':
+        return step(`${entry.type} ${entry.name} on the target`, async () => {
+          const { removed } =
+            entry.type === 'container'
+              ? await gateway.run(target, 'container.remove', { ref: entry.name })
+              : entry.type === 'volume'
+                ? await gateway.run(target, 'volume.remove', { name: entry.name })
+                : await gateway.run(target, 'network.remove', { ref: entry.name });
+          return removed ? `removed ${entry.type} ${entry.name} from the target` : undefined;
+        });
+      case 'image': {
+        let ok = true;
+        for (const { tag, from } of entry.moved)
+          ok =
+            (await step(`tag ${tag} on the target`, async () => {
+              await gateway.run(target, 'image.tag', { id: from, tags: [tag] });
+              return `tag ${tag} points at the target's image ${shortId(from)} again`;
+            })) && ok;
+        if (!entry.existed)
+          return (
+            (await step(`image ${shortId(entry.id)} on the target`, async () => {
+              const { removed } = await gateway.run(target, 'image.remove', { ref: entry.id });
+              return removed ? `removed image ${shortId(entry.id)} from the target` : undefined;
+            })) && ok
+          );
+        for (const tag of entry.added)
+          ok =
+            (await step(`tag ${tag} on the target`, async () => {
+              const { removed } = await gateway.run(target, 'image.untag', { tag });
+              return removed ? `removed tag ${tag} from the target` : undefined;
+            })) && ok;
+        return ok;
+      }
+      case 'container_aside':
+        return step(`the target's container ${entry.name} (kept aside as ${entry.asideName})`, async () => {
+          const { renamed } = await gateway.run(target, 'container.rename', {
+            ref: entry.asideName,
+            name: entry.name,
+          });
+          if (entry.wasRunning) await gateway.run(target, 'container.start', { ref: entry.name });
+          return renamed || entry.wasRunning
+            ? `the target's container ${entry.name} is back${entry.wasRunning ? ' and running' : ''}`
+            : undefined;
+        });
+      case 'volume_aside':
+        return step(
+          `the target's volume ${entry.name} (content kept aside in ${entry.asideName})`,
+          async () => {
+            const { restored } = await gateway.run(target, 'volume.restore_aside', {
+              name: entry.name,
+              asideName: entry.asideName,
+            });
+            return restored ? `the target's volume ${entry.name} holds its own content again` : undefined;
+          },
+        );
+    }
   }
 
   /** Starts a source container that ran before the migration, when it is not running now. */
