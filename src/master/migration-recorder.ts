@@ -1,0 +1,79 @@
+// Writes a migration's record as it runs (status, phase, resources, the journal of changes about to be made,
+// events) to the store, and announces each change to the master's listeners, such as the live event stream.
+import type {
+  CreatedObject,
+  MigrationEvent,
+  MigrationEventLevel,
+  MigrationPhase,
+  MigrationRecord,
+  PlannedResource,
+} from '../core/migration.js';
+import type { UndoEntry } from '../core/migration-journal.js';
+import type { MasterStore } from '../core/ports.js';
+
+export type MigrationNotice =
+  | { type: 'migration.updated'; migration: MigrationRecord }
+  | { type: 'migration.event'; event: MigrationEvent };
+
+export class MigrationRecorder {
+  constructor(
+    private readonly store: MasterStore,
+    private readonly notify: (notice: MigrationNotice) => void,
+  ) {}
+
+  async save(migration: MigrationRecord, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void> {
+    Object.assign(migration, patch);
+    await this.store.updateMigration(migration.id, patch);
+    this.notify({ type: 'migration.updated', migration: { ...migration } });
+  }
+
+  async event(
+    migration: MigrationRecord,
+    level: MigrationEventLevel,
+    phase: MigrationPhase,
+    text: string,
+    resource?: { type: PlannedResource['type']; name: string },
+  ): Promise<void> {
+    const event = await this.store.appendMigrationEvent({
+      migrationId: migration.id,
+      at: new Date().toISOString(),
+      level,
+      phase,
+      message: text,
+      ...(resource ? { resource } : {}),
+    });
+    this.notify({ type: 'migration.event', event });
+  }
+
+  async phase(migration: MigrationRecord, phase: MigrationPhase): Promise<void> {
+    await this.save(migration, { phase });
+  }
+
+  async setResource(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    patch: Partial<Pick<PlannedResource, 'status' | 'bytes'>>,
+  ): Promise<void> {
+    Object.assign(resource, patch);
+    await this.save(migration, { plan: migration.plan });
+  }
+
+  async remember(migration: MigrationRecord, created: CreatedObject): Promise<void> {
+    migration.state.created.push(created);
+    await this.save(migration, { state: migration.state });
+  }
+
+  /** Writes a change about to be made to the journal, durably, before its command is sent. */
+  async intend(migration: MigrationRecord, entry: UndoEntry): Promise<void> {
+    (migration.state.undo ??= []).push(entry);
+    await this.save(migration, { state: migration.state });
+  }
+
+  /** Takes back the newest journal entry: its command was refused before it changed anything. */
+  async forget(migration: MigrationRecord, entry: UndoEntry): Promise<void> {
+    const undo = migration.state.undo ?? [];
+    const at = undo.lastIndexOf(entry);
+    if (at >= 0) undo.splice(at, 1);
+    await this.save(migration, { state: migration.state });
+  }
+}
