@@ -46,6 +46,8 @@ export interface ControlLoopOptions {
   signal: AbortSignal;
   /** Called each time a session is established (for tests and readiness). */
   onConnected?: (welcome: Welcome) => void;
+  /** Called once a renewed certificate is saved, so that every server of this worker presents it. */
+  onRenewed?: (identity: WorkerIdentity) => void;
 }
 
 const PROTO_KIND: Record<InventoryChange['kind'], ProtoResourceKind> = {
@@ -125,6 +127,7 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
     identity = { ...identity, keyPem, certPem: answer.certificatePem };
     saveWorkerIdentity(options.identityDir, identity);
     provider.setIdentity(identity.certPem, identity.keyPem);
+    options.onRenewed?.(identity);
     logger.info({ notAfter: certificateInfo(identity.certPem).notAfter }, 'worker certificate renewed');
   }
 

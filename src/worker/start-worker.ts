@@ -193,6 +193,10 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       reconnectIntervalMs: options.reconnectIntervalMs,
       maxReconnectIntervalMs: options.maxReconnectIntervalMs,
       signal: options.signal,
+      // Peers dial the transfer service with a fresh connection per transfer: they see the renewed certificate.
+      onRenewed: (renewed) => {
+        transfers.setIdentity(renewed.certPem, renewed.keyPem);
+      },
       ...(options.onConnected
         ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
         : {}),

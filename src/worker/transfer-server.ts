@@ -20,6 +20,8 @@ import type { TransferInbox } from './transfer-inbox.js';
 export interface TransferServer {
   address: string;
   port: number;
+  /** Serves a renewed certificate to every connection from now on (open connections keep theirs). */
+  setIdentity(certPem: string, keyPem: string): void;
   close(): Promise<void>;
 }
 
@@ -126,6 +128,10 @@ export async function startTransferServer(options: {
   return {
     address,
     port,
+    setIdentity(certPem, keyPem) {
+      // grpc-js swaps the listener's secure context when the provider announces a new identity.
+      provider.setIdentity(certPem, keyPem);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
