@@ -197,6 +197,9 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       onRenewed: (renewed) => {
         transfers.setIdentity(renewed.certPem, renewed.keyPem);
       },
+      onRevocations: (revocations) => {
+        transfers.setRevocations(revocations);
+      },
       ...(options.onConnected
         ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
         : {}),

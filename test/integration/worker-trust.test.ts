@@ -1,14 +1,24 @@
 // Trust between workers and their master over real mutual TLS: what a worker's transfer service presents after
 // renewal, whom it refuses after a revocation, and what the master lets a worker call itself.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CertificateRecord } from '../../src/core/workers.js';
+import { ControlServiceClient } from '../../src/gen/dockation/v1/control.js';
+import { TransferServiceClient } from '../../src/gen/dockation/v1/transfer.js';
+import { fromGrpcError } from '../../src/platform/grpc-support.js';
 import {
   createKeyAndCsr,
   certificateInfo,
   signCsr,
   type CertificateAuthority,
 } from '../../src/platform/pki.js';
-import { cleanUp, startMaster, startWorker, tempDir } from '../support/control-plane-fixture.js';
+import { signGrant } from '../../src/transfer/grant.js';
+import { pushTransfer } from '../../src/transfer/transfer-stream.js';
+import { masterChannelCredentials, masterChannelOptions } from '../../src/worker/enroll.js';
+import { peerChannel } from '../../src/worker/transfer-server.js';
+import { cleanUp, startMaster, startWorker, tempDir, type Master } from '../support/control-plane-fixture.js';
 
 afterEach(cleanUp);
 
@@ -74,5 +84,160 @@ describe('worker transfer service and certificate renewal', () => {
       { timeout: 5_000 },
     );
     expect(await presentedSerial(address, peer, master.tls.ca.certPem)).not.toBe(enrolledSerial);
+  });
+});
+
+/** Pushes a small volume stream from `sender` to the worker `targetId` with a grant the master signed for it. */
+async function pushWithGrant(options: {
+  master: Master;
+  address: string;
+  targetId: string;
+  senderId: string;
+  sender: { certPem: string; keyPem: string };
+}): Promise<unknown> {
+  const transferId = `t-${randomUUID()}`;
+  const grant = signGrant(
+    {
+      migrationId: 'm-test',
+      transferId,
+      sourceWorkerId: options.senderId,
+      targetWorkerId: options.targetId,
+      resource: { type: 'volume', name: 'data' },
+      expiresAt: Date.now() + 60_000,
+    },
+    options.master.tls.ca.keyPem,
+  );
+  const channel = peerChannel({
+    caPem: options.master.tls.ca.certPem,
+    ...options.sender,
+    targetWorkerId: options.targetId,
+  });
+  const client = new TransferServiceClient(options.address, channel.credentials, channel.options);
+  try {
+    const pushed = pushTransfer({
+      client,
+      header: { grant, transferId },
+      data: Readable.from([Buffer.from('payload')]),
+      peer: options.targetId,
+    });
+    // A receiver that takes the push waits for the master's receive command: not refusing at once is taking it.
+    const timeout = new Promise((resolve) => setTimeout(resolve, 5_000, 'not refused within 5 s'));
+    return await Promise.race([
+      pushed.then(
+        () => 'taken',
+        (error: unknown) => error,
+      ),
+      timeout,
+    ]);
+  } finally {
+    client.close();
+  }
+}
+
+describe('revoked workers', () => {
+  it('a connected worker refuses pushes from a worker the master removed, even with a valid grant', async () => {
+    const master = await startMaster();
+    const receiver = await startWorker(master, { dataDir: tempDir('dm-worker-'), name: 'receiver' })
+      .connected;
+    const sender = await startWorker(master, { dataDir: tempDir('dm-worker-'), name: 'sender' }).connected;
+    const address = master.registry.require(receiver.identity.workerId).advertiseAddress;
+
+    await master.registry.remove(sender.identity.workerId);
+
+    await vi.waitFor(
+      async () => {
+        const outcome = await pushWithGrant({
+          master,
+          address,
+          targetId: receiver.identity.workerId,
+          senderId: sender.identity.workerId,
+          sender: sender.identity,
+        });
+        expect(outcome).toMatchObject({ code: 'permission_denied' });
+        expect((outcome as Partial<Error>).message).toMatch(/revoked/);
+      },
+      { timeout: 15_000 },
+    );
+  });
+
+  it('a worker that connects after a removal learns it on connect and refuses the removed worker', async () => {
+    const master = await startMaster();
+    const sender = await startWorker(master, { dataDir: tempDir('dm-worker-'), name: 'sender' }).connected;
+    await master.registry.remove(sender.identity.workerId);
+
+    const receiver = await startWorker(master, { dataDir: tempDir('dm-worker-'), name: 'receiver' })
+      .connected;
+    const address = master.registry.require(receiver.identity.workerId).advertiseAddress;
+
+    await vi.waitFor(
+      async () => {
+        const outcome = await pushWithGrant({
+          master,
+          address,
+          targetId: receiver.identity.workerId,
+          senderId: sender.identity.workerId,
+          sender: sender.identity,
+        });
+        expect(outcome).toMatchObject({ code: 'permission_denied' });
+        expect((outcome as Partial<Error>).message).toMatch(/revoked/);
+      },
+      { timeout: 15_000 },
+    );
+  });
+
+  it('a removal during a renewal leaves the worker no certificate the master accepts', async () => {
+    let arrived: () => void = () => undefined;
+    const atInsert = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let pauseRenewals = false;
+    const master = await startMaster({
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, property, receiver) {
+            if (property === 'insertCertificate' && pauseRenewals)
+              return async (record: CertificateRecord) => {
+                arrived();
+                await gate;
+                return target.insertCertificate(record);
+              };
+            const value: unknown = Reflect.get(target, property, receiver);
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
+    const worker = startWorker(master, { dataDir: tempDir('dm-worker-') });
+    const { identity } = await worker.connected;
+    worker.controller.abort();
+    await worker.outcome;
+
+    pauseRenewals = true;
+    const { credentials } = masterChannelCredentials(identity.caPem, identity);
+    const client = new ControlServiceClient(master.url, credentials, masterChannelOptions());
+    const { csrPem } = await createKeyAndCsr({ commonName: identity.workerId });
+    const renewal = new Promise<string>((resolve, reject) => {
+      client.renew({ csrPem }, (error, answer) => {
+        if (error) reject(fromGrpcError(error, 'renewal'));
+        else resolve(answer.certificatePem);
+      });
+    });
+    renewal.catch(() => undefined);
+    try {
+      await atInsert;
+      await master.registry.remove(identity.workerId);
+      release();
+
+      await expect(renewal).rejects.toMatchObject({ code: 'permission_denied' });
+      const certificates = await master.store.listCertificates(identity.workerId);
+      expect(certificates).toHaveLength(2);
+      expect(certificates.filter((c) => c.revokedAt === null)).toEqual([]);
+    } finally {
+      release();
+      client.close();
+    }
   });
 });

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MasterStore } from '../../src/core/ports.js';
 import { FakeDockerEngine } from '../../src/core/testing/fake-docker-engine.js';
 import type { Welcome } from '../../src/gen/dockation/v1/control.js';
 import { CommandDispatcher } from '../../src/master/command-dispatcher.js';
@@ -56,9 +57,11 @@ export function tempDir(prefix: string): string {
 export async function startMaster(
   options: Partial<Omit<ControlServerOptions, 'tls' | 'store' | 'registry' | 'dispatcher'>> & {
     storePath?: string;
+    /** What the control service sees of the store (e.g. one that pauses a call), the registry gets the real one. */
+    wrapStore?: (store: SqliteMasterStore) => MasterStore;
   } = {},
 ): Promise<Master> {
-  const { storePath, ...serverOptions } = options;
+  const { storePath, wrapStore, ...serverOptions } = options;
   const tls = await loadMasterTls(tempDir('dm-master-'));
   const store = await openSqliteMasterStore({ path: storePath ?? ':memory:' });
   cleanups.push(() => store.close());
@@ -66,7 +69,7 @@ export async function startMaster(
   const server = await startControlServer({
     address: '127.0.0.1:0',
     tls,
-    store,
+    store: wrapStore ? wrapStore(store) : store,
     registry,
     dispatcher: new CommandDispatcher(registry),
     logger,

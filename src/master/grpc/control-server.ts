@@ -219,6 +219,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
       notAfter: issued.notAfter.toISOString(),
       revokedAt: null,
     });
+    // A removal may have come while the certificate was being signed. Checked after the row exists: a removal
+    // committed later revokes this row with the others; one committed earlier is seen here.
+    const worker = await store.getWorker(workerId);
+    if (!worker || worker.revokedAt) {
+      await store.revokeWorker(workerId, new Date().toISOString());
+      registry.certificateRevoked(workerId, issued.serial, issued.notAfter.toISOString());
+      logger.warn({ workerId, serial: issued.serial }, 'renewal refused: the worker was removed meanwhile');
+      throw new AppError('permission_denied', 'this worker was removed from the master', {
+        hint: 'enroll it again with a new token to bring it back',
+      });
+    }
     logger.info({ workerId, serial: issued.serial }, 'worker certificate renewed');
     return { certificatePem: issued.certPem };
   }
@@ -239,6 +250,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
       },
       cancelCommand(id) {
         if (!ended) call.write({ body: { $case: 'cancelCommand', value: { id } } });
+      },
+      sendRevocations(revocations, complete) {
+        if (!ended) call.write({ body: { $case: 'revocations', value: { complete, ...revocations } } });
       },
     };
     const finish = (reason: string): void => {
@@ -309,6 +323,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
           );
           workerId = id;
           logger.info({ workerId: id, name: view.name, peer: call.getPeer() }, 'worker connected');
+          if (hello.name && hello.name !== view.name)
+            logger.warn(
+              { workerId: id, name: view.name, helloName: hello.name },
+              `worker ${id} calls itself "${hello.name}" but was enrolled as "${view.name}": the name is kept`,
+            );
           call.write({
             body: {
               $case: 'welcome',
@@ -316,9 +335,12 @@ export async function startControlServer(options: ControlServerOptions): Promise
                 workerId: id,
                 heartbeatIntervalMs: options.heartbeatIntervalMs,
                 inventoryIntervalMs: options.inventoryIntervalMs,
+                name: view.name,
               },
             },
           });
+          // Before any command: the worker's transfer service refuses removed peers from its first transfer.
+          session.sendRevocations?.(registry.revocations(), true);
           return;
         }
         case 'heartbeat': {
