@@ -26,8 +26,9 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr } from '../../platform/pki.js';
-import { widenServerWindows } from '../../transfer/transfer-codec.js';
+import { createFailedEnrollmentAudit } from './enrollment-audit.js';
 import { authenticatePeer } from './peer-auth.js';
+import { createPreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
 import type { MasterTls } from '../master-identity.js';
@@ -54,6 +55,10 @@ export interface ControlServerOptions {
   certificateValidityDays?: number;
   /** How long a new session may take to say hello. */
   helloTimeoutMs?: number;
+  /** What callers without a certificate may send (enrollment); defaults in DEFAULT_PRE_AUTH_LIMITS. */
+  preAuthLimits?: Partial<PreAuthLimits>;
+  /** Failed enrollments are summed up in one audit row per window of this length (default one minute). */
+  failedEnrollmentAuditWindowMs?: number;
 }
 
 export interface ControlServer {
@@ -98,7 +103,21 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const validityDays = options.certificateValidityDays ?? 90;
   const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
   const enrolling = new Set<string>();
-  const server = new grpc.Server(CONTROL_SERVER_OPTIONS);
+  const failedEnrollments = createFailedEnrollmentAudit({
+    store,
+    ...(options.failedEnrollmentAuditWindowMs === undefined
+      ? {}
+      : { windowMs: options.failedEnrollmentAuditWindowMs }),
+    onError: (error) => {
+      logger.warn({ err: error }, 'cannot record failed enrollments in the audit log');
+    },
+  });
+  // Enrollment is the only call without a client certificate; the gate keeps it small and few (see there).
+  const gate = createPreAuthGate({
+    allowedPaths: new Set([ControlServiceService.enroll.path]),
+    ...(options.preAuthLimits ? { limits: options.preAuthLimits } : {}),
+  });
+  const server = new grpc.Server({ ...CONTROL_SERVER_OPTIONS, interceptors: [gate.interceptor] });
   const caCertificate = new X509Certificate(tls.ca.certPem);
   const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
 
@@ -107,6 +126,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     // Only failed attempts are charged: a fleet enrolling from behind one NAT address is not slowed down, while
     // guessing tokens or pairing codes is (10 misses, then one try per 6 s).
     if (!enrollLimiter.allows(remote)) {
+      failedEnrollments.record(remote, 'rate limited');
       throw new AppError(
         'unavailable',
         'too many failed enrollment attempts from this address; wait a minute',
@@ -116,16 +136,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     if (!request.token || !options.acceptEnrollmentToken(request.token)) {
       enrollLimiter.take(remote);
       logger.warn({ remote }, 'enrollment refused: wrong token');
-      await store.appendAudit({
-        at: new Date().toISOString(),
-        actor: `remote:${remote}`,
-        action: 'worker.enroll',
-        target: null,
-        outcome: 'error',
-        status: 0,
-        details: { reason: 'wrong token', name: request.name },
-        remoteAddress: remote,
-      });
+      failedEnrollments.record(remote, 'wrong token');
       throw new AppError('permission_denied', 'the enrollment token is not valid', {
         hint: 'copy the current join command from the master (GET /api/enrollment-token or the web UI)',
       });
@@ -424,8 +435,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const address = bind.replace(/:\d+$/, `:${port}`);
-  // Relayed transfers upload through this server too.
-  widenServerWindows(server);
+  // Relayed transfers upload through this server too: the gate widens the windows of authenticated connections.
+  gate.watch(server);
   logger.info({ address }, 'gRPC control service listening');
 
   return {
@@ -443,6 +454,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
           clearTimeout(timer);
           resolve();
         });
+      });
+      await failedEnrollments.flush().catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot record failed enrollments in the audit log');
       });
     },
   };
