@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { sampleWorker } from '../../src/core/testing/sample-resources.js';
 import type { CertificateRecord } from '../../src/core/workers.js';
 import { ControlServiceClient } from '../../src/gen/dockation/v1/control.js';
-import { TransferServiceClient } from '../../src/gen/dockation/v1/transfer.js';
+import { TransferServiceClient, type PullResponse } from '../../src/gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../../src/platform/grpc-support.js';
 import {
   createKeyAndCsr,
@@ -15,7 +16,8 @@ import {
   type CertificateAuthority,
 } from '../../src/platform/pki.js';
 import { signGrant } from '../../src/transfer/grant.js';
-import { pushTransfer } from '../../src/transfer/transfer-stream.js';
+import { TransferClient } from '../../src/transfer/transfer-codec.js';
+import { TRANSFER_GRPC_OPTIONS, pushTransfer, verifiedData } from '../../src/transfer/transfer-stream.js';
 import { masterChannelCredentials, masterChannelOptions } from '../../src/worker/enroll.js';
 import { peerChannel } from '../../src/worker/transfer-server.js';
 import { cleanUp, startMaster, startWorker, tempDir, type Master } from '../support/control-plane-fixture.js';
@@ -238,6 +240,95 @@ describe('revoked workers', () => {
     } finally {
       release();
       client.close();
+    }
+  });
+});
+
+describe('master relay', () => {
+  /** A worker of the master's store with a certificate recorded for it; `revoked` removes it first. */
+  async function relayIdentity(master: Master, workerId: string, revoked = false) {
+    await master.store.insertWorker(sampleWorker({ id: workerId, name: workerId, revokedAt: null }));
+    if (revoked) await master.store.revokeWorker(workerId, new Date().toISOString());
+    const identity = await issue(master.tls.ca, workerId);
+    const info = certificateInfo(identity.certPem);
+    await master.store.insertCertificate({
+      serial: info.serial,
+      workerId,
+      notBefore: info.notBefore.toISOString(),
+      notAfter: info.notAfter.toISOString(),
+      revokedAt: null,
+    });
+    return identity;
+  }
+
+  function relayClient(master: Master, identity: { certPem: string; keyPem: string }) {
+    const { credentials } = masterChannelCredentials(master.tls.ca.certPem, identity);
+    const client = new TransferClient(master.url, credentials, {
+      ...masterChannelOptions(),
+      ...TRANSFER_GRPC_OPTIONS,
+    });
+    return client;
+  }
+
+  function grant(master: Master, transferId: string, sourceWorkerId: string): string {
+    return signGrant(
+      {
+        migrationId: 'm-test',
+        transferId,
+        sourceWorkerId,
+        targetWorkerId: 'w-receiver000',
+        resource: { type: 'volume', name: 'data' },
+        expiresAt: Date.now() + 60_000,
+      },
+      master.tls.ca.keyPem,
+    );
+  }
+
+  it('relays megabytes between two workers of the fleet', async () => {
+    const master = await startMaster({ relay: true });
+    const receiver = relayClient(master, await relayIdentity(master, 'w-receiver000'));
+    const sender = relayClient(master, await relayIdentity(master, 'w-sender00000'));
+    try {
+      const transferId = `t-${randomUUID()}`;
+      const payload = Buffer.alloc(5 * 1024 * 1024 + 3, 9);
+      const pull = receiver.pull({ grant: grant(master, transferId, 'w-sender00000'), transferId });
+      const incoming = verifiedData(pull as AsyncIterable<PullResponse>);
+      const chunks: Buffer[] = [];
+      const received = (async () => {
+        for await (const chunk of incoming.data) chunks.push(chunk);
+        return incoming.result();
+      })();
+      const sent = await pushTransfer({
+        client: sender,
+        header: { grant: grant(master, transferId, 'w-sender00000'), transferId },
+        data: Readable.from([payload]),
+        peer: 'the master',
+      });
+      expect(await received).toEqual(sent);
+      expect(Buffer.concat(chunks).equals(payload)).toBe(true);
+    } finally {
+      receiver.close();
+      sender.close();
+    }
+  });
+
+  it('refuses a push from a removed worker with a certificate recorded after its removal', async () => {
+    const master = await startMaster({ relay: true });
+    const sender = relayClient(master, await relayIdentity(master, 'w-sender00000', true));
+    try {
+      const transferId = `t-${randomUUID()}`;
+      const outcome = await pushTransfer({
+        client: sender,
+        header: { grant: grant(master, transferId, 'w-sender00000'), transferId },
+        data: Readable.from([Buffer.from('payload')]),
+        peer: 'the master',
+      }).then(
+        () => 'taken',
+        (error: unknown) => error,
+      );
+      expect(outcome).toMatchObject({ code: 'permission_denied' });
+    } finally {
+      sender.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 // A master's control service and real workers in one process, for tests of the control and trust planes: mutual
 // TLS on 127.0.0.1 port 0, SQLite in memory, the fake engine. Everything started is undone by `cleanUp()`.
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   type ControlServer,
   type ControlServerOptions,
 } from '../../src/master/grpc/control-server.js';
+import { createTransferRelay } from '../../src/master/grpc/transfer-relay.js';
 import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../../src/master/store/sqlite-master-store.js';
 import { WorkerRegistry } from '../../src/master/worker-registry.js';
@@ -59,13 +61,18 @@ export async function startMaster(
     storePath?: string;
     /** What the control service sees of the store (e.g. one that pauses a call), the registry gets the real one. */
     wrapStore?: (store: SqliteMasterStore) => MasterStore;
+    /** Serves the transfer relay beside the control service, as the master does. */
+    relay?: boolean;
   } = {},
 ): Promise<Master> {
-  const { storePath, wrapStore, ...serverOptions } = options;
+  const { storePath, wrapStore, relay, ...serverOptions } = options;
   const tls = await loadMasterTls(tempDir('dm-master-'));
   const store = await openSqliteMasterStore({ path: storePath ?? ':memory:' });
   cleanups.push(() => store.close());
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 10_000 });
+  const transferRelay = relay
+    ? createTransferRelay({ ca: new X509Certificate(tls.ca.certPem), store, logger })
+    : undefined;
   const server = await startControlServer({
     address: '127.0.0.1:0',
     tls,
@@ -76,6 +83,13 @@ export async function startMaster(
     acceptEnrollmentToken: (token) => tokenMatches(token, TOKEN),
     heartbeatIntervalMs: 200,
     inventoryIntervalMs: 60_000,
+    ...(transferRelay
+      ? {
+          extraServices: [
+            { definition: transferRelay.definition, implementation: transferRelay.implementation },
+          ],
+        }
+      : {}),
     ...serverOptions,
   });
   cleanups.push(() => server.close());
