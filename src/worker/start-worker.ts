@@ -149,6 +149,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       keyPem: current.keyPem,
       inbox,
       logger,
+      awaitRevocations: true,
     });
   let transfers: Awaited<ReturnType<typeof serve>>;
   try {

@@ -79,17 +79,45 @@ export async function startTransferServer(options: {
   keyPem: string;
   inbox: TransferInbox;
   logger: Logger;
+  /**
+   * Pushes wait (as long as a sender waits for the receive command) until the master's first revocation list
+   * has arrived, so that a restarted worker does not take a removed peer's push in the moment before it hears.
+   */
+  awaitRevocations?: boolean;
 }): Promise<TransferServer> {
   const { inbox, logger } = options;
   const ca = new X509Certificate(options.caPem);
   const server = new grpc.Server(TRANSFER_GRPC_OPTIONS);
   const revoked: Revoked = { serials: new Set(), workerIds: new Set() };
+  let listed: () => void = () => undefined;
+  const revocationsKnown = options.awaitRevocations
+    ? new Promise<void>((resolve) => {
+        listed = resolve;
+      })
+    : Promise.resolve();
+
+  async function waitForRevocations(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        revocationsKnown,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(new AppError('unavailable', 'this worker has not heard from its master yet'));
+          }, ARRIVAL_WAIT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   function push(
     call: grpc.ServerReadableStream<PushRequest, PushResponse>,
     callback: grpc.sendUnaryData<PushResponse>,
   ): void {
     (async (): Promise<PushResponse> => {
+      await waitForRevocations();
       const sender = peerWorkerId(call, ca, revoked);
       const iterator = (call as AsyncIterable<PushRequest>)[Symbol.asyncIterator]();
       const first = await firstMessage(iterator);
@@ -161,6 +189,7 @@ export async function startTransferServer(options: {
       }
       for (const serial of update.certificateSerials) revoked.serials.add(normalizeSerial(serial));
       for (const workerId of update.workerIds) revoked.workerIds.add(workerId);
+      if (update.complete) listed();
       logger.info(
         { certificates: revoked.serials.size, workers: revoked.workerIds.size },
         'revocation list updated',

@@ -10,6 +10,7 @@ import { ControlServiceClient } from '../../src/gen/dockation/v1/control.js';
 import { TransferServiceClient, type PullResponse } from '../../src/gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../../src/platform/grpc-support.js';
 import {
+  createCertificateAuthority,
   createKeyAndCsr,
   certificateInfo,
   signCsr,
@@ -19,8 +20,16 @@ import { signGrant } from '../../src/transfer/grant.js';
 import { TransferClient } from '../../src/transfer/transfer-codec.js';
 import { TRANSFER_GRPC_OPTIONS, pushTransfer, verifiedData } from '../../src/transfer/transfer-stream.js';
 import { masterChannelCredentials, masterChannelOptions } from '../../src/worker/enroll.js';
-import { peerChannel } from '../../src/worker/transfer-server.js';
-import { cleanUp, startMaster, startWorker, tempDir, type Master } from '../support/control-plane-fixture.js';
+import { TransferInbox } from '../../src/worker/transfer-inbox.js';
+import { peerChannel, startTransferServer } from '../../src/worker/transfer-server.js';
+import {
+  cleanUp,
+  logger,
+  startMaster,
+  startWorker,
+  tempDir,
+  type Master,
+} from '../support/control-plane-fixture.js';
 
 afterEach(cleanUp);
 
@@ -329,6 +338,64 @@ describe('master relay', () => {
       expect(outcome).toMatchObject({ code: 'permission_denied' });
     } finally {
       sender.close();
+    }
+  });
+});
+
+describe('a worker that has not heard from its master yet', () => {
+  it('holds a push until the revocation list arrives, then refuses a peer on it', async () => {
+    const ca = await createCertificateAuthority({ commonName: 'fleet CA' });
+    const target = await issue(ca, 'w-target0000');
+    const sender = await issue(ca, 'w-sender0000');
+    const server = await startTransferServer({
+      address: '127.0.0.1:0',
+      workerId: 'w-target0000',
+      caPem: ca.certPem,
+      ...target,
+      inbox: new TransferInbox(),
+      logger,
+      awaitRevocations: true,
+    });
+    const channel = peerChannel({ caPem: ca.certPem, ...sender, targetWorkerId: 'w-target0000' });
+    const client = new TransferServiceClient(
+      `127.0.0.1:${server.port}`,
+      channel.credentials,
+      channel.options,
+    );
+    try {
+      const transferId = `t-${randomUUID()}`;
+      const outcome = pushTransfer({
+        client,
+        header: {
+          grant: signGrant(
+            {
+              migrationId: 'm-test',
+              transferId,
+              sourceWorkerId: 'w-sender0000',
+              targetWorkerId: 'w-target0000',
+              resource: { type: 'volume', name: 'data' },
+              expiresAt: Date.now() + 60_000,
+            },
+            ca.keyPem,
+          ),
+          transferId,
+        },
+        data: Readable.from([Buffer.from('payload')]),
+        peer: 'w-target0000',
+      }).then(
+        () => 'taken',
+        (error: unknown) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      server.setRevocations({
+        complete: true,
+        certificateSerials: [certificateInfo(sender.certPem).serial],
+        workerIds: [],
+      });
+      expect(await outcome).toMatchObject({ code: 'permission_denied' });
+    } finally {
+      client.close();
+      await server.close();
     }
   });
 });
