@@ -122,6 +122,19 @@ describe('calls without a fleet certificate', () => {
     expect(outcome).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
   });
 
+  it('closes a connection without a certificate after the time an enrollment may take', async () => {
+    const master = await startMaster({ preAuthLimits: { callTimeoutMs: 500 } });
+    await idleEnrollment(master);
+    const session = sessions[0];
+    const closedAfter = await new Promise<number>((resolve) => {
+      const started = Date.now();
+      session?.once('close', () => {
+        resolve(Date.now() - started);
+      });
+    });
+    expect(closedAfter).toBeLessThan(3_000);
+  });
+
   it('keeps one audit row for a burst of failed enrollments, with their count', async () => {
     const master = await startMaster({ failedEnrollmentAuditWindowMs: 500 });
     const client = anonymousClient(master);

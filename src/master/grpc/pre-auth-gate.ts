@@ -17,8 +17,10 @@ export interface PreAuthLimits {
   maxConcurrentCalls: number;
   /** … and from one address. */
   maxCallsPerAddress: number;
-  /** How long an unauthenticated call may last. */
+  /** How long an unauthenticated call, and an unauthenticated connection, may last. */
   callTimeoutMs: number;
+  /** Unauthenticated connections open at once; more are dropped as they open. */
+  maxConnections: number;
 }
 
 export const DEFAULT_PRE_AUTH_LIMITS: PreAuthLimits = {
@@ -26,6 +28,7 @@ export const DEFAULT_PRE_AUTH_LIMITS: PreAuthLimits = {
   maxConcurrentCalls: 64,
   maxCallsPerAddress: 8,
   callTimeoutMs: 20_000,
+  maxConnections: 256,
 };
 
 export interface PreAuthGate {
@@ -53,7 +56,9 @@ function isAuthenticated(session: Http2Session | undefined): boolean {
  *   call is ended with RESOURCE_EXHAUSTED, long before grpc-js's own 64 MiB limit;
  * - concurrent unauthenticated calls are capped (RESOURCE_EXHAUSTED, which our workers treat as "try again");
  * - unauthenticated connections keep HTTP/2's small default flow-control windows, and few streams each; only
- *   authenticated ones get the wide windows bulk transfers need.
+ *   authenticated ones get the wide windows bulk transfers need. They are few, and short-lived: enrollment
+ *   needs one call, and a worker dials again with its certificate afterwards. (A connection dropped for being
+ *   one too many gets no gRPC status: there is no call yet to carry one.)
  *
  * The interceptor has no handle on the HTTP/2 stream, so `watch` hands it over: grpc-js creates a call (and runs
  * the interceptors) synchronously in its 'stream' listener, which runs right after ours (prepended).
@@ -66,6 +71,7 @@ export function createPreAuthGate(options: {
   const perAddress = new Map<string, number>();
   let active = 0;
   let handedOver: ServerHttp2Stream | undefined;
+  let connections = 0;
 
   function refusal(code: grpc.status, error: AppError): Status {
     const status = toGrpcError(error);
@@ -168,6 +174,27 @@ export function createPreAuthGate(options: {
     return new grpc.ServerInterceptingCall(call, responder);
   };
 
+  function admitConnection(session: Http2Session): void {
+    if (connections >= limits.maxConnections) {
+      session.destroy();
+      return;
+    }
+    connections += 1;
+    session.settings({ maxConcurrentStreams: limits.maxCallsPerAddress });
+    const timer = setTimeout(() => {
+      session.close();
+      // A peer that does not finish its streams is not waited for.
+      setTimeout(() => {
+        if (!session.destroyed) session.destroy();
+      }, 1_000).unref();
+    }, limits.callTimeoutMs);
+    timer.unref();
+    session.once('close', () => {
+      clearTimeout(timer);
+      connections -= 1;
+    });
+  }
+
   function watch(server: grpc.Server): void {
     // grpc-js keeps its HTTP/2 servers private; the map has been stable across 1.x (see also widenServerWindows).
     const servers = (server as unknown as { http2Servers?: Map<NodeJS.EventEmitter, unknown> }).http2Servers;
@@ -182,7 +209,7 @@ export function createPreAuthGate(options: {
             session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
             session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
           } else {
-            session.settings({ maxConcurrentStreams: limits.maxCallsPerAddress });
+            admitConnection(session);
           }
         } catch {
           // A session closing as it opens: nothing to set.
