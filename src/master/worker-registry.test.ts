@@ -5,7 +5,13 @@ import type { VolumeSummary } from '../core/docker-resources.js';
 import { sampleVolume, sampleWorker } from '../core/testing/sample-resources.js';
 import type { Inventory, WorkerRecord } from '../core/workers.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
-import { WorkerRegistry, type HelloInfo, type MasterEvent, type WorkerSession } from './worker-registry.js';
+import {
+  WorkerRegistry,
+  type HelloInfo,
+  type MasterEvent,
+  type RevocationList,
+  type WorkerSession,
+} from './worker-registry.js';
 
 const TIMEOUT_MS = 30_000;
 const START = Date.parse('2025-03-01T12:00:00Z');
@@ -24,6 +30,20 @@ class RecordingSession implements WorkerSession {
   cancelCommand(id: string): void {
     this.cancelled.push(id);
   }
+  readonly revocations: Array<{ list: RevocationList; complete: boolean }> = [];
+  sendRevocations(list: RevocationList, complete: boolean): void {
+    this.revocations.push({ list, complete });
+  }
+}
+
+function certificate(serial: string, workerId: string, daysLeft: number) {
+  return {
+    serial,
+    workerId,
+    notBefore: new Date(START - 86_400_000).toISOString(),
+    notAfter: new Date(START + daysLeft * 86_400_000).toISOString(),
+    revokedAt: null,
+  };
 }
 
 /** A worker enrolled a day ago whose details all differ from HELLO's, so that attaching visibly updates them. */
@@ -134,6 +154,23 @@ describe('WorkerRegistry', () => {
   it('keeps the enrolled name when the hello carries none', async () => {
     const view = await registry.attach('w-aaaaaaaaaaaa', { ...HELLO, name: '' }, new RecordingSession());
     expect(view.name).toBe('alpha');
+  });
+
+  it("keeps the enrolled name when a hello names another worker, so it cannot take that worker's migrations", async () => {
+    const view = await registry.attach('w-bbbbbbbbbbbb', { ...HELLO, name: 'alpha' }, new RecordingSession());
+
+    expect(view.name).toBe('beta');
+    expect(registry.findByName('alpha')?.id).toBe('w-aaaaaaaaaaaa');
+    expect(registry.findByName('beta')?.id).toBe('w-bbbbbbbbbbbb');
+    expect((await store.getWorker('w-bbbbbbbbbbbb'))?.name).toBe('beta');
+  });
+
+  it('keeps the enrolled name when a hello names a new one', async () => {
+    const view = await registry.attach('w-bbbbbbbbbbbb', { ...HELLO, name: 'gamma' }, new RecordingSession());
+
+    expect(view.name).toBe('beta');
+    expect(registry.findByName('gamma')).toBeUndefined();
+    expect((await store.getWorker('w-bbbbbbbbbbbb'))?.name).toBe('beta');
   });
 
   it('refuses to attach a worker it does not know', async () => {
@@ -321,6 +358,39 @@ describe('WorkerRegistry', () => {
 
     // A reloaded registry (master restart) does not bring it back.
     expect((await loadRegistry()).get('w-aaaaaaaaaaaa')).toBeUndefined();
+  });
+
+  it('tells connected workers the certificates of a removed worker, and lists them for later sessions', async () => {
+    await store.insertCertificate(certificate('0a01', 'w-aaaaaaaaaaaa', 30));
+    await store.insertCertificate(certificate('0a02', 'w-aaaaaaaaaaaa', -1));
+    const other = new RecordingSession();
+    await registry.attach('w-bbbbbbbbbbbb', HELLO, other);
+
+    await registry.remove('w-aaaaaaaaaaaa');
+
+    // The expired certificate is refused by any TLS peer already: it is not listed.
+    expect(other.revocations).toEqual([
+      { list: { certificateSerials: ['0a01'], workerIds: ['w-aaaaaaaaaaaa'] }, complete: false },
+    ]);
+    expect(registry.revocations()).toEqual({ certificateSerials: ['0a01'], workerIds: ['w-aaaaaaaaaaaa'] });
+    expect((await loadRegistry()).revocations()).toEqual({
+      certificateSerials: ['0a01'],
+      workerIds: ['w-aaaaaaaaaaaa'],
+    });
+  });
+
+  it('announces a certificate revoked after its worker was removed (a renewal that lost the race)', async () => {
+    const other = new RecordingSession();
+    await registry.attach('w-bbbbbbbbbbbb', HELLO, other);
+    await registry.remove('w-aaaaaaaaaaaa');
+
+    registry.certificateRevoked('w-aaaaaaaaaaaa', '0a03', new Date(START + 86_400_000).toISOString());
+
+    expect(other.revocations.at(-1)).toEqual({
+      list: { certificateSerials: ['0a03'], workerIds: ['w-aaaaaaaaaaaa'] },
+      complete: false,
+    });
+    expect(registry.revocations().certificateSerials).toEqual(['0a03']);
   });
 
   it('answers not_found for a worker it does not know', async () => {

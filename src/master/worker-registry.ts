@@ -38,6 +38,17 @@ export interface WorkerSession {
   /** Sends a command down the stream (see CommandDispatcher). */
   sendCommand(command: { id: string; kind: string; argsJson: string; deadlineMs: number }): void;
   cancelCommand(id: string): void;
+  /**
+   * Tells the worker which certificates and workers its transfer service must refuse: the whole list (`complete`)
+   * or additions to it.
+   */
+  sendRevocations?(revocations: RevocationList, complete: boolean): void;
+}
+
+/** Removed workers whose certificates are still within their validity (an expired one is refused anyway). */
+export interface RevocationList {
+  certificateSerials: string[];
+  workerIds: string[];
 }
 
 export interface HelloInfo {
@@ -74,6 +85,8 @@ export class WorkerRegistry {
   private readonly inventories = new Map<string, InventoryRecord>();
   private readonly live = new Map<string, Live>();
   private readonly listeners = new Set<(event: MasterEvent) => void>();
+  /** Revoked certificate serials of removed workers → their worker and end of validity (ms). */
+  private readonly revoked = new Map<string, { workerId: string; notAfterMs: number }>();
   private readonly now: () => number;
 
   private constructor(private readonly options: WorkerRegistryOptions) {
@@ -87,7 +100,53 @@ export class WorkerRegistry {
     for (const record of await options.store.listInventories()) {
       if (registry.workers.has(record.workerId)) registry.inventories.set(record.workerId, record);
     }
+    for (const worker of await options.store.listWorkers({ includeRevoked: true })) {
+      if (worker.revokedAt) await registry.loadRevokedCertificates(worker.id);
+    }
     return registry;
+  }
+
+  /** Adds the worker's certificates (all revoked with it) to the revocation list; returns the ones not known yet. */
+  private async loadRevokedCertificates(workerId: string): Promise<string[]> {
+    const added: string[] = [];
+    for (const certificate of await this.options.store.listCertificates(workerId)) {
+      const notAfterMs = Date.parse(certificate.notAfter);
+      if (notAfterMs <= this.now() || this.revoked.has(certificate.serial)) continue;
+      this.revoked.set(certificate.serial, { workerId, notAfterMs });
+      added.push(certificate.serial);
+    }
+    return added;
+  }
+
+  /** The current revocation list, without certificates that have expired since. */
+  revocations(): RevocationList {
+    const now = this.now();
+    const workerIds = new Set<string>();
+    for (const [serial, entry] of this.revoked) {
+      if (entry.notAfterMs <= now) this.revoked.delete(serial);
+      else workerIds.add(entry.workerId);
+    }
+    return { certificateSerials: [...this.revoked.keys()], workerIds: [...workerIds] };
+  }
+
+  /**
+   * A certificate of a removed worker that its removal did not see (a renewal recorded it after the removal had
+   * listed the worker's certificates): the caller has revoked it in the store; every worker hears of it.
+   */
+  certificateRevoked(workerId: string, serial: string, notAfter: string): void {
+    if (this.revoked.has(serial)) return;
+    this.revoked.set(serial, { workerId, notAfterMs: Date.parse(notAfter) });
+    this.announceRevocations({ certificateSerials: [serial], workerIds: [workerId] });
+  }
+
+  private announceRevocations(added: RevocationList): void {
+    for (const live of this.live.values()) {
+      try {
+        live.session.sendRevocations?.(added, false);
+      } catch (error) {
+        this.options.onError?.(error);
+      }
+    }
   }
 
   subscribe(listener: (event: MasterEvent) => void): () => void {
@@ -181,6 +240,11 @@ export class WorkerRegistry {
   /**
    * A worker connected and said hello. A previous session of the same worker is closed: the newest connection
    * wins (the worker restarted, or its old connection is half-dead).
+   *
+   * The hello's name is not taken: a worker's name is fixed at enrollment, where it is checked to be unique.
+   * Migrations and the API find workers by name, so a hello that could rename a worker could take another
+   * worker's name and its migrations. A different name is ignored rather than refused: a changed --name is a
+   * local misconfiguration, not a reason to take a working host offline; the caller warns on both sides.
    */
   async attach(workerId: string, hello: HelloInfo, session: WorkerSession): Promise<WorkerView> {
     const worker = this.workers.get(workerId);
@@ -191,7 +255,6 @@ export class WorkerRegistry {
     previous?.session.close(new AppError('canceled', 'replaced by a newer connection of the same worker'));
     const updated: WorkerRecord = {
       ...worker,
-      name: hello.name || worker.name,
       hostname: hello.hostname,
       labels: hello.labels,
       version: hello.version,
@@ -201,7 +264,6 @@ export class WorkerRegistry {
     };
     this.workers.set(workerId, updated);
     await this.options.store.updateWorker(workerId, {
-      name: updated.name,
       hostname: updated.hostname,
       labels: updated.labels,
       version: updated.version,
@@ -304,6 +366,13 @@ export class WorkerRegistry {
     const live = this.live.get(workerId);
     this.live.delete(workerId);
     live?.session.close(new AppError('permission_denied', 'this worker was removed from the master'));
+    // Grants live for minutes: the other workers' transfer services must refuse this one's certificates now.
+    // The worker id alone already makes them refuse it, should its certificates not be listed.
+    const serials = await this.loadRevokedCertificates(workerId).catch((error: unknown) => {
+      this.options.onError?.(error);
+      return [];
+    });
+    this.announceRevocations({ certificateSerials: serials, workerIds: [workerId] });
     this.emit({ type: 'worker.removed', workerId });
   }
 

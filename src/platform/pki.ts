@@ -509,7 +509,7 @@ function randomSerialHex(): string {
 }
 
 /** Lower-case hex without colons or leading zero octets, the one form serials are stored and compared in. */
-function normalizeSerial(serial: string): string {
+export function normalizeSerial(serial: string): string {
   let hex = serial.replace(/:/g, '').toLowerCase();
   while (hex.length > 2 && hex.startsWith('00')) hex = hex.slice(2);
   return hex;

@@ -10,6 +10,7 @@ import {
   ResourceKind as ProtoResourceKind,
   type ConnectRequest,
   type ConnectResponse,
+  type Revocations,
   type Welcome,
 } from '../gen/dockation/v1/control.js';
 import { fromGrpcError } from '../platform/grpc-support.js';
@@ -46,6 +47,10 @@ export interface ControlLoopOptions {
   signal: AbortSignal;
   /** Called each time a session is established (for tests and readiness). */
   onConnected?: (welcome: Welcome) => void;
+  /** Called once a renewed certificate is saved, so that every server of this worker presents it. */
+  onRenewed?: (identity: WorkerIdentity) => void;
+  /** The master's list of removed workers (whole, or additions), which the transfer service must refuse. */
+  onRevocations?: (revocations: Revocations) => void;
 }
 
 const PROTO_KIND: Record<InventoryChange['kind'], ProtoResourceKind> = {
@@ -125,6 +130,7 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
     identity = { ...identity, keyPem, certPem: answer.certificatePem };
     saveWorkerIdentity(options.identityDir, identity);
     provider.setIdentity(identity.certPem, identity.keyPem);
+    options.onRenewed?.(identity);
     logger.info({ notAfter: certificateInfo(identity.certPem).notAfter }, 'worker certificate renewed');
   }
 
@@ -331,6 +337,11 @@ async function runSession(
           welcomed = true;
           const welcome = body.value;
           logger.info({ workerId: welcome.workerId }, 'connected to the master');
+          if (welcome.name && welcome.name !== options.hello.name)
+            logger.warn(
+              { name: welcome.name, configured: options.hello.name },
+              `this worker was enrolled as "${welcome.name}"; the name is fixed at enrollment, so "${options.hello.name}" is ignored`,
+            );
           timers.push(setInterval(heartbeat, Math.max(1_000, welcome.heartbeatIntervalMs)));
           timers.push(setInterval(snapshot, Math.max(5_000, welcome.inventoryIntervalMs)));
           heartbeat();
@@ -344,6 +355,8 @@ async function runSession(
           runCommand(body.value);
         } else if (body.$case === 'cancelCommand') {
           running.get(body.value.id)?.abort();
+        } else if (body.$case === 'revocations') {
+          options.onRevocations?.(body.value);
         } else {
           snapshot();
         }

@@ -149,6 +149,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       keyPem: current.keyPem,
       inbox,
       logger,
+      awaitRevocations: true,
     });
   let transfers: Awaited<ReturnType<typeof serve>>;
   try {
@@ -193,6 +194,13 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       reconnectIntervalMs: options.reconnectIntervalMs,
       maxReconnectIntervalMs: options.maxReconnectIntervalMs,
       signal: options.signal,
+      // Peers dial the transfer service with a fresh connection per transfer: they see the renewed certificate.
+      onRenewed: (renewed) => {
+        transfers.setIdentity(renewed.certPem, renewed.keyPem);
+      },
+      onRevocations: (revocations) => {
+        transfers.setRevocations(revocations);
+      },
       ...(options.onConnected
         ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
         : {}),

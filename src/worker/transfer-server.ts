@@ -12,6 +12,7 @@ import {
 } from '../gen/dockation/v1/transfer.js';
 import { MutableCertificateProvider, grpcBindAddress, toGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
+import { normalizeSerial } from '../platform/pki.js';
 import { verifyGrant } from '../transfer/grant.js';
 import { TRANSFER_SERVICE, widenServerWindows } from '../transfer/transfer-codec.js';
 import { TRANSFER_GRPC_OPTIONS } from '../transfer/transfer-stream.js';
@@ -20,16 +21,33 @@ import type { TransferInbox } from './transfer-inbox.js';
 export interface TransferServer {
   address: string;
   port: number;
+  /** Serves a renewed certificate to every connection from now on (open connections keep theirs). */
+  setIdentity(certPem: string, keyPem: string): void;
+  /**
+   * Peers to refuse whatever grant they hold: certificates and workers the master removed. `complete` replaces
+   * the list; otherwise the entries are added.
+   */
+  setRevocations(update: { complete: boolean; certificateSerials: string[]; workerIds: string[] }): void;
   close(): Promise<void>;
 }
 
 /** How long a sender that arrived first waits for the receive command. */
 const ARRIVAL_WAIT_MS = 30_000;
 
-/** The worker id a verified client certificate names (TLS already checked it against the CA). */
+/** What the master told this worker to refuse (see Revocations in control.proto). */
+interface Revoked {
+  serials: Set<string>;
+  workerIds: Set<string>;
+}
+
+/**
+ * The worker id a verified client certificate names (TLS already checked it against the CA), unless the master
+ * revoked that certificate or removed that worker.
+ */
 function peerWorkerId(
   call: grpc.ServerReadableStream<PushRequest, PushResponse>,
   ca: X509Certificate,
+  revoked: Revoked,
 ): string {
   const raw = call.getAuthContext().sslPeerCertificate?.raw;
   if (!raw) throw new AppError('unauthenticated', 'a worker certificate is required');
@@ -38,6 +56,11 @@ function peerWorkerId(
     throw new AppError('unauthenticated', 'the certificate is not from this fleet');
   const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
   if (!commonName) throw new AppError('unauthenticated', 'the certificate names no worker');
+  if (revoked.serials.has(normalizeSerial(cert.serialNumber)) || revoked.workerIds.has(commonName))
+    throw new AppError(
+      'permission_denied',
+      `worker ${commonName} was removed from the master (its certificate is revoked)`,
+    );
   return commonName;
 }
 
@@ -56,17 +79,46 @@ export async function startTransferServer(options: {
   keyPem: string;
   inbox: TransferInbox;
   logger: Logger;
+  /**
+   * Pushes wait (as long as a sender waits for the receive command) until the master's first revocation list
+   * has arrived, so that a restarted worker does not take a removed peer's push in the moment before it hears.
+   */
+  awaitRevocations?: boolean;
 }): Promise<TransferServer> {
   const { inbox, logger } = options;
   const ca = new X509Certificate(options.caPem);
   const server = new grpc.Server(TRANSFER_GRPC_OPTIONS);
+  const revoked: Revoked = { serials: new Set(), workerIds: new Set() };
+  let listed: () => void = () => undefined;
+  const revocationsKnown = options.awaitRevocations
+    ? new Promise<void>((resolve) => {
+        listed = resolve;
+      })
+    : Promise.resolve();
+
+  async function waitForRevocations(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await Promise.race([
+        revocationsKnown,
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(new AppError('unavailable', 'this worker has not heard from its master yet'));
+          }, ARRIVAL_WAIT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   function push(
     call: grpc.ServerReadableStream<PushRequest, PushResponse>,
     callback: grpc.sendUnaryData<PushResponse>,
   ): void {
     (async (): Promise<PushResponse> => {
-      const sender = peerWorkerId(call, ca);
+      await waitForRevocations();
+      const sender = peerWorkerId(call, ca, revoked);
       const iterator = (call as AsyncIterable<PushRequest>)[Symbol.asyncIterator]();
       const first = await firstMessage(iterator);
       if (first.body?.$case !== 'header')
@@ -126,6 +178,23 @@ export async function startTransferServer(options: {
   return {
     address,
     port,
+    setIdentity(certPem, keyPem) {
+      // grpc-js swaps the listener's secure context when the provider announces a new identity.
+      provider.setIdentity(certPem, keyPem);
+    },
+    setRevocations(update) {
+      if (update.complete) {
+        revoked.serials.clear();
+        revoked.workerIds.clear();
+      }
+      for (const serial of update.certificateSerials) revoked.serials.add(normalizeSerial(serial));
+      for (const workerId of update.workerIds) revoked.workerIds.add(workerId);
+      if (update.complete) listed();
+      logger.info(
+        { certificates: revoked.serials.size, workers: revoked.workerIds.size },
+        'revocation list updated',
+      );
+    },
     close: () =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

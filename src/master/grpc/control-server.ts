@@ -26,8 +26,9 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr } from '../../platform/pki.js';
-import { widenServerWindows } from '../../transfer/transfer-codec.js';
+import { createFailedEnrollmentAudit } from './enrollment-audit.js';
 import { authenticatePeer } from './peer-auth.js';
+import { createPreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { newId } from '../../platform/secrets.js';
 import { workerUri } from '../../platform/trust-names.js';
 import type { MasterTls } from '../master-identity.js';
@@ -54,6 +55,10 @@ export interface ControlServerOptions {
   certificateValidityDays?: number;
   /** How long a new session may take to say hello. */
   helloTimeoutMs?: number;
+  /** What callers without a certificate may send (enrollment); defaults in DEFAULT_PRE_AUTH_LIMITS. */
+  preAuthLimits?: Partial<PreAuthLimits>;
+  /** Failed enrollments are summed up in one audit row per window of this length (default one minute). */
+  failedEnrollmentAuditWindowMs?: number;
 }
 
 export interface ControlServer {
@@ -98,7 +103,21 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const validityDays = options.certificateValidityDays ?? 90;
   const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
   const enrolling = new Set<string>();
-  const server = new grpc.Server(CONTROL_SERVER_OPTIONS);
+  const failedEnrollments = createFailedEnrollmentAudit({
+    store,
+    ...(options.failedEnrollmentAuditWindowMs === undefined
+      ? {}
+      : { windowMs: options.failedEnrollmentAuditWindowMs }),
+    onError: (error) => {
+      logger.warn({ err: error }, 'cannot record failed enrollments in the audit log');
+    },
+  });
+  // Enrollment is the only call without a client certificate; the gate keeps it small and few (see there).
+  const gate = createPreAuthGate({
+    allowedPaths: new Set([ControlServiceService.enroll.path]),
+    ...(options.preAuthLimits ? { limits: options.preAuthLimits } : {}),
+  });
+  const server = new grpc.Server({ ...CONTROL_SERVER_OPTIONS, interceptors: [gate.interceptor] });
   const caCertificate = new X509Certificate(tls.ca.certPem);
   const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
 
@@ -107,6 +126,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     // Only failed attempts are charged: a fleet enrolling from behind one NAT address is not slowed down, while
     // guessing tokens or pairing codes is (10 misses, then one try per 6 s).
     if (!enrollLimiter.allows(remote)) {
+      failedEnrollments.record(remote, 'rate limited');
       throw new AppError(
         'unavailable',
         'too many failed enrollment attempts from this address; wait a minute',
@@ -116,16 +136,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     if (!request.token || !options.acceptEnrollmentToken(request.token)) {
       enrollLimiter.take(remote);
       logger.warn({ remote }, 'enrollment refused: wrong token');
-      await store.appendAudit({
-        at: new Date().toISOString(),
-        actor: `remote:${remote}`,
-        action: 'worker.enroll',
-        target: null,
-        outcome: 'error',
-        status: 0,
-        details: { reason: 'wrong token', name: request.name },
-        remoteAddress: remote,
-      });
+      failedEnrollments.record(remote, 'wrong token');
       throw new AppError('permission_denied', 'the enrollment token is not valid', {
         hint: 'copy the current join command from the master (GET /api/enrollment-token or the web UI)',
       });
@@ -219,6 +230,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
       notAfter: issued.notAfter.toISOString(),
       revokedAt: null,
     });
+    // A removal may have come while the certificate was being signed. Checked after the row exists: a removal
+    // committed later revokes this row with the others; one committed earlier is seen here.
+    const worker = await store.getWorker(workerId);
+    if (!worker || worker.revokedAt) {
+      await store.revokeWorker(workerId, new Date().toISOString());
+      registry.certificateRevoked(workerId, issued.serial, issued.notAfter.toISOString());
+      logger.warn({ workerId, serial: issued.serial }, 'renewal refused: the worker was removed meanwhile');
+      throw new AppError('permission_denied', 'this worker was removed from the master', {
+        hint: 'enroll it again with a new token to bring it back',
+      });
+    }
     logger.info({ workerId, serial: issued.serial }, 'worker certificate renewed');
     return { certificatePem: issued.certPem };
   }
@@ -239,6 +261,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
       },
       cancelCommand(id) {
         if (!ended) call.write({ body: { $case: 'cancelCommand', value: { id } } });
+      },
+      sendRevocations(revocations, complete) {
+        if (!ended) call.write({ body: { $case: 'revocations', value: { complete, ...revocations } } });
       },
     };
     const finish = (reason: string): void => {
@@ -309,6 +334,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
           );
           workerId = id;
           logger.info({ workerId: id, name: view.name, peer: call.getPeer() }, 'worker connected');
+          if (hello.name && hello.name !== view.name)
+            logger.warn(
+              { workerId: id, name: view.name, helloName: hello.name },
+              `worker ${id} calls itself "${hello.name}" but was enrolled as "${view.name}": the name is kept`,
+            );
           call.write({
             body: {
               $case: 'welcome',
@@ -316,9 +346,12 @@ export async function startControlServer(options: ControlServerOptions): Promise
                 workerId: id,
                 heartbeatIntervalMs: options.heartbeatIntervalMs,
                 inventoryIntervalMs: options.inventoryIntervalMs,
+                name: view.name,
               },
             },
           });
+          // Before any command: the worker's transfer service refuses removed peers from its first transfer.
+          session.sendRevocations?.(registry.revocations(), true);
           return;
         }
         case 'heartbeat': {
@@ -402,8 +435,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const address = bind.replace(/:\d+$/, `:${port}`);
-  // Relayed transfers upload through this server too.
-  widenServerWindows(server);
+  // Relayed transfers upload through this server too: the gate widens the windows of authenticated connections.
+  gate.watch(server);
   logger.info({ address }, 'gRPC control service listening');
 
   return {
@@ -421,6 +454,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
           clearTimeout(timer);
           resolve();
         });
+      });
+      await failedEnrollments.flush().catch((error: unknown) => {
+        logger.warn({ err: error }, 'cannot record failed enrollments in the audit log');
       });
     },
   };

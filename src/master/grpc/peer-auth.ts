@@ -3,9 +3,11 @@ import { X509Certificate } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '../../core/errors.js';
 import type { MasterStore } from '../../core/ports.js';
+import { normalizeSerial } from '../../platform/pki.js';
 
 /**
- * The worker id a client certificate names, after checking it is ours, current, and neither unknown nor revoked.
+ * The worker id a client certificate names, after checking it is ours, current, and neither unknown nor revoked,
+ * nor the certificate of a removed worker.
  * TLS has already verified the chain against our CA (grpc-js shows only authorized peers); the check is repeated
  * here with Node's native X509 (cheap, which matters when a thousand workers reconnect at once) so that no
  * change of TLS settings can silently let a foreign certificate through.
@@ -30,11 +32,14 @@ export async function authenticatePeer(
     throw new AppError('unauthenticated', 'client certificate refused: expired or not yet valid');
   }
   const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
-  const certificate = await store.getCertificate(cert.serialNumber.toLowerCase());
+  const certificate = await store.getCertificate(normalizeSerial(cert.serialNumber));
   if (!certificate || certificate.workerId !== commonName) {
     throw new AppError('unauthenticated', 'client certificate unknown to this master');
   }
-  if (certificate.revokedAt) {
+  // The worker's own revocation counts too: a certificate recorded after it (a renewal racing the removal) is
+  // as dead as the ones the removal marked.
+  const worker = certificate.revokedAt ? undefined : await store.getWorker(certificate.workerId);
+  if (certificate.revokedAt || !worker || worker.revokedAt) {
     throw new AppError(
       'permission_denied',
       'this worker was removed from the master (its certificate is revoked)',

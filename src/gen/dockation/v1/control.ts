@@ -86,6 +86,7 @@ export interface ConnectResponse {
     | { $case: "requestInventory"; value: RequestInventory }
     | { $case: "command"; value: Command }
     | { $case: "cancelCommand"; value: CancelCommand }
+    | { $case: "revocations"; value: Revocations }
     | undefined;
 }
 
@@ -109,6 +110,20 @@ export interface Welcome {
   workerId: string;
   heartbeatIntervalMs: number;
   inventoryIntervalMs: number;
+  /** The name the worker was enrolled with. It is fixed: a hello naming another one does not rename the worker. */
+  name: string;
+}
+
+/**
+ * Workers the master removed whose certificates are still within their validity. A worker's transfer service
+ * refuses peers presenting one of these certificates or naming one of these workers, whatever grant they hold.
+ */
+export interface Revocations {
+  /** True: the whole current list (sent after every welcome), replacing what the worker held. False: additions. */
+  complete: boolean;
+  /** Serial numbers as lower-case hex without colons or leading zero octets. */
+  certificateSerials: string[];
+  workerIds: string[];
 }
 
 export interface Heartbeat {
@@ -738,6 +753,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "cancelCommand":
         CancelCommand.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "revocations":
+        Revocations.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -787,6 +805,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.body = { $case: "cancelCommand", value: CancelCommand.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "revocations", value: Revocations.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -826,6 +852,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "cancelCommand": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "cancelCommand", value: CancelCommand.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "revocations": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "revocations", value: Revocations.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1048,7 +1080,7 @@ export const Hello_LabelsEntry: MessageFns<Hello_LabelsEntry> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { workerId: "", heartbeatIntervalMs: 0, inventoryIntervalMs: 0 };
+  return { workerId: "", heartbeatIntervalMs: 0, inventoryIntervalMs: 0, name: "" };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -1061,6 +1093,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.inventoryIntervalMs !== 0) {
       writer.uint32(24).uint32(message.inventoryIntervalMs);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
     }
     return writer;
   },
@@ -1102,6 +1137,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.inventoryIntervalMs = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1122,6 +1165,86 @@ export const Welcome: MessageFns<Welcome> = {
     message.workerId = object.workerId ?? "";
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.inventoryIntervalMs = object.inventoryIntervalMs ?? 0;
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseRevocations(): Revocations {
+  return { complete: false, certificateSerials: [], workerIds: [] };
+}
+
+export const Revocations: MessageFns<Revocations> = {
+  encode(message: Revocations, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.complete !== false) {
+      writer.uint32(8).bool(message.complete);
+    }
+    for (const v of message.certificateSerials) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.workerIds) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Revocations {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevocations();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.certificateSerials.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.workerIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<Revocations>, I>>(base?: I): Revocations {
+    return Revocations.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Revocations>, I>>(object: I): Revocations {
+    const message = createBaseRevocations();
+    message.complete = object.complete ?? false;
+    message.certificateSerials = object.certificateSerials?.map((e) => e) || [];
+    message.workerIds = object.workerIds?.map((e) => e) || [];
     return message;
   },
 };
