@@ -10,7 +10,10 @@ import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
 
-/** `auto`: the mountpoint when readable and writable here, else the Engine; the others force one path. */
+/**
+ * `auto`: the mountpoint when readable and writable here and the volume has no driver options, else the Engine; the
+ * others force one path.
+ */
 export type VolumeAccessMode = 'auto' | 'mountpoint' | 'engine';
 
 export const HELPER_IMAGE = 'docker-migrate/volume-helper:1';
@@ -24,6 +27,12 @@ async function reachable(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function describeOptions(options: Record<string, string>): string {
+  return Object.entries(options)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
 }
 
 /** A root filesystem with one empty folder: enough for a container that is created but never started. */
@@ -44,12 +53,24 @@ export class VolumeAccess {
     private readonly mode: VolumeAccessMode,
   ) {}
 
-  /** Which path a volume's content takes here. */
+  /**
+   * Which path a volume's content takes here. A local volume with driver options (a bound host folder, an NFS or
+   * CIFS share, tmpfs) is mounted onto its mountpoint only while a container uses it: the folder is empty otherwise,
+   * so its content is reached through a helper container, which the Engine mounts it for.
+   */
   async route(volume: string): Promise<{ via: 'mountpoint'; mountpoint: string } | { via: 'engine' }> {
     const info = await this.engine.inspectVolume(volume);
     if (this.mode === 'engine') return { via: 'engine' };
-    if (info.driver === 'local' && info.mountpoint && (await reachable(info.mountpoint)))
+    const mounted = Object.keys(info.options).length > 0;
+    if (info.driver === 'local' && !mounted && info.mountpoint && (await reachable(info.mountpoint)))
       return { via: 'mountpoint', mountpoint: info.mountpoint };
+    if (this.mode === 'mountpoint' && mounted)
+      throw new AppError(
+        'failed_precondition',
+        `volume "${volume}" has driver options (${describeOptions(info.options)}): its content is mounted only ` +
+          'while a container uses it, so its mountpoint cannot be read from this worker',
+        { hint: 'use --volume-access auto or engine' },
+      );
     if (this.mode === 'mountpoint')
       throw new AppError(
         'failed_precondition',
