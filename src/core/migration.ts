@@ -89,6 +89,11 @@ export interface PlannedResource {
    * tags, renamed under `rename`). Absent in plans made before the field existed: then the source's tags.
    */
   targetTags?: string[];
+  /**
+   * Volumes: false when only the volume is made on the target, with its driver options, and no content is copied
+   * (a network share keeps its content on the share; tmpfs holds none). Absent: the content is copied.
+   */
+  copyContent?: boolean;
 }
 
 export interface MigrationPlan {
