@@ -101,6 +101,7 @@ export class VolumeAside {
 
   /** See the `volume.set_aside` command. */
   async setAside(name: string, asideName: string): Promise<{ moved: boolean }> {
+    distinct(name, asideName);
     const volume = await this.inspectOrNull(name);
     if (!volume) {
       // Only a set-aside through the Engine removes the volume, and it makes it anew right after: finish that.
@@ -152,6 +153,7 @@ export class VolumeAside {
 
   /** See the `volume.restore_aside` command. */
   async restore(name: string, asideName: string): Promise<{ restored: boolean }> {
+    distinct(name, asideName);
     const aside = await this.inspectOrNull(asideName);
     if (!aside) return { restored: false };
     if (aside.labels[ASIDE_LABEL] !== name)
@@ -342,6 +344,14 @@ export class VolumeAside {
         },
       );
   }
+}
+
+function distinct(name: string, asideName: string): void {
+  if (name === '' || asideName === '' || name === asideName)
+    throw new AppError(
+      'invalid_argument',
+      `a volume cannot be set aside into "${asideName}": name another volume`,
+    );
 }
 
 /** How to make `name` anew: as it is now when it exists, else as the aside volume recorded it. */
