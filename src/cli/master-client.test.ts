@@ -81,6 +81,7 @@ const REQUEST: MigrationRequestJson = {
   conflict_policy: 'fail',
   source_policy: 'keep_stopped',
   bind_mounts: {},
+  acknowledge: [],
   dry_run: false,
 };
 

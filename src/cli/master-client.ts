@@ -36,6 +36,8 @@ export interface MigrationRequestJson {
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, BindMountRule>;
+  /** Codes of findings the user accepts, which then no longer block (see ACKNOWLEDGEABLE_FINDINGS in preflight). */
+  acknowledge: string[];
   dry_run: boolean;
 }
 

@@ -293,6 +293,7 @@ describe('migrationRequestBody', () => {
         conflictPolicy: 'rename',
         sourcePolicy: 'remove',
         bindMount: ['/srv=/data', '/tmp/x=skip'],
+        acknowledge: ['writable_layer_changes', 'volume_host_path', 'writable_layer_changes'],
         dryRun: true,
       }),
       'w-src',
@@ -312,12 +313,19 @@ describe('migrationRequestBody', () => {
       conflict_policy: 'rename',
       source_policy: 'remove',
       bind_mounts: { '/srv': { path: '/data' }, '/tmp/x': { skip: true } },
+      acknowledge: ['writable_layer_changes', 'volume_host_path'],
       dry_run: true,
     });
   });
 
   it('refuses a migration of nothing as bad usage', () => {
     expect(() => migrationRequestBody(flags({ container: [] }), 'a', 'b')).toThrow('nothing to migrate');
+  });
+
+  it('refuses an acknowledged code that is not a finding code', () => {
+    expect(() => migrationRequestBody(flags({ acknowledge: ['Volume-Host-Path'] }), 'a', 'b')).toThrow(
+      'invalid --acknowledge "Volume-Host-Path"',
+    );
   });
 });
 
@@ -557,6 +565,10 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
       'skip',
       '--bind-mount',
       '/srv/web=/srv/web',
+      '--acknowledge',
+      'volume_host_path',
+      '--acknowledge',
+      'writable_layer_changes',
     ]);
     expect(result.err).toContain('phase transfer (50%, 1 MB of 2 MB)');
     expect(result.code).toBe(0);
@@ -575,6 +587,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
       conflict_policy: 'skip',
       source_policy: 'keep_stopped',
       bind_mounts: { '/srv/web': { path: '/srv/web' } },
+      acknowledge: ['volume_host_path', 'writable_layer_changes'],
       dry_run: false,
     });
   });
@@ -659,6 +672,29 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     const json = await cli(['--master-url', url, ...args, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out)).toEqual({ ...blocked, findings: [], blocked: false });
+  });
+
+  it('says which --acknowledge lets a dry run blocked only by acknowledgeable findings go on', async () => {
+    const url = await startMaster({
+      dryRun: {
+        dry_run: true,
+        plan: { resources: [{ ...VOLUME, status: 'pending' }], total_bytes: 2_000_000, findings: [] },
+        findings: [
+          {
+            severity: 'error',
+            code: 'writable_layer_changes',
+            message: 'container "web" has 3 files changed outside its volumes',
+          },
+        ],
+        blocked: true,
+      },
+    });
+    const args = ['--admin-token', TOKEN, '--from', 'alpha', '--to', 'beta', '--volume', 'data', '--dry-run'];
+    const result = await cli(['--master-url', url, ...args]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(
+      'hint: read them; to go on all the same, add --acknowledge writable_layer_changes',
+    );
   });
 
   it('exits 2 before any request for a --bind-mount without "="', async () => {

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { AppError } from '../core/errors.js';
+import { ACKNOWLEDGEABLE_FINDINGS } from '../core/preflight.js';
 import type {
   BindMountRule,
   ConflictPolicy,
@@ -61,6 +62,7 @@ export interface MigrateFlags {
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
   bindMount?: string[];
+  acknowledge?: string[];
   dryRun?: boolean;
   json?: boolean;
   detach?: boolean;
@@ -138,6 +140,24 @@ export function parseBindMounts(values: readonly string[]): Record<string, BindM
   return rules;
 }
 
+/**
+ * `--acknowledge CODE`: finding codes, as the master accepts them (lower-case words). Codes preflight does not
+ * block on are accepted too, so that a newer master's codes can be acknowledged by this command.
+ */
+export function parseAcknowledged(values: readonly string[]): string[] {
+  for (const value of values) {
+    if (!/^[a-z_]{1,64}$/.test(value))
+      throw new AppError(
+        'invalid_argument',
+        `invalid --acknowledge "${value}": finding codes are lower-case words`,
+        {
+          hint: `e.g. --acknowledge ${ACKNOWLEDGEABLE_FINDINGS.join(' or --acknowledge ')}`,
+        },
+      );
+  }
+  return [...new Set(values)];
+}
+
 /** The body of POST /api/migrations for these flags, between two resolved workers. */
 export function migrationRequestBody(
   flags: MigrateFlags,
@@ -158,6 +178,7 @@ export function migrationRequestBody(
     conflict_policy: flags.conflictPolicy,
     source_policy: flags.sourcePolicy,
     bind_mounts: parseBindMounts(flags.bindMount ?? []),
+    acknowledge: parseAcknowledged(flags.acknowledge ?? []),
     dry_run: flags.dryRun ?? false,
   };
   const selected =
@@ -227,14 +248,25 @@ export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promis
     const answer = await client.planMigration(body);
     out.write(flags.json === true ? `${JSON.stringify(answer, null, 2)}\n` : planText(answer, names));
     if (answer.blocked) {
-      const errors = answer.findings.filter((finding) => finding.severity === 'error').length;
+      const errors = answer.findings.filter((finding) => finding.severity === 'error');
+      const acknowledgeable = [
+        ...new Set(
+          errors
+            .map((finding) => finding.code)
+            .filter((code) => (ACKNOWLEDGEABLE_FINDINGS as readonly string[]).includes(code)),
+        ),
+      ];
+      const acknowledge = acknowledgeable.map((code) => `--acknowledge ${code}`).join(' ');
       throw new AppError(
         'failed_precondition',
-        errors > 0
-          ? `the dry run found ${errors} problem${errors === 1 ? '' : 's'} that block this migration`
+        errors.length > 0
+          ? `the dry run found ${errors.length} problem${errors.length === 1 ? '' : 's'} that block this migration`
           : 'the master would refuse this migration',
         {
-          hint: 'fix them, or choose another --conflict-policy or --bind-mount rule, then run the dry run again',
+          hint:
+            acknowledgeable.length === errors.length && errors.length > 0
+              ? `read them; to go on all the same, add ${acknowledge}`
+              : `fix them, or choose another --conflict-policy or --bind-mount rule${acknowledge ? ` (or add ${acknowledge} for what you accept)` : ''}, then run the dry run again`,
         },
       );
     }
@@ -428,6 +460,12 @@ export function migrateCommand(
       repeatable(
         '--bind-mount <src=dst>',
         'where a bind-mounted host path goes on the target: SRC=DST, or SRC=skip to leave it out',
+      ),
+    )
+    .addOption(
+      repeatable(
+        '--acknowledge <code>',
+        `accept a finding that blocks until acknowledged (${ACKNOWLEDGEABLE_FINDINGS.join(', ')}); it then only warns`,
       ),
     )
     .option('--dry-run', 'plan only: show what would move and what preflight finds; exit 1 if it is blocked')

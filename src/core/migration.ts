@@ -91,8 +91,8 @@ export interface PlannedResource {
    */
   targetTags?: string[];
   /**
-   * Volumes: false when only the volume is created and its content is not copied (a network share the target
-   * mounts as well, a tmpfs); absent means copy.
+   * Volumes: false when only the volume is made on the target, with its driver options, and no content is copied
+   * (a network share keeps its content on the share; tmpfs holds none). Absent: the content is copied.
    */
   copyContent?: boolean;
 }

@@ -30,6 +30,12 @@ export interface ListOptions {
   labels?: LabelFilter;
 }
 
+/** One entry of a container's writable layer against its image (the Engine's changes query). */
+export interface ContainerChange {
+  path: string;
+  kind: 'modified' | 'added' | 'deleted';
+}
+
 export interface EventOptions {
   /** Replay events since this Unix time in seconds. */
   since?: number;
@@ -55,15 +61,30 @@ export interface DockerEngine {
   startContainer(idOrName: string): Promise<void>;
   stopContainer(idOrName: string, options?: { timeoutSeconds?: number }): Promise<void>;
   removeContainer(idOrName: string, options?: { force?: boolean; volumes?: boolean }): Promise<void>;
+  /** `conflict` when another container has the name. */
+  renameContainer(idOrName: string, newName: string): Promise<void>;
+  /**
+   * What the container's writable layer adds, changes or deletes against its image, as the Engine lists it: the
+   * parent folders of a change are listed too, and so are folders the Engine made for mount points.
+   */
+  containerChanges(idOrName: string): Promise<ContainerChange[]>;
 
   listImages(options?: ListOptions): Promise<ImageSummary[]>;
   inspectImage(idOrRef: string): Promise<ImageDetails>;
   tagImage(idOrRef: string, repo: string, tag: string): Promise<void>;
-  removeImage(idOrRef: string, options?: { force?: boolean }): Promise<void>;
+  /**
+   * Without `force` the Engine refuses (`conflict`) to delete an image a container uses or one referenced by
+   * several repositories; a tag of an image with other tags is only untagged. `noPrune` keeps untagged parents.
+   */
+  removeImage(idOrRef: string, options?: { force?: boolean; noPrune?: boolean }): Promise<void>;
 
   listVolumes(options?: ListOptions & { sizes?: boolean }): Promise<VolumeSummary[]>;
   inspectVolume(name: string): Promise<VolumeSummary>;
   createVolume(spec: VolumeCreateSpec): Promise<VolumeSummary>;
+  /**
+   * `conflict` while any container (running or not) uses the volume, even with `force`; `force` only makes the
+   * Engine forget a volume its driver fails to remove, and report success for one that does not exist.
+   */
   removeVolume(name: string, options?: { force?: boolean }): Promise<void>;
 
   listNetworks(options?: ListOptions): Promise<NetworkSummary[]>;

@@ -629,6 +629,117 @@ describe('preflight: volume drivers', () => {
   });
 });
 
+describe('preflight: where volume content lives', () => {
+  function withVolumeOptions(options: Record<string, string>): PreflightInput {
+    const sourceInventory = inventory({ volumes: [sampleVolume({ name: 'web-data', options })] });
+    return input({ source: { inventory: sourceInventory } });
+  }
+
+  it('blocks a volume bound to a host folder, saying the content is written into that folder on the target', () => {
+    const report = preflight(
+      webPlan(),
+      request(),
+      withVolumeOptions({ type: 'none', o: 'bind', device: '/srv/web' }),
+    );
+    expect(codes(report.findings)).toEqual(['error:volume_host_path']);
+    expect(report.findings[0]?.message).toContain('host folder /srv/web on "beta"');
+    expect(report.findings[0]?.resource).toEqual({ type: 'volume', name: 'web-data' });
+    expect(report.blocked).toBe(true);
+    expect(resourceNamed(report.plan, 'volume', 'web-data')?.copyContent).toBeUndefined();
+  });
+
+  it('only warns about the host folder once the request acknowledges volume_host_path', () => {
+    const report = preflight(
+      webPlan(),
+      request({ acknowledge: ['volume_host_path'] }),
+      withVolumeOptions({ type: 'none', o: 'bind', device: '/srv/web' }),
+    );
+    expect(codes(report.findings)).toEqual(['warning:volume_host_path']);
+    expect(report.blocked).toBe(false);
+  });
+
+  it('leaves the content of an NFS or CIFS volume on its share and does not copy it', () => {
+    const shares: Record<string, string>[] = [
+      { type: 'nfs', o: 'addr=10.0.0.5,rw', device: ':/exports/web' },
+      { type: 'cifs', o: 'username=web', device: '//nas/web' },
+      { o: 'addr=nas.local', device: ':/exports/web' },
+    ];
+    for (const options of shares) {
+      const report = preflight(webPlan(), request(), withVolumeOptions(options));
+      expect(codes(report.findings)).toEqual(['warning:volume_network_share']);
+      expect(report.findings[0]?.message).toContain('is not copied');
+      const volume = resourceNamed(report.plan, 'volume', 'web-data');
+      expect(volume?.copyContent).toBe(false);
+      expect(report.plan.totalBytes).toBe(1_000_000);
+    }
+  });
+
+  it('has nothing to copy for a tmpfs volume', () => {
+    const report = preflight(webPlan(), request(), withVolumeOptions({ type: 'tmpfs', device: 'tmpfs' }));
+    expect(codes(report.findings)).toEqual(['info:volume_tmpfs']);
+    expect(resourceNamed(report.plan, 'volume', 'web-data')?.copyContent).toBe(false);
+  });
+
+  it('says nothing about a volume the target keeps under "skip"', () => {
+    const sourceInventory = inventory({
+      volumes: [sampleVolume({ name: 'web-data', options: { type: 'none', o: 'bind', device: '/srv/web' } })],
+    });
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({
+        source: { inventory: sourceInventory },
+        target: { inventory: inventory({ volumes: [sampleVolume({ name: 'web-data' })] }) },
+      }),
+    );
+    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
+  });
+});
+
+describe('preflight: the writable layer', () => {
+  const changes = {
+    [WEB_ID]: { count: 7, paths: ['/etc/web.conf', '/var/cache/web/index', '/root/.history'] },
+  };
+
+  it('warns that files changed outside volumes are not migrated, naming how many and some of them', () => {
+    const report = preflight(webPlan(), request(), input({ source: { changes } }));
+    expect(codes(report.findings)).toEqual(['warning:writable_layer_changes']);
+    expect(report.findings[0]?.message).toContain('container "web" has 7 files changed outside its volumes');
+    expect(report.findings[0]?.message).toContain('/etc/web.conf, /var/cache/web/index, /root/.history');
+    expect(report.findings[0]?.resource).toEqual({ type: 'container', name: 'web' });
+  });
+
+  it('blocks when the source container is removed afterwards, until writable_layer_changes is acknowledged', () => {
+    const blocked = preflight(webPlan(), request({ sourcePolicy: 'remove' }), input({ source: { changes } }));
+    expect(codes(blocked.findings)).toEqual(['error:writable_layer_changes']);
+    expect(blocked.findings[0]?.message).toContain('removing it');
+    expect(blocked.blocked).toBe(true);
+    const acknowledged = preflight(
+      webPlan(),
+      request({ sourcePolicy: 'remove', acknowledge: ['writable_layer_changes'] }),
+      input({ source: { changes } }),
+    );
+    expect(codes(acknowledged.findings)).toEqual(['warning:writable_layer_changes']);
+    expect(acknowledged.blocked).toBe(false);
+  });
+
+  it('says nothing for a container without changes or one that does not move', () => {
+    const none = preflight(
+      webPlan(),
+      request(),
+      input({ source: { changes: { [WEB_ID]: { count: 0, paths: [] } } } }),
+    );
+    expect(none.findings).toEqual([]);
+    const target = inventory({ containers: [targetContainer('web', [])] });
+    const skipped = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip', sourcePolicy: 'remove' }),
+      input({ source: { changes }, target: { inventory: target } }),
+    );
+    expect(codes(skipped.findings)).toEqual(['warning:name_conflict']);
+  });
+});
+
 describe('preflight: downtime', () => {
   it('warns once, listing the running source containers a cold migration stops', () => {
     const plan = webPlan();

@@ -10,6 +10,7 @@ import type {
   ResourceType,
 } from './migration.js';
 import { asRecord, normaliseImageRef } from './migration-plan.js';
+import { volumeContentOf } from './volume-options.js';
 import type { Inventory } from './workers.js';
 
 export interface PreflightInput {
@@ -18,8 +19,13 @@ export interface PreflightInput {
     name: string;
     /** Inspect details of the planned containers, by id. */
     containers: Record<string, ContainerDetails>;
-    /** For the drivers of planned volumes no planned container mounts. */
+    /** For the drivers and driver options of planned volumes (and of those no planned container mounts). */
     inventory?: Inventory;
+    /**
+     * Files changed in each planned container's writable layer (the container.changes command), by container id:
+     * how many, and the first few paths. Absent when not asked.
+     */
+    changes?: Record<string, { count: number; paths: string[] }>;
   };
   target: {
     online: boolean;
@@ -43,6 +49,13 @@ export interface PreflightReport {
   blocked: boolean;
 }
 
+/**
+ * Findings that block the migration until the request names their code in `acknowledge`; then they are warnings.
+ * Each says what the user would lose or change by going on.
+ */
+export const ACKNOWLEDGEABLE_FINDINGS = ['volume_host_path', 'writable_layer_changes'] as const;
+export type AcknowledgeableFinding = (typeof ACKNOWLEDGEABLE_FINDINGS)[number];
+
 /** Free space asked for beyond the bytes to move: image layers unpack and volumes grow while copied. */
 export const DISK_HEADROOM = 1.1;
 
@@ -64,7 +77,7 @@ export function preflight(
 ): PreflightReport {
   const findings: Finding[] = [];
   // Start from the source names each time, so that a second preflight does not rename twice.
-  const resources: PlannedResource[] = plan.resources.map((r) => ({
+  const resources: PlannedResource[] = plan.resources.map(({ copyContent: _settled, ...r }) => ({
     ...r,
     targetName: r.name,
     action: 'create',
@@ -73,12 +86,16 @@ export function preflight(
   checkWorkers(request, input, findings);
   settleConflicts(resources, request, input, findings);
   checkPorts(resources, input, findings);
-  const totalBytes = resources.filter(moves).reduce((sum, r) => sum + r.estimatedBytes, 0);
+  checkVolumeContent(resources, request, input, findings);
+  const totalBytes = resources
+    .filter((r) => moves(r) && r.copyContent !== false)
+    .reduce((sum, r) => sum + r.estimatedBytes, 0);
   checkDiskSpace(totalBytes, input, findings);
   checkPlatform(resources, input, findings);
   checkBindMounts(resources, request, input, findings);
   checkVolumeDrivers(resources, input, findings);
   checkRunningSource(resources, request, input, findings);
+  checkWritableLayers(resources, request, input, findings);
 
   const sorted = findings
     .map((finding, index) => ({ finding, index }))
@@ -99,6 +116,25 @@ function moves(resource: PlannedResource): boolean {
 
 function about(resource: PlannedResource): Finding['resource'] {
   return { type: resource.type, name: resource.name };
+}
+
+/**
+ * A finding that blocks until the user acknowledges its code in the request, and is a warning from then on. The
+ * message of the blocking form says how to go on.
+ */
+function unlessAcknowledged(
+  request: MigrationRequest,
+  code: AcknowledgeableFinding,
+  message: string,
+  resource?: Finding['resource'],
+): Finding {
+  const acknowledged = request.acknowledge?.includes(code) ?? false;
+  return {
+    severity: acknowledged ? 'warning' : 'error',
+    code,
+    message: acknowledged ? message : `${message}; acknowledge ${code} to go on`,
+    ...(resource ? { resource } : {}),
+  };
 }
 
 function checkWorkers(request: MigrationRequest, input: PreflightInput, findings: Finding[]): void {
@@ -543,6 +579,67 @@ function checkVolumeDrivers(resources: PlannedResource[], input: PreflightInput,
   }
 }
 
+// ---- where volume content lives ----
+
+/**
+ * Local volumes with driver options keep their content outside the Docker root. A bound host folder is copied into
+ * the same folder on the target, which the user must accept; a network share and tmpfs are made with their options
+ * only, their content not copied.
+ */
+function checkVolumeContent(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  const volumes = new Map((input.source.inventory?.volumes ?? []).map((v) => [v.name, v]));
+  for (const r of resources) {
+    if (r.type !== 'volume' || !moves(r)) continue;
+    const volume = volumes.get(r.sourceId);
+    if (!volume || volume.driver !== 'local') continue;
+    const content = volumeContentOf(volume.options);
+    const device = content.device ?? '';
+    switch (content.kind) {
+      case 'host_path':
+        findings.push(
+          unlessAcknowledged(
+            request,
+            'volume_host_path',
+            `volume "${r.name}" is bound to the host folder ${device} on "${input.source.name}": its content is ` +
+              `written into the host folder ${device} on "${input.target.name}" (made there if missing; files of the ` +
+              'same name are replaced)',
+            about(r),
+          ),
+        );
+        break;
+      case 'network_share':
+        r.copyContent = false;
+        findings.push({
+          severity: 'warning',
+          code: 'volume_network_share',
+          message:
+            `volume "${r.name}" is the network share ${device || `of ${volume.options.type ?? 'its options'}`}: ` +
+            `its content stays on the share and is not copied; "${input.target.name}" mounts the same share, so it ` +
+            'must be able to reach it',
+          resource: about(r),
+        });
+        break;
+      case 'tmpfs':
+        r.copyContent = false;
+        findings.push({
+          severity: 'info',
+          code: 'volume_tmpfs',
+          message: `volume "${r.name}" is a tmpfs volume: it holds nothing while no container runs, so there is nothing to copy`,
+          resource: about(r),
+        });
+        break;
+      case 'docker_root':
+      case 'device':
+        break;
+    }
+  }
+}
+
 // ---- downtime ----
 
 const STOPPED_BY_COLD: ReadonlySet<string> = new Set(['running', 'restarting', 'paused']);
@@ -576,4 +673,49 @@ function checkRunningSource(
       `on "${input.source.name}" while their data is copied (downtime until they start on "${input.target.name}"), ` +
       `${after}: ${running.join(', ')}`,
   });
+}
+
+// ---- writable layers ----
+
+/** How many changed paths a finding names before "…". */
+const CHANGED_PATHS_SHOWN = 5;
+
+/**
+ * Files a container changed outside its volumes live in its writable layer, which is never migrated. Removing the
+ * source container afterwards deletes them for good, so that blocks until acknowledged.
+ */
+function checkWritableLayers(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  for (const r of resources) {
+    if (r.type !== 'container' || !moves(r)) continue;
+    const changed = input.source.changes?.[r.sourceId];
+    if (!changed || changed.count === 0) continue;
+    const shown = changed.paths.slice(0, CHANGED_PATHS_SHOWN);
+    const files = changed.count === 1 ? '1 file' : `${changed.count} files`;
+    const examples = `${shown.join(', ')}${changed.count > shown.length ? ', …' : ''}`;
+    const message =
+      `container "${r.name}" has ${files} changed outside its volumes (${examples}): only volumes are migrated, so ` +
+      `${changed.count === 1 ? 'it is' : 'they are'} not on "${input.target.name}"`;
+    if (request.sourcePolicy === 'remove') {
+      findings.push(
+        unlessAcknowledged(
+          request,
+          'writable_layer_changes',
+          `${message}, and removing it on "${input.source.name}" afterwards deletes ${changed.count === 1 ? 'it' : 'them'}`,
+          about(r),
+        ),
+      );
+    } else {
+      findings.push({
+        severity: 'warning',
+        code: 'writable_layer_changes',
+        message: `${message}; they stay in the container on "${input.source.name}"`,
+        resource: about(r),
+      });
+    }
+  }
 }

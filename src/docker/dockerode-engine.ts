@@ -22,7 +22,7 @@ import type {
   VolumeCreateSpec,
   VolumeSummary,
 } from '../core/docker-resources.js';
-import type { DockerEngine, EventOptions, ListOptions } from '../core/ports.js';
+import type { ContainerChange, DockerEngine, EventOptions, ListOptions } from '../core/ports.js';
 import { resolveDockerHost, type DockerHostSettings } from './docker-host.js';
 import { translateEngineError } from './engine-errors.js';
 
@@ -582,6 +582,25 @@ export class DockerodeEngine implements DockerEngine {
     );
   }
 
+  async renameContainer(idOrName: string, newName: string): Promise<void> {
+    await this.call(
+      () => this.docker.getContainer(idOrName).rename({ name: newName }),
+      `container "${idOrName}"`,
+    );
+  }
+
+  async containerChanges(idOrName: string): Promise<ContainerChange[]> {
+    const items = (await this.call(
+      () => this.docker.getContainer(idOrName).changes(),
+      `container "${idOrName}"`,
+    )) as { Path: string; Kind: number }[] | null;
+    // The Engine's kinds: 0 modified, 1 added, 2 deleted; it answers null for a layer without changes.
+    return (items ?? []).map((item) => ({
+      path: item.Path,
+      kind: item.Kind === 1 ? 'added' : item.Kind === 2 ? 'deleted' : 'modified',
+    }));
+  }
+
   async listImages(options: ListOptions = {}): Promise<ImageSummary[]> {
     const items = await this.call(() => this.docker.listImages({ filters: labelFilter(options.labels) }));
     return items.map(mapImageSummary);
@@ -596,9 +615,12 @@ export class DockerodeEngine implements DockerEngine {
     await this.call(() => this.docker.getImage(idOrRef).tag({ repo, tag }), `image "${idOrRef}"`);
   }
 
-  async removeImage(idOrRef: string, options: { force?: boolean } = {}): Promise<void> {
+  async removeImage(idOrRef: string, options: { force?: boolean; noPrune?: boolean } = {}): Promise<void> {
     await this.call(
-      () => this.docker.getImage(idOrRef).remove({ force: options.force ?? false }),
+      () =>
+        this.docker
+          .getImage(idOrRef)
+          .remove({ force: options.force ?? false, noprune: options.noPrune ?? false }),
       `image "${idOrRef}"`,
     );
   }

@@ -3,6 +3,7 @@
 import { statfs } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '../core/errors.js';
+import { normaliseImageRef } from '../core/migration-plan.js';
 import type { DockerEngine } from '../core/ports.js';
 import type {
   CommandArgs,
@@ -26,7 +27,9 @@ import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
 import type { TransferInbox } from './transfer-inbox.js';
 import { peerChannel } from './transfer-server.js';
 import type { VolumeAccess } from './volume-access.js';
+import { VolumeAside } from './volume-aside.js';
 import type { WorkerIdentity } from './worker-identity.js';
+import { mountDestinations, ownChanges } from './writable-layer.js';
 
 export interface CommandContext {
   signal: AbortSignal;
@@ -83,8 +86,45 @@ function throttled(report: (bytes: number) => void): { update: (bytes: number) =
   };
 }
 
+/**
+ * Removes one tag, never the image: when nothing else references the image (another tag, or a digest of another
+ * repository; the Engine drops the tag's own repository digests with it) the tag stays.
+ */
+async function untag(engine: DockerEngine, tag: string): Promise<{ removed: boolean; lastTag: boolean }> {
+  if (tag.startsWith('sha256:') || tag.includes('@'))
+    throw new AppError('invalid_argument', `"${tag}" is not a tag ("repo:tag")`);
+  const wanted = normaliseImageRef(tag);
+  let image;
+  try {
+    image = await engine.inspectImage(wanted);
+  } catch (error) {
+    if (isNotFound(error)) return { removed: false, lastTag: false };
+    throw error;
+  }
+  const tags = image.tags.map(normaliseImageRef);
+  if (!tags.includes(wanted)) return { removed: false, lastTag: false };
+  const repo = repositoryOf(wanted);
+  const others = [
+    ...tags.filter((other) => other !== wanted),
+    ...image.digests.map(normaliseImageRef).filter((digest) => repositoryOf(digest) !== repo),
+  ];
+  if (others.length === 0) return { removed: false, lastTag: true };
+  // A tag of an image with other references is only untagged by the Engine, even unforced.
+  await engine.removeImage(wanted, { noPrune: true });
+  return { removed: true, lastTag: false };
+}
+
+/** "repo:tag" or "repo@sha256:…" → "repo". */
+function repositoryOf(ref: string): string {
+  const at = ref.indexOf('@');
+  const name = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = name.lastIndexOf(':');
+  return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
+}
+
 export class CommandExecutor {
   private readonly handlers: Handlers;
+  private readonly aside: VolumeAside;
 
   constructor(
     private readonly options: {
@@ -96,6 +136,7 @@ export class CommandExecutor {
     },
   ) {
     const { engine } = options;
+    this.aside = new VolumeAside(engine, options.volumes);
     this.handlers = {
       'engine.describe': async () => {
         const [info, version] = await Promise.all([engine.info(), engine.version()]);
@@ -197,24 +238,54 @@ export class CommandExecutor {
         return {};
       },
       'image.remove': async ({ ref }) => {
+        let image;
         try {
-          await engine.removeImage(ref, { force: true });
+          image = await engine.inspectImage(ref);
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+        const users = (await engine.listContainers({ all: true })).filter((c) => c.imageId === image.id);
+        if (users.length > 0)
+          throw new AppError(
+            'conflict',
+            `image ${ref} is used by container ${users.map((c) => `"${c.name}"`).join(', ')}; it is kept`,
+            { details: { containers: users.map((c) => c.name) } },
+          );
+        // Never forced: the Engine then refuses an image some container or another repository still references,
+        // and keeps untagged parent layers other images may share.
+        try {
+          await engine.removeImage(ref, { noPrune: true });
           return { removed: true };
         } catch (error) {
           if (isNotFound(error)) return { removed: false };
           throw error;
         }
       },
-      'container.rename': () =>
-        Promise.reject(new AppError('internal', 'container.rename: to be implemented')),
-      'container.changes': () =>
-        Promise.reject(new AppError('internal', 'container.changes: to be implemented')),
-      'image.untag': () => Promise.reject(new AppError('internal', 'image.untag: to be implemented')),
-      'volume.inspect': () => Promise.reject(new AppError('internal', 'volume.inspect: to be implemented')),
-      'volume.set_aside': () =>
-        Promise.reject(new AppError('internal', 'volume.set_aside: to be implemented')),
-      'volume.restore_aside': () =>
-        Promise.reject(new AppError('internal', 'volume.restore_aside: to be implemented')),
+      'container.rename': async ({ ref, name }) => {
+        try {
+          const details = await engine.inspectContainer(ref);
+          if (details.name === name) return { renamed: false };
+          await engine.renameContainer(ref, name);
+          return { renamed: true };
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+          // Done already when `ref` is gone and a container has the new name.
+          await engine.inspectContainer(name).catch(() => {
+            throw error;
+          });
+          return { renamed: false };
+        }
+      },
+      'container.changes': async ({ ref, limit }) => {
+        const details = await engine.inspectContainer(ref);
+        const changes = ownChanges(await engine.containerChanges(details.id), mountDestinations(details));
+        return { count: changes.length, paths: changes.slice(0, limit ?? 20).map((change) => change.path) };
+      },
+      'image.untag': async ({ tag }) => untag(engine, tag),
+      'volume.inspect': ({ name }) => engine.inspectVolume(name),
+      'volume.set_aside': ({ name, asideName }) => this.aside.setAside(name, asideName),
+      'volume.restore_aside': ({ name, asideName }) => this.aside.restore(name, asideName),
       'volume.create': async ({ spec }) => {
         try {
           await engine.inspectVolume(spec.name);
@@ -227,7 +298,23 @@ export class CommandExecutor {
       },
       'volume.remove': async ({ name }) => {
         try {
-          await engine.removeVolume(name, { force: true });
+          await engine.inspectVolume(name);
+        } catch (error) {
+          if (isNotFound(error)) return { removed: false };
+          throw error;
+        }
+        const users = (await engine.listContainers({ all: true })).filter((c) =>
+          c.volumeNames.includes(name),
+        );
+        if (users.length > 0)
+          throw new AppError(
+            'conflict',
+            `volume "${name}" is used by container ${users.map((c) => `"${c.name}"`).join(', ')}; it is kept`,
+            { details: { containers: users.map((c) => c.name) } },
+          );
+        // Not forced: forcing makes the Engine forget a volume whose driver fails to remove it, data left behind.
+        try {
+          await engine.removeVolume(name);
           return { removed: true };
         } catch (error) {
           if (isNotFound(error)) return { removed: false };

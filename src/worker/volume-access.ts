@@ -10,7 +10,10 @@ import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
 
-/** `auto`: the mountpoint when readable and writable here, else the Engine; the others force one path. */
+/**
+ * `auto`: the mountpoint when readable and writable here and the volume has no driver options, else the Engine; the
+ * others force one path.
+ */
 export type VolumeAccessMode = 'auto' | 'mountpoint' | 'engine';
 
 export const HELPER_IMAGE = 'docker-migrate/volume-helper:1';
@@ -26,10 +29,88 @@ async function reachable(path: string): Promise<boolean> {
   }
 }
 
+function describeOptions(options: Record<string, string>): string {
+  return Object.entries(options)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(', ');
+}
+
 /** A root filesystem with one empty folder: enough for a container that is created but never started. */
 async function helperRootfs(): Promise<Buffer> {
   const pack = tar.pack();
   pack.entry({ name: 'data/', type: 'directory', mode: 0o755 });
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const BLOCK = 512;
+/** Enough of an archive's start for its first header after PAX extended headers. */
+const HEAD_BYTES = 16 * BLOCK;
+
+interface RootFolder {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+function octal(block: Buffer, offset: number, length: number): number {
+  const text = block
+    .subarray(offset, offset + length)
+    .toString('latin1')
+    .replace(/[\0 ]+$/g, '')
+    .trim();
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+/** Keeps the first bytes of a tar stream as it passes, to read its root folder's header afterwards. */
+class ArchiveHead {
+  private head = Buffer.alloc(0);
+
+  async *tap(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of stream) {
+      if (this.head.length < HEAD_BYTES)
+        this.head = Buffer.concat([this.head, Buffer.from(chunk).subarray(0, HEAD_BYTES - this.head.length)]);
+      yield chunk;
+    }
+  }
+
+  /** The first entry's owner, mode and time when it is the root folder ("./" or "."); PAX headers before it skipped. */
+  rootFolder(): RootFolder | undefined {
+    let offset = 0;
+    while (offset + BLOCK <= this.head.length) {
+      const block = this.head.subarray(offset, offset + BLOCK);
+      const type = String.fromCharCode(block[156] ?? 0);
+      if (type === 'x' || type === 'g') {
+        offset += BLOCK + Math.ceil(octal(block, 124, 12) / BLOCK) * BLOCK;
+        continue;
+      }
+      const name = block.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+      if (type !== '5' || (name !== './' && name !== '.')) return undefined;
+      return {
+        mode: octal(block, 100, 8) & 0o7777,
+        uid: octal(block, 108, 8),
+        gid: octal(block, 116, 8),
+        mtime: new Date(octal(block, 136, 12) * 1000),
+      };
+    }
+    return undefined;
+  }
+}
+
+/** A tar of one folder entry for the helper's mount point, seen from "/". */
+async function rootEntryTar(root: RootFolder): Promise<Buffer> {
+  const pack = tar.pack();
+  pack.entry({
+    name: `${HELPER_MOUNT.slice(1)}/`,
+    type: 'directory',
+    mode: root.mode,
+    uid: root.uid,
+    gid: root.gid,
+    mtime: root.mtime,
+  });
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
@@ -44,12 +125,24 @@ export class VolumeAccess {
     private readonly mode: VolumeAccessMode,
   ) {}
 
-  /** Which path a volume's content takes here. */
+  /**
+   * Which path a volume's content takes here. A local volume with driver options (a bound host folder, an NFS or
+   * CIFS share, tmpfs) is mounted onto its mountpoint only while a container uses it: the folder is empty otherwise,
+   * so its content is reached through a helper container, which the Engine mounts it for.
+   */
   async route(volume: string): Promise<{ via: 'mountpoint'; mountpoint: string } | { via: 'engine' }> {
     const info = await this.engine.inspectVolume(volume);
     if (this.mode === 'engine') return { via: 'engine' };
-    if (info.driver === 'local' && info.mountpoint && (await reachable(info.mountpoint)))
+    const mounted = Object.keys(info.options).length > 0;
+    if (info.driver === 'local' && !mounted && info.mountpoint && (await reachable(info.mountpoint)))
       return { via: 'mountpoint', mountpoint: info.mountpoint };
+    if (this.mode === 'mountpoint' && mounted)
+      throw new AppError(
+        'failed_precondition',
+        `volume "${volume}" has driver options (${describeOptions(info.options)}): its content is mounted only ` +
+          'while a container uses it, so its mountpoint cannot be read from this worker',
+        { hint: 'use --volume-access auto or engine' },
+      );
     if (this.mode === 'mountpoint')
       throw new AppError(
         'failed_precondition',
@@ -137,8 +230,13 @@ export class VolumeAccess {
       await unpackToDirectory(route.mountpoint, tarStream, { signal });
       return;
     }
-    await this.withHelper(volume, false, (container) =>
-      this.engine.putArchive(container, HELPER_MOUNT, tarStream),
-    );
+    const head = new ArchiveHead();
+    await this.withHelper(volume, false, async (container) => {
+      await this.engine.putArchive(container, HELPER_MOUNT, head.tap(tarStream));
+      // The Engine skips the archive's root entry ("./") when it extracts into a folder, so the volume's own folder
+      // would keep the helper's owner and mode: put them on through an entry naming the mount point from "/".
+      const root = head.rootFolder();
+      if (root) await this.engine.putArchive(container, '/', Readable.from([await rootEntryTar(root)]));
+    });
   }
 }

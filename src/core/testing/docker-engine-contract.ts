@@ -234,6 +234,96 @@ export function describeDockerEngineContract(name: string, setup: () => Promise<
       await h.engine.removeVolume(volume);
     });
 
+    it('renames a container: the old name is free, a name in use is a conflict', async () => {
+      const name = `${prefix}-ren`;
+      const id = await h.engine.createContainer({
+        name,
+        image: h.baseImage,
+        cmd: ['sleep', '300'],
+        labels: labels(),
+      });
+      await h.engine.createContainer({ name: `${name}-other`, image: h.baseImage, labels: labels() });
+      await h.engine.renameContainer(name, `${name}-aside`);
+      expect((await h.engine.inspectContainer(`${name}-aside`)).id).toBe(id);
+      expect(await codeOf(h.engine.inspectContainer(name))).toBe('not_found');
+      expect(await codeOf(h.engine.renameContainer(`${name}-aside`, `${name}-other`))).toBe('conflict');
+      expect(await codeOf(h.engine.renameContainer(name, `${name}-again`))).toBe('not_found');
+      await h.engine.removeContainer(`${name}-aside`);
+      await h.engine.removeContainer(`${name}-other`);
+    });
+
+    it("lists the changes of a container's writable layer, with the folders of its mount points", async () => {
+      const name = `${prefix}-diff`;
+      const volume = `${prefix}-diffdata`;
+      await h.engine.createVolume({ name: volume, labels: labels() });
+      await h.engine.createContainer({
+        name,
+        image: h.baseImage,
+        cmd: ['sleep', '300'],
+        labels: labels(),
+        volumes: { [volume]: '/data' },
+      });
+      await h.engine.putArchive(
+        name,
+        '/tmp',
+        streamOf(
+          tarOf([
+            ['made', null],
+            ['made/note.txt', 'x\n'],
+          ]),
+        ),
+      );
+      const changes = await h.engine.containerChanges(name);
+      expect(changes).toEqual(
+        expect.arrayContaining([
+          { path: '/tmp', kind: 'modified' },
+          { path: '/tmp/made', kind: 'added' },
+          { path: '/tmp/made/note.txt', kind: 'added' },
+        ]),
+      );
+      expect(await codeOf(h.engine.containerChanges(`${prefix}-nobody`))).toBe('not_found');
+      await h.engine.removeContainer(name);
+      await h.engine.removeVolume(volume);
+    });
+
+    it('removes an image only when nothing references it; a tag among several is only untagged', async () => {
+      const repo = `${prefix}-rmi`;
+      const id = await h.engine.importImage(streamOf(tarOf({ 'f.txt': `${repo}\n` })), `${repo}:v1`, {
+        changes: [`LABEL ${h.runLabel}=1`],
+      });
+      await h.engine.tagImage(id, repo, 'v2');
+      expect(await codeOf(h.engine.removeImage(id))).toBe('conflict');
+      await h.engine.removeImage(`${repo}:v2`);
+      expect((await h.engine.inspectImage(id)).tags).toEqual([`${repo}:v1`]);
+      const user = await h.engine.createContainer({
+        name: `${repo}-user`,
+        image: `${repo}:v1`,
+        cmd: ['/f.txt'],
+        labels: labels(),
+      });
+      expect(await codeOf(h.engine.removeImage(`${repo}:v1`))).toBe('conflict');
+      expect(await codeOf(h.engine.removeImage(id))).toBe('conflict');
+      expect((await h.engine.inspectImage(id)).tags).toEqual([`${repo}:v1`]);
+      await h.engine.removeContainer(user);
+      await h.engine.removeImage(id, { noPrune: true });
+      expect(await codeOf(h.engine.inspectImage(id))).toBe('not_found');
+    });
+
+    it('refuses to remove a volume a stopped container uses, even forced', async () => {
+      const volume = `${prefix}-held`;
+      await h.engine.createVolume({ name: volume, labels: labels() });
+      const user = await h.engine.createContainer({
+        name: `${volume}-user`,
+        image: h.baseImage,
+        labels: labels(),
+        volumes: { [volume]: '/data' },
+      });
+      expect(await codeOf(h.engine.removeVolume(volume))).toBe('conflict');
+      expect(await codeOf(h.engine.removeVolume(volume, { force: true }))).toBe('conflict');
+      await h.engine.removeContainer(user);
+      await h.engine.removeVolume(volume);
+    });
+
     it('lists and inspects images with their tags and layers, and tags them', async () => {
       const images = await h.engine.listImages();
       const base = images.find((image) => image.tags.includes(h.baseImage));

@@ -19,7 +19,7 @@ import type {
   VolumeSummary,
 } from '../docker-resources.js';
 import { AppError } from '../errors.js';
-import type { DockerEngine, EventOptions, ListOptions } from '../ports.js';
+import type { ContainerChange, DockerEngine, EventOptions, ListOptions } from '../ports.js';
 import { bytesOf, entriesOf, streamOf, tarOf, type TarEntry } from './tar-bytes.js';
 
 type FakeImage = ImageDetails;
@@ -149,6 +149,8 @@ export interface FakeDockerEngineOptions {
   /** Images present from the start (e.g. the base image tests build on). */
   images?: { tags: string[]; layers?: string[]; size?: number; architecture?: string }[];
   version?: Partial<EngineVersion>;
+  /** Folder the volumes' mountpoints are said to be in ("<volumeRoot>/<name>/_data"); the fake makes no folders. */
+  volumeRoot?: string;
 }
 
 /** A DockerEngine that keeps everything in memory and emits the events a real engine would. */
@@ -160,11 +162,13 @@ export class FakeDockerEngine implements DockerEngine {
   private readonly networks = new Map<string, NetworkDetails>();
   private readonly listeners = new Set<(event: DockerEvent) => void>();
   private readonly engineVersion: EngineVersion;
+  private readonly volumeRoot: string;
   /** When set, every call fails as an unreachable engine would. */
   down = false;
 
   constructor(options: FakeDockerEngineOptions = {}) {
     this.endpoint = options.endpoint ?? 'fake://engine';
+    this.volumeRoot = options.volumeRoot ?? '/var/lib/docker/volumes';
     this.engineVersion = {
       version: '20.10.24',
       apiVersion: '1.41',
@@ -490,6 +494,47 @@ export class FakeDockerEngine implements DockerEngine {
     this.emit('container', 'destroy', c.id, { name: c.name, ...c.labels });
   }
 
+  async renameContainer(idOrName: string, newName: string): Promise<void> {
+    this.check();
+    const c = this.findContainer(idOrName);
+    if ([...this.containers.values()].some((other) => other.name === newName && other.id !== c.id)) {
+      throw new AppError(
+        'conflict',
+        `Docker engine at ${this.endpoint}: Conflict. The container name "/${newName}" is already in use`,
+      );
+    }
+    const oldName = c.name;
+    c.name = newName;
+    for (const network of this.networks.values()) {
+      const endpoint = network.containers[c.id];
+      if (endpoint) endpoint.name = newName;
+    }
+    this.emit('container', 'rename', c.id, { name: newName, oldName: `/${oldName}` });
+  }
+
+  /**
+   * What archives put into the container, as the Engine lists a writable layer: added files and folders, the root
+   * folders holding them as modified. Folders for mount points appear only once a container starts; the fake
+   * leaves them out.
+   */
+  async containerChanges(idOrName: string): Promise<ContainerChange[]> {
+    this.check();
+    const c = this.findContainer(idOrName);
+    const forMounts = (dir: string): boolean =>
+      c.mounts.some((m) => m.destination === dir || m.destination.startsWith(`${dir}/`));
+    const added = [
+      ...[...c.directories].filter((dir) => !ROOT_DIRECTORIES.includes(dir) && !forMounts(dir)),
+      ...c.files.keys(),
+    ];
+    const modified = ROOT_DIRECTORIES.filter(
+      (dir) => dir !== '/' && added.some((path) => path.startsWith(`${dir}/`)),
+    );
+    return [
+      ...modified.map((path) => ({ path, kind: 'modified' as const })),
+      ...added.map((path) => ({ path, kind: 'added' as const })),
+    ].sort((a, b) => a.path.localeCompare(b.path));
+  }
+
   async listImages(options: ListOptions = {}): Promise<ImageSummary[]> {
     this.check();
     return [...this.images.values()]
@@ -518,14 +563,21 @@ export class FakeDockerEngine implements DockerEngine {
     this.emit('image', 'tag', image.id, { name: ref });
   }
 
-  async removeImage(idOrRef: string, options: { force?: boolean } = {}): Promise<void> {
+  async removeImage(idOrRef: string, options: { force?: boolean; noPrune?: boolean } = {}): Promise<void> {
     this.check();
     const image = this.findImage(idOrRef);
-    const ref = idOrRef.includes(':') && !idOrRef.startsWith('sha256:') ? idOrRef : undefined;
-    if (ref && image.tags.length > 1) {
-      image.tags = image.tags.filter((t) => t !== ref);
-      this.emit('image', 'untag', image.id, { name: ref });
+    const ref = idOrRef.startsWith('sha256:') || image.id === `sha256:${idOrRef}` ? undefined : idOrRef;
+    const tag = ref === undefined || ref.includes(':') ? ref : `${ref}:latest`;
+    if (tag && image.tags.length > 1) {
+      image.tags = image.tags.filter((t) => t !== tag);
+      this.emit('image', 'untag', image.id, { name: tag });
       return;
+    }
+    if (!tag && image.tags.length > 1 && !options.force) {
+      throw new AppError(
+        'conflict',
+        `Docker engine at ${this.endpoint}: conflict: unable to delete ${image.id.slice(7, 19)} (must be forced) - image is referenced in multiple repositories`,
+      );
     }
     const users = [...this.containers.values()].filter((c) => c.imageId === image.id);
     if (users.length > 0 && !options.force) {
@@ -563,7 +615,7 @@ export class FakeDockerEngine implements DockerEngine {
     const volume: VolumeSummary = {
       name: spec.name,
       driver: spec.driver ?? 'local',
-      mountpoint: `/var/lib/docker/volumes/${spec.name}/_data`,
+      mountpoint: `${this.volumeRoot}/${spec.name}/_data`,
       labels: { ...spec.labels },
       options: { ...spec.options },
       scope: 'local',

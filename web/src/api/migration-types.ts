@@ -90,6 +90,8 @@ export interface MigrationRequestBody {
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, string>;
+  /** Codes of findings the user accepts, which then warn instead of blocking. */
+  acknowledge: string[];
   dry_run: boolean;
 }
 

@@ -1,15 +1,20 @@
-// Preflight findings grouped by severity: errors block a migration, warnings need reading, notes just inform.
+// Preflight findings grouped by severity: errors block a migration, some only until accepted, warnings need reading,
+// notes just inform.
 import type { FindingJson } from '../api/migration-types';
-import { groupFindings } from '../lib/migration-findings';
+import { groupFindings, type FindingGroups } from '../lib/migration-findings';
 
-type Severity = FindingJson['severity'];
-
-const GROUPS: { severity: Severity; title: string; classes: string }[] = [
+const GROUPS: { severity: keyof FindingGroups; title: string; classes: string }[] = [
   {
     severity: 'error',
     title: 'Errors',
     classes:
       'border-rose-300 bg-rose-50 text-rose-950 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100',
+  },
+  {
+    severity: 'acknowledge',
+    title: 'Blocking until you accept them',
+    classes:
+      'border-orange-300 bg-orange-50 text-orange-950 dark:border-orange-800 dark:bg-orange-950 dark:text-orange-100',
   },
   {
     severity: 'warning',

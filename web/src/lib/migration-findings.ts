@@ -1,19 +1,39 @@
-// Preflight findings by severity: errors block a migration, warnings need reading, notes only inform.
+// Preflight findings by severity: errors block a migration, some of them only until the user accepts them, warnings
+// need reading, notes only inform.
 import type { FindingJson } from '../api/migration-types';
 import { plural } from './format';
 
+/**
+ * Codes of findings that block until the request acknowledges them, then only warn. Copied from
+ * ACKNOWLEDGEABLE_FINDINGS in src/core/preflight.ts (the UI never imports server code).
+ */
+export const ACKNOWLEDGEABLE_CODES: readonly string[] = ['volume_host_path', 'writable_layer_changes'];
+
 export interface FindingGroups {
+  /** Errors that block whatever the user says. */
   error: FindingJson[];
+  /** Errors that block until the user acknowledges them (sending their codes with the request). */
+  acknowledge: FindingJson[];
   warning: FindingJson[];
   info: FindingJson[];
 }
 
+export function isAcknowledgeable(finding: FindingJson): boolean {
+  return ACKNOWLEDGEABLE_CODES.includes(finding.code);
+}
+
 export function groupFindings(findings: FindingJson[]): FindingGroups {
   return {
-    error: findings.filter((finding) => finding.severity === 'error'),
+    error: findings.filter((finding) => finding.severity === 'error' && !isAcknowledgeable(finding)),
+    acknowledge: findings.filter((finding) => finding.severity === 'error' && isAcknowledgeable(finding)),
     warning: findings.filter((finding) => finding.severity === 'warning'),
     info: findings.filter((finding) => finding.severity === 'info'),
   };
+}
+
+/** The codes to acknowledge in a request for these findings: those of acknowledgeable findings, once each. */
+export function acknowledgeableCodes(findings: FindingJson[]): string[] {
+  return [...new Set(findings.filter(isAcknowledgeable).map((finding) => finding.code))];
 }
 
 /** One sentence for a screen reader once preflight has answered: "Preflight found 1 error, 2 warnings and 1 note." */
@@ -21,6 +41,9 @@ export function findingsSummary(findings: FindingJson[]): string {
   const groups = groupFindings(findings);
   const parts = [
     groups.error.length > 0 ? plural(groups.error.length, 'error') : null,
+    groups.acknowledge.length > 0
+      ? plural(groups.acknowledge.length, 'finding to accept', 'findings to accept')
+      : null,
     groups.warning.length > 0 ? plural(groups.warning.length, 'warning') : null,
     groups.info.length > 0 ? plural(groups.info.length, 'note') : null,
   ].filter((part) => part !== null);

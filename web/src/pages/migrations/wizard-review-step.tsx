@@ -1,5 +1,7 @@
 // Step 5 of the wizard: a summary of the choices, the preflight check (a dry run, asked on entering the step), the
-// planned resources and findings, the acknowledgement of warnings, and "Start migration".
+// planned resources and findings, the acknowledgement of warnings, and "Start migration". Findings that block only
+// until accepted are read and ticked like warnings; the start request then names their codes in `acknowledge`, and
+// the dry run is not asked again (what the user read stays on the screen as it was).
 import { useId, type ReactNode } from 'react';
 import { useNavigate } from 'react-router';
 
@@ -18,6 +20,7 @@ import {
   detectedBindMounts,
   selectionNames,
   startDecision,
+  startRequest,
   warningSignature,
   type WizardAction,
   type WizardState,
@@ -191,13 +194,15 @@ export function WizardReviewStep({
   const navigate = useNavigate();
   const ackId = useId();
   const reasonId = useId();
+  const acceptId = useId();
   const body = buildRequest(state, true);
   const dryRun = useDryRun(body);
   const start = useStartMigration();
   const findings = dryRun.data?.findings ?? [];
   const signature = warningSignature(findings);
   const decision = startDecision(dryRun.isFetching ? undefined : dryRun.data, state.acknowledged);
-  const warnings = groupFindings(findings).warning.length;
+  const groups = groupFindings(findings);
+  const toRead = groups.warning.length + groups.acknowledge.length;
   const refused = refusedFindings(start.error);
 
   const startButton = (
@@ -213,7 +218,7 @@ export function WizardReviewStep({
         disabled={!decision.allowed || start.isPending}
         aria-describedby={decision.allowed ? undefined : reasonId}
         onClick={() => {
-          start.mutate(body, {
+          start.mutate(startRequest(body, findings), {
             onSuccess: ({ migration }) => {
               void navigate(`/migrations/${encodeURIComponent(migration.id)}`);
             },
@@ -265,7 +270,7 @@ export function WizardReviewStep({
             <PlanTable plan={dryRun.data.plan} />
             <MigrationFindings findings={findings} />
             <DetectedBindMounts findings={findings} dispatch={dispatch} />
-            {warnings > 0 && (
+            {toRead > 0 && (
               <div className="flex items-center gap-2 text-sm">
                 <input
                   id={ackId}
@@ -275,8 +280,14 @@ export function WizardReviewStep({
                     dispatch({ type: 'acknowledge', warnings: event.target.checked ? signature : null });
                   }}
                   className="h-4 w-4 accent-sky-600"
+                  aria-describedby={groups.acknowledge.length > 0 ? acceptId : undefined}
                 />
                 <label htmlFor={ackId}>I have read the warnings</label>
+                {groups.acknowledge.length > 0 && (
+                  <span id={acceptId} className="text-slate-600 dark:text-slate-400">
+                    and accept what blocks until accepted
+                  </span>
+                )}
               </div>
             )}
           </>

@@ -27,6 +27,7 @@ import {
   selectedCount,
   selectionNames,
   startDecision,
+  startRequest,
   stepProblem,
   warningSignature,
   wizardReducer,
@@ -397,6 +398,7 @@ describe('buildRequest', () => {
       conflict_policy: 'rename',
       source_policy: 'remove',
       bind_mounts: { '/srv/app/config': '/srv/app/config' },
+      acknowledge: [],
       dry_run: true,
     });
     expect(buildRequest(state, false).dry_run).toBe(false);
@@ -413,9 +415,27 @@ describe('findings and starting', () => {
   it('groups findings by severity', () => {
     expect(groupFindings(findings)).toEqual({
       error: [NAME_CONFLICT_ERROR],
+      acknowledge: [],
       warning: [RUNNING_WARNING],
       info: [ALREADY_PRESENT_INFO],
     });
+  });
+
+  it('lets a plan blocked only by findings to accept start once they are read, naming their codes', () => {
+    const toAccept: FindingJson = { severity: 'error', code: 'volume_host_path', message: 'host folder' };
+    const shown = [toAccept, RUNNING_WARNING];
+    expect(groupFindings(shown).acknowledge).toEqual([toAccept]);
+    expect(startDecision({ findings: shown, blocked: true }, null).allowed).toBe(false);
+    expect(
+      startDecision({ findings: shown, blocked: true }, warningSignature([RUNNING_WARNING])).allowed,
+    ).toBe(false);
+    expect(startDecision({ findings: shown, blocked: true }, warningSignature(shown))).toEqual({
+      allowed: true,
+      reason: null,
+    });
+    const body = buildRequest(atOptions(), true);
+    expect(startRequest(body, shown)).toEqual({ ...body, acknowledge: ['volume_host_path'], dry_run: false });
+    expect(startRequest(body, [RUNNING_WARNING]).acknowledge).toEqual([]);
   });
 
   it('signs a set of warnings so that a different set needs a new acknowledgement', () => {

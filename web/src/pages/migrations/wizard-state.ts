@@ -15,7 +15,7 @@ import type {
   WorkerResourcesJson,
 } from '../../api/worker-types';
 import { plural, shortId } from '../../lib/format';
-import { groupFindings } from '../../lib/migration-findings';
+import { acknowledgeableCodes, groupFindings } from '../../lib/migration-findings';
 import { matchesFilter } from '../../lib/worker-resources';
 
 export type WizardStep = 1 | 2 | 3 | 4 | 5;
@@ -492,15 +492,28 @@ export function buildRequest(state: WizardState, dryRun: boolean): MigrationRequ
     conflict_policy: state.options.conflictPolicy,
     source_policy: state.options.sourcePolicy,
     bind_mounts: bindMountRules(state.bindMounts),
+    acknowledge: [],
     dry_run: dryRun,
   };
 }
 
+/**
+ * The start request for a plan whose findings the user acknowledged: it names the codes of the acknowledgeable
+ * findings shown, so that the master's preflight turns those into warnings instead of blocking.
+ */
+export function startRequest(body: MigrationRequestBody, shown: FindingJson[]): MigrationRequestBody {
+  return { ...body, acknowledge: acknowledgeableCodes(shown), dry_run: false };
+}
+
 // ---- findings and start ----
 
-/** One string for a set of warnings, so that an acknowledgement holds for exactly those; null when there are none. */
+/**
+ * One string for the findings the user must read (warnings, and errors that block only until accepted), so that an
+ * acknowledgement holds for exactly those; null when there are none.
+ */
 export function warningSignature(findings: FindingJson[]): string | null {
-  const warnings = groupFindings(findings).warning;
+  const groups = groupFindings(findings);
+  const warnings = [...groups.acknowledge, ...groups.warning];
   if (warnings.length === 0) return null;
   return warnings.map((warning) => `${warning.code}\u0000${warning.message}`).join('\u0001');
 }
@@ -530,10 +543,20 @@ export function startDecision(
       reason: `Preflight found ${plural(errors, 'error')} that ${errors === 1 ? 'blocks' : 'block'} the migration: ${fix}`,
     };
   }
-  if (preflight.blocked) return { allowed: false, reason: `Preflight blocks the migration: ${fix}` };
+  const toAccept = groupFindings(preflight.findings).acknowledge.length;
+  // A dry run blocked only by findings to accept is not blocked once they are accepted with the start request.
+  if (preflight.blocked && toAccept === 0) {
+    return { allowed: false, reason: `Preflight blocks the migration: ${fix}` };
+  }
   const signature = warningSignature(preflight.findings);
   if (signature !== null && acknowledged !== signature) {
-    return { allowed: false, reason: 'Read the warnings and tick "I have read the warnings" to start.' };
+    return {
+      allowed: false,
+      reason:
+        toAccept > 0
+          ? `Read the warnings and tick "I have read the warnings" to start: ${toAccept === 1 ? 'one of them blocks' : `${toAccept} of them block`} the migration until you accept ${toAccept === 1 ? 'it' : 'them'} so.`
+          : 'Read the warnings and tick "I have read the warnings" to start.',
+    };
   }
   return { allowed: true, reason: null };
 }

@@ -190,6 +190,7 @@ describe('WizardPage', { timeout: 20_000 }, () => {
       conflict_policy: 'rename',
       source_policy: 'keep_running',
       bind_mounts: { '/srv/app/config': '/data/config' },
+      acknowledge: [],
       dry_run: true,
     };
     expect(dryRunCalls(calls).map((call) => call.body)).toEqual([expected]);
@@ -248,6 +249,68 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(screen.getByRole('button', { name: 'Start migration' })).toBeDisabled();
     await user.click(screen.getByRole('checkbox', { name: 'I have read the warnings' }));
     expect(screen.getByRole('button', { name: 'Start migration' })).toBeEnabled();
+  });
+
+  it('lets findings that block until accepted be accepted with the warnings and sends their codes', async () => {
+    const user = userEvent.setup();
+    const layer: FindingJson = {
+      severity: 'error',
+      code: 'writable_layer_changes',
+      message:
+        'container "app-1" has 3 files changed outside its volumes (/etc/app.conf, /var/cache/a, /root/.history): only volumes are migrated, so they are not on "beta", and removing it on "alpha" afterwards deletes them; acknowledge writable_layer_changes to go on',
+      resource: { type: 'container', name: 'app-1' },
+    };
+    const hostPath: FindingJson = {
+      severity: 'error',
+      code: 'volume_host_path',
+      message:
+        'volume "app-data" is bound to the host folder /srv/app on "alpha": its content is written into the host folder /srv/app on "beta"; acknowledge volume_host_path to go on',
+      resource: { type: 'volume', name: 'app-data' },
+    };
+    const { calls } = api([{ body: { ...dryRun([layer, hostPath, RUNNING_WARNING]), blocked: true } }]);
+    renderWizard();
+    await walkToReview(user);
+
+    const toAccept = await screen.findByRole('region', { name: 'Blocking until you accept them (2)' });
+    expect(toAccept).toHaveTextContent(/3 files changed outside its volumes/);
+    expect(toAccept).toHaveTextContent(/host folder \/srv\/app on "beta"/);
+    expect(screen.queryByRole('region', { name: /^Errors/ })).not.toBeInTheDocument();
+    expect(screen.getByRole('status')).toHaveTextContent(
+      'Preflight found 2 findings to accept and 1 warning.',
+    );
+    const start = screen.getByRole('button', { name: 'Start migration' });
+    expect(start).toBeDisabled();
+    expect(start).toHaveAccessibleDescription(/2 of them block the migration until you accept them/);
+    const tick = screen.getByRole('checkbox', { name: 'I have read the warnings' });
+    expect(tick).toHaveAccessibleDescription('and accept what blocks until accepted');
+    await user.click(tick);
+    expect(start).toBeEnabled();
+    await user.click(start);
+
+    expect(await screen.findByText('landed on m-new')).toBeInTheDocument();
+    // One dry run, without acknowledgements; the start names exactly the codes of the findings shown.
+    expect(dryRunCalls(calls).map((call) => (call.body as MigrationRequestBody).acknowledge)).toEqual([[]]);
+    const started = calls.filter(
+      (call) => call.method === 'POST' && !(call.body as MigrationRequestBody).dry_run,
+    );
+    expect(started.map((call) => (call.body as MigrationRequestBody).acknowledge)).toEqual([
+      ['writable_layer_changes', 'volume_host_path'],
+    ]);
+  });
+
+  it('still blocks on an error that cannot be accepted beside one that can', async () => {
+    const user = userEvent.setup();
+    const layer: FindingJson = {
+      severity: 'error',
+      code: 'writable_layer_changes',
+      message: 'container "app-1" has 1 file changed outside its volumes',
+    };
+    api([{ body: { ...dryRun([NAME_CONFLICT_ERROR, layer]), blocked: true } }]);
+    renderWizard();
+    await walkToReview(user);
+    await screen.findByRole('region', { name: 'Errors (1)' });
+    await user.click(screen.getByRole('checkbox', { name: 'I have read the warnings' }));
+    expect(screen.getByRole('button', { name: 'Start migration' })).toBeDisabled();
   });
 
   it('turns unmapped bind mounts from preflight into rules on the options step', async () => {
