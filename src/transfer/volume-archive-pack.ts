@@ -483,9 +483,9 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
 
   /**
    * Walks a folder's children in archive order, queuing each entry's inspection, at most LOOKAHEAD ahead of the
-   * emitter; descends into child folders in turn. The folder's descriptor stays open until every child's inspection
-   * has settled: a child's path goes through it, and a descriptor number closed early could be reused by another
-   * open file.
+   * emitter; descends into child folders in turn. The folder's descriptor is closed once every child's inspection
+   * has settled, not before: a child's path goes through it, and a descriptor number closed early could be reused
+   * by another open file. The walk itself goes on meanwhile, so inspections keep running ahead across folders.
    */
   async function walk(item: Promise<Item>, relative: string): Promise<void> {
     const found = await item.catch(() => undefined);
@@ -502,8 +502,13 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
         if (child.isDirectory()) await walk(childItem, childRelative);
       }
     } finally {
-      await Promise.allSettled(pending);
-      closeSync(folder.fd);
+      void Promise.allSettled(pending).then(() => {
+        try {
+          closeSync(folder.fd);
+        } catch {
+          // a folder only read from: closing it cannot lose anything
+        }
+      });
     }
   }
 
