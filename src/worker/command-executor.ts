@@ -207,14 +207,11 @@ export class CommandExecutor {
           throw error;
         }
       },
-      'container.rename': () =>
-        Promise.reject(new AppError('internal', 'container.rename: to be implemented')),
-      'container.changes': () =>
-        Promise.reject(new AppError('internal', 'container.changes: to be implemented')),
+      'container.rename': () => Promise.reject(new AppError('internal', 'container.rename: to be implemented')),
+      'container.changes': () => Promise.reject(new AppError('internal', 'container.changes: to be implemented')),
       'image.untag': () => Promise.reject(new AppError('internal', 'image.untag: to be implemented')),
       'volume.inspect': () => Promise.reject(new AppError('internal', 'volume.inspect: to be implemented')),
-      'volume.set_aside': () =>
-        Promise.reject(new AppError('internal', 'volume.set_aside: to be implemented')),
+      'volume.set_aside': () => Promise.reject(new AppError('internal', 'volume.set_aside: to be implemented')),
       'volume.restore_aside': () =>
         Promise.reject(new AppError('internal', 'volume.restore_aside: to be implemented')),
       'volume.create': async ({ spec }) => {
