@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority } from '../platform/pki.js';
-import { signGrant, verifyGrant, type TransferGrant } from './grant.js';
+import { sameResource, signGrant, verifyGrant, type TransferGrant } from './grant.js';
 
 let ca: CertificateAuthority;
 let otherCa: CertificateAuthority;
@@ -69,5 +69,41 @@ describe('transfer grants', () => {
         expect.objectContaining({ code: 'permission_denied' }),
       );
     }
+  });
+
+  it('carries an image’s id and exact target tags', () => {
+    const resource = { type: 'image' as const, name: 'sha256:ab', tags: ['app:1-migrated', 'app:latest'] };
+    const token = signGrant({ ...GRANT, resource }, ca.keyPem);
+    const grant = verifyGrant(token, { ca: ca.certPem, transferId: 't-1', expect: {} });
+    expect(grant.resource).toEqual(resource);
+  });
+
+  it('refuses an image grant that names no target tags, or tags that are not a list of distinct names', () => {
+    for (const resource of [
+      { type: 'image', name: 'sha256:ab' },
+      { type: 'image', name: 'sha256:ab', tags: 'app:1' },
+      { type: 'image', name: 'sha256:ab', tags: ['app:1', 'app:1'] },
+      { type: 'image', name: 'sha256:ab', tags: [''] },
+      { type: 'volume', name: 'data', tags: ['app:1'] },
+    ]) {
+      const token = signGrant({ ...GRANT, resource: resource as TransferGrant['resource'] }, ca.keyPem);
+      expect(() => verifyGrant(token, { ca: ca.certPem, transferId: 't-1', expect: {} })).toThrow(
+        expect.objectContaining({ code: 'permission_denied' }),
+      );
+    }
+    const untagged = signGrant({ ...GRANT, resource: { type: 'image', name: 'sha256:ab' } }, ca.keyPem);
+    expect(() => verifyGrant(untagged, { ca: ca.certPem, transferId: 't-1', expect: {} })).toThrow(
+      /names no target tags/,
+    );
+  });
+
+  it('compares resources by type, name and the set of tags', () => {
+    const image = { type: 'image' as const, name: 'sha256:ab', tags: ['a:1', 'b:2'] };
+    expect(sameResource(image, { ...image, tags: ['b:2', 'a:1'] })).toBe(true);
+    expect(sameResource(image, { ...image, tags: ['a:1'] })).toBe(false);
+    expect(sameResource(image, { ...image, tags: ['a:1', 'b:2', 'c:3'] })).toBe(false);
+    expect(sameResource(image, { type: 'image', name: 'sha256:ab' })).toBe(false);
+    expect(sameResource(image, { ...image, name: 'sha256:cd' })).toBe(false);
+    expect(sameResource({ type: 'volume', name: 'v' }, { type: 'volume', name: 'v' })).toBe(true);
   });
 });

@@ -18,9 +18,40 @@ export interface TransferGrant {
   transferId: string;
   sourceWorkerId: string;
   targetWorkerId: string;
-  resource: { type: Extract<ResourceType, 'volume' | 'image'>; name: string };
+  resource: GrantedResource;
   /** Unix milliseconds. */
   expiresAt: number;
+}
+
+/**
+ * What one grant lets through: a volume by name, or an image by id ("sha256:…") together with exactly the "repo:tag"
+ * references it may carry on the target (empty: none). An image grant without `tags` is refused: the receiver must
+ * never fall back to the tags the sender's archive names.
+ */
+export interface GrantedResource {
+  type: Extract<ResourceType, 'volume' | 'image'>;
+  name: string;
+  tags?: string[];
+}
+
+/** Whether two resources are the same grant-wise: same type and name, and the same set of image tags. */
+export function sameResource(a: GrantedResource, b: GrantedResource): boolean {
+  if (a.type !== b.type || a.name !== b.name) return false;
+  if (a.tags === undefined || b.tags === undefined) return a.tags === b.tags;
+  const left = new Set(a.tags);
+  const right = new Set(b.tags);
+  return left.size === right.size && [...left].every((tag) => right.has(tag));
+}
+
+/** How a resource reads in a refusal: `image "sha256:…" tagged a:1, b:2`. */
+export function describeResource(resource: GrantedResource): string {
+  const tags =
+    resource.tags === undefined
+      ? ''
+      : resource.tags.length === 0
+        ? ' with no tags'
+        : ` tagged ${resource.tags.join(', ')}`;
+  return `${resource.type} "${resource.name}"${tags}`;
 }
 
 /** How long a grant stays valid: long enough to start a transfer, short enough to be useless if it leaks. */
@@ -51,6 +82,20 @@ function publicKeyOf(ca: string | KeyObject): KeyObject {
   return ca.includes('CERTIFICATE') ? new X509Certificate(ca).publicKey : createPublicKey(ca);
 }
 
+function isResource(value: unknown): value is GrantedResource {
+  if (typeof value !== 'object' || value === null) return false;
+  // Parsed JSON: the declared type says nothing yet.
+  const { type, name, tags } = value as { type?: unknown; name?: unknown; tags?: unknown };
+  if (typeof name !== 'string') return false;
+  if (type === 'volume') return tags === undefined;
+  return (
+    type === 'image' &&
+    Array.isArray(tags) &&
+    tags.every((tag) => typeof tag === 'string' && tag !== '') &&
+    new Set(tags).size === tags.length
+  );
+}
+
 function isGrant(value: unknown): value is TransferGrant {
   if (typeof value !== 'object' || value === null) return false;
   const grant = value as Partial<TransferGrant>;
@@ -61,10 +106,7 @@ function isGrant(value: unknown): value is TransferGrant {
     typeof grant.sourceWorkerId === 'string' &&
     typeof grant.targetWorkerId === 'string' &&
     typeof grant.expiresAt === 'number' &&
-    typeof grant.resource === 'object' &&
-    // Parsed JSON: the declared type says nothing yet.
-    ['volume', 'image'].includes(String((grant.resource as { type?: unknown }).type)) &&
-    typeof (grant.resource as { name?: unknown }).name === 'string'
+    isResource(grant.resource)
   );
 }
 
@@ -94,7 +136,12 @@ export function verifyGrant(token: string, check: GrantCheck): TransferGrant {
   } catch {
     throw denied('the grant is malformed');
   }
-  if (!isGrant(grant)) throw denied('the grant is malformed');
+  if (!isGrant(grant)) {
+    const resource = (grant as { resource?: { type?: unknown; tags?: unknown } } | null)?.resource;
+    if (resource?.type === 'image' && resource.tags === undefined)
+      throw denied('the image grant names no target tags');
+    throw denied('the grant is malformed');
+  }
   if (grant.expiresAt < (check.now ?? Date.now())) throw denied('the grant has expired');
   if (grant.transferId !== check.transferId) throw denied('the grant is for another transfer');
   if (check.expect.targetWorkerId !== undefined && grant.targetWorkerId !== check.expect.targetWorkerId)

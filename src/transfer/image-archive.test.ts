@@ -11,7 +11,9 @@ import type { ImageDetails, ImageSummary } from '../core/docker-resources.js';
 import { AppError } from '../core/errors.js';
 import {
   filterSavedImage,
+  guardGrantedImage,
   imagePlanForTarget,
+  loadGrantedImage,
   layersToSkip,
   readSaveLayout,
   sharedLayerPrefix,
@@ -604,4 +606,263 @@ describe('memory while filtering a large layer', () => {
     );
     expect(peak - baseline).toBeLessThan(64 * MiB);
   }, 120_000);
+});
+
+describe('guardGrantedImage', () => {
+  const layout = expectedLayout(THREE_LAYERS);
+  const GRANTED = { imageId: layout.imageId, tags: ['dm/app:1-migrated'] };
+
+  /** A save's entries, changed by `edit`, packed again: what a hostile sender can stream. */
+  async function edited(
+    edit: (entries: ParsedEntry[]) => ParsedEntry[],
+    spec: SaveSpec = THREE_LAYERS,
+  ): Promise<Buffer> {
+    const entries = edit(await entriesOf(await collect(saveStream(spec))));
+    const pack = tar.pack();
+    for (const entry of entries) {
+      const header = { name: entry.name, type: entry.type as Header['type'], mode: entry.mode, mtime: MTIME };
+      if (entry.type === 'symlink' || entry.type === 'link')
+        pack.entry({ ...header, linkname: entry.linkname ?? '' });
+      else if (entry.type === 'directory') pack.entry(header);
+      else pack.entry(header, entry.content);
+    }
+    pack.finalize();
+    return collect(pack as AsyncIterable<Uint8Array>);
+  }
+
+  function configEntry(entries: ParsedEntry[]): ParsedEntry {
+    const found = entries.find((entry) => entry.name === layout.configPath);
+    if (!found) throw new Error('no config');
+    return found;
+  }
+
+  it('passes the granted image with manifest.json last, naming exactly the granted tags', async () => {
+    const original = await entriesOf(await collect(saveStream(THREE_LAYERS)));
+    const out = await entriesOf(await collect(guardGrantedImage(saveStream(THREE_LAYERS), GRANTED)));
+    expect(out.map((entry) => entry.name)).toEqual([
+      ...original.map((entry) => entry.name).filter((name) => name !== 'manifest.json'),
+      'manifest.json',
+    ]);
+    for (const entry of out.slice(0, -1)) {
+      expect(entry.content).toEqual(original.find((other) => other.name === entry.name)?.content);
+    }
+    expect(JSON.parse(out.at(-1)?.content.toString() ?? '')).toEqual([
+      {
+        Config: layout.configPath,
+        RepoTags: ['dm/app:1-migrated'],
+        Layers: layout.layers.map((layer) => layer.path),
+      },
+    ]);
+  });
+
+  it('gives the image no tags when the grant names none, and drops the legacy repositories file', async () => {
+    const bytes = await edited((entries) => [
+      ...entries,
+      {
+        name: 'repositories',
+        type: 'file',
+        mode: 0o644,
+        size: 0,
+        linkname: null,
+        content: Buffer.from('{"dm/app":{"1":"x"}}'),
+      },
+    ]);
+    const out = await entriesOf(
+      await collect(guardGrantedImage(Readable.from([bytes]), { ...GRANTED, tags: [] })),
+    );
+    expect(out.map((entry) => entry.name)).not.toContain('repositories');
+    expect(JSON.parse(out.at(-1)?.content.toString() ?? '')).toMatchObject([{ RepoTags: [] }]);
+  });
+
+  it('refuses another image than granted, and never lets manifest.json or the end of the archive through', async () => {
+    const other: SaveSpec = { ...THREE_LAYERS, layers: THREE_LAYERS.layers.slice(0, 2) };
+    const chunks: Buffer[] = [];
+    const error = await failureOf(
+      (async () => {
+        for await (const chunk of guardGrantedImage(saveStream(other), GRANTED)) chunks.push(chunk);
+      })(),
+    );
+    expect(error.code).toBe('permission_denied');
+    expect(error.message).toBe(
+      `transfer refused: the sender streamed image ${expectedLayout(other).imageId}, the grant names ${GRANTED.imageId}`,
+    );
+    const sent = Buffer.concat(chunks);
+    expect(sent.includes(Buffer.from('manifest.json'))).toBe(false);
+    expect(sent.subarray(-1024).equals(Buffer.alloc(1024))).toBe(false);
+  });
+
+  it('refuses a save of several images', async () => {
+    const error = await failureOf(
+      collect(guardGrantedImage(saveStream({ ...THREE_LAYERS, extraImages: 1 }), GRANTED)),
+    );
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain('holds 2 images');
+  });
+
+  const file = (name: string, content: string | Buffer): ParsedEntry => ({
+    name,
+    type: 'file',
+    mode: 0o644,
+    size: 0,
+    linkname: null,
+    content: Buffer.from(content),
+  });
+  const symlink = (name: string, linkname: string): ParsedEntry => ({
+    name,
+    type: 'symlink',
+    mode: 0o777,
+    size: 0,
+    linkname,
+    content: Buffer.alloc(0),
+  });
+
+  it.each<[string, (entries: ParsedEntry[]) => ParsedEntry[], RegExp]>([
+    [
+      'the granted config followed by another under the same name',
+      (entries) => [...entries, file(layout.configPath, '{"rootfs":{}}')],
+      /holds .*\.json twice/,
+    ],
+    [
+      'the same entry under another spelling',
+      (entries) => [...entries, file(`./x/../${layout.configPath}`, '{}')],
+      /twice/,
+    ],
+    ['a path above the archive', (entries) => [file('../evil', 'x'), ...entries], /outside the archive/],
+    ['an absolute path', (entries) => [file('/etc/evil', 'x'), ...entries], /outside the archive/],
+    [
+      'a symlink pointing outside',
+      (entries) => [...entries, symlink('x/layer.tar', '../../etc/shadow')],
+      /points outside the archive/,
+    ],
+    [
+      'a symlink pointing at an absolute path',
+      (entries) => [...entries, symlink('x/layer.tar', '/etc/shadow')],
+      /points outside the archive/,
+    ],
+    [
+      'an entry written through a symlink',
+      (entries) => [symlink('d', '.'), ...entries, file('d/other.json', '{}')],
+      /lies under the symlink d/,
+    ],
+    [
+      'a symlink over a folder of the archive',
+      (entries) => [...entries, file('implied/a.json', '{}'), symlink('implied', '.')],
+      /would replace a folder/,
+    ],
+    [
+      'a hard link',
+      (entries) => [...entries, { ...symlink('copy.json', layout.configPath), type: 'link' }],
+      /is a link, which docker save never writes/,
+    ],
+    [
+      'a config that is a symlink to the granted config',
+      (entries) => {
+        const config = configEntry(entries);
+        return [
+          ...entries.filter((entry) => entry !== config && entry.name !== 'manifest.json'),
+          file('real.json', config.content),
+          symlink(config.name, 'real.json'),
+          ...entries.filter((entry) => entry.name === 'manifest.json'),
+        ];
+      },
+      /is not a file of the archive/,
+    ],
+  ])('refuses %s', async (_what, edit, reason) => {
+    const bytes = await edited(edit);
+    const error = await failureOf(collect(guardGrantedImage(Readable.from([bytes]), GRANTED)));
+    expect(error.message).toMatch(reason);
+  });
+});
+
+describe('loadGrantedImage against a fake engine', () => {
+  const layout = expectedLayout(THREE_LAYERS);
+
+  /** Images by id with their tags, loaded as the Engine does: RepoTags of manifest.json move tags to the image. */
+  function fakeEngine(options: { alsoTag?: string } = {}) {
+    const tags = new Map<string, string>([['dm/app:1', 'sha256:other']]);
+    const images = new Set<string>(['sha256:other']);
+    const details = (id: string): ImageDetails => ({
+      id,
+      tags: [...tags].filter(([, target]) => target === id).map(([tag]) => tag),
+      digests: [],
+      size: 0,
+      created: 0,
+      labels: {},
+      containers: -1,
+      architecture: 'amd64',
+      os: 'linux',
+      layers: [],
+    });
+    return {
+      tags,
+      images,
+      listImages: (): Promise<ImageSummary[]> => Promise.resolve([...images].map(details)),
+      inspectImage: (ref: string): Promise<ImageDetails> => {
+        const id = images.has(ref) ? ref : tags.get(ref);
+        return id === undefined
+          ? Promise.reject(new AppError('not_found', `no such image: ${ref}`))
+          : Promise.resolve(details(id));
+      },
+      tagImage: (id: string, repo: string, tag: string): Promise<void> => {
+        tags.set(`${repo}:${tag}`, id);
+        return Promise.resolve();
+      },
+      removeImage: (ref: string): Promise<void> => {
+        if (tags.delete(ref)) {
+          const id = layout.imageId;
+          if (![...tags.values()].includes(id) && ref !== id) images.delete(id);
+          return Promise.resolve();
+        }
+        if (!images.delete(ref)) return Promise.reject(new AppError('not_found', `no such image: ${ref}`));
+        for (const [tag, target] of tags) if (target === ref) tags.delete(tag);
+        return Promise.resolve();
+      },
+      loadImages: async (stream: AsyncIterable<Uint8Array>): Promise<void> => {
+        const entries = await entriesOf(await collect(stream));
+        const manifest = entries.find((entry) => entry.name === 'manifest.json');
+        if (!manifest) throw new AppError('invalid_argument', 'no manifest');
+        const [image] = JSON.parse(manifest.content.toString()) as { Config: string; RepoTags: string[] }[];
+        const config = entries.find((entry) => entry.name === image?.Config);
+        if (!image || !config) throw new AppError('invalid_argument', 'no config');
+        const id = sha256(config.content);
+        images.add(id);
+        for (const tag of image.RepoTags) tags.set(tag, id);
+        if (options.alsoTag) tags.set(options.alsoTag, id);
+      },
+    };
+  }
+
+  it('loads the image under the granted tags only, leaving the tag the source used where it was', async () => {
+    const engine = fakeEngine();
+    await loadGrantedImage(engine, saveStream(THREE_LAYERS), {
+      imageId: layout.imageId,
+      tags: ['dm/app:1-migrated'],
+    });
+    expect(engine.tags.get('dm/app:1-migrated')).toBe(layout.imageId);
+    expect(engine.tags.get('dm/app:1')).toBe('sha256:other');
+    expect(engine.tags.has('dm/app:latest')).toBe(false);
+  });
+
+  it('undoes a load that left the image with a tag the grant does not name, and only that load', async () => {
+    const engine = fakeEngine({ alsoTag: 'dm/app:1' });
+    const error = await failureOf(
+      loadGrantedImage(engine, saveStream(THREE_LAYERS), { imageId: layout.imageId, tags: ['dm/app:2'] }),
+    );
+    expect(error.message).toContain('tags the grant does not name: dm/app:1');
+    // dm/app:1 names the image it named before; the load's own tag and image are gone.
+    expect(engine.tags.get('dm/app:1')).toBe('sha256:other');
+    expect(engine.tags.has('dm/app:2')).toBe(false);
+    expect(engine.images.has(layout.imageId)).toBe(false);
+    expect(engine.images.has('sha256:other')).toBe(true);
+  });
+
+  it('moves a granted tag that named another image back when the load fails', async () => {
+    const engine = fakeEngine({ alsoTag: 'dm/stray:1' });
+    await failureOf(
+      loadGrantedImage(engine, saveStream(THREE_LAYERS), { imageId: layout.imageId, tags: ['dm/app:1'] }),
+    );
+    expect(engine.tags.get('dm/app:1')).toBe('sha256:other');
+    expect(engine.tags.has('dm/stray:1')).toBe(false);
+    expect(engine.images.has(layout.imageId)).toBe(false);
+  });
 });

@@ -1,6 +1,7 @@
 // Ships a Docker image to another engine sending only the layers that engine lacks: a `docker save` stream is
 // re-emitted with the layers the target already holds blanked, and `docker load` there rebuilds the same image.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { posix } from 'node:path';
 
 import tar from 'tar-stream';
 import type { Extract, Header, Pack } from 'tar-stream';
@@ -297,6 +298,76 @@ export async function readSaveLayout(saveStream: AsyncIterable<Uint8Array>): Pro
   };
 }
 
+/** Appends one entry to the archive being written: its header, then `body` (a buffer, or streamed). */
+type AddEntry = (
+  header: Partial<EntryHeader> & Pick<EntryHeader, 'name'>,
+  body: AsyncIterable<unknown> | Buffer | undefined,
+) => Promise<void>;
+
+/**
+ * Re-emits a tar stream entry by entry: `onEntry` sees each entry of `source` in order and appends what should go
+ * out (the entry, a changed one, or nothing); `atEnd` may append more once the source has ended, before the
+ * end-of-archive marker. A failure of either ends the output with that failure and without the marker, so a reader
+ * never takes a partial archive for a whole one. Streams with backpressure: one chunk at a time is in memory.
+ */
+async function* rewriteArchive(
+  source: AsyncIterable<Uint8Array>,
+  onEntry: (entry: Entry, add: AddEntry) => Promise<void>,
+  atEnd: (add: AddEntry) => Promise<void>,
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const pack = tar.pack();
+  let failure: AppError | undefined;
+
+  const add: AddEntry = async (header, body) => {
+    await new Promise<void>((resolve, reject) => {
+      const sink = pack.entry(header, (error) => {
+        if (error) reject(error);
+        else resolve();
+      });
+      if (header.type !== 'file' && header.type !== 'contiguous-file') return; // void entries end themselves
+      void (async (): Promise<void> => {
+        if (Buffer.isBuffer(body)) {
+          if (!sink.write(body)) await writable(sink);
+        } else if (body) {
+          for await (const chunk of body) {
+            if (sink.destroyed) return;
+            if (!sink.write(chunk)) await writable(sink);
+          }
+        }
+        sink.end(undefined);
+      })().catch((error: unknown) => {
+        sink.destroy(error instanceof Error ? error : new Error(String(error)));
+        reject(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
+  };
+
+  const copying = forEachEntry(source, (entry) => onEntry(entry, add)).then(async () => {
+    await atEnd(add);
+    pack.finalize();
+  });
+  copying.catch((error: unknown) => {
+    failure = AppError.from(error);
+    pack.destroy(failure);
+  });
+
+  let finished = false;
+  try {
+    for await (const chunk of pack) {
+      onBytes((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+    finished = true;
+  } catch (error) {
+    throw failure ?? AppError.from(error);
+  } finally {
+    if (!finished) pack.destroy(new AppError('canceled', 'the image stream was closed before the end'));
+    await copying.catch(() => undefined);
+  }
+  if (failure) throw failure;
+}
+
 function blankedHeader(header: EntryHeader): EntryHeader {
   const pax = header.pax ? { ...header.pax } : null;
   if (pax) delete pax.size; // Go writes the size of files ≥ 8 GiB as a PAX record
@@ -359,39 +430,10 @@ export function filterSavedImage(
     }
   }
 
-  async function* emit(): AsyncGenerator<Buffer> {
-    const pack = tar.pack();
-    let failure: AppError | undefined;
-
-    async function add(
-      header: EntryHeader,
-      body: AsyncIterable<unknown> | Buffer | undefined,
-    ): Promise<void> {
-      await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry(header, (error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-        if (header.type !== 'file' && header.type !== 'contiguous-file') return; // void entries end themselves
-        void (async (): Promise<void> => {
-          if (Buffer.isBuffer(body)) {
-            if (!sink.write(body)) await writable(sink);
-          } else if (body) {
-            for await (const chunk of body) {
-              if (sink.destroyed) return;
-              if (!sink.write(chunk)) await writable(sink);
-            }
-          }
-          sink.end(undefined);
-        })().catch((error: unknown) => {
-          sink.destroy(error instanceof Error ? error : new Error(String(error)));
-          reject(error instanceof Error ? error : new Error(String(error)));
-        });
-      });
-    }
-
-    const seen = new Set<string>();
-    const copying = forEachEntry(saveStream, async (entry) => {
+  const seen = new Set<string>();
+  const stream = rewriteArchive(
+    saveStream,
+    async (entry, add) => {
       const header = entry.header as EntryHeader;
       const path = normalizePath(header.name);
       seen.add(path);
@@ -409,36 +451,21 @@ export function filterSavedImage(
       } else {
         await add(header, entry);
       }
-    }).then(() => {
+    },
+    () => {
       if (!manifestLayers) throw notASave('it has no manifest.json');
       const missing = [...skip].filter((path) => !seen.has(path));
       if (missing.length > 0) {
         throw new AppError('failed_precondition', `the image archive has no entry ${missing[0]}`);
       }
-      pack.finalize();
-    });
-    copying.catch((error: unknown) => {
-      failure = AppError.from(error);
-      pack.destroy(failure);
-    });
+      return Promise.resolve();
+    },
+    (bytes) => {
+      totalBytes += bytes;
+    },
+  );
 
-    let finished = false;
-    try {
-      for await (const chunk of pack) {
-        totalBytes += (chunk as Buffer).length;
-        yield chunk as Buffer;
-      }
-      finished = true;
-    } catch (error) {
-      throw failure ?? AppError.from(error);
-    } finally {
-      if (!finished) pack.destroy(new AppError('canceled', 'the image stream was closed before the end'));
-      await copying.catch(() => undefined);
-    }
-    if (failure) throw failure;
-  }
-
-  return { stream: emit(), stats };
+  return { stream, stats };
 }
 
 /** The diff-id lists of every image on `engine`: what it can skip loading. */
@@ -518,4 +545,271 @@ export async function shipImage(
     stats,
     resentInFull,
   };
+}
+
+/** The image a receiving worker may load: its id and exactly the "repo:tag" references it may carry there. */
+export interface GrantedImage {
+  /** "sha256:…" */
+  imageId: string;
+  tags: string[];
+}
+
+function refused(message: string): AppError {
+  return new AppError('permission_denied', `transfer refused: ${message}`);
+}
+
+/** An archive path as the Engine resolves it inside its extraction folder; refuses one that could leave it. */
+function archivePath(name: string): string {
+  const normalized = posix.normalize(normalizePath(name)).replace(/\/+$/, '');
+  if (name.startsWith('/') || normalized === '..' || normalized.startsWith('../') || normalized === '.') {
+    throw notASave(`the entry '${name}' lies outside the archive`);
+  }
+  return normalized;
+}
+
+/** Every folder `path` lies in, outermost first ("a/b/c" → "a", "a/b"). */
+function foldersOf(path: string): string[] {
+  const parts = path.split('/');
+  return parts.slice(0, -1).map((_, index) => parts.slice(0, index + 1).join('/'));
+}
+
+/** Passes an entry's chunks on while hashing them. */
+async function* hashing(entry: Entry, hash: Hash): AsyncGenerator<Buffer> {
+  for await (const chunk of entry) {
+    hash.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+}
+
+/**
+ * Checks an incoming image archive against what a grant allows while it streams on to `docker load`, and fails it
+ * before its end when it holds anything else. The Engine (20.10's daemon/images tarexport Load) untars the whole
+ * upload into a temporary folder before it reads manifest.json, so withholding manifest.json until the end and
+ * failing the stream instead of sending it leaves nothing loaded. Checked: the entries stay inside the archive (no
+ * absolute or `..` paths, no entry under a symlink or file, no duplicate, symlinks pointing inside), manifest.json
+ * names exactly one image whose config blob hashes to the granted image id. What goes out: every entry but
+ * manifest.json and `repositories` as it came, then a manifest.json of that image (config and layers) whose
+ * RepoTags are the granted tags and nothing else: the archive's own tags are never applied. The layers themselves
+ * are the Engine's to check: it verifies each against the diff ids of that config.
+ */
+export function guardGrantedImage(
+  source: AsyncIterable<Uint8Array>,
+  granted: GrantedImage,
+): AsyncIterable<Buffer> {
+  const types = new Map<string, string>();
+  const folders = new Set<string>();
+  const digests = new Map<string, Hash>();
+  let manifest: ManifestItem | undefined;
+
+  async function onEntry(entry: Entry, add: AddEntry): Promise<void> {
+    const header = entry.header as EntryHeader;
+    // Typed loosely on purpose: tar-stream gives null for a type flag it does not know.
+    const type = (header.type as string | null | undefined) ?? 'unknown entry';
+    const path = archivePath(header.name);
+    if (types.has(path)) throw notASave(`it holds ${path} twice`);
+    for (const folder of foldersOf(path)) {
+      const above = types.get(folder);
+      if (above !== undefined && above !== 'directory')
+        throw notASave(`${path} lies under the ${above} ${folder}`);
+      folders.add(folder);
+    }
+    if (type !== 'directory' && folders.has(path)) {
+      throw notASave(`the ${type} ${path} would replace a folder of the archive`);
+    }
+    types.set(path, type);
+    switch (type) {
+      case 'directory':
+        await add(header, undefined);
+        return;
+      case 'symlink': {
+        const target = (header.linkname as string | null | undefined) ?? '';
+        const resolved = posix.normalize(posix.join(posix.dirname(path), target));
+        if (target.startsWith('/') || resolved === '..' || resolved.startsWith('../')) {
+          throw notASave(`the symlink ${path} points outside the archive (${target})`);
+        }
+        await add(header, undefined);
+        return;
+      }
+      case 'file':
+      case 'contiguous-file':
+        if (path === 'manifest.json') {
+          manifest = parseManifest(await readSmall(entry));
+        } else if (path === 'repositories') {
+          await drain(entry); // the legacy tag list: tags come from the grant only
+        } else if (header.size <= METADATA_MAX) {
+          // One of these is the config; which one, manifest.json says at the end.
+          const hash = createHash('sha256');
+          digests.set(path, hash);
+          await add(header, hashing(entry, hash));
+        } else {
+          await add(header, entry);
+        }
+        return;
+      default:
+        throw notASave(`${path} is a ${type}, which docker save never writes`);
+    }
+  }
+
+  async function atEnd(add: AddEntry): Promise<void> {
+    if (!manifest) throw notASave('it has no manifest.json');
+    const configPath = archivePath(manifest.config);
+    const hash = types.get(configPath) === 'file' ? digests.get(configPath) : undefined;
+    if (!hash) throw notASave(`the image config ${manifest.config} is not a file of the archive`);
+    const imageId = `sha256:${hash.digest('hex')}`;
+    if (imageId !== granted.imageId) {
+      throw refused(`the sender streamed image ${imageId}, the grant names ${granted.imageId}`);
+    }
+    const rewritten = Buffer.from(
+      JSON.stringify([{ Config: configPath, RepoTags: granted.tags, Layers: manifest.layers }]),
+    );
+    await add(
+      { name: 'manifest.json', type: 'file', mode: 0o644, size: rewritten.length, mtime: new Date(0) },
+      rewritten,
+    );
+  }
+
+  return rewriteArchive(source, onEntry, atEnd, () => undefined);
+}
+
+type LoadingEngine = Pick<
+  DockerEngine,
+  'loadImages' | 'listImages' | 'inspectImage' | 'tagImage' | 'removeImage'
+>;
+
+/** What a load may change on the target: whether the image was there, and which image every tag named. */
+interface BeforeLoad {
+  /** The image's tags when it was there already, else undefined. */
+  imageTags: string[] | undefined;
+  /** Image id of every tag on the engine. */
+  tagTargets: Map<string, string>;
+}
+
+/** `repo:tag` → repo and tag, as `docker tag` splits it (a colon before the last slash is a registry port). */
+function splitTag(reference: string): [string, string] {
+  const colon = reference.lastIndexOf(':');
+  const slash = reference.lastIndexOf('/');
+  return colon > slash ? [reference.slice(0, colon), reference.slice(colon + 1)] : [reference, 'latest'];
+}
+
+/** The image `ref` names on `engine`, or undefined when there is none. */
+async function imageOf(
+  engine: Pick<DockerEngine, 'inspectImage'>,
+  ref: string,
+): Promise<{ id: string; tags: string[] } | undefined> {
+  try {
+    return await engine.inspectImage(ref);
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'not_found') return undefined;
+    throw error;
+  }
+}
+
+async function beforeLoad(engine: LoadingEngine, granted: GrantedImage): Promise<BeforeLoad> {
+  const tagTargets = new Map<string, string>();
+  for (const image of await engine.listImages()) for (const tag of image.tags) tagTargets.set(tag, image.id);
+  return { imageTags: (await imageOf(engine, granted.imageId))?.tags, tagTargets };
+}
+
+/** What is wrong with the target after a load, or undefined when it holds the granted image under its tags. */
+async function loadedWrongly(
+  engine: LoadingEngine,
+  granted: GrantedImage,
+  before: BeforeLoad,
+): Promise<string | undefined> {
+  const loaded = await imageOf(engine, granted.imageId);
+  if (loaded?.id !== granted.imageId) return `the engine holds no image ${granted.imageId} after the load`;
+  const allowed = new Set([...(before.imageTags ?? []), ...granted.tags]);
+  const extra = loaded.tags.filter((tag) => !allowed.has(tag));
+  if (extra.length > 0) return `the loaded image carries tags the grant does not name: ${extra.join(', ')}`;
+  for (const tag of granted.tags) {
+    const target = await imageOf(engine, tag);
+    if (target?.id !== granted.imageId) return `${tag} does not name the loaded image`;
+  }
+  return undefined;
+}
+
+/**
+ * Puts back what a failed load changed, and only that: a tag of the loaded image that named another image before
+ * names it again, one that did not exist is removed, and the image goes when it was not there before. Removing the
+ * last tag of an image deletes it (the Engine has no plain untag), so a tag that is now the only name of an image
+ * that was there untagged before stays, and is reported.
+ */
+async function undoLoad(engine: LoadingEngine, granted: GrantedImage, before: BeforeLoad): Promise<string[]> {
+  const left: string[] = [];
+  const loaded = await imageOf(engine, granted.imageId);
+  for (const tag of loaded?.tags ?? []) {
+    const was = before.tagTargets.get(tag);
+    if (was === granted.imageId) continue;
+    if (was !== undefined) {
+      const [repo, version] = splitTag(tag);
+      await engine.tagImage(was, repo, version);
+      continue;
+    }
+    const now = await imageOf(engine, granted.imageId);
+    if (before.imageTags?.length === 0 && now?.tags.length === 1) left.push(tag);
+    else await engine.removeImage(tag);
+  }
+  if (before.imageTags === undefined) {
+    try {
+      await engine.removeImage(granted.imageId);
+    } catch (error) {
+      // Gone with its last tag already; or in use by a container, which we do not touch.
+      if (!(error instanceof AppError && (error.code === 'not_found' || error.code === 'conflict')))
+        throw error;
+    }
+  }
+  return left;
+}
+
+/**
+ * Loads an incoming image archive on `engine` as `granted` allows: checked on its way in (guardGrantedImage), then
+ * on the engine (the image id is there and carries the granted tags, and no other tag it did not have). When the
+ * load fails or the result is not what was granted, what this load changed is undone — a tag that named another
+ * image before names it again; nothing that was there before is removed.
+ */
+export async function loadGrantedImage(
+  engine: LoadingEngine,
+  source: AsyncIterable<Uint8Array>,
+  granted: GrantedImage,
+): Promise<void> {
+  const before = await beforeLoad(engine, granted);
+  let refusal: unknown;
+  const guarded = guardGrantedImage(source, granted);
+  const watched = (async function* (): AsyncGenerator<Buffer> {
+    try {
+      yield* guarded;
+    } catch (error) {
+      refusal = error;
+      throw error;
+    }
+  })();
+  let failure: AppError | undefined;
+  try {
+    await engine.loadImages(watched);
+    const wrong = await loadedWrongly(engine, granted, before);
+    if (wrong) failure = new AppError('internal', `the loaded image is not what was granted: ${wrong}`);
+  } catch (error) {
+    failure = AppError.from(refusal ?? error);
+  }
+  if (!failure) return;
+  let left: string[];
+  try {
+    left = await undoLoad(engine, granted, before);
+  } catch (error) {
+    throw new AppError(
+      failure.code,
+      `${failure.message}; undoing the load failed too: ${AppError.from(error).message}`,
+      {
+        cause: failure,
+      },
+    );
+  }
+  if (left.length === 0) throw failure;
+  throw new AppError(
+    failure.code,
+    `${failure.message}; left in place (removing would delete an image that was there): ${left.join(', ')}`,
+    {
+      cause: failure,
+    },
+  );
 }

@@ -1,7 +1,8 @@
 // Packs a volume directory into a tar stream at the consumer's pace: entries go out in sorted order while the
-// next ones are inspected and small files read ahead in parallel; large files go out in 1 MiB reads.
+// next ones are inspected and small files read ahead in parallel; large files go out in 1 MiB reads. The walk goes
+// by open folder descriptors, so a container swapping a folder for a symlink cannot steer it outside the volume.
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsConstants, fstatSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, statSync } from 'node:fs';
 import type { Dirent, Stats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,15 +38,59 @@ const LOOKAHEAD = 32;
 /** Reads of a large file in flight ahead of the chunk being sent. */
 const READS_AHEAD = 2;
 
+/**
+ * Where every entry of the volume is reached: a path through the open descriptor of its folder. Node has no
+ * openat(2), fstatat(2) or readlinkat(2), but Linux resolves /proc/self/fd/N to the very folder open as N — where it
+ * is now, whatever its path became — so "/proc/self/fd/N/name" looks up one name in that folder, as openat(N, name)
+ * would. With each folder opened O_NOFOLLOW|O_DIRECTORY by name in its already open parent, from the volume's root
+ * down, no symlink is ever followed on the way to an entry, however the tree changes while it is packed: a folder
+ * swapped for a symlink after its parent was listed is packed as that symlink, and a folder replaced half-way
+ * through is read from the folder that was opened. Limits: what a folder holds is what it holds when read, so a
+ * folder moved (not copied) into the volume from elsewhere on the same mount during the walk is packed; a container
+ * cannot do that from outside the volume (rename(2) across its mounts fails with EXDEV), but a process on the host
+ * can. Mount points inside the volume folder are crossed, as before. Needs /proc (Linux).
+ */
+const FOLDER_FDS = '/proc/self/fd';
+
+/** An open folder of the volume: the descriptor its entries are reached through, and its path for messages. */
+interface Folder {
+  fd: number;
+  absolute: string;
+}
+
+/** The path of `name` in the open `folder`, resolved through its descriptor and not through the folder's path. */
+function entryIn(folder: Folder, name: string): string {
+  return `${FOLDER_FDS}/${String(folder.fd)}/${name}`;
+}
+
+let folderFdsChecked = false;
+
+/** Fails readably where the walk cannot be made safe (no /proc): packing by path could be steered outside. */
+function requireFolderFds(): void {
+  if (folderFdsChecked) return;
+  try {
+    if (!statSync(FOLDER_FDS).isDirectory()) throw new Error(`${FOLDER_FDS} is not a folder`);
+  } catch (error) {
+    throw new AppError(
+      'failed_precondition',
+      `cannot pack a volume safely without ${FOLDER_FDS}: ${(error as Error).message}`,
+      { hint: 'run the worker on Linux with /proc mounted', cause: error },
+    );
+  }
+  folderFdsChecked = true;
+}
+
 /** The entry is gone, or is a socket: counted as skipped, nothing sent. */
 interface Skipped {
   kind: 'skipped';
 }
-/** Header only: a directory (with its sorted children), symlink, FIFO or device. */
+/** Header only: a directory (with its sorted children and open descriptor, when it is walked), symlink, FIFO or device. */
 interface Plain {
   kind: 'plain';
   header: TarHeader;
   children?: Dirent[];
+  /** Open until the walk has inspected every child; the walk closes it. */
+  folder?: Folder;
 }
 /** A regular file: its header and its content read ahead (`data`: header, data, padding), or an open descriptor. */
 interface RegularFile {
@@ -289,16 +334,25 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
    * A regular file, opened without an lstat first when readdir said what it is. Should it have changed since, it
    * goes the lstat way; when lstat said it (`viaLstat`) and it changed again, it counts as gone.
    */
-  async function inspectFile(absolute: string, relative: string, viaLstat: boolean): Promise<Item> {
+  async function inspectFile(
+    parent: Folder,
+    name: string,
+    relative: string,
+    viaLstat: boolean,
+  ): Promise<Item> {
+    const absolute = join(parent.absolute, name);
     let fd: number;
     try {
       // O_NONBLOCK: should the file have become a FIFO meanwhile, opening it must not wait for a writer.
-      fd = await openFile(absolute, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      fd = await openFile(
+        entryIn(parent, name),
+        fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+      );
     } catch (error) {
       const errno = errnoOf(error);
       if (errno === 'ENOENT') return { kind: 'skipped' };
       if (errno === 'ELOOP' || errno === 'ENXIO')
-        return viaLstat ? { kind: 'skipped' } : inspect(absolute, relative);
+        return viaLstat ? { kind: 'skipped' } : inspectEntry(parent, name, relative);
       throw fsError(error, `cannot open ${absolute}`);
     }
     let open = true;
@@ -307,7 +361,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
       if (!info.isFile()) {
         open = false;
         closeSync(fd);
-        return viaLstat ? { kind: 'skipped' } : await inspect(absolute, relative);
+        return viaLstat ? { kind: 'skipped' } : await inspectEntry(parent, name, relative);
       }
       const header: TarHeader = {
         ...baseHeader(entryName(relative, false), info),
@@ -328,37 +382,90 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     }
   }
 
-  /** Anything, by lstat: the root, directories and what readdir did not call a regular file. */
-  async function inspect(absolute: string, relative: string): Promise<Item> {
+  /** The sorted children of an open folder, listed through its descriptor. */
+  async function list(folder: Folder): Promise<Dirent[]> {
+    let children: Dirent[];
+    try {
+      children = await readdir(`${FOLDER_FDS}/${String(folder.fd)}`, { withFileTypes: true });
+    } catch (error) {
+      throw fsError(error, `cannot list ${folder.absolute}`);
+    }
+    // UTF-16 order of the names, as sort() gives: the same tree always gives the same bytes.
+    return children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** An opened folder as an item to walk: its header, children and descriptor (closed here if listing fails). */
+  async function openedFolder(folder: Folder, relative: string): Promise<Item> {
+    try {
+      const info = fstatSync(folder.fd);
+      const header: TarHeader = { ...baseHeader(entryName(relative, true), info), type: 'directory' };
+      return { kind: 'plain', header, children: await list(folder), folder };
+    } catch (error) {
+      closeSync(folder.fd);
+      throw fsError(error, `cannot read the volume directory ${folder.absolute}`);
+    }
+  }
+
+  /** The volume's root folder, opened (following a symlink to it: the worker names it, not the volume). */
+  async function inspectRoot(): Promise<Item> {
+    let fd: number;
+    try {
+      requireFolderFds();
+      fd = await openFile(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+    } catch (error) {
+      throw fsError(error, `cannot read the volume directory ${root}`);
+    }
+    return openedFolder({ fd, absolute: root }, '');
+  }
+
+  /** A folder the walk descends into, opened by name in its open parent; anything else it has become goes by lstat. */
+  async function inspectFolder(parent: Folder, name: string, relative: string): Promise<Item> {
+    const absolute = join(parent.absolute, name);
+    let fd: number;
+    try {
+      fd = await openFile(
+        entryIn(parent, name),
+        fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW,
+      );
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === 'ENOENT') return { kind: 'skipped' };
+      // Swapped for a symlink or something else since its parent was listed: packed as what it is now.
+      if (errno === 'ELOOP' || errno === 'ENOTDIR') return inspectEntry(parent, name, relative);
+      throw fsError(error, `cannot open ${absolute}`);
+    }
+    return openedFolder({ fd, absolute }, relative);
+  }
+
+  /**
+   * Anything, by lstat in its open parent: what readdir did not call a regular file or a folder, or what changed
+   * since. A folder found here (it was something else when listed) is sent as a header without its content.
+   */
+  async function inspectEntry(parent: Folder, name: string, relative: string): Promise<Item> {
+    const absolute = join(parent.absolute, name);
+    const path = entryIn(parent, name);
     let info: Stats;
     try {
-      info = await lstat(absolute);
+      info = await lstat(path);
     } catch (error) {
       // Deleted since readdir: a live volume, not a failure.
-      if (relative !== '' && errnoOf(error) === 'ENOENT') return { kind: 'skipped' };
-      throw fsError(error, `cannot read the volume directory ${absolute}`);
+      if (errnoOf(error) === 'ENOENT') return { kind: 'skipped' };
+      throw fsError(error, `cannot read ${absolute}`);
     }
     const base = baseHeader(entryName(relative, info.isDirectory()), info);
-    if (info.isDirectory()) {
-      let children: Dirent[];
-      try {
-        children = await readdir(absolute, { withFileTypes: true });
-      } catch (error) {
-        throw fsError(error, `cannot list ${absolute}`);
-      }
-      // UTF-16 order of the names, as sort() gives: the same tree always gives the same bytes.
-      children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      return { kind: 'plain', header: { ...base, type: 'directory' }, children };
-    }
+    if (info.isDirectory()) return { kind: 'plain', header: { ...base, type: 'directory' } };
     if (info.isSymbolicLink()) {
       try {
-        return { kind: 'plain', header: { ...base, type: 'symlink', linkname: await readlink(absolute) } };
+        return { kind: 'plain', header: { ...base, type: 'symlink', linkname: await readlink(path) } };
       } catch (error) {
-        if (errnoOf(error) === 'ENOENT') return { kind: 'skipped' };
+        const errno = errnoOf(error);
+        if (errno === 'ENOENT') return { kind: 'skipped' };
+        // Replaced by something else between lstat and readlink: a live volume, packed as it was listed.
+        if (errno === 'EINVAL') return { kind: 'skipped' };
         throw fsError(error, `cannot read the symlink ${absolute}`);
       }
     }
-    if (info.isFile()) return inspectFile(absolute, relative, true);
+    if (info.isFile()) return inspectFile(parent, name, relative, true);
     if (info.isFIFO()) return { kind: 'plain', header: { ...base, type: 'fifo' } };
     if (info.isCharacterDevice() || info.isBlockDevice()) {
       const type = info.isCharacterDevice() ? 'character-device' : 'block-device';
@@ -367,21 +474,41 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     return { kind: 'skipped' }; // sockets belong to a running process on this host
   }
 
-  /** Walks the tree in archive order, queuing each entry's inspection, at most LOOKAHEAD ahead of the emitter. */
-  async function walk(absolute: string, relative: string, dirent?: Dirent): Promise<void> {
-    if (!(await slots.acquire())) return;
-    const item = dirent?.isFile() ? inspectFile(absolute, relative, false) : inspect(absolute, relative);
-    queue.push(item);
-    if (dirent !== undefined && !dirent.isDirectory()) return;
+  /** Inspects one child of an open folder the way its dirent suggests. */
+  function inspectChild(parent: Folder, child: Dirent, relative: string): Promise<Item> {
+    if (child.isFile()) return inspectFile(parent, child.name, relative, false);
+    if (child.isDirectory()) return inspectFolder(parent, child.name, relative);
+    return inspectEntry(parent, child.name, relative);
+  }
+
+  /**
+   * Walks a folder's children in archive order, queuing each entry's inspection, at most LOOKAHEAD ahead of the
+   * emitter; descends into child folders in turn. The folder's descriptor is closed once every child's inspection
+   * has settled, not before: a child's path goes through it, and a descriptor number closed early could be reused
+   * by another open file. The walk itself goes on meanwhile, so inspections keep running ahead across folders.
+   */
+  async function walk(item: Promise<Item>, relative: string): Promise<void> {
     const found = await item.catch(() => undefined);
-    if (found?.kind !== 'plain' || found.header.type !== 'directory') return;
-    for (const child of found.children ?? []) {
-      if (failure) return;
-      await walk(
-        join(absolute, child.name),
-        relative === '' ? child.name : `${relative}/${child.name}`,
-        child,
-      );
+    if (found?.kind !== 'plain' || !found.folder) return;
+    const folder = found.folder;
+    const pending: Promise<Item>[] = [];
+    try {
+      for (const child of found.children ?? []) {
+        if (failure || !(await slots.acquire())) return;
+        const childRelative = relative === '' ? child.name : `${relative}/${child.name}`;
+        const childItem = inspectChild(folder, child, childRelative);
+        queue.push(childItem);
+        pending.push(childItem);
+        if (child.isDirectory()) await walk(childItem, childRelative);
+      }
+    } finally {
+      void Promise.allSettled(pending).then(() => {
+        try {
+          closeSync(folder.fd);
+        } catch {
+          // a folder only read from: closing it cannot lose anything
+        }
+      });
     }
   }
 
@@ -477,7 +604,12 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   }
 
   async function produce(): Promise<void> {
-    const walking = walk(root, '')
+    const walking = (async (): Promise<void> => {
+      if (!(await slots.acquire())) return;
+      const rootItem = inspectRoot();
+      queue.push(rootItem);
+      await walk(rootItem, '');
+    })()
       .catch((error: unknown) => {
         fail(error);
       })

@@ -283,6 +283,49 @@ describe('unpackToDirectory with a hostile archive', () => {
     expect(fs.existsSync(join(root, 'hard'))).toBe(false);
   });
 
+  it('does not write through a symlink the target volume already holds', async () => {
+    const outside = tempDir();
+    const root = join(tempDir(), 'volume');
+    fs.mkdirSync(root);
+    fs.symlinkSync(outside, join(root, 'data'));
+    const bytes = await handmadeArchive([{ header: { name: 'data/file', type: 'file' }, body: 'pwned' }]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain("goes through the symlink 'data'");
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it('replaces a symlink the target volume holds where the archive has a folder, and leaves its target alone', async () => {
+    const outside = tempDir();
+    fs.chmodSync(outside, 0o700);
+    const root = join(tempDir(), 'volume');
+    fs.mkdirSync(root);
+    fs.symlinkSync(outside, join(root, 'data'));
+    const bytes = await handmadeArchive([
+      { header: { name: 'data/', type: 'directory', mode: 0o777 } },
+      { header: { name: 'data/file', type: 'file' }, body: 'inside' },
+    ]);
+    await unpackToDirectory(root, Readable.from([bytes]));
+    expect(fs.lstatSync(join(root, 'data')).isDirectory()).toBe(true);
+    expect(fs.readFileSync(join(root, 'data', 'file'), 'utf8')).toBe('inside');
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(fs.statSync(outside).mode & 0o777).toBe(0o700);
+  });
+
+  it.each([
+    ['a PAX path', { name: 'innocent', pax: { path: '../escape' } }],
+    ['a PAX path that is absolute', { name: 'innocent', pax: { path: '/tmp/escape' } }],
+    ['a long GNU-style name', { name: `${'a/'.repeat(60)}${'../'.repeat(61)}escape` }],
+  ])('refuses %s leading outside the root', async (_what, header) => {
+    const parent = tempDir();
+    const root = join(parent, 'volume');
+    const bytes = await handmadeArchive([{ header: { ...header, type: 'file' }, body: 'pwned' }]);
+    const error = await unpackError(root, bytes);
+    expect(error.code).toBe('invalid_argument');
+    expect(fs.readdirSync(parent)).toEqual(['volume']);
+    expect(fs.existsSync('/tmp/escape')).toBe(false);
+  });
+
   it('refuses an entry under a file the archive has just created', async () => {
     const root = join(tempDir(), 'volume');
     const bytes = await handmadeArchive([
@@ -706,3 +749,109 @@ describe('a file that changes size while it is packed', () => {
     }
   });
 });
+
+describe('a folder swapped for a symlink while the volume is packed', () => {
+  const MARKER = 'bytes from outside the volume';
+  const BIG = 300 * 1024; // above the packer's small-file size: each such file holds its turn with an open descriptor
+
+  /** A folder outside the volume holding `names`, each with the marker. */
+  function outsideFolder(names: string[]): string {
+    const outside = tempDir();
+    for (const name of names) fs.writeFileSync(join(outside, name), `${MARKER} (${name})`);
+    return outside;
+  }
+
+  /**
+   * Packs `source` without reading until the packer has stopped for the reader, runs `swap`, then reads the rest.
+   * Deterministic: the packer inspects at most 32 entries ahead of the one it sends and sends about 1 MiB ahead of
+   * the reader, so with more than 40 files of 300 KiB listed before the folder swapped, the swap happens after the
+   * listing that named that folder and before the packer reaches what the swap replaced.
+   */
+  async function packAroundSwap(
+    source: string,
+    swap: () => void,
+  ): Promise<{ bytes: Buffer; error: unknown }> {
+    const packed = packDirectory(source);
+    while (packed.stream.readableLength < MiB) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    swap();
+    const chunks: Buffer[] = [];
+    const error: unknown = await (async () => {
+      for await (const chunk of packed.stream) chunks.push(chunk as Buffer);
+      await packed.done;
+    })().then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    return { bytes: Buffer.concat(chunks), error };
+  }
+
+  it('packs a folder swapped for a symlink after its parent was listed as the symlink, never what it points to', async () => {
+    const source = tempDir();
+    for (let i = 0; i < 60; i += 1)
+      fs.writeFileSync(join(source, `f${String(i).padStart(2, '0')}`), randomBytes(BIG));
+    fs.mkdirSync(join(source, 'z'));
+    fs.writeFileSync(join(source, 'z', 'secret'), 'inside');
+    const outside = outsideFolder(['secret']);
+
+    const { bytes, error } = await packAroundSwap(source, () => {
+      fs.renameSync(join(source, 'z'), join(source, 'z.moved'));
+      fs.symlinkSync(outside, join(source, 'z'));
+    });
+
+    expect(bytes.includes(Buffer.from(MARKER))).toBe(false);
+    expect(error).toBeUndefined();
+    const entries = await archiveEntries(bytes);
+    expect(entries.get('./z')).toEqual({ type: 'symlink', linkname: outside });
+    expect([...entries.keys()].filter((name) => name.startsWith('./z/'))).toEqual([]);
+  });
+
+  it('keeps reading the folder it listed when that folder is swapped for a symlink half-way through', async () => {
+    const source = tempDir();
+    fs.mkdirSync(join(source, 'd'));
+    const names: string[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      const name = `f${String(i).padStart(2, '0')}`;
+      names.push(name);
+      fs.writeFileSync(join(source, 'd', name), randomBytes(BIG));
+    }
+    fs.writeFileSync(join(source, 'd', 'zz'), 'inside');
+    const outside = outsideFolder([...names, 'zz']);
+    const descriptors = fs.readdirSync('/proc/self/fd').length;
+
+    const { bytes, error } = await packAroundSwap(source, () => {
+      fs.renameSync(join(source, 'd'), join(source, 'd.moved'));
+      fs.symlinkSync(outside, join(source, 'd'));
+    });
+
+    expect(bytes.includes(Buffer.from(MARKER))).toBe(false);
+    expect(error).toBeUndefined();
+    const entries = await archiveEntries(bytes);
+    expect(entries.get('./d/')?.type).toBe('directory');
+    expect(entries.get('./d/zz')).toEqual({ type: 'file', content: 'inside' });
+    expect([...entries.keys()].filter((name) => name.startsWith('./d/f'))).toHaveLength(60);
+    expect(fs.readdirSync('/proc/self/fd')).toHaveLength(descriptors); // every folder and file closed again
+  });
+});
+
+/** The entries of a packed archive by name: type, and link target or (for small files) content. */
+async function archiveEntries(
+  bytes: Buffer,
+): Promise<Map<string, { type: string; linkname?: string; content?: string }>> {
+  const extract = tar.extract();
+  const entries = new Map<string, { type: string; linkname?: string; content?: string }>();
+  const reading = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      const { name, type, linkname, size } = entry.header;
+      if (type === 'symlink') entries.set(name, { type, linkname });
+      else if (type === 'file' && size < 100)
+        entries.set(name, { type, content: Buffer.concat(chunks).toString() });
+      else entries.set(name, { type });
+    }
+  })();
+  extract.end(bytes);
+  await reading;
+  return entries;
+}

@@ -15,9 +15,11 @@ import type {
 import type { PullResponse, TransferServiceClient } from '../gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
+import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
 import {
   filterSavedImage,
   layersToSkip,
+  loadGrantedImage,
   readSaveLayout,
   type SaveLayout,
 } from '../transfer/image-archive.js';
@@ -365,17 +367,42 @@ export class CommandExecutor {
       [Symbol.asyncIterator]: () => ({ next: () => iterator.next() }),
     };
     if (resource.type === 'volume') await this.options.volumes.write(resource.name, unclosable, signal);
-    else await this.options.engine.loadImages(unclosable);
+    else
+      await loadGrantedImage(this.options.engine, unclosable, {
+        imageId: resource.name,
+        tags: resource.tags ?? [],
+      });
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
       // Only the checksum of the rest matters.
     }
     return incoming.result();
   }
 
+  /**
+   * The receive command must agree with the grant it carries (signed by the master's CA, for this worker): the
+   * resource, and for an image its exact target tags, which decide what the load may name here.
+   */
+  private checkReceiveGrant(args: CommandArgs<'transfer.receive'>): void {
+    const identity = this.options.identity();
+    const grant = verifyGrant(args.grant, {
+      ca: identity.caPem,
+      transferId: args.transferId,
+      expect: { targetWorkerId: identity.workerId },
+    });
+    if (args.resource.type === 'image' && args.resource.tags === undefined)
+      throw new AppError('invalid_argument', 'an image transfer must name the tags the image carries here');
+    if (!sameResource(grant.resource, args.resource))
+      throw new AppError(
+        'permission_denied',
+        `transfer refused: the grant is for ${describeResource(grant.resource)}, the command names ${describeResource(args.resource)}`,
+      );
+  }
+
   private async receive(
     args: CommandArgs<'transfer.receive'>,
     context: CommandContext,
   ): Promise<TransferResult> {
+    this.checkReceiveGrant(args);
     if (args.route === 'direct') {
       return this.options.inbox.expect(
         args.transferId,
@@ -411,8 +438,9 @@ export class CommandExecutor {
     if (args.resource.type === 'volume') {
       data = await this.options.volumes.read(args.resource.name, context.signal);
     } else {
+      // Saved by id: exactly the granted image, whatever its tags here; the receiver applies the granted tags.
       const image = await this.options.engine.inspectImage(args.resource.name);
-      const refs = image.tags.length > 0 ? image.tags : [image.id];
+      const refs = [image.id];
       let skip = new Set<string>();
       let expected: SaveLayout | undefined;
       if ((args.skipLayers ?? 0) > 0) {

@@ -186,12 +186,34 @@ describe('TransferInbox', () => {
     expect(read).toEqual([]);
   });
 
+  it('refuses a sender whose grant names the same image under other target tags', async () => {
+    const inbox = new TransferInbox();
+    const read: string[] = [];
+    const expecting = inbox.expect('t-1', reading(read), {
+      timeoutMs: 1000,
+      resource: { type: 'image', name: 'sha256:1', tags: ['app:1-migrated'] },
+    });
+
+    const senderError = await failureOf(
+      inbox.deliver('t-1', messagesOf('x'), 1000, { type: 'image', name: 'sha256:1', tags: ['app:1'] }),
+    );
+    expect(senderError.code).toBe('permission_denied');
+    expect(senderError.message).toContain('tagged app:1,');
+    expect(senderError.message).toContain('tagged app:1-migrated');
+    expect(await failureOf(expecting)).toBe(senderError);
+    expect(read).toEqual([]);
+  });
+
   it('hands over a sender whose grant names the resource expected', async () => {
     const inbox = new TransferInbox();
-    const delivering = inbox.deliver('t-1', messagesOf('x'), 1000, { type: 'image', name: 'sha256:1' });
+    const delivering = inbox.deliver('t-1', messagesOf('x'), 1000, {
+      type: 'image',
+      name: 'sha256:1',
+      tags: ['b:1', 'a:1'],
+    });
     const expecting = inbox.expect('t-1', reading([]), {
       timeoutMs: 1000,
-      resource: { type: 'image', name: 'sha256:1' },
+      resource: { type: 'image', name: 'sha256:1', tags: ['a:1', 'b:1'] },
     });
     expect(await delivering).toEqual(RESULT);
     expect(await expecting).toEqual(RESULT);

@@ -3,6 +3,7 @@
 import { AppError } from '../core/errors.js';
 import type { TransferResource, TransferResult } from '../core/worker-commands.js';
 import type { PushRequest } from '../gen/dockation/v1/transfer.js';
+import { describeResource, sameResource } from '../transfer/grant.js';
 
 export type TransferConsumer = (messages: AsyncIterable<PushRequest>) => Promise<TransferResult>;
 
@@ -104,10 +105,11 @@ export class TransferInbox {
       }));
     this.expectations.delete(transferId);
     const expected = expectation.resource;
-    if (expected && granted && (expected.type !== granted.type || expected.name !== granted.name)) {
+    // An image must match with its tags too: they decide what the load may name on this engine.
+    if (expected && granted && !sameResource(expected, granted)) {
       const error = new AppError(
         'permission_denied',
-        `transfer refused: the grant is for ${granted.type} "${granted.name}", this worker expects ${expected.type} "${expected.name}"`,
+        `transfer refused: the grant is for ${describeResource(granted)}, this worker expects ${describeResource(expected)}`,
       );
       expectation.settle({ error });
       throw error;

@@ -1,6 +1,8 @@
 // Image transfer between two real engines: an image built on h1 reaches h2 with its id and tags, sending only the
-// layers h2 lacks (docker load skips reading a layer file whose chain it has), and runs there with the same data.
+// layers h2 lacks (docker load skips reading a layer file whose chain it has), and runs there with the same data;
+// a receiving worker loads only the image its grant names, under exactly the tags the grant names.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
@@ -8,9 +10,18 @@ import Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { AppError } from '../../src/core/errors.js';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import type { DockerEngine } from '../../src/core/ports.js';
+import type { TransferResource, TransferResult } from '../../src/core/worker-commands.js';
+import type { PushRequest } from '../../src/gen/dockation/v1/transfer.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createCertificateAuthority, type CertificateAuthority } from '../../src/platform/pki.js';
+import { signGrant } from '../../src/transfer/grant.js';
 import { filterSavedImage, readSaveLayout, shipImage } from '../../src/transfer/image-archive.js';
+import { CommandExecutor } from '../../src/worker/command-executor.js';
+import { TransferInbox } from '../../src/worker/transfer-inbox.js';
+import type { VolumeAccess } from '../../src/worker/volume-access.js';
 import {
   engineOverSocket,
   newRunLabel,
@@ -29,6 +40,12 @@ const repo = `dm-it-${runLabel.slice(-8)}`;
 const IMAGE_A = `${repo}/a:1`;
 const IMAGE_B = [`${repo}/b:one`, `${repo}/b:two`];
 const IMAGE_C = `${repo}/c:1`;
+/** The image a grant names, another image a sender might stream instead, and a tag h2 already has. */
+const GRANTED = `${repo}/granted:1`;
+const OTHER = `${repo}/other:1`;
+const APP = `${repo}/app:1`;
+const APP_MIGRATED = `${repo}/app:1-migrated`;
+const ALL_REFS = [IMAGE_A, ...IMAGE_B, IMAGE_C, GRANTED, OTHER, APP, APP_MIGRATED];
 
 function dockerode(host: TestDockerHost): Dockerode {
   const address = new URL(host.socket);
@@ -119,7 +136,7 @@ async function removeImages(docker: Dockerode): Promise<void> {
       .getImage(image.Id)
       .remove({ force: true })
       .catch(() => undefined);
-  for (const ref of [IMAGE_A, ...IMAGE_B, IMAGE_C]) {
+  for (const ref of ALL_REFS) {
     await docker
       .getImage(ref)
       .remove({ force: true })
@@ -236,5 +253,153 @@ describe('image transfer between two real engines', () => {
       inContainer(h2, IMAGE_C, 'sha256sum /c.bin'),
     ]);
     expect(after).toBe(before);
+  });
+});
+
+describe('a receiving worker on a real engine', () => {
+  const TARGET = 'w-target';
+  const logger = createLogger({ level: 'silent', format: 'json' });
+  const inbox = new TransferInbox();
+  let ca: CertificateAuthority;
+  let executor: CommandExecutor;
+  let sequence = 0;
+  let baseOnH2: string;
+
+  beforeAll(async () => {
+    ca = await createCertificateAuthority({ commonName: 'image-transfer test CA' });
+    executor = new CommandExecutor({
+      engine: engine2,
+      volumes: undefined as unknown as VolumeAccess, // images only
+      inbox,
+      identity: () => ({
+        workerId: TARGET,
+        masterUrl: 'https://master.invalid:9090',
+        caHash: '',
+        enrolledAt: new Date(0).toISOString(),
+        keyPem: '',
+        certPem: '',
+        caPem: ca.certPem,
+      }),
+      logger,
+    });
+    await build(GRANTED, `FROM ${h1.baseImage}\nRUN echo granted > /granted.txt\n`);
+    await build(OTHER, `FROM ${h1.baseImage}\nRUN echo other > /other.txt\n`);
+    // Under the `rename` policy the source's tag exists on the target as another image: here h2's base image.
+    const [appRepo, appTag] = APP.split(':') as [string, string];
+    await engine1.tagImage(GRANTED, appRepo, appTag);
+    await engine2.tagImage(h2.baseImage, appRepo, appTag);
+    baseOnH2 = (await engine2.inspectImage(h2.baseImage)).id;
+  });
+
+  /** A sender's messages: the bytes of `save`, then the trailer that proves them. */
+  async function* pushOf(save: AsyncIterable<Uint8Array>): AsyncGenerator<PushRequest> {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of save) {
+      const value = Buffer.from(chunk);
+      hash.update(value);
+      bytes += value.length;
+      yield { body: { $case: 'data', value } };
+    }
+    yield { body: { $case: 'trailer', value: { sha256: hash.digest('hex'), bytes } } };
+  }
+
+  /** Runs transfer.receive on h2's worker for `granted`, with a sender streaming `save` under the same grant. */
+  async function receive(
+    granted: TransferResource,
+    save: AsyncIterable<Uint8Array>,
+  ): Promise<{
+    received: PromiseSettledResult<TransferResult>;
+    delivered: PromiseSettledResult<TransferResult>;
+  }> {
+    const transferId = `t-image-${String((sequence += 1))}`;
+    const grant = signGrant(
+      {
+        migrationId: 'm-image',
+        transferId,
+        sourceWorkerId: 'w-source',
+        targetWorkerId: TARGET,
+        resource: granted,
+        expiresAt: Date.now() + 60_000,
+      },
+      ca.keyPem,
+    );
+    const controller = new AbortController();
+    const receiving = executor.run(
+      'transfer.receive',
+      { transferId, grant, resource: granted, route: 'direct' },
+      { signal: controller.signal, progress: () => undefined },
+    );
+    const delivering = inbox.deliver(transferId, pushOf(save), 10_000, granted);
+    const [received, delivered] = await Promise.allSettled([receiving, delivering]);
+    return { received, delivered };
+  }
+
+  it('refuses a sender that streams another image than the grant names, and loads nothing of it', async () => {
+    const granted = await engine1.inspectImage(GRANTED);
+    const other = await engine1.inspectImage(OTHER);
+    const imagesBefore = (await engine2.listImages()).map((image) => `${image.id} ${image.tags.join(',')}`);
+    const { received, delivered } = await receive(
+      { type: 'image', name: granted.id, tags: [GRANTED] },
+      await source.saveImages([OTHER]),
+    );
+    expect(received.status).toBe('rejected');
+    expect(delivered.status).toBe('rejected');
+    const error = (received as PromiseRejectedResult).reason as unknown;
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe('permission_denied');
+    expect((error as AppError).message).toContain(granted.id);
+    // The Engine untars the whole upload before it reads manifest.json: a stream failed before it has no effect.
+    await expect(engine2.inspectImage(other.id)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(engine2.inspectImage(OTHER)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(engine2.inspectImage(GRANTED)).rejects.toMatchObject({ code: 'not_found' });
+    const imagesAfter = (await engine2.listImages()).map((image) => `${image.id} ${image.tags.join(',')}`);
+    expect(imagesAfter.sort()).toEqual(imagesBefore.sort());
+  });
+
+  it('loads the granted image under exactly the granted tags, leaving a target tag of another image where it was', async () => {
+    const granted = await engine1.inspectImage(GRANTED);
+    // The source's save names its own tags (app:1 among them); the grant says app:1-migrated.
+    expect([...granted.tags].sort()).toEqual([APP, GRANTED].sort());
+    const { received, delivered } = await receive(
+      { type: 'image', name: granted.id, tags: [APP_MIGRATED] },
+      await source.saveImages(granted.tags),
+    );
+    expect(received.status).toBe('fulfilled');
+    expect(delivered.status).toBe('fulfilled');
+    const loaded = await engine2.inspectImage(granted.id);
+    expect(loaded.id).toBe(granted.id);
+    expect(loaded.tags).toEqual([APP_MIGRATED]);
+    expect((await engine2.inspectImage(APP)).id).toBe(baseOnH2);
+    await expect(engine2.inspectImage(GRANTED)).rejects.toMatchObject({ code: 'not_found' });
+    const [before, after] = await Promise.all([
+      inContainer(h1, GRANTED, 'cat /granted.txt'),
+      inContainer(h2, APP_MIGRATED, 'cat /granted.txt'),
+    ]);
+    expect(after).toBe(before);
+  });
+
+  it('refuses a grant whose tags differ from the command’s before reading anything', async () => {
+    const granted = await engine1.inspectImage(GRANTED);
+    const transferId = `t-image-${String((sequence += 1))}`;
+    const grant = signGrant(
+      {
+        migrationId: 'm-image',
+        transferId,
+        sourceWorkerId: 'w-source',
+        targetWorkerId: TARGET,
+        resource: { type: 'image', name: granted.id, tags: [APP_MIGRATED] },
+        expiresAt: Date.now() + 60_000,
+      },
+      ca.keyPem,
+    );
+    // No sender comes: the refusal must not wait for one.
+    const receiving = executor.run(
+      'transfer.receive',
+      { transferId, grant, resource: { type: 'image', name: granted.id, tags: [APP] }, route: 'direct' },
+      { signal: AbortSignal.timeout(5_000), progress: () => undefined },
+    );
+    await expect(receiving).rejects.toMatchObject({ code: 'permission_denied' });
+    expect((await engine2.inspectImage(APP)).id).toBe(baseOnH2);
   });
 });
