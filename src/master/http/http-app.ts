@@ -27,6 +27,8 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** Folder of the built web UI; without one, pages explain how to build it and the API works as ever. */
   webRoot?: string | undefined;
+  /** How often an open event stream checks its credentials again (default CREDENTIAL_RECHECK_MS). */
+  credentialRecheckMs?: number;
 }
 
 /**
@@ -85,7 +87,14 @@ export async function createHttpApp(
   registerEnrollmentRoutes(app, context);
   registerAuditRoutes(app, context);
   registerMigrationRoutes(app, context);
-  registerEventRoutes(app, context, { logger, observer });
+  registerEventRoutes(app, context, {
+    logger,
+    observer,
+    auth,
+    ...(options.credentialRecheckMs === undefined
+      ? {}
+      : { credentialRecheckMs: options.credentialRecheckMs }),
+  });
   registerSessionRoutes(app, context, auth);
   await registerWebUi(app, options.webRoot);
 
