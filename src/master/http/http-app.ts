@@ -15,6 +15,7 @@ import { createRequestObserver } from './request-observer.js';
 import { registerMigrationRoutes } from './migration-routes.js';
 import { registerResourceRoutes } from './resource-routes.js';
 import { registerSessionRoutes, SESSION_ROUTE } from './session-routes.js';
+import { createSignInLimiter, type SignInLimitOptions } from './sign-in-limiter.js';
 import { CONTENT_SECURITY_POLICY, isPageRequest, registerWebUi, sendPage } from './web-ui.js';
 import { trackSpareConnections } from './spare-connections.js';
 import { registerWorkerRoutes } from './worker-routes.js';
@@ -29,6 +30,8 @@ export interface HttpAppOptions {
   webRoot?: string | undefined;
   /** How often an open event stream checks its credentials again (default CREDENTIAL_RECHECK_MS). */
   credentialRecheckMs?: number;
+  /** Failed sign-ins allowed per client address and the lockout that follows (defaults: 5, then 60 s). */
+  signInLimit?: SignInLimitOptions;
 }
 
 /**
@@ -95,7 +98,10 @@ export async function createHttpApp(
       ? {}
       : { credentialRecheckMs: options.credentialRecheckMs }),
   });
-  registerSessionRoutes(app, context, auth);
+  registerSessionRoutes(app, context, auth, {
+    audit,
+    limiter: createSignInLimiter(options.signInLimit),
+  });
   await registerWebUi(app, options.webRoot);
 
   await app.ready();
