@@ -79,6 +79,22 @@ export function webUiLine(master: RunningMaster): string {
     : '  web UI:          not in this build (make build-full builds it)';
 }
 
+/**
+ * What `master` and `ui` print about the admin token: the token itself only on the start that created it, since
+ * only its hash is kept; afterwards where it came from.
+ */
+export function adminTokenLines(master: RunningMaster, given: boolean): string[] {
+  if (master.newAdminToken !== undefined) {
+    return [
+      `  admin token:     ${master.newAdminToken}`,
+      '                   (shown once: keep it now; only its hash is stored)',
+    ];
+  }
+  return given
+    ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
+    : ['  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)'];
+}
+
 /** Starts the master the configuration describes. */
 export function startConfiguredMaster(context: CommandContext): Promise<RunningMaster> {
   const { config, logger } = context;
@@ -120,16 +136,7 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
         webUiLine(master),
         `  workers dial:    ${enrollment.masterUrl}`,
         `  CA hash:         ${enrollment.caHash}`,
-        ...(master.newAdminToken
-          ? [
-              `  admin token:     ${master.newAdminToken}`,
-              '                   (shown once: keep it now; only its hash is stored)',
-            ]
-          : config.master.admin_token !== undefined
-            ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
-            : [
-                '  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)',
-              ]),
+        ...adminTokenLines(master, config.master.admin_token !== undefined),
         '',
         'Join a worker to this master by running on its Docker host:',
         `  ${enrollment.joinCommand}`,
