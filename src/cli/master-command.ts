@@ -23,6 +23,9 @@ export interface MasterFlags {
   readyTimeout?: string;
   rollbackTimeout?: string;
   sessionTtl?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  trustProxy?: boolean;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -48,7 +51,13 @@ export function addMasterOptions(command: Command): Command {
       '--rollback-timeout <duration>',
       'how long a rollback waits for an offline worker before reporting what is left (default "10m")',
     )
-    .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")');
+    .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")')
+    .option('--http-tls-cert <file>', 'serve the API and web UI over HTTPS with this PEM certificate (chain)')
+    .option('--http-tls-key <file>', 'the PEM private key of --http-tls-cert')
+    .option(
+      '--trust-proxy',
+      'believe X-Forwarded-For/-Proto from a reverse proxy in front of the HTTP address (default: off)',
+    );
 }
 
 /** The master's flags in the configuration's shape (absent flags left out, so lower sources apply). */
@@ -68,6 +77,9 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       ready_timeout: flags.readyTimeout,
       rollback_timeout: flags.rollbackTimeout,
       session_ttl: flags.sessionTtl,
+      http_tls_cert: flags.httpTlsCert,
+      http_tls_key: flags.httpTlsKey,
+      trust_proxy: flags.trustProxy,
     }),
   });
 }
@@ -111,6 +123,11 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     readyTimeoutMs: config.master.ready_timeout,
     rollbackTimeoutMs: config.master.rollback_timeout,
     sessionTtlMs: config.master.session_ttl,
+    httpTls:
+      config.master.http_tls_cert !== undefined && config.master.http_tls_key !== undefined
+        ? { certFile: config.master.http_tls_cert, keyFile: config.master.http_tls_key }
+        : undefined,
+    trustProxy: config.master.trust_proxy,
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),

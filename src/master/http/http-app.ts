@@ -11,6 +11,7 @@ import { registerEnrollmentRoutes } from './enrollment-routes.js';
 import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { createErrorHandler, handleNotFound } from './http-errors.js';
+import type { HttpTls } from './http-tls.js';
 import { createRequestObserver } from './request-observer.js';
 import { registerMigrationRoutes } from './migration-routes.js';
 import { registerResourceRoutes } from './resource-routes.js';
@@ -30,6 +31,14 @@ export interface HttpAppOptions {
   webRoot?: string | undefined;
   /** How often an open event stream checks its credentials again (default CREDENTIAL_RECHECK_MS). */
   credentialRecheckMs?: number;
+  /** Serve HTTPS with this certificate and key (see loadHttpTls); plain HTTP without. */
+  https?: HttpTls | undefined;
+  /**
+   * Believe X-Forwarded-For and X-Forwarded-Proto from a reverse proxy: the client address (sign-in limit, audit)
+   * and whether the browser used https (the cookie's Secure flag) come from them. Off by default: a client could
+   * otherwise claim any address.
+   */
+  trustProxy?: boolean;
   /** Failed sign-ins allowed per client address and the lockout that follows (defaults: 5, then 60 s). */
   signInLimit?: SignInLimitOptions;
 }
@@ -45,7 +54,17 @@ export async function createHttpApp(
 ): Promise<FastifyInstance> {
   const logger = options.logger;
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
-  const app = fastify({ logger: false, bodyLimit: bodyLimitBytes });
+  const trustProxy = options.trustProxy ?? false;
+  // One instance type for both: fastify types an https server apart, but routes and hooks do not differ.
+  const app =
+    options.https === undefined
+      ? fastify({ logger: false, bodyLimit: bodyLimitBytes, trustProxy })
+      : (fastify({
+          logger: false,
+          bodyLimit: bodyLimitBytes,
+          trustProxy,
+          https: { cert: options.https.cert, key: options.https.key },
+        }) as unknown as FastifyInstance);
 
   const auth = createAdminAuth(context, {
     queryTokenRoutes: [EVENTS_ROUTE],

@@ -13,11 +13,14 @@ let app: FastifyInstance | undefined;
 let test: TestContext | undefined;
 let webRoot: string | undefined;
 
-async function start(options: { webRoot?: string; now?: () => number } = {}): Promise<FastifyInstance> {
+async function start(
+  options: { webRoot?: string; now?: () => number; trustProxy?: boolean } = {},
+): Promise<FastifyInstance> {
   test = await createTestContext();
   app = await createHttpApp(test.context, {
     logger: test.logger,
     webRoot: options.webRoot,
+    trustProxy: options.trustProxy ?? false,
     ...(options.now === undefined ? {} : { signInLimit: { now: options.now } }),
   });
   return app;
@@ -107,6 +110,54 @@ describe('sign-in', () => {
       ['POST /api/session', 'anonymous', 401],
     ]);
     expect(JSON.stringify(entries)).not.toContain(ADMIN_TOKEN);
+  });
+});
+
+describe('behind a reverse proxy', () => {
+  function signInVia(server: FastifyInstance, headers: Record<string, string>) {
+    return server.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { token: ADMIN_TOKEN },
+      headers,
+    });
+  }
+
+  it('marks the cookie Secure when a trusted proxy says the browser used https', async () => {
+    const server = await start({ trustProxy: true });
+    const viaHttps = await signInVia(server, { 'x-forwarded-proto': 'https' });
+    expect(viaHttps.statusCode).toBe(200);
+    expect(String(viaHttps.headers['set-cookie'])).toMatch(/; Secure/);
+    const viaHttp = await signInVia(server, { 'x-forwarded-proto': 'http' });
+    expect(String(viaHttp.headers['set-cookie'])).not.toMatch(/Secure/);
+    const out = await server.inject({
+      method: 'DELETE',
+      url: '/api/session',
+      headers: { 'x-forwarded-proto': 'https', cookie: sessionCookie(viaHttps) },
+    });
+    expect(String(out.headers['set-cookie'])).toMatch(/; Secure/);
+  });
+
+  it('ignores X-Forwarded-Proto unless told to trust the proxy', async () => {
+    const server = await start();
+    const response = await signInVia(server, { 'x-forwarded-proto': 'https' });
+    expect(response.statusCode).toBe(200);
+    expect(String(response.headers['set-cookie'])).not.toMatch(/Secure/);
+  });
+
+  it('limits sign-ins by the client a trusted proxy names, not by the proxy', async () => {
+    const server = await start({ trustProxy: true });
+    for (let i = 0; i < 5; i += 1) {
+      const wrong = await server.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { token: 'wrong' },
+        headers: { 'x-forwarded-for': '203.0.113.50' },
+      });
+      expect(wrong.statusCode).toBe(401);
+    }
+    expect((await signInVia(server, { 'x-forwarded-for': '203.0.113.50' })).statusCode).toBe(429);
+    expect((await signInVia(server, { 'x-forwarded-for': '203.0.113.51' })).statusCode).toBe(200);
   });
 });
 

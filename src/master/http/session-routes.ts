@@ -19,7 +19,8 @@ function cookieOptions(request: FastifyRequest, expires: Date) {
     path: '/',
     httpOnly: true,
     sameSite: 'strict' as const,
-    // Secure only when the browser reached us over TLS; a Secure cookie over plain http is dropped.
+    // Secure only when the browser reached us over TLS (ours, or a trusted proxy's X-Forwarded-Proto: https); a
+    // Secure cookie over plain http is dropped.
     secure: request.protocol === 'https',
     expires,
   };
@@ -121,7 +122,12 @@ export function registerSessionRoutes(
       await context.sessions.end(secret);
     }
     return noStore(reply)
-      .clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict' })
+      .clearCookie(SESSION_COOKIE, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: request.protocol === 'https',
+      })
       .send({ signed_out: true });
   });
 }
