@@ -1,6 +1,12 @@
 // The master's REST API as a fastify app: auth, audit, metrics, one error handler, and every route registered.
 import fastifyCookie from '@fastify/cookie';
-import { fastify, type FastifyInstance } from 'fastify';
+import {
+  fastify,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 
 import type { Logger } from '../../platform/logger.js';
 import type { MasterContext } from '../master-context.js';
@@ -39,6 +45,8 @@ export interface HttpAppOptions {
    * otherwise claim any address.
    */
   trustProxy?: boolean;
+  /** Told of every route as it is registered: the API's fuzz test enumerates them so that none is left out. */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
   /** Failed sign-ins allowed per client address and the lockout that follows (defaults: 5, then 60 s). */
   signInLimit?: SignInLimitOptions;
 }
@@ -55,14 +63,20 @@ export async function createHttpApp(
   const logger = options.logger;
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
   const trustProxy = options.trustProxy ?? false;
+  const handleError = createErrorHandler({ logger, bodyLimitBytes });
+  // Errors fastify raises before routing (a URL that does not decode) get the same JSON as every other error.
+  function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    void handleError(error, request, reply);
+  }
   // One instance type for both: fastify types an https server apart, but routes and hooks do not differ.
   const app =
     options.https === undefined
-      ? fastify({ logger: false, bodyLimit: bodyLimitBytes, trustProxy })
+      ? fastify({ logger: false, bodyLimit: bodyLimitBytes, trustProxy, frameworkErrors })
       : (fastify({
           logger: false,
           bodyLimit: bodyLimitBytes,
           trustProxy,
+          frameworkErrors,
           https: { cert: options.https.cert, key: options.https.key },
         }) as unknown as FastifyInstance);
 
@@ -73,6 +87,12 @@ export async function createHttpApp(
   const observer = createRequestObserver({ logger, metrics: context.metrics });
   const audit = createAuditHook({ store: context.store, logger, actorOf: auth.actorOf });
 
+  const { onRoute } = options;
+  if (onRoute !== undefined) {
+    app.addHook('onRoute', (route) => {
+      onRoute({ method: route.method, url: route.url });
+    });
+  }
   await app.register(fastifyCookie);
   app.addHook('onRequest', auth.authenticate);
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -98,7 +118,7 @@ export async function createHttpApp(
   app.addHook('onClose', async () => {
     await audit.flush();
   });
-  app.setErrorHandler(createErrorHandler({ logger, bodyLimitBytes }));
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     isPageRequest(request) ? sendPage(reply, options.webRoot) : handleNotFound(request, reply),
   );

@@ -79,6 +79,14 @@ export function toErrorResponse(
       unexpected: false,
     };
   }
+  if (framework.code === 'FST_ERR_BAD_URL') {
+    // fastify's own text repeats the URL, which may carry a token (?access_token=): say what is wrong only.
+    return {
+      status: 400,
+      body: errorBody('invalid_argument', 'the request URL is not valid (bad percent-encoding)'),
+      unexpected: false,
+    };
+  }
   if (framework.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return {
       status: 400,
