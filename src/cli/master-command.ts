@@ -25,6 +25,9 @@ export interface MasterFlags {
   rollbackTimeout?: string;
   transferStallTimeout?: string;
   sessionTtl?: string;
+  httpTlsCert?: string;
+  httpTlsKey?: string;
+  trustProxy?: boolean;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -54,7 +57,13 @@ export function addMasterOptions(command: Command): Command {
       '--transfer-stall-timeout <duration>',
       'a transfer that moves no byte for this long is aborted and the migration rolled back (default "60s")',
     )
-    .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")');
+    .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")')
+    .option('--http-tls-cert <file>', 'serve the API and web UI over HTTPS with this PEM certificate (chain)')
+    .option('--http-tls-key <file>', 'the PEM private key of --http-tls-cert')
+    .option(
+      '--trust-proxy',
+      'believe X-Forwarded-For/-Proto from a reverse proxy in front of the HTTP address (default: off)',
+    );
 }
 
 /** The master's flags in the configuration's shape (absent flags left out, so lower sources apply). */
@@ -75,6 +84,9 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       rollback_timeout: flags.rollbackTimeout,
       transfer_stall_timeout: flags.transferStallTimeout,
       session_ttl: flags.sessionTtl,
+      http_tls_cert: flags.httpTlsCert,
+      http_tls_key: flags.httpTlsKey,
+      trust_proxy: flags.trustProxy,
     }),
   });
 }
@@ -84,6 +96,22 @@ export function webUiLine(master: RunningMaster): string {
   return master.webUi
     ? `  web UI:          ${master.httpUrl}/  (sign in with the admin token)`
     : '  web UI:          not in this build (make build-full builds it)';
+}
+
+/**
+ * What `master` and `ui` print about the admin token: the token itself only on the start that created it, since
+ * only its hash is kept; afterwards where it came from.
+ */
+export function adminTokenLines(master: RunningMaster, given: boolean): string[] {
+  if (master.newAdminToken !== undefined) {
+    return [
+      `  admin token:     ${master.newAdminToken}`,
+      '                   (shown once: keep it now; only its hash is stored)',
+    ];
+  }
+  return given
+    ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
+    : ['  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)'];
 }
 
 /** Starts the master the configuration describes. */
@@ -104,6 +132,11 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     transferStallTimeoutMs: config.master.transfer_stall_timeout,
     failpoints: parseFailpoints(config.master.failpoints),
     sessionTtlMs: config.master.session_ttl,
+    httpTls:
+      config.master.http_tls_cert !== undefined && config.master.http_tls_key !== undefined
+        ? { certFile: config.master.http_tls_cert, keyFile: config.master.http_tls_key }
+        : undefined,
+    trustProxy: config.master.trust_proxy,
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
@@ -129,16 +162,7 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
         webUiLine(master),
         `  workers dial:    ${enrollment.masterUrl}`,
         `  CA hash:         ${enrollment.caHash}`,
-        ...(master.newAdminToken
-          ? [
-              `  admin token:     ${master.newAdminToken}`,
-              '                   (shown once: keep it now; only its hash is stored)',
-            ]
-          : config.master.admin_token !== undefined
-            ? ['  admin token:     as given (--admin-token or DOCKER_MIGRATE_ADMIN_TOKEN)']
-            : [
-                '  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)',
-              ]),
+        ...adminTokenLines(master, config.master.admin_token !== undefined),
         '',
         'Join a worker to this master by running on its Docker host:',
         `  ${enrollment.joinCommand}`,

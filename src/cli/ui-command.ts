@@ -1,5 +1,5 @@
 // `docker-migrate ui`: one node that is a master and a worker for the local engine; other hosts pair with a code.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -9,6 +9,7 @@ import { runWorker } from '../worker/start-worker.js';
 import { configuredEngine, createContext, logStrayErrors, shutdownSignal } from './context.js';
 import {
   addMasterOptions,
+  adminTokenLines,
   masterFlagsToConfig,
   startConfiguredMaster,
   webUiLine,
@@ -21,17 +22,11 @@ interface UiFlags extends MasterFlags {
 }
 
 /**
- * The admin token of a `ui` node is kept in a 0600 file of its data dir, so that `make run` can show it again:
- * this mode is one person's machine. A plain `master` only ever shows it once.
+ * Removes the plain-text copy of the admin token that earlier versions kept in a `ui` node's data dir: like a
+ * plain `master`, a `ui` node keeps only the token's hash and shows the token once, when it creates it.
  */
-function rememberedAdminToken(dataDir: string, created: string | undefined): string | undefined {
-  const file = join(dataDir, 'master', 'admin-token');
-  if (created) {
-    writeFileSync(file, `${created}\n`, { mode: 0o600 });
-    chmodSync(file, 0o600);
-    return created;
-  }
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+function forgetPlainAdminToken(dataDir: string): void {
+  rmSync(join(dataDir, 'master', 'admin-token'), { force: true });
 }
 
 export function uiCommand(out: NodeJS.WritableStream): Command {
@@ -75,15 +70,14 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
         version: buildInfo().version,
         signal,
       });
-      const adminToken =
-        config.master.admin_token ?? rememberedAdminToken(config.data_dir, master.newAdminToken);
+      forgetPlainAdminToken(config.data_dir);
       const pairing = master.createPairingCode();
       out.write(
         [
           'docker-migrate ui is running (a master with a worker for this host)',
           `  REST API:        ${master.httpUrl}/api`,
           webUiLine(master),
-          `  admin token:     ${adminToken ?? 'set before; pass --admin-token to set a new one'}`,
+          ...adminTokenLines(master, config.master.admin_token !== undefined),
           '',
           `Pair another host (code valid until ${pairing.expiresAt.toLocaleTimeString()}, once):`,
           `  ${pairing.joinCommand}`,

@@ -17,6 +17,11 @@ export interface SessionManager {
   check(secret: string): Promise<SessionInfo | undefined>;
   /** Ends the session (sign-out); unknown secrets are ignored. */
   end(secret: string): Promise<void>;
+  /**
+   * Calls `listener` after each sign-out, so that what a session opened (the event stream) can check its
+   * credentials again at once rather than at its next periodic check. Returns the unsubscribe function.
+   */
+  onEnd(listener: () => void): () => void;
   /** Stops the periodic sweep of expired sessions. */
   close(): void;
 }
@@ -46,6 +51,7 @@ export function createSessionManager(options: SessionOptions): SessionManager {
     options.sweepIntervalMs ?? 15 * 60_000,
   );
   sweep.unref();
+  const endListeners = new Set<() => void>();
 
   return {
     async create() {
@@ -78,6 +84,13 @@ export function createSessionManager(options: SessionOptions): SessionManager {
     },
     async end(secret) {
       await options.store.deleteSession(hashToken(secret));
+      for (const listener of [...endListeners]) listener();
+    },
+    onEnd(listener) {
+      endListeners.add(listener);
+      return () => {
+        endListeners.delete(listener);
+      };
     },
     close() {
       clearInterval(sweep);

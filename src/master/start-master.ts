@@ -8,6 +8,7 @@ import type { Logger } from '../platform/logger.js';
 import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
 import { startControlServer } from './grpc/control-server.js';
 import { createHttpApp } from './http/http-app.js';
+import { loadHttpTls } from './http/http-tls.js';
 import { findWebRoot } from './http/web-ui.js';
 import type { EnrollmentInfo, MasterContext } from './master-context.js';
 import {
@@ -50,6 +51,10 @@ export interface MasterOptions {
   failpoints?: Failpoints;
   /** How long a web UI session lasts after sign-in (default 12 h). */
   sessionTtlMs?: number;
+  /** Serve the API and UI over HTTPS with these PEM files (checked before anything starts); plain HTTP without. */
+  httpTls?: { certFile: string; keyFile: string } | undefined;
+  /** Believe X-Forwarded-For/-Proto from a reverse proxy in front of the HTTP listener. */
+  trustProxy?: boolean | undefined;
   /** Folder of the built web UI (index.html, assets/); absent: looked for beside the binary. */
   webRoot?: string | undefined;
   /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
@@ -99,8 +104,10 @@ function isWildcard(host: string): boolean {
 /** Starts a master; resolves once both servers listen. */
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const { logger } = options;
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const http = parseListenAddress(options.httpAddr);
+  // Read before the data dir, the store or any socket: a wrong path is a configuration error, nothing to undo.
+  const httpsPem = options.httpTls === undefined ? undefined : loadHttpTls(options.httpTls);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const grpcListen = parseListenAddress(options.grpcAddr);
   const store = await openSqliteMasterStore({
     path: join(options.dataDir, 'master', 'state.db'),
@@ -233,7 +240,12 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     };
 
     const webRoot = options.webRoot ?? findWebRoot();
-    const app = await createHttpApp(context, { logger, webRoot });
+    const app = await createHttpApp(context, {
+      logger,
+      webRoot,
+      https: httpsPem,
+      trustProxy: options.trustProxy ?? false,
+    });
     await app.listen({ host: http.host, port: http.port }).catch((error: unknown) => {
       throw new AppError(
         'unavailable',
@@ -251,7 +263,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       : http.host.includes(':')
         ? `[${http.host}]`
         : http.host;
-    const httpUrl = `http://${shownHost}:${httpPort}`;
+    const httpUrl = `${httpsPem === undefined ? 'http' : 'https'}://${shownHost}:${httpPort}`;
     logger.info({ address: `${http.host}:${httpPort}`, url: httpUrl }, 'HTTP API listening');
 
     const sweeper = setInterval(() => {

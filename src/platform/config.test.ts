@@ -66,6 +66,7 @@ describe('loadConfig', () => {
         transfer_stall_timeout: 60_000,
         failpoints: '',
         session_ttl: 43_200_000,
+        trust_proxy: false,
       },
       worker: {
         labels: {},
@@ -138,6 +139,7 @@ describe('loadConfig', () => {
       transfer_stall_timeout: 60_000,
       failpoints: '',
       session_ttl: 43_200_000,
+      trust_proxy: false,
     });
     expect(config.docker.host).toBe('unix:///var/run/docker.sock');
     expect(config.worker.reconnect_interval).toBe(5_000);
@@ -195,6 +197,7 @@ describe('loadConfig', () => {
       transfer_stall_timeout: 60_000,
       failpoints: '',
       session_ttl: 43_200_000,
+      trust_proxy: false,
     });
     expect(config.worker).toMatchObject({ reconnect_interval: 500, max_reconnect_interval: 3_600_000 });
   });
@@ -331,6 +334,9 @@ describe('loadConfig', () => {
       'master.transfer_stall_timeout': '9s',
       'master.failpoints': 'pause:create=1s',
       'master.session_ttl': '8s',
+      'master.http_tls_cert': '/tls/cert.pem',
+      'master.http_tls_key': '/tls/key.pem',
+      'master.trust_proxy': 'true',
       'worker.master_url': 'https://m',
       'worker.token': 't',
       'worker.ca_hash': 'h',
@@ -405,6 +411,44 @@ describe('loadConfig config file', () => {
     expect(() => loadConfig({ homeDir: dir, env: {}, configFile: dir })).toThrow(
       new RegExp(`cannot read config file ${dir}: .*EISDIR`),
     );
+  });
+});
+
+describe('HTTPS of the HTTP listener', () => {
+  it('takes the certificate, key and trust in a proxy from flags, env or file, "~" expanded', () => {
+    const env = {
+      DOCKER_MIGRATE_MASTER_HTTP_TLS_CERT: '~/tls/cert.pem',
+      DOCKER_MIGRATE_MASTER_HTTP_TLS_KEY: '/etc/tls/key.pem',
+      DOCKER_MIGRATE_MASTER_TRUST_PROXY: 'true',
+    };
+    expect(load({ env }).master).toMatchObject({
+      http_tls_cert: '/home/ann/tls/cert.pem',
+      http_tls_key: '/etc/tls/key.pem',
+      trust_proxy: true,
+    });
+    const flags = { master: { http_tls_cert: '/a.pem', http_tls_key: '/b.pem', trust_proxy: false } };
+    expect(load({ env, flags }).master).toMatchObject({
+      http_tls_cert: '/a.pem',
+      http_tls_key: '/b.pem',
+      trust_proxy: false,
+    });
+    expect(load().master.http_tls_cert).toBeUndefined();
+  });
+
+  it('refuses a certificate without a key, and a key without a certificate', () => {
+    for (const [given, missing] of [
+      [{ http_tls_cert: '/a.pem' }, 'master.http_tls_key'],
+      [{ http_tls_key: '/b.pem' }, 'master.http_tls_cert'],
+    ] as const) {
+      const error = loadError({ flags: { master: given } });
+      expect(error.code).toBe('invalid_argument');
+      expect(issues(error)).toContainEqual(
+        expect.objectContaining({
+          path: missing,
+          message: expect.stringContaining('--http-tls-cert FILE --http-tls-key FILE') as string,
+        }),
+      );
+    }
   });
 });
 

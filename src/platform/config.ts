@@ -40,6 +40,9 @@ export const CONFIG_PATHS = [
   'master.transfer_stall_timeout',
   'master.failpoints',
   'master.session_ttl',
+  'master.http_tls_cert',
+  'master.http_tls_key',
+  'master.trust_proxy',
   'worker.master_url',
   'worker.token',
   'worker.ca_hash',
@@ -246,6 +249,22 @@ function createConfigSchema(homeDir: string) {
         transfer_stall_timeout: duration.default(60_000),
         failpoints: failpoints.default(''),
         session_ttl: duration.default(12 * 3600_000),
+        // PEM files of the HTTP listener's certificate (chain) and key: HTTPS when both are set.
+        http_tls_cert: path.optional(),
+        http_tls_key: path.optional(),
+        // Whether X-Forwarded-For/-Proto from a reverse proxy are believed (client address, https).
+        trust_proxy: flag.default(false),
+      })
+      .superRefine((master, ctx) => {
+        const cert = master.http_tls_cert !== undefined;
+        if (cert === (master.http_tls_key !== undefined)) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: [cert ? 'http_tls_key' : 'http_tls_cert'],
+          message:
+            'HTTPS needs both http_tls_cert and http_tls_key (--http-tls-cert FILE --http-tls-key FILE)',
+          input: undefined,
+        });
       })
       .prefault({}),
     worker: z

@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import type { MasterStore } from '../../core/ports.js';
+import type { NewAuditEntry } from '../../core/workers.js';
 import type { Logger } from '../../platform/logger.js';
 import { redactSecrets } from '../../platform/redact.js';
 import { isApiPath, pathOf, type Actor } from './admin-auth.js';
@@ -12,6 +13,10 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface AuditHook {
   /** onResponse hook: appends the entry in the background (the client already has its answer). */
   onResponse(request: FastifyRequest, reply: FastifyReply): void;
+  /** Leaves the request out of the log: its route writes what it has to say itself (aggregated sign-in failures). */
+  skip(request: FastifyRequest): void;
+  /** Appends an entry a route composed itself, tracked like the hook's own so that flush() waits for it. */
+  record(entry: NewAuditEntry): void;
   /** Waits for the entries still being written, so that closing the app does not close the store under them. */
   flush(): Promise<void>;
 }
@@ -28,35 +33,42 @@ export function createAuditHook(options: {
   now?: () => Date;
 }): AuditHook {
   const pending = new Set<Promise<unknown>>();
+  const skipped = new WeakSet<FastifyRequest>();
   const now = options.now ?? (() => new Date());
+
+  function record(entry: NewAuditEntry): void {
+    const write = options.store
+      .appendAudit(entry)
+      .catch((error: unknown) => {
+        options.logger.error(redactSecrets({ err: error, action: entry.action }), 'audit entry not written');
+      })
+      .finally(() => pending.delete(write));
+    pending.add(write);
+  }
 
   return {
     onResponse(request, reply) {
       if (!MUTATING.has(request.method) || !isApiPath(request.routeOptions.url ?? pathOf(request.url)))
         return;
+      if (skipped.has(request)) return;
       const params = request.params as Record<string, unknown> | undefined;
       const target = typeof params?.id === 'string' ? params.id : null;
       const status = reply.statusCode;
-      const write = options.store
-        .appendAudit({
-          at: now().toISOString(),
-          actor: options.actorOf(request),
-          action: `${request.method} ${routeOf(request)}`,
-          target,
-          outcome: status < 400 ? 'ok' : 'error',
-          status,
-          details: {},
-          remoteAddress: request.ip,
-        })
-        .catch((error: unknown) => {
-          options.logger.error(
-            redactSecrets({ err: error, action: request.method }),
-            'audit entry not written',
-          );
-        })
-        .finally(() => pending.delete(write));
-      pending.add(write);
+      record({
+        at: now().toISOString(),
+        actor: options.actorOf(request),
+        action: `${request.method} ${routeOf(request)}`,
+        target,
+        outcome: status < 400 ? 'ok' : 'error',
+        status,
+        details: {},
+        remoteAddress: request.ip,
+      });
     },
+    skip(request) {
+      skipped.add(request);
+    },
+    record,
     async flush() {
       await Promise.allSettled([...pending]);
     },

@@ -539,6 +539,19 @@ describe('errors', () => {
     }
   });
 
+  it('answers a URL that does not decode with a JSON 400 that does not repeat it', async () => {
+    const { app } = await start();
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/workers/%E0%A4%A?access_token=secret',
+      headers: AUTH,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: { code: 'invalid_argument', message: 'the request URL is not valid (bad percent-encoding)' },
+    });
+  });
+
   it('hides an unexpected error behind a 500 "internal error" and logs what happened', async () => {
     const failure = new Error('disk on fire at /var/lib/docker-migrate');
     const { app, test } = await start({

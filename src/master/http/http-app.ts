@@ -1,6 +1,12 @@
 // The master's REST API as a fastify app: auth, audit, metrics, one error handler, and every route registered.
 import fastifyCookie from '@fastify/cookie';
-import { fastify, type FastifyInstance } from 'fastify';
+import {
+  fastify,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 
 import type { Logger } from '../../platform/logger.js';
 import type { MasterContext } from '../master-context.js';
@@ -11,10 +17,12 @@ import { registerEnrollmentRoutes } from './enrollment-routes.js';
 import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { createErrorHandler, handleNotFound } from './http-errors.js';
+import type { HttpTls } from './http-tls.js';
 import { createRequestObserver } from './request-observer.js';
 import { registerMigrationRoutes } from './migration-routes.js';
 import { registerResourceRoutes } from './resource-routes.js';
 import { registerSessionRoutes, SESSION_ROUTE } from './session-routes.js';
+import { createSignInLimiter, type SignInLimitOptions } from './sign-in-limiter.js';
 import { CONTENT_SECURITY_POLICY, isPageRequest, registerWebUi, sendPage } from './web-ui.js';
 import { trackSpareConnections } from './spare-connections.js';
 import { registerWorkerRoutes } from './worker-routes.js';
@@ -27,6 +35,20 @@ export interface HttpAppOptions {
   bodyLimitBytes?: number;
   /** Folder of the built web UI; without one, pages explain how to build it and the API works as ever. */
   webRoot?: string | undefined;
+  /** How often an open event stream checks its credentials again (default CREDENTIAL_RECHECK_MS). */
+  credentialRecheckMs?: number;
+  /** Serve HTTPS with this certificate and key (see loadHttpTls); plain HTTP without. */
+  https?: HttpTls | undefined;
+  /**
+   * Believe X-Forwarded-For and X-Forwarded-Proto from a reverse proxy: the client address (sign-in limit, audit)
+   * and whether the browser used https (the cookie's Secure flag) come from them. Off by default: a client could
+   * otherwise claim any address.
+   */
+  trustProxy?: boolean;
+  /** Told of every route as it is registered: the API's fuzz test enumerates them so that none is left out. */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** Failed sign-ins allowed per client address and the lockout that follows (defaults: 5, then 60 s). */
+  signInLimit?: SignInLimitOptions;
 }
 
 /**
@@ -40,7 +62,23 @@ export async function createHttpApp(
 ): Promise<FastifyInstance> {
   const logger = options.logger;
   const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
-  const app = fastify({ logger: false, bodyLimit: bodyLimitBytes });
+  const trustProxy = options.trustProxy ?? false;
+  const handleError = createErrorHandler({ logger, bodyLimitBytes });
+  // Errors fastify raises before routing (a URL that does not decode) get the same JSON as every other error.
+  function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+    void handleError(error, request, reply);
+  }
+  // One instance type for both: fastify types an https server apart, but routes and hooks do not differ.
+  const app =
+    options.https === undefined
+      ? fastify({ logger: false, bodyLimit: bodyLimitBytes, trustProxy, frameworkErrors })
+      : (fastify({
+          logger: false,
+          bodyLimit: bodyLimitBytes,
+          trustProxy,
+          frameworkErrors,
+          https: { cert: options.https.cert, key: options.https.key },
+        }) as unknown as FastifyInstance);
 
   const auth = createAdminAuth(context, {
     queryTokenRoutes: [EVENTS_ROUTE],
@@ -49,6 +87,12 @@ export async function createHttpApp(
   const observer = createRequestObserver({ logger, metrics: context.metrics });
   const audit = createAuditHook({ store: context.store, logger, actorOf: auth.actorOf });
 
+  const { onRoute } = options;
+  if (onRoute !== undefined) {
+    app.addHook('onRoute', (route) => {
+      onRoute({ method: route.method, url: route.url });
+    });
+  }
   await app.register(fastifyCookie);
   app.addHook('onRequest', auth.authenticate);
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -74,7 +118,7 @@ export async function createHttpApp(
   app.addHook('onClose', async () => {
     await audit.flush();
   });
-  app.setErrorHandler(createErrorHandler({ logger, bodyLimitBytes }));
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     isPageRequest(request) ? sendPage(reply, options.webRoot) : handleNotFound(request, reply),
   );
@@ -85,8 +129,18 @@ export async function createHttpApp(
   registerEnrollmentRoutes(app, context);
   registerAuditRoutes(app, context);
   registerMigrationRoutes(app, context);
-  registerEventRoutes(app, context, { logger, observer });
-  registerSessionRoutes(app, context, auth);
+  registerEventRoutes(app, context, {
+    logger,
+    observer,
+    auth,
+    ...(options.credentialRecheckMs === undefined
+      ? {}
+      : { credentialRecheckMs: options.credentialRecheckMs }),
+  });
+  registerSessionRoutes(app, context, auth, {
+    audit,
+    limiter: createSignInLimiter(options.signInLimit),
+  });
   await registerWebUi(app, options.webRoot);
 
   await app.ready();

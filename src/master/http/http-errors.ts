@@ -9,6 +9,19 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
 }
 
+/**
+ * A refusal that says when to come back (too many failed sign-ins): `unavailable`, as the same refusal of an
+ * enrollment is over gRPC, but answered 429 Too Many Requests with Retry-After, which clients and proxies honour.
+ */
+export class TooManyRequestsError extends AppError {
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super('unavailable', message, { details: { retry_after_seconds: retryAfterSeconds } });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** What fastify (and ajv through it) puts on the errors it raises itself. */
 interface FrameworkError {
   code?: unknown;
@@ -39,6 +52,13 @@ export function toErrorResponse(
   error: unknown,
   bodyLimitBytes: number,
 ): { status: number; body: ErrorBody; unexpected: boolean } {
+  if (error instanceof TooManyRequestsError) {
+    return {
+      status: 429,
+      body: errorBody(error.code, error.message, error.details),
+      unexpected: false,
+    };
+  }
   if (error instanceof AppError) {
     // An internal AppError usually wraps a failure (AppError.from) whose text was never meant for a user.
     if (error.code === 'internal') return internalError();
@@ -56,6 +76,14 @@ export function toErrorResponse(
     return {
       status: 413,
       body: errorBody('invalid_argument', `request body is larger than the limit of ${bodyLimitBytes} bytes`),
+      unexpected: false,
+    };
+  }
+  if (framework.code === 'FST_ERR_BAD_URL') {
+    // fastify's own text repeats the URL, which may carry a token (?access_token=): say what is wrong only.
+    return {
+      status: 400,
+      body: errorBody('invalid_argument', 'the request URL is not valid (bad percent-encoding)'),
       unexpected: false,
     };
   }
@@ -114,6 +142,9 @@ export function createErrorHandler(options: { logger: Logger; bodyLimitBytes: nu
       options.logger.warn(redactSecrets({ err: error, method: request.method, route }), 'request failed');
     }
     if (body.error.code === 'unauthenticated') void reply.header('WWW-Authenticate', 'Bearer');
+    if (error instanceof TooManyRequestsError) {
+      void reply.header('Retry-After', String(error.retryAfterSeconds));
+    }
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   };
 }

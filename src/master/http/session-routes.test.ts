@@ -13,9 +13,16 @@ let app: FastifyInstance | undefined;
 let test: TestContext | undefined;
 let webRoot: string | undefined;
 
-async function start(options: { webRoot?: string } = {}): Promise<FastifyInstance> {
+async function start(
+  options: { webRoot?: string; now?: () => number; trustProxy?: boolean } = {},
+): Promise<FastifyInstance> {
   test = await createTestContext();
-  app = await createHttpApp(test.context, { logger: test.logger, webRoot: options.webRoot });
+  app = await createHttpApp(test.context, {
+    logger: test.logger,
+    webRoot: options.webRoot,
+    trustProxy: options.trustProxy ?? false,
+    ...(options.now === undefined ? {} : { signInLimit: { now: options.now } }),
+  });
   return app;
 }
 
@@ -103,6 +110,122 @@ describe('sign-in', () => {
       ['POST /api/session', 'anonymous', 401],
     ]);
     expect(JSON.stringify(entries)).not.toContain(ADMIN_TOKEN);
+  });
+});
+
+describe('behind a reverse proxy', () => {
+  function signInVia(server: FastifyInstance, headers: Record<string, string>) {
+    return server.inject({
+      method: 'POST',
+      url: '/api/session',
+      payload: { token: ADMIN_TOKEN },
+      headers,
+    });
+  }
+
+  it('marks the cookie Secure when a trusted proxy says the browser used https', async () => {
+    const server = await start({ trustProxy: true });
+    const viaHttps = await signInVia(server, { 'x-forwarded-proto': 'https' });
+    expect(viaHttps.statusCode).toBe(200);
+    expect(String(viaHttps.headers['set-cookie'])).toMatch(/; Secure/);
+    const viaHttp = await signInVia(server, { 'x-forwarded-proto': 'http' });
+    expect(String(viaHttp.headers['set-cookie'])).not.toMatch(/Secure/);
+    const out = await server.inject({
+      method: 'DELETE',
+      url: '/api/session',
+      headers: { 'x-forwarded-proto': 'https', cookie: sessionCookie(viaHttps) },
+    });
+    expect(String(out.headers['set-cookie'])).toMatch(/; Secure/);
+  });
+
+  it('ignores X-Forwarded-Proto unless told to trust the proxy', async () => {
+    const server = await start();
+    const response = await signInVia(server, { 'x-forwarded-proto': 'https' });
+    expect(response.statusCode).toBe(200);
+    expect(String(response.headers['set-cookie'])).not.toMatch(/Secure/);
+  });
+
+  it('limits sign-ins by the client a trusted proxy names, not by the proxy', async () => {
+    const server = await start({ trustProxy: true });
+    for (let i = 0; i < 5; i += 1) {
+      const wrong = await server.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { token: 'wrong' },
+        headers: { 'x-forwarded-for': '203.0.113.50' },
+      });
+      expect(wrong.statusCode).toBe(401);
+    }
+    expect((await signInVia(server, { 'x-forwarded-for': '203.0.113.50' })).statusCode).toBe(429);
+    expect((await signInVia(server, { 'x-forwarded-for': '203.0.113.51' })).statusCode).toBe(200);
+  });
+});
+
+describe('sign-in attempts', () => {
+  function attempt(server: FastifyInstance, token: string, remoteAddress: string) {
+    return server.inject({ method: 'POST', url: '/api/session', payload: { token }, remoteAddress });
+  }
+
+  it('locks an address out after 5 failures with a JSON 429 and Retry-After, a right token too', async () => {
+    let now = Date.parse('2026-11-29T10:00:00Z');
+    const server = await start({ now: () => now });
+    for (let i = 0; i < 5; i += 1) {
+      expect((await attempt(server, `guess-${i}`, '203.0.113.7')).statusCode).toBe(401);
+    }
+    const locked = await attempt(server, ADMIN_TOKEN, '203.0.113.7');
+    expect(locked.statusCode).toBe(429);
+    expect(locked.headers['retry-after']).toBe('60');
+    expect(locked.headers['set-cookie']).toBeUndefined();
+    expect(locked.json()).toEqual({
+      error: {
+        code: 'unavailable',
+        message: 'too many failed sign-in attempts from this address: try again in 60 s',
+        details: { retry_after_seconds: 60 },
+      },
+    });
+    // Another address is not locked out.
+    expect((await attempt(server, ADMIN_TOKEN, '198.51.100.2')).statusCode).toBe(200);
+    now += 45_000;
+    const later = await attempt(server, ADMIN_TOKEN, '203.0.113.7');
+    expect(later.statusCode).toBe(429);
+    expect(later.headers['retry-after']).toBe('15');
+    now += 15_000;
+    expect((await attempt(server, ADMIN_TOKEN, '203.0.113.7')).statusCode).toBe(200);
+  });
+
+  it('forgets the failures of an address that then signs in', async () => {
+    const server = await start({ now: () => Date.parse('2026-11-29T10:00:00Z') });
+    for (let round = 0; round < 3; round += 1) {
+      for (let i = 0; i < 4; i += 1) {
+        expect((await attempt(server, 'wrong', '203.0.113.8')).statusCode).toBe(401);
+      }
+      expect((await attempt(server, ADMIN_TOKEN, '203.0.113.8')).statusCode).toBe(200);
+    }
+  });
+
+  it('audits a storm of failures as a few rows that count them, not one row each', async () => {
+    let now = Date.parse('2026-11-29T10:00:00Z');
+    const server = await start({ now: () => now });
+    for (let i = 0; i < 200; i += 1) {
+      await attempt(server, `guess-${i}`, '203.0.113.9');
+      now += 1_000;
+    }
+    await server.close();
+    const entries = await test!.store.listAudit({ limit: 1000 });
+    // 200 s: the first failure, then one row per lockout (5 failures, then 60 s refused).
+    expect(entries.length).toBeLessThanOrEqual(8);
+    expect(entries.every((e) => e.action === 'POST /api/session' && e.actor === 'anonymous')).toBe(true);
+    const lockouts = entries.filter((e) => e.status === 429);
+    expect(lockouts.length).toBeGreaterThanOrEqual(3);
+    const counted = entries.reduce(
+      (sum, e) =>
+        sum + (e.status === 429 ? Number(e.details.failed_attempts) + Number(e.details.refused_attempts) : 1),
+      0,
+    );
+    // Every attempt but those of the lockout still running is counted in some row.
+    expect(counted).toBeGreaterThan(140);
+    expect(entries.every((e) => e.remoteAddress === '203.0.113.9')).toBe(true);
+    expect(JSON.stringify(entries)).not.toContain('guess-');
   });
 });
 

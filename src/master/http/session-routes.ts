@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import type { MasterContext } from '../master-context.js';
 import { SESSION_COOKIE, type AdminAuth } from './admin-auth.js';
+import type { AuditHook } from './audit-hook.js';
+import { TooManyRequestsError } from './http-errors.js';
+import type { FailureOutcome, SignInLimiter } from './sign-in-limiter.js';
 
 export const SESSION_ROUTE = '/api/session';
 
@@ -16,7 +19,8 @@ function cookieOptions(request: FastifyRequest, expires: Date) {
     path: '/',
     httpOnly: true,
     sameSite: 'strict' as const,
-    // Secure only when the browser reached us over TLS; a Secure cookie over plain http is dropped.
+    // Secure only when the browser reached us over TLS (ours, or a trusted proxy's X-Forwarded-Proto: https); a
+    // Secure cookie over plain http is dropped.
     secure: request.protocol === 'https',
     expires,
   };
@@ -30,16 +34,65 @@ function noStore(reply: FastifyReply): FastifyReply {
   return reply.header('Cache-Control', 'no-store');
 }
 
-/** Registers the session routes, all open routes of the auth hook: each checks credentials for itself. */
-export function registerSessionRoutes(app: FastifyInstance, context: MasterContext, auth: AdminAuth): void {
+/**
+ * Audits a failed sign-in as the limiter's outcome says: the first failure of a streak gets the usual row, the
+ * others are counted in one row written when they lock the address out.
+ */
+function auditFailure(request: FastifyRequest, audit: AuditHook, outcome: FailureOutcome, at: Date): void {
+  if (outcome.kind === 'first') return;
+  audit.skip(request);
+  if (outcome.kind === 'counted') return;
+  audit.record({
+    at: at.toISOString(),
+    actor: 'anonymous',
+    action: `POST ${SESSION_ROUTE}`,
+    target: null,
+    outcome: 'error',
+    status: 429,
+    details: {
+      reason: 'too many failed sign-in attempts',
+      failed_attempts: outcome.failedAttempts,
+      refused_attempts: outcome.refusedAttempts,
+      locked_seconds: Math.ceil(outcome.lockoutMs / 1000),
+    },
+    remoteAddress: request.ip,
+  });
+}
+
+/**
+ * Registers the session routes, all open routes of the auth hook: each checks credentials for itself. Sign-in is
+ * limited per client address (request.ip: the proxy's client when --trust-proxy is set).
+ */
+export function registerSessionRoutes(
+  app: FastifyInstance,
+  context: MasterContext,
+  auth: AdminAuth,
+  options: { audit: AuditHook; limiter: SignInLimiter },
+): void {
+  const { audit, limiter } = options;
+
   app.post(SESSION_ROUTE, async (request, reply) => {
-    const parsed = SIGN_IN.safeParse(request.body ?? {});
-    if (!parsed.success) {
-      throw new AppError('invalid_argument', 'send {"token": "<admin token>"} to sign in');
+    const address = request.ip;
+    const waitMs = limiter.refuse(address);
+    if (waitMs > 0) {
+      // Counted by the limiter and written with its next lockout row, not one row per refusal.
+      audit.skip(request);
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new TooManyRequestsError(
+        `too many failed sign-in attempts from this address: try again in ${seconds} s`,
+        seconds,
+      );
     }
-    if (!(await context.checkAdminToken(parsed.data.token))) {
+    const parsed = SIGN_IN.safeParse(request.body ?? {});
+    const valid = parsed.success && (await context.checkAdminToken(parsed.data.token));
+    if (!valid) {
+      auditFailure(request, audit, limiter.failed(address), new Date());
+      if (!parsed.success) {
+        throw new AppError('invalid_argument', 'send {"token": "<admin token>"} to sign in');
+      }
       throw new AppError('unauthenticated', 'the admin token is not valid');
     }
+    limiter.succeeded(address);
     const session = await context.sessions.create();
     auth.setActor(request, 'admin (web UI)');
     return noStore(reply)
@@ -69,7 +122,12 @@ export function registerSessionRoutes(app: FastifyInstance, context: MasterConte
       await context.sessions.end(secret);
     }
     return noStore(reply)
-      .clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict' })
+      .clearCookie(SESSION_COOKIE, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'strict',
+        secure: request.protocol === 'https',
+      })
       .send({ signed_out: true });
   });
 }
