@@ -157,18 +157,24 @@ ensure_base_image() {
 # The small volumes filesystem DM_HOST<i>_VOLUMES_SIZE asks for; nothing when unset. A running engine without it
 # is an error rather than a silent success: volumes it made live on the large filesystem underneath.
 ensure_volumes_fs() {
-  local i=$1 size_var size volumes
+  local i=$1 size_var size data volumes
   size_var="DM_HOST${i}_VOLUMES_SIZE"
   size=${!size_var:-}
   [ -n "$size" ] || return 0
   [[ "$size" =~ ^[0-9]+[kKmMgG]?$ ]] || die "$size_var=$size: expected a size such as 24M"
-  volumes="$(host_dir "$i")/data/volumes"
-  if mountpoint -q "$volumes"; then return 0; fi
+  data="$(host_dir "$i")/data"
+  volumes="$data/volumes"
+  # stat -f reads the filesystem actually seen at the path (findmnt would also name one hidden underneath).
+  if mountpoint -q "$data" && [ "$(stat -f -c %T "$volumes")" = tmpfs ]; then return 0; fi
   if host_pid "$i" >/dev/null; then
     die "h$i runs without the small volumes filesystem $size_var asks for: stop it first (stop-hosts $i)"
   fi
+  unmount_under "$data"
   mkdir -p "$volumes"
   chmod 700 "$volumes"
+  # dockerd bind-mounts a data root that is no mount point onto itself (to make its propagation shared), which
+  # hides whatever was mounted inside it before: make the data root a mount point of its own first.
+  mount --bind "$data" "$data"
   mount -t tmpfs -o "size=$size,mode=0700" "dm-h$i-volumes" "$volumes"
   log "h$i volumes on a $size tmpfs: $volumes"
 }
