@@ -31,6 +31,7 @@ export interface MigrationJson {
   phase: string;
   error: string | null;
   bytes_transferred: number;
+  resources?: { type: string; name: string; status: string; bytes: number }[];
   events?: MigrationEventJson[];
 }
 

@@ -144,7 +144,9 @@ async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string |
   for (;;) {
     const current = await cluster.migration(migrationId);
     if (c.trigger === 'mid_transfer') {
-      if (current.phase === 'transfer' && current.bytes_transferred > 0) return undefined;
+      // The volume's own bytes: the image goes over in the same phase, before it.
+      const volume = current.resources?.find((r) => r.type === 'volume');
+      if (current.phase === 'transfer' && volume?.status === 'running' && volume.bytes > 0) return undefined;
     } else if (
       current.events?.some(
         (e) =>
@@ -155,7 +157,7 @@ async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string |
     }
     const awaited =
       c.trigger === 'mid_transfer'
-        ? 'bytes moving in phase transfer'
+        ? 'volume bytes moving in phase transfer'
         : `the event "failpoint: paused" in phase ${c.phase}`;
     const refused = cluster.refusedVariables.includes('DOCKER_MIGRATE_FAILPOINTS')
       ? ' (the master refuses DOCKER_MIGRATE_FAILPOINTS as an unknown variable)'
@@ -265,10 +267,17 @@ async function runCase(c: FaultCase): Promise<Outcome> {
   const missed = await awaitTrigger(c, migration.id);
   const note = missed === undefined ? await inject(c, migration.id) : undefined;
   const final = await finish(migration.id);
-  const outcome = await assess(c, final, started);
+  let outcome = await assess(c, final, started);
   if (missed !== undefined && outcome.kind !== 'fail')
-    return { ...outcome, kind: 'harness_error', detail: missed };
-  if (note !== undefined) return { ...outcome, detail: `${outcome.detail} (${note})` };
+    outcome = { ...outcome, kind: 'harness_error', detail: missed };
+  if (note !== undefined) outcome = { ...outcome, detail: `${outcome.detail} (${note})` };
+  if (outcome.kind === 'fail' || outcome.kind === 'harness_error') {
+    const events = await cluster.migration(migration.id).then(
+      (m) => m.events ?? [],
+      () => [],
+    );
+    outcome.events = events.map((e) => `[${e.phase}] ${e.message}`);
+  }
   return outcome;
 }
 
@@ -327,7 +336,13 @@ describe('fault injection (built binary, real engines): completed or rolled back
       outcomes.set(caseKey(c), outcome);
       if (outcome.kind === 'fail' || outcome.kind === 'harness_error')
         throw new Error(
-          `${outcome.kind === 'fail' ? 'FAIL' : 'HARNESS ERROR'}: ${outcome.detail}\n--- last lines of the processes:\n${cluster.logTail(30)}`,
+          [
+            `${outcome.kind === 'fail' ? 'FAIL' : 'HARNESS ERROR'}: ${outcome.detail}`,
+            '--- events of the migration:',
+            ...(outcome.events ?? []),
+            '--- last lines of the processes:',
+            cluster.logTail(30),
+          ].join('\n'),
         );
     }, 300_000);
   }

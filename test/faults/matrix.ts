@@ -69,6 +69,8 @@ export interface Outcome {
   dataLost: boolean;
   stuck: boolean;
   seconds: number;
+  /** The migration's events, for a failure message (not the table). */
+  events?: string[];
 }
 
 function cell(outcome: Outcome | undefined, fault: Fault, phase: Phase, notes: string[]): string {
@@ -115,6 +117,13 @@ export function renderTable(outcomes: ReadonlyMap<string, Outcome>, elapsedSecon
     'The transfer column strikes mid-copy (bytes_transferred > 0); the other columns while the master holds the ' +
       'phase with the failpoint `pause:<phase>`.',
     ...notes.map((note, index) => `(${index + 1}) n/a: ${note}.`),
+    '',
+    'Each case: how the migration ended (its status and error) and seconds from start to verdict.',
+    '',
+    ...[...outcomes].map(
+      ([key, outcome]) =>
+        `- ${key}: ${outcome.detail.replace(/\s+/g, ' ')} (${outcome.seconds.toFixed(1)} s)`,
+    ),
     '',
   ].join('\n');
 }
