@@ -88,7 +88,15 @@ export interface FaultCluster {
   stopAll(): Promise<void>;
   /** Every line the processes printed, newest last, for a failure message. */
   logTail(lines?: number): string;
+  /**
+   * Processes that exited without the harness stopping them since the last call, with the error they printed.
+   * Such a process is started again after a second, as a service manager would (systemd's Restart=on-failure).
+   */
+  takeCrashes(): string[];
 }
+
+/** How long a crashed process stays down before it is started again. */
+const RESTART_DELAY_MS = 1_000;
 
 export async function createFaultCluster(hosts: TestDockerHost[], id: string): Promise<FaultCluster> {
   const [first] = hosts;
@@ -104,6 +112,9 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
   let settings: MasterSettings = { failpoints: '' };
   const refused = new Set<string>();
   const logs: string[] = [];
+  const crashes: string[] = [];
+  /** Processes the harness stops or kills on purpose: their exit is no crash. */
+  const stopping = new WeakSet<RunningProcess>();
   const slots = new Map<string, WorkerSlot>(
     hosts.map((host) => [
       host.name,
@@ -125,6 +136,22 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
     process.child.stderr?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(`${label}! ${line}`);
     });
+  };
+
+  /** Notes an exit nobody asked for and starts the process again unless something else did meanwhile. */
+  const supervise = (label: string, process: RunningProcess, restart: () => void): void => {
+    void process.exited.then((code) => {
+      if (stopping.has(process)) return;
+      const error = process.lines.find((line) => /^\s*[_A-Za-z]*Error\b/.test(line)) ?? process.lines.at(-1);
+      crashes.push(`${label} exited by itself (${code}): ${error ?? 'no output'}`);
+      setTimeout(restart, RESTART_DELAY_MS);
+    });
+  };
+
+  const stop = async (process: RunningProcess | undefined, signal?: NodeJS.Signals): Promise<void> => {
+    if (!process) return;
+    stopping.add(process);
+    await process.stop(signal);
   };
 
   const masterEnv = (): Record<string, string> => {
@@ -164,6 +191,9 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
       try {
         ({ joinArgs } = await masterAddresses(started));
         master = started;
+        supervise('master', started, () => {
+          if (master === started) startMaster().catch((error: unknown) => crashes.push(String(error)));
+        });
         return;
       } catch (error) {
         // A master that does not know a variable refuses to start and names it: note it, start without it.
@@ -211,6 +241,9 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
     );
     keepLogs(worker.name, started);
     worker.process = started;
+    supervise(worker.name, started, () => {
+      if (worker.process === started) startWorker(host);
+    });
   }
 
   const alive = (process: RunningProcess | undefined): process is RunningProcess =>
@@ -232,22 +265,22 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
     },
     async ensureMaster(wanted) {
       if (alive(master) && wanted.failpoints === settings.failpoints) return;
-      if (alive(master)) await master.stop();
+      if (alive(master)) await stop(master);
       settings = wanted;
       await startMaster();
     },
     masterRunning: () => alive(master),
     async killMaster() {
-      await master?.stop('SIGKILL');
+      await stop(master, 'SIGKILL');
     },
     startMaster,
     async stopMaster() {
-      await master?.stop();
+      await stop(master);
     },
     workerName: (host) => slot(host).name,
     workerRunning: (host) => alive(slot(host).process),
     async killWorker(host) {
-      await slot(host).process?.stop('SIGKILL');
+      await stop(slot(host).process, 'SIGKILL');
     },
     startWorker,
     async ensureWorkers() {
@@ -264,10 +297,11 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
       );
     },
     async stopAll() {
-      for (const worker of slots.values()) await worker.process?.stop();
-      await master?.stop();
+      for (const worker of slots.values()) await stop(worker.process);
+      await stop(master);
     },
     logTail: (count = 60) => logs.slice(-count).join('\n'),
+    takeCrashes: () => crashes.splice(0, crashes.length),
   };
   return cluster;
 }

@@ -95,6 +95,7 @@ function baselineOf(host: TestDockerHost): EngineSnapshot {
 /** Same master settings as the case needs, every process up, targets as before the suite, source running. */
 async function prepareCase(c: FaultCase): Promise<void> {
   await setLink(target, 'up');
+  cluster.takeCrashes();
   await cluster.ensureMaster({ failpoints: c.trigger === 'failpoint' ? `pause:${c.phase}=${PAUSE}` : '' });
   await cluster.ensureWorkers();
   await restore(target, baselineOf(target));
@@ -245,6 +246,7 @@ async function assess(c: FaultCase, final: MigrationJson | undefined, started: n
   } else {
     problems.push(`ended ${final.status}: ${final.error ?? 'no error given'}`);
   }
+  problems.push(...cluster.takeCrashes().map((crash) => `crash: ${crash}`));
   if (!sourceIntact)
     problems.push(`the source volume is ${sourceSum === 'missing' ? 'missing' : 'different'}`);
   if (!sourceState.running && !targetState.running) problems.push('the container runs nowhere');
