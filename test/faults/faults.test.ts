@@ -200,7 +200,10 @@ async function inject(c: FaultCase, migrationId: string): Promise<string | undef
   }
 }
 
-async function finish(migrationId: string): Promise<MigrationJson | undefined> {
+async function finish(
+  migrationId: string,
+  timeoutMs = FINISH_TIMEOUT_MS,
+): Promise<MigrationJson | undefined> {
   try {
     return await eventually(
       `migration ${migrationId} to finish`,
@@ -208,7 +211,7 @@ async function finish(migrationId: string): Promise<MigrationJson | undefined> {
         const current = await cluster.migration(migrationId);
         return FINISHED.has(current.status) ? current : undefined;
       },
-      FINISH_TIMEOUT_MS,
+      timeoutMs,
     );
   } catch {
     return undefined;
@@ -270,6 +273,11 @@ async function runCase(c: FaultCase): Promise<Outcome> {
   const note = missed === undefined ? await inject(c, migration.id) : undefined;
   const final = await finish(migration.id);
   let outcome = await assess(c, final, started);
+  if (!final) {
+    // Counted as stuck above; a cancel gives the next cases a chance to start from a quiet master.
+    await cluster.api('POST', `/api/migrations/${migration.id}/cancel`).catch(() => undefined);
+    await finish(migration.id, 60_000);
+  }
   if (missed !== undefined && outcome.kind !== 'fail')
     outcome = { ...outcome, kind: 'harness_error', detail: missed };
   if (note !== undefined) outcome = { ...outcome, detail: `${outcome.detail} (${note})` };

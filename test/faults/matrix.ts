@@ -114,7 +114,7 @@ export function renderTable(outcomes: ReadonlyMap<string, Outcome>, elapsedSecon
       `**data lost: ${all.filter((o) => o.dataLost).length}, stuck: ${all.filter((o) => o.stuck).length}** ` +
       `(${Math.round(elapsedSeconds)} s).`,
     '',
-    'The transfer column strikes mid-copy (bytes_transferred > 0); the other columns while the master holds the ' +
+    "The transfer column strikes mid-copy (the volume's bytes moving); the other columns while the master holds the " +
       'phase with the failpoint `pause:<phase>`.',
     ...notes.map((note, index) => `(${index + 1}) n/a: ${note}.`),
     '',
