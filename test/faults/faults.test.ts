@@ -315,7 +315,12 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  const table = renderTable(outcomes, (Date.now() - suiteStarted) / 1000);
+  const refused = cluster.refusedVariables;
+  const remarks =
+    refused.length > 0
+      ? [`The master refused ${refused.join(', ')} as unknown variables: it ran without them.`]
+      : [];
+  const table = renderTable(outcomes, (Date.now() - suiteStarted) / 1000, remarks);
   mkdirSync(new URL('../../.artifacts/', import.meta.url), { recursive: true });
   writeFileSync(new URL('../../.artifacts/faults-table.md', import.meta.url), table);
   console.log(`\nFault injection: faults × phases\n\n${table}`);
@@ -335,7 +340,7 @@ afterAll(async () => {
 
 describe('fault injection (built binary, real engines): completed or rolled back, never both down', () => {
   for (const c of faultCases().filter(selected)) {
-    it(`${FAULT_TITLES[c.fault]} at ${c.phase}`, async () => {
+    it(`${FAULT_TITLES[c.fault]} at ${c.column === 'mid_copy' ? 'transfer (mid-copy)' : `the start of ${c.phase}`}`, async () => {
       let outcome: Outcome;
       try {
         outcome = await runCase(c);

@@ -23,40 +23,68 @@ export const FAULT_TITLES: Record<Fault, string> = {
   cancel: 'cancel (POST …/cancel)',
 };
 
-/** Why a fault is not injected at a phase; absent where it is. */
-const NOT_APPLICABLE: Partial<Record<Fault, { phases: readonly Phase[]; reason: string }>> = {
+/**
+ * The table's columns: each phase at its start (the master's failpoint holds it there), plus the transfer once
+ * bytes of the volume move — the start of the transfer and the middle of the copy fail in different ways.
+ */
+export const COLUMNS = [
+  'prepare',
+  'stop_source',
+  'transfer',
+  'mid_copy',
+  'create',
+  'start',
+  'finalize',
+] as const;
+export type Column = (typeof COLUMNS)[number];
+
+const COLUMN_TITLES: Record<Column, string> = {
+  prepare: 'prepare',
+  stop_source: 'stop_source',
+  transfer: 'transfer (start)',
+  mid_copy: 'transfer (mid-copy)',
+  create: 'create',
+  start: 'start',
+  finalize: 'finalize',
+};
+
+/** Why a fault is not injected in a column; absent where it is. */
+const NOT_APPLICABLE: Partial<Record<Fault, { columns: readonly Column[]; reason: string }>> = {
   link_cut: {
-    phases: ['prepare', 'stop_source', 'create', 'start', 'finalize'],
+    columns: ['prepare', 'stop_source', 'create', 'start', 'finalize'],
     reason:
-      'the link between the workers carries bytes only while volumes move; a target cut off at another phase is ' +
+      'the link between the workers carries bytes only in the transfer phase; a target cut off at another phase is ' +
       'what the master sees when the target worker dies (SIGKILL target worker)',
   },
   disk_full: {
-    phases: ['prepare', 'stop_source', 'create', 'start', 'finalize'],
-    reason: "only the volume copy writes to the target's volumes filesystem",
+    columns: ['prepare', 'stop_source', 'transfer', 'create', 'start', 'finalize'],
+    reason:
+      "only the volume copy writes to the target's volumes filesystem, and it needs no trigger: see mid-copy",
   },
 };
 
-export function notApplicable(fault: Fault, phase: Phase): string | undefined {
+export function notApplicable(fault: Fault, column: Column): string | undefined {
   const rule = NOT_APPLICABLE[fault];
-  return rule?.phases.includes(phase) ? rule.reason : undefined;
+  return rule?.columns.includes(column) ? rule.reason : undefined;
 }
 
 export interface FaultCase {
   fault: Fault;
+  column: Column;
+  /** The migration phase the fault strikes in. */
   phase: Phase;
-  /** The transfer column strikes mid-copy (bytes moved); the others while a failpoint holds the phase. */
+  /** mid_copy strikes once the volume's bytes move; the other columns while a failpoint holds the phase. */
   trigger: 'failpoint' | 'mid_transfer';
 }
 
-/** Every applicable cell, grouped by phase so that one master (one failpoint setting) serves a group. */
+/** Every applicable cell, grouped by column so that one master (one failpoint setting) serves a group. */
 export function faultCases(): FaultCase[] {
-  return PHASES.flatMap((phase) =>
-    FAULTS.filter((fault) => notApplicable(fault, phase) === undefined).map((fault): FaultCase => ({
-      fault,
-      phase,
-      trigger: phase === 'transfer' ? 'mid_transfer' : 'failpoint',
-    })),
+  return COLUMNS.flatMap((column) =>
+    FAULTS.filter((fault) => notApplicable(fault, column) === undefined).map((fault): FaultCase =>
+      column === 'mid_copy'
+        ? { fault, column, phase: 'transfer', trigger: 'mid_transfer' }
+        : { fault, column, phase: column, trigger: 'failpoint' },
+    ),
   );
 }
 
@@ -73,8 +101,8 @@ export interface Outcome {
   events?: string[];
 }
 
-function cell(outcome: Outcome | undefined, fault: Fault, phase: Phase, notes: string[]): string {
-  const reason = notApplicable(fault, phase);
+function cell(outcome: Outcome | undefined, fault: Fault, column: Column, notes: string[]): string {
+  const reason = notApplicable(fault, column);
   if (reason !== undefined) {
     if (!notes.includes(reason)) notes.push(reason);
     return `n/a (${notes.indexOf(reason) + 1})`;
@@ -89,19 +117,27 @@ function cell(outcome: Outcome | undefined, fault: Fault, phase: Phase, notes: s
     case 'fail':
       return `FAIL: ${detail}`;
     case 'harness_error':
-      return `HARNESS ERROR: ${detail}`;
+      // Short: the same words for many cells; the list under the table has them in full.
+      return `HARNESS ERROR: ${detail.slice(0, 60)}…`;
   }
 }
 
 /** The markdown table with totals and the n/a reasons under it. */
-export function renderTable(outcomes: ReadonlyMap<string, Outcome>, elapsedSeconds: number): string {
+export function renderTable(
+  outcomes: ReadonlyMap<string, Outcome>,
+  elapsedSeconds: number,
+  /** Lines about the run as a whole (e.g. settings the master refused), printed under the totals. */
+  remarks: readonly string[] = [],
+): string {
   const notes: string[] = [];
-  const header = `| fault \\ phase | ${PHASES.join(' | ')} |`;
-  const rule = `|---|${PHASES.map(() => '---').join('|')}|`;
-  const rows = FAULTS.map(
-    (fault) =>
-      `| ${FAULT_TITLES[fault]} | ${PHASES.map((phase) => cell(outcomes.get(caseKey({ fault, phase })), fault, phase, notes)).join(' | ')} |`,
-  );
+  const header = `| fault \\ phase | ${COLUMNS.map((column) => COLUMN_TITLES[column]).join(' | ')} |`;
+  const rule = `|---|${COLUMNS.map(() => '---').join('|')}|`;
+  const rows = FAULTS.map((fault) => {
+    const cells = COLUMNS.map((column) =>
+      cell(outcomes.get(caseKey({ fault, column })), fault, column, notes),
+    );
+    return `| ${FAULT_TITLES[fault]} | ${cells.join(' | ')} |`;
+  });
   const all = [...outcomes.values()];
   const count = (kind: OutcomeKind): number => all.filter((o) => o.kind === kind).length;
   return [
@@ -113,10 +149,12 @@ export function renderTable(outcomes: ReadonlyMap<string, Outcome>, elapsedSecon
       `failed: ${count('fail')}, harness errors: ${count('harness_error')}; ` +
       `**data lost: ${all.filter((o) => o.dataLost).length}, stuck: ${all.filter((o) => o.stuck).length}** ` +
       `(${Math.round(elapsedSeconds)} s).`,
+    ...remarks,
     '',
-    "The transfer column strikes mid-copy (the volume's bytes moving); the other columns while the master holds the " +
-      'phase with the failpoint `pause:<phase>`.',
-    ...notes.map((note, index) => `(${index + 1}) n/a: ${note}.`),
+    'Each column but mid-copy strikes at the start of its phase, while the master holds it with the failpoint ' +
+      "`pause:<phase>`; mid-copy strikes once the volume's bytes move.",
+    '',
+    ...notes.flatMap((note, index) => [`(${index + 1}) n/a: ${note}.`, '']),
     '',
     'Each case: how the migration ended (its status and error) and seconds from start to verdict.',
     '',
@@ -128,6 +166,6 @@ export function renderTable(outcomes: ReadonlyMap<string, Outcome>, elapsedSecon
   ].join('\n');
 }
 
-export function caseKey(c: { fault: Fault; phase: Phase }): string {
-  return `${c.fault}@${c.phase}`;
+export function caseKey(c: { fault: Fault; column: Column }): string {
+  return `${c.fault}@${c.column}`;
 }
