@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
 
-.PHONY: install build build-full browser test test-unit test-web test-integration test-e2e lint typecheck format proto bench \
+.PHONY: install build build-full browser test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
 	docker-engine hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes)
@@ -35,7 +35,7 @@ docker-engine:
 
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
 test: install docker-engine browser build-full lint
-	@bash scripts/run-tests.sh unit web integration e2e
+	@bash scripts/run-tests.sh unit web integration e2e faults
 
 test-unit: install
 	@bash scripts/run-tests.sh unit
@@ -48,6 +48,10 @@ test-integration: install docker-engine
 
 test-e2e: install docker-engine browser build-full
 	@bash scripts/run-tests.sh e2e
+
+## test-faults: kill, cut and fill while migrations run (hosts 3-5); the table goes to .artifacts/faults-table.md
+test-faults: install docker-engine build
+	@bash scripts/run-tests.sh faults
 
 ## lint: type-check, ESLint (layer rule included) and Prettier; fails on any warning
 lint: install typecheck

@@ -4,14 +4,19 @@
 #
 #   scripts/docker-hosts.sh install        install the Docker engine from Debian's packages when missing
 #   scripts/docker-hosts.sh start [N]      make sure hosts 1..N run (default 2) and print them
+#   scripts/docker-hosts.sh start-hosts I… [--json]  make sure hosts I… (e.g. 3 4 5) run and print only them
 #   scripts/docker-hosts.sh list [--json]  print the running hosts
 #   scripts/docker-hosts.sh stop           stop every host (data kept)
+#   scripts/docker-hosts.sh stop-hosts I…  stop hosts I… only (data kept)
 #   scripts/docker-hosts.sh clean          stop every host and delete its data
 #   scripts/docker-hosts.sh local          make sure an engine answers on /var/run/docker.sock (starts one as root)
 #
 # Host i: network namespace dmh<i>, address 10.231.<i>.2 (the root namespace is 10.231.<i>.1), engine sockets
 # unix://<dir>/h<i>/docker.sock and tcp://10.231.<i>.2:2376 (mutual TLS; client files in <dir>/tls/client).
 # Every host has the offline image $BASE_IMAGE (busybox-static), since no registry is reachable.
+# DM_HOST<i>_VOLUMES_SIZE=24M gives host i a size-limited tmpfs at <data-root>/volumes, mounted before its engine
+# starts, so that a volume copy onto it runs out of space while the engine's own free-space figure (its data
+# root) stays large. Other hosts are unchanged; `clean` unmounts it.
 set -euo pipefail
 
 DIR=${DM_HOSTS_DIR:-/var/lib/docker-migrate-test-hosts}
@@ -149,9 +154,35 @@ ensure_base_image() {
     docker_cli -H "$sock" import -c 'ENV PATH=/bin' -c 'CMD ["sh"]' - "$BASE_IMAGE" >/dev/null
 }
 
+# The small volumes filesystem DM_HOST<i>_VOLUMES_SIZE asks for; nothing when unset. A running engine without it
+# is an error rather than a silent success: volumes it made live on the large filesystem underneath.
+ensure_volumes_fs() {
+  local i=$1 size_var size data volumes
+  size_var="DM_HOST${i}_VOLUMES_SIZE"
+  size=${!size_var:-}
+  [ -n "$size" ] || return 0
+  [[ "$size" =~ ^[0-9]+[kKmMgG]?$ ]] || die "$size_var=$size: expected a size such as 24M"
+  data="$(host_dir "$i")/data"
+  volumes="$data/volumes"
+  # stat -f reads the filesystem actually seen at the path (findmnt would also name one hidden underneath).
+  if mountpoint -q "$data" && [ "$(stat -f -c %T "$volumes")" = tmpfs ]; then return 0; fi
+  if host_pid "$i" >/dev/null; then
+    die "h$i runs without the small volumes filesystem $size_var asks for: stop it first (stop-hosts $i)"
+  fi
+  unmount_under "$data"
+  mkdir -p "$volumes"
+  chmod 700 "$volumes"
+  # dockerd bind-mounts a data root that is no mount point onto itself (to make its propagation shared), which
+  # hides whatever was mounted inside it before: make the data root a mount point of its own first.
+  mount --bind "$data" "$data"
+  mount -t tmpfs -o "size=$size,mode=0700" "dm-h$i-volumes" "$volumes"
+  log "h$i volumes on a $size tmpfs: $volumes"
+}
+
 start_host() {
   local i=$1 dir ns="$PREFIX$1"
   dir=$(host_dir "$i")
+  ensure_volumes_fs "$i"
   if host_pid "$i" >/dev/null; then
     wait_ready "$i"
     ensure_base_image "$i"
@@ -189,10 +220,14 @@ running_hosts() {
   done | sort -n
 }
 
+# Prints the running hosts, or of those only the ones named after the format (`cmd_list --json 3 4`).
 cmd_list() {
-  local json=${1:-} first=1 i
+  local json=${1:-} first=1 i only
+  shift || true
+  only=" $* "
   [ "$json" = --json ] && printf '['
   for i in $(running_hosts); do
+    [ "$only" = "  " ] || [[ "$only" == *" $i "* ]] || continue
     if [ "$json" = --json ]; then
       [ $first -eq 1 ] || printf ','
       first=0
@@ -215,6 +250,38 @@ cmd_start() {
   mkdir -p "$DIR"
   ensure_tls
   for i in $(seq 1 "$n"); do start_host "$i"; done
+}
+
+# Host numbers from the command line, checked; the output of `start-hosts`/`stop-hosts` follows their order.
+parse_host_numbers() {
+  local i
+  [ "$#" -ge 1 ] || die "name at least one host number, e.g. 3 4"
+  for i in "$@"; do
+    if ! [[ "$i" =~ ^[0-9]+$ ]] || [ "$i" -lt 1 ] || [ "$i" -gt 50 ]; then
+      die "host numbers go from 1 to 50, not \"$i\""
+    fi
+  done
+}
+
+cmd_start_hosts() {
+  local json='' numbers=() arg i
+  for arg in "$@"; do
+    if [ "$arg" = --json ]; then json=--json; else numbers+=("$arg"); fi
+  done
+  parse_host_numbers "${numbers[@]}"
+  require_root
+  cmd_install
+  mkdir -p "$DIR"
+  ensure_tls
+  for i in "${numbers[@]}"; do start_host "$i"; done
+  cmd_list "$json" "${numbers[@]}"
+}
+
+cmd_stop_hosts() {
+  local i
+  parse_host_numbers "$@"
+  require_root
+  for i in "$@"; do stop_host "$i"; done
 }
 
 stop_host() {
@@ -285,11 +352,19 @@ case "${1:-}" in
     cmd_start "${2:-2}"
     cmd_list "${3:-}"
     ;;
+  start-hosts)
+    shift
+    cmd_start_hosts "$@"
+    ;;
   list | status) cmd_list "${2:-}" ;;
   stop) cmd_stop ;;
+  stop-hosts)
+    shift
+    cmd_stop_hosts "$@"
+    ;;
   clean) cmd_clean ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

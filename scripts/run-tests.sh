@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the named test tiers (unit, integration, e2e) one after another, even when one fails, and ends with the
-# plain total line "N passed, N failed" that CI reads. Exit status is non-zero when any test failed or none ran.
+# Runs the named test tiers (unit, web, integration, e2e, faults) one after another, even when one fails, and ends
+# with the plain total line "N passed, N failed" that CI reads. Exit status is non-zero when any test failed or none
+# ran.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 counts=$(mktemp)
 trap 'rm -f "$counts"' EXIT

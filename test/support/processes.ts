@@ -22,9 +22,24 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `dm-${prefix}-`));
 }
 
+export interface StartOptions {
+  /**
+   * Run inside this network namespace (/var/run/netns/<name>, as scripts/docker-hosts.sh makes them), so that the
+   * process is on that host's network. nsenter execs the binary in place: the child's pid is the binary's own.
+   */
+  netns?: string;
+}
+
 /** Starts `bin/docker-migrate args…` with only the given environment (plus PATH), JSON logs. */
-export function startProcess(args: string[], env: Record<string, string> = {}): RunningProcess {
-  const child = spawn(BIN, args, {
+export function startProcess(
+  args: string[],
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): RunningProcess {
+  const [command, commandArgs] = options.netns
+    ? ['nsenter', [`--net=/var/run/netns/${options.netns}`, BIN, ...args]]
+    : [BIN, args];
+  const child = spawn(command, commandArgs, {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: env.HOME ?? tempDir('home'),
