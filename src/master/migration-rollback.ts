@@ -116,13 +116,22 @@ export class MigrationRollback {
               await gateway.run(target, 'image.tag', { id: from, tags: [tag] });
               return `tag ${tag} points at the target's image ${shortId(from)} again`;
             })) && ok;
-        if (!entry.existed)
+        if (!entry.existed) {
+          // The Engine refuses to remove an image by id while several tags name it: they go first (the last one
+          // stays, untag never deletes an image), then the image with it.
+          for (const tag of entry.added)
+            ok =
+              (await step(`tag ${tag} on the target`, async () => {
+                await gateway.run(target, 'image.untag', { tag });
+                return undefined;
+              })) && ok;
           return (
             (await step(`image ${shortId(entry.id)} on the target`, async () => {
               const { removed } = await gateway.run(target, 'image.remove', { ref: entry.id });
               return removed ? `removed image ${shortId(entry.id)} from the target` : undefined;
             })) && ok
           );
+        }
         for (const tag of entry.added)
           ok =
             (await step(`tag ${tag} on the target`, async () => {

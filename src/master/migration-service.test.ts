@@ -764,6 +764,8 @@ const HAPPY_PATH = [
   'source container.inspect db',
   `source image.inspect ${NGINX_ID}`,
   `source image.inspect ${POSTGRES_ID}`,
+  'source container.changes web',
+  'source container.changes db',
   'target engine.describe',
   // execute: details again, then networks and images while the source still runs
   'source container.inspect web',
@@ -1151,7 +1153,9 @@ describe('MigrationService', () => {
         when: isVolume('web-data'),
         undo: [
           'target volume.remove web-data',
+          'target image.untag postgres:16',
           `target image.remove ${POSTGRES_ID}`,
+          'target image.untag nginx:1.27',
           `target image.remove ${NGINX_ID}`,
           'target network.remove appnet',
           ...RESTARTS_SOURCE,
@@ -1166,7 +1170,9 @@ describe('MigrationService', () => {
           'target container.remove web',
           'target volume.remove db-data',
           'target volume.remove web-data',
+          'target image.untag postgres:16',
           `target image.remove ${POSTGRES_ID}`,
+          'target image.untag nginx:1.27',
           `target image.remove ${NGINX_ID}`,
           'target network.remove appnet',
           ...RESTARTS_SOURCE,
@@ -1180,7 +1186,9 @@ describe('MigrationService', () => {
           'target container.remove web',
           'target volume.remove db-data',
           'target volume.remove web-data',
+          'target image.untag postgres:16',
           `target image.remove ${POSTGRES_ID}`,
+          'target image.untag nginx:1.27',
           `target image.remove ${NGINX_ID}`,
           'target network.remove appnet',
           ...RESTARTS_SOURCE,
@@ -1272,7 +1280,9 @@ describe('MigrationService', () => {
       expect(gateway.lines(sendAt + 1)).toEqual([
         'target volume.remove db-data',
         'target volume.remove web-data',
+        'target image.untag postgres:16',
         `target image.remove ${POSTGRES_ID}`,
+        'target image.untag nginx:1.27',
         `target image.remove ${NGINX_ID}`,
         'target network.remove appnet',
         ...RESTARTS_SOURCE,
@@ -1310,7 +1320,9 @@ describe('MigrationService', () => {
         'target container.remove web',
         'target volume.remove db-data',
         'target volume.remove web-data',
+        'target image.untag postgres:16',
         `target image.remove ${POSTGRES_ID}`,
+        'target image.untag nginx:1.27',
         `target image.remove ${NGINX_ID}`,
         'target network.remove appnet',
         ...RESTARTS_SOURCE,
@@ -1484,7 +1496,9 @@ describe('MigrationService', () => {
       expect(afterRestart.lines()).toEqual([
         'target volume.remove db-data',
         'target volume.remove web-data',
+        'target image.untag postgres:16',
         `target image.remove ${POSTGRES_ID}`,
+        'target image.untag nginx:1.27',
         `target image.remove ${NGINX_ID}`,
         'target network.remove appnet',
         ...RESTARTS_SOURCE,
@@ -1621,6 +1635,7 @@ describe('MigrationService', () => {
         `target container.rename web${aside} → web`,
         'target container.start web',
         'target volume.restore_aside web-data',
+        'target image.untag nginx:1.27',
         `target image.remove ${NGINX_ID}`,
       ]);
       expect(messages(events)).toContain(
@@ -1661,6 +1676,7 @@ describe('MigrationService', () => {
       expect(migration.status).toBe('rolled_back');
       expect(afterRestart.lines().filter((line) => !line.includes('inspect'))).toEqual([
         'target volume.restore_aside web-data',
+        'target image.untag nginx:1.27',
         `target image.remove ${NGINX_ID}`,
         'target network.remove appnet',
         'source container.start web',
@@ -1718,7 +1734,8 @@ describe('MigrationService', () => {
       });
       expect(grant.resource).toEqual({ type: 'image', name: NGINX_ID, tags: ['nginx:1.27-migrated'] });
       const touched = gateway.lines().filter((line) => /image\.(tag|untag|remove)/.test(line));
-      expect(touched).toEqual([`target image.remove ${NGINX_ID}`]);
+      // Only what this migration made: the renamed tag it loaded, then its image.
+      expect(touched).toEqual(['target image.untag nginx:1.27-migrated', `target image.remove ${NGINX_ID}`]);
     });
 
     it('under overwrite, points a moved tag back at the target’s image on rollback', async () => {

@@ -155,12 +155,18 @@ export class MigrationService {
       planned = await planFrom(registry.inventory(source.id));
     }
     const { sourceInventory, containers, plan, images } = planned;
+    // Files changed outside volumes are never migrated: preflight names them (and blocks `remove` until accepted).
+    const changes: Record<string, { count: number; paths: string[] }> = {};
+    for (const resource of plan.resources.filter((r) => r.type === 'container'))
+      changes[resource.sourceId] = await gateway.run(source.id, 'container.changes', {
+        ref: resource.sourceId,
+      });
     let describe: { architecture: string; os: string; freeBytes: number | null } | undefined;
     if (target.online) {
       describe = await gateway.run(target.id, 'engine.describe', {});
     }
     const checked = preflight(plan, request, {
-      source: { online: source.online, name: source.name, containers, inventory: sourceInventory },
+      source: { online: source.online, name: source.name, containers, inventory: sourceInventory, changes },
       target: {
         online: target.online,
         name: target.name,

@@ -295,6 +295,9 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   stream.once('end', () => {
     resolveDone({ sha256, stats });
   });
+  // The failure reaches the caller through `done` (and any pipeline reading the stream); an abort that comes before
+  // anyone listens must not end the worker process on an unhandled 'error' event.
+  stream.on('error', () => undefined);
 
   function fail(error: unknown): void {
     failure ??= AppError.from(error);

@@ -9,7 +9,7 @@ import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../
 const WORKER_TRANSFER_PORT = 7443;
 
 export interface MasterSettings {
-  /** DOCKER_MIGRATE_FAILPOINTS, e.g. "pause:create=4s"; empty for none. */
+  /** DOCKER_MIGRATE_MASTER_FAILPOINTS, e.g. "pause:create=4s"; empty for none. */
   failpoints: string;
 }
 
@@ -155,8 +155,8 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
   };
 
   const masterEnv = (): Record<string, string> => {
-    const wanted: [string, string][] = [['DOCKER_MIGRATE_TRANSFER_STALL_TIMEOUT', '5s']];
-    if (settings.failpoints) wanted.push(['DOCKER_MIGRATE_FAILPOINTS', settings.failpoints]);
+    const wanted: [string, string][] = [['DOCKER_MIGRATE_MASTER_TRANSFER_STALL_TIMEOUT', '5s']];
+    if (settings.failpoints) wanted.push(['DOCKER_MIGRATE_MASTER_FAILPOINTS', settings.failpoints]);
     return Object.fromEntries(wanted.filter(([name]) => !refused.has(name)));
   };
 

@@ -160,8 +160,8 @@ async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string |
       c.trigger === 'mid_transfer'
         ? 'volume bytes moving in phase transfer'
         : `the event "failpoint: paused" in phase ${c.phase}`;
-    const refused = cluster.refusedVariables.includes('DOCKER_MIGRATE_FAILPOINTS')
-      ? ' (the master refuses DOCKER_MIGRATE_FAILPOINTS as an unknown variable)'
+    const refused = cluster.refusedVariables.includes('DOCKER_MIGRATE_MASTER_FAILPOINTS')
+      ? ' (the master refuses DOCKER_MIGRATE_MASTER_FAILPOINTS as an unknown variable)'
       : '';
     if (FINISHED.has(current.status))
       return `${awaited} never appeared: the migration ended ${current.status} first${c.trigger === 'failpoint' ? refused : ''}`;
