@@ -593,9 +593,11 @@ export class DockerodeEngine implements DockerEngine {
     const items = (await this.call(
       () => this.docker.getContainer(idOrName).changes(),
       `container "${idOrName}"`,
-    )) as { Path: string; Kind: number }[] | null;
-    // The Engine's kinds: 0 modified, 1 added, 2 deleted; it answers null for a layer without changes.
-    return (items ?? []).map((item) => ({
+    )) as unknown;
+    // The Engine's kinds: 0 modified, 1 added, 2 deleted. For a layer without changes it answers `null`, which
+    // dockerode hands back unparsed, as a Buffer.
+    if (!Array.isArray(items)) return [];
+    return (items as { Path: string; Kind: number }[]).map((item) => ({
       path: item.Path,
       kind: item.Kind === 1 ? 'added' : item.Kind === 2 ? 'deleted' : 'modified',
     }));
