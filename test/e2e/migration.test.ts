@@ -464,8 +464,8 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     expect(await exists(h1, 'network', `net-${id}`)).toBe(true);
     const leftovers = async (): Promise<string> =>
       [
-        await docker(h1, 'ps', '-a', '--filter', 'name=dm-aside', '--format', '{{.Names}}'),
-        await docker(h1, 'volume', 'ls', '--filter', 'name=dm-aside', '--format', '{{.Name}}'),
+        await docker(h1, 'ps', '-a', '--filter', `name=app-${id}-dm-aside`, '--format', '{{.Names}}'),
+        await docker(h1, 'volume', 'ls', '--filter', `name=vol-${id}-dm-aside`, '--format', '{{.Name}}'),
       ]
         .filter((line) => line !== '')
         .join('\n');
