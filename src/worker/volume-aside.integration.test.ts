@@ -17,6 +17,10 @@ let counter = 0;
 
 afterAll(async () => {
   await removeLabelled(engine, runLabel);
+  // Aside volumes carry the product's own label, not the run's: they are this run's by name.
+  for (const volume of await engine.listVolumes({ labels: { 'io.dockation.aside-of': true } }))
+    if (volume.name.startsWith(`dm-aside-${runLabel.slice(-8)}-`))
+      await engine.removeVolume(volume.name).catch(() => undefined);
 });
 
 const POPULATE = [
