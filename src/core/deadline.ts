@@ -1,4 +1,5 @@
-// Bounds the time a promise may take, so that a silent peer (an engine that never answers) cannot hang a command.
+// Bounds the time a promise may take, so that a silent peer (an engine that never answers) cannot hang a command;
+// and waits that a cancel cuts short.
 import { AppError } from './errors.js';
 
 /** Resolves like `promise`, or rejects with `onTimeout()` (default: deadline_exceeded) after `ms`. */
@@ -18,4 +19,23 @@ export async function withDeadline<T>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Waits `ms`, or fails with `canceled` (carrying `reason`) as soon as the signal aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal, reason = 'cancelled'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new AppError('canceled', reason));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(new AppError('canceled', reason));
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

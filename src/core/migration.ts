@@ -119,7 +119,7 @@ export interface MigrationEvent {
 
 export type NewMigrationEvent = Omit<MigrationEvent, 'id'>;
 
-/** Something this migration made on the target; rollback removes exactly these, newest first. */
+/** Something a migration made on the target, as records written before the journal (`undo`) list them. */
 export interface CreatedObject {
   type: ResourceType;
   /** Id or name as the target engine knows it. */
@@ -128,12 +128,16 @@ export interface CreatedObject {
 
 /** What the executor remembers between steps, so each step can be re-run or undone after a restart. */
 export interface MigrationProgressState {
-  /** Source containers that were running before the migration stopped them. */
+  /**
+   * Source containers that ran before the migration, recorded before it asks to stop them; rollback starts each
+   * one that does not run.
+   */
   sourceRunning: string[];
-  /** Source containers this migration stopped (a subset of sourceRunning). */
+  /** Kept for records written by earlier versions; empty in new ones (the journal, `undo`, replaced them). */
   sourceStopped: string[];
+  /** Kept for records written by earlier versions, whose rollback reads it when they have no `undo`. */
   created: CreatedObject[];
-  /** Steps already done, by key (e.g. "volume:data"); a resumed run skips them. */
+  /** Kept for records written by earlier versions; unused. */
   completedSteps: string[];
   /** Unix ms when the first source container stopped, for downtime. */
   downtimeStartedAt?: number;

@@ -1,7 +1,6 @@
 // Writes a migration's record as it runs (status, phase, resources, the journal of changes about to be made,
 // events) to the store, and announces each change to the master's listeners, such as the live event stream.
 import type {
-  CreatedObject,
   MigrationEvent,
   MigrationEventLevel,
   MigrationPhase,
@@ -56,11 +55,6 @@ export class MigrationRecorder {
   ): Promise<void> {
     Object.assign(resource, patch);
     await this.save(migration, { plan: migration.plan });
-  }
-
-  async remember(migration: MigrationRecord, created: CreatedObject): Promise<void> {
-    migration.state.created.push(created);
-    await this.save(migration, { state: migration.state });
   }
 
   /** Writes a change about to be made to the journal, durably, before its command is sent. */

@@ -1,5 +1,6 @@
 // Runs a migration's steps on its two workers (prepare the target, stop the source, copy, create, start, switch
 // over, finish), writing each change it is about to make to the journal first; any failure hands over to rollback.
+import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { portableContainerConfig } from '../core/container-config.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
@@ -15,7 +16,7 @@ import { sharedLayerPrefix } from '../transfer/image-archive.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRollback } from './migration-rollback.js';
-import { abortableSleep, message } from './migration-support.js';
+import { message } from './migration-support.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 export interface MigrationRunnerOptions {
@@ -71,7 +72,7 @@ export class MigrationRunner {
     const pause = this.options.failpoints?.pause[phase];
     if (pause === undefined) return;
     await this.record.event(migration, 'warning', phase, `failpoint: paused ${pause} ms before ${phase}`);
-    await abortableSleep(pause, signal);
+    await abortableSleep(pause, signal, 'cancelled by the user');
   }
 
   async execute(migration: MigrationRecord, signal: AbortSignal): Promise<void> {
@@ -349,7 +350,6 @@ export class MigrationRunner {
       signal,
       skipLayers,
     );
-    await this.record.remember(migration, { type: 'image', ref: image.id });
     await this.record.setResource(migration, resource, { status: 'done', bytes: result.bytes });
     await this.record.event(
       migration,
@@ -418,7 +418,6 @@ export class MigrationRunner {
     if (!wasRunning) return;
     if (!migration.state.sourceRunning.includes(resource.sourceId))
       migration.state.sourceRunning.push(resource.sourceId);
-    migration.state.sourceStopped.push(resource.sourceId);
     migration.state.downtimeStartedAt ??= stopRequestedAt;
     await this.record.save(migration, { state: migration.state });
     await this.record.event(
@@ -574,15 +573,12 @@ export class MigrationRunner {
   ): Promise<string> {
     const entry: UndoEntry = { kind: 'create', type, name };
     await this.record.intend(migration, entry);
-    let ref: string;
     try {
-      ref = await create();
+      return await create();
     } catch (error) {
       if (AppError.from(error).code === 'conflict') await this.record.forget(migration, entry);
       throw error;
     }
-    await this.record.remember(migration, { type, ref });
-    return ref;
   }
 
   /**

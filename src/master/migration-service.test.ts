@@ -708,6 +708,20 @@ afterEach(async () => {
   await store.close();
 });
 
+/**
+ * The master dies and a new one starts over the same database: a fresh registry and service, and a gateway to
+ * engines that kept their state (stopped source containers, what the target holds).
+ */
+async function restartMaster(): Promise<{ restarted: MigrationService; afterRestart: FakeWorkerGateway }> {
+  registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
+  await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+  await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
+  const afterRestart = new FakeWorkerGateway();
+  afterRestart.target = gateway.target;
+  for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
+  return { restarted: createService({ gateway: afterRestart }), afterRestart };
+}
+
 /** Waits for the migration's runner to finish and returns what the store holds. */
 async function finished(
   id: string,
@@ -846,15 +860,15 @@ describe('MigrationService', () => {
       ]);
       expect(migration.state).toMatchObject({
         sourceRunning: [WEB_ID, DB_ID],
-        sourceStopped: [WEB_ID, DB_ID],
-        created: [
-          { type: 'network', ref: 'target-net-appnet' },
-          { type: 'image', ref: NGINX_ID },
-          { type: 'image', ref: POSTGRES_ID },
-          { type: 'volume', ref: 'web-data' },
-          { type: 'volume', ref: 'db-data' },
-          { type: 'container', ref: 'target-web' },
-          { type: 'container', ref: 'target-db' },
+        // The journal: every change made on the target, in order, as rollback would undo it.
+        undo: [
+          { kind: 'create', type: 'network', name: 'appnet' },
+          { kind: 'image', id: NGINX_ID, existed: false, added: ['nginx:1.27'], moved: [] },
+          { kind: 'image', id: POSTGRES_ID, existed: false, added: ['postgres:16'], moved: [] },
+          { kind: 'create', type: 'volume', name: 'web-data' },
+          { kind: 'create', type: 'volume', name: 'db-data' },
+          { kind: 'create', type: 'container', name: 'web' },
+          { kind: 'create', type: 'container', name: 'db' },
         ],
       });
 
@@ -1226,7 +1240,7 @@ describe('MigrationService', () => {
       const { migration } = await finished(id);
       expect(migration.status).toBe('rolled_back');
       expect(gateway.calls.some((c) => c.kind === 'container.stop')).toBe(false);
-      expect(migration.state.created).toEqual([]);
+      expect(migration.state.undo).toEqual([]);
     });
 
     it('rolls back when the target received other bytes than the source sent', async () => {
@@ -1478,16 +1492,10 @@ describe('MigrationService', () => {
       const { id } = await service.start(request());
       await vi.waitFor(async () => {
         const stored = await store.getMigration(id);
-        expect(stored?.state.created.map((c) => c.ref)).toContain('db-data');
+        expect(stored?.state.undo).toContainEqual({ kind: 'create', type: 'volume', name: 'db-data' });
       });
       // The master dies here: its runner never hears back. A new one starts over the same database.
-      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
-      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
-      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
-      const afterRestart = new FakeWorkerGateway();
-      // The engines kept their state: the source containers are still stopped.
-      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
-      const restarted = createService({ gateway: afterRestart });
+      const { restarted, afterRestart } = await restartMaster();
 
       await restarted.recover();
       expect(restarted.activeCount).toBe(1);
@@ -1534,11 +1542,7 @@ describe('MigrationService', () => {
         const stored = await store.getMigration(id);
         expect(stored?.phase).toBe('finalize');
       });
-      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
-      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
-      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
-      const afterRestart = new FakeWorkerGateway();
-      const restarted = createService({ gateway: afterRestart });
+      const { restarted, afterRestart } = await restartMaster();
 
       await restarted.recover();
       const { migration, events } = await finished(id, restarted);
@@ -1558,12 +1562,7 @@ describe('MigrationService', () => {
         expect((await store.getMigration(id))?.phase).toBe('start');
         expect(gateway.lines()).toContain('target container.await_ready target-db');
       });
-      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
-      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
-      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
-      const afterRestart = new FakeWorkerGateway();
-      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
-      const restarted = createService({ gateway: afterRestart });
+      const { restarted, afterRestart } = await restartMaster();
       await restarted.recover();
       const { migration } = await finished(id, restarted);
       expect(migration.status).toBe('rolled_back');
@@ -1663,13 +1662,7 @@ describe('MigrationService', () => {
       await vi.waitFor(() => {
         expect(gateway.lines().at(-1)).toBe('target volume.restore_aside web-data');
       });
-      registry = await WorkerRegistry.load({ store, workerTimeoutMs: 600_000 });
-      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
-      await registry.attach(TARGET, HELLO[TARGET]!, new IdleSession());
-      const afterRestart = new FakeWorkerGateway();
-      afterRestart.target = target;
-      for (const stopped of gateway.stoppedOnSource) afterRestart.stoppedOnSource.add(stopped);
-      const restarted = createService({ gateway: afterRestart });
+      const { restarted, afterRestart } = await restartMaster();
       await restarted.recover();
       const { migration } = await finished(id, restarted);
 

@@ -1,27 +1,8 @@
-// Small helpers the migration runner and its rollback share: waits, readable errors, short ids.
+// Small helpers the migration runner and its rollback share: a wait, readable errors, short ids.
 import { AppError } from '../core/errors.js';
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Waits `ms`, or fails with `canceled` as soon as the signal aborts. */
-export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new AppError('canceled', 'cancelled by the user'));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(new AppError('canceled', 'cancelled by the user'));
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export function message(error: unknown): string {

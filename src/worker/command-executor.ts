@@ -2,6 +2,7 @@
 // transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
 import { statfs } from 'node:fs/promises';
 import type * as grpc from '@grpc/grpc-js';
+import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { normaliseImageRef } from '../core/migration-plan.js';
 import type { DockerEngine } from '../core/ports.js';
@@ -49,24 +50,6 @@ const PROGRESS_EVERY_MS = 500;
 
 function isNotFound(error: unknown): boolean {
   return AppError.from(error).code === 'not_found';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new AppError('canceled', 'cancelled'));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(new AppError('canceled', 'cancelled'));
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Calls `report` at most every PROGRESS_EVERY_MS, and always with the last figure at the end. */
@@ -205,7 +188,7 @@ export class CommandExecutor {
               'deadline_exceeded',
               `container "${details.name}" is ${details.state}${details.health ? ` (${details.health})` : ''} after ${Math.round(timeoutMs / 1000)} s`,
             );
-          await sleep(500, context.signal);
+          await abortableSleep(500, context.signal);
         }
       },
       'container.remove': async ({ ref }) => {

@@ -1,130 +1,22 @@
 // The control plane end to end in one process: a real control server over mutual TLS on 127.0.0.1, a real worker
-// (enrollment, session, inventory, renewal) over the fake engine, and the master's registry and SQLite store.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// (enrollment, session, inventory, renewal) over the fake engine, and the master's registry and SQLite store
+// (started by test/support/control-plane-fixture.ts).
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { FakeDockerEngine } from '../../src/core/testing/fake-docker-engine.js';
-import type { Welcome } from '../../src/gen/dockation/v1/control.js';
-import { CommandDispatcher } from '../../src/master/command-dispatcher.js';
-import { startControlServer, type ControlServer } from '../../src/master/grpc/control-server.js';
-import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from '../../src/master/store/sqlite-master-store.js';
-import { WorkerRegistry } from '../../src/master/worker-registry.js';
-import { createLogger } from '../../src/platform/logger.js';
 import { caFingerprint, certificateInfo, createCertificateAuthority } from '../../src/platform/pki.js';
-import { generateToken, tokenMatches } from '../../src/platform/secrets.js';
-import { runWorker, type WorkerOptions } from '../../src/worker/start-worker.js';
-import type { WorkerIdentity } from '../../src/worker/worker-identity.js';
+import { generateToken } from '../../src/platform/secrets.js';
+import {
+  cleanUp,
+  newEngine,
+  startMaster,
+  startWorker,
+  tempDir,
+  type RunningWorker,
+} from '../support/control-plane-fixture.js';
 
-const TOKEN = generateToken('dm-enroll');
-const logger = createLogger({ level: 'silent', format: 'json' });
-
-interface Master {
-  tls: MasterTls;
-  store: SqliteMasterStore;
-  registry: WorkerRegistry;
-  server: ControlServer;
-  url: string;
-}
-
-interface RunningWorker {
-  controller: AbortController;
-  /** Settles when runWorker does; never rejects (the outcome is the value). */
-  outcome: Promise<{ ok: true } | { ok: false; error: unknown }>;
-  /** The first session's welcome; rejects if the worker stops before one. */
-  connected: Promise<{ welcome: Welcome; identity: WorkerIdentity }>;
-}
-
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  // Workers first (newest first), then the server, then the store and folders.
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  cleanups.push(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return dir;
-}
-
-async function startMaster(options: { certificateValidityDays?: number } = {}): Promise<Master> {
-  const tls = await loadMasterTls(tempDir('dm-master-'));
-  const store = await openSqliteMasterStore({ path: ':memory:' });
-  cleanups.push(() => store.close());
-  const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 10_000 });
-  const server = await startControlServer({
-    address: '127.0.0.1:0',
-    tls,
-    store,
-    registry,
-    dispatcher: new CommandDispatcher(registry),
-    logger,
-    acceptEnrollmentToken: (token) => tokenMatches(token, TOKEN),
-    heartbeatIntervalMs: 200,
-    inventoryIntervalMs: 60_000,
-    ...(options.certificateValidityDays === undefined
-      ? {}
-      : { certificateValidityDays: options.certificateValidityDays }),
-  });
-  cleanups.push(() => server.close());
-  return { tls, store, registry, server, url: `127.0.0.1:${server.port}` };
-}
-
-function newEngine(): FakeDockerEngine {
-  return new FakeDockerEngine({ images: [{ tags: ['base:latest'] }] });
-}
-
-function startWorker(
-  master: Master,
-  options: { dataDir: string; engine?: FakeDockerEngine } & Partial<WorkerOptions>,
-): RunningWorker {
-  const controller = new AbortController();
-  let onConnected: (value: { welcome: Welcome; identity: WorkerIdentity }) => void = () => undefined;
-  const connected = new Promise<{ welcome: Welcome; identity: WorkerIdentity }>((resolve) => {
-    onConnected = resolve;
-  });
-  const outcome = runWorker({
-    masterUrl: master.url,
-    token: TOKEN,
-    caHash: master.tls.caHash,
-    name: 'worker-one',
-    hostname: 'worker-one.test',
-    labels: { tier: 'test' },
-    grpcAddr: '127.0.0.1:0',
-    advertiseAddr: '127.0.0.1:19090',
-    reconnectIntervalMs: 100,
-    maxReconnectIntervalMs: 500,
-    engine: options.engine ?? newEngine(),
-    logger,
-    version: '0.0.0-test',
-    signal: controller.signal,
-    onConnected: (welcome, identity) => {
-      onConnected({ welcome, identity });
-    },
-    ...options,
-  }).then(
-    () => ({ ok: true as const }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  cleanups.push(async () => {
-    controller.abort();
-    await outcome;
-  });
-  const connectedOrStopped = Promise.race([
-    connected,
-    outcome.then((result) => {
-      throw result.ok ? new Error('the worker stopped before it connected') : result.error;
-    }),
-  ]);
-  // Tests of refusals look at `outcome` only; the rejection here must not count as unhandled.
-  connectedOrStopped.catch(() => undefined);
-  return { controller, outcome, connected: connectedOrStopped };
-}
+afterEach(cleanUp);
 
 /** Runs a worker that must be refused, and returns why. */
 async function refusal(worker: RunningWorker): Promise<AppError> {
@@ -138,7 +30,11 @@ describe('control plane', () => {
   it('enrolls a worker, brings it online and mirrors its engine in the registry', async () => {
     const master = await startMaster();
     const engine = newEngine();
-    const worker = startWorker(master, { dataDir: tempDir('dm-worker-'), engine });
+    const worker = startWorker(master, {
+      dataDir: tempDir('dm-worker-'),
+      engine,
+      advertiseAddr: '127.0.0.1:19090',
+    });
     const { welcome, identity } = await worker.connected;
 
     expect(welcome.workerId).toBe(identity.workerId);
