@@ -29,6 +29,8 @@ function startMaster(dataDir: string, httpPort: number, grpcPort: number): Maste
       `127.0.0.1:${httpPort}`,
       '--grpc-addr',
       `127.0.0.1:${grpcPort}`,
+      '--relay-addr',
+      '127.0.0.1:0',
       '--data-dir',
       dataDir,
       '--admin-token',

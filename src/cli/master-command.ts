@@ -24,6 +24,7 @@ export interface MasterFlags {
   readyTimeout?: string;
   rollbackTimeout?: string;
   transferStallTimeout?: string;
+  relayAddr?: string;
   sessionTtl?: string;
   httpTlsCert?: string;
   httpTlsKey?: string;
@@ -57,6 +58,10 @@ export function addMasterOptions(command: Command): Command {
       '--transfer-stall-timeout <duration>',
       'a transfer that moves no byte for this long is aborted and the migration rolled back (default "60s")',
     )
+    .option(
+      '--relay-addr <addr>',
+      'address of the transfer relay, for workers that cannot reach each other (default ":9091")',
+    )
     .option('--session-ttl <duration>', 'how long a web UI sign-in lasts (default "12h")')
     .option('--http-tls-cert <file>', 'serve the API and web UI over HTTPS with this PEM certificate (chain)')
     .option('--http-tls-key <file>', 'the PEM private key of --http-tls-cert')
@@ -83,6 +88,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       ready_timeout: flags.readyTimeout,
       rollback_timeout: flags.rollbackTimeout,
       transfer_stall_timeout: flags.transferStallTimeout,
+      relay_addr: flags.relayAddr,
       session_ttl: flags.sessionTtl,
       http_tls_cert: flags.httpTlsCert,
       http_tls_key: flags.httpTlsKey,
@@ -130,6 +136,7 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     readyTimeoutMs: config.master.ready_timeout,
     rollbackTimeoutMs: config.master.rollback_timeout,
     transferStallTimeoutMs: config.master.transfer_stall_timeout,
+    relayAddr: config.master.relay_addr,
     failpoints: parseFailpoints(config.master.failpoints),
     sessionTtlMs: config.master.session_ttl,
     httpTls:

@@ -24,8 +24,8 @@ export interface TransferResource {
 }
 
 export interface TransferResult {
-  /** SHA-256 (hex) of every byte of the stream. */
-  sha256: string;
+  /** XXH3-128 (hex) of every data byte of the stream, as both ends counted it. */
+  xxh128: string;
   bytes: number;
   /** Images: layer bytes not sent because the receiver had them. */
   skippedBytes?: number;
@@ -97,14 +97,21 @@ export interface WorkerCommands {
   'network.remove': { args: { ref: string }; result: { removed: boolean } };
   /**
    * Receives one resource: a volume's content into the (existing) volume, or an image into the engine. `direct`
-   * waits for the sender to connect to this worker; `proxy` fetches from the master.
+   * waits for the sender to connect to this worker; `proxy` takes it from the master's relay.
    */
   'transfer.receive': {
-    args: { transferId: string; grant: string; resource: TransferResource; route: TransferRoute };
+    args: {
+      transferId: string;
+      grant: string;
+      resource: TransferResource;
+      route: TransferRoute;
+      /** `proxy`: the port of the master's relay, on the host this worker reaches the master at. */
+      relayPort?: number;
+    };
     result: TransferResult;
   };
   /**
-   * Sends one resource. `direct` connects to the receiver at `targetAddress`; `proxy` pushes to the master.
+   * Sends one resource. `direct` connects to the receiver at `targetAddress`; `proxy` sends through the master's relay.
    * Images skip their first `skipLayers` layers, which the receiver already has.
    */
   'transfer.send': {
@@ -115,6 +122,8 @@ export interface WorkerCommands {
       route: TransferRoute;
       targetAddress: string;
       targetWorkerId: string;
+      /** `proxy`: the port of the master's relay, on the host this worker reaches the master at. */
+      relayPort?: number;
       skipLayers?: number;
     };
     result: TransferResult;

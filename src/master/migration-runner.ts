@@ -33,6 +33,8 @@ export interface MigrationRunnerOptions {
   rollbackTimeoutMs?: number;
   /** A transfer that moves no byte for this long is aborted (a cut link leaves both ends waiting). */
   transferStallTimeoutMs?: number;
+  /** The port of the master's transfer relay, which `proxy` transfers go through. */
+  relayPort?: number;
   /** Fault injection: pause each migration this long (ms) at the start of a phase. */
   failpoints?: Failpoints;
 }
@@ -508,7 +510,7 @@ export class MigrationRunner {
       migration,
       'info',
       'transfer',
-      `volume ${resource.name}: ${result.bytes} bytes, SHA-256 ${result.sha256.slice(0, 16)}… equal on both ends`,
+      `volume ${resource.name}: ${result.bytes} bytes, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
       resource,
     );
     return result.bytes;
@@ -703,6 +705,13 @@ export class MigrationRunner {
     }
   }
 
+  /** Where a relayed transfer goes: the relay's port, on the host each worker reaches the master at. */
+  private relayArgs(route: TransferRoute): { relayPort?: number } {
+    return route === 'proxy' && this.options.relayPort !== undefined
+      ? { relayPort: this.options.relayPort }
+      : {};
+  }
+
   private async transferOnce(
     migration: MigrationRecord,
     resource: PlannedResource,
@@ -776,7 +785,7 @@ export class MigrationRunner {
       const receiving = gateway.run(
         request.targetWorkerId,
         'transfer.receive',
-        { transferId, grant, resource: granted, route },
+        { transferId, grant, resource: granted, route, ...this.relayArgs(route) },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS },
       );
       const sending = gateway.run(
@@ -789,6 +798,7 @@ export class MigrationRunner {
           route,
           targetAddress: targetWorker.advertiseAddress,
           targetWorkerId: targetWorker.id,
+          ...this.relayArgs(route),
           ...(skipLayers === undefined ? {} : { skipLayers }),
         },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS, onProgress },
@@ -796,10 +806,10 @@ export class MigrationRunner {
       receiving.catch(stop);
       sending.catch(stop);
       const [received, sent] = await Promise.all([receiving, sending]);
-      if (received.sha256 !== sent.sha256 || received.bytes !== sent.bytes)
+      if (received.xxh128 !== sent.xxh128 || received.bytes !== sent.bytes)
         throw new AppError(
           'internal',
-          `${names.type} ${names.source}: the target received ${received.bytes} bytes (SHA-256 ${received.sha256}), the source sent ${sent.bytes} (${sent.sha256})`,
+          `${names.type} ${names.source}: the target received ${received.bytes} bytes (XXH3-128 ${received.xxh128}), the source sent ${sent.bytes} (${sent.xxh128})`,
         );
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((Date.now() - started) / 1000);

@@ -1,7 +1,6 @@
 // Composition root of the master: state, trust material, the gRPC control service and the HTTP API, wired together.
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../platform/logger.js';
@@ -22,8 +21,8 @@ import { PairingCodes, type PairingCode } from './pairing-codes.js';
 import { createSessionManager } from './sessions.js';
 import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
+import { startBulkRelay } from './bulk-relay.js';
 import { CommandDispatcher } from './command-dispatcher.js';
-import { createTransferRelay } from './grpc/transfer-relay.js';
 import { MigrationService, type Failpoints } from './migration-service.js';
 
 export interface MasterOptions {
@@ -47,6 +46,8 @@ export interface MasterOptions {
   rollbackTimeoutMs?: number;
   /** A transfer moving no byte this long is aborted. */
   transferStallTimeoutMs?: number;
+  /** Where the transfer relay listens (bulk channel); absent: the gRPC host on a port of the system's choosing. */
+  relayAddr?: string | undefined;
   /** Fault injection (see MigrationServiceOptions.failpoints). */
   failpoints?: Failpoints;
   /** How long a web UI session lasts after sign-in (default 12 h). */
@@ -144,11 +145,18 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const dispatcher = new CommandDispatcher(registry, (operation, outcome) => {
       metrics.dockerOperations.inc({ operation, outcome });
     });
-    const relay = createTransferRelay({ ca: new X509Certificate(tls.ca.certPem), store, logger });
-    closers.push(() => {
-      relay.close();
+    const relay = await startBulkRelay({
+      address:
+        options.relayAddr ?? `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:0`,
+      caPem: tls.ca.certPem,
+      certPem: tls.serverCertPem,
+      keyPem: tls.serverKeyPem,
+      store,
+      logger,
+    });
+    closers.push(async () => {
       dispatcher.closeAll('the master is shutting down');
-      return Promise.resolve();
+      await relay.close();
     });
 
     const control = await startControlServer({
@@ -157,7 +165,6 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       store,
       registry,
       dispatcher,
-      extraServices: [{ definition: relay.definition, implementation: relay.implementation }],
       logger,
       acceptEnrollmentToken: (token) => tokenMatches(token, enrollmentToken) || pairing.consume(token),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -193,6 +200,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       registry,
       gateway: dispatcher,
       caKeyPem: tls.ca.keyPem,
+      relayPort: relay.port,
       logger,
       metrics,
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),

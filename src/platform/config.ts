@@ -38,6 +38,7 @@ export const CONFIG_PATHS = [
   'master.ready_timeout',
   'master.rollback_timeout',
   'master.transfer_stall_timeout',
+  'master.relay_addr',
   'master.failpoints',
   'master.session_ttl',
   'master.http_tls_cert',
@@ -247,6 +248,8 @@ function createConfigSchema(homeDir: string) {
         ready_timeout: duration.default(120_000),
         rollback_timeout: duration.default(600_000),
         transfer_stall_timeout: duration.default(60_000),
+        // Where workers that cannot reach each other send and take transfers (mutual TLS, the bulk channel).
+        relay_addr: z.string().default(':9091'),
         failpoints: failpoints.default(''),
         session_ttl: duration.default(12 * 3600_000),
         // PEM files of the HTTP listener's certificate (chain) and key: HTTPS when both are set.

@@ -1,7 +1,6 @@
 // Runs the master's commands against this worker's engine: inspect, stop/start, create/remove objects, and the
 // transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
 import { statfs } from 'node:fs/promises';
-import type * as grpc from '@grpc/grpc-js';
 import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { normaliseImageRef } from '../core/migration-plan.js';
@@ -13,9 +12,17 @@ import type {
   TransferResult,
   WorkerCommandKind,
 } from '../core/worker-commands.js';
-import type { PullResponse, TransferServiceClient } from '../gen/dockation/v1/transfer.js';
-import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
+import { MASTER_COMMON_NAME } from '../platform/trust-names.js';
+import {
+  connectBulk,
+  FrameReader,
+  hostPort,
+  type IncomingTransfer,
+  receiveTransfer,
+  sendTransfer,
+} from '../transfer/bulk-channel.js';
+import { encodeControl, FRAME } from '../transfer/bulk-frames.js';
 import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
 import {
   filterSavedImage,
@@ -24,11 +31,7 @@ import {
   readSaveLayout,
   type SaveLayout,
 } from '../transfer/image-archive.js';
-import { TransferClient } from '../transfer/transfer-codec.js';
-import { pushTransfer, TRANSFER_GRPC_OPTIONS, verifiedData } from '../transfer/transfer-stream.js';
-import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
 import type { TransferInbox } from './transfer-inbox.js';
-import { peerChannel } from './transfer-server.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeAside } from './volume-aside.js';
 import type { WorkerIdentity } from './worker-identity.js';
@@ -336,29 +339,19 @@ export class CommandExecutor {
     return handler(args, context);
   }
 
-  /** Consumes a verified stream into the resource the grant names. */
+  /** Writes an incoming transfer into the resource the grant names; the transfer checks its digest at the end. */
   private async consume(
     resource: CommandArgs<'transfer.receive'>['resource'],
-    messages: AsyncIterable<{ body?: PullResponse['body'] | { $case: 'header' } | undefined }>,
+    incoming: IncomingTransfer,
     signal: AbortSignal,
   ): Promise<TransferResult> {
-    const incoming = verifiedData(messages as Parameters<typeof verifiedData>[0]);
-    // The consumer may stop reading at the end of the tar (its zero blocks) before the trailer arrives. Without a
-    // `return` method its early stop cannot close the stream, so the rest is drained and checked below.
-    const iterator = incoming.data;
-    const unclosable: AsyncIterable<Buffer> = {
-      [Symbol.asyncIterator]: () => ({ next: () => iterator.next() }),
-    };
-    if (resource.type === 'volume') await this.options.volumes.write(resource.name, unclosable, signal);
+    if (resource.type === 'volume') await this.options.volumes.write(resource.name, incoming.data, signal);
     else
-      await loadGrantedImage(this.options.engine, unclosable, {
+      await loadGrantedImage(this.options.engine, incoming.data, {
         imageId: resource.name,
         tags: resource.tags ?? [],
       });
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      // Only the checksum of the rest matters.
-    }
-    return incoming.result();
+    return incoming.finish();
   }
 
   /**
@@ -386,32 +379,45 @@ export class CommandExecutor {
     context: CommandContext,
   ): Promise<TransferResult> {
     this.checkReceiveGrant(args);
+    const consume = (incoming: IncomingTransfer): Promise<TransferResult> =>
+      this.consume(args.resource, incoming, context.signal);
     if (args.route === 'direct') {
-      return this.options.inbox.expect(
-        args.transferId,
-        (messages) => this.consume(args.resource, messages, context.signal),
-        { timeoutMs: SENDER_WAIT_MS, signal: context.signal, resource: args.resource },
-      );
+      return this.options.inbox.expect(args.transferId, consume, {
+        timeoutMs: SENDER_WAIT_MS,
+        signal: context.signal,
+        resource: args.resource,
+      });
     }
-    const client = this.masterTransferClient();
+    // Relayed: this worker dials the master's relay and takes the bytes from there.
+    const socket = await connectBulk({
+      address: this.relayAddress(args.relayPort),
+      identity: this.options.identity(),
+      commonName: MASTER_COMMON_NAME,
+      peer: 'the master’s relay',
+      signal: context.signal,
+    });
     try {
-      const call = client.pull({ grant: args.grant, transferId: args.transferId });
-      const onAbort = (): void => {
-        call.cancel();
-      };
-      context.signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        return await this.consume(args.resource, call as AsyncIterable<PullResponse>, context.signal);
-      } catch (error) {
-        call.cancel();
-        if (context.signal.aborted) throw new AppError('canceled', 'the transfer was cancelled');
-        throw error instanceof AppError ? error : fromGrpcError(error, 'the relayed transfer failed');
-      } finally {
-        context.signal.removeEventListener('abort', onAbort);
-      }
-    } finally {
-      client.close();
+      const reader = new FrameReader(socket);
+      socket.write(
+        encodeControl(FRAME.hello, { v: 1, transferId: args.transferId, grant: args.grant, role: 'receive' }),
+      );
+      const answer = await reader.control('the relay accepted the transfer', context.signal);
+      if (answer.type !== FRAME.accept)
+        throw new AppError('invalid_argument', 'the relay answered something else than accept');
+      return await receiveTransfer({ socket, reader, accept: false, consume, signal: context.signal });
+    } catch (error) {
+      socket.destroy();
+      if (context.signal.aborted) throw new AppError('canceled', 'the transfer was cancelled');
+      throw AppError.from(error);
     }
+  }
+
+  /** The master's relay: the host this worker reaches the master at, on the relay's port. */
+  private relayAddress(relayPort: number | undefined): string {
+    if (relayPort === undefined)
+      throw new AppError('failed_precondition', 'the master named no relay port for a relayed transfer');
+    const { host } = hostPort(this.options.identity().masterUrl);
+    return `${host.includes(':') ? `[${host}]` : host}:${String(relayPort)}`;
   }
 
   private async send(args: CommandArgs<'transfer.send'>, context: CommandContext): Promise<TransferResult> {
@@ -442,55 +448,24 @@ export class CommandExecutor {
     const progress = throttled((bytes) => {
       context.progress({ bytes, totalBytes: 0 });
     });
-    const client =
-      args.route === 'direct'
-        ? (() => {
-            const channel = peerChannel({
-              caPem: identity.caPem,
-              certPem: identity.certPem,
-              keyPem: identity.keyPem,
-              targetWorkerId: args.targetWorkerId,
-            });
-            return new TransferClient(args.targetAddress, channel.credentials, channel.options);
-          })()
-        : this.masterTransferClient();
-    try {
-      if (args.route === 'direct') await this.waitForPeer(client, args.targetAddress);
-      const result = await pushTransfer({
-        client,
-        header: { grant: args.grant, transferId: args.transferId },
-        data,
-        signal: context.signal,
-        onBytes: progress.update,
-        peer:
-          args.route === 'direct' ? `worker ${args.targetWorkerId} at ${args.targetAddress}` : 'the master',
-      });
-      progress.flush();
-      return skipped ? { ...result, skippedBytes: skipped() } : result;
-    } finally {
-      client.close();
-    }
-  }
-
-  /** Fails fast (`unavailable`) when the peer cannot be reached, so `auto` can fall back to the relay. */
-  private waitForPeer(client: grpc.Client, address: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      client.waitForReady(Date.now() + 10_000, (error) => {
-        if (error)
-          reject(
-            new AppError('unavailable', `cannot reach the receiving worker at ${address}: ${error.message}`),
-          );
-        else resolve();
-      });
+    const direct = args.route === 'direct';
+    const peer = direct ? `the receiving worker at ${args.targetAddress}` : 'the master’s relay';
+    const socket = await connectBulk({
+      address: direct ? args.targetAddress : this.relayAddress(args.relayPort),
+      identity,
+      commonName: direct ? args.targetWorkerId : MASTER_COMMON_NAME,
+      peer,
+      signal: context.signal,
     });
-  }
-
-  private masterTransferClient(): TransferServiceClient {
-    const identity = this.options.identity();
-    const { credentials } = masterChannelCredentials(identity.caPem, identity);
-    return new TransferClient(identity.masterUrl, credentials, {
-      ...masterChannelOptions(),
-      ...TRANSFER_GRPC_OPTIONS,
+    const result = await sendTransfer({
+      socket,
+      hello: { v: 1, transferId: args.transferId, grant: args.grant, role: 'send' },
+      data,
+      signal: context.signal,
+      onBytes: progress.update,
+      peer: direct ? `worker ${args.targetWorkerId} at ${args.targetAddress}` : 'the master’s relay',
     });
+    progress.flush();
+    return skipped ? { ...result, skippedBytes: skipped() } : result;
   }
 }

@@ -2,23 +2,33 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
 import type { TransferResult } from '../core/worker-commands.js';
-import type { PushRequest } from '../gen/dockation/v1/transfer.js';
+import type { IncomingTransfer } from '../transfer/bulk-channel.js';
 import { TransferInbox, type TransferConsumer } from './transfer-inbox.js';
 
-const RESULT: TransferResult = { sha256: 'ab'.repeat(32), bytes: 3 };
+const RESULT: TransferResult = { xxh128: 'ab'.repeat(16), bytes: 3 };
 
-async function* messagesOf(...payloads: string[]): AsyncGenerator<PushRequest> {
+async function* chunksOf(payloads: string[]): AsyncGenerator<Buffer> {
   for (const payload of payloads) {
     await Promise.resolve();
-    yield { body: { $case: 'data', value: Buffer.from(payload) } };
+    yield Buffer.from(payload);
   }
+}
+
+/** A sender's side as the transfer server runs it: the matched command's consumer takes these chunks. */
+function messagesOf(...payloads: string[]): (consumer: TransferConsumer) => Promise<TransferResult> {
+  return (consumer) => {
+    const incoming: IncomingTransfer = {
+      data: chunksOf(payloads),
+      finish: () => Promise.resolve({ xxh128: 'ignored', bytes: 0 }),
+    };
+    return consumer(incoming);
+  };
 }
 
 /** A consumer that reads every message and remembers what it read. */
 function reading(into: string[], result: TransferResult = RESULT): TransferConsumer {
-  return async (messages) => {
-    for await (const message of messages)
-      if (message.body?.$case === 'data') into.push(message.body.value.toString());
+  return async (incoming) => {
+    for await (const chunk of incoming.data) into.push(chunk.toString());
     return result;
   };
 }
@@ -63,14 +73,14 @@ describe('TransferInbox', () => {
     const inbox = new TransferInbox();
     const first: string[] = [];
     const second: string[] = [];
-    const one = inbox.expect('t-1', reading(first, { sha256: '1', bytes: 1 }), { timeoutMs: 1000 });
-    const two = inbox.expect('t-2', reading(second, { sha256: '2', bytes: 2 }), { timeoutMs: 1000 });
+    const one = inbox.expect('t-1', reading(first, { xxh128: '1', bytes: 1 }), { timeoutMs: 1000 });
+    const two = inbox.expect('t-2', reading(second, { xxh128: '2', bytes: 2 }), { timeoutMs: 1000 });
 
     await inbox.deliver('t-2', messagesOf('for two'), 1000);
     await inbox.deliver('t-1', messagesOf('for one'), 1000);
 
-    expect(await one).toEqual({ sha256: '1', bytes: 1 });
-    expect(await two).toEqual({ sha256: '2', bytes: 2 });
+    expect(await one).toEqual({ xxh128: '1', bytes: 1 });
+    expect(await two).toEqual({ xxh128: '2', bytes: 2 });
     expect([first, second]).toEqual([['for one'], ['for two']]);
   });
 

@@ -2,10 +2,10 @@
 // transfer (receive command) and the sender connects on its own; whichever comes first waits for the other.
 import { AppError } from '../core/errors.js';
 import type { TransferResource, TransferResult } from '../core/worker-commands.js';
-import type { PushRequest } from '../gen/dockation/v1/transfer.js';
+import type { IncomingTransfer } from '../transfer/bulk-channel.js';
 import { describeResource, sameResource } from '../transfer/grant.js';
 
-export type TransferConsumer = (messages: AsyncIterable<PushRequest>) => Promise<TransferResult>;
+export type TransferConsumer = (incoming: IncomingTransfer) => Promise<TransferResult>;
 
 interface Expectation {
   consumer: TransferConsumer;
@@ -52,10 +52,10 @@ export class TransferInbox {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const expectation: Expectation = {
         ...(options.resource ? { resource: options.resource } : {}),
-        consumer: (messages) => {
+        consumer: (incoming) => {
           started = true;
           clearTimeout(timer);
-          return consumer(messages);
+          return consumer(incoming);
         },
         settle: (outcome) => {
           clearTimeout(timer);
@@ -76,12 +76,12 @@ export class TransferInbox {
   }
 
   /**
-   * A sender connected with a valid grant: hands its messages to the expecting command (waiting up to
-   * `timeoutMs` for it) and resolves with what the consumer made of them.
+   * A sender connected with a valid grant: once the receive command is there (waiting up to `timeoutMs` for it),
+   * `run` takes the transfer with that command's consumer; resolves with the result.
    */
   async deliver(
     transferId: string,
-    messages: AsyncIterable<PushRequest>,
+    run: (consumer: TransferConsumer) => Promise<TransferResult>,
     timeoutMs: number,
     granted?: TransferResource,
   ): Promise<TransferResult> {
@@ -115,7 +115,7 @@ export class TransferInbox {
       throw error;
     }
     try {
-      const result = await expectation.consumer(messages);
+      const result = await run(expectation.consumer);
       expectation.settle({ result });
       return result;
     } catch (error) {

@@ -1,21 +1,22 @@
-// The worker's data-plane endpoint: other workers push volumes and images here over mutual TLS. A push is taken
-// only with a grant the master signed naming this worker as receiver and the caller's certificate as sender.
+// The worker's data-plane endpoint: other workers send volumes and images here over the bulk channel (mutual TLS).
+// A transfer is taken only with a grant the master signed naming this worker as receiver and the caller's
+// certificate as sender, from a peer the master has not removed.
 import { X509Certificate } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import { createServer, type TLSSocket } from 'node:tls';
 import { AppError } from '../core/errors.js';
-import {
-  type PullRequest,
-  type PullResponse,
-  type PushRequest,
-  type PushResponse,
-  type TransferServiceServer,
-} from '../gen/dockation/v1/transfer.js';
-import { MutableCertificateProvider, grpcBindAddress, toGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
 import { normalizeSerial } from '../platform/pki.js';
+import {
+  FrameReader,
+  HELLO_TIMEOUT_MS,
+  listenAddress,
+  peerCertificate,
+  receiveTransfer,
+  sendError,
+  SOCKET_HIGH_WATER,
+} from '../transfer/bulk-channel.js';
+import { FRAME, isHello } from '../transfer/bulk-frames.js';
 import { verifyGrant } from '../transfer/grant.js';
-import { TRANSFER_SERVICE, widenServerWindows } from '../transfer/transfer-codec.js';
-import { TRANSFER_GRPC_OPTIONS } from '../transfer/transfer-stream.js';
 import type { TransferInbox } from './transfer-inbox.js';
 
 export interface TransferServer {
@@ -40,37 +41,6 @@ interface Revoked {
   workerIds: Set<string>;
 }
 
-/**
- * The worker id a verified client certificate names (TLS already checked it against the CA), unless the master
- * revoked that certificate or removed that worker.
- */
-function peerWorkerId(
-  call: grpc.ServerReadableStream<PushRequest, PushResponse>,
-  ca: X509Certificate,
-  revoked: Revoked,
-): string {
-  const raw = call.getAuthContext().sslPeerCertificate?.raw;
-  if (!raw) throw new AppError('unauthenticated', 'a worker certificate is required');
-  const cert = new X509Certificate(raw);
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
-    throw new AppError('unauthenticated', 'the certificate is not from this fleet');
-  const commonName = /^CN=(.+)$/m.exec(cert.subject)?.[1];
-  if (!commonName) throw new AppError('unauthenticated', 'the certificate names no worker');
-  if (revoked.serials.has(normalizeSerial(cert.serialNumber)) || revoked.workerIds.has(commonName))
-    throw new AppError(
-      'permission_denied',
-      `worker ${commonName} was removed from the master (its certificate is revoked)`,
-    );
-  return commonName;
-}
-
-/** First message of a push: its header (anything else is refused). */
-async function firstMessage(iterator: AsyncIterator<PushRequest>): Promise<PushRequest> {
-  const first = await iterator.next();
-  if (first.done) throw new AppError('invalid_argument', 'the transfer ended before its header');
-  return first.value;
-}
-
 export async function startTransferServer(options: {
   address: string;
   workerId: string;
@@ -80,14 +50,13 @@ export async function startTransferServer(options: {
   inbox: TransferInbox;
   logger: Logger;
   /**
-   * Pushes wait (as long as a sender waits for the receive command) until the master's first revocation list
-   * has arrived, so that a restarted worker does not take a removed peer's push in the moment before it hears.
+   * Transfers wait (as long as a sender waits for the receive command) until the master's first revocation list
+   * has arrived, so that a restarted worker does not take a removed peer's transfer in the moment before it hears.
    */
   awaitRevocations?: boolean;
 }): Promise<TransferServer> {
   const { inbox, logger } = options;
   const ca = new X509Certificate(options.caPem);
-  const server = new grpc.Server(TRANSFER_GRPC_OPTIONS);
   const revoked: Revoked = { serials: new Set(), workerIds: new Set() };
   let listed: () => void = () => undefined;
   const revocationsKnown = options.awaitRevocations
@@ -95,6 +64,7 @@ export async function startTransferServer(options: {
         listed = resolve;
       })
     : Promise.resolve();
+  const open = new Set<TLSSocket>();
 
   async function waitForRevocations(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,75 +82,105 @@ export async function startTransferServer(options: {
     }
   }
 
-  function push(
-    call: grpc.ServerReadableStream<PushRequest, PushResponse>,
-    callback: grpc.sendUnaryData<PushResponse>,
-  ): void {
-    (async (): Promise<PushResponse> => {
-      await waitForRevocations();
-      const sender = peerWorkerId(call, ca, revoked);
-      const iterator = (call as AsyncIterable<PushRequest>)[Symbol.asyncIterator]();
-      const first = await firstMessage(iterator);
-      if (first.body?.$case !== 'header')
-        throw new AppError('invalid_argument', 'the transfer must start with its header');
-      const grant = verifyGrant(first.body.value.grant, {
-        ca: ca.publicKey,
-        transferId: first.body.value.transferId,
-        expect: { targetWorkerId: options.workerId, sourceWorkerId: sender },
-      });
-      logger.info(
-        { transferId: grant.transferId, migrationId: grant.migrationId, sender, resource: grant.resource },
-        'receiving a transfer',
+  /** The sending worker's id, unless the master revoked its certificate or removed it. */
+  function sender(socket: TLSSocket): string {
+    const cert = peerCertificate(socket, ca);
+    if (revoked.serials.has(normalizeSerial(cert.serialNumber)) || revoked.workerIds.has(cert.commonName))
+      throw new AppError(
+        'permission_denied',
+        `worker ${cert.commonName} was removed from the master (its certificate is revoked)`,
       );
-      const rest: AsyncIterable<PushRequest> = { [Symbol.asyncIterator]: () => iterator };
-      const result = await inbox.deliver(grant.transferId, rest, ARRIVAL_WAIT_MS, grant.resource);
-      return { sha256: result.sha256, bytes: result.bytes };
-    })().then(
-      (response) => {
-        callback(null, response);
+    return cert.commonName;
+  }
+
+  async function serve(socket: TLSSocket): Promise<void> {
+    const reader = new FrameReader(socket);
+    const hello = await reader.controlOnly(AbortSignal.timeout(HELLO_TIMEOUT_MS)).catch((error: unknown) => {
+      throw AppError.from(error).code === 'canceled'
+        ? new AppError('deadline_exceeded', 'the peer did not say what it sends in time')
+        : error;
+    });
+    if (hello.type !== FRAME.hello || !isHello(hello.body))
+      throw new AppError('invalid_argument', 'a transfer must start with its hello');
+    if (hello.body.role !== 'send')
+      throw new AppError('failed_precondition', 'workers take transfers; only the master relays them');
+    await waitForRevocations();
+    const from = sender(socket);
+    const grant = verifyGrant(hello.body.grant, {
+      ca: ca.publicKey,
+      transferId: hello.body.transferId,
+      expect: { targetWorkerId: options.workerId, sourceWorkerId: from },
+    });
+    logger.info(
+      {
+        transferId: grant.transferId,
+        migrationId: grant.migrationId,
+        sender: from,
+        resource: grant.resource,
       },
-      (error: unknown) => {
+      'receiving a transfer',
+    );
+    await inbox.deliver(
+      grant.transferId,
+      (consume) => receiveTransfer({ socket, reader, accept: true, consume }),
+      ARRIVAL_WAIT_MS,
+      grant.resource,
+    );
+  }
+
+  const server = createServer(
+    {
+      ca: options.caPem,
+      cert: options.certPem,
+      key: options.keyPem,
+      // Only workers of this fleet may even start a transfer.
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      highWaterMark: SOCKET_HIGH_WATER,
+    },
+    (socket) => {
+      open.add(socket);
+      socket.setNoDelay(true);
+      socket.on('error', () => undefined);
+      socket.on('close', () => open.delete(socket));
+      serve(socket).catch((error: unknown) => {
         logger.warn({ err: error }, 'incoming transfer refused or failed');
-        callback(toGrpcError(error));
-      },
-    );
-  }
-
-  function pull(call: grpc.ServerWritableStream<PullRequest, PullResponse>): void {
-    call.emit(
-      'error',
-      toGrpcError(new AppError('failed_precondition', 'workers take pushes; only the master relays pulls')),
-    );
-  }
-
-  const implementation: TransferServiceServer = { push, pull };
-  server.addService(TRANSFER_SERVICE, implementation);
-  const provider = new MutableCertificateProvider();
-  provider.setCa(options.caPem);
-  provider.setIdentity(options.certPem, options.keyPem);
-  // Client certificates are required: only workers of this fleet may even start a transfer.
-  const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true);
-  const bind = grpcBindAddress(options.address);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(bind, credentials, (error, boundPort) => {
-      if (error)
-        reject(
-          new AppError('unavailable', `cannot listen for transfers on ${options.address}: ${error.message}`, {
-            cause: error,
-          }),
-        );
-      else resolve(boundPort);
+        // The sender reads the reason; receiveTransfer has already answered when it failed itself.
+        sendError(socket, error);
+      });
+    },
+  );
+  server.on('tlsClientError', (error) => {
+    logger.debug({ err: error }, 'a transfer connection failed its TLS handshake');
+  });
+  const listen = listenAddress(options.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: Error) => {
+      reject(
+        new AppError('unavailable', `cannot listen for transfers on ${options.address}: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    });
+    server.listen({ port: listen.port, host: listen.host }, () => {
+      resolve();
     });
   });
-  const address = bind.replace(/:\d+$/, `:${port}`);
-  widenServerWindows(server);
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : listen.port;
+  const address = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${String(port)}`;
   logger.info({ address }, 'transfer service listening');
   return {
     address,
     port,
     setIdentity(certPem, keyPem) {
-      // grpc-js swaps the listener's secure context when the provider announces a new identity.
-      provider.setIdentity(certPem, keyPem);
+      server.setSecureContext({
+        ca: options.caPem,
+        cert: certPem,
+        key: keyPem,
+        minVersion: 'TLSv1.3',
+      });
     },
     setRevocations(update) {
       if (update.complete) {
@@ -198,38 +198,13 @@ export async function startTransferServer(options: {
     close: () =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
+          for (const socket of open) socket.destroy();
         }, 3_000);
-        server.tryShutdown(() => {
+        // Transfers in progress get a moment to finish; then their connections are cut.
+        server.close(() => {
           clearTimeout(timer);
           resolve();
         });
       }),
-  };
-}
-
-/** Credentials to push to the worker `workerId`: our certificate, and only that worker's certificate accepted. */
-export function peerChannel(options: {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-  targetWorkerId: string;
-}): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
-  const provider = new MutableCertificateProvider();
-  provider.setCa(options.caPem);
-  provider.setIdentity(options.certPem, options.keyPem);
-  const credentials = grpc.experimental.createCertificateProviderChannelCredentials(provider, provider, {
-    checkServerIdentity: (_host, cert) =>
-      cert.subject.CN === options.targetWorkerId
-        ? undefined
-        : new Error(
-            `the peer is not worker ${options.targetWorkerId} (certificate for "${String(cert.subject.CN)}")`,
-          ),
-  });
-  return {
-    credentials,
-    // Peers are dialled by IP address, which SNI does not allow: name the worker instead.
-    options: { ...TRANSFER_GRPC_OPTIONS, 'grpc.ssl_target_name_override': options.targetWorkerId },
   };
 }

@@ -43,6 +43,8 @@ function startMaster(): RunningProcess {
       '127.0.0.1:0',
       '--grpc-addr',
       `127.0.0.1:${grpcPort}`,
+      '--relay-addr',
+      '127.0.0.1:0',
       '--data-dir',
       masterDir,
       '--admin-token',

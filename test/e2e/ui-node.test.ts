@@ -17,6 +17,8 @@ function startUi(): RunningProcess {
       '127.0.0.1:0',
       '--grpc-addr',
       '127.0.0.1:0',
+      '--relay-addr',
+      '127.0.0.1:0',
       '--data-dir',
       dataDir,
       '--name',

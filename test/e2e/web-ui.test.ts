@@ -72,6 +72,8 @@ beforeAll(async () => {
     '127.0.0.1:0',
     '--grpc-addr',
     '127.0.0.1:0',
+    '--relay-addr',
+    '127.0.0.1:0',
     '--data-dir',
     tempDir('web-master'),
     '--admin-token',

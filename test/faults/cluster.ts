@@ -168,6 +168,8 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
         `127.0.0.1:${httpPort}`,
         '--grpc-addr',
         `${grpcAddress}:${grpcPort}`,
+        '--relay-addr',
+        `${grpcAddress}:0`,
         '--data-dir',
         dataDir,
         '--admin-token',

@@ -14,13 +14,12 @@ import { AppError } from '../../src/core/errors.js';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import type { DockerEngine } from '../../src/core/ports.js';
 import type { TransferResource, TransferResult } from '../../src/core/worker-commands.js';
-import type { PushRequest } from '../../src/gen/dockation/v1/transfer.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/platform/pki.js';
 import { signGrant } from '../../src/transfer/grant.js';
 import { filterSavedImage, readSaveLayout, shipImage } from '../../src/transfer/image-archive.js';
 import { CommandExecutor } from '../../src/worker/command-executor.js';
-import { TransferInbox } from '../../src/worker/transfer-inbox.js';
+import { TransferInbox, type TransferConsumer } from '../../src/worker/transfer-inbox.js';
 import type { VolumeAccess } from '../../src/worker/volume-access.js';
 import {
   engineOverSocket,
@@ -291,17 +290,27 @@ describe('a receiving worker on a real engine', () => {
     baseOnH2 = (await engine2.inspectImage(h2.baseImage)).id;
   });
 
-  /** A sender's messages: the bytes of `save`, then the trailer that proves them. */
-  async function* pushOf(save: AsyncIterable<Uint8Array>): AsyncGenerator<PushRequest> {
+  /** A sender as the transfer server hands it over: the bytes of `save`; finishing reads the rest and counts it. */
+  function pushOf(save: AsyncIterable<Uint8Array>): (consumer: TransferConsumer) => Promise<TransferResult> {
     const hash = createHash('sha256');
     let bytes = 0;
-    for await (const chunk of save) {
-      const value = Buffer.from(chunk);
-      hash.update(value);
-      bytes += value.length;
-      yield { body: { $case: 'data', value } };
+    async function* read(): AsyncGenerator<Buffer> {
+      for await (const chunk of save) {
+        const value = Buffer.from(chunk);
+        hash.update(value);
+        bytes += value.length;
+        yield value;
+      }
     }
-    yield { body: { $case: 'trailer', value: { sha256: hash.digest('hex'), bytes } } };
+    const generator = read();
+    return (consumer) =>
+      consumer({
+        data: { [Symbol.asyncIterator]: () => ({ next: () => generator.next() }) },
+        finish: async () => {
+          for (let next = await generator.next(); !next.done; next = await generator.next());
+          return { xxh128: hash.digest('hex'), bytes };
+        },
+      });
   }
 
   /** Runs transfer.receive on h2's worker for `granted`, with a sender streaming `save` under the same grant. */

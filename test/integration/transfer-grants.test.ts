@@ -1,10 +1,10 @@
-// The data plane's doors over real mutual TLS: a worker's transfer service takes a push only from a worker of the
-// fleet, carrying a grant the master signed for this transfer, this receiver, that sender and that resource.
+// The data plane's doors over real mutual TLS: a worker's bulk channel takes a transfer only from a worker of the
+// fleet that the master has not removed, carrying a grant the master signed for this transfer, this receiver, that
+// sender and that resource.
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import type { TransferResult } from '../../src/core/worker-commands.js';
-import { TransferServiceClient } from '../../src/gen/dockation/v1/transfer.js';
 import { createLogger } from '../../src/platform/logger.js';
 import {
   createCertificateAuthority,
@@ -13,9 +13,10 @@ import {
   type CertificateAuthority,
 } from '../../src/platform/pki.js';
 import { signGrant, type TransferGrant } from '../../src/transfer/grant.js';
-import { pushTransfer, verifiedData } from '../../src/transfer/transfer-stream.js';
+import { connectBulk, FrameReader, sendTransfer } from '../../src/transfer/bulk-channel.js';
+import { FRAME, frameHeader } from '../../src/transfer/bulk-frames.js';
 import { TransferInbox } from '../../src/worker/transfer-inbox.js';
-import { peerChannel, startTransferServer, type TransferServer } from '../../src/worker/transfer-server.js';
+import { startTransferServer, type TransferServer } from '../../src/worker/transfer-server.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 let ca: CertificateAuthority;
@@ -64,33 +65,31 @@ async function attempt(options: {
   const chunks: Buffer[] = [];
   const receiving = inbox.expect(
     transferId,
-    async (messages) => {
-      const incoming = verifiedData(messages);
-      for await (const chunk of incoming.data) chunks.push(chunk);
-      return incoming.result();
+    async (incoming) => {
+      for await (const chunk of incoming.data) chunks.push(Buffer.from(chunk));
+      return incoming.finish();
     },
     { timeoutMs: 5_000, resource: { type: 'volume', name: 'data' } },
   );
   receiving.catch(() => undefined);
-  const channel = peerChannel({
-    caPem: options.as.caPem ?? ca.certPem,
-    certPem: options.as.certPem,
-    keyPem: options.as.keyPem,
-    targetWorkerId: 'w-target',
+  const socket = await connectBulk({
+    address: `127.0.0.1:${server.port}`,
+    identity: {
+      caPem: options.as.caPem ?? ca.certPem,
+      certPem: options.as.certPem,
+      keyPem: options.as.keyPem,
+    },
+    commonName: 'w-target',
+    peer: 'w-target',
   });
-  const client = new TransferServiceClient(`127.0.0.1:${server.port}`, channel.credentials, channel.options);
-  try {
-    const payload = options.payload ?? Buffer.from('hello from the source\n'.repeat(1000));
-    const sent = await pushTransfer({
-      client,
-      header: { grant: options.grant(transferId), transferId },
-      data: Readable.from([payload]),
-      peer: 'w-target',
-    });
-    return { sent, received: await receiving, bytes: Buffer.concat(chunks) };
-  } finally {
-    client.close();
-  }
+  const payload = options.payload ?? Buffer.from('hello from the source\n'.repeat(1000));
+  const sent = await sendTransfer({
+    socket,
+    hello: { v: 1, grant: options.grant(transferId), transferId, role: 'send' },
+    data: Readable.from([payload]),
+    peer: 'w-target',
+  });
+  return { sent, received: await receiving, bytes: Buffer.concat(chunks) };
 }
 
 beforeAll(async () => {
@@ -170,6 +169,35 @@ describe('transfer service admission', () => {
       expect((error as AppError).message).toMatch(message);
     });
   }
+
+  it('refuses a worker the master removed, whatever grant it holds', async () => {
+    server.setRevocations({ complete: false, certificateSerials: [], workerIds: ['w-source'] });
+    try {
+      const error = await attempt({ as: identities.get('w-source')!, grant: (t) => grantFor(t) }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AppError);
+      expect((error as AppError).code).toBe('permission_denied');
+      expect((error as AppError).message).toMatch(/worker w-source was removed/);
+    } finally {
+      server.setRevocations({ complete: true, certificateSerials: [], workerIds: [] });
+    }
+  });
+
+  it('refuses a data frame before the hello', async () => {
+    const socket = await connectBulk({
+      address: `127.0.0.1:${server.port}`,
+      identity: { caPem: ca.certPem, ...identities.get('w-source')! },
+      commonName: 'w-target',
+      peer: 'w-target',
+    });
+    const reader = new FrameReader(socket);
+    socket.write(Buffer.concat([frameHeader(FRAME.data, 3), Buffer.from('abc')]));
+    const error = await reader.control('an answer').catch((e: unknown) => e);
+    expect((error as AppError).code).toBe('invalid_argument');
+    expect((error as AppError).message).toMatch(/sent data before it was accepted/);
+    socket.destroy();
+  });
 
   it('refuses a client whose certificate comes from another CA before any byte is read', async () => {
     const error = await attempt({

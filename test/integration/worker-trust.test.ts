@@ -7,7 +7,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sampleWorker } from '../../src/core/testing/sample-resources.js';
 import type { CertificateRecord } from '../../src/core/workers.js';
 import { ControlServiceClient } from '../../src/gen/dockation/v1/control.js';
-import { TransferServiceClient, type PullResponse } from '../../src/gen/dockation/v1/transfer.js';
 import { fromGrpcError } from '../../src/platform/grpc-support.js';
 import {
   createCertificateAuthority,
@@ -17,11 +16,12 @@ import {
   type CertificateAuthority,
 } from '../../src/platform/pki.js';
 import { signGrant } from '../../src/transfer/grant.js';
-import { TransferClient } from '../../src/transfer/transfer-codec.js';
-import { TRANSFER_GRPC_OPTIONS, pushTransfer, verifiedData } from '../../src/transfer/transfer-stream.js';
+import { MASTER_COMMON_NAME } from '../../src/platform/trust-names.js';
+import { connectBulk, FrameReader, receiveTransfer, sendTransfer } from '../../src/transfer/bulk-channel.js';
+import { encodeControl, FRAME } from '../../src/transfer/bulk-frames.js';
 import { masterChannelCredentials, masterChannelOptions } from '../../src/worker/enroll.js';
 import { TransferInbox } from '../../src/worker/transfer-inbox.js';
-import { peerChannel, startTransferServer } from '../../src/worker/transfer-server.js';
+import { startTransferServer } from '../../src/worker/transfer-server.js';
 import {
   cleanUp,
   logger,
@@ -32,6 +32,30 @@ import {
 } from '../support/control-plane-fixture.js';
 
 afterEach(cleanUp);
+
+/** Sends `payload` over the bulk channel to `address`, whose certificate must name `commonName`. */
+async function bulkSend(options: {
+  address: string;
+  caPem: string;
+  identity: { certPem: string; keyPem: string };
+  commonName: string;
+  grant: string;
+  transferId: string;
+  payload: Buffer;
+}) {
+  const socket = await connectBulk({
+    address: options.address,
+    identity: { caPem: options.caPem, ...options.identity },
+    commonName: options.commonName,
+    peer: options.commonName,
+  });
+  return sendTransfer({
+    socket,
+    hello: { v: 1, grant: options.grant, transferId: options.transferId, role: 'send' },
+    data: Readable.from([options.payload]),
+    peer: options.commonName,
+  });
+}
 
 async function issue(
   ca: CertificateAuthority,
@@ -118,31 +142,24 @@ async function pushWithGrant(options: {
     },
     options.master.tls.ca.keyPem,
   );
-  const channel = peerChannel({
+  const pushed = bulkSend({
+    address: options.address,
     caPem: options.master.tls.ca.certPem,
-    ...options.sender,
-    targetWorkerId: options.targetId,
+    identity: options.sender,
+    commonName: options.targetId,
+    grant,
+    transferId,
+    payload: Buffer.from('payload'),
   });
-  const client = new TransferServiceClient(options.address, channel.credentials, channel.options);
-  try {
-    const pushed = pushTransfer({
-      client,
-      header: { grant, transferId },
-      data: Readable.from([Buffer.from('payload')]),
-      peer: options.targetId,
-    });
-    // A receiver that takes the push waits for the master's receive command: not refusing at once is taking it.
-    const timeout = new Promise((resolve) => setTimeout(resolve, 5_000, 'not refused within 5 s'));
-    return await Promise.race([
-      pushed.then(
-        () => 'taken',
-        (error: unknown) => error,
-      ),
-      timeout,
-    ]);
-  } finally {
-    client.close();
-  }
+  // A receiver that takes the push waits for the master's receive command: not refusing at once is taking it.
+  const timeout = new Promise((resolve) => setTimeout(resolve, 5_000, 'not refused within 5 s'));
+  return Promise.race([
+    pushed.then(
+      () => 'taken',
+      (error: unknown) => error,
+    ),
+    timeout,
+  ]);
 }
 
 describe('revoked workers', () => {
@@ -270,13 +287,34 @@ describe('master relay', () => {
     return identity;
   }
 
-  function relayClient(master: Master, identity: { certPem: string; keyPem: string }) {
-    const { credentials } = masterChannelCredentials(master.tls.ca.certPem, identity);
-    const client = new TransferClient(master.url, credentials, {
-      ...masterChannelOptions(),
-      ...TRANSFER_GRPC_OPTIONS,
+  /** The receiving end at the master's relay: hello as receiver, then the bytes, checked. */
+  async function relayReceive(
+    master: Master,
+    identity: { certPem: string; keyPem: string },
+    grant: string,
+    transferId: string,
+  ) {
+    const socket = await connectBulk({
+      address: `127.0.0.1:${String(master.relayPort)}`,
+      identity: { caPem: master.tls.ca.certPem, ...identity },
+      commonName: MASTER_COMMON_NAME,
+      peer: 'the relay',
     });
-    return client;
+    const reader = new FrameReader(socket);
+    socket.write(encodeControl(FRAME.hello, { v: 1, transferId, grant, role: 'receive' }));
+    const answer = await reader.control('accept');
+    expect(answer.type).toBe(FRAME.accept);
+    const chunks: Buffer[] = [];
+    const result = await receiveTransfer({
+      socket,
+      reader,
+      accept: false,
+      consume: async (incoming) => {
+        for await (const chunk of incoming.data) chunks.push(Buffer.from(chunk));
+        return incoming.finish();
+      },
+    });
+    return { result, bytes: Buffer.concat(chunks) };
   }
 
   function grant(master: Master, transferId: string, sourceWorkerId: string): string {
@@ -295,50 +333,42 @@ describe('master relay', () => {
 
   it('relays megabytes between two workers of the fleet', async () => {
     const master = await startMaster({ relay: true });
-    const receiver = relayClient(master, await relayIdentity(master, 'w-receiver000'));
-    const sender = relayClient(master, await relayIdentity(master, 'w-sender00000'));
-    try {
-      const transferId = `t-${randomUUID()}`;
-      const payload = Buffer.alloc(5 * 1024 * 1024 + 3, 9);
-      const pull = receiver.pull({ grant: grant(master, transferId, 'w-sender00000'), transferId });
-      const incoming = verifiedData(pull as AsyncIterable<PullResponse>);
-      const chunks: Buffer[] = [];
-      const received = (async () => {
-        for await (const chunk of incoming.data) chunks.push(chunk);
-        return incoming.result();
-      })();
-      const sent = await pushTransfer({
-        client: sender,
-        header: { grant: grant(master, transferId, 'w-sender00000'), transferId },
-        data: Readable.from([payload]),
-        peer: 'the master',
-      });
-      expect(await received).toEqual(sent);
-      expect(Buffer.concat(chunks).equals(payload)).toBe(true);
-    } finally {
-      receiver.close();
-      sender.close();
-    }
+    const receiver = await relayIdentity(master, 'w-receiver000');
+    const sender = await relayIdentity(master, 'w-sender00000');
+    const transferId = `t-${randomUUID()}`;
+    const payload = Buffer.alloc(5 * 1024 * 1024 + 3, 9);
+    const received = relayReceive(master, receiver, grant(master, transferId, 'w-sender00000'), transferId);
+    const sent = await bulkSend({
+      address: `127.0.0.1:${String(master.relayPort)}`,
+      caPem: master.tls.ca.certPem,
+      identity: sender,
+      commonName: MASTER_COMMON_NAME,
+      grant: grant(master, transferId, 'w-sender00000'),
+      transferId,
+      payload,
+    });
+    const { result, bytes } = await received;
+    expect(result).toEqual(sent);
+    expect(bytes.equals(payload)).toBe(true);
   });
 
   it('refuses a push from a removed worker with a certificate recorded after its removal', async () => {
     const master = await startMaster({ relay: true });
-    const sender = relayClient(master, await relayIdentity(master, 'w-sender00000', true));
-    try {
-      const transferId = `t-${randomUUID()}`;
-      const outcome = await pushTransfer({
-        client: sender,
-        header: { grant: grant(master, transferId, 'w-sender00000'), transferId },
-        data: Readable.from([Buffer.from('payload')]),
-        peer: 'the master',
-      }).then(
-        () => 'taken',
-        (error: unknown) => error,
-      );
-      expect(outcome).toMatchObject({ code: 'permission_denied' });
-    } finally {
-      sender.close();
-    }
+    const sender = await relayIdentity(master, 'w-sender00000', true);
+    const transferId = `t-${randomUUID()}`;
+    const outcome = await bulkSend({
+      address: `127.0.0.1:${String(master.relayPort)}`,
+      caPem: master.tls.ca.certPem,
+      identity: sender,
+      commonName: MASTER_COMMON_NAME,
+      grant: grant(master, transferId, 'w-sender00000'),
+      transferId,
+      payload: Buffer.from('payload'),
+    }).then(
+      () => 'taken',
+      (error: unknown) => error,
+    );
+    expect(outcome).toMatchObject({ code: 'permission_denied' });
   });
 });
 
@@ -356,32 +386,26 @@ describe('a worker that has not heard from its master yet', () => {
       logger,
       awaitRevocations: true,
     });
-    const channel = peerChannel({ caPem: ca.certPem, ...sender, targetWorkerId: 'w-target0000' });
-    const client = new TransferServiceClient(
-      `127.0.0.1:${server.port}`,
-      channel.credentials,
-      channel.options,
-    );
     try {
       const transferId = `t-${randomUUID()}`;
-      const outcome = pushTransfer({
-        client,
-        header: {
-          grant: signGrant(
-            {
-              migrationId: 'm-test',
-              transferId,
-              sourceWorkerId: 'w-sender0000',
-              targetWorkerId: 'w-target0000',
-              resource: { type: 'volume', name: 'data' },
-              expiresAt: Date.now() + 60_000,
-            },
-            ca.keyPem,
-          ),
-          transferId,
-        },
-        data: Readable.from([Buffer.from('payload')]),
-        peer: 'w-target0000',
+      const outcome = bulkSend({
+        address: `127.0.0.1:${server.port}`,
+        caPem: ca.certPem,
+        identity: sender,
+        commonName: 'w-target0000',
+        transferId,
+        grant: signGrant(
+          {
+            migrationId: 'm-test',
+            transferId,
+            sourceWorkerId: 'w-sender0000',
+            targetWorkerId: 'w-target0000',
+            resource: { type: 'volume', name: 'data' },
+            expiresAt: Date.now() + 60_000,
+          },
+          ca.keyPem,
+        ),
+        payload: Buffer.from('payload'),
       }).then(
         () => 'taken',
         (error: unknown) => error,
@@ -394,7 +418,6 @@ describe('a worker that has not heard from its master yet', () => {
       });
       expect(await outcome).toMatchObject({ code: 'permission_denied' });
     } finally {
-      client.close();
       await server.close();
     }
   });

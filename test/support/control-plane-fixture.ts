@@ -1,6 +1,5 @@
 // A master's control service and real workers in one process, for tests of the control and trust planes: mutual
 // TLS on 127.0.0.1 port 0, SQLite in memory, the fake engine. Everything started is undone by `cleanUp()`.
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import {
   type ControlServer,
   type ControlServerOptions,
 } from '../../src/master/grpc/control-server.js';
-import { createTransferRelay } from '../../src/master/grpc/transfer-relay.js';
+import { startBulkRelay } from '../../src/master/bulk-relay.js';
 import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../../src/master/store/sqlite-master-store.js';
 import { WorkerRegistry } from '../../src/master/worker-registry.js';
@@ -31,6 +30,8 @@ export interface Master {
   registry: WorkerRegistry;
   server: ControlServer;
   url: string;
+  /** The transfer relay's port, when started with `relay`. */
+  relayPort?: number;
 }
 
 export interface RunningWorker {
@@ -71,8 +72,16 @@ export async function startMaster(
   cleanups.push(() => store.close());
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 10_000 });
   const transferRelay = relay
-    ? createTransferRelay({ ca: new X509Certificate(tls.ca.certPem), store, logger })
+    ? await startBulkRelay({
+        address: '127.0.0.1:0',
+        caPem: tls.ca.certPem,
+        certPem: tls.serverCertPem,
+        keyPem: tls.serverKeyPem,
+        store,
+        logger,
+      })
     : undefined;
+  if (transferRelay) cleanups.push(() => transferRelay.close());
   const server = await startControlServer({
     address: '127.0.0.1:0',
     tls,
@@ -83,17 +92,17 @@ export async function startMaster(
     acceptEnrollmentToken: (token) => tokenMatches(token, TOKEN),
     heartbeatIntervalMs: 200,
     inventoryIntervalMs: 60_000,
-    ...(transferRelay
-      ? {
-          extraServices: [
-            { definition: transferRelay.definition, implementation: transferRelay.implementation },
-          ],
-        }
-      : {}),
     ...serverOptions,
   });
   cleanups.push(() => server.close());
-  return { tls, store, registry, server, url: `127.0.0.1:${server.port}` };
+  return {
+    tls,
+    store,
+    registry,
+    server,
+    url: `127.0.0.1:${server.port}`,
+    ...(transferRelay ? { relayPort: transferRelay.port } : {}),
+  };
 }
 
 export function newEngine(): FakeDockerEngine {

@@ -435,7 +435,6 @@ export async function startControlServer(options: ControlServerOptions): Promise
     });
   });
   const address = bind.replace(/:\d+$/, `:${port}`);
-  // Relayed transfers upload through this server too: the gate widens the windows of authenticated connections.
   gate.watch(server);
   logger.info({ address }, 'gRPC control service listening');
 

@@ -18,12 +18,20 @@ export async function authenticatePeer(
   store: MasterStore,
 ): Promise<{ workerId: string; serial: string }> {
   const peer = call.getAuthContext().sslPeerCertificate;
-  if (!peer?.raw) {
+  return authenticateCertificate(peer?.raw ? new X509Certificate(peer.raw) : undefined, ca, store);
+}
+
+/** The same checks for a client certificate taken from any TLS connection (the bulk relay's). */
+export async function authenticateCertificate(
+  cert: X509Certificate | undefined,
+  ca: X509Certificate,
+  store: MasterStore,
+): Promise<{ workerId: string; serial: string }> {
+  if (!cert) {
     throw new AppError('unauthenticated', 'a client certificate from this master is required', {
       hint: 'enroll the worker first (docker-migrate worker --token …)',
     });
   }
-  const cert = new X509Certificate(peer.raw);
   const now = Date.now();
   if (cert.ca || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
     throw new AppError('unauthenticated', 'client certificate refused: not issued by this master');

@@ -5,7 +5,6 @@ import { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { AppError } from '../../core/errors.js';
 import { toGrpcError } from '../../platform/grpc-support.js';
-import { CONNECTION_WINDOW_BYTES, STREAM_WINDOW_BYTES } from '../../transfer/transfer-codec.js';
 
 /** A status as an intercepting call sends it (grpc-js does not export the type by name). */
 type Status = Parameters<grpc.ServerInterceptingCallInterface['sendStatus']>[0];
@@ -196,7 +195,7 @@ export function createPreAuthGate(options: {
   }
 
   function watch(server: grpc.Server): void {
-    // grpc-js keeps its HTTP/2 servers private; the map has been stable across 1.x (see also widenServerWindows).
+    // grpc-js keeps its HTTP/2 servers private; the map has been stable across 1.x .
     const servers = (server as unknown as { http2Servers?: Map<NodeJS.EventEmitter, unknown> }).http2Servers;
     if (!(servers instanceof Map)) throw new Error('grpc-js internals changed: cannot watch the server');
     for (const http2Server of servers.keys()) {
@@ -205,12 +204,7 @@ export function createPreAuthGate(options: {
       });
       http2Server.on('session', (session: Http2Session) => {
         try {
-          if (isAuthenticated(session)) {
-            session.settings({ initialWindowSize: STREAM_WINDOW_BYTES });
-            session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-          } else {
-            admitConnection(session);
-          }
+          if (!isAuthenticated(session)) admitConnection(session);
         } catch {
           // A session closing as it opens: nothing to set.
         }
