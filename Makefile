@@ -4,18 +4,25 @@ SHELL := /bin/bash
 
 NPM_STAMP := node_modules/.install-stamp
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
+NATIVE := native/build/fs_native.node
 
-.PHONY: install build build-full browser test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
+.PHONY: install build build-full browser compiler native test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
 	docker-engine hosts hosts-stop hosts-clean run clean
 
-## install: npm dependencies, exactly as locked (re-run only when the lockfile changes)
+## install: npm dependencies, exactly as locked (re-run only when the lockfile changes), and the native add-on
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
-install: $(NPM_STAMP)
+install: $(NPM_STAMP) $(NATIVE)
 
-## build: the executable bin/docker-migrate (one bundled Node script)
-bin/docker-migrate: $(NPM_STAMP) $(SOURCES)
+## native: the add-on for nanosecond file times and hole seeking, built with the system C compiler into native/build;
+##         without a compiler it warns and the product runs on Node's fs alone (tried again on each make)
+$(NATIVE): $(NPM_STAMP) native/fs-native.c scripts/build-native.mjs
+	node scripts/build-native.mjs
+native: $(NATIVE)
+
+## build: the executable bin/docker-migrate (one bundled Node script) and the native add-on beside it
+bin/docker-migrate: $(NPM_STAMP) $(NATIVE) $(SOURCES)
 	node scripts/build.mjs
 build: bin/docker-migrate
 
@@ -24,6 +31,10 @@ WEB_SOURCES := $(shell find web -type f 2>/dev/null) vite.config.ts
 bin/web/index.html: $(NPM_STAMP) $(WEB_SOURCES)
 	npx vite build --logLevel warn
 build-full: build bin/web/index.html
+
+## compiler: Debian's C compiler for the native add-on, when no cc is found (needs root; only warns without it)
+compiler:
+	@bash scripts/c-compiler.sh
 
 ## browser: Debian's Chromium for the browser tests, when missing (needs root; never a downloaded browser)
 browser:
@@ -34,10 +45,10 @@ docker-engine:
 	@bash scripts/docker-hosts.sh install
 
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
-test: install docker-engine browser build-full lint
+test: compiler install docker-engine browser build-full lint
 	@bash scripts/run-tests.sh unit web integration e2e faults
 
-test-unit: install
+test-unit: compiler install
 	@bash scripts/run-tests.sh unit
 
 test-web: install
@@ -86,9 +97,9 @@ hosts-clean:
 
 ## run: install, build, make sure a local Docker engine runs, and start the `ui` node (master + local worker)
 ##      on the embedded defaults (HTTP :8080, gRPC :9090, data in ~/.docker-migrate); prints URL and admin token
-run: build-full
+run: compiler build-full
 	@bash scripts/docker-hosts.sh local
 	./bin/docker-migrate ui
 
 clean:
-	rm -rf bin dist coverage .artifacts node_modules/.vite node_modules/.vitest
+	rm -rf bin dist native/build coverage .artifacts node_modules/.vite node_modules/.vitest

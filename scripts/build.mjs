@@ -1,6 +1,6 @@
 // Bundles the CLI into bin/docker-migrate: one executable Node script (CommonJS, so it runs wherever it is copied).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -48,4 +48,10 @@ chmodSync('bin/docker-migrate', 0o755);
 // better-sqlite3's native add-on cannot be bundled: it ships beside the binary, which passes its path explicitly.
 const sqliteRoot = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
 copyFileSync(join(sqliteRoot, 'build', 'Release', 'better_sqlite3.node'), 'bin/better_sqlite3.node');
+// Our own add-on (nanosecond file times, hole seeking) ships beside it when this machine could compile it; without
+// it the binary still runs, with times to the µs (scripts/build-native.mjs says why it was not built).
+execFileSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });
+if (existsSync('native/build/fs_native.node'))
+  copyFileSync('native/build/fs_native.node', 'bin/fs_native.node');
+else rmSync('bin/fs_native.node', { force: true });
 console.log(`built bin/docker-migrate ${info.version} (${info.commit})`);

@@ -28,12 +28,17 @@ export function buildInfo(): BuildInfo {
   return typeof __DOCKER_MIGRATE_BUILD__ === 'undefined' ? fromSource() : __DOCKER_MIGRATE_BUILD__;
 }
 
+/** Whether this is the bundled binary (bin/docker-migrate) rather than the sources run by tsx or vitest. */
+export function isBundled(): boolean {
+  return typeof __DOCKER_MIGRATE_BUILD__ !== 'undefined';
+}
+
 /**
  * A file shipped beside the bundled binary (e.g. better-sqlite3's native add-on), or undefined when running from
  * source, where packages find their own files.
  */
 export function bundledAsset(name: string): string | undefined {
-  if (typeof __DOCKER_MIGRATE_BUILD__ === 'undefined') return undefined;
+  if (!isBundled()) return undefined;
   const path = join(dirname(fileURLToPath(import.meta.url)), name);
   return existsSync(path) ? path : undefined;
 }

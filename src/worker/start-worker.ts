@@ -4,6 +4,7 @@ import { Backoff } from '../core/backoff.js';
 import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import type { Logger } from '../platform/logger.js';
+import { logNativeAddon } from '../platform/native-addon.js';
 import { runControlLoop } from './control-client.js';
 import { enrollWorker } from './enroll.js';
 import { parseMasterUrl } from './master-address.js';
@@ -117,6 +118,7 @@ async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity |
 /** Runs a worker until `signal` aborts; rejects when it cannot (or may no longer) work with its master. */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { logger } = options;
+  logNativeAddon(logger);
   await options.engine.ping();
   const dir = identityDir(options.dataDir);
   let identity = loadWorkerIdentity(dir);
