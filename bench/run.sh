@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Runs every benchmark in bench/ against the test Docker hosts. Benchmarks print figures and ratios; they never fail on time.
+# Runs the benchmarks in bench/ (all, or those named: `bench/run.sh migration`) against the test Docker hosts.
+# Benchmarks print figures and ratios; they never fail on time. Run as root: the migration bench empties the page cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+benches=()
+if [ $# -eq 0 ]; then
+  benches=(bench/*.bench.ts)
+else
+  for name in "$@"; do
+    [ -f "bench/$name.bench.ts" ] || { echo "no bench/$name.bench.ts" >&2; exit 2; }
+    benches+=("bench/$name.bench.ts")
+  done
+fi
 hosts=$(bash scripts/docker-hosts.sh start 2 --json)
 export DM_BENCH_HOSTS="$hosts"
-for bench in bench/*.bench.ts; do
+for bench in "${benches[@]}"; do
   echo "== $bench"
   npx tsx "$bench"
 done
