@@ -113,7 +113,7 @@ export function zstdAddonPath(): string {
 /** What brings the add-on back, for the error a compressed transfer fails with without it. */
 function fix(): string {
   return isBundled()
-    ? `put ${ZSTD_ADDON_FILE} from the release beside the docker-migrate binary`
+    ? `copy ${ZSTD_ADDON_FILE} beside the docker-migrate binary (node scripts/build.mjs puts it in bin/ when zstd-napi built)`
     : 'run npm ci (zstd-napi builds its add-on with node-gyp: it needs Python, make and a C++ compiler)';
 }
 
