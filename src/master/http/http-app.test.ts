@@ -493,13 +493,11 @@ describe('migration requests', () => {
     const { app, test } = await start();
     await enrollWorker(test, ALPHA);
     await enrollWorker(test, BETA);
-    const planned = vi
-      .spyOn(test.context.migrations, 'dryRun')
-      .mockResolvedValue({
-        plan: { resources: [], findings: [], totalBytes: 0 },
-        findings: [],
-        blocked: false,
-      });
+    const planned = vi.spyOn(test.context.migrations, 'dryRun').mockResolvedValue({
+      plan: { resources: [], findings: [], totalBytes: 0 },
+      findings: [],
+      blocked: false,
+    });
     const response = await app.inject({
       method: 'POST',
       url: '/api/migrations',
