@@ -48,6 +48,20 @@ chmodSync('bin/docker-migrate', 0o755);
 // better-sqlite3's native add-on cannot be bundled: it ships beside the binary, which passes its path explicitly.
 const sqliteRoot = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
 copyFileSync(join(sqliteRoot, 'build', 'Release', 'better_sqlite3.node'), 'bin/better_sqlite3.node');
+// zstd-napi's add-on (compression: zstd) ships beside it too, and is loaded from there when a transfer needs it; a
+// clone where it did not build still gets a binary, whose zstd transfers fail in words.
+const require = createRequire(import.meta.url);
+let zstdAddon;
+try {
+  zstdAddon = join(dirname(require.resolve('zstd-napi/package.json')), 'build', 'Release', 'binding.node');
+} catch {
+  zstdAddon = undefined;
+}
+if (zstdAddon && existsSync(zstdAddon)) copyFileSync(zstdAddon, 'bin/zstd_napi.node');
+else {
+  rmSync('bin/zstd_napi.node', { force: true });
+  console.warn('zstd-napi is not built: bin/docker-migrate will refuse compression "zstd" (run npm ci)');
+}
 // Our own add-on (nanosecond file times, hole seeking) ships beside it when this machine could compile it; without
 // it the binary still runs, with times to the µs (scripts/build-native.mjs says why it was not built).
 execFileSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });

@@ -14,6 +14,7 @@ import type {
   ResourceStatus,
   ResourceType,
   SourcePolicy,
+  TransferCompression,
   TransferMode,
 } from '../core/migration.js';
 import type { WorkerJson } from '../master/http/api-json.js';
@@ -33,6 +34,8 @@ export interface MigrationRequestJson {
   mode: MigrationMode;
   strategy: MigrationStrategy;
   transfer_mode: TransferMode;
+  /** Absent: `none`. */
+  compression?: TransferCompression;
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, BindMountRule>;

@@ -318,6 +318,12 @@ describe('migrationRequestBody', () => {
     });
   });
 
+  it('asks for zstd only when --compression zstd is given', () => {
+    expect(migrationRequestBody(flags({ compression: 'zstd' }), 'a', 'b').compression).toBe('zstd');
+    expect(migrationRequestBody(flags({ compression: 'none' }), 'a', 'b')).not.toHaveProperty('compression');
+    expect(migrationRequestBody(flags(), 'a', 'b')).not.toHaveProperty('compression');
+  });
+
   it('refuses a migration of nothing as bad usage', () => {
     expect(() => migrationRequestBody(flags({ container: [] }), 'a', 'b')).toThrow('nothing to migrate');
   });
@@ -561,6 +567,8 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
       'logs',
       '--transfer-mode',
       'direct',
+      '--compression',
+      'zstd',
       '--conflict-policy',
       'skip',
       '--bind-mount',
@@ -584,6 +592,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
       mode: 'cold',
       strategy: 'full',
       transfer_mode: 'direct',
+      compression: 'zstd',
       conflict_policy: 'skip',
       source_policy: 'keep_stopped',
       bind_mounts: { '/srv/web': { path: '/srv/web' } },
@@ -737,6 +746,17 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     ]);
     expect(badPolicy.code).toBe(2);
     expect(badPolicy.err).toContain("argument 'merge' is invalid");
+    const badCompression = await cli([
+      '--master-url',
+      'http://127.0.0.1:1',
+      '--admin-token',
+      TOKEN,
+      ...base,
+      '--compression',
+      'gzip',
+    ]);
+    expect(badCompression.code).toBe(2);
+    expect(badCompression.err).toContain("option '--compression <codec>' argument 'gzip' is invalid");
   });
 
   it('exits 1 with one line and a hint when the master is unreachable', async () => {

@@ -9,6 +9,7 @@ import type {
   ConflictPolicy,
   MigrationMode,
   SourcePolicy,
+  TransferCompression,
   TransferMode,
 } from '../core/migration.js';
 import { createContext } from './context.js';
@@ -32,6 +33,7 @@ import {
 /** Only cold migrations exist today; warm and live (core's MigrationMode) are added here when the master runs them. */
 const MODES = ['cold'] as const satisfies readonly MigrationMode[];
 const TRANSFER_MODES = ['auto', 'direct', 'proxy'] as const satisfies readonly TransferMode[];
+const COMPRESSIONS = ['none', 'zstd'] as const satisfies readonly TransferCompression[];
 const CONFLICT_POLICIES = [
   'fail',
   'skip',
@@ -59,6 +61,8 @@ export interface MigrateFlags {
   composeProject?: string[];
   mode: MigrationMode;
   transferMode: TransferMode;
+  /** Absent or `none`: blocks travel as they are. */
+  compression?: TransferCompression;
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
   bindMount?: string[];
@@ -175,6 +179,8 @@ export function migrationRequestBody(
     mode: flags.mode,
     strategy: 'full',
     transfer_mode: flags.transferMode,
+    // Sent only when asked for, so that a master that predates the field still takes an ordinary request.
+    ...(flags.compression === 'zstd' ? { compression: flags.compression } : {}),
     conflict_policy: flags.conflictPolicy,
     source_policy: flags.sourcePolicy,
     bind_mounts: parseBindMounts(flags.bindMount ?? []),
@@ -445,6 +451,14 @@ export function migrateCommand(
       )
         .choices(TRANSFER_MODES)
         .default('auto'),
+    )
+    .addOption(
+      new Option(
+        '--compression <codec>',
+        'zstd: compress volume and image data (level 1) where it shrinks, for slow links; costs CPU on a LAN',
+      )
+        .choices(COMPRESSIONS)
+        .default('none'),
     )
     .addOption(
       new Option('--conflict-policy <policy>', 'when the target already has an object of the same name')

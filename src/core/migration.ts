@@ -18,6 +18,11 @@ export type MigrationPhase =
 export type MigrationMode = 'cold' | 'warm' | 'live';
 export type MigrationStrategy = 'full' | 'incremental';
 export type TransferMode = 'direct' | 'proxy' | 'auto';
+/**
+ * How volume and image bytes travel: as they are, or each block of about 1 MiB compressed with zstd level 1 when
+ * that makes it smaller. zstd pays on slow links; on a LAN it costs more CPU time than it saves on the wire.
+ */
+export type TransferCompression = 'none' | 'zstd';
 export type ConflictPolicy = 'fail' | 'skip' | 'rename' | 'overwrite';
 export type SourcePolicy = 'keep_stopped' | 'remove' | 'keep_running';
 export type ResourceType = 'container' | 'image' | 'volume' | 'network';
@@ -43,6 +48,8 @@ export interface MigrationRequest {
   mode: MigrationMode;
   strategy: MigrationStrategy;
   transferMode: TransferMode;
+  /** Absent in records made before the field existed, which transferred uncompressed (`none`). */
+  compression?: TransferCompression;
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
   /** Source host path → rule. */

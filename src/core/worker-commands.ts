@@ -1,5 +1,6 @@
 // The steps a master asks a worker to run against its engine during a migration: each kind with its arguments and
 // result. They travel as JSON on the control stream; every one is safe to repeat (idempotent) where it changes state.
+import type { TransferCompression } from './migration.js';
 import type {
   ContainerDetails,
   ImageDetails,
@@ -112,7 +113,8 @@ export interface WorkerCommands {
   };
   /**
    * Sends one resource. `direct` connects to the receiver at `targetAddress`; `proxy` sends through the master's relay.
-   * Images skip their first `skipLayers` layers, which the receiver already has.
+   * Images skip their first `skipLayers` layers, which the receiver already has. `compression: zstd` sends blocks
+   * that shrink as data_zstd frames; the receiver decodes whatever comes, so only the sender is told.
    */
   'transfer.send': {
     args: {
@@ -125,6 +127,8 @@ export interface WorkerCommands {
       /** `proxy`: the port of the master's relay, on the host this worker reaches the master at. */
       relayPort?: number;
       skipLayers?: number;
+      /** Absent: `none`. */
+      compression?: TransferCompression;
     };
     result: TransferResult;
   };

@@ -800,6 +800,7 @@ export class MigrationRunner {
           targetWorkerId: targetWorker.id,
           ...this.relayArgs(route),
           ...(skipLayers === undefined ? {} : { skipLayers }),
+          ...(request.compression === 'zstd' ? { compression: request.compression } : {}),
         },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS, onProgress },
       );

@@ -1059,6 +1059,21 @@ describe('MigrationService', () => {
       expect(routes).toEqual(Array.from({ length: 8 }, () => 'proxy'));
     });
 
+    it('asks only the sending worker to compress, and only when the migration asks for zstd', async () => {
+      const compressed = await service.start(request({ transferMode: 'direct', compression: 'zstd' }));
+      await finished(compressed.id);
+      const sends = gateway.calls.filter((c) => c.kind === 'transfer.send');
+      expect(sends.map((c) => c.args.compression)).toEqual(Array.from({ length: 4 }, () => 'zstd'));
+      const receives = gateway.calls.filter((c) => c.kind === 'transfer.receive');
+      expect(receives.map((c) => 'compression' in c.args)).toEqual(Array.from({ length: 4 }, () => false));
+
+      const plain = await service.start(request({ transferMode: 'direct', compression: 'none' }));
+      await finished(plain.id);
+      const plainSends = gateway.calls.filter((c) => c.kind === 'transfer.send').slice(4);
+      expect(plainSends).toHaveLength(4);
+      expect(plainSends.map((c) => 'compression' in c.args)).toEqual(Array.from({ length: 4 }, () => false));
+    });
+
     it('counts finished migrations by status and the bytes moved', async () => {
       const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
       service = createService({ metrics });

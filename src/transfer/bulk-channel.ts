@@ -1,12 +1,14 @@
 // The bulk channel: one mutual-TLS socket per transfer, opened with the master's grant in its first frame. The
 // sender hashes what it sends and the receiver what it consumes, once per byte each (XXH3-128); the receiver's
-// answer proves both ends saw the same bytes. grpc-js stays for commands: its HTTP/2 framing costs 2–3× the CPU.
+// answer proves both ends saw the same bytes (uncompressed, when blocks travel as zstd). grpc-js stays for commands:
+// its HTTP/2 framing costs 2–3× the CPU.
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { createXXHash128, type IHasher } from 'hash-wasm';
 import { AppError, isErrorCode } from '../core/errors.js';
 import type { TransferResult } from '../core/worker-commands.js';
+import { type BlockCodec, blockCodec, dataFrame } from './block-compression.js';
 import {
   type Digest,
   encodeControl,
@@ -126,7 +128,7 @@ export class FrameReader {
       if (pushed.rest) this.socket.unshift(pushed.rest);
       const [piece, ...others] = pushed.pieces;
       if (piece === undefined) continue;
-      if (piece.kind === 'data' || others.length > 0)
+      if (piece.kind !== 'control' || others.length > 0)
         throw new AppError('invalid_argument', 'the peer sent data before it was accepted');
       return { type: piece.type, body: piece.body };
     }
@@ -136,7 +138,7 @@ export class FrameReader {
   async control(what: string, signal?: AbortSignal): Promise<{ type: number; body: unknown }> {
     const piece = await this.next(signal);
     if (piece === undefined) throw this.closedError(what);
-    if (piece.kind === 'data')
+    if (piece.kind !== 'control')
       throw new AppError('invalid_argument', `the peer sent data where ${what} belongs`);
     if (piece.type === FRAME.error) throw errorFrom(piece.body, 'the peer refused the transfer');
     return { type: piece.type, body: piece.body };
@@ -308,8 +310,10 @@ export interface SendOptions {
   hello: Hello;
   data: AsyncIterable<Uint8Array>;
   signal?: AbortSignal;
-  /** Called with the data bytes sent so far. */
+  /** Called with the data bytes sent so far (uncompressed). */
   onBytes?: (bytes: number) => void;
+  /** Compresses each block that shrinks (see block-compression.ts); absent: every block goes as it is. */
+  codec?: BlockCodec | undefined;
   /** For messages: who receives. */
   peer: string;
 }
@@ -360,9 +364,10 @@ export async function sendTransfer(options: SendOptions): Promise<TransferResult
       if (failure) throw failure;
       hasher.update(chunk);
       bytes += chunk.length;
+      const frame = dataFrame(chunk, options.codec);
       socket.cork();
-      socket.write(frameHeader(FRAME.data, chunk.length));
-      const more = socket.write(chunk);
+      socket.write(frameHeader(frame.type, frame.payload.length));
+      const more = socket.write(frame.payload);
       socket.uncork();
       if (!more) await Promise.race([drained(socket), replied]);
       options.onBytes?.(bytes);
@@ -404,7 +409,8 @@ export interface IncomingTransfer {
 
 /**
  * Takes one resource from a connection whose hello was checked: `consume` writes it where it belongs. The result
- * (or the reason it failed) goes back to the sender. `accept` first when this end is the server.
+ * (or the reason it failed) goes back to the sender. `accept` first when this end is the server. Compressed blocks
+ * are decoded here, with the codec loaded when the first one arrives.
  */
 export async function receiveTransfer(options: {
   socket: Duplex;
@@ -423,10 +429,11 @@ export async function receiveTransfer(options: {
       const piece = await reader.next(signal);
       if (piece === undefined)
         throw new AppError('unavailable', `the transfer broke off after ${String(bytes)} bytes`);
-      if (piece.kind === 'data') {
-        hasher.update(piece.bytes);
-        bytes += piece.bytes.length;
-        yield piece.bytes;
+      if (piece.kind !== 'control') {
+        const block = piece.kind === 'zstd' ? blockCodec('receiving').decompress(piece.bytes) : piece.bytes;
+        hasher.update(block);
+        bytes += block.length;
+        yield block;
         continue;
       }
       if (piece.type === FRAME.error) throw errorFrom(piece.body, 'the sender gave up');

@@ -1,5 +1,6 @@
 // The bulk channel's framing: each frame is a 5-byte header (type, payload length) and its payload. Control frames
-// carry JSON; data frames carry the resource's bytes, which are handed on as views of what the socket read.
+// carry JSON; data frames carry the resource's bytes, which are handed on as views of what the socket read;
+// data_zstd frames carry one block compressed on its own, handed on whole.
 
 /** Frame types, in the order a transfer uses them. */
 export const FRAME = {
@@ -15,6 +16,11 @@ export const FRAME = {
   result: 5,
   /** Either way: `{code, message}`, then the socket closes. */
   error: 6,
+  /**
+   * Sender → receiver, instead of `data` when the transfer is compressed and the block shrank: one zstd frame that
+   * decodes to the next bytes of the resource (at most MAX_DATA_BYTES of them).
+   */
+  data_zstd: 7,
 } as const;
 
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
@@ -22,7 +28,7 @@ export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 export const HEADER_BYTES = 5;
 /** Control frames are small JSON objects; anything longer is a broken or hostile peer. */
 export const MAX_CONTROL_BYTES = 64 * 1024;
-/** Data frames are at most this long (the sender cuts its chunks to it). */
+/** Data frames are at most this long (the sender cuts its chunks to it); so are data_zstd frames, before and after decoding. */
 export const MAX_DATA_BYTES = 16 * 1024 * 1024;
 
 const NAMES = new Map<number, string>(Object.entries(FRAME).map(([name, type]) => [type, name]));
@@ -59,23 +65,35 @@ export function encodeControl(type: FrameType, body: object): Buffer {
   return Buffer.concat([frameHeader(type, payload.length), payload]);
 }
 
-/** A piece the decoder found: part of a data frame's payload, or one whole control frame. */
+/** The frames that carry the resource's bytes; every other type is a control frame. */
+export type DataFrameType = typeof FRAME.data | typeof FRAME.data_zstd;
+export type ControlFrameType = Exclude<FrameType, DataFrameType>;
+
+function isDataType(type: number): boolean {
+  return type === FRAME.data || type === FRAME.data_zstd;
+}
+
+/**
+ * A piece the decoder found: part of a data frame's payload, one whole data_zstd payload (still compressed), or
+ * one whole control frame.
+ */
 export type FramePiece =
   | { kind: 'data'; bytes: Buffer }
-  | { kind: 'control'; type: Exclude<FrameType, typeof FRAME.data>; body: unknown };
+  | { kind: 'zstd'; bytes: Buffer }
+  | { kind: 'control'; type: ControlFrameType; body: unknown };
 
 export class FrameError extends Error {}
 
 /**
  * Cuts a byte stream into frames as it arrives in chunks of any size. Data payloads are returned as views of the
- * chunks (never copied); control frames are collected whole and parsed.
+ * chunks (never copied); data_zstd and control frames are collected whole, since they can only be read whole.
  */
 export class FrameDecoder {
   private readonly header = Buffer.alloc(HEADER_BYTES);
   private headerFill = 0;
   private type = 0;
   private remaining = -1;
-  private control: Buffer[] = [];
+  private whole: Buffer[] = [];
 
   /** Whether the decoder is between frames (nothing of a frame read yet). */
   get atBoundary(): boolean {
@@ -97,7 +115,7 @@ export class FrameDecoder {
         this.type = this.header.readUInt8(0);
         this.remaining = this.header.readUInt32BE(1);
         if (!NAMES.has(this.type)) throw new FrameError(`unknown frame type ${String(this.type)}`);
-        const limit = this.type === FRAME.data ? MAX_DATA_BYTES : MAX_CONTROL_BYTES;
+        const limit = isDataType(this.type) ? MAX_DATA_BYTES : MAX_CONTROL_BYTES;
         if (this.remaining > limit)
           throw new FrameError(
             `a ${frameName(this.type)} frame of ${String(this.remaining)} bytes is too long`,
@@ -107,24 +125,27 @@ export class FrameDecoder {
       if (this.type === FRAME.data) {
         if (take > 0) pieces.push({ kind: 'data', bytes: chunk.subarray(at, at + take) });
       } else if (take > 0) {
-        this.control.push(chunk.subarray(at, at + take));
+        this.whole.push(chunk.subarray(at, at + take));
       }
       at += take;
       this.remaining -= take;
       if (this.remaining > 0) break;
       this.remaining = -1;
-      if (this.type !== FRAME.data) {
-        const text = Buffer.concat(this.control).toString('utf8');
-        this.control = [];
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          throw new FrameError(`a ${frameName(this.type)} frame is not JSON`);
-        }
-        pieces.push({ kind: 'control', type: this.type as Exclude<FrameType, typeof FRAME.data>, body });
-        if (stopAfterControl) return { pieces, rest: at < chunk.length ? chunk.subarray(at) : undefined };
+      if (this.type === FRAME.data) continue;
+      const payload = Buffer.concat(this.whole);
+      this.whole = [];
+      if (this.type === FRAME.data_zstd) {
+        pieces.push({ kind: 'zstd', bytes: payload });
+        continue;
       }
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString('utf8'));
+      } catch {
+        throw new FrameError(`a ${frameName(this.type)} frame is not JSON`);
+      }
+      pieces.push({ kind: 'control', type: this.type as ControlFrameType, body });
+      if (stopAfterControl) return { pieces, rest: at < chunk.length ? chunk.subarray(at) : undefined };
     }
     return { pieces, rest: undefined };
   }

@@ -22,6 +22,7 @@ import {
   receiveTransfer,
   sendTransfer,
 } from '../transfer/bulk-channel.js';
+import { senderCodec } from '../transfer/block-compression.js';
 import { encodeControl, FRAME } from '../transfer/bulk-frames.js';
 import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
 import {
@@ -422,6 +423,8 @@ export class CommandExecutor {
 
   private async send(args: CommandArgs<'transfer.send'>, context: CommandContext): Promise<TransferResult> {
     const identity = this.options.identity();
+    // Before anything is read: a worker without the zstd add-on refuses a compressed transfer in words.
+    const codec = senderCodec(args.compression);
     let data: AsyncIterable<Uint8Array>;
     let skipped: (() => number) | undefined;
     if (args.resource.type === 'volume') {
@@ -463,6 +466,7 @@ export class CommandExecutor {
       data,
       signal: context.signal,
       onBytes: progress.update,
+      codec,
       peer: direct ? `worker ${args.targetWorkerId} at ${args.targetAddress}` : 'the master’s relay',
     });
     progress.flush();

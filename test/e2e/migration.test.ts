@@ -41,6 +41,7 @@ interface MigrationJson {
   bytes_transferred: number;
   total_bytes: number;
   downtime_ms: number | null;
+  compression?: string;
   resources: { type: string; name: string; status: string; action: string }[];
   events?: { message: string }[];
 }
@@ -530,6 +531,23 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     expect(done.error).toBeNull();
     expect(done.status).toBe('completed');
     expect(await volumeFingerprint(h2, `solo-${id}`)).toBe(before);
+  }, 120_000);
+
+  it('moves a volume compressed with zstd through the relay, by the add-on shipped beside the binary', async () => {
+    await fillVolume(`zstd-${id}`, MANY_FILES);
+    const before = await volumeFingerprint(h1, `zstd-${id}`);
+    const started = await start({
+      source_worker_id: `src-${id}`,
+      target_worker_id: `dst-${id}`,
+      volume_names: [`zstd-${id}`],
+      transfer_mode: 'proxy',
+      compression: 'zstd',
+    });
+    expect(started.compression).toBe('zstd');
+    const done = await finished(started.id);
+    expect(done.error).toBeNull();
+    expect(done.status).toBe('completed');
+    expect(await volumeFingerprint(h2, `zstd-${id}`)).toBe(before);
   }, 120_000);
 
   it('moves a volume through the Engine archive API on helper containers, at either end or both', async () => {

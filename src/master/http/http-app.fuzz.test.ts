@@ -148,6 +148,7 @@ const migrationBody = fc.record(
     mode: fc.oneof(fc.constantFrom('cold', 'warm', 'live'), json),
     strategy: fc.oneof(fc.constantFrom('full', 'incremental'), json),
     transfer_mode: fc.oneof(fc.constantFrom('direct', 'proxy', 'auto'), json),
+    compression: fc.oneof(fc.constantFrom('none', 'zstd', 'gzip', 'ZSTD'), json),
     conflict_policy: fc.oneof(fc.constantFrom('fail', 'skip', 'rename', 'overwrite'), json),
     source_policy: fc.oneof(fc.constantFrom('keep_stopped', 'remove', 'keep_running'), json),
     bind_mounts: fc.oneof(
@@ -178,6 +179,7 @@ const validMigrationBody = fc.record(
     mode: fc.constantFrom('cold', 'warm', 'live'),
     strategy: fc.constantFrom('full', 'incremental'),
     transfer_mode: fc.constantFrom('direct', 'proxy', 'auto'),
+    compression: fc.constantFrom('none', 'zstd'),
     conflict_policy: fc.constantFrom('fail', 'skip', 'rename', 'overwrite'),
     source_policy: fc.constantFrom('keep_stopped', 'remove', 'keep_running'),
     bind_mounts: fc.dictionary(

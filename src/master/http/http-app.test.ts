@@ -487,6 +487,57 @@ describe('audit log', () => {
   });
 });
 
+describe('migration requests', () => {
+  /** Posts a dry run between alpha and beta with `fields`; the service's dry run is stubbed to plan nothing. */
+  async function dryRun(fields: Record<string, unknown>) {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const planned = vi.spyOn(test.context.migrations, 'dryRun').mockResolvedValue({
+      plan: { resources: [], findings: [], totalBytes: 0 },
+      findings: [],
+      blocked: false,
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/migrations',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        source_worker_id: 'alpha',
+        target_worker_id: 'beta',
+        volume_names: ['data'],
+        dry_run: true,
+        ...fields,
+      }),
+    });
+    return { response, planned };
+  }
+
+  it('refuses an unknown compression with a JSON 400 naming the field', async () => {
+    const { response, planned } = await dryRun({ compression: 'gzip' });
+    expect(response.statusCode).toBe(400);
+    const { error } = response.json<{
+      error: { code: string; message: string; details: { issues: Array<{ path: string }> } };
+    }>();
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toMatch(/^invalid migration request: compression: /);
+    expect(error.message).toContain('"none"');
+    expect(error.message).toContain('"zstd"');
+    expect(error.details.issues.map((issue) => issue.path)).toEqual(['compression']);
+    expect(planned).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    [{ compression: 'zstd' }, 'zstd'],
+    [{ compression: 'none' }, 'none'],
+    [{}, 'none'],
+  ])('passes compression on to the migration (%j → %s)', async (fields, compression) => {
+    const { response, planned } = await dryRun(fields);
+    expect(response.statusCode).toBe(200);
+    expect(planned.mock.calls[0]?.[0]).toMatchObject({ volumes: ['data'], compression });
+  });
+});
+
 describe('errors', () => {
   it('refuses a body above the limit with a JSON 413', async () => {
     const { app, test } = await start({}, 1024);

@@ -112,6 +112,7 @@ export function migrationJson(
     mode: request.mode,
     strategy: request.strategy,
     transfer_mode: request.transferMode,
+    compression: request.compression ?? 'none',
     conflict_policy: request.conflictPolicy,
     source_policy: request.sourcePolicy,
     acknowledge: request.acknowledge ?? [],

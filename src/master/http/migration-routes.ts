@@ -30,6 +30,7 @@ const MIGRATION_BODY = z
     mode: z.enum(['cold', 'warm', 'live']).default('cold'),
     strategy: z.enum(['full', 'incremental']).default('full'),
     transfer_mode: z.enum(['direct', 'proxy', 'auto']).default('auto'),
+    compression: z.enum(['none', 'zstd']).default('none'),
     conflict_policy: z.enum(['fail', 'skip', 'rename', 'overwrite']).default('fail'),
     source_policy: z.enum(['keep_stopped', 'remove', 'keep_running']).default('keep_stopped'),
     bind_mounts: z
@@ -107,6 +108,7 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
       mode: value.mode,
       strategy: value.strategy,
       transferMode: value.transfer_mode,
+      compression: value.compression,
       conflictPolicy: value.conflict_policy,
       sourcePolicy: value.source_policy,
       bindMounts,

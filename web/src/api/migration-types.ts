@@ -14,6 +14,7 @@ export type MigrationPhase =
   | 'done';
 export type MigrationMode = 'cold' | 'warm' | 'live';
 export type TransferMode = 'direct' | 'proxy' | 'auto';
+export type TransferCompression = 'none' | 'zstd';
 export type ConflictPolicy = 'fail' | 'skip' | 'rename' | 'overwrite';
 export type SourcePolicy = 'keep_stopped' | 'remove' | 'keep_running';
 export type ResourceType = 'container' | 'image' | 'volume' | 'network';
@@ -66,6 +67,7 @@ export interface MigrationJson {
   mode: MigrationMode;
   strategy: string;
   transfer_mode: TransferMode;
+  compression: TransferCompression;
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   resources: ResourceJson[];
@@ -87,6 +89,7 @@ export interface MigrationRequestBody {
   mode: MigrationMode;
   strategy: 'full';
   transfer_mode: TransferMode;
+  compression: TransferCompression;
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, string>;

@@ -269,6 +269,7 @@ export function migration(partial: Partial<MigrationJson> = {}): MigrationJson {
     mode: 'cold',
     strategy: 'full',
     transfer_mode: 'auto',
+    compression: 'none',
     conflict_policy: 'fail',
     source_policy: 'keep_stopped',
     resources: APP_PLAN,

@@ -106,7 +106,9 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
         <p className="text-sm text-slate-700 dark:text-slate-300">
           From <span className="font-medium">{workerName(migration.source_worker_id)}</span> to{' '}
           <span className="font-medium">{workerName(migration.target_worker_id)}</span> · {migration.mode} ·
-          transfer {migration.transfer_mode} · id <span className="font-mono">{migration.id}</span>
+          transfer {migration.transfer_mode}
+          {migration.compression === 'zstd' ? ' with zstd' : ''} · id{' '}
+          <span className="font-mono">{migration.id}</span>
         </p>
         <div aria-live="polite">
           <MigrationResult migration={migration} />

@@ -103,8 +103,8 @@ function Summary({
         {workerName(state.targetId ?? '')}
       </SummaryRow>
       <SummaryRow term="Options" step={4} dispatch={dispatch}>
-        {options.mode} migration · transfer: {options.transfer} · name taken on the target: {options.conflict}{' '}
-        · afterwards on the source: {options.source}
+        {options.mode} migration · transfer: {options.transfer} · compression: {options.compression} · name
+        taken on the target: {options.conflict} · afterwards on the source: {options.source}
         {rules.length > 0 && (
           <ul className="mt-1 font-mono text-xs">
             {rules.map(([source, rule]) => (

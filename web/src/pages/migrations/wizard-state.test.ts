@@ -61,6 +61,7 @@ describe('initialWizardState', () => {
     expect(state.options).toEqual({
       mode: 'cold',
       transferMode: 'auto',
+      compression: 'none',
       conflictPolicy: 'fail',
       sourcePolicy: 'keep_stopped',
     });
@@ -380,7 +381,12 @@ describe('buildRequest', () => {
       { type: 'toggle', kind: 'volumes', id: 'scratch' },
       {
         type: 'setOptions',
-        options: { transferMode: 'proxy', conflictPolicy: 'rename', sourcePolicy: 'remove' },
+        options: {
+          transferMode: 'proxy',
+          compression: 'zstd',
+          conflictPolicy: 'rename',
+          sourcePolicy: 'remove',
+        },
       },
       { type: 'addDetectedBindMounts', sources: ['/srv/app/config'] },
     );
@@ -395,6 +401,7 @@ describe('buildRequest', () => {
       mode: 'cold',
       strategy: 'full',
       transfer_mode: 'proxy',
+      compression: 'zstd',
       conflict_policy: 'rename',
       source_policy: 'remove',
       bind_mounts: { '/srv/app/config': '/srv/app/config' },

@@ -6,6 +6,7 @@ import type {
   MigrationMode,
   MigrationRequestBody,
   SourcePolicy,
+  TransferCompression,
   TransferMode,
 } from '../../api/migration-types';
 import type {
@@ -49,6 +50,7 @@ export type SelectionKind = keyof Selection;
 export interface WizardOptions {
   mode: MigrationMode;
   transferMode: TransferMode;
+  compression: TransferCompression;
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
 }
@@ -92,6 +94,7 @@ export type WizardAction =
 export const DEFAULT_OPTIONS: WizardOptions = {
   mode: 'cold',
   transferMode: 'auto',
+  compression: 'none',
   conflictPolicy: 'fail',
   sourcePolicy: 'keep_stopped',
 };
@@ -489,6 +492,7 @@ export function buildRequest(state: WizardState, dryRun: boolean): MigrationRequ
     mode: state.options.mode,
     strategy: 'full',
     transfer_mode: state.options.transferMode,
+    compression: state.options.compression,
     conflict_policy: state.options.conflictPolicy,
     source_policy: state.options.sourcePolicy,
     bind_mounts: bindMountRules(state.bindMounts),

@@ -145,12 +145,14 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(screen.getByRole('radio', { name: 'Warm (not available yet)' })).toBeDisabled();
     expect(screen.getByRole('radio', { name: 'Live (not available yet)' })).toBeDisabled();
     expect(screen.getByRole('radio', { name: 'Auto' })).toBeChecked();
+    expect(screen.getByRole('radio', { name: 'Uncompressed' })).toBeChecked();
     expect(screen.getByRole('radio', { name: 'Fail' })).toBeChecked();
     expect(screen.getByRole('radio', { name: 'Overwrite' })).toHaveAccessibleDescription(/Destructive/);
     expect(screen.getByRole('radio', { name: 'Remove' })).toHaveAccessibleDescription(
       /Remove the source containers/,
     );
     await user.click(screen.getByRole('radio', { name: 'Through the master' }));
+    await user.click(screen.getByRole('radio', { name: 'zstd' }));
     await user.click(screen.getByRole('radio', { name: 'Rename' }));
     await user.click(screen.getByRole('radio', { name: 'Keep running' }));
     await user.click(screen.getByRole('button', { name: 'Add bind mount' }));
@@ -187,6 +189,7 @@ describe('WizardPage', { timeout: 20_000 }, () => {
       mode: 'cold',
       strategy: 'full',
       transfer_mode: 'proxy',
+      compression: 'zstd',
       conflict_policy: 'rename',
       source_policy: 'keep_running',
       bind_mounts: { '/srv/app/config': '/data/config' },
