@@ -859,6 +859,8 @@ describe('MigrationService', () => {
         phase: 'done',
         progress: 1,
         bytesTransferred: 2 * IMAGE_BYTES + 2 * VOLUME_BYTES,
+        // The plan estimated 610 MB of images and 67 MB of volumes; once moved, the total is what moved.
+        totalBytes: 2 * IMAGE_BYTES + 2 * VOLUME_BYTES,
         error: null,
         cancelRequested: false,
       });
@@ -909,6 +911,12 @@ describe('MigrationService', () => {
 
       const last = notices.filter((n) => n.type === 'migration.updated').at(-1);
       expect(last?.type === 'migration.updated' && last.migration.status).toBe('completed');
+      // At no moment did the figures show more moved than the total.
+      const figures = notices.flatMap((n) =>
+        n.type === 'migration.updated' ? [[n.migration.bytesTransferred, n.migration.totalBytes]] : [],
+      );
+      expect(figures.filter(([moved = 0, total = 0]) => moved > total)).toEqual([]);
+      expect(new Set(figures.map(([, total]) => total)).size).toBeGreaterThan(1);
       expect(notices.filter((n) => n.type === 'migration.event')).toHaveLength(events.length);
     });
 
