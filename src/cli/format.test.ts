@@ -1,4 +1,4 @@
-// Sizes, ages and tables read the way a docker user expects.
+// Sizes (in the binary units the web UI uses too), ages and tables read the way a user expects.
 import { describe, expect, it } from 'vitest';
 import { humanAge, humanBytes, shortId } from './format.js';
 import { renderTable } from './table.js';
@@ -6,12 +6,15 @@ import { renderTable } from './table.js';
 describe('humanBytes', () => {
   it.each([
     [0, '0 B'],
-    [999, '999 B'],
-    [1000, '1 kB'],
-    [1536, '1.54 kB'],
-    [52_428_800, '52.4 MB'],
-    [1_500_000_000, '1.5 GB'],
-    [123_456_789_012, '123 GB'],
+    [1023, '1023 B'],
+    [1024, '1.0 KiB'],
+    [1536, '1.5 KiB'],
+    [10_235, '10 KiB'],
+    [1_048_575, '1.0 MiB'],
+    [52_428_800, '50 MiB'],
+    [1024 ** 3, '1.0 GiB'],
+    [1_500_000_000, '1.4 GiB'],
+    [123_456_789_012, '115 GiB'],
   ])('shows %i bytes as %s', (bytes, text) => {
     expect(humanBytes(bytes)).toBe(text);
   });

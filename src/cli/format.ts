@@ -1,18 +1,23 @@
 // Human-readable sizes, ages and ids for the CLI's tables.
 
-const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
-/** Decimal units like the docker CLI: 1.5 GB, 312 MB, 4 kB, 12 B. */
+/**
+ * Binary units, as the web UI and preflight's messages write them, so that a size reads the same everywhere:
+ * 1536 → "1.5 KiB", one decimal below 10 of a unit, none above; the unit is chosen after rounding (1 048 575 bytes
+ * is "1.0 MiB", not "1024 KiB"). "-" for unknown.
+ */
 export function humanBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || bytes < 0 || !Number.isFinite(bytes)) return '-';
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
+  while (unit < UNITS.length - 1 && Math.round(value) >= 1024) {
+    value /= 1024;
     unit += 1;
   }
-  const digits = unit === 0 || value >= 100 ? 0 : value >= 10 ? 1 : 2;
-  return `${value.toFixed(digits).replace(/\.0+$|(\.\d*[1-9])0+$/, '$1')} ${UNITS[unit] ?? 'B'}`;
+  const digits = Number(value.toFixed(1)) < 10 ? 1 : 0;
+  return `${value.toFixed(digits)} ${UNITS[unit] ?? 'B'}`;
 }
 
 const SPANS: [number, string][] = [

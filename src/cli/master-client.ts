@@ -51,7 +51,8 @@ export interface MigrationResourceJson {
   action: PlannedResource['action'];
   status: ResourceStatus;
   bytes: number;
-  estimated_bytes: number;
+  /** Null for a volume whose size could not be measured. */
+  estimated_bytes: number | null;
 }
 
 export interface MigrationEventJson {

@@ -405,11 +405,11 @@ describe('runMigrate against a master on 127.0.0.1', () => {
     const { promise, out, err } = await run({ states: [state(), RUNNING, RUNNING, COMPLETED] });
     await promise;
     expect(err.text()).toMatch(
-      /^migration mig-1 started: alpha to beta \(Ctrl-C cancels it and rolls it back\)\npending: waiting for the master to start it\n\d\d:\d\d:\d\d prepare: started\n\d\d:\d\d:\d\d transfer: copying\nphase transfer \(50%, 1 MB of 2 MB\)\ncompleted \(100%, 2 MB of 2 MB\)\n$/,
+      /^migration mig-1 started: alpha to beta \(Ctrl-C cancels it and rolls it back\)\npending: waiting for the master to start it\n\d\d:\d\d:\d\d prepare: started\n\d\d:\d\d:\d\d transfer: copying\nphase transfer \(50%, 977 KiB of 1.9 MiB\)\ncompleted \(100%, 1.9 MiB of 1.9 MiB\)\n$/,
     );
     expect(out.text()).toContain('Migration mig-1 completed\n  from:      alpha to beta\n  duration:  12s\n');
-    expect(out.text()).toContain('  downtime:  2.5s\n  moved:     2 MB of 2 MB\n');
-    expect(out.text()).toContain('volume   data   data        done     2 MB');
+    expect(out.text()).toContain('  downtime:  2.5s\n  moved:     1.9 MiB of 1.9 MiB\n');
+    expect(out.text()).toContain('volume   data   data        done     1.9 MiB');
     expect(seen.map((request) => `${request.method} ${request.url}`)).toEqual([
       'GET /api/workers',
       'POST /api/migrations',
@@ -578,7 +578,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
       '--acknowledge',
       'writable_layer_changes',
     ]);
-    expect(result.err).toContain('phase transfer (50%, 1 MB of 2 MB)');
+    expect(result.err).toContain('phase transfer (50%, 977 KiB of 1.9 MiB)');
     expect(result.code).toBe(0);
     expect(result.out).toContain('Migration mig-1 completed');
     expect(seen[1]?.body).toEqual({
@@ -665,7 +665,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     const args = ['--admin-token', TOKEN, '--from', 'alpha', '--to', 'beta', '--volume', 'data', '--dry-run'];
     const result = await cli(['--master-url', url, ...args]);
     expect(result.code).toBe(1);
-    expect(result.out).toContain('Dry run: 1 resource from alpha to beta, 2 MB to move\n');
+    expect(result.out).toContain('Dry run: 1 resource from alpha to beta, 1.9 MiB to move\n');
     expect(result.out).toContain(
       'Errors (they block the migration) (1):\n  - data exists on the target [name_conflict]\n',
     );

@@ -78,7 +78,7 @@ describe('humanDuration', () => {
 describe('progressLine', () => {
   it('shows phase, percent, bytes, rate and time left around the bar', () => {
     expect(progressLine(migration(), '[####----]')).toBe(
-      'transfer    [####----]  42% | 1.26 GB / 3 GB | 45 MB/s | ETA 39s',
+      'transfer    [####----]  42% | 1.2 GiB / 2.8 GiB | 43 MiB/s | ETA 39s',
     );
   });
 
@@ -98,12 +98,12 @@ describe('progressLine', () => {
 
   it('shows an unknown time left while nothing moves yet', () => {
     const line = progressLine(migration({ rate_bytes_per_s: 0, bytes_transferred: 0, progress: 0 }), '[]');
-    expect(line).toContain('0 B / 3 GB | -- B/s | ETA --');
+    expect(line).toContain('0 B / 2.8 GiB | -- B/s | ETA --');
   });
 
   it('shows no rate or time left once the migration has ended', () => {
     const ended = migration({ status: 'failed', phase: 'rollback', progress: 0.5 });
-    expect(progressLine(ended, '[]')).toBe('rollback    []  50% | 1.26 GB / 3 GB');
+    expect(progressLine(ended, '[]')).toBe('rollback    []  50% | 1.2 GiB / 2.8 GiB');
   });
 
   it('never shows 100% before the migration has completed', () => {
@@ -120,11 +120,17 @@ describe('progressLine', () => {
 
 describe('phaseLine and eventLine', () => {
   it('says the phase with its percent and bytes', () => {
-    expect(phaseLine(migration())).toBe('phase transfer (42%, 1.26 GB of 3 GB)');
+    expect(phaseLine(migration())).toBe('phase transfer (42%, 1.2 GiB of 2.8 GiB)');
     expect(phaseLine(migration({ status: 'pending' }))).toBe('pending: waiting for the master to start it');
     expect(phaseLine(migration({ status: 'rolled_back', phase: 'rollback' }))).toBe(
-      'rolled back (42%, 1.26 GB of 3 GB)',
+      'rolled back (42%, 1.2 GiB of 2.8 GiB)',
     );
+  });
+
+  it('raises the total to the bytes moved rather than show more done than the total', () => {
+    const grown = migration({ bytes_transferred: 212 * 1024 ** 2, total_bytes: 2 * 1024 ** 2 });
+    expect(phaseLine(grown)).toBe('phase transfer (42%, 212 MiB of 212 MiB)');
+    expect(progressLine({ ...grown, rate_bytes_per_s: 0 }, '[]')).toContain('212 MiB / 212 MiB');
   });
 
   it('shows an event at local time, with its level unless it is info', () => {
@@ -176,13 +182,27 @@ describe('planText', () => {
     blocked: true,
   };
 
+  it('says a volume it could not measure has an unknown size', () => {
+    const unknown: DryRunJson = {
+      ...answer,
+      plan: {
+        ...answer.plan,
+        resources: [{ ...answer.plan.resources[1]!, estimated_bytes: null }],
+        total_bytes: 0,
+      },
+      findings: [],
+      blocked: false,
+    };
+    expect(planText(unknown, WORKERS)).toContain('volume   data   data        create   unknown\n');
+  });
+
   it('lists the resources with their sizes and the findings grouped by severity, errors first', () => {
     expect(planText(answer, WORKERS)).toBe(
       [
-        'Dry run: 2 resources from alpha to beta, 1.2 GB to move',
+        'Dry run: 2 resources from alpha to beta, 1.1 GiB to move',
         'TYPE        NAME   ON TARGET   ACTION   SIZE',
         'container   web    web         create   -',
-        'volume      data   data        create   1.2 GB',
+        'volume      data   data        create   1.1 GiB',
         '',
         'Errors (they block the migration) (1):',
         '  - container web: the target has a container named web [name_conflict]',
@@ -218,6 +238,15 @@ describe('summaryText', () => {
       estimated_bytes: 1_200_000_000,
     },
     {
+      type: 'image',
+      name: 'nginx:1',
+      target_name: 'nginx:1',
+      action: 'create',
+      status: 'skipped',
+      bytes: 0,
+      estimated_bytes: 190_000_000,
+    },
+    {
       type: 'container',
       name: 'web',
       target_name: 'web-1',
@@ -245,11 +274,12 @@ describe('summaryText', () => {
         '  from:      alpha to beta',
         '  duration:  1m 12s',
         '  downtime:  8.4s',
-        '  moved:     1.2 GB of 1.2 GB',
+        '  moved:     1.1 GiB of 1.1 GiB',
         '',
-        'TYPE        NAME   ON TARGET   STATUS   MOVED',
-        'volume      data   data        done     1.2 GB',
-        'container   web    web-1       done     -',
+        'TYPE        NAME      ON TARGET   STATUS    MOVED',
+        'volume      data      data        done      1.1 GiB',
+        'image       nginx:1   nginx:1     skipped   -',
+        'container   web       web-1       done      -',
         '',
       ].join('\n'),
     );
@@ -268,7 +298,7 @@ describe('summaryText', () => {
     expect(text).toContain('  duration:  30s\n');
     expect(text).toContain('  downtime:  none measured\n');
     expect(text).toContain('  reason:    the target ran out of disk space\n');
-    expect(text).toContain('volume      data   data        rolled_back');
+    expect(text).toContain('volume      data      data        rolled_back   1.1 GiB');
   });
 });
 
@@ -299,9 +329,9 @@ describe('createProgressView', () => {
       [
         'pending: waiting for the master to start it',
         '09:00:00 preflight: ok',
-        'phase transfer (10%, 1.26 GB of 3 GB)',
+        'phase transfer (10%, 1.2 GiB of 2.8 GiB)',
         '09:00:05 transfer: go',
-        'phase create (90%, 1.26 GB of 3 GB)',
+        'phase create (90%, 1.2 GiB of 2.8 GiB)',
         '',
       ].join('\n'),
     );
@@ -321,7 +351,7 @@ describe('createProgressView', () => {
     expect(text).toContain('\x1B[?25h'); // …and shown again
     expect(text).toContain('a notice\n');
     // The last state ends right there: no rate or ETA once it is done.
-    expect(text).toContain(`done        ${'█'.repeat(20)} 100% | 3 GB / 3 GB\x1B[0K`);
+    expect(text).toContain(`done        ${'█'.repeat(20)} 100% | 2.8 GiB / 2.8 GiB\x1B[0K`);
     expect(text.endsWith('\n')).toBe(true);
   });
 });

@@ -51,9 +51,22 @@ function percent(migration: MigrationJson): number {
   return migration.status === 'completed' ? 100 : Math.min(value, 99);
 }
 
+/**
+ * The total shown beside the bytes moved: never below them (a volume that grew while copied raises it), so a line
+ * never reads "212 MiB of 1.9 MiB".
+ */
+export function shownTotal(migration: Pick<MigrationJson, 'bytes_transferred' | 'total_bytes'>): number {
+  return Math.max(migration.total_bytes, migration.bytes_transferred);
+}
+
+/** "1.2 GiB of 3.0 GiB": a migration's bytes moved against its total. */
+function movedOfTotal(migration: MigrationJson, separator: string): string {
+  return `${humanBytes(migration.bytes_transferred)}${separator}${humanBytes(shownTotal(migration))}`;
+}
+
 /** Time left at the current rate, in whole seconds (as ms); undefined when there is no rate or nothing left. */
 export function etaMs(migration: MigrationJson): number | undefined {
-  const left = migration.total_bytes - migration.bytes_transferred;
+  const left = shownTotal(migration) - migration.bytes_transferred;
   if (migration.rate_bytes_per_s <= 0 || left <= 0) return undefined;
   return Math.ceil(left / migration.rate_bytes_per_s) * 1_000;
 }
@@ -68,9 +81,7 @@ function label(migration: MigrationJson): string {
  */
 export function progressLine(migration: MigrationJson, bar: string): string {
   const parts = [`${label(migration).padEnd(PHASE_WIDTH)} ${bar} ${String(percent(migration)).padStart(3)}%`];
-  if (migration.total_bytes > 0) {
-    parts.push(`${humanBytes(migration.bytes_transferred)} / ${humanBytes(migration.total_bytes)}`);
-  }
+  if (shownTotal(migration) > 0) parts.push(movedOfTotal(migration, ' / '));
   if (migration.total_bytes > 0 && !FINISHED_STATUSES.has(migration.status)) {
     parts.push(migration.rate_bytes_per_s > 0 ? `${humanBytes(migration.rate_bytes_per_s)}/s` : '-- B/s');
     const eta = etaMs(migration);
@@ -85,10 +96,7 @@ export function progressLine(migration: MigrationJson, bar: string): string {
  */
 export function phaseLine(migration: MigrationJson): string {
   if (migration.status === 'pending') return 'pending: waiting for the master to start it';
-  const bytes =
-    migration.total_bytes > 0
-      ? `, ${humanBytes(migration.bytes_transferred)} of ${humanBytes(migration.total_bytes)}`
-      : '';
+  const bytes = shownTotal(migration) > 0 ? `, ${movedOfTotal(migration, ' of ')}` : '';
   const what = FINISHED_STATUSES.has(migration.status)
     ? migration.status.replaceAll('_', ' ')
     : `phase ${phaseName(migration.phase)}`;
@@ -130,8 +138,15 @@ const planColumns: Column<MigrationResourceJson>[] = [
   { header: 'NAME', value: (r) => r.name },
   { header: 'ON TARGET', value: (r) => r.target_name },
   { header: 'ACTION', value: (r) => r.action },
-  { header: 'SIZE', value: (r) => (r.estimated_bytes > 0 ? humanBytes(r.estimated_bytes) : '-') },
+  { header: 'SIZE', value: plannedSize },
 ];
+
+/** A resource's size in the dry run: "-" for configuration, "unknown" for a volume that could not be measured. */
+function plannedSize(resource: MigrationResourceJson): string {
+  if (resource.type === 'container' || resource.type === 'network') return '-';
+  if (resource.estimated_bytes === null) return 'unknown';
+  return resource.estimated_bytes > 0 ? humanBytes(resource.estimated_bytes) : '-';
+}
 
 /** The dry run: what would move where, how much, what preflight found, and whether it may run. */
 export function planText(answer: DryRunJson, workers: WorkerNames): string {
@@ -173,7 +188,8 @@ const summaryColumns: Column<MigrationResourceJson>[] = [
   { header: 'STATUS', value: (r) => r.status },
   {
     header: 'MOVED',
-    value: (r) => (r.estimated_bytes > 0 || r.bytes > 0 ? humanBytes(r.bytes) : '-'),
+    value: (r) =>
+      r.type === 'container' || r.type === 'network' || r.status === 'skipped' ? '-' : humanBytes(r.bytes),
   },
 ];
 
@@ -192,7 +208,7 @@ export function summaryText(migration: MigrationJson, workers: WorkerNames): str
     `  from:      ${workers.source} to ${workers.target}`,
     `  duration:  ${humanDuration(elapsedMs(migration))}`,
     `  downtime:  ${downtime}`,
-    `  moved:     ${humanBytes(migration.bytes_transferred)} of ${humanBytes(migration.total_bytes)}`,
+    `  moved:     ${movedOfTotal(migration, ' of ')}`,
   ];
   if (migration.error !== null && migration.error !== '') lines.push(`  reason:    ${migration.error}`);
   let text = `${lines.join('\n')}\n`;

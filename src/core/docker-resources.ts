@@ -129,6 +129,11 @@ export interface EngineInfo {
   name: string;
   dockerRootDir: string;
   storageDriver: string;
+  /**
+   * `containerd` when the Engine keeps images in containerd's store (its driver-type says so), whose saves name
+   * layers by their compressed digests; absent for the Engine's own (graph driver) store.
+   */
+  imageStore?: 'containerd';
   containers: number;
   images: number;
   cpus: number;

@@ -207,6 +207,25 @@ describe('planMigration: containers', () => {
     expect(plan.findings).toEqual([]);
   });
 
+  it("takes a volume's estimate from its measured apparent bytes and keeps the measurement", () => {
+    const measured = {
+      apparentBytes: 1024 ** 3,
+      allocatedBytes: 8_192,
+      files: 1,
+      method: 'walk' as const,
+      measuredAt: '2026-01-01T00:00:00.000Z',
+    };
+    const plan = planMigration(
+      request({ containers: ['web'] }),
+      source({ volumeSizes: { 'web-data': measured } }),
+    );
+    expect(plan.resources.find((r) => r.name === 'web-data')).toMatchObject({
+      estimatedBytes: 1024 ** 3,
+      measured,
+    });
+    expect(plan.totalBytes).toBe(190_000_000 + 1024 ** 3);
+  });
+
   it('starts every resource pending, to be created under its own name, with nothing moved', () => {
     const plan = planMigration(request({ composeProjects: ['shop'], containers: ['web'] }), source());
     for (const r of plan.resources) {

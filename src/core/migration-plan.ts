@@ -10,6 +10,7 @@ import type {
 } from './docker-resources.js';
 import { AppError } from './errors.js';
 import type { MigrationPlan, MigrationRequest, PlannedResource, ResourceType } from './migration.js';
+import type { VolumeMeasure } from './worker-commands.js';
 import type { Inventory } from './workers.js';
 
 /** What the planner reads of the source worker. */
@@ -21,6 +22,11 @@ export interface PlanSource {
   images?: Record<string, ImageDetails>;
   /** The worker's name, for error messages; the request's worker id when absent. */
   name?: string;
+  /**
+   * Volume sizes measured on the source (volume.measure), by name: a volume's estimate is its apparent bytes. A
+   * volume not measured falls back to the inventory's size, when it has one.
+   */
+  volumeSizes?: Record<string, VolumeMeasure>;
 }
 
 /** The label Docker Compose puts on every container, volume and network of a project. */
@@ -96,7 +102,7 @@ export function planMigration(request: MigrationRequest, source: PlanSource): Mi
   }
   for (const ref of request.volumes) {
     const volume = resolveVolume(ref, source.inventory.volumes, worker);
-    planned.add(resource('volume', volume.name, volume.name, 'requested', volume.size ?? 0));
+    planned.add(volumeResource(volume.name, 'requested', source));
   }
   for (const ref of request.networks) {
     const network = resolveNetwork(ref, source.inventory.networks, worker);
@@ -116,8 +122,7 @@ export function planMigration(request: MigrationRequest, source: PlanSource): Mi
       planned.add(containerResource(container, 'compose'));
       containers.push(container);
     }
-    for (const volume of volumes)
-      planned.add(resource('volume', volume.name, volume.name, 'compose', volume.size ?? 0));
+    for (const volume of volumes) planned.add(volumeResource(volume.name, 'compose', source));
     for (const network of networks) planned.add(resource('network', network.name, network.id, 'compose', 0));
   }
 
@@ -189,6 +194,26 @@ function resource(
   };
 }
 
+/**
+ * A volume with its estimate: the apparent bytes its worker measured (0 when it could not tell, which `measured`
+ * says); a volume not measured at all takes the inventory's size, when it has one.
+ */
+function volumeResource(
+  name: string,
+  reason: PlannedResource['reason'],
+  source: PlanSource,
+): PlannedResource {
+  const measured = source.volumeSizes?.[name];
+  if (measured) return { ...resource('volume', name, name, reason, measured.apparentBytes ?? 0), measured };
+  const listed = source.inventory.volumes.find((v) => v.name === name)?.size;
+  return resource('volume', name, name, reason, listed ?? 0);
+}
+
+/** Names of the volumes a plan moves: what the source's worker is asked to measure. */
+export function plannedVolumeNames(plan: MigrationPlan): string[] {
+  return plan.resources.filter((r) => r.type === 'volume').map((r) => r.sourceId);
+}
+
 function containerResource(container: ContainerSummary, reason: PlannedResource['reason']): PlannedResource {
   return resource('container', container.name, container.id, reason, 0);
 }
@@ -209,10 +234,7 @@ function dependenciesOf(container: ContainerSummary, source: PlanSource): Planne
   const volumeNames = inspected
     ? inspected.mounts.flatMap((m) => (m.type === 'volume' && m.name ? [m.name] : []))
     : container.volumeNames;
-  for (const name of new Set(volumeNames)) {
-    const volume = source.inventory.volumes.find((v) => v.name === name);
-    dependencies.push(resource('volume', name, name, 'dependency', volume?.size ?? 0));
-  }
+  for (const name of new Set(volumeNames)) dependencies.push(volumeResource(name, 'dependency', source));
 
   for (const name of details.networkNames) {
     if (BUILT_IN_NETWORK_NAMES.has(name)) continue;

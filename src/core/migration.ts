@@ -1,5 +1,6 @@
 // What a migration is: the request, the plan it becomes, its findings, its progress and its history.
 import type { UndoEntry } from './migration-journal.js';
+import type { VolumeMeasure } from './worker-commands.js';
 
 export type MigrationStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled' | 'rolled_back';
 
@@ -87,7 +88,10 @@ export interface PlannedResource {
   reason: 'requested' | 'dependency' | 'compose';
   /** What happens on the target: create it, keep what is there (`skip`), or replace it (`overwrite`). */
   action: 'create' | 'skip' | 'overwrite';
-  /** Bytes expected to move (volume size, image size); 0 for configuration only. */
+  /**
+   * Bytes expected to move: a volume's apparent bytes as measured on the source (what the copy's progress counts),
+   * an image's size; 0 for configuration only, and for a volume whose size is unknown (see `measured`).
+   */
   estimatedBytes: number;
   status: ResourceStatus;
   /** Bytes moved so far. */
@@ -102,6 +106,11 @@ export interface PlannedResource {
    * (a network share keeps its content on the share; tmpfs holds none). Absent: the content is copied.
    */
   copyContent?: boolean;
+  /**
+   * Volumes: what the source's worker measured before the migration (apparent and allocated bytes, null when it
+   * could not tell). Absent in plans made before volumes were measured.
+   */
+  measured?: VolumeMeasure;
 }
 
 export interface MigrationPlan {

@@ -482,6 +482,44 @@ describe('preflight: disk space', () => {
     expect(report.findings).toEqual([]);
   });
 
+  it("checks a measured volume's allocated bytes against the free space, and totals its apparent bytes", () => {
+    const plan = webPlan();
+    const measuredAt = '2026-01-01T00:00:00.000Z';
+    // A volume of one sparse 1 GiB file: 1 GiB to go through, 40 kB on disk.
+    plan.resources[2] = planned('volume', 'web-data', {
+      estimatedBytes: 1024 ** 3,
+      measured: { apparentBytes: 1024 ** 3, allocatedBytes: 40_000, files: 1, method: 'walk', measuredAt },
+    });
+    const report = preflight(plan, request(), input({ target: { freeBytes: 1_200_000 } }));
+    expect(report.findings).toEqual([]);
+    expect(report.plan.totalBytes).toBe(1_000_000 + 1024 ** 3);
+    const short = preflight(plan, request(), input({ target: { freeBytes: 1_100_000 } }));
+    expect(codes(short.findings)).toEqual(['error:disk_space']);
+    expect(short.findings[0]?.message).toContain('(1015.6 KiB on disk plus 10%)');
+  });
+
+  it('says when a volume could not be measured, and leaves it out of the totals', () => {
+    const plan = webPlan();
+    plan.resources[2] = planned('volume', 'web-data', {
+      estimatedBytes: 0,
+      measured: {
+        apparentBytes: null,
+        allocatedBytes: null,
+        files: null,
+        method: 'unknown',
+        reason: 'its content is on a network share, not measured from here',
+        measuredAt: '2026-01-01T00:00:00.000Z',
+      },
+    });
+    const report = preflight(plan, request(), input({ target: { freeBytes: 10e9 } }));
+    expect(codes(report.findings)).toEqual(['warning:volume_size_unknown']);
+    expect(report.findings[0]?.message).toBe(
+      'the size of volume web-data is unknown (its content is on a network share, not measured from here); ' +
+        'it is left out of the bytes to move and of the disk-space check',
+    );
+    expect(report.plan.totalBytes).toBe(1_000_000);
+  });
+
   it('warns when the free space is unknown', () => {
     const report = preflight(webPlan(), request(), input({ target: { freeBytes: null } }));
     expect(codes(report.findings)).toEqual(['warning:disk_space']);

@@ -87,10 +87,10 @@ export function preflight(
   settleConflicts(resources, request, input, findings);
   checkPorts(resources, input, findings);
   checkVolumeContent(resources, request, input, findings);
-  const totalBytes = resources
-    .filter((r) => moves(r) && r.copyContent !== false)
-    .reduce((sum, r) => sum + r.estimatedBytes, 0);
-  checkDiskSpace(totalBytes, input, findings);
+  const moving = resources.filter((r) => moves(r) && r.copyContent !== false);
+  const totalBytes = moving.reduce((sum, r) => sum + r.estimatedBytes, 0);
+  checkVolumeSizes(moving, findings);
+  checkDiskSpace(moving, input, findings);
   checkPlatform(resources, input, findings);
   checkBindMounts(resources, request, input, findings);
   checkVolumeDrivers(resources, input, findings);
@@ -399,7 +399,33 @@ function checkPorts(resources: PlannedResource[], input: PreflightInput, finding
 
 // ---- disk space ----
 
-function checkDiskSpace(bytes: number, input: PreflightInput, findings: Finding[]): void {
+/**
+ * Bytes a resource takes on the target's disk: a measured volume's allocated bytes (a sparse file's holes take
+ * none, a hard-linked file is there once), else its estimate, which is what the Engine or the image says.
+ */
+export function diskBytesOf(resource: PlannedResource): number {
+  if (resource.type === 'volume' && resource.measured)
+    return resource.measured.allocatedBytes ?? resource.measured.apparentBytes ?? 0;
+  return resource.estimatedBytes;
+}
+
+/** A volume whose size could not be measured: its bytes are in no total and no disk-space check. */
+function checkVolumeSizes(moving: PlannedResource[], findings: Finding[]): void {
+  for (const r of moving) {
+    if (r.type !== 'volume' || !r.measured || r.measured.apparentBytes !== null) continue;
+    findings.push({
+      severity: 'warning',
+      code: 'volume_size_unknown',
+      message:
+        `the size of volume ${r.name} is unknown (${r.measured.reason ?? 'it could not be measured'}); it is ` +
+        'left out of the bytes to move and of the disk-space check',
+      resource: about(r),
+    });
+  }
+}
+
+function checkDiskSpace(moving: PlannedResource[], input: PreflightInput, findings: Finding[]): void {
+  const bytes = moving.reduce((sum, r) => sum + diskBytesOf(r), 0);
   const needed = Math.round(bytes * DISK_HEADROOM);
   const free = input.target.freeBytes;
   if (free === null) {
@@ -414,7 +440,7 @@ function checkDiskSpace(bytes: number, input: PreflightInput, findings: Finding[
       code: 'disk_space',
       message:
         `"${input.target.name}" has ${formatBytes(free)} free but the migration needs about ${formatBytes(needed)} ` +
-        `(${formatBytes(bytes)} to move plus 10%); free some space there`,
+        `(${formatBytes(bytes)} on disk plus 10%); free some space there`,
     });
   }
 }

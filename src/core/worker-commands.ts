@@ -24,6 +24,31 @@ export interface TransferResource {
   tags?: string[];
 }
 
+/**
+ * What a volume holds, measured on its worker before the copy. Bytes are null when they cannot be known (a volume
+ * of another driver, a share not mounted here): an unknown size is said, never guessed as 0.
+ */
+export interface VolumeMeasure {
+  /**
+   * Bytes of the regular files as their sizes say (holes of sparse files included), each hard-linked file once:
+   * the volume bytes the copy goes through, which its progress counts against.
+   */
+  apparentBytes: number | null;
+  /** Bytes the volume takes on disk (st_blocks × 512 of its files and folders): what the target must have free. */
+  allocatedBytes: number | null;
+  /** Regular files, hard links once; null when the content was not walked. */
+  files: number | null;
+  /**
+   * `walk`: the worker walked the volume's folder (lstat only, nothing read); `engine`: the Engine's /system/df
+   * figure (apparent bytes only); `unknown`: neither could tell, see `reason`.
+   */
+  method: 'walk' | 'engine' | 'unknown';
+  /** Why the size is not known, or how it was found when that is worth saying. */
+  reason?: string;
+  /** ISO 8601 time of the measurement (answers come from a short-lived cache). */
+  measuredAt: string;
+}
+
 export interface TransferResult {
   /** XXH3-128 (hex) of every data byte of the stream, as both ends counted it. */
   xxh128: string;
@@ -81,6 +106,11 @@ export interface WorkerCommands {
   'image.untag': { args: { tag: string }; result: { removed: boolean; lastTag: boolean } };
   'volume.create': { args: { spec: VolumeCreateSpec }; result: { created: boolean } };
   'volume.remove': { args: { name: string }; result: { removed: boolean } };
+  /**
+   * How much the volume holds, measured cheaply (no file is read) so that a plan knows its bytes before the copy.
+   * Answers are cached on the worker for a short time; `not_found` when the volume does not exist.
+   */
+  'volume.measure': { args: { name: string }; result: VolumeMeasure };
   /** The volume as its engine describes it; `not_found` when it does not exist. */
   'volume.inspect': { args: { name: string }; result: VolumeSummary };
   /**
@@ -156,6 +186,7 @@ export const WORKER_COMMAND_KINDS: readonly WorkerCommandKind[] = [
   'volume.create',
   'volume.remove',
   'volume.inspect',
+  'volume.measure',
   'volume.set_aside',
   'volume.restore_aside',
   'network.create',

@@ -50,6 +50,22 @@ const OBJECT_TYPES = new Set<DockerObjectType>([
 
 type Labels = Record<string, string>;
 
+/**
+ * Whether `docker info`'s DriverStatus says the Engine keeps images in containerd's store: it then lists
+ * ["driver-type", "io.containerd.snapshotter.v1"] (Docker ≥ 24 with the containerd-snapshotter feature).
+ */
+function containerdStore(driverStatus: unknown): boolean {
+  return (
+    Array.isArray(driverStatus) &&
+    driverStatus.some(
+      (pair) =>
+        Array.isArray(pair) &&
+        pair[0] === 'driver-type' &&
+        String(pair[1]).startsWith('io.containerd.snapshotter'),
+    )
+  );
+}
+
 function labelsOf(value: unknown): Labels {
   return value && typeof value === 'object' ? { ...(value as Labels) } : {};
 }
@@ -501,6 +517,7 @@ export class DockerodeEngine implements DockerEngine {
       name: str('Name'),
       dockerRootDir: str('DockerRootDir'),
       storageDriver: str('Driver'),
+      ...(containerdStore(info.DriverStatus) ? { imageStore: 'containerd' as const } : {}),
       containers: num('Containers'),
       images: num('Images'),
       cpus: num('NCPU'),

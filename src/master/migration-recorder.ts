@@ -8,6 +8,7 @@ import type {
   PlannedResource,
 } from '../core/migration.js';
 import type { UndoEntry } from '../core/migration-journal.js';
+import { planTotals } from '../core/migration-progress.js';
 import type { MasterStore } from '../core/ports.js';
 
 export type MigrationNotice =
@@ -48,13 +49,24 @@ export class MigrationRecorder {
     await this.save(migration, { phase });
   }
 
+  /**
+   * Changes one resource and the migration's figures with it: a resource done, skipped or grown changes the total,
+   * so that the bytes shown as moved never exceed it.
+   */
   async setResource(
     migration: MigrationRecord,
     resource: PlannedResource,
     patch: Partial<Pick<PlannedResource, 'status' | 'bytes'>>,
   ): Promise<void> {
     Object.assign(resource, patch);
-    await this.save(migration, { plan: migration.plan });
+    const { bytesTransferred, totalBytes, progress } = planTotals(migration.plan);
+    await this.save(migration, {
+      plan: migration.plan,
+      bytesTransferred,
+      totalBytes,
+      // Only a running migration moves forward; the end (completed, or a rollback) sets its own.
+      ...(migration.status === 'running' ? { progress } : {}),
+    });
   }
 
   /** Writes a change about to be made to the journal, durably, before its command is sent. */

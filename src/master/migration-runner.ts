@@ -6,6 +6,7 @@ import { portableContainerConfig } from '../core/container-config.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
 import type { MigrationPhase, MigrationRecord, PlannedResource } from '../core/migration.js';
 import { asideName, type UndoEntry } from '../core/migration-journal.js';
+import { planTotals } from '../core/migration-progress.js';
 import { networkCreateSpecFor } from '../core/network-config.js';
 import type { MasterStore } from '../core/ports.js';
 import type { TransferResult, TransferRoute, WorkerGateway } from '../core/worker-commands.js';
@@ -109,7 +110,7 @@ export class MigrationRunner {
       let movedBytes = 0;
       for (const resource of migration.plan.resources.filter((r) => r.type === 'image')) {
         canceled();
-        movedBytes += await this.prepareImage(migration, resource, movedBytes, signal);
+        movedBytes += await this.prepareImage(migration, resource, signal);
       }
 
       // Cold: stop what runs on the source, so the volumes copied are consistent.
@@ -128,7 +129,7 @@ export class MigrationRunner {
       const sourceVolumes = this.options.registry.inventory(source).volumes;
       for (const resource of resources.filter((r) => r.type === 'volume')) {
         canceled();
-        movedBytes += await this.moveVolume(migration, resource, sourceVolumes, movedBytes, signal);
+        movedBytes += await this.moveVolume(migration, resource, sourceVolumes, signal);
       }
 
       await this.failpoint(migration, 'create', signal);
@@ -284,7 +285,6 @@ export class MigrationRunner {
   private async prepareImage(
     migration: MigrationRecord,
     resource: PlannedResource,
-    movedBefore: number,
     signal: AbortSignal,
   ): Promise<number> {
     const { gateway } = this.options;
@@ -348,7 +348,6 @@ export class MigrationRunner {
       migration,
       resource,
       { type: 'image', source: image.id, target: image.id, tags },
-      movedBefore,
       signal,
       skipLayers,
     );
@@ -436,7 +435,6 @@ export class MigrationRunner {
     migration: MigrationRecord,
     resource: PlannedResource,
     sourceVolumes: VolumeSummary[],
-    movedBefore: number,
     signal: AbortSignal,
   ): Promise<number> {
     const { gateway } = this.options;
@@ -502,7 +500,6 @@ export class MigrationRunner {
       migration,
       resource,
       { type: 'volume', source: resource.sourceId, target: resource.targetName },
-      movedBefore,
       signal,
     );
     await this.record.setResource(migration, resource, { status: 'done', bytes: result.bytes });
@@ -678,14 +675,13 @@ export class MigrationRunner {
     migration: MigrationRecord,
     resource: PlannedResource,
     names: TransferNames,
-    movedBefore: number,
     signal: AbortSignal,
     skipLayers?: number,
   ): Promise<TransferResult> {
     const { request } = migration;
     const first: TransferRoute = request.transferMode === 'proxy' ? 'proxy' : 'direct';
     try {
-      return await this.transferOnce(migration, resource, names, movedBefore, signal, first, skipLayers);
+      return await this.transferOnce(migration, resource, names, signal, first, skipLayers);
     } catch (error) {
       const appError = AppError.from(error);
       if (
@@ -701,7 +697,7 @@ export class MigrationRunner {
         `direct transfer impossible (${appError.message}); relaying through the master`,
         resource,
       );
-      return this.transferOnce(migration, resource, names, movedBefore, signal, 'proxy', skipLayers);
+      return this.transferOnce(migration, resource, names, signal, 'proxy', skipLayers);
     }
   }
 
@@ -716,7 +712,6 @@ export class MigrationRunner {
     migration: MigrationRecord,
     resource: PlannedResource,
     names: TransferNames,
-    movedBefore: number,
     signal: AbortSignal,
     route: TransferRoute,
     skipLayers?: number,
@@ -769,14 +764,12 @@ export class MigrationRunner {
       lastBytes = report.bytes;
       lastAt = now;
       resource.bytes = report.bytes;
-      const bytesTransferred = movedBefore + report.bytes;
       if (now - lastSaved < PROGRESS_EVERY_MS) return;
       lastSaved = now;
       this.record
         .save(migration, {
-          bytesTransferred,
+          ...planTotals(migration.plan),
           rateBytesPerSecond: Math.round(rate),
-          progress: migration.totalBytes > 0 ? Math.min(0.99, bytesTransferred / migration.totalBytes) : 0,
           plan: migration.plan,
         })
         .catch(() => undefined);
@@ -814,10 +807,10 @@ export class MigrationRunner {
         );
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((Date.now() - started) / 1000);
+      resource.bytes = sent.bytes;
       await this.record.save(migration, {
-        bytesTransferred: movedBefore + sent.bytes,
-        progress:
-          migration.totalBytes > 0 ? Math.min(0.99, (movedBefore + sent.bytes) / migration.totalBytes) : 0,
+        ...planTotals(migration.plan),
+        plan: migration.plan,
         rateBytesPerSecond: Math.round(rate),
       });
       return sent;

@@ -550,6 +550,16 @@ class FakeWorkerGateway implements WorkerGateway {
         return { removed: true, lastTag: false };
       case 'volume.inspect':
         return sampleVolume({ name: String(args.name) });
+      case 'volume.measure': {
+        const bytes = MEASURED_VOLUMES[String(args.name)] ?? 0;
+        return {
+          apparentBytes: bytes,
+          allocatedBytes: bytes / 2,
+          files: 3,
+          method: 'walk',
+          measuredAt: '2026-01-01T00:00:00.000Z',
+        };
+      }
       case 'volume.set_aside':
         return { moved: true };
       case 'volume.restore_aside':
@@ -598,8 +608,12 @@ function short(subject: string): string {
   return { [WEB_ID]: 'web', [DB_ID]: 'db', [JOB_ID]: 'job' }[subject] ?? subject;
 }
 
+/** Apparent bytes the source's worker measures in each volume: more than its inventory said. */
+const MEASURED_VOLUMES: Record<string, number> = { 'web-data': 12_000_000, 'db-data': 55_000_000 };
+
 const READ_ONLY: ReadonlySet<WorkerCommandKind> = new Set([
   'engine.describe',
+  'volume.measure',
   'container.inspect',
   'container.changes',
   'image.inspect',
@@ -778,6 +792,8 @@ const HAPPY_PATH = [
   'source container.inspect db',
   `source image.inspect ${NGINX_ID}`,
   `source image.inspect ${POSTGRES_ID}`,
+  'source volume.measure web-data',
+  'source volume.measure db-data',
   'source container.changes web',
   'source container.changes db',
   'target engine.describe',
@@ -843,6 +859,8 @@ describe('MigrationService', () => {
         phase: 'done',
         progress: 1,
         bytesTransferred: 2 * IMAGE_BYTES + 2 * VOLUME_BYTES,
+        // The plan estimated 610 MB of images and 67 MB of volumes; once moved, the total is what moved.
+        totalBytes: 2 * IMAGE_BYTES + 2 * VOLUME_BYTES,
         error: null,
         cancelRequested: false,
       });
@@ -893,6 +911,12 @@ describe('MigrationService', () => {
 
       const last = notices.filter((n) => n.type === 'migration.updated').at(-1);
       expect(last?.type === 'migration.updated' && last.migration.status).toBe('completed');
+      // At no moment did the figures show more moved than the total.
+      const figures = notices.flatMap((n) =>
+        n.type === 'migration.updated' ? [[n.migration.bytesTransferred, n.migration.totalBytes]] : [],
+      );
+      expect(figures.filter(([moved = 0, total = 0]) => moved > total)).toEqual([]);
+      expect(new Set(figures.map(([, total]) => total)).size).toBeGreaterThan(1);
       expect(notices.filter((n) => n.type === 'migration.event')).toHaveLength(events.length);
     });
 
@@ -1115,12 +1139,41 @@ describe('MigrationService', () => {
         'container web create',
         'container db create',
       ]);
-      expect(answer.plan.totalBytes).toBe(190_000_000 + 420_000_000 + 10_000_000 + 50_000_000);
+      // Volumes count with the bytes their worker measured, not the inventory's figure.
+      expect(answer.plan.totalBytes).toBe(190_000_000 + 420_000_000 + 12_000_000 + 55_000_000);
+      expect(answer.plan.resources.find((r) => r.name === 'db-data')?.measured).toMatchObject({
+        apparentBytes: 55_000_000,
+        allocatedBytes: 27_500_000,
+      });
       expect(answer.findings.map((f) => f.code)).toContain('container_running_source');
       expect(gateway.calls.every((c) => READ_ONLY.has(c.kind))).toBe(true);
       expect(gateway.calls.length).toBeGreaterThan(0);
       expect(await store.listMigrations()).toEqual([]);
       expect(service.activeCount).toBe(0);
+    });
+
+    it('plans a volume its worker cannot measure with an unknown size and says so, without failing', async () => {
+      gateway.fail(
+        'volume.measure',
+        new AppError('deadline_exceeded', 'worker "alpha" did not finish in time'),
+        {
+          when: (call) => call.args.name === 'db-data',
+        },
+      );
+      const answer = await service.dryRun(request());
+      expect(answer.blocked).toBe(false);
+      expect(answer.plan.resources.find((r) => r.name === 'db-data')).toMatchObject({
+        estimatedBytes: 0,
+        measured: { apparentBytes: null, method: 'unknown', reason: 'worker "alpha" did not finish in time' },
+      });
+      expect(answer.plan.totalBytes).toBe(190_000_000 + 420_000_000 + 12_000_000);
+      expect(answer.findings).toContainEqual(
+        expect.objectContaining({
+          severity: 'warning',
+          code: 'volume_size_unknown',
+          resource: { type: 'volume', name: 'db-data' },
+        }),
+      );
     });
 
     it('refuses, with the findings, a plan that preflight blocks, and runs nothing', async () => {

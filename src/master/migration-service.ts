@@ -13,7 +13,8 @@ import {
   type MigrationStatus,
 } from '../core/migration.js';
 import { lockKeys, recoveryAction } from '../core/migration-journal.js';
-import { planMigration } from '../core/migration-plan.js';
+import { planMigration, plannedVolumeNames } from '../core/migration-plan.js';
+import type { VolumeMeasure } from '../core/worker-commands.js';
 import type { Inventory } from '../core/workers.js';
 import { preflight } from '../core/preflight.js';
 import { newId } from '../platform/secrets.js';
@@ -33,6 +34,9 @@ export interface DryRunAnswer {
 
 /** Everything the migration service needs: the runner's options (see MigrationRunnerOptions). */
 export type MigrationServiceOptions = MigrationRunnerOptions;
+
+/** Longest a volume's measurement may take before its size is called unknown (a walk of millions of files). */
+const MEASURE_TIMEOUT_MS = 60_000;
 
 /** How long a request naming something the inventory lacks waits for the inventory to catch up, once. */
 const INVENTORY_LAG_MS = 2_000;
@@ -154,7 +158,16 @@ export class MigrationService {
       await sleep(INVENTORY_LAG_MS);
       planned = await planFrom(registry.inventory(source.id));
     }
-    const { sourceInventory, containers, plan, images } = planned;
+    const { sourceInventory, containers, images } = planned;
+    // Volume sizes are measured on the source now, so that the totals and the disk-space check know them.
+    const volumeSizes = await this.measureVolumes(source.id, plannedVolumeNames(planned.plan));
+    const plan = planMigration(request, {
+      inventory: sourceInventory,
+      containers,
+      images,
+      name: source.name,
+      volumeSizes,
+    });
     // Files changed outside volumes are never migrated: preflight names them (and blocks `remove` until accepted).
     const changes: Record<string, { count: number; paths: string[] }> = {};
     for (const resource of plan.resources.filter((r) => r.type === 'container'))
@@ -182,6 +195,34 @@ export class MigrationService {
       findings: checked.findings,
       blocked: checked.blocked,
     };
+  }
+
+  /**
+   * Each volume's size as its worker measures it. A volume that cannot be measured (a worker too old for the
+   * command, a walk that takes too long) gets an unknown size with the reason, never a failed plan.
+   */
+  private async measureVolumes(workerId: string, names: string[]): Promise<Record<string, VolumeMeasure>> {
+    const sizes: Record<string, VolumeMeasure> = {};
+    for (const name of names) {
+      try {
+        sizes[name] = await this.options.gateway.run(
+          workerId,
+          'volume.measure',
+          { name },
+          { timeoutMs: MEASURE_TIMEOUT_MS },
+        );
+      } catch (error) {
+        sizes[name] = {
+          apparentBytes: null,
+          allocatedBytes: null,
+          files: null,
+          method: 'unknown',
+          reason: AppError.from(error).message,
+          measuredAt: new Date().toISOString(),
+        };
+      }
+    }
+    return sizes;
   }
 
   /** What would happen, changing nothing anywhere. */

@@ -13,9 +13,11 @@ import {
   filterSavedImage,
   guardGrantedImage,
   imagePlanForTarget,
+  legacyLayerPaths,
   loadGrantedImage,
   layersToSkip,
   readSaveLayout,
+  saveImageForSend,
   sharedLayerPrefix,
   shipImage,
 } from './image-archive.js';
@@ -47,6 +49,18 @@ interface SaveSpec {
   noManifest?: boolean;
   /** Diff ids in the config, when they should disagree with the layers. */
   diffIds?: string[];
+  /** Docker ≥ 25's OCI layout: layers as blobs/sha256/<diff id>, the config as blobs/sha256/<image id>. */
+  oci?: boolean;
+}
+
+function layerPath(layer: LayerSpec, spec: SaveSpec): string {
+  if (!spec.oci) return `${layer.v1id}/layer.tar`;
+  return `blobs/sha256/${diffIdOf(layer, spec.layers).replace(/^sha256:/, '')}`;
+}
+
+function configPath(spec: SaveSpec): string {
+  const hex = createHash('sha256').update(configOf(spec)).digest('hex');
+  return spec.oci ? `blobs/sha256/${hex}` : `${hex}.json`;
 }
 
 function diffIdOf(layer: LayerSpec, all: LayerSpec[]): string {
@@ -75,11 +89,11 @@ function expectedLayout(spec: SaveSpec): SaveLayout {
   const config = configOf(spec);
   return {
     layers: spec.layers.map((layer) => ({
-      path: `${layer.v1id}/layer.tar`,
+      path: layerPath(layer, spec),
       diffId: diffIdOf(layer, spec.layers),
     })),
     repoTags: spec.repoTags ?? [],
-    configPath: `${createHash('sha256').update(config).digest('hex')}.json`,
+    configPath: configPath(spec),
     imageId: sha256(config),
   };
 }
@@ -88,7 +102,7 @@ function expectedLayout(spec: SaveSpec): SaveLayout {
 async function* saveStream(spec: SaveSpec): AsyncGenerator<Uint8Array> {
   const pack = tar.pack();
   const config = configOf(spec);
-  const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
+  const configName = configPath(spec);
   type Item = { name: string; write: () => Promise<void> };
   const items: Item[] = [];
   const add = (header: Partial<Header> & { name: string }, body?: Buffer): Promise<void> =>
@@ -102,7 +116,15 @@ async function* saveStream(spec: SaveSpec): AsyncGenerator<Uint8Array> {
       else pack.entry(full, done);
     });
 
+  const written = new Set<string>();
   for (const layer of spec.layers) {
+    if (spec.oci) {
+      const name = layerPath(layer, spec);
+      if (written.has(name)) continue; // a repeated diff id is one blob
+      written.add(name);
+      items.push({ name, write: () => add({ name }, layer.body ?? Buffer.alloc(0)) });
+      continue;
+    }
     items.push({
       name: `${layer.v1id}/`,
       write: () => add({ name: `${layer.v1id}/`, type: 'directory', mode: 0o755 }),
@@ -154,7 +176,7 @@ async function* saveStream(spec: SaveSpec): AsyncGenerator<Uint8Array> {
     const image = {
       Config: configName,
       RepoTags: spec.repoTags === undefined ? [] : spec.repoTags,
-      Layers: spec.layers.map((layer) => `${layer.v1id}/layer.tar`),
+      Layers: spec.layers.map((layer) => layerPath(layer, spec)),
     };
     const manifest = Array.from({ length: 1 + (spec.extraImages ?? 0) }, () => image);
     items.push({
@@ -570,6 +592,177 @@ describe('planning and shipping against fake engines', () => {
     expect(shipment.resentInFull).toBe(true);
     expect(shipment.stats.layerBytesSkipped).toBe(0);
     expect(target.loads).toHaveLength(2);
+  });
+});
+
+describe('legacyLayerPaths', () => {
+  it('names the layers below the top as Docker 20.10 saves them', () => {
+    // Figures from a real Docker 20.10.24 `docker save` of a three-layer image.
+    const diffIds = [
+      'sha256:cb287dd19a93a2dcaa2ed543c20ea24f53ebdc43616b2ebc2c06c1d17dbe7f53',
+      'sha256:2a25c97cfee43d7cfa47438ab068212a78cf120826eeda83dc3844b937f8ade4',
+      'sha256:f869318336702a308f9cd723642c04fa852433781dc2e7281845c2181a22574c',
+    ];
+    expect(legacyLayerPaths(diffIds)).toEqual([
+      'afef2a222221abd03b2a3c8df94a29f7a7abf68a33ad831ab236fc862f58e263/layer.tar',
+      '5523621ac66ad30e51d966b7798353ef9714f91f7486349f48e550674ad3eda9/layer.tar',
+    ]);
+  });
+});
+
+describe('saveImageForSend', () => {
+  /** An engine whose saves are `spec`, counting them; its API version and image store decide the naming. */
+  function savingEngine(spec: SaveSpec, options: { apiVersion?: string; containerd?: boolean } = {}) {
+    const layout = expectedLayout(spec);
+    const saves: string[][] = [];
+    return {
+      saves,
+      layout,
+      inspectImage: (ref: string): Promise<ImageDetails> => {
+        if (ref !== layout.imageId) return Promise.reject(new AppError('not_found', `no such image: ${ref}`));
+        return Promise.resolve({
+          id: layout.imageId,
+          tags: [],
+          digests: [],
+          size: 0,
+          created: 0,
+          labels: {},
+          containers: -1,
+          architecture: 'amd64',
+          os: 'linux',
+          layers: layout.layers.map((layer) => layer.diffId),
+        });
+      },
+      saveImages: (refs: string[]): Promise<AsyncIterable<Uint8Array>> => {
+        saves.push(refs);
+        return Promise.resolve(saveStream(spec));
+      },
+      version: () =>
+        Promise.resolve({
+          version: 'x',
+          apiVersion: options.apiVersion ?? '1.41',
+          os: 'linux',
+          arch: 'amd64',
+        }),
+      info: () =>
+        Promise.resolve({
+          id: 'e',
+          name: 'e',
+          dockerRootDir: '/var/lib/docker',
+          storageDriver: 'overlay2',
+          ...(options.containerd ? { imageStore: 'containerd' as const } : {}),
+          containers: 0,
+          images: 1,
+          cpus: 1,
+          memoryBytes: 1,
+          architecture: 'x86_64',
+          os: 'linux',
+          serverVersion: 'x',
+        }),
+    };
+  }
+
+  /** The sent archive's entries by path: blank ones have no content. */
+  async function sent(stream: AsyncIterable<Uint8Array>): Promise<Map<string, Buffer>> {
+    const entries = await entriesOf(await collect(stream));
+    return new Map(entries.filter((e) => e.type === 'file').map((e) => [e.name, e.content]));
+  }
+
+  const LEGACY: SaveSpec = {
+    layers: (() => {
+      const bodies = [L1, L2, L3];
+      const paths = legacyLayerPaths(bodies.map((body) => sha256(body)));
+      return bodies.map((body, index) => ({
+        v1id: paths[index]?.split('/')[0] ?? 'ffff'.repeat(16),
+        body,
+      }));
+    })(),
+  };
+  const OCI: SaveSpec = { layers: THREE_LAYERS.layers, oci: true };
+
+  it('reads an OCI save once and leaves out the layers the receiver has', async () => {
+    const engine = savingEngine(OCI, { apiVersion: '1.47' });
+    const forSend = await saveImageForSend(engine, engine.layout.imageId, 2);
+    const files = await sent(forSend.stream);
+    expect(engine.saves).toEqual([[engine.layout.imageId]]);
+    const [first, second, top] = engine.layout.layers.map((layer) => files.get(layer.path));
+    expect([first?.length, second?.length]).toEqual([0, 0]);
+    expect(top?.equals(L3)).toBe(true);
+    expect(forSend.skippedBytes()).toBe(L1.length + L2.length);
+  });
+
+  it('reads a Docker 20.10 save once, naming its lower layers from their chain', async () => {
+    const engine = savingEngine(LEGACY);
+    const forSend = await saveImageForSend(engine, engine.layout.imageId, 2);
+    const files = await sent(forSend.stream);
+    expect(engine.saves).toHaveLength(1);
+    expect(files.get(engine.layout.layers[0]?.path ?? '')?.length).toBe(0);
+    expect(files.get(engine.layout.layers[1]?.path ?? '')?.length).toBe(0);
+    expect(files.get(engine.layout.layers[2]?.path ?? '')?.equals(L3)).toBe(true);
+    expect(forSend.skippedBytes()).toBe(L1.length + L2.length);
+    // The receiver's manifest check still finds the image it was granted.
+    const guarded = await collect(
+      guardGrantedImage(
+        Readable.from([await collect((await saveImageForSend(engine, engine.layout.imageId, 2)).stream)]),
+        {
+          imageId: engine.layout.imageId,
+          tags: ['dm/app:1'],
+        },
+      ),
+    );
+    expect((await readSaveLayout(Readable.from([guarded]))).repoTags).toEqual(['dm/app:1']);
+  });
+
+  it('reads the layout first where it cannot be known, then remembers it: the next send is one read', async () => {
+    const engine = savingEngine(THREE_LAYERS, { apiVersion: '1.47', containerd: true });
+    const first = await saveImageForSend(engine, engine.layout.imageId, 2);
+    await sent(first.stream);
+    expect(engine.saves).toHaveLength(2);
+    expect(first.skippedBytes()).toBe(L1.length + L2.length);
+    const second = await saveImageForSend(engine, engine.layout.imageId, 1);
+    const files = await sent(second.stream);
+    expect(engine.saves).toHaveLength(3);
+    expect(second.skippedBytes()).toBe(L1.length);
+    expect(files.get(engine.layout.layers[1]?.path ?? '')?.equals(L2)).toBe(true);
+  });
+
+  it('sends a layer whole when its name was guessed wrong, and leaves it out the next time', async () => {
+    // The engine says API 1.47 but writes v1 ids: the OCI guess names none of its layers.
+    const engine = savingEngine(THREE_LAYERS, { apiVersion: '1.47' });
+    const first = await saveImageForSend(engine, engine.layout.imageId, 2);
+    const files = await sent(first.stream);
+    expect(engine.saves).toHaveLength(1);
+    expect(first.skippedBytes()).toBe(0);
+    expect(files.get(engine.layout.layers[0]?.path ?? '')?.equals(L1)).toBe(true);
+    const second = await saveImageForSend(engine, engine.layout.imageId, 2);
+    await sent(second.stream);
+    expect(engine.saves).toHaveLength(2);
+    expect(second.skippedBytes()).toBe(L1.length + L2.length);
+  });
+
+  it('keeps a shared layer file that a layer the receiver lacks also reads', async () => {
+    const repeated: SaveSpec = {
+      oci: true,
+      layers: [
+        { v1id: 'aaaa'.repeat(16), body: L1 },
+        { v1id: 'cccc'.repeat(16), body: L2 },
+        { v1id: '1111'.repeat(16), sameAs: 'aaaa'.repeat(16) },
+      ],
+    };
+    const engine = savingEngine(repeated, { apiVersion: '1.47' });
+    const forSend = await saveImageForSend(engine, engine.layout.imageId, 2);
+    const files = await sent(forSend.stream);
+    expect(files.get(engine.layout.layers[0]?.path ?? '')?.equals(L1)).toBe(true);
+    expect(files.get(engine.layout.layers[1]?.path ?? '')?.length).toBe(0);
+  });
+
+  it('sends everything, read once, when the receiver has no layer', async () => {
+    const engine = savingEngine(LEGACY);
+    const forSend = await saveImageForSend(engine, engine.layout.imageId, 0);
+    await sent(forSend.stream);
+    expect(engine.saves).toHaveLength(1);
+    expect(forSend.skippedBytes()).toBe(0);
+    expect(forSend.stats().layerBytesSent).toBe(L1.length + L2.length + L3.length);
   });
 });
 

@@ -374,6 +374,74 @@ function blankedHeader(header: EntryHeader): EntryHeader {
   return { ...header, size: 0, pax: pax && Object.keys(pax).length > 0 ? pax : null };
 }
 
+/** Which layer files of a save stream go out blank, and what manifest.json must say before it goes out. */
+interface BlankRule {
+  /** Whether the file entry at `path` is blanked. */
+  blank(path: string): boolean;
+  /** Sees manifest.json before it is sent, with the paths blanked so far; throws to fail the stream there. */
+  checkManifest(manifest: ManifestItem, blanked: ReadonlySet<string>): void;
+  /** Runs once the source has ended, before the end-of-archive marker; throws to fail the stream. */
+  atEnd(seen: ReadonlySet<string>): void;
+}
+
+/**
+ * Re-emits a save stream with the file entries `rule` picks replaced by empty files; every other entry keeps its
+ * content. Figures count the layer files manifest.json names.
+ */
+function blankSavedLayers(saveStream: AsyncIterable<Uint8Array>, rule: BlankRule): FilteredImage {
+  const sizes = new Map<string, number>();
+  const blanked = new Set<string>();
+  const seen = new Set<string>();
+  let manifestLayers: string[] | undefined;
+  let totalBytes = 0;
+
+  function stats(): FilterStats {
+    const layers = new Set(manifestLayers ?? [...sizes.keys()].filter((name) => name.endsWith('/layer.tar')));
+    let layerBytesSent = 0;
+    let layerBytesSkipped = 0;
+    for (const path of layers) {
+      const size = sizes.get(path) ?? 0;
+      if (blanked.has(path)) layerBytesSkipped += size;
+      else layerBytesSent += size;
+    }
+    return { layerBytesSent, layerBytesSkipped, totalBytes };
+  }
+
+  const stream = rewriteArchive(
+    saveStream,
+    async (entry, add) => {
+      const header = entry.header as EntryHeader;
+      const path = normalizePath(header.name);
+      seen.add(path);
+      const isFile = header.type === 'file' || header.type === 'contiguous-file';
+      sizes.set(path, isFile ? header.size : 0);
+      if (path === 'manifest.json') {
+        const bytes = await readSmall(entry);
+        const manifest = parseManifest(bytes);
+        rule.checkManifest(manifest, blanked);
+        manifestLayers = manifest.layers;
+        await add(header, bytes);
+      } else if (isFile && rule.blank(path)) {
+        blanked.add(path);
+        await drain(entry);
+        await add(blankedHeader(header), Buffer.alloc(0));
+      } else {
+        await add(header, entry);
+      }
+    },
+    () => {
+      if (!manifestLayers) throw notASave('it has no manifest.json');
+      rule.atEnd(seen);
+      return Promise.resolve();
+    },
+    (bytes) => {
+      totalBytes += bytes;
+    },
+  );
+
+  return { stream, stats };
+}
+
 /**
  * Re-emits a save stream with the layer files in `skip` replaced by empty files; every other entry keeps its
  * content. `docker load` reads a layer file only when the target lacks that layer, so a blanked file for a layer
@@ -390,82 +458,246 @@ export function filterSavedImage(
   options: { expected?: SaveLayout } = {},
 ): FilteredImage {
   const { expected } = options;
-  const sizes = new Map<string, number>();
-  let manifestLayers: string[] | undefined;
-  let totalBytes = 0;
-
-  function stats(): FilterStats {
-    const layers = new Set(manifestLayers ?? [...sizes.keys()].filter((name) => name.endsWith('/layer.tar')));
-    let layerBytesSent = 0;
-    let layerBytesSkipped = 0;
-    for (const path of layers) {
-      const size = sizes.get(path) ?? 0;
-      if (skip.has(path)) layerBytesSkipped += size;
-      else layerBytesSent += size;
-    }
-    return { layerBytesSent, layerBytesSkipped, totalBytes };
-  }
-
-  function checkManifest(manifest: ManifestItem): void {
-    const listed = new Set(manifest.layers);
-    const unknown = [...skip].filter((path) => !listed.has(path));
-    if (unknown.length > 0) {
-      throw new AppError(
-        'failed_precondition',
-        `the image archive has no layer ${unknown[0]} to leave out; the image changed since it was planned`,
-        { hint: 'plan the transfer again' },
-      );
-    }
-    if (!expected) return;
-    const same =
-      manifest.config === expected.configPath &&
-      manifest.layers.length === expected.layers.length &&
-      manifest.layers.every((path, index) => path === expected.layers[index]?.path);
-    if (!same) {
-      throw new AppError(
-        'failed_precondition',
-        `the saved image is not ${expected.imageId} any more (a tag moved while the transfer was prepared)`,
-        { hint: 'plan the transfer again' },
-      );
-    }
-  }
-
-  const seen = new Set<string>();
-  const stream = rewriteArchive(
-    saveStream,
-    async (entry, add) => {
-      const header = entry.header as EntryHeader;
-      const path = normalizePath(header.name);
-      seen.add(path);
-      const isFile = header.type === 'file' || header.type === 'contiguous-file';
-      sizes.set(path, isFile ? header.size : 0);
-      if (path === 'manifest.json') {
-        const bytes = await readSmall(entry);
-        const manifest = parseManifest(bytes);
-        checkManifest(manifest);
-        manifestLayers = manifest.layers;
-        await add(header, bytes);
-      } else if (isFile && skip.has(path)) {
-        await drain(entry);
-        await add(blankedHeader(header), Buffer.alloc(0));
-      } else {
-        await add(header, entry);
+  return blankSavedLayers(saveStream, {
+    blank: (path) => skip.has(path),
+    checkManifest(manifest) {
+      const listed = new Set(manifest.layers);
+      const unknown = [...skip].filter((path) => !listed.has(path));
+      if (unknown.length > 0) {
+        throw new AppError(
+          'failed_precondition',
+          `the image archive has no layer ${unknown[0]} to leave out; the image changed since it was planned`,
+          { hint: 'plan the transfer again' },
+        );
+      }
+      if (!expected) return;
+      const same =
+        manifest.config === expected.configPath &&
+        manifest.layers.length === expected.layers.length &&
+        manifest.layers.every((path, index) => path === expected.layers[index]?.path);
+      if (!same) {
+        throw new AppError(
+          'failed_precondition',
+          `the saved image is not ${expected.imageId} any more (a tag moved while the transfer was prepared)`,
+          { hint: 'plan the transfer again' },
+        );
       }
     },
-    () => {
-      if (!manifestLayers) throw notASave('it has no manifest.json');
+    atEnd(seen) {
       const missing = [...skip].filter((path) => !seen.has(path));
       if (missing.length > 0) {
         throw new AppError('failed_precondition', `the image archive has no entry ${missing[0]}`);
       }
-      return Promise.resolve();
     },
-    (bytes) => {
-      totalBytes += bytes;
-    },
-  );
+  });
+}
 
-  return { stream, stats };
+// ---- sending an image with one save ----
+
+/** An image on its way to a receiver that has some of its layers: the save stream, with those layers blank. */
+export interface ImageForSend {
+  stream: AsyncIterable<Uint8Array>;
+  /** Content bytes of the layer files left out; final once the stream has ended. */
+  skippedBytes(): number;
+  stats(): FilterStats;
+}
+
+/** How an engine names layer files in `docker save`, which decides whether they can be known before the save. */
+type SaveNaming = 'oci' | 'legacy' | 'unknown';
+
+/** Layouts learnt per image id, and the naming guessed per engine, kept this long and for this many images. */
+const NAMING_TTL_MS = 5 * 60_000;
+const LAYOUTS_KEPT = 64;
+
+interface EngineSaveMemory {
+  layouts: Map<string, SaveLayout>;
+  naming?: { value: SaveNaming; at: number };
+}
+
+const saveMemory = new WeakMap<object, EngineSaveMemory>();
+
+function memoryOf(engine: object): EngineSaveMemory {
+  let memory = saveMemory.get(engine);
+  if (!memory) {
+    memory = { layouts: new Map() };
+    saveMemory.set(engine, memory);
+  }
+  return memory;
+}
+
+function rememberLayout(memory: EngineSaveMemory, imageId: string, layout: SaveLayout): void {
+  memory.layouts.delete(imageId);
+  memory.layouts.set(imageId, layout);
+  for (const oldest of memory.layouts.keys()) {
+    if (memory.layouts.size <= LAYOUTS_KEPT) break;
+    memory.layouts.delete(oldest);
+  }
+}
+
+type SavingEngine = Pick<DockerEngine, 'inspectImage' | 'saveImages' | 'version' | 'info'>;
+
+/** "1.44" ≥ "1.41"… as numbers, part by part. */
+function apiAtLeast(version: string, wanted: string): boolean {
+  const have = version.split('.').map(Number);
+  const need = wanted.split('.').map(Number);
+  for (let i = 0; i < need.length; i += 1) {
+    const a = have[i] ?? 0;
+    const b = need[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+/**
+ * How this engine names saved layers. Docker ≥ 25 (API 1.44) with its own image store saves an OCI layout whose
+ * uncompressed layers are `blobs/sha256/<diff id>`; older engines write `<v1 id>/layer.tar`, a v1 id being a hash
+ * of the layer chain; the containerd image store keeps the registry's compressed blobs, named by digests the image
+ * inspect does not give.
+ */
+async function saveNaming(engine: SavingEngine, memory: EngineSaveMemory): Promise<SaveNaming> {
+  const now = Date.now();
+  if (memory.naming && now - memory.naming.at < NAMING_TTL_MS) return memory.naming.value;
+  const [version, info] = await Promise.all([engine.version(), engine.info()]);
+  const value: SaveNaming =
+    info.imageStore === 'containerd' ? 'unknown' : apiAtLeast(version.apiVersion, '1.44') ? 'oci' : 'legacy';
+  memory.naming = { value, at: now };
+  return value;
+}
+
+/** The chain id of each prefix of a layer list, as the Engine computes it (layer/layer.go CreateChainID). */
+function chainIds(diffIds: string[]): string[] {
+  const chains: string[] = [];
+  for (const diffId of diffIds) {
+    const parent = chains.at(-1);
+    chains.push(
+      parent === undefined
+        ? diffId
+        : `sha256:${createHash('sha256').update(`${parent} ${diffId}`).digest('hex')}`,
+    );
+  }
+  return chains;
+}
+
+/**
+ * An empty container config as Docker ≤ 24 marshals it into the v1 json of every layer but the top one (its
+ * image/tarexport save.go makes those from an empty V1Image created at the Unix epoch).
+ */
+const LEGACY_EMPTY_CONFIG =
+  '{"Hostname":"","Domainname":"","User":"","AttachStdin":false,"AttachStdout":false,"AttachStderr":false,' +
+  '"Tty":false,"OpenStdin":false,"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":null,' +
+  '"WorkingDir":"","Entrypoint":null,"OnBuild":null,"Labels":null}';
+
+/**
+ * The `<v1 id>/layer.tar` paths Docker ≤ 24 gives the layers of an image, for every layer but the top one, whose v1
+ * id hashes the image's own config as Go marshals it (image/v1 CreateID: the sorted keys of the empty V1Image, the
+ * layer's chain id and the parent's v1 id).
+ */
+export function legacyLayerPaths(diffIds: string[]): string[] {
+  const paths: string[] = [];
+  let parent = '';
+  for (const chain of chainIds(diffIds).slice(0, -1)) {
+    const v1 =
+      `{"container_config":${LEGACY_EMPTY_CONFIG},"created":"1970-01-01T00:00:00Z","layer_id":"${chain}"` +
+      `${parent === '' ? '' : `,"parent":"${parent}"`}}`;
+    const id = createHash('sha256').update(v1).digest('hex');
+    paths.push(`${id}/layer.tar`);
+    parent = `sha256:${id}`;
+  }
+  return paths;
+}
+
+/**
+ * The archive paths the shared layers will have, where the engine's naming tells them from the diff ids alone.
+ * Undefined when some shared layer's path cannot be known in advance.
+ */
+function predictedPaths(naming: SaveNaming, diffIds: string[], sharedLayers: number): string[] | undefined {
+  if (naming === 'oci')
+    return diffIds.slice(0, sharedLayers).map((id) => `blobs/sha256/${id.replace(/^sha256:/, '')}`);
+  if (naming === 'legacy') {
+    const paths = legacyLayerPaths(diffIds);
+    return sharedLayers <= paths.length ? paths.slice(0, sharedLayers) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The paths of the shared layers that can go out blank: a file that also serves a layer the receiver lacks stays
+ * (a repeated diff id is saved once).
+ */
+function blankable(paths: string[], diffIds: string[], sharedLayers: number): Set<string> {
+  const stillNeeded = new Set(diffIds.slice(sharedLayers));
+  return new Set(paths.filter((_, index) => !stillNeeded.has(diffIds[index] ?? '')));
+}
+
+/**
+ * Saves an image once to send it to a receiver that holds its first `skipLayers` layers, with those layers blank.
+ * The layer files are named before the save starts: from the diff ids the inspect gives (OCI blobs, v1 ids) or from
+ * a layout learnt by an earlier send of the image. Only where neither tells (the containerd image store the first
+ * time) does a first pass read the save to learn its layout, as filterSavedImage always did; the layout is then
+ * kept, so the next send of that image reads it once. A predicted name can only match its own layer (both are
+ * hashes of the layer chain), and manifest.json is checked before it goes out: never is a layer the receiver
+ * lacks left out.
+ */
+export async function saveImageForSend(
+  engine: SavingEngine,
+  imageId: string,
+  skipLayers: number,
+): Promise<ImageForSend> {
+  // Saved by id: exactly this image, whatever its tags; the receiver applies the granted tags.
+  const image = await engine.inspectImage(imageId);
+  const refs = [image.id];
+  const shared = Math.min(Math.max(0, skipLayers), image.layers.length);
+  const done = (filtered: FilteredImage): ImageForSend => ({
+    stream: filtered.stream,
+    skippedBytes: () => filtered.stats().layerBytesSkipped,
+    stats: () => filtered.stats(),
+  });
+  if (shared === 0) return done(filterSavedImage(await engine.saveImages(refs), new Set()));
+
+  const memory = memoryOf(engine);
+  const learnt = memory.layouts.get(image.id);
+  if (learnt) {
+    return done(
+      filterSavedImage(await engine.saveImages(refs), layersToSkip(learnt, shared), { expected: learnt }),
+    );
+  }
+  const predicted = predictedPaths(await saveNaming(engine, memory), image.layers, shared);
+  if (!predicted) {
+    const layout = await readSaveLayout(await engine.saveImages(refs));
+    rememberLayout(memory, image.id, layout);
+    return done(
+      filterSavedImage(await engine.saveImages(refs), layersToSkip(layout, shared), { expected: layout }),
+    );
+  }
+  const blank = blankable(predicted, image.layers, shared);
+  return done(
+    blankSavedLayers(await engine.saveImages(refs), {
+      blank: (path) => blank.has(path),
+      checkManifest(manifest, blanked) {
+        if (manifest.layers.length !== image.layers.length)
+          throw notASave(
+            `manifest.json lists ${manifest.layers.length} layers, the image ${image.layers.length}`,
+          );
+        const starved = manifest.layers.findIndex((path, index) => index >= shared && blanked.has(path));
+        if (starved >= 0)
+          throw new AppError(
+            'internal',
+            `layer ${starved + 1} of ${image.id} would have been left out, but the receiver lacks it`,
+          );
+        const layout: SaveLayout = {
+          layers: manifest.layers.map((path, index) => ({ path, diffId: image.layers[index] ?? '' })),
+          repoTags: manifest.repoTags,
+          configPath: manifest.config,
+          imageId: image.id,
+        };
+        rememberLayout(memory, image.id, layout);
+        // The engine names its layers otherwise than guessed: the next image is read for its layout first.
+        if (manifest.layers.slice(0, shared).some((path) => !blank.has(path)))
+          memory.naming = { value: 'unknown', at: Date.now() };
+      },
+      atEnd: () => undefined,
+    }),
+  );
 }
 
 /** The diff-id lists of every image on `engine`: what it can skip loading. */

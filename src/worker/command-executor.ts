@@ -35,6 +35,7 @@ import {
 import type { TransferInbox } from './transfer-inbox.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeAside } from './volume-aside.js';
+import { measureVolume } from './volume-measure.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import { mountDestinations, ownChanges } from './writable-layer.js';
 
@@ -273,6 +274,7 @@ export class CommandExecutor {
       },
       'image.untag': async ({ tag }) => untag(engine, tag),
       'volume.inspect': ({ name }) => engine.inspectVolume(name),
+      'volume.measure': (args, context) => measureVolume(engine, args, context.signal),
       'volume.set_aside': ({ name, asideName }) => this.aside.setAside(name, asideName),
       'volume.restore_aside': ({ name, asideName }) => this.aside.restore(name, asideName),
       'volume.create': async ({ spec }) => {

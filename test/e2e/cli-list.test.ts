@@ -151,7 +151,7 @@ describe('docker-migrate list (built binary, real engines)', () => {
     const table = await cli(['list', 'i'], socketEnv(h1));
     const [repo, tag] = h1.baseImage.split(':');
     expect(table.stdout).toMatch(
-      new RegExp(`^${repo}\\s+${tag}\\s+${base?.id.slice(7, 19)}\\s+.+\\s+\\d+(\\.\\d+)? [kMG]?B$`, 'm'),
+      new RegExp(`^${repo}\\s+${tag}\\s+${base?.id.slice(7, 19)}\\s+.+\\s+\\d+(\\.\\d+)? (?:[KMG]i)?B$`, 'm'),
     );
   });
 
@@ -176,7 +176,7 @@ describe('docker-migrate list (built binary, real engines)', () => {
     );
     const table = await cli(['list', 'v', '--size'], socketEnv(h1));
     expect(table.stdout.split('\n')[0]).toMatch(/^NAME\s+DRIVER\s+SIZE\s+USED BY\s+LABELS$/);
-    expect(table.stdout).toMatch(new RegExp(`^e2e-data-${suffix}\\s+local\\s+\\S+ k?B\\s+1\\s+2$`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^e2e-data-${suffix}\\s+local\\s+\\S+ (?:Ki)?B\\s+1\\s+2$`, 'm'));
   });
 
   it('lists networks with their subnets and marks the built-in ones', async () => {

@@ -17,7 +17,14 @@ import type { TransferResource, TransferResult } from '../../src/core/worker-com
 import { createLogger } from '../../src/platform/logger.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/platform/pki.js';
 import { signGrant } from '../../src/transfer/grant.js';
-import { filterSavedImage, readSaveLayout, shipImage } from '../../src/transfer/image-archive.js';
+import {
+  filterSavedImage,
+  loadGrantedImage,
+  readSaveLayout,
+  saveImageForSend,
+  sharedLayerPrefix,
+  shipImage,
+} from '../../src/transfer/image-archive.js';
 import { CommandExecutor } from '../../src/worker/command-executor.js';
 import { TransferInbox, type TransferConsumer } from '../../src/worker/transfer-inbox.js';
 import type { VolumeAccess } from '../../src/worker/volume-access.js';
@@ -39,12 +46,13 @@ const repo = `dm-it-${runLabel.slice(-8)}`;
 const IMAGE_A = `${repo}/a:1`;
 const IMAGE_B = [`${repo}/b:one`, `${repo}/b:two`];
 const IMAGE_C = `${repo}/c:1`;
+const IMAGE_D = `${repo}/d:1`;
 /** The image a grant names, another image a sender might stream instead, and a tag h2 already has. */
 const GRANTED = `${repo}/granted:1`;
 const OTHER = `${repo}/other:1`;
 const APP = `${repo}/app:1`;
 const APP_MIGRATED = `${repo}/app:1-migrated`;
-const ALL_REFS = [IMAGE_A, ...IMAGE_B, IMAGE_C, GRANTED, OTHER, APP, APP_MIGRATED];
+const ALL_REFS = [IMAGE_A, ...IMAGE_B, IMAGE_C, IMAGE_D, GRANTED, OTHER, APP, APP_MIGRATED];
 
 function dockerode(host: TestDockerHost): Dockerode {
   const address = new URL(host.socket);
@@ -250,6 +258,59 @@ describe('image transfer between two real engines', () => {
     const [before, after] = await Promise.all([
       inContainer(h1, IMAGE_C, 'sha256sum /c.bin'),
       inContainer(h2, IMAGE_C, 'sha256sum /c.bin'),
+    ]);
+    expect(after).toBe(before);
+  });
+});
+
+describe('saving an image for a send', () => {
+  it('reads the image once from the engine, leaving out the layers the target has', async () => {
+    await build(IMAGE_D, `FROM ${IMAGE_A}\nRUN head -c ${String(3 * MiB)} /dev/urandom > /d.bin\n`);
+    await shipImage(source, target, [IMAGE_A]);
+    const d1 = await engine1.inspectImage(IMAGE_D);
+    const h2Chains = await Promise.all(
+      (await engine2.listImages()).map(async (image) => (await engine2.inspectImage(image.id)).layers),
+    );
+    const shared = sharedLayerPrefix(d1.layers, h2Chains);
+    expect(shared).toBe(d1.layers.length - 1);
+
+    // Every `docker save` the sender makes, and every byte it reads from the engine.
+    const saves: string[][] = [];
+    let bytesRead = 0;
+    const counting: Parameters<typeof saveImageForSend>[0] = {
+      inspectImage: (ref) => engine1.inspectImage(ref),
+      version: () => engine1.version(),
+      info: () => engine1.info(),
+      saveImages: async (refs) => {
+        saves.push(refs);
+        const stream = await engine1.saveImages(refs);
+        return (async function* (): AsyncGenerator<Uint8Array> {
+          for await (const chunk of stream) {
+            bytesRead += chunk.length;
+            yield chunk;
+          }
+        })();
+      },
+    };
+    let fullSave = 0;
+    for await (const chunk of await engine1.saveImages([d1.id])) fullSave += chunk.length;
+
+    const forSend = await saveImageForSend(counting, d1.id, shared);
+    await loadGrantedImage(engine2, forSend.stream, { imageId: d1.id, tags: [IMAGE_D] });
+    const stats = forSend.stats();
+    console.log(
+      `image-transfer: D read once: ${String(saves.length)} save, ${String(bytesRead)} B read of a ${String(fullSave)} B save; ${String(stats.totalBytes)} B sent, ${String(forSend.skippedBytes())} B of layers left out`,
+    );
+    expect(saves).toEqual([[d1.id]]);
+    expect(bytesRead).toBe(fullSave);
+    expect(forSend.skippedBytes()).toBeGreaterThanOrEqual(20 * MiB);
+    expect(stats.totalBytes).toBeLessThan(3 * MiB * 1.01 + 64 * 1024);
+
+    const d2 = await engine2.inspectImage(IMAGE_D);
+    expect(d2.id).toBe(d1.id);
+    const [before, after] = await Promise.all([
+      inContainer(h1, IMAGE_D, 'sha256sum /a.bin /d.bin'),
+      inContainer(h2, IMAGE_D, 'sha256sum /a.bin /d.bin'),
     ]);
     expect(after).toBe(before);
   });

@@ -48,7 +48,16 @@ interface MigrationJson {
 interface ApiAnswer {
   migration?: MigrationJson;
   blocked?: boolean;
-  plan?: { resources: { type: string; name: string }[] };
+  plan?: {
+    resources: {
+      type: string;
+      name: string;
+      estimated_bytes?: number | null;
+      allocated_bytes?: number | null;
+    }[];
+    total_bytes?: number;
+  };
+  findings?: { code: string; severity: string; message: string }[];
   containers?: { name: string }[];
   error?: { code: string; message: string };
 }
@@ -225,9 +234,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const engine of [engine1, engine2]) {
-    for (const name of [`app-${suffix}`])
+    for (const name of [`app-${suffix}`, `big-${suffix}`])
       await engine.removeContainer(name, { force: true }).catch(() => undefined);
     await engine.removeVolume(`vol-${suffix}`).catch(() => undefined);
+    await engine.removeVolume(`big-${suffix}`).catch(() => undefined);
     await engine.removeNetwork(`net-${suffix}`).catch(() => undefined);
     await removeLabelled(engine, runLabel).catch(() => undefined);
     await engine.removeImage(IMAGE, { force: true }).catch(() => undefined);
@@ -251,6 +261,56 @@ describe('migration engine (in process, real engines)', () => {
     );
     expect(await docker(h2, 'ps', '-a', '--filter', `name=app-${suffix}`, '-q')).toBe('');
     expect(await docker(h2, 'volume', 'ls', '-q', '--filter', `name=vol-${suffix}`)).toBe('');
+  });
+
+  it('dry run of a container with a sparse 1 GiB volume counts the GiB to move, and its few blocks on disk', async () => {
+    const GiB = 1024 ** 3;
+    await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, `big-${suffix}`);
+    await docker(
+      h1,
+      'run',
+      '--rm',
+      '-v',
+      `big-${suffix}:/data`,
+      h1.baseImage,
+      'sh',
+      '-c',
+      'truncate -s 1G /data/sparse.img && echo small > /data/note',
+    );
+    await docker(
+      h1,
+      'create',
+      '--name',
+      `big-${suffix}`,
+      '--label',
+      `${runLabel}=1`,
+      '-v',
+      `big-${suffix}:/data`,
+      h1.baseImage,
+      'true',
+    );
+    await waitFor('the inventory of h1 to list the container', async () => {
+      const { json } = await api('GET', `/api/workers/${workerIds.h1}/resources`);
+      return json.containers?.some((c) => c.name === `big-${suffix}`) ? true : undefined;
+    });
+    const { status, json } = await api('POST', '/api/migrations', {
+      source_worker_id: workerIds.h1,
+      target_worker_id: workerIds.h2,
+      container_ids: [`big-${suffix}`],
+      dry_run: true,
+    });
+    expect(status, JSON.stringify(json)).toBe(200);
+    const volume = json.plan?.resources.find((r) => r.type === 'volume' && r.name === `big-${suffix}`);
+    console.log(
+      `migration: dry run of a 1 GiB sparse volume: total_bytes ${String(json.plan?.total_bytes)}, volume estimated ${String(volume?.estimated_bytes)} B, allocated ${String(volume?.allocated_bytes)} B`,
+    );
+    expect(volume?.estimated_bytes).toBe(GiB + 'small\n'.length);
+    expect(json.plan?.total_bytes).toBeGreaterThanOrEqual(GiB);
+    // The holes take no room: the disk-space check asks for what the files really take.
+    expect(volume?.allocated_bytes).toBeGreaterThan(0);
+    expect(volume?.allocated_bytes).toBeLessThan(1024 * 1024);
+    expect(json.findings?.map((f) => f.code)).not.toContain('volume_size_unknown');
+    expect(await docker(h2, 'volume', 'ls', '-q', '--filter', `name=big-${suffix}`)).toBe('');
   });
 
   it('moves the running container with its volume and network; it runs on h2 with the same data', async () => {

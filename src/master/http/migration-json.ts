@@ -6,6 +6,7 @@ import type {
   MigrationRecord,
   PlannedResource,
 } from '../../core/migration.js';
+import { resourceTotalBytes } from '../../core/migration-progress.js';
 
 export interface FindingJson {
   severity: Finding['severity'];
@@ -22,8 +23,17 @@ export interface ResourceJson {
   reason: PlannedResource['reason'];
   action: PlannedResource['action'];
   status: PlannedResource['status'];
+  /** Bytes moved so far. */
   bytes: number;
-  estimated_bytes: number;
+  /** The plan's estimate: a volume's measured apparent bytes, an image's size; null when it could not be measured. */
+  estimated_bytes: number | null;
+  /**
+   * What the resource counts for in the migration's total: what it moved once done, nothing when skipped, else its
+   * estimate raised to the bytes moved so far. Never less than `bytes`, so "bytes of total_bytes" is honest.
+   */
+  total_bytes: number;
+  /** Volumes: bytes the content takes on disk, as measured on the source; null when unknown. */
+  allocated_bytes?: number | null;
   /** Images: the tags the image carries on the target. */
   target_tags?: string[];
   /** Volumes: false when only the volume is created, its content not copied. */
@@ -58,7 +68,9 @@ export function resourceJson(resource: PlannedResource): ResourceJson {
     action: resource.action,
     status: resource.status,
     bytes: resource.bytes,
-    estimated_bytes: resource.estimatedBytes,
+    estimated_bytes: resource.measured?.apparentBytes === null ? null : resource.estimatedBytes,
+    total_bytes: resourceTotalBytes(resource),
+    ...(resource.measured ? { allocated_bytes: resource.measured.allocatedBytes } : {}),
     ...(resource.targetTags ? { target_tags: resource.targetTags } : {}),
     ...(resource.copyContent === false ? { copy_content: false } : {}),
   };
@@ -99,7 +111,8 @@ export function migrationJson(
     phase: migration.phase,
     progress: migration.progress,
     bytes_transferred: migration.bytesTransferred,
-    total_bytes: migration.totalBytes,
+    // Records written before totals followed the bytes moved may hold a total below them.
+    total_bytes: Math.max(migration.totalBytes, migration.bytesTransferred),
     rate_bytes_per_s: migration.rateBytesPerSecond,
     created_at: migration.createdAt,
     started_at: migration.startedAt,

@@ -35,8 +35,15 @@ export interface ResourceJson {
   reason: 'requested' | 'dependency' | 'compose';
   action: 'create' | 'skip' | 'overwrite';
   status: ResourceStatus;
+  /** Bytes moved so far. */
   bytes: number;
-  estimated_bytes: number;
+  /** The plan's estimate (a volume's measured bytes, an image's size); null when the volume could not be measured. */
+  estimated_bytes: number | null;
+  /**
+   * What the resource counts for in the migration's total: what it moved once done, nothing when skipped, else its
+   * estimate raised to the bytes moved. Absent from masters older than the field.
+   */
+  total_bytes?: number;
 }
 
 export interface MigrationEventJson {

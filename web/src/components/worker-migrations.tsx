@@ -2,7 +2,7 @@
 import { Link } from 'react-router';
 
 import type { MigrationJson } from '../api/migration-types';
-import { formatBytes, formatPercent, formatRate } from '../lib/format';
+import { formatMovedOf, formatPercent, formatRate } from '../lib/format';
 import { PHASE_LABELS, resourcesSummary } from '../lib/migration-status';
 import { useActiveMigrations, useWorkerNames } from '../lib/worker-queries';
 import { MigrationStatusBadge } from './migration-status-badge';
@@ -38,7 +38,7 @@ function MigrationRow({
         <ProgressBar value={migration.progress} label={`Migration from ${from} to ${to}`} />
         <span className="block text-xs text-slate-600 dark:text-slate-400">
           {PHASE_LABELS[migration.phase]} · {formatPercent(migration.progress)} ·{' '}
-          {formatBytes(migration.bytes_transferred)} of {formatBytes(migration.total_bytes)} ·{' '}
+          {formatMovedOf(migration.bytes_transferred, migration.total_bytes)} ·{' '}
           {formatRate(migration.rate_bytes_per_s)}
         </span>
       </Link>

@@ -5,12 +5,21 @@ import {
   formatBytes,
   formatDuration,
   formatEta,
+  formatMovedOf,
   formatPercent,
   formatRate,
   formatRelative,
   plural,
   shortId,
 } from './format';
+
+describe('formatMovedOf', () => {
+  it('shows bytes moved of the total, raising the total to them when they went past it', () => {
+    expect(formatMovedOf(1024, 4096)).toBe('1.0 KiB of 4.0 KiB');
+    expect(formatMovedOf(212 * 1024 ** 2, 2 * 1024 ** 2)).toBe('212 MiB of 212 MiB');
+    expect(formatMovedOf(0, 0, ' / ')).toBe('0 B / 0 B');
+  });
+});
 
 describe('formatBytes', () => {
   it('uses binary units with one decimal below ten', () => {

@@ -19,6 +19,14 @@ export function formatBytes(bytes: number | null | undefined): string {
   return `${value.toFixed(digits)} ${UNITS[unit]}`;
 }
 
+/**
+ * "X of Y" for bytes moved against a total that is never below them: a volume that grew while it was copied raises
+ * the total rather than read "212 MiB of 1.9 MiB".
+ */
+export function formatMovedOf(moved: number, total: number, separator = ' of '): string {
+  return `${formatBytes(moved)}${separator}${formatBytes(Math.max(moved, total))}`;
+}
+
 /** Bytes per second → "12 MiB/s"; "—" when nothing is moving. */
 export function formatRate(bytesPerSecond: number | null | undefined): string {
   if (bytesPerSecond === null || bytesPerSecond === undefined || !(bytesPerSecond > 0)) return '—';

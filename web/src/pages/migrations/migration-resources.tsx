@@ -2,25 +2,42 @@
 import type { ResourceJson } from '../../api/migration-types';
 import { ResourceStatusBadge } from '../../components/migration-status-badge';
 import { Cell, ProgressBar, Table } from '../../components/ui';
-import { formatBytes } from '../../lib/format';
+import { formatBytes, formatMovedOf } from '../../lib/format';
 
-/** Share done of one resource; configuration-only ones (no bytes expected) are whole once done. */
-function resourceProgress(resource: ResourceJson): number {
-  if (resource.status === 'done' || resource.status === 'skipped') return 1;
-  if (resource.estimated_bytes <= 0) return 0;
-  return resource.bytes / resource.estimated_bytes;
+/** Whether a resource has bytes to show: images and volumes; containers and networks move as settings. */
+function carriesBytes(resource: ResourceJson): boolean {
+  return resource.type === 'image' || resource.type === 'volume';
 }
 
 /**
- * Bytes of one resource in words. Containers and networks move as settings only; a volume's size is often not
- * known beforehand (the Engine does not measure volumes cheaply), so its bytes so far stand alone.
+ * The total a resource's bytes are shown against: the master's figure, or (from an older master) its estimate
+ * raised to the bytes moved; once done, what it moved. Never below the bytes moved.
  */
+export function resourceTotal(resource: ResourceJson): number {
+  if (resource.status === 'done') return resource.bytes;
+  const total = resource.total_bytes ?? Math.max(resource.estimated_bytes ?? 0, resource.bytes);
+  return Math.max(total, resource.bytes);
+}
+
+/**
+ * Share done of one resource, or null when it gets no bar: a skipped resource moved nothing, so a full bar would
+ * claim bytes that never travelled. Configuration-only ones are whole once done.
+ */
+export function resourceProgress(resource: ResourceJson): number | null {
+  if (resource.status === 'skipped') return null;
+  if (resource.status === 'done') return 1;
+  const total = carriesBytes(resource) ? resourceTotal(resource) : 0;
+  return total > 0 ? resource.bytes / total : 0;
+}
+
+/** Bytes of one resource in words: configuration only, bytes moved of its total, or what is not known. */
 export function resourceBytesText(resource: ResourceJson): string {
-  if (resource.type === 'container' || resource.type === 'network') return 'configuration only';
-  if (resource.estimated_bytes > 0 && resource.bytes <= resource.estimated_bytes) {
-    return `${formatBytes(resource.bytes)} / ${formatBytes(resource.estimated_bytes)}`;
-  }
-  if (resource.bytes > 0) return formatBytes(resource.bytes);
+  if (!carriesBytes(resource)) return 'configuration only';
+  if (resource.status === 'skipped') return 'not moved: skipped';
+  if (resource.status === 'done') return formatBytes(resource.bytes);
+  if (resource.estimated_bytes === null && resource.bytes <= 0) return 'size unknown';
+  const total = resourceTotal(resource);
+  if (total > 0) return formatMovedOf(resource.bytes, total, ' / ');
   return resource.status === 'pending' ? 'size not known yet' : formatBytes(resource.bytes);
 }
 
@@ -45,7 +62,12 @@ export function MigrationResources({ resources }: { resources: ResourceJson[] })
           </Cell>
           <Cell className="w-48 space-y-1">
             <span className="block text-xs">{resourceBytesText(resource)}</span>
-            <ProgressBar value={resourceProgress(resource)} label={`${resource.type} ${resource.name}`} />
+            {resourceProgress(resource) !== null && (
+              <ProgressBar
+                value={resourceProgress(resource) ?? 0}
+                label={`${resource.type} ${resource.name}`}
+              />
+            )}
           </Cell>
         </tr>
       ))}

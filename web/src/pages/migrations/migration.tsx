@@ -18,10 +18,10 @@ import {
   ProgressBar,
 } from '../../components/ui';
 import {
-  formatBytes,
   formatDateTime,
   formatDuration,
   formatEta,
+  formatMovedOf,
   formatPercent,
   formatRate,
 } from '../../lib/format';
@@ -46,7 +46,8 @@ function Figure({ term, children }: { term: string; children: ReactNode }) {
 function Progress({ migration }: { migration: MigrationJson }) {
   const running = !isFinished(migration.status);
   const now = useNow(1_000, running);
-  const remaining = migration.total_bytes - migration.bytes_transferred;
+  const remaining =
+    Math.max(migration.total_bytes, migration.bytes_transferred) - migration.bytes_transferred;
   return (
     <div className="space-y-3">
       <div className="flex items-center gap-3">
@@ -57,10 +58,7 @@ function Progress({ migration }: { migration: MigrationJson }) {
       </div>
       <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-3 lg:grid-cols-6">
         <Figure term="Transferred">
-          {migration.bytes_transferred > migration.total_bytes
-            ? // The plan's total is an estimate (volume sizes are often unknown): past it, the count stands alone.
-              formatBytes(migration.bytes_transferred)
-            : `${formatBytes(migration.bytes_transferred)} of ${formatBytes(migration.total_bytes)}`}
+          {formatMovedOf(migration.bytes_transferred, migration.total_bytes)}
         </Figure>
         <Figure term={running ? 'Rate' : 'Average rate'}>{formatRate(migration.rate_bytes_per_s)}</Figure>
         <Figure term="Time left">{running ? formatEta(remaining, migration.rate_bytes_per_s) : '—'}</Figure>

@@ -141,7 +141,9 @@ function PlanTable({ plan }: { plan: DryRunJson['plan'] }) {
             </Cell>
             <Cell>{REASONS[resource.reason]}</Cell>
             <Cell>{resource.action}</Cell>
-            <Cell className="whitespace-nowrap tabular-nums">{formatBytes(resource.estimated_bytes)}</Cell>
+            <Cell className="whitespace-nowrap tabular-nums">
+              {resource.estimated_bytes === null ? 'unknown' : formatBytes(resource.estimated_bytes)}
+            </Cell>
           </tr>
         ))}
       </Table>

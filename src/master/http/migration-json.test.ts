@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { MigrationRecord, PlannedResource } from '../../core/migration.js';
+import { migrationJson, resourceJson } from './migration-json.js';
+
+function volume(extra: Partial<PlannedResource> = {}): PlannedResource {
+  return {
+    type: 'volume',
+    name: 'data',
+    sourceId: 'data',
+    targetName: 'data',
+    reason: 'dependency',
+    action: 'create',
+    estimatedBytes: 0,
+    status: 'pending',
+    bytes: 0,
+    ...extra,
+  };
+}
+
+const measuredAt = '2026-01-01T00:00:00.000Z';
+
+describe('resourceJson', () => {
+  it('says null, not 0, for a volume whose size could not be measured', () => {
+    const json = resourceJson(
+      volume({
+        measured: { apparentBytes: null, allocatedBytes: null, files: null, method: 'unknown', measuredAt },
+      }),
+    );
+    expect(json).toMatchObject({ estimated_bytes: null, total_bytes: 0, allocated_bytes: null });
+  });
+
+  it('gives a measured volume its apparent and allocated bytes, and a total never below the bytes moved', () => {
+    const measured = {
+      apparentBytes: 1024 ** 3,
+      allocatedBytes: 4096,
+      files: 1,
+      method: 'walk' as const,
+      measuredAt,
+    };
+    expect(resourceJson(volume({ estimatedBytes: 1024 ** 3, measured }))).toMatchObject({
+      estimated_bytes: 1024 ** 3,
+      total_bytes: 1024 ** 3,
+      allocated_bytes: 4096,
+    });
+    const grown = resourceJson(volume({ estimatedBytes: 100, status: 'running', bytes: 250 }));
+    expect(grown).toMatchObject({ bytes: 250, estimated_bytes: 100, total_bytes: 250 });
+    expect(resourceJson(volume({ estimatedBytes: 100, status: 'skipped' })).total_bytes).toBe(0);
+  });
+});
+
+describe('migrationJson', () => {
+  it('never shows more bytes moved than the total, even for a record written with a smaller total', () => {
+    const record = {
+      id: 'm-1',
+      status: 'running',
+      phase: 'transfer',
+      request: {
+        sourceWorkerId: 'a',
+        targetWorkerId: 'b',
+        containers: [],
+        images: [],
+        volumes: ['data'],
+        networks: [],
+        composeProjects: [],
+        mode: 'cold',
+        strategy: 'full',
+        transferMode: 'auto',
+        conflictPolicy: 'fail',
+        sourcePolicy: 'keep_stopped',
+        bindMounts: {},
+      },
+      plan: { resources: [volume()], findings: [], totalBytes: 1_980_000 },
+      progress: 0.99,
+      bytesTransferred: 212_000_000,
+      totalBytes: 1_980_000,
+      rateBytesPerSecond: 0,
+      createdAt: measuredAt,
+      startedAt: measuredAt,
+      completedAt: null,
+      downtimeMs: null,
+      error: null,
+      cancelRequested: false,
+      state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
+    } satisfies MigrationRecord;
+    expect(migrationJson(record)).toMatchObject({ bytes_transferred: 212_000_000, total_bytes: 212_000_000 });
+  });
+});
