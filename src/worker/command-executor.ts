@@ -25,13 +25,7 @@ import {
 import { senderCodec } from '../transfer/block-compression.js';
 import { encodeControl, FRAME } from '../transfer/bulk-frames.js';
 import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
-import {
-  filterSavedImage,
-  layersToSkip,
-  loadGrantedImage,
-  readSaveLayout,
-  type SaveLayout,
-} from '../transfer/image-archive.js';
+import { loadGrantedImage, saveImageForSend } from '../transfer/image-archive.js';
 import type { TransferInbox } from './transfer-inbox.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeAside } from './volume-aside.js';
@@ -432,23 +426,10 @@ export class CommandExecutor {
     if (args.resource.type === 'volume') {
       data = await this.options.volumes.read(args.resource.name, context.signal);
     } else {
-      // Saved by id: exactly the granted image, whatever its tags here; the receiver applies the granted tags.
-      const image = await this.options.engine.inspectImage(args.resource.name);
-      const refs = [image.id];
-      let skip = new Set<string>();
-      let expected: SaveLayout | undefined;
-      if ((args.skipLayers ?? 0) > 0) {
-        // docker save lists layer files only at its end: a first pass learns which file is which layer.
-        expected = await readSaveLayout(await this.options.engine.saveImages(refs));
-        skip = layersToSkip(expected, args.skipLayers ?? 0);
-      }
-      const filtered = filterSavedImage(
-        await this.options.engine.saveImages(refs),
-        skip,
-        expected ? { expected } : {},
-      );
-      data = filtered.stream;
-      skipped = () => filtered.stats().layerBytesSkipped;
+      // Saved once, by id: exactly the granted image, whatever its tags here; the receiver applies the granted tags.
+      const forSend = await saveImageForSend(this.options.engine, args.resource.name, args.skipLayers ?? 0);
+      data = forSend.stream;
+      skipped = () => forSend.skippedBytes();
     }
     const progress = throttled((bytes) => {
       context.progress({ bytes, totalBytes: 0 });
