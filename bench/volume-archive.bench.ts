@@ -108,11 +108,7 @@ try {
         const packed = packDirectory(source.mountpoint);
         const wire = new PassThrough();
         packed.stream.pipe(wire);
-        const [received, sent] = await Promise.all([
-          unpackToDirectory(ourTarget.mountpoint, wire),
-          packed.done,
-        ]);
-        if (received.sha256 !== sent.sha256) throw new Error('digest mismatch');
+        await Promise.all([unpackToDirectory(ourTarget.mountpoint, wire), packed.done]);
       }, 'self'),
     );
 
@@ -144,8 +140,8 @@ try {
     `1 GiB volume (512 MiB random + 512 MiB zeros + 2,000 small files), h1 → h2 volume folders, ${String(rounds)} rounds (medians)`,
   );
   console.log(line('host tar c | tar x (baseline)', tar));
-  console.log(`${line('pack → unpack with SHA-256 (in-process)', ours)}   ${ratio(ours)}`);
-  console.log(`${line('pack alone with SHA-256 (a sender)', packOnly)}   ${ratio(packOnly)}`);
+  console.log(`${line('pack → unpack (in-process)', ours)}   ${ratio(ours)}`);
+  console.log(`${line('pack alone (a sender)', packOnly)}   ${ratio(packOnly)}`);
 } finally {
   await removeLabelled(e1, label);
   await removeLabelled(e2, label);

@@ -80,7 +80,6 @@ describe('volume archive between two real engines', () => {
     packed.stream.pipe(wire);
     const [received, sent] = await Promise.all([unpackToDirectory(target.mountpoint, wire), packed.done]);
 
-    expect(received.sha256).toBe(sent.sha256);
     expect(received.stats).toMatchObject({ files: sent.stats.files, hardlinks: 1, symlinks: 1 });
     expect(await directoryDigest(target.mountpoint)).toBe(await directoryDigest(source.mountpoint));
     const before = await inContainer(h1, INSPECT);
