@@ -15,7 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
 import { directoryDigest, packDirectory, unpackToDirectory } from './volume-archive.js';
 import type { ArchiveStats } from './volume-archive.js';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
+
 import { readSmallFile } from './volume-archive-pack.js';
+import { aclXattr, setCapability } from './volume-archive-samples.js';
+import { formatPaxTime } from './volume-archive-tar.js';
 import { nanosecondTimes } from '../platform/file-times.js';
 
 const MiB = 1024 * 1024;
@@ -706,6 +710,194 @@ describe('headers beyond plain ustar', () => {
     const fromTarTarget = join(tempDir(), 'from-tar');
     await unpackToDirectory(fromTarTarget, Readable.from([fromTar]));
     expect(await directoryDigest(fromTarTarget)).toBe(await directoryDigest(source));
+  });
+});
+
+describe('extended attributes, nanosecond times and holes', () => {
+  let source: string;
+  let target: string;
+  let moved: Awaited<ReturnType<typeof moveVolume>>;
+  let archive: Buffer;
+  const binary = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
+  const access = aclXattr({ owner: 7, users: [[1000, 5]], group: 5, mask: 7, other: 0 });
+  const inherited = aclXattr({ owner: 7, users: [[1000, 7]], group: 5, mask: 7, other: 5 });
+  const NS = 1_700_000_000_123_456_789n;
+  const at = (...parts: string[]): string => join(source, ...parts);
+
+  beforeAll(async () => {
+    source = tempDir();
+    target = join(tempDir(), 'volume');
+    fs.writeFileSync(at('attrs'), 'with attributes');
+    setAttributeSync(at('attrs'), 'user.note', 'hello');
+    setAttributeSync(at('attrs'), 'user.binary', binary);
+    setAttributeSync(at('attrs'), 'trusted.origin', 'host-a');
+    fs.writeFileSync(at('ping'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.chownSync(at('ping'), 1000, 1000);
+    setCapability(at('ping'));
+    fs.mkdirSync(at('shared'));
+    fs.chmodSync(at('shared'), 0o770);
+    setAttributeSync(at('shared'), 'system.posix_acl_access', access);
+    setAttributeSync(at('shared'), 'system.posix_acl_default', inherited);
+    fs.symlinkSync('attrs', at('link'));
+    setAttributeSync(at('link'), 'trusted.of-the-link', 'itself');
+    setAttributeSync(source, 'user.root-folder', 'kept');
+    // 12 MiB: holes the filesystem knows, 1 MiB of random data, 2 MiB of zeros written as data, a tail of data.
+    const image = at('disk.img');
+    fs.writeFileSync(image, '');
+    fs.truncateSync(image, 12 * MiB);
+    const fd = fs.openSync(image, 'r+');
+    fs.writeSync(fd, randomBytes(MiB), 0, MiB, 2 * MiB);
+    fs.writeSync(fd, Buffer.alloc(2 * MiB), 0, 2 * MiB, 5 * MiB);
+    fs.writeSync(fd, randomBytes(5000), 0, 5000, 12 * MiB - 5000);
+    fs.closeSync(fd);
+    execFileSync('dd', ['if=/dev/zero', `of=${at('zeros.bin')}`, 'bs=1M', 'count=3'], { stdio: 'ignore' });
+    fs.writeFileSync(at('ns'), 'nanoseconds');
+    execFileSync('touch', ['-h', '-d', `@${formatPaxTime(NS)}`, at('ns'), at('link'), at('shared')]);
+    archive = (await packToBuffer(source)).bytes;
+    moved = await moveVolume(source, target);
+  }, 60_000);
+
+  it('sends every extended attribute and sets it on the target', () => {
+    expect(getAttributeSync(join(target, 'attrs'), 'user.note')?.toString()).toBe('hello');
+    expect(getAttributeSync(join(target, 'attrs'), 'user.binary')).toEqual(binary);
+    expect(getAttributeSync(join(target, 'attrs'), 'trusted.origin')?.toString()).toBe('host-a');
+    expect(getAttributeSync(join(target, 'link'), 'trusted.of-the-link')?.toString()).toBe('itself');
+    expect(getAttributeSync(target, 'user.root-folder')?.toString()).toBe('kept');
+    expect(moved.sent.stats.xattrs).toBe(8);
+    expect(moved.received.stats).toMatchObject({ xattrs: 8, xattrsNotRestored: 0 });
+  });
+
+  it('keeps a file capability after setting the owner, which clears it', () => {
+    expect(fs.statSync(join(target, 'ping'))).toMatchObject({ uid: 1000, gid: 1000 });
+    expect(execFileSync('/usr/sbin/getcap', [join(target, 'ping')], { encoding: 'utf8' })).toContain(
+      'cap_net_raw=ep',
+    );
+  });
+
+  it('keeps POSIX ACLs, access and default, with the mode they go with', () => {
+    expect(getAttributeSync(join(target, 'shared'), 'system.posix_acl_access')).toEqual(access);
+    expect(getAttributeSync(join(target, 'shared'), 'system.posix_acl_default')).toEqual(inherited);
+    expect(fs.statSync(join(target, 'shared')).mode & 0o7777).toBe(0o770);
+  });
+
+  it('keeps mtimes to the nanosecond where times are set natively, else to the microsecond', () => {
+    const unit = (nanosecondTimes as boolean) ? 1n : 1000n;
+    for (const name of ['ns', 'link', 'shared']) {
+      const arrived = fs.lstatSync(join(target, name), { bigint: true }).mtimeNs;
+      expect(arrived / unit, name).toBe(NS / unit);
+    }
+    expect(fs.statSync(join(target, 'ns'), { bigint: true }).atimeNs / unit).toBe(NS / unit);
+  });
+
+  it('sends neither holes nor zeros, and leaves both as holes on the target', () => {
+    // 1 MiB + 5000 bytes of data in 15 MiB of files, and the small files' headers.
+    expect(archive.length).toBeLessThan(MiB + 64 * 1024);
+    for (const name of ['disk.img', 'zeros.bin'])
+      expect(fs.readFileSync(join(target, name)).equals(fs.readFileSync(at(name))), name).toBe(true);
+    expect(fs.statSync(join(target, 'disk.img')).blocks * 512).toBeLessThanOrEqual(MiB + 8192);
+    expect(fs.statSync(join(target, 'zeros.bin'))).toMatchObject({ size: 3 * MiB, blocks: 0 });
+    expect(moved.received.stats.bytes).toBe(moved.sent.stats.bytes);
+  });
+
+  it('arrives with equal digests', async () => {
+    expect(await directoryDigest(target, { times: TIMES })).toBe(
+      await directoryDigest(source, { times: TIMES }),
+    );
+  });
+
+  it('writes sparse files and attributes GNU tar extracts', () => {
+    const byTar = join(tempDir(), 'by-tar');
+    fs.mkdirSync(byTar);
+    execFileSync(
+      'tar',
+      ['-C', byTar, '--numeric-owner', '--xattrs', '--xattrs-include=user.*', '-xpf', '-'],
+      {
+        input: archive,
+      },
+    );
+    for (const name of ['disk.img', 'zeros.bin'])
+      expect(fs.readFileSync(join(byTar, name)).equals(fs.readFileSync(at(name))), name).toBe(true);
+    expect(fs.statSync(join(byTar, 'disk.img')).blocks * 512).toBeLessThanOrEqual(MiB + 8192);
+    expect(fs.statSync(join(byTar, 'ns'), { bigint: true }).mtimeNs).toBe(NS);
+    expect(getAttributeSync(join(byTar, 'attrs'), 'user.binary')).toEqual(binary);
+  });
+
+  it('reads the sparse files and attributes GNU tar writes', async () => {
+    const fromTar = execFileSync(
+      'tar',
+      ['-C', source, '--format=posix', '--sparse', '--xattrs', '--xattrs-include=*', '-cf', '-', '.'],
+      { maxBuffer: 64 * MiB },
+    );
+    const fromTarTarget = join(tempDir(), 'from-tar');
+    await unpackToDirectory(fromTarTarget, Readable.from([fromTar]));
+    for (const name of ['disk.img', 'zeros.bin'])
+      expect(fs.readFileSync(join(fromTarTarget, name)).equals(fs.readFileSync(at(name))), name).toBe(true);
+    expect(fs.statSync(join(fromTarTarget, 'disk.img')).blocks * 512).toBeLessThanOrEqual(MiB + 8192);
+    expect(getAttributeSync(join(fromTarTarget, 'attrs'), 'user.binary')).toEqual(binary);
+    expect(await directoryDigest(fromTarTarget, { times: TIMES })).toBe(
+      await directoryDigest(source, { times: TIMES }),
+    );
+  });
+});
+
+describe('extended attributes a target refuses', () => {
+  /** Unpacks `archive` as the unprivileged user 65534 in a child process; its result or error as JSON. */
+  function unpackAsNobody(archive: Buffer): {
+    stats?: ArchiveStats;
+    error?: { code: string; message: string };
+  } {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(join(dir, 'archive.tar'), archive);
+    fs.mkdirSync(join(dir, 'volume'));
+    fs.chownSync(join(dir, 'volume'), 65534, 65534);
+    const script = join(dir, 'unpack.mts');
+    fs.writeFileSync(
+      script,
+      [
+        `import { createReadStream } from 'node:fs';`,
+        `import { unpackToDirectory } from ${JSON.stringify(new URL('./volume-archive.ts', import.meta.url).pathname)};`,
+        `unpackToDirectory(${JSON.stringify(join(dir, 'volume'))}, createReadStream(${JSON.stringify(join(dir, 'archive.tar'))}))`,
+        `  .then((result) => console.log(JSON.stringify(result)))`,
+        `  .catch((error) => console.log(JSON.stringify({ error: { code: error.code, message: error.message } })));`,
+      ].join('\n'),
+    );
+    const output = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', script],
+      { cwd: process.cwd(), encoding: 'utf8' },
+    );
+    return JSON.parse(output) as { stats?: ArchiveStats; error?: { code: string; message: string } };
+  }
+
+  it('counts attributes it may not set (trusted.*) and keeps the rest', async () => {
+    const source = tempDir();
+    fs.writeFileSync(join(source, 'file'), 'data');
+    setAttributeSync(join(source, 'file'), 'user.kept', 'yes');
+    setAttributeSync(join(source, 'file'), 'trusted.refused', 'root only');
+    fs.chownSync(join(source, 'file'), 65534, 65534);
+    fs.chownSync(source, 65534, 65534);
+    const result = unpackAsNobody((await packToBuffer(source)).bytes);
+    expect(result.error).toBeUndefined();
+    expect(result.stats).toMatchObject({
+      files: 1,
+      xattrs: 1,
+      xattrsNotRestored: 1,
+      ownershipNotRestored: 0,
+    });
+  });
+
+  it('fails, naming the file, when a file capability cannot be set', async () => {
+    const source = tempDir();
+    fs.writeFileSync(join(source, 'ping'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.chownSync(join(source, 'ping'), 65534, 65534);
+    fs.chownSync(source, 65534, 65534);
+    setCapability(join(source, 'ping'));
+    const result = unpackAsNobody((await packToBuffer(source)).bytes);
+    expect(result.error?.code).toBe('permission_denied');
+    expect(result.error?.message).toMatch(
+      /^cannot set the file capability \(security\.capability\) of '\.\/ping': /,
+    );
   });
 });
 
