@@ -1,9 +1,9 @@
 // Packs a volume directory into a tar stream at the consumer's pace: entries go out in sorted order while the
-// next ones are inspected and small files read ahead in parallel; large files go out in 1 MiB reads. The walk goes
-// by open folder descriptors, so a container swapping a folder for a symlink cannot steer it outside the volume.
-import { createHash } from 'node:crypto';
+// next ones are inspected (with their extended attributes) and small files read ahead in parallel; large files go
+// out in 1 MiB reads, as GNU sparse files when they hold holes or blocks of zeros. The walk goes by open folder
+// descriptors, so a container swapping a folder for a symlink cannot steer it outside the volume.
 import { closeSync, constants as fsConstants, fstatSync, statSync } from 'node:fs';
-import type { Dirent, Stats } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,15 +12,18 @@ import { AppError } from '../core/errors.js';
 import { openFile, readAt } from './volume-archive-fd.js';
 import { canceled, deviceNumbers, emptyStats, errnoOf, fsError } from './volume-archive-fs.js';
 import type { ArchiveStats } from './volume-archive-fs.js';
-import { isZero } from './volume-archive-sparse.js';
-import { END_OF_ARCHIVE, encodeHeader, paddingAfter } from './volume-archive-tar.js';
-import type { TarHeader } from './volume-archive-tar.js';
+import { readExactly, scanForHoles } from './volume-archive-holes.js';
+import type { DataPlan } from './volume-archive-holes.js';
+import { HOLE_BLOCK } from './volume-archive-sparse.js';
+import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
+import type { TarHeader, Xattr } from './volume-archive-tar.js';
+import { XattrReader } from './volume-archive-xattr.js';
 
 /** A volume being packed: the bytes to send and, once they are all read, what they were. */
 export interface PackResult {
   stream: Readable;
-  /** Resolves when the stream has ended: tar-byte SHA-256 (hex) and stats. Rejects if packing failed. */
-  done: Promise<{ sha256: string; stats: ArchiveStats }>;
+  /** Resolves with the stats when the stream has ended; rejects if packing failed. */
+  done: Promise<{ stats: ArchiveStats }>;
 }
 
 export interface PackOptions {
@@ -37,6 +40,13 @@ const SMALL_FILE = 256 * 1024;
 const LOOKAHEAD = 32;
 /** Reads of a large file in flight ahead of the chunk being sent. */
 const READS_AHEAD = 2;
+/**
+ * Data of one large file that the hole scan keeps for its sending, instead of reading it again. Only the emitter
+ * scans, one file at a time, so this is also the bound for the whole pack.
+ */
+const SCAN_BUDGET = 8 * MiB;
+/** Opens read without touching atimes (which the archive carries); only the owner or CAP_FOWNER may ask for it. */
+const O_NOATIME: number = fsConstants.O_NOATIME;
 
 /**
  * Where every entry of the volume is reached: a path through the open descriptor of its folder. Node has no
@@ -96,7 +106,7 @@ interface Plain {
 interface RegularFile {
   kind: 'file';
   header: TarHeader;
-  info: Stats;
+  info: BigIntStats;
   absolute: string;
   data?: Buffer;
   fd?: number;
@@ -243,23 +253,24 @@ class ItemQueue {
  */
 export function packDirectory(root: string, options: PackOptions = {}): PackResult {
   const { signal } = options;
-  const readSize = Math.max(64 * 1024, options.readSize ?? DEFAULT_READ_SIZE);
-  const hash = createHash('sha256');
+  // Whole blocks, so that each read's blocks of zeros lie at the file's block boundaries.
+  const readSize =
+    Math.ceil(Math.max(64 * 1024, options.readSize ?? DEFAULT_READ_SIZE) / HOLE_BLOCK) * HOLE_BLOCK;
   const stats = emptyStats();
+  const xattrReader = new XattrReader();
+  let noAtime = O_NOATIME;
   const firstPathOfInode = new Map<string, string>();
   const slots = new Slots(LOOKAHEAD);
   const queue = new ItemQueue();
   /**
-   * Sent for every whole read of zeros (consumers only read chunks), so that the read buffer can be read into
-   * again: each fresh 1 MiB buffer counts towards V8's next full collection (the benchmark's process spent ~0.9
-   * CPU-seconds per GiB collecting before this).
+   * Read buffers of the hole scan that were not kept, free to be read into again: each fresh 1 MiB buffer counts
+   * towards V8's next full collection (a process packing zeros spent ~0.9 CPU-seconds per GiB collecting without).
    */
-  const zeroChunk = Buffer.alloc(readSize);
   const spare: Buffer[] = [];
 
-  let resolveDone!: (value: { sha256: string; stats: ArchiveStats }) => void;
+  let resolveDone!: (value: { stats: ArchiveStats }) => void;
   let rejectDone!: (error: unknown) => void;
-  const done = new Promise<{ sha256: string; stats: ArchiveStats }>((resolve, reject) => {
+  const done = new Promise<{ stats: ArchiveStats }>((resolve, reject) => {
     resolveDone = resolve;
     rejectDone = reject;
   });
@@ -267,7 +278,6 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   done.catch(() => undefined);
 
   let failure: AppError | undefined;
-  let sha256 = '';
   let wakeProducer: (() => void) | undefined;
   function wake(): void {
     const resume = wakeProducer;
@@ -293,7 +303,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     },
   });
   stream.once('end', () => {
-    resolveDone({ sha256, stats });
+    resolveDone({ stats });
   });
   // The failure reaches the caller through `done` (and any pipeline reading the stream); an abort that comes before
   // anyone listens must not end the worker process on an unhandled 'error' event.
@@ -311,26 +321,44 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     if (failure) throw failure;
   }
 
-  /**
-   * Hashes and sends a chunk, waiting while the consumer is behind. Hashing stays on this thread: a worker thread
-   * would free it of ~0.8 s per GiB but cost more in all (a copy of every byte for the worker, its start), which a
-   * host with two cores pays for in throughput.
-   */
+  /** Sends a chunk, waiting while the consumer is behind. The transport checks the bytes; nothing is hashed here. */
   async function send(chunk: Buffer): Promise<void> {
     throwIfFailed();
-    hash.update(chunk);
     if (!stream.push(chunk)) await new Promise<void>((resolve) => (wakeProducer = resolve));
     throwIfFailed();
   }
 
-  function baseHeader(name: string, info: Stats): Omit<TarHeader, 'type'> {
+  function baseHeader(name: string, info: BigIntStats, xattrs: Xattr[]): Omit<TarHeader, 'type'> {
     return {
       name,
-      mode: info.mode & 0o7777,
-      uid: info.uid,
-      gid: info.gid,
-      mtime: Math.floor(info.mtimeMs / 1000),
+      mode: Number(info.mode & 0o7777n),
+      uid: Number(info.uid),
+      gid: Number(info.gid),
+      mtime: info.mtimeNs,
+      atime: info.atimeNs,
+      ...(xattrs.length > 0 ? { xattrs } : {}),
     };
+  }
+
+  /**
+   * Opens for reading without changing the atime (O_NOATIME), so that packing leaves the volume as it was and
+   * packing it twice gives the same bytes; where that is not allowed (not the owner, not root), opens plainly.
+   */
+  async function openForReading(path: string, flags: number): Promise<number> {
+    if (noAtime !== 0) {
+      try {
+        return await openFile(path, flags | noAtime);
+      } catch (error) {
+        if (errnoOf(error) !== 'EPERM') throw error;
+        noAtime = 0;
+      }
+    }
+    return openFile(path, flags);
+  }
+
+  /** The extended attributes of the entry at `path` (through a folder descriptor: never a symlink's target). */
+  function xattrsOf(path: string, info: BigIntStats, absolute: string): Promise<Xattr[]> {
+    return xattrReader.read(path, info.dev, absolute);
   }
 
   /**
@@ -347,7 +375,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     let fd: number;
     try {
       // O_NONBLOCK: should the file have become a FIFO meanwhile, opening it must not wait for a writer.
-      fd = await openFile(
+      fd = await openForReading(
         entryIn(parent, name),
         fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
       );
@@ -360,23 +388,28 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     }
     let open = true;
     try {
-      const info = fstatSync(fd);
+      const info = fstatSync(fd, { bigint: true });
       if (!info.isFile()) {
         open = false;
         closeSync(fd);
         return viaLstat ? { kind: 'skipped' } : await inspectEntry(parent, name, relative);
       }
+      const size = Number(info.size);
       const header: TarHeader = {
-        ...baseHeader(entryName(relative, false), info),
+        ...baseHeader(
+          entryName(relative, false),
+          info,
+          await xattrsOf(entryIn(parent, name), info, absolute),
+        ),
         type: 'file',
-        size: info.size,
+        size,
       };
       // A hard link's data goes out once, with its first path in the walk: only the emitter knows which that is.
-      if (info.size > SMALL_FILE || info.nlink > 1) {
+      if (size > SMALL_FILE || info.nlink > 1n) {
         open = false; // the emitter closes it
         return { kind: 'file', header, info, absolute, fd };
       }
-      const data = await readSmallFile(fd, header, info.size, absolute);
+      const data = await readSmallFile(fd, header, size, absolute);
       return { kind: 'file', header, info, absolute, data };
     } catch (error) {
       throw fsError(error, `cannot read ${absolute}`);
@@ -400,8 +433,10 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   /** An opened folder as an item to walk: its header, children and descriptor (closed here if listing fails). */
   async function openedFolder(folder: Folder, relative: string): Promise<Item> {
     try {
-      const info = fstatSync(folder.fd);
-      const header: TarHeader = { ...baseHeader(entryName(relative, true), info), type: 'directory' };
+      const info = fstatSync(folder.fd, { bigint: true });
+      // "N/." is the open folder itself: its attributes, whatever its path has become.
+      const xattrs = await xattrsOf(`${FOLDER_FDS}/${String(folder.fd)}/.`, info, folder.absolute);
+      const header: TarHeader = { ...baseHeader(entryName(relative, true), info, xattrs), type: 'directory' };
       return { kind: 'plain', header, children: await list(folder), folder };
     } catch (error) {
       closeSync(folder.fd);
@@ -414,7 +449,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     let fd: number;
     try {
       requireFolderFds();
-      fd = await openFile(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      fd = await openForReading(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
     } catch (error) {
       throw fsError(error, `cannot read the volume directory ${root}`);
     }
@@ -426,7 +461,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     const absolute = join(parent.absolute, name);
     let fd: number;
     try {
-      fd = await openFile(
+      fd = await openForReading(
         entryIn(parent, name),
         fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW,
       );
@@ -447,15 +482,20 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   async function inspectEntry(parent: Folder, name: string, relative: string): Promise<Item> {
     const absolute = join(parent.absolute, name);
     const path = entryIn(parent, name);
-    let info: Stats;
+    let info: BigIntStats;
     try {
-      info = await lstat(path);
+      info = await lstat(path, { bigint: true });
     } catch (error) {
       // Deleted since readdir: a live volume, not a failure.
       if (errnoOf(error) === 'ENOENT') return { kind: 'skipped' };
       throw fsError(error, `cannot read ${absolute}`);
     }
-    const base = baseHeader(entryName(relative, info.isDirectory()), info);
+    if (info.isFile()) return inspectFile(parent, name, relative, true);
+    const base = baseHeader(
+      entryName(relative, info.isDirectory()),
+      info,
+      await xattrsOf(path, info, absolute),
+    );
     if (info.isDirectory()) return { kind: 'plain', header: { ...base, type: 'directory' } };
     if (info.isSymbolicLink()) {
       try {
@@ -468,11 +508,10 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
         throw fsError(error, `cannot read the symlink ${absolute}`);
       }
     }
-    if (info.isFile()) return inspectFile(parent, name, relative, true);
     if (info.isFIFO()) return { kind: 'plain', header: { ...base, type: 'fifo' } };
     if (info.isCharacterDevice() || info.isBlockDevice()) {
       const type = info.isCharacterDevice() ? 'character-device' : 'block-device';
-      return { kind: 'plain', header: { ...base, type, ...deviceNumbers(info.rdev) } };
+      return { kind: 'plain', header: { ...base, type, ...deviceNumbers(Number(info.rdev)) } };
     }
     return { kind: 'skipped' }; // sockets belong to a running process on this host
   }
@@ -515,57 +554,94 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     }
   }
 
-  /** Sends a large file (or one with several links) in chunks, with reads running ahead of the sending. */
+  /**
+   * Where a file's data lies: a large one is scanned for holes and blocks of zeros; a small one (sent in turn
+   * because it has several links) is all data.
+   */
+  async function planData(item: RegularFile, fd: number, size: number): Promise<DataPlan> {
+    if (size <= SMALL_FILE)
+      return { runs: size > 0 ? [{ offset: 0, length: size }] : [], holes: false, kept: [] };
+    return scanForHoles(fd, size, {
+      chunk: readSize,
+      budget: SCAN_BUDGET,
+      parallel: READS_AHEAD + 1,
+      spare,
+      changed: () => changedWhileReading(fd, item.absolute, size),
+      absolute: item.absolute,
+    });
+  }
+
+  /**
+   * Sends a large file (or one with several links): its header — in GNU sparse 1.0 form, with the map of its data
+   * first, when it has holes or blocks of zeros — then its runs of data, from what the scan kept or read again with
+   * reads running ahead of the sending. The file must end where it ended when it was inspected.
+   */
   async function sendStreamed(item: RegularFile, fd: number): Promise<void> {
     const size = item.header.size ?? 0;
-    await send(encodeHeader(item.header));
+    const plan = await planData(item, fd, size);
+    const dataBytes = plan.runs.reduce((sum, run) => sum + run.length, 0);
+    const changed = (): AppError => changedWhileReading(fd, item.absolute, size);
+    if (plan.holes) {
+      // A file that ends in a hole ends its map with an empty region at its end, as GNU tar writes it.
+      const last = plan.runs.at(-1);
+      const endsInHole = last === undefined || last.offset + last.length < size;
+      const map = encodeSparseMap(endsInHole ? [...plan.runs, { offset: size, length: 0 }] : plan.runs);
+      await send(encodeHeader({ ...item.header, size: map.length + dataBytes, sparse: { realSize: size } }));
+      await send(map);
+    } else await send(encodeHeader(item.header));
+
+    const kept = plan.kept;
+    let keptIndex = 0;
+    const pieces = (function* (): Generator<{ offset: number; length: number }> {
+      for (const run of plan.runs) {
+        const end = run.offset + run.length;
+        for (let at = run.offset; at < end;) {
+          const stop = Math.min(end, (Math.floor(at / readSize) + 1) * readSize);
+          yield { offset: at, length: stop - at };
+          at = stop;
+        }
+      }
+    })();
+    /** A piece from the chunks the scan kept, or read again. */
+    const fetch = (offset: number, length: number): Promise<Buffer> => {
+      for (let chunk = kept[keptIndex]; chunk !== undefined; chunk = kept[++keptIndex]) {
+        if (chunk.offset + chunk.data.length <= offset) continue;
+        if (chunk.offset <= offset && offset + length <= chunk.offset + chunk.data.length)
+          return Promise.resolve(chunk.data.subarray(offset - chunk.offset, offset - chunk.offset + length));
+        break;
+      }
+      return readExactly(fd, Buffer.allocUnsafe(length), length, offset, {
+        changed,
+        absolute: item.absolute,
+      });
+    };
     const reads: Promise<Buffer>[] = [];
-    let next = 0;
-    const startRead = (): void => {
-      const position = next;
-      const length = Math.min(readSize, size - position);
-      const last = position + length === size;
-      const padding = last ? paddingAfter(size) : 0;
-      // The last read asks for one byte more than announced, to notice a file that grew.
-      const buffer = (!last && spare.pop()) || Buffer.allocUnsafe(length + (last ? padding + 1 : 0));
-      next += length;
-      const reading = readAtLeast(fd, buffer, 0, length, length + (last ? 1 : 0), position).then(
-        (got) => {
-          if (got !== length) throw changedWhileReading(fd, item.absolute, size);
-          if (!last && isZero(buffer, 0, length)) {
-            // Not sent, so free to read into again: a file of zeros allocates (and leaves to the GC) nothing.
-            spare.push(buffer);
-            return zeroChunk;
-          }
-          if (!last) return buffer;
-          buffer.fill(0, length, length + padding);
-          return buffer.subarray(0, length + padding);
-        },
-        (error: unknown) => {
-          throw fsError(error, `cannot read ${item.absolute}`);
-        },
-      );
+    const startRead = (): boolean => {
+      const next = pieces.next();
+      if (next.done === true) return false;
+      const reading = fetch(next.value.offset, next.value.length);
       reading.catch(() => undefined); // awaited in turn below, or settled when something failed first
       reads.push(reading);
+      return true;
     };
     try {
-      if (size === 0) {
-        const got = await readAtLeast(fd, Buffer.allocUnsafe(1), 0, 0, 1, 0).catch((error: unknown) => {
-          throw fsError(error, `cannot read ${item.absolute}`);
-        });
-        if (got !== 0) throw changedWhileReading(fd, item.absolute, 0);
-        return;
-      }
-      while (next < size && reads.length < READS_AHEAD + 1) startRead();
+      while (reads.length < READS_AHEAD + 1 && startRead());
       for (let reading = reads.shift(); reading !== undefined; reading = reads.shift()) {
         const chunk = await reading;
-        if (next < size) startRead();
+        startRead();
         if (signal?.aborted) throw canceled();
         await send(chunk);
       }
     } finally {
       await Promise.allSettled(reads);
     }
+    // One byte past the end, to notice a file that grew since it was inspected.
+    const grew = await readAt(fd, Buffer.allocUnsafe(1), 0, 1, size).catch((error: unknown) => {
+      throw fsError(error, `cannot read ${item.absolute}`);
+    });
+    if (grew !== 0) throw changed();
+    const padding = paddingAfter(dataBytes);
+    if (padding > 0) await send(Buffer.alloc(padding));
   }
 
   async function emit(item: Item): Promise<void> {
@@ -575,23 +651,26 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     }
     if (item.kind === 'plain') {
       await send(encodeHeader(item.header));
+      stats.xattrs += item.header.xattrs?.length ?? 0;
       if (item.header.type === 'directory') stats.directories += 1;
       else if (item.header.type === 'symlink') stats.symlinks += 1;
       return;
     }
     const { info, header } = item;
     const inode = `${String(info.dev)}:${String(info.ino)}`;
-    const first = info.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
+    const first = info.nlink > 1n ? firstPathOfInode.get(inode) : undefined;
     if (first !== undefined) {
-      await send(encodeHeader({ ...header, type: 'link', size: 0, linkname: first }));
+      const { xattrs: _sameInode, ...linkHeader } = header; // the attributes went out with the first path
+      await send(encodeHeader({ ...linkHeader, type: 'link', size: 0, linkname: first }));
       stats.hardlinks += 1;
       return;
     }
     if (item.data) await send(item.data);
     else if (item.fd !== undefined) await sendStreamed(item, item.fd);
-    if (info.nlink > 1) firstPathOfInode.set(inode, header.name);
+    if (info.nlink > 1n) firstPathOfInode.set(inode, header.name);
     stats.files += 1;
     stats.bytes += header.size ?? 0;
+    stats.xattrs += header.xattrs?.length ?? 0;
   }
 
   /** Closes what an item holds open; only once nothing reads from it any more. */
@@ -632,7 +711,6 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
       }
       throwIfFailed();
       await send(Buffer.alloc(END_OF_ARCHIVE.length));
-      sha256 = hash.digest('hex');
       stream.push(null);
     } catch (error) {
       fail(error);

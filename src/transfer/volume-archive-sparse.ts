@@ -56,7 +56,7 @@ export class SparseFileWriter {
   /** Received, not yet written, in order; the first starts at file offset `position`. */
   private segments: Buffer[] = [];
   private buffered = 0;
-  /** File offset of the first buffered byte: a multiple of HOLE_BLOCK until the last batch. */
+  /** File offset of the first buffered byte: a multiple of HOLE_BLOCK until the last batch or a seek(). */
   private position = 0;
   /** File offset after the last byte written to disk. */
   private written = 0;
@@ -75,6 +75,18 @@ export class SparseFileWriter {
     this.buffered += chunk.length;
     this.received += chunk.length;
     if (this.buffered >= WRITE_BATCH || this.segments.length >= MAX_SEGMENTS) await this.flush(false);
+  }
+
+  /**
+   * Goes on at file offset `offset` (not before what was written): what lies between stays a hole. A GNU sparse file
+   * arrives as its data regions, each with the offset it starts at.
+   */
+  async seek(offset: number): Promise<void> {
+    if (offset === this.position + this.buffered) return;
+    if (offset < this.position + this.buffered)
+      throw new Error('a sparse region starts before the previous one ends');
+    await this.flush(true);
+    this.position = offset;
   }
 
   /** Writes what is left and sets the file's size (trailing holes are not written at all). */

@@ -1,5 +1,5 @@
-// Encodes the tar headers packDirectory writes: POSIX ustar, with a PAX record for whatever does not fit its fields
-// (long or non-ASCII paths and link targets, large owner ids, sizes or times), as tar, Docker and tar-stream read.
+// Encodes the tar headers packDirectory writes: POSIX ustar, with PAX records for what its fields cannot hold (long or
+// non-ASCII paths, large ids and sizes, nanosecond times, extended attributes, GNU sparse 1.0), as GNU tar and Go read.
 
 /** Tar works in blocks of this size: a header is one block, data is padded to a whole number of blocks. */
 export const TAR_BLOCK = 512;
@@ -9,18 +9,30 @@ export const END_OF_ARCHIVE = Buffer.alloc(2 * TAR_BLOCK);
 export type EntryType =
   'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo';
 
-/** The fields of one archive entry; numbers are what lstat gave, mtime in whole seconds. */
+/** One extended attribute: its full name ("user.x", "security.capability") and its raw value. */
+export interface Xattr {
+  name: string;
+  value: Buffer;
+}
+
+/** The fields of one archive entry; numbers are what lstat gave, times in nanoseconds since the epoch. */
 export interface TarHeader {
   name: string;
   type: EntryType;
   mode: number;
   uid: number;
   gid: number;
-  mtime: number;
+  mtime: bigint;
+  atime?: bigint;
+  /** Bytes of data that follow the header: for a sparse file, its map's blocks and its data regions. */
   size?: number;
   linkname?: string;
   devmajor?: number;
   devminor?: number;
+  /** Sorted by name; carried as "SCHILY.xattr.<name>" records, which GNU tar and Go's archive/tar read. */
+  xattrs?: readonly Xattr[];
+  /** A file sent in GNU sparse 1.0 form: `size` counts the map and the data, `realSize` the whole file. */
+  sparse?: { realSize: number };
 }
 
 const TYPEFLAG: Record<EntryType | 'pax', number> = {
@@ -77,13 +89,83 @@ function splitUstarPath(path: string): { prefix: string; name: string } | undefi
   return undefined;
 }
 
-/** One PAX record, "<length> <key>=<value>\n", whose length counts its own digits. */
-function paxRecord(key: string, value: string): string {
-  const body = ` ${key}=${value}\n`;
-  const bodyLength = Buffer.byteLength(body);
+/** One PAX record, "<length> <key>=<value>\n", whose length counts its own digits; the value's bytes as they are. */
+function paxRecord(key: string, value: string | Buffer): Buffer {
+  const valueBytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+  const keyBytes = Buffer.byteLength(key);
+  const bodyLength = 1 + keyBytes + 1 + valueBytes.length + 1; // " key=value\n"
   let length = bodyLength + String(bodyLength).length;
   if (String(length).length !== String(bodyLength).length) length = bodyLength + String(length).length;
-  return `${String(length)}${body}`;
+  const record = Buffer.allocUnsafe(length);
+  let at = record.write(`${String(length)} ${key}=`, 0, 'utf8');
+  at += valueBytes.copy(record, at);
+  record[at] = 0x0a;
+  return record;
+}
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+/** A time as PAX writes it: seconds with nine decimals ("1700000000.123456789"), or whole seconds. */
+export function formatPaxTime(time: bigint): string {
+  const sign = time < 0n ? '-' : '';
+  const magnitude = time < 0n ? -time : time;
+  const fraction = magnitude % NS_PER_SECOND;
+  const seconds = String(magnitude / NS_PER_SECOND);
+  return fraction === 0n ? `${sign}${seconds}` : `${sign}${seconds}.${String(fraction).padStart(9, '0')}`;
+}
+
+/** A PAX time ("-12.5", "1700000000.123456789123") in nanoseconds, digits past the ninth cut; undefined if garbled. */
+export function parsePaxTime(text: string): bigint | undefined {
+  const match = /^(-?)(\d{1,20})(?:\.(\d*))?$/.exec(text);
+  if (!match) return undefined;
+  const magnitude =
+    BigInt(match[2] ?? '0') * NS_PER_SECOND + BigInt((match[3] ?? '').slice(0, 9).padEnd(9, '0'));
+  return match[1] === '-' ? -magnitude : magnitude;
+}
+
+/** Whole seconds of a time, rounded down, as ustar's mtime field holds it. */
+export function wholeSeconds(time: bigint): number {
+  const seconds = time / NS_PER_SECOND;
+  return Number(time < 0n && seconds * NS_PER_SECOND !== time ? seconds - 1n : seconds);
+}
+
+/**
+ * The name a sparse file's ustar header carries, as GNU tar makes it ("dir/GNUSparseFile.<pid>/name", with 0 for
+ * the pid so that the same tree gives the same bytes): a reader that knows no sparse files extracts it aside.
+ */
+function sparseStandIn(name: string): string {
+  const slash = name.lastIndexOf('/', name.length - 1);
+  return `${name.slice(0, slash + 1)}GNUSparseFile.0/${name.slice(slash + 1)}`;
+}
+
+/** The PAX records an entry needs, or an empty list when ustar holds it all. */
+function paxRecords(
+  header: TarHeader,
+  path: string,
+  pathFits: boolean,
+  linkFits: boolean,
+  size: number,
+): Buffer[] {
+  const records: Buffer[] = [];
+  if (header.sparse) {
+    records.push(
+      paxRecord('GNU.sparse.major', '1'),
+      paxRecord('GNU.sparse.minor', '0'),
+      paxRecord('GNU.sparse.name', header.name),
+      paxRecord('GNU.sparse.realsize', String(header.sparse.realSize)),
+    );
+  }
+  if (!pathFits) records.push(paxRecord('path', path));
+  if (!linkFits) records.push(paxRecord('linkpath', header.linkname ?? ''));
+  if (header.uid > MAX_OCTAL_7) records.push(paxRecord('uid', String(header.uid)));
+  if (header.gid > MAX_OCTAL_7) records.push(paxRecord('gid', String(header.gid)));
+  if (size > MAX_OCTAL_11) records.push(paxRecord('size', String(size)));
+  const seconds = wholeSeconds(header.mtime);
+  if (header.mtime % NS_PER_SECOND !== 0n || seconds < 0 || seconds > MAX_OCTAL_11)
+    records.push(paxRecord('mtime', formatPaxTime(header.mtime)));
+  if (header.atime !== undefined) records.push(paxRecord('atime', formatPaxTime(header.atime)));
+  for (const { name, value } of header.xattrs ?? []) records.push(paxRecord(`SCHILY.xattr.${name}`, value));
+  return records;
 }
 
 interface UstarFields {
@@ -127,19 +209,14 @@ function writeUstar(fields: UstarFields, block: Buffer, offset: number): void {
  * zero bytes are left after them, for the caller's data (a small file goes out in the same buffer as its header).
  */
 export function encodeHeader(header: TarHeader, extra = 0): Buffer {
-  const path = splitUstarPath(header.name);
+  const name = header.sparse ? sparseStandIn(header.name) : header.name;
+  const path = splitUstarPath(name);
   const linkname = header.linkname ?? '';
   const linkFits = linkname.length <= 100 && isAscii(linkname);
   const size = header.type === 'file' ? (header.size ?? 0) : 0;
 
-  let records = '';
-  if (path === undefined) records += paxRecord('path', header.name);
-  if (!linkFits) records += paxRecord('linkpath', linkname);
-  if (header.uid > MAX_OCTAL_7) records += paxRecord('uid', String(header.uid));
-  if (header.gid > MAX_OCTAL_7) records += paxRecord('gid', String(header.gid));
-  if (size > MAX_OCTAL_11) records += paxRecord('size', String(size));
-  if (header.mtime < 0 || header.mtime > MAX_OCTAL_11) records += paxRecord('mtime', String(header.mtime));
-  const pax = records === '' ? undefined : Buffer.from(records, 'utf8');
+  const records = paxRecords(header, name, path !== undefined, linkFits, size);
+  const pax = records.length === 0 ? undefined : Buffer.concat(records);
   const paxLength = pax === undefined ? 0 : TAR_BLOCK + pax.length + paddingAfter(pax.length);
 
   const clamp = (value: number, max: number): number => Math.min(Math.max(value, 0), max);
@@ -147,7 +224,7 @@ export function encodeHeader(header: TarHeader, extra = 0): Buffer {
     mode: header.mode & 0o7777,
     uid: clamp(header.uid, MAX_OCTAL_7),
     gid: clamp(header.gid, MAX_OCTAL_7),
-    mtime: clamp(header.mtime, MAX_OCTAL_11),
+    mtime: clamp(wholeSeconds(header.mtime), MAX_OCTAL_11),
     devmajor: clamp(header.devmajor ?? 0, MAX_OCTAL_7),
     devminor: clamp(header.devminor ?? 0, MAX_OCTAL_7),
   };
@@ -172,4 +249,16 @@ export function encodeHeader(header: TarHeader, extra = 0): Buffer {
     paxLength,
   );
   return block;
+}
+
+/**
+ * The map that starts a GNU sparse 1.0 file's data: the number of regions, then each region's offset and length,
+ * one decimal number a line, padded with zeros to whole blocks.
+ */
+export function encodeSparseMap(regions: readonly { offset: number; length: number }[]): Buffer {
+  let text = `${String(regions.length)}\n`;
+  for (const { offset, length } of regions) text += `${String(offset)}\n${String(length)}\n`;
+  const map = Buffer.alloc(text.length + paddingAfter(text.length));
+  map.write(text, 0, 'latin1');
+  return map;
 }

@@ -1,43 +1,29 @@
-// Turns a volume's directory into a verified tar byte stream and back, keeping owners, modes, mtimes, links and
-// holes, streaming with backpressure so that memory stays flat whatever the volume's size.
+// Turns a volume's directory into a tar byte stream and back, keeping owners, modes, nanosecond times, extended
+// attributes, links and holes, streaming with backpressure so that memory stays flat whatever the volume's size.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import {
-  chmod,
-  link,
-  lchown,
-  lstat,
-  lutimes,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  rmdir,
-  symlink,
-  unlink,
-} from 'node:fs/promises';
+import { chmod, link, lchown, lstat, mkdir, readFile, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
-import tar from 'tar-stream';
-import type { Extract, Header } from 'tar-stream';
-
 import { AppError } from '../core/errors.js';
 import { openFile } from './volume-archive-fd.js';
-import { canceled, deviceNumbers, emptyStats, errnoOf, fsError } from './volume-archive-fs.js';
+import { canceled, emptyStats, errnoOf, fsError, setFileTimes, setPathTimes } from './volume-archive-fs.js';
 import type { ArchiveStats } from './volume-archive-fs.js';
+import { TarReader } from './volume-archive-reader.js';
+import type { ArchiveEntry } from './volume-archive-reader.js';
 import { SparseFileWriter } from './volume-archive-sparse.js';
-import { END_OF_ARCHIVE } from './volume-archive-tar.js';
+import type { Xattr } from './volume-archive-tar.js';
+import { XattrWriter } from './volume-archive-xattr.js';
 
 export type { ArchiveStats } from './volume-archive-fs.js';
+export { directoryDigest } from './volume-archive-digest.js';
+export type { DigestOptions } from './volume-archive-digest.js';
 export { packDirectory } from './volume-archive-pack.js';
 export type { PackOptions, PackResult } from './volume-archive-pack.js';
 
-const MiB = 1024 * 1024;
 /**
  * Files up to this size are received whole, then created, written and finished in the background, several at a
  * time: creating a file is the slowest step of a volume of small files, and it waits on the disk, not on us.
@@ -45,29 +31,19 @@ const MiB = 1024 * 1024;
 const SMALL_FILE = 256 * 1024;
 /** Files in the background at once; what they keep of the stream is at most that many of its chunks. */
 const BACKGROUND_FILES = 16;
-/** tar-stream's parser takes this much ahead of the entry being written, so the sender need not wait. */
-const EXTRACT_HIGH_WATER = MiB;
-const DIGEST_READ = MiB;
-
-/** tar-stream sets `pax` on extracted headers (extra records such as uid). */
-type EntryHeader = Omit<Partial<Header>, 'pax'> & { name: string; pax?: Record<string, string> | null };
-type Entry = Extract extends AsyncIterable<infer T> ? T : never;
 
 export interface UnpackOptions {
   signal?: AbortSignal;
 }
 
-/** Waits until a streamx writable wants more data, or is gone. */
-function writable(stream: Extract): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
+/** What is restored on an entry after its content: owner, mode, extended attributes, times (ns). */
+interface EntryMetadata {
+  uid: number;
+  gid: number;
+  mode: number;
+  mtime: bigint;
+  atime: bigint;
+  xattrs: readonly Xattr[];
 }
 
 /** The process's umask, read without changing it (process.umask() without an argument is deprecated). */
@@ -95,27 +71,13 @@ function safeRelative(raw: string, what: string): string {
   return parts.join('/');
 }
 
-/** An entry's mtime: the PAX record when there is one (it carries fractions and dates ustar cannot hold). */
-function mtimeOf(header: EntryHeader): Date {
-  const pax = header.pax?.mtime;
-  if (pax !== undefined) {
-    const date = new Date(Number(pax) * 1000);
-    if (!Number.isNaN(date.getTime())) return date;
-  }
-  return header.mtime ?? new Date(0);
-}
-
 function corrupt(message: string): AppError {
   return new AppError('invalid_argument', `the volume archive is corrupt: ${message}`);
 }
 
-interface DirectoryMetadata {
+interface DirectoryMetadata extends EntryMetadata {
   absolute: string;
   depth: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: Date;
 }
 
 /** At most `limit` tasks run at once; the first failure is kept and reported by check(). */
@@ -150,15 +112,15 @@ class BackgroundTasks {
 }
 
 /**
- * Unpacks a tar stream from packDirectory into `root`, restoring owners, modes, mtimes, links and holes. The archive
- * is treated as hostile: nothing it says can write outside `root`. Returns the SHA-256 of the bytes consumed, which
- * must equal the sender's for the transfer to count as intact.
+ * Unpacks a tar stream from packDirectory (or GNU tar, or Docker's archive API) into `root`, restoring owners, modes,
+ * nanosecond times, extended attributes, links and holes. The archive is treated as hostile: nothing it says can
+ * write outside `root`. The bytes themselves are checked by the transport that carries them.
  */
 export async function unpackToDirectory(
   root: string,
   source: AsyncIterable<Uint8Array> | Readable,
   options: UnpackOptions = {},
-): Promise<{ sha256: string; stats: ArchiveStats }> {
+): Promise<{ stats: ArchiveStats }> {
   const { signal } = options;
   if (signal?.aborted) throw canceled();
   try {
@@ -167,9 +129,9 @@ export async function unpackToDirectory(
     throw fsError(error, `cannot create the volume directory ${root}`);
   }
 
-  const extract = tar.extract({ highWaterMark: EXTRACT_HIGH_WATER });
-  const hash = createHash('sha256');
+  const reader = new TarReader(source as AsyncIterable<Uint8Array>);
   const stats = emptyStats();
+  const xattrWriter = new XattrWriter(stats);
   const directories = new Map<string, DirectoryMetadata>();
   const knownDirectories = new Set<string>(['']);
   const extracted = new Set<string>();
@@ -181,34 +143,11 @@ export async function unpackToDirectory(
    */
   const createdWithMode = (mode: number): boolean =>
     umask !== undefined && (mode & 0o7000) === 0 && (mode & umask) === 0;
-  let tail: Buffer = Buffer.alloc(0);
-  let sourceFailure: AppError | undefined;
 
   const onAbort = (): void => {
-    extract.destroy(canceled());
+    reader.stop(canceled());
   };
   signal?.addEventListener('abort', onAbort, { once: true });
-
-  const feeding = (async (): Promise<void> => {
-    try {
-      for await (const raw of source as AsyncIterable<Uint8Array>) {
-        if (extract.destroyed) return;
-        const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-        hash.update(chunk);
-        tail =
-          chunk.length >= END_OF_ARCHIVE.length
-            ? chunk.subarray(chunk.length - END_OF_ARCHIVE.length)
-            : Buffer.concat([tail, chunk]).subarray(-END_OF_ARCHIVE.length);
-        if (!extract.write(chunk)) await writable(extract);
-      }
-      extract.end(undefined);
-    } catch (error) {
-      sourceFailure = new AppError('unavailable', `the volume stream failed: ${(error as Error).message}`, {
-        cause: error,
-      });
-      extract.destroy(sourceFailure);
-    }
-  })();
 
   /** True when `error` only says we may not set owners (not root): the data stays, the owners are reported. */
   function ownershipDenied(error: unknown): boolean {
@@ -299,14 +238,11 @@ export async function unpackToDirectory(
   }
 
   /**
-   * Owner, then mode (chown clears setuid/setgid), then times, then close, whatever happens. All four only change
-   * the inode in memory, so they are made synchronously (see volume-archive-fd.ts).
+   * Owner, then mode (chown clears setuid/setgid), then extended attributes (chown clears security.capability),
+   * then times, then close, whatever happens. All of them only change the inode in memory, so they are made
+   * synchronously (see volume-archive-fd.ts).
    */
-  function finishFile(
-    fd: number,
-    meta: { uid: number; gid: number; mode: number; mtime: Date },
-    raw: string,
-  ): void {
+  function finishFile(fd: number, absolute: string, meta: EntryMetadata, raw: string): void {
     let failure: { error: unknown } | undefined;
     try {
       try {
@@ -315,7 +251,8 @@ export async function unpackToDirectory(
         if (!ownershipDenied(error)) throw error;
       }
       if (!createdWithMode(meta.mode)) fchmodSync(fd, meta.mode);
-      futimesSync(fd, meta.mtime, meta.mtime);
+      if (meta.xattrs.length > 0) xattrWriter.apply(absolute, meta.xattrs, `'${raw}'`);
+      setFileTimes(fd, meta.atime, meta.mtime);
     } catch (error) {
       failure = { error };
     }
@@ -361,30 +298,56 @@ export async function unpackToDirectory(
     await writer.finish();
   }
 
-  /** Receives a regular file: a small one whole, then in the background; a large one as it streams in. */
+  /**
+   * Writes a GNU sparse file's data regions, which the archive sends one after the other, each at its offset; the
+   * writer leaves what lies between as holes, and finish() gives the file its whole size.
+   */
+  async function writeRegions(writer: SparseFileWriter, entry: ArchiveEntry): Promise<void> {
+    const regions = entry.sparse?.regions ?? [{ offset: 0, length: entry.size }];
+    let index = 0;
+    let left = regions[0]?.length ?? 0;
+    await writer.seek(regions[0]?.offset ?? 0);
+    for await (const received of reader.body()) {
+      if (signal?.aborted) throw canceled();
+      let chunk = received;
+      while (chunk.length > 0) {
+        while (left === 0 && index + 1 < regions.length) {
+          index += 1;
+          left = regions[index]?.length ?? 0;
+          await writer.seek(regions[index]?.offset ?? 0);
+        }
+        const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        await writer.write(part);
+        left -= part.length;
+        chunk = chunk.subarray(part.length);
+      }
+    }
+  }
+
+  /** Receives a regular file: a small one whole, then in the background; a large or sparse one as it streams in. */
   async function receiveFile(
-    entry: Entry,
+    entry: ArchiveEntry,
     absolute: string,
     relative: string,
     raw: string,
-    meta: { size: number; uid: number; gid: number; mode: number; mtime: Date },
+    meta: EntryMetadata,
   ): Promise<void> {
     const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
     const initialMode = createdWithMode(meta.mode) ? meta.mode : 0o600;
     const createFile = (): Promise<number> =>
       create(absolute, relative, raw, () => openFile(absolute, flags, initialMode));
-    if (meta.size <= SMALL_FILE) {
+    if (entry.size <= SMALL_FILE && entry.sparse === undefined) {
       if (knownDirectories.has(relative)) {
         throw new AppError('invalid_argument', `the volume archive entry '${raw}' would replace a directory`);
       }
       // Chunks of a small file are slices of the received buffers: keeping them costs no copy.
       const chunks: Buffer[] = [];
       let received = 0;
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
+      for await (const chunk of reader.body()) {
         chunks.push(chunk);
         received += chunk.length;
       }
-      if (received !== meta.size) throw corrupt('a file ends early');
+      if (received !== entry.size) throw corrupt('a file ends early');
       const { ended } = await background.start(async () => {
         let fd: number;
         try {
@@ -393,12 +356,12 @@ export async function unpackToDirectory(
           throw fsError(error, `cannot extract '${raw}'`);
         }
         try {
-          await writeData(fd, chunks, meta.size);
+          await writeData(fd, chunks, entry.size);
         } catch (error) {
           closeQuietly(fd);
           throw fsError(error, `cannot extract '${raw}'`);
         }
-        finishFile(fd, meta, raw);
+        finishFile(fd, absolute, meta, raw);
       });
       creating.set(relative, ended);
       void ended.then(() => {
@@ -408,35 +371,33 @@ export async function unpackToDirectory(
     }
     const fd = await createFile();
     try {
-      const writer = new SparseFileWriter(fd, meta.size);
-      for await (const chunk of entry as AsyncIterable<Buffer>) {
-        if (signal?.aborted) throw canceled();
-        await writer.write(chunk);
-      }
-      if (writer.received !== meta.size) throw corrupt('a file ends early');
+      const writer = new SparseFileWriter(fd, entry.sparse?.realSize ?? entry.size);
+      await writeRegions(writer, entry);
+      if (writer.received !== entry.size) throw corrupt('a file ends early');
       await writer.finish();
     } catch (error) {
       closeQuietly(fd);
       throw error;
     }
-    finishFile(fd, meta, raw);
+    finishFile(fd, absolute, meta, raw);
   }
 
-  async function handleEntry(entry: Entry): Promise<void> {
-    // Typed loosely on purpose: a hostile archive may leave out fields the typings call required.
-    const header: EntryHeader = entry.header as EntryHeader;
-    const pax = header.pax;
-    const raw = header.name;
+  /** Extended attributes, then times, of an entry reached by path (a symlink's own, never its target's). */
+  function finishByPath(absolute: string, meta: EntryMetadata, raw: string): void {
+    if (meta.xattrs.length > 0) xattrWriter.apply(absolute, meta.xattrs, `'${raw}'`);
+    setPathTimes(absolute, meta.atime, meta.mtime);
+  }
+
+  async function handleEntry(entry: ArchiveEntry): Promise<void> {
+    const raw = entry.name;
     const relative = safeRelative(raw, 'entry');
     const absolute = relative === '' ? root : join(root, relative);
-    const mode = (header.mode ?? 0o644) & 0o7777;
-    const uid = Number(pax?.uid ?? header.uid ?? 0);
-    const gid = Number(pax?.gid ?? header.gid ?? 0);
-    const mtime = mtimeOf(header);
+    const { mode, uid, gid, mtime, xattrs } = entry;
+    const meta: EntryMetadata = { uid, gid, mode, mtime, atime: entry.atime ?? mtime, xattrs };
     await settled(relative);
     if (relative !== '') await ensureParents(relative, raw);
 
-    switch (header.type) {
+    switch (entry.type) {
       case 'directory': {
         if (relative !== '' && !knownDirectories.has(relative)) {
           const info = await lstat(absolute).catch(() => undefined);
@@ -444,42 +405,38 @@ export async function unpackToDirectory(
           if (!info?.isDirectory()) await mkdir(absolute, { mode: 0o700 });
           knownDirectories.add(relative);
         }
-        // Owner, mode and mtime are applied at the end, deepest first: writing inside would bump the mtime.
+        // Owner, mode, attributes and times are applied at the end, deepest first: writing inside would bump the
+        // mtime, and a default ACL would be inherited by what is created inside (which has its own).
         directories.set(relative, {
+          ...meta,
           absolute,
           depth: relative === '' ? 0 : relative.split('/').length,
-          mode,
-          uid,
-          gid,
-          mtime,
         });
         stats.directories += 1;
         break;
       }
-      case 'file':
-      case 'contiguous-file': {
-        const size = header.size ?? 0;
-        await receiveFile(entry, absolute, relative, raw, { size, uid, gid, mode, mtime });
+      case 'file': {
+        await receiveFile(entry, absolute, relative, raw, meta);
         extracted.add(relative);
         stats.files += 1;
-        stats.bytes += size;
+        stats.bytes += entry.sparse?.realSize ?? entry.size;
         break;
       }
       case 'symlink': {
-        await create(absolute, relative, raw, () => symlink(header.linkname ?? '', absolute));
+        await create(absolute, relative, raw, () => symlink(entry.linkname, absolute));
         await setOwner(() => lchown(absolute, uid, gid));
-        await lutimes(absolute, mtime, mtime);
+        finishByPath(absolute, meta, raw);
         extracted.add(relative);
         stats.symlinks += 1;
         break;
       }
       case 'link': {
-        const target = safeRelative(header.linkname ?? '', `the hard link target of '${raw}'`);
+        const target = safeRelative(entry.linkname, `the hard link target of '${raw}'`);
         await settled(target);
         if (!extracted.has(target)) {
           throw new AppError(
             'invalid_argument',
-            `the volume archive entry '${raw}' is a hard link to '${header.linkname ?? ''}', which is not an earlier entry`,
+            `the volume archive entry '${raw}' is a hard link to '${entry.linkname}', which is not an earlier entry`,
           );
         }
         await create(absolute, relative, raw, () => link(join(root, target), absolute));
@@ -492,13 +449,9 @@ export async function unpackToDirectory(
       case 'block-device': {
         await clearPath(absolute, relative, raw);
         const kind =
-          header.type === 'fifo'
+          entry.type === 'fifo'
             ? ['p']
-            : [
-                header.type === 'character-device' ? 'c' : 'b',
-                String(header.devmajor ?? 0),
-                String(header.devminor ?? 0),
-              ];
+            : [entry.type === 'character-device' ? 'c' : 'b', String(entry.devmajor), String(entry.devminor)];
         try {
           // Node has no mknod(2); coreutils' mknod is on every host that runs Docker.
           await promisify(execFile)('mknod', ['-m', mode.toString(8), absolute, ...kind]);
@@ -508,134 +461,49 @@ export async function unpackToDirectory(
         }
         await setOwner(() => lchown(absolute, uid, gid));
         await chmod(absolute, mode);
-        await lutimes(absolute, mtime, mtime);
+        finishByPath(absolute, meta, raw);
         extracted.add(relative);
         break;
       }
-      case undefined:
-      default:
+      case 'other':
         stats.skipped += 1;
     }
-    // Whatever we did not read (a body on an entry type that has none) is drained so the archive can go on.
-    entry.resume();
   }
 
   let failure: unknown;
   try {
-    for await (const entry of extract) {
+    for (let entry = await reader.next(); entry !== undefined; entry = await reader.next()) {
       if (signal?.aborted) throw canceled();
       background.check();
       try {
         await handleEntry(entry);
       } catch (error) {
-        // No errno and not ours: the entry's data stream broke, which tar-stream reports for a damaged archive.
-        if (!(error instanceof AppError) && errnoOf(error) === undefined) throw error;
-        throw fsError(error, `cannot extract '${entry.header.name}'`);
+        throw fsError(error, `cannot extract '${entry.name}'`);
       }
     }
+    if (!(await reader.trailingZerosOnly())) throw corrupt('data follows the end-of-archive marker');
     await background.settle();
     background.check();
   } catch (error) {
     failure = error;
-    extract.destroy();
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    reader.stop();
   }
   await background.settle();
-  await feeding;
+  await reader.finished();
   if (signal?.aborted) throw canceled();
-  if (sourceFailure) throw sourceFailure;
-  if (failure !== undefined) {
-    if (failure instanceof AppError) throw failure;
-    throw new AppError('invalid_argument', `the volume archive is corrupt: ${(failure as Error).message}`, {
-      cause: failure,
-    });
-  }
-  if (tail.length < END_OF_ARCHIVE.length || !tail.equals(END_OF_ARCHIVE)) {
-    throw corrupt('it ends without the end-of-archive marker');
-  }
+  if (failure !== undefined) throw AppError.from(failure);
 
   const ordered = [...directories.values()].sort((a, b) => b.depth - a.depth);
   for (const directory of ordered) {
     try {
       await setOwner(() => lchown(directory.absolute, directory.uid, directory.gid));
       await chmod(directory.absolute, directory.mode);
-      await lutimes(directory.absolute, directory.mtime, directory.mtime);
+      finishByPath(directory.absolute, directory, directory.absolute);
     } catch (error) {
       throw fsError(error, `cannot restore the directory ${directory.absolute}`);
     }
   }
-  return { sha256: hash.digest('hex'), stats };
-}
-
-/** SHA-256 of a file's content, read into `buffer` (one per digest: hash.update() keeps nothing). */
-async function fileSha256(absolute: string, buffer: Buffer): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await open(absolute, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-  try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
-}
-
-/**
- * Digests a directory's content and metadata (path, type, mode, owner, whole-second mtime, size, link targets,
- * file contents, hard-link sharing), so that equal digests of source and target prove the volume moved intact.
- * Sockets are left out, as packDirectory leaves them out.
- */
-export async function directoryDigest(root: string): Promise<string> {
-  const hash = createHash('sha256');
-  const firstPathOfInode = new Map<string, string>();
-  const buffer = Buffer.allocUnsafe(DIGEST_READ);
-
-  async function visit(absolute: string, relative: string): Promise<void> {
-    const info = await lstat(absolute);
-    const common = [
-      relative === '' ? '.' : relative,
-      info.mode & 0o7777,
-      info.uid,
-      info.gid,
-      Math.floor(info.mtimeMs / 1000),
-    ];
-    let record: unknown[];
-    if (info.isDirectory()) record = ['directory', ...common];
-    else if (info.isSymbolicLink()) record = ['symlink', ...common, await readlink(absolute)];
-    else if (info.isFile()) {
-      const inode = `${String(info.dev)}:${String(info.ino)}`;
-      const first = info.nlink > 1 ? firstPathOfInode.get(inode) : undefined;
-      if (first !== undefined) record = ['file', ...common, info.size, `same inode as ${first}`];
-      else {
-        if (info.nlink > 1) firstPathOfInode.set(inode, relative);
-        record = ['file', ...common, info.size, await fileSha256(absolute, buffer)];
-      }
-    } else if (info.isFIFO()) record = ['fifo', ...common];
-    else if (info.isCharacterDevice() || info.isBlockDevice()) {
-      const { devmajor, devminor } = deviceNumbers(info.rdev);
-      record = [
-        info.isCharacterDevice() ? 'character-device' : 'block-device',
-        ...common,
-        devmajor,
-        devminor,
-      ];
-    } else return;
-    hash.update(`${JSON.stringify(record)}\n`);
-    if (info.isDirectory()) {
-      for (const child of (await readdir(absolute)).sort()) {
-        await visit(join(absolute, child), relative === '' ? child : `${relative}/${child}`);
-      }
-    }
-  }
-
-  try {
-    await visit(root, '');
-  } catch (error) {
-    throw fsError(error, `cannot digest the volume directory ${root}`);
-  }
-  return hash.digest('hex');
+  return { stats };
 }

@@ -9,6 +9,9 @@ import tar from 'tar-stream';
 import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
+import { TarReader } from '../transfer/volume-archive-reader.js';
+import type { ArchiveEntry } from '../transfer/volume-archive-reader.js';
+import { END_OF_ARCHIVE, encodeHeader } from '../transfer/volume-archive-tar.js';
 
 /**
  * `auto`: the mountpoint when readable and writable here and the volume has no driver options, else the Engine; the
@@ -45,25 +48,11 @@ async function helperRootfs(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const BLOCK = 512;
-/** Enough of an archive's start for its first header after PAX extended headers. */
-const HEAD_BYTES = 16 * BLOCK;
-
-interface RootFolder {
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: Date;
-}
-
-function octal(block: Buffer, offset: number, length: number): number {
-  const text = block
-    .subarray(offset, offset + length)
-    .toString('latin1')
-    .replace(/[\0 ]+$/g, '')
-    .trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
+/**
+ * Enough of an archive's start for its first entry: the root folder's PAX records (nanosecond times, extended
+ * attributes such as a default ACL: a few KiB at most) and its header.
+ */
+const HEAD_BYTES = 256 * 1024;
 
 /** Keeps the first bytes of a tar stream as it passes, to read its root folder's header afterwards. */
 class ArchiveHead {
@@ -77,44 +66,33 @@ class ArchiveHead {
     }
   }
 
-  /** The first entry's owner, mode and time when it is the root folder ("./" or "."); PAX headers before it skipped. */
-  rootFolder(): RootFolder | undefined {
-    let offset = 0;
-    while (offset + BLOCK <= this.head.length) {
-      const block = this.head.subarray(offset, offset + BLOCK);
-      const type = String.fromCharCode(block[156] ?? 0);
-      if (type === 'x' || type === 'g') {
-        offset += BLOCK + Math.ceil(octal(block, 124, 12) / BLOCK) * BLOCK;
-        continue;
-      }
-      const name = block.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-      if (type !== '5' || (name !== './' && name !== '.')) return undefined;
-      return {
-        mode: octal(block, 100, 8) & 0o7777,
-        uid: octal(block, 108, 8),
-        gid: octal(block, 116, 8),
-        mtime: new Date(octal(block, 136, 12) * 1000),
-      };
+  /** The first entry when it is the root folder ("./" or "."), with its PAX records applied. */
+  async rootFolder(): Promise<ArchiveEntry | undefined> {
+    const reader = new TarReader([this.head]);
+    try {
+      const first = await reader.next();
+      return first?.type === 'directory' && (first.name === './' || first.name === '.') ? first : undefined;
+    } catch {
+      return undefined; // not a whole header in the head: the archive has no root entry we could use
+    } finally {
+      reader.stop();
     }
-    return undefined;
   }
 }
 
-/** A tar of one folder entry for the helper's mount point, seen from "/". */
-async function rootEntryTar(root: RootFolder): Promise<Buffer> {
-  const pack = tar.pack();
-  pack.entry({
+/** A tar of one folder entry for the helper's mount point, seen from "/": the volume root's own metadata. */
+function rootEntryTar(root: ArchiveEntry): Buffer {
+  const header = encodeHeader({
     name: `${HELPER_MOUNT.slice(1)}/`,
     type: 'directory',
     mode: root.mode,
     uid: root.uid,
     gid: root.gid,
     mtime: root.mtime,
+    ...(root.atime === undefined ? {} : { atime: root.atime }),
+    xattrs: root.xattrs,
   });
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  return Buffer.concat([header, END_OF_ARCHIVE]);
 }
 
 export class VolumeAccess {
@@ -197,6 +175,11 @@ export class VolumeAccess {
   /**
    * The volume's content as a tar stream (entries "./path", as packDirectory writes them). The helper container,
    * if one is used, is removed when the stream ends or fails.
+   *
+   * What the Engine path cannot carry (Docker 20.10's GetArchive, pkg/archive): mtimes only to the whole second
+   * (it truncates them, and sends no atimes), and of the extended attributes only security.capability — no user.*,
+   * trusted.*, other security.* or POSIX ACLs. Holes are sent as zeros (the receiving end makes holes of them
+   * again). Owners, modes, links and content arrive as they are. The mountpoint path carries all of it.
    */
   async read(volume: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     const route = await this.route(volume);
@@ -232,11 +215,14 @@ export class VolumeAccess {
     }
     const head = new ArchiveHead();
     await this.withHelper(volume, false, async (container) => {
+      // The Engine applies what the archive holds: owners, modes, nanosecond times (PAX), extended attributes
+      // (SCHILY.xattr.*, ACLs and file capabilities too) and GNU sparse files, which Go's archive/tar reads — but
+      // Docker 20.10 writes their holes as zeros: the content is equal, the space is not saved.
       await this.engine.putArchive(container, HELPER_MOUNT, head.tap(tarStream));
       // The Engine skips the archive's root entry ("./") when it extracts into a folder, so the volume's own folder
-      // would keep the helper's owner and mode: put them on through an entry naming the mount point from "/".
-      const root = head.rootFolder();
-      if (root) await this.engine.putArchive(container, '/', Readable.from([await rootEntryTar(root)]));
+      // would keep the helper's owner and mode: put its metadata on through an entry naming the mount point from "/".
+      const root = await head.rootFolder();
+      if (root) await this.engine.putArchive(container, '/', Readable.from([rootEntryTar(root)]));
     });
   }
 }
