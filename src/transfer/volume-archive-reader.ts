@@ -52,11 +52,11 @@ class ByteQueue {
   private wakePump: (() => void) | undefined;
   readonly pumping: Promise<void>;
 
-  constructor(source: AsyncIterable<Uint8Array>) {
+  constructor(private readonly source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     this.pumping = this.pump(source);
   }
 
-  private async pump(source: AsyncIterable<Uint8Array>): Promise<void> {
+  private async pump(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
     try {
       for await (const raw of source) {
         if (this.isStopped()) break;
@@ -90,6 +90,11 @@ class ByteQueue {
     this.stopped = true;
     this.notifyPump();
     this.notifyConsumer();
+    // A stream that sends nothing more would keep the pump waiting in for-await for ever: a stream is destroyed
+    // (which ends that wait); a generator ends when it next yields.
+    const stream = this.source as { destroy?: unknown; readableEnded?: boolean };
+    if (typeof stream.destroy === 'function' && stream.readableEnded !== true)
+      (stream.destroy as () => void).call(stream);
   }
 
   /** Waits until `least` bytes are buffered, or the source ended; returns how many are. */
@@ -251,7 +256,7 @@ export class TarReader {
   private padding = 0;
   private global = new Map<string, Buffer>();
 
-  constructor(source: AsyncIterable<Uint8Array>) {
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
     this.bytes = new ByteQueue(source);
   }
 
