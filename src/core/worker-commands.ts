@@ -55,6 +55,11 @@ export interface TransferResult {
   bytes: number;
   /** Images: layer bytes not sent because the receiver had them. */
   skippedBytes?: number;
+  /**
+   * Volumes read from their folder: the volume's bytes the transfer covered (file sizes, holes included) — what a
+   * volume's size is measured in; `bytes` counts what went over the wire (holes are not sent).
+   */
+  coveredBytes?: number;
 }
 
 export interface WorkerCommands {

@@ -502,15 +502,18 @@ export class MigrationRunner {
       { type: 'volume', source: resource.sourceId, target: resource.targetName },
       signal,
     );
-    await this.record.setResource(migration, resource, { status: 'done', bytes: result.bytes });
+    const moved = result.coveredBytes ?? result.bytes;
+    await this.record.setResource(migration, resource, { status: 'done', bytes: moved });
+    const sent =
+      moved === result.bytes ? '' : ` (${result.bytes} bytes sent: holes and runs of zeros travel as none)`;
     await this.record.event(
       migration,
       'info',
       'transfer',
-      `volume ${resource.name}: ${result.bytes} bytes, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
+      `volume ${resource.name}: ${moved} bytes${sent}, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
       resource,
     );
-    return result.bytes;
+    return moved;
   }
 
   private async volumeOnTarget(target: string, name: string, signal: AbortSignal): Promise<boolean> {
@@ -807,7 +810,7 @@ export class MigrationRunner {
         );
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((Date.now() - started) / 1000);
-      resource.bytes = sent.bytes;
+      resource.bytes = sent.coveredBytes ?? sent.bytes;
       await this.record.save(migration, {
         ...planTotals(migration.plan),
         plan: migration.plan,

@@ -24,6 +24,11 @@ export interface PackResult {
   stream: Readable;
   /** Resolves with the stats when the stream has ended; rejects if packing failed. */
   done: Promise<{ stats: ArchiveStats }>;
+  /**
+   * The volume's bytes covered so far: sizes of the files packed, holes included, and the part of the one going
+   * out — what progress is told against the volume's measured (apparent) size, since holes travel as no bytes.
+   */
+  covered(): number;
 }
 
 export interface PackOptions {
@@ -257,6 +262,8 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   const readSize =
     Math.ceil(Math.max(64 * 1024, options.readSize ?? DEFAULT_READ_SIZE) / HOLE_BLOCK) * HOLE_BLOCK;
   const stats = emptyStats();
+  /** How far into the large file going out now the stream has got (holes included). */
+  let coveredInFile = 0;
   const xattrReader = new XattrReader();
   let noAtime = O_NOATIME;
   const firstPathOfInode = new Map<string, string>();
@@ -616,9 +623,12 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
       });
     };
     const reads: Promise<Buffer>[] = [];
+    /** Where each read in `reads` ends in the file. */
+    const ends: number[] = [];
     const startRead = (): boolean => {
       const next = pieces.next();
       if (next.done === true) return false;
+      ends.push(next.value.offset + next.value.length);
       const reading = fetch(next.value.offset, next.value.length);
       reading.catch(() => undefined); // awaited in turn below, or settled when something failed first
       reads.push(reading);
@@ -628,9 +638,11 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
       while (reads.length < READS_AHEAD + 1 && startRead());
       for (let reading = reads.shift(); reading !== undefined; reading = reads.shift()) {
         const chunk = await reading;
+        const end = ends.shift() ?? 0;
         startRead();
         if (signal?.aborted) throw canceled();
         await send(chunk);
+        coveredInFile = end;
       }
     } finally {
       await Promise.allSettled(reads);
@@ -668,6 +680,7 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
     if (item.data) await send(item.data);
     else if (item.fd !== undefined) await sendStreamed(item, item.fd);
     if (info.nlink > 1n) firstPathOfInode.set(inode, header.name);
+    coveredInFile = 0;
     stats.files += 1;
     stats.bytes += header.size ?? 0;
     stats.xattrs += header.xattrs?.length ?? 0;
@@ -728,5 +741,5 @@ export function packDirectory(root: string, options: PackOptions = {}): PackResu
   else signal?.addEventListener('abort', onAbort, { once: true });
   stream.once('close', () => signal?.removeEventListener('abort', onAbort));
   void produce();
-  return { stream, done };
+  return { stream, done, covered: () => stats.bytes + coveredInFile };
 }

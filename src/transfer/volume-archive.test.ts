@@ -67,7 +67,7 @@ async function packToBuffer(source: string): Promise<{ bytes: Buffer; sha256: st
 }
 
 /** How finely times arrive here: to the nanosecond with the native add-on, else to the microsecond. */
-const TIMES = (nanosecondTimes as boolean) ? 'ns' : 'us';
+const TIMES = nanosecondTimes ? 'ns' : 'us';
 
 /** Builds an archive by hand, as a hostile or broken peer could. */
 async function handmadeArchive(
@@ -781,7 +781,7 @@ describe('extended attributes, nanosecond times and holes', () => {
   });
 
   it('keeps mtimes to the nanosecond where times are set natively, else to the microsecond', () => {
-    const unit = (nanosecondTimes as boolean) ? 1n : 1000n;
+    const unit = nanosecondTimes ? 1n : 1000n;
     for (const name of ['ns', 'link', 'shared']) {
       const arrived = fs.lstatSync(join(target, name), { bigint: true }).mtimeNs;
       expect(arrived / unit, name).toBe(NS / unit);

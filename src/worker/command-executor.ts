@@ -423,8 +423,12 @@ export class CommandExecutor {
     const codec = senderCodec(args.compression);
     let data: AsyncIterable<Uint8Array>;
     let skipped: (() => number) | undefined;
+    /** Progress in volume bytes (holes included) where the reader counts them, else in bytes sent. */
+    let covered: (() => number) | undefined;
     if (args.resource.type === 'volume') {
-      data = await this.options.volumes.read(args.resource.name, context.signal);
+      const read = await this.options.volumes.readCounted(args.resource.name, context.signal);
+      data = read.stream;
+      covered = read.covered;
     } else {
       // Saved once, by id: exactly the granted image, whatever its tags here; the receiver applies the granted tags.
       const forSend = await saveImageForSend(this.options.engine, args.resource.name, args.skipLayers ?? 0);
@@ -432,7 +436,7 @@ export class CommandExecutor {
       skipped = () => forSend.skippedBytes();
     }
     const progress = throttled((bytes) => {
-      context.progress({ bytes, totalBytes: 0 });
+      context.progress({ bytes: covered ? covered() : bytes, totalBytes: 0 });
     });
     const direct = args.route === 'direct';
     const peer = direct ? `the receiving worker at ${args.targetAddress}` : 'the master’s relay';
@@ -453,6 +457,10 @@ export class CommandExecutor {
       peer: direct ? `worker ${args.targetWorkerId} at ${args.targetAddress}` : 'the master’s relay',
     });
     progress.flush();
-    return skipped ? { ...result, skippedBytes: skipped() } : result;
+    return {
+      ...result,
+      ...(skipped ? { skippedBytes: skipped() } : {}),
+      ...(covered ? { coveredBytes: covered() } : {}),
+    };
   }
 }

@@ -182,14 +182,25 @@ export class VolumeAccess {
    * again). Owners, modes, links and content arrive as they are. The mountpoint path carries all of it.
    */
   async read(volume: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    return (await this.readCounted(volume, signal)).stream;
+  }
+
+  /**
+   * read(), and how much of the volume the stream has covered so far (file sizes, holes included) where that is
+   * known: from the mountpoint; through the Engine the archive's own bytes are the only measure.
+   */
+  async readCounted(
+    volume: string,
+    signal?: AbortSignal,
+  ): Promise<{ stream: AsyncIterable<Uint8Array>; covered?: () => number }> {
     const route = await this.route(volume);
     if (route.via === 'mountpoint') {
       const packed = packDirectory(route.mountpoint, { signal });
       // A packing failure also destroys the stream, which is where the consumer sees it.
       packed.done.catch(() => undefined);
-      return packed.stream;
+      return { stream: packed.stream, covered: () => packed.covered() };
     }
-    return this.readViaEngine(volume, signal);
+    return { stream: this.readViaEngine(volume, signal) };
   }
 
   // A generator keeps the helper container until the consumer has read everything (or stopped).

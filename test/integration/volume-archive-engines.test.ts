@@ -102,7 +102,7 @@ describe('volume archive between two real engines', () => {
 
 const MiB = 1024 * 1024;
 /** How finely times arrive through the mountpoint path here: natively to the ns, else to the µs. */
-const TIMES = (nanosecondTimes as boolean) ? 'ns' : 'us';
+const TIMES = nanosecondTimes ? 'ns' : 'us';
 const NS = 1_700_000_000_123_456_789n;
 const ACCESS = aclXattr({ owner: 7, users: [[1000, 5]], group: 5, mask: 7, other: 0 });
 const INHERITED = aclXattr({ owner: 7, users: [[1000, 7]], group: 5, mask: 5, other: 5 });
