@@ -62,6 +62,29 @@ else {
   rmSync('bin/zstd_napi.node', { force: true });
   console.warn('zstd-napi is not built: bin/docker-migrate will refuse compression "zstd" (run npm ci)');
 }
+// @napi-rs/xattr's binding for this platform (extended attributes of volume files) ships beside it as xattr.node:
+// its package's loader requires a .node file, which cannot be bundled (src/platform/xattr-binding.ts loads it).
+const xattrPackage = ['gnu', 'musl']
+  .map((libc) =>
+    process.platform === 'linux'
+      ? `@napi-rs/xattr-linux-${process.arch}-${libc}`
+      : `@napi-rs/xattr-${process.platform}-${process.arch}`,
+  )
+  .find((name) => {
+    try {
+      require.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+if (xattrPackage) copyFileSync(require.resolve(xattrPackage), 'bin/xattr.node');
+else {
+  rmSync('bin/xattr.node', { force: true });
+  console.warn(
+    'no @napi-rs/xattr binding for this platform: bin/docker-migrate cannot carry extended attributes',
+  );
+}
 // Our own add-on (nanosecond file times, hole seeking) ships beside it when this machine could compile it; without
 // it the binary still runs, with times to the µs (scripts/build-native.mjs says why it was not built).
 execFileSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' });

@@ -6,7 +6,7 @@ import type { BigIntStats } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { listAttributes, getAttribute } from '@napi-rs/xattr';
+import { xattrBinding } from '../platform/xattr-binding.js';
 
 import { deviceNumbers, fsError } from './volume-archive-fs.js';
 
@@ -46,13 +46,13 @@ async function fileSha256(absolute: string, buffer: Buffer): Promise<string> {
 async function xattrsOf(absolute: string): Promise<string[]> {
   let names: string[];
   try {
-    names = await listAttributes(absolute);
+    names = await xattrBinding().listAttributes(absolute);
   } catch {
     return []; // a filesystem without extended attributes
   }
   const values: string[] = [];
   for (const name of names.sort()) {
-    const value = await getAttribute(absolute, name);
+    const value = await xattrBinding().getAttribute(absolute, name);
     values.push(`${name}=${value === null ? '' : value.toString('hex')}`);
   }
   return values;

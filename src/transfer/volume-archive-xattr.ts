@@ -2,7 +2,7 @@
 // system.posix_acl_*): read when packing, set when unpacking, on the entry itself and never through a symlink.
 import { constants as osConstants } from 'node:os';
 
-import { getAttribute, listAttributes, setAttributeSync } from '@napi-rs/xattr';
+import { xattrBinding } from '../platform/xattr-binding.js';
 
 import { AppError } from '../core/errors.js';
 import { fsError } from './volume-archive-fs.js';
@@ -46,7 +46,7 @@ export class XattrReader {
     if (this.unsupported.has(device)) return [];
     let names: string[];
     try {
-      names = await listAttributes(path);
+      names = await xattrBinding().listAttributes(path);
     } catch (error) {
       const errno = xattrErrno(error);
       if (errno === 'ENOTSUP') {
@@ -61,7 +61,7 @@ export class XattrReader {
     for (const name of names.sort()) {
       let value: Buffer | null;
       try {
-        value = await getAttribute(path, name);
+        value = await xattrBinding().getAttribute(path, name);
       } catch (error) {
         const errno = xattrErrno(error);
         if (errno === 'ENOENT' || errno === 'ENODATA') continue; // removed since it was listed
@@ -109,7 +109,7 @@ export class XattrWriter {
         continue;
       }
       try {
-        setAttributeSync(path, name, value);
+        xattrBinding().setAttributeSync(path, name, value);
         this.stats.xattrs += 1;
       } catch (error) {
         const errno = xattrErrno(error);
