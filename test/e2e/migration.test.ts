@@ -2,12 +2,14 @@
 // `migrate` command. What moves is checked as a user would: settings equal, checksums equal, containers running,
 // nothing left behind after a rollback.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portableSettingsDigest } from '../../src/core/container-config.js';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
+import { setTimesByPath } from '../../src/platform/file-times.js';
 import {
   dockerCli,
   engineOverSocket,
@@ -505,8 +507,13 @@ describe('migrations (built binary, two real Docker hosts)', () => {
   it('moves a standalone volume through the master relay (proxy)', async () => {
     await fillVolume(
       `solo-${id}`,
-      'echo solo > /data/x && dd if=/dev/urandom of=/data/big bs=1M count=8 2>/dev/null',
+      'echo solo > /data/x && dd if=/dev/urandom of=/data/big bs=1M count=8 2>/dev/null && ' +
+        'truncate -s 64M /data/sparse && echo tail >> /data/sparse',
     );
+    // What only the volume's folder holds: an extended attribute, and a modification time to the nanosecond.
+    const sourceFolder = (await engine1.inspectVolume(`solo-${id}`)).mountpoint;
+    setAttributeSync(join(sourceFolder, 'x'), 'user.origin', 'h1');
+    setTimesByPath(join(sourceFolder, 'x'), 1_700_000_000_123_456_789n, 1_700_000_000_987_654_321n);
     const before = await volumeFingerprint(h1, `solo-${id}`);
     // Progress and the end also flow on the live event stream.
     const events = await fetch(`${apiUrl}/api/events?access_token=${adminToken}`);
@@ -531,6 +538,13 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     expect(done.error).toBeNull();
     expect(done.status).toBe('completed');
     expect(await volumeFingerprint(h2, `solo-${id}`)).toBe(before);
+    const targetFolder = (await engine2.inspectVolume(`solo-${id}`)).mountpoint;
+    expect(getAttributeSync(join(targetFolder, 'x'), 'user.origin')?.toString()).toBe('h1');
+    expect(statSync(join(targetFolder, 'x'), { bigint: true }).mtimeNs).toBe(1_700_000_000_987_654_321n);
+    // The 64 MiB hole went over as no bytes, stayed a hole, and still counts in the volume's bytes moved.
+    expect(statSync(join(targetFolder, 'sparse')).blocks * 512).toBeLessThan(1024 * 1024);
+    expect(done.bytes_transferred).toBeGreaterThan(64 * 1024 * 1024);
+    expect(done.bytes_transferred).toBeLessThanOrEqual(done.total_bytes);
   }, 120_000);
 
   it('moves a volume compressed with zstd through the relay, by the add-on shipped beside the binary', async () => {
