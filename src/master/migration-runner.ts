@@ -505,7 +505,11 @@ export class MigrationRunner {
     const moved = result.coveredBytes ?? result.bytes;
     await this.record.setResource(migration, resource, { status: 'done', bytes: moved });
     const sent =
-      moved === result.bytes ? '' : ` (${result.bytes} bytes sent: holes and runs of zeros travel as none)`;
+      moved === result.bytes
+        ? ''
+        : moved > result.bytes
+          ? ` (${result.bytes} bytes sent: holes and runs of zeros travel as none)`
+          : ` (${result.bytes} bytes sent, with the archive's headers)`;
     await this.record.event(
       migration,
       'info',

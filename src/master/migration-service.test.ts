@@ -982,6 +982,25 @@ describe('MigrationService', () => {
       expect(started).toMatchObject({ status: 'pending', phase: 'preflight', progress: 0 });
     });
 
+    it('counts a volume in its own bytes, holes included, and says how many went over the wire', async () => {
+      gateway.answerWith(
+        'transfer.send',
+        (call) => ({ ...transferResult(call), coveredBytes: 64 * 1024 * 1024 }),
+        isVolume('db-data'),
+      );
+      const { id } = await service.start(request());
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      const volume = migration.plan.resources.find((resource) => resource.name === 'db-data');
+      expect(volume?.bytes).toBe(64 * 1024 * 1024);
+      expect(events.map((event) => event.message)).toContainEqual(
+        expect.stringMatching(
+          /^volume db-data: 67108864 bytes \(1000 bytes sent: holes and runs of zeros travel as none\), XXH3-128 .* equal on both ends$/,
+        ),
+      );
+    });
+
     it('leaves the source stopped by default', async () => {
       const { id } = await service.start(request());
       await finished(id);
