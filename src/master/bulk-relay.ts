@@ -2,18 +2,13 @@
 // each with the grant naming it (the sender as source, the receiver as target); once both are there the master
 // splices the two sockets and passes the bytes through untouched, both ways, with the sockets' own backpressure.
 import { X509Certificate } from 'node:crypto';
-import { createServer, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { AppError } from '../core/errors.js';
 import type { MasterStore } from '../core/ports.js';
 import type { Logger } from '../platform/logger.js';
-import {
-  FrameReader,
-  HELLO_TIMEOUT_MS,
-  listenAddress,
-  sendError,
-  SOCKET_HIGH_WATER,
-} from '../transfer/bulk-channel.js';
-import { encodeControl, FRAME, isHello } from '../transfer/bulk-frames.js';
+import { sendError } from '../transfer/bulk-channel.js';
+import { encodeControl, FRAME, type Hello } from '../transfer/bulk-frames.js';
+import { listenBulk } from '../transfer/bulk-listener.js';
 import { verifyGrant } from '../transfer/grant.js';
 import { authenticateCertificate } from './grpc/peer-auth.js';
 
@@ -23,10 +18,6 @@ const RENDEZVOUS_MS = 60_000;
 export interface BulkRelay {
   address: string;
   port: number;
-  /** Relays in progress. */
-  readonly active: number;
-  /** Bytes relayed since start (sender to receiver). */
-  readonly bytesRelayed: number;
   close(): Promise<void>;
 }
 
@@ -47,26 +38,12 @@ export async function startBulkRelay(options: {
   const { store, logger } = options;
   const ca = new X509Certificate(options.caPem);
   const waiting = new Map<string, Waiting>();
-  const open = new Set<TLSSocket>();
-  let active = 0;
-  let bytesRelayed = 0;
 
   /** Joins two checked ends: both hear "accept", then every byte of one is written to the other. */
   function splice(transferId: string, sender: TLSSocket, receiver: TLSSocket): void {
-    active += 1;
-    let ended = false;
-    const finish = (): void => {
-      if (ended) return;
-      ended = true;
-      active -= 1;
-      logger.debug({ transferId }, 'relay closed');
-    };
     const accept = encodeControl(FRAME.accept, {});
     receiver.write(accept);
     sender.write(accept);
-    sender.on('data', (chunk: Buffer) => {
-      bytesRelayed += chunk.length;
-    });
     sender.pipe(receiver);
     receiver.pipe(sender);
     // An end that closes without ending its stream (killed, cut off) breaks the other end too: the other must
@@ -77,23 +54,17 @@ export async function startBulkRelay(options: {
     ] as const) {
       one.on('close', () => {
         if (!one.readableEnded) other.destroy();
-        finish();
       });
     }
+    sender.once('close', () => {
+      logger.debug({ transferId }, 'relay closed');
+    });
   }
 
-  async function serve(socket: TLSSocket): Promise<void> {
-    const reader = new FrameReader(socket);
-    const hello = await reader.controlOnly(AbortSignal.timeout(HELLO_TIMEOUT_MS)).catch((error: unknown) => {
-      throw AppError.from(error).code === 'canceled'
-        ? new AppError('deadline_exceeded', 'the peer did not say what it relays in time')
-        : error;
-    });
-    if (hello.type !== FRAME.hello || !isHello(hello.body))
-      throw new AppError('invalid_argument', 'a transfer must start with its hello');
+  async function serve(socket: TLSSocket, hello: Hello): Promise<void> {
     const peer = await authenticateCertificate(socket.getPeerX509Certificate(), ca, store);
-    const { role, transferId } = hello.body;
-    const grant = verifyGrant(hello.body.grant, {
+    const { role, transferId } = hello;
+    const grant = verifyGrant(hello.grant, {
       ca: ca.publicKey,
       transferId,
       expect: role === 'send' ? { sourceWorkerId: peer.workerId } : { targetWorkerId: peer.workerId },
@@ -136,75 +107,25 @@ export async function startBulkRelay(options: {
     });
   }
 
-  const server = createServer(
-    {
-      ca: options.caPem,
-      cert: options.certPem,
-      key: options.keyPem,
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-      highWaterMark: SOCKET_HIGH_WATER,
-    },
-    (socket) => {
-      open.add(socket);
-      socket.setNoDelay(true);
-      socket.on('error', () => undefined);
-      socket.on('close', () => open.delete(socket));
-      serve(socket).catch((error: unknown) => {
-        logger.warn({ err: error }, 'relayed transfer refused');
-        sendError(socket, error);
-      });
-    },
-  );
-  server.on('tlsClientError', (error) => {
-    logger.debug({ err: error }, 'a relay connection failed its TLS handshake');
+  const listener = await listenBulk({
+    address: options.address,
+    identity: { caPem: options.caPem, certPem: options.certPem, keyPem: options.keyPem },
+    what: 'relayed transfers',
+    logger,
+    serve,
   });
-  const listen = listenAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error) => {
-      reject(
-        new AppError(
-          'unavailable',
-          `cannot listen for relayed transfers on ${options.address}: ${error.message}`,
-          {
-            cause: error,
-          },
-        ),
-      );
-    });
-    server.listen({ port: listen.port, host: listen.host }, () => {
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound ? bound.port : listen.port;
-  const address = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${String(port)}`;
-  logger.info({ address }, 'transfer relay listening');
+  const { address, port } = listener;
   return {
     address,
     port,
-    get active() {
-      return active;
+    close: () => {
+      for (const entry of waiting.values()) {
+        clearTimeout(entry.timer);
+        for (const socket of [entry.send, entry.receive])
+          if (socket) sendError(socket, new AppError('unavailable', 'the master is shutting down'));
+      }
+      waiting.clear();
+      return listener.close(1_000);
     },
-    get bytesRelayed() {
-      return bytesRelayed;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const entry of waiting.values()) {
-          clearTimeout(entry.timer);
-          for (const socket of [entry.send, entry.receive])
-            if (socket) sendError(socket, new AppError('unavailable', 'the master is shutting down'));
-        }
-        waiting.clear();
-        const timer = setTimeout(() => {
-          for (const socket of open) socket.destroy();
-        }, 1_000);
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
   };
 }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
+import { parseListenAddress } from '../platform/listen-address.js';
 import type { Logger } from '../platform/logger.js';
 import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
 import { startControlServer } from './grpc/control-server.js';
@@ -83,19 +84,6 @@ export interface RunningMaster {
   registry: WorkerRegistry;
   migrations: MigrationService;
   close(): Promise<void>;
-}
-
-/** ":8080" → all interfaces; "127.0.0.1:0" → loopback, any port; "[::1]:8080" → IPv6 loopback. */
-export function parseListenAddress(address: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address.trim());
-  const port = Number(match?.[3]);
-  if (!match || !Number.isInteger(port) || port > 65535) {
-    throw new AppError('invalid_argument', `invalid listen address "${address}"`, {
-      hint: 'use HOST:PORT or :PORT, e.g. 127.0.0.1:8080 or :8080',
-    });
-  }
-  const host = match[1] ?? match[2] ?? '';
-  return { host: host || '0.0.0.0', port };
 }
 
 function isWildcard(host: string): boolean {

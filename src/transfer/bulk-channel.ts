@@ -154,20 +154,13 @@ export class FrameReader {
 }
 
 /** Splits "host:port" / "[v6]:port". */
-export function hostPort(address: string, allowAnyPort = false): { host: string; port: number } {
+export function hostPort(address: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address.trim());
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
-  if (!host || !Number.isInteger(port) || port < (allowAnyPort ? 0 : 1) || port > 65_535)
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65_535)
     throw new AppError('invalid_argument', `"${address}" is not a host:port address`);
   return { host, port };
-}
-
-/** ":9443", "9443" (all IPv4 interfaces, as the control port), "10.0.0.2:9443", "[::]:9443" → host and port. */
-export function listenAddress(address: string): { host: string; port: number } {
-  const trimmed = address.trim();
-  if (/^:?\d+$/.test(trimmed)) return { host: '0.0.0.0', port: Number(trimmed.replace(':', '')) };
-  return hostPort(trimmed, true);
 }
 
 export interface TlsIdentity {

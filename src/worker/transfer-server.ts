@@ -2,20 +2,13 @@
 // A transfer is taken only with a grant the master signed naming this worker as receiver and the caller's
 // certificate as sender, from a peer the master has not removed.
 import { X509Certificate } from 'node:crypto';
-import { createServer, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../platform/logger.js';
 import { normalizeSerial } from '../platform/pki.js';
-import {
-  FrameReader,
-  HELLO_TIMEOUT_MS,
-  listenAddress,
-  peerCertificate,
-  receiveTransfer,
-  sendError,
-  SOCKET_HIGH_WATER,
-} from '../transfer/bulk-channel.js';
-import { FRAME, isHello } from '../transfer/bulk-frames.js';
+import { type FrameReader, peerCertificate, receiveTransfer } from '../transfer/bulk-channel.js';
+import type { Hello } from '../transfer/bulk-frames.js';
+import { listenBulk } from '../transfer/bulk-listener.js';
 import { verifyGrant } from '../transfer/grant.js';
 import type { TransferInbox } from './transfer-inbox.js';
 
@@ -64,7 +57,6 @@ export async function startTransferServer(options: {
         listed = resolve;
       })
     : Promise.resolve();
-  const open = new Set<TLSSocket>();
 
   async function waitForRevocations(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -93,22 +85,14 @@ export async function startTransferServer(options: {
     return cert.commonName;
   }
 
-  async function serve(socket: TLSSocket): Promise<void> {
-    const reader = new FrameReader(socket);
-    const hello = await reader.controlOnly(AbortSignal.timeout(HELLO_TIMEOUT_MS)).catch((error: unknown) => {
-      throw AppError.from(error).code === 'canceled'
-        ? new AppError('deadline_exceeded', 'the peer did not say what it sends in time')
-        : error;
-    });
-    if (hello.type !== FRAME.hello || !isHello(hello.body))
-      throw new AppError('invalid_argument', 'a transfer must start with its hello');
-    if (hello.body.role !== 'send')
+  async function serve(socket: TLSSocket, hello: Hello, reader: FrameReader): Promise<void> {
+    if (hello.role !== 'send')
       throw new AppError('failed_precondition', 'workers take transfers; only the master relays them');
     await waitForRevocations();
     const from = sender(socket);
-    const grant = verifyGrant(hello.body.grant, {
+    const grant = verifyGrant(hello.grant, {
       ca: ca.publicKey,
-      transferId: hello.body.transferId,
+      transferId: hello.transferId,
       expect: { targetWorkerId: options.workerId, sourceWorkerId: from },
     });
     logger.info(
@@ -128,49 +112,14 @@ export async function startTransferServer(options: {
     );
   }
 
-  const server = createServer(
-    {
-      ca: options.caPem,
-      cert: options.certPem,
-      key: options.keyPem,
-      // Only workers of this fleet may even start a transfer.
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
-      highWaterMark: SOCKET_HIGH_WATER,
-    },
-    (socket) => {
-      open.add(socket);
-      socket.setNoDelay(true);
-      socket.on('error', () => undefined);
-      socket.on('close', () => open.delete(socket));
-      serve(socket).catch((error: unknown) => {
-        logger.warn({ err: error }, 'incoming transfer refused or failed');
-        // The sender reads the reason; receiveTransfer has already answered when it failed itself.
-        sendError(socket, error);
-      });
-    },
-  );
-  server.on('tlsClientError', (error) => {
-    logger.debug({ err: error }, 'a transfer connection failed its TLS handshake');
+  const listener = await listenBulk({
+    address: options.address,
+    identity: { caPem: options.caPem, certPem: options.certPem, keyPem: options.keyPem },
+    what: 'transfers',
+    logger,
+    serve,
   });
-  const listen = listenAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: Error) => {
-      reject(
-        new AppError('unavailable', `cannot listen for transfers on ${options.address}: ${error.message}`, {
-          cause: error,
-        }),
-      );
-    });
-    server.listen({ port: listen.port, host: listen.host }, () => {
-      resolve();
-    });
-  });
-  const bound = server.address();
-  const port = typeof bound === 'object' && bound ? bound.port : listen.port;
-  const address = `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${String(port)}`;
-  logger.info({ address }, 'transfer service listening');
+  const { server, address, port } = listener;
   return {
     address,
     port,
@@ -195,16 +144,7 @@ export async function startTransferServer(options: {
         'revocation list updated',
       );
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          for (const socket of open) socket.destroy();
-        }, 3_000);
-        // Transfers in progress get a moment to finish; then their connections are cut.
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
+    // Transfers in progress get a moment to finish; then their connections are cut.
+    close: () => listener.close(3_000),
   };
 }
