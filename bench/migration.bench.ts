@@ -80,6 +80,8 @@ const FILES_VOLUME = `dm-bench-files-${id}`;
 const BASE2 = `dm-bench-base2-${id}:1`;
 const APP = `dm-bench-app-${id}:1`;
 const UNSHARED = `dm-bench-unshared-${id}:1`;
+/** What the rename conflict policy appends to a volume's name on the target. */
+const RENAMED = '-migrated';
 const PIPE_CONTAINERS = [`dm-bench-from-${id}`, `dm-bench-to-${id}`];
 /** Data and home folders of the master and workers; made when they start, so that nothing leaks before. */
 let root: string | undefined;
@@ -371,7 +373,7 @@ const filesVolume: Workload = {
     'find . | sort | md5sum && find . -type f | wc -l && find . -type f | sort | xargs md5sum | md5sum',
 };
 
-function volumeFingerprint(host: Host, workload: Workload): Promise<string> {
+function volumeFingerprint(host: Host, workload: Workload, volume = workload.volume): Promise<string> {
   return docker(
     host,
     'run',
@@ -379,7 +381,7 @@ function volumeFingerprint(host: Host, workload: Workload): Promise<string> {
     '--label',
     `${runLabel}=1`,
     '-v',
-    `${workload.volume}:/d:ro`,
+    `${volume}:/d:ro`,
     host.baseImage,
     'sh',
     '-c',
@@ -419,17 +421,20 @@ interface VolumeRunOptions {
 }
 
 /**
- * Runs one copy of the volume to h2, which must not hold it before, and checks that h2 then holds the same.
- * `work` gets the note on the page cache to put in its label.
+ * Runs one copy of the volume to h2 as `copy`, a volume h2 must not hold before, and checks that h2 then holds the
+ * same. `work` gets the note on the page cache to put in its label. Copies stay until the end: on a filesystem
+ * without a journal (ext4 on these machines) creating files within a minute or so of deleting many costs several
+ * times more (the inode allocator steps over recently freed inodes), so a run made right after the previous copy
+ * was deleted pays for it — the host tar pipe of 100,000 files took 54–63 s that way against 12–15 s on a quiet
+ * filesystem.
  */
 async function volumeRun(
   workload: Workload,
+  copy: string,
   options: VolumeRunOptions,
   work: (cacheNote: string) => Promise<Run>,
 ): Promise<Run> {
-  const { volume } = workload;
-  if (await volumeExists(h2, volume)) await docker(h2, 'volume', 'rm', volume);
-  await masterSees('dst', `${volume} gone from ${h2.name}`, (r) => !hasVolume(volume)(r));
+  if (await volumeExists(h2, copy)) throw new Error(`${h2.name} already holds ${copy}`);
   let cacheNote = '';
   if (options.cold) {
     const cache = dropCaches();
@@ -437,24 +442,20 @@ async function volumeRun(
     cacheNote = cache.dropped ? ', cold caches' : ', caches NOT dropped';
   }
   const run = await work(cacheNote);
-  const copied = await volumeFingerprint(h2, workload);
+  const copied = await volumeFingerprint(h2, workload, copy);
   if (copied !== options.source)
     throw new Error(
       `${run.label}: h2's copy differs from h1's volume\nh1:\n${options.source}\nh2:\n${copied}`,
     );
-  await docker(h2, 'volume', 'rm', volume);
   // Flush the copy to disk now, so that its writeback does not run during the next measurement.
   execFileSync('sync');
   return { ...run, payloadBytes: options.payloadBytes };
 }
 
 /** Host `tar c | tar x` from h1's volume folder into a new volume's folder on h2: the practical limit. */
-async function hostTar(workload: Workload, label: string, createFlags = ''): Promise<Run> {
-  await docker(h2, 'volume', 'create', '--label', `${runLabel}=1`, workload.volume);
-  const [from, to] = [
-    await volumeMountpoint(h1, workload.volume),
-    await volumeMountpoint(h2, workload.volume),
-  ];
+async function hostTar(workload: Workload, copy: string, label: string, createFlags = ''): Promise<Run> {
+  await docker(h2, 'volume', 'create', '--label', `${runLabel}=1`, copy);
+  const [from, to] = [await volumeMountpoint(h1, workload.volume), await volumeMountpoint(h2, copy)];
   return baseline(label, `tar ${createFlags} -C '${from}' -cf - . | tar -C '${to}' -xf -`);
 }
 
@@ -743,7 +744,7 @@ function cleanup(helperBefore: Map<Host, boolean>): Promise<void> {
       await quietly(docker(host, 'rm', '-f', ...PIPE_CONTAINERS));
       const labelled = await docker(host, 'ps', '-aq', '--filter', `label=${runLabel}`).catch(() => '');
       if (labelled) await quietly(docker(host, 'rm', '-f', ...labelled.split('\n')));
-      await quietly(docker(host, 'volume', 'rm', '-f', VOLUME, FILES_VOLUME));
+      await quietly(docker(host, 'volume', 'rm', '-f', VOLUME, `${VOLUME}${RENAMED}`, FILES_VOLUME));
       const volumes = await docker(host, 'volume', 'ls', '-q', '--filter', `label=${runLabel}`).catch(
         () => '',
       );
@@ -812,30 +813,36 @@ async function fill(workload: Workload, how: () => Promise<void>): Promise<Fille
 /** The mixed volume through both host tar pipes, then ours direct and through the master. */
 async function mixedVolumeRuns(filled: Filled) {
   const options = { source: filled.source, payloadBytes: filled.payloadBytes };
-  const migrateVolume = (label: string, mode: 'direct' | 'proxy') =>
-    volumeRun(mixedVolume, options, () => migrate(label, { volume_names: [VOLUME], transfer_mode: mode }));
   step('volume: host tar pipe');
-  const tar = await volumeRun(mixedVolume, options, () => hostTar(mixedVolume, 'host tar c | tar x'));
+  const tar = await volumeRun(mixedVolume, `${VOLUME}-tar`, options, () =>
+    hostTar(mixedVolume, `${VOLUME}-tar`, 'host tar c | tar x'),
+  );
   step('volume: host tar --sparse pipe');
-  const sparseTar = await volumeRun(mixedVolume, options, () =>
-    hostTar(mixedVolume, 'host tar --sparse c | tar x', '--sparse'),
+  const sparseTar = await volumeRun(mixedVolume, `${VOLUME}-sparse`, options, () =>
+    hostTar(mixedVolume, `${VOLUME}-sparse`, 'host tar --sparse c | tar x', '--sparse'),
   );
   step('volume: ours, direct');
-  const direct = await migrateVolume('ours, direct', 'direct');
+  const direct = await volumeRun(mixedVolume, VOLUME, options, () =>
+    migrate('ours, direct', { volume_names: [VOLUME], transfer_mode: 'direct' }),
+  );
   step('volume: ours, proxy');
-  const proxy = await migrateVolume('ours, proxy', 'proxy');
+  // The direct copy stays on h2 (see volumeRun): this one arrives under the name the rename policy gives it.
+  await masterSees('dst', `${VOLUME} on ${h2.name}`, hasVolume(VOLUME));
+  const proxy = await volumeRun(mixedVolume, `${VOLUME}${RENAMED}`, options, () =>
+    migrate('ours, proxy', { volume_names: [VOLUME], transfer_mode: 'proxy', conflict_policy: 'rename' }),
+  );
   return { tar, sparseTar, direct, proxy };
 }
 
 /** The usual script: a container's tar on h1 piped through the attach streams into a container's tar on h2. */
 function attachRun(filled: Filled): Promise<Run> {
-  return volumeRun(mixedVolume, filled, async () => {
-    await docker(h2, 'volume', 'create', '--label', `${runLabel}=1`, VOLUME);
+  return volumeRun(mixedVolume, `${VOLUME}-attach`, filled, async () => {
+    await docker(h2, 'volume', 'create', '--label', `${runLabel}=1`, `${VOLUME}-attach`);
     const [from, to] = PIPE_CONTAINERS as [string, string];
     return baseline(
       'docker run tar | docker run -i tar',
       `docker -H '${h1.socket}' run --rm --name ${from} --label ${runLabel}=1 -v ${VOLUME}:/from ${h1.baseImage} tar -C /from -cf - . |` +
-        ` docker -H '${h2.socket}' run --rm -i --name ${to} --label ${runLabel}=1 -v ${VOLUME}:/to ${h2.baseImage} tar -C /to -xf -`,
+        ` docker -H '${h2.socket}' run --rm -i --name ${to} --label ${runLabel}=1 -v ${VOLUME}-attach:/to ${h2.baseImage} tar -C /to -xf -`,
     );
   });
 }
@@ -844,11 +851,11 @@ function attachRun(filled: Filled): Promise<Run> {
 async function filesVolumeRuns(filled: Filled) {
   const options = { source: filled.source, payloadBytes: filled.payloadBytes, cold: true };
   step('100,000 files: host tar pipe, cold caches');
-  const tar = await volumeRun(filesVolume, options, (cache) =>
-    hostTar(filesVolume, `files: host tar c | tar x${cache}`),
+  const tar = await volumeRun(filesVolume, `${FILES_VOLUME}-tar`, options, (cache) =>
+    hostTar(filesVolume, `${FILES_VOLUME}-tar`, `files: host tar c | tar x${cache}`),
   );
   step('100,000 files: ours, direct, cold caches');
-  const direct = await volumeRun(filesVolume, options, (cache) =>
+  const direct = await volumeRun(filesVolume, FILES_VOLUME, options, (cache) =>
     migrate(`files: ours, direct${cache}`, { volume_names: [FILES_VOLUME], transfer_mode: 'direct' }),
   );
   return { tar, direct };

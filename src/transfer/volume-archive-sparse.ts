@@ -13,6 +13,8 @@ export const WRITE_BATCH = 1024 * 1024;
 const MAX_SEGMENTS = 256;
 /** A remainder left in more pieces than this (tiny chunks from the network) is joined: it is under one block. */
 const MAX_CARRIED_SEGMENTS = 16;
+/** Batches written at once while more data arrives: the disk and the network work side by side. */
+const WRITES_AHEAD = 4;
 
 /** True when buffer[start, end) holds only zeros; random data is told apart by its first byte, almost always. */
 export function isZero(buffer: Buffer, start: number, end: number): boolean {
@@ -62,6 +64,9 @@ export class SparseFileWriter {
   private written = 0;
   /** Bytes taken so far, to compare with the size the archive announced. */
   received = 0;
+  /** Writes on their way to the disk (disjoint ranges, so their order does not matter), and the first failure. */
+  private inFlight = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly fd: number,
@@ -92,6 +97,7 @@ export class SparseFileWriter {
   /** Writes what is left and sets the file's size (trailing holes are not written at all). */
   async finish(): Promise<void> {
     await this.flush(true);
+    await this.drain();
     // Growing a file with ftruncate only changes its inode: no reason to go through the thread pool.
     if (this.written < this.size) ftruncateSync(this.fd, this.size);
   }
@@ -141,8 +147,30 @@ export class SparseFileWriter {
       if (segmentEnd >= end) break;
       segmentStart = segmentEnd;
     }
-    await writeAll(this.fd, parts, this.position + start);
+    while (this.inFlight.size >= WRITES_AHEAD) await Promise.race(this.inFlight);
+    this.check();
+    const writing: Promise<void> = writeAll(this.fd, parts, this.position + start)
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(writing));
+    this.inFlight.add(writing);
     this.written = Math.max(this.written, this.position + end);
+  }
+
+  /** Waits for every write started, then reports the first that failed. */
+  async drain(): Promise<void> {
+    await this.settle();
+    this.check();
+  }
+
+  /** Waits for every write started, whatever their outcome: before the descriptor is closed after a failure. */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
   }
 
   /** Drops the first `length` buffered bytes, which are written or skipped. */

@@ -18,6 +18,7 @@ import type { ArchiveStats } from './volume-archive.js';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 
 import { readSmallFile } from './volume-archive-pack.js';
+import { SparseFileWriter } from './volume-archive-sparse.js';
 import { aclXattr, setCapability } from './volume-archive-samples.js';
 import { formatPaxTime } from './volume-archive-tar.js';
 import { nanosecondTimes } from '../platform/file-times.js';
@@ -472,6 +473,21 @@ describe('canceling and failing', () => {
     })();
     await expect(reading).rejects.toMatchObject({ code: 'canceled' });
     await expect(packed.done).rejects.toMatchObject({ code: 'canceled' });
+  });
+
+  it('reports a write that fails while later batches are on their way, and settles them before the close', async () => {
+    const path = join(tempDir(), 'read-only');
+    fs.writeFileSync(path, '');
+    const fd = fs.openSync(path, 'r'); // every write fails with EBADF
+    const writer = new SparseFileWriter(fd, 8 * MiB);
+    const writing = (async (): Promise<void> => {
+      for (let i = 0; i < 8; i++) await writer.write(randomBytes(MiB));
+      await writer.finish();
+    })();
+    await expect(writing).rejects.toMatchObject({ code: 'EBADF' });
+    await writer.settle();
+    fs.closeSync(fd);
+    expect(fs.statSync(path).size).toBe(0);
   });
 
   it('reports a missing volume directory as not_found', async () => {

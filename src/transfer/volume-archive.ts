@@ -214,6 +214,13 @@ export async function unpackToDirectory(
     }
   }
 
+  let lastCreation: Promise<unknown> = Promise.resolve();
+  function oneAtATime<T>(make: () => Promise<T>): Promise<T> {
+    const next = lastCreation.then(make, make);
+    lastCreation = next.catch(() => undefined);
+    return next;
+  }
+
   /**
    * Creates a non-directory entry with `make`, which must fail with EEXIST rather than follow or replace anything
    * (O_EXCL, symlink(2), link(2)); only then is the way cleared and `make` tried once more. In a fresh volume that
@@ -229,12 +236,12 @@ export async function unpackToDirectory(
       throw new AppError('invalid_argument', `the volume archive entry '${raw}' would replace a directory`);
     }
     try {
-      return await make();
+      return await oneAtATime(make);
     } catch (error) {
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
     await clearPath(absolute, relative, raw);
-    return make();
+    return oneAtATime(make);
   }
 
   /**
@@ -294,8 +301,13 @@ export async function unpackToDirectory(
   /** Writes a new file's data; the descriptor stays open for finishFile(). */
   async function writeData(fd: number, chunks: Iterable<Buffer>, size: number): Promise<void> {
     const writer = new SparseFileWriter(fd, size);
-    for (const chunk of chunks) await writer.write(chunk);
-    await writer.finish();
+    try {
+      for (const chunk of chunks) await writer.write(chunk);
+      await writer.finish();
+    } catch (error) {
+      await writer.settle();
+      throw error;
+    }
   }
 
   /**
@@ -370,12 +382,14 @@ export async function unpackToDirectory(
       return;
     }
     const fd = await createFile();
+    const writer = new SparseFileWriter(fd, entry.sparse?.realSize ?? entry.size);
     try {
-      const writer = new SparseFileWriter(fd, entry.sparse?.realSize ?? entry.size);
       await writeRegions(writer, entry);
       if (writer.received !== entry.size) throw corrupt('a file ends early');
       await writer.finish();
     } catch (error) {
+      // No write may still be using the descriptor when it is closed (its number could be reused at once).
+      await writer.settle();
       closeQuietly(fd);
       throw error;
     }
