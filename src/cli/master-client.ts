@@ -77,6 +77,15 @@ export interface MigrationJson {
   started_at: string | null;
   completed_at: string | null;
   downtime_ms: number | null;
+  /** Absent from masters older than the downtime breakdown. */
+  downtime_phases?: {
+    stop_ms: number | null;
+    final_sync_ms: number | null;
+    apply_ms: number | null;
+    start_ms: number | null;
+    ready_ms: number | null;
+  } | null;
+  rounds?: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
   error: string | null;
   source_worker_id: string;
   target_worker_id: string;

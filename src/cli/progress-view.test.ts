@@ -285,6 +285,26 @@ describe('summaryText', () => {
     );
   });
 
+  it('says where the downtime went and what each copy round sent', () => {
+    const done = migration({
+      status: 'completed',
+      phase: 'done',
+      progress: 1,
+      bytes_transferred: 1_100_000_000,
+      total_bytes: 1_100_000_000,
+      completed_at: '2026-01-02T10:01:13.000Z',
+      downtime_ms: 1_460,
+      downtime_phases: { stop_ms: 310, final_sync_ms: 820, apply_ms: null, start_ms: 230, ready_ms: 100 },
+      rounds: [
+        { round: 1, final: false, bytes: 1024 ** 3, duration_ms: 4_100, files: 2003 },
+        { round: 2, final: true, bytes: 3 * 1024 ** 2, duration_ms: 820, files: 5 },
+      ],
+    });
+    const text = summaryText(done, WORKERS);
+    expect(text).toContain('  downtime:  1.5s (stop 310ms, final copy 820ms, start 230ms, ready 100ms)\n');
+    expect(text).toContain('  rounds:    2 (1.0 GiB in 4.1s, final 3.0 MiB in 820ms)\n');
+  });
+
   it('gives the reason of a rolled back migration', () => {
     const failed = migration({
       status: 'rolled_back',

@@ -200,9 +200,34 @@ function elapsedMs(migration: MigrationJson): number | undefined {
   return Number.isNaN(from) || Number.isNaN(to) ? undefined : Math.max(0, to - from);
 }
 
+/** "stop 310ms, final copy 820ms, create 40ms, start 230ms, ready 100ms": where the downtime went. */
+function downtimePhasesText(phases: NonNullable<MigrationJson['downtime_phases']>): string {
+  const parts: [string, number | null][] = [
+    ['stop', phases.stop_ms],
+    ['final copy', phases.final_sync_ms],
+    ['create', phases.apply_ms],
+    ['start', phases.start_ms],
+    ['ready', phases.ready_ms],
+  ];
+  return parts
+    .filter((part): part is [string, number] => part[1] !== null)
+    .map(([name, ms]) => `${name} ${humanDuration(ms)}`)
+    .join(', ');
+}
+
+/** "3 (1.0 GiB in 4.1s, 12 MiB in 350ms, final 3.0 MiB in 820ms)": each copy round of the volumes. */
+function roundsText(rounds: NonNullable<MigrationJson['rounds']>): string {
+  const each = rounds.map(
+    (r) => `${r.final ? 'final ' : ''}${humanBytes(r.bytes)} in ${humanDuration(r.duration_ms)}`,
+  );
+  return `${rounds.length} (${each.join(', ')})`;
+}
+
 /** The end of a run: status, duration, downtime, bytes, each resource, and the error when there is one. */
 export function summaryText(migration: MigrationJson, workers: WorkerNames): string {
-  const downtime = migration.downtime_ms === null ? 'none measured' : humanDuration(migration.downtime_ms);
+  let downtime = migration.downtime_ms === null ? 'none measured' : humanDuration(migration.downtime_ms);
+  const phases = migration.downtime_phases;
+  if (migration.downtime_ms !== null && phases) downtime += ` (${downtimePhasesText(phases)})`;
   const lines = [
     `Migration ${migration.id} ${STATUS_WORDS[migration.status]}`,
     `  from:      ${workers.source} to ${workers.target}`,
@@ -210,6 +235,8 @@ export function summaryText(migration: MigrationJson, workers: WorkerNames): str
     `  downtime:  ${downtime}`,
     `  moved:     ${movedOfTotal(migration, ' of ')}`,
   ];
+  const rounds = migration.rounds ?? [];
+  if (rounds.length > 1 || rounds.some((r) => !r.final)) lines.push(`  rounds:    ${roundsText(rounds)}`);
   if (migration.error !== null && migration.error !== '') lines.push(`  reason:    ${migration.error}`);
   let text = `${lines.join('\n')}\n`;
   if (migration.resources.length > 0) text += `\n${renderTable(summaryColumns, migration.resources)}`;

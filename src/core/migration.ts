@@ -169,6 +169,43 @@ export interface MigrationProgressState {
   switchedOverAt?: string;
 }
 
+/**
+ * Where a migration's downtime went, on the master's monotonic clock, from the request to stop the first source
+ * container: stopping the source, copying what changed since the last copy made while it ran (all of it, cold),
+ * creating the target's containers, starting them (until running) and waiting until they are ready (healthy, or
+ * running when they have no health check). The phases add up to `downtimeMs`; a phase not reached is null.
+ */
+export interface DowntimeBreakdown {
+  stopMs: number | null;
+  finalSyncMs: number | null;
+  applyMs: number | null;
+  startMs: number | null;
+  readyMs: number | null;
+}
+
+/** One copy of the volumes: a pre-copy round while the source runs (warm), or the copy made with it stopped. */
+export interface SyncRound {
+  /** 1, 2, … in order; the final round (source stopped) has `final: true`. A cold copy is one final round. */
+  round: number;
+  final: boolean;
+  /** Bytes sent on the wire for the round, every volume together. */
+  bytes: number;
+  durationMs: number;
+  /** Files read and sent (whole or in part) in the round. */
+  files: number;
+}
+
+/** What a migration's timing was; filled in as it runs. */
+export interface MigrationTiming {
+  downtime: DowntimeBreakdown | null;
+  rounds: SyncRound[];
+}
+
+/** Timing of a migration that has not stopped anything nor copied anything yet. */
+export function emptyTiming(): MigrationTiming {
+  return { downtime: null, rounds: [] };
+}
+
 export interface MigrationRecord {
   id: string;
   status: MigrationStatus;
@@ -185,6 +222,7 @@ export interface MigrationRecord {
   startedAt: string | null;
   completedAt: string | null;
   downtimeMs: number | null;
+  timing: MigrationTiming;
   error: string | null;
   cancelRequested: boolean;
   state: MigrationProgressState;

@@ -1,12 +1,17 @@
 // The master's Prometheus metrics, with the names of the product description; one registry per master.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+import type { MigrationRecord } from '../core/migration.js';
+
 export interface MasterMetrics {
   registry: Registry;
   transferBytes: Counter;
   transferDuration: Histogram;
   activeMigrations: Gauge;
   migrations: Counter<'status'>;
+  downtime: Histogram<'mode'>;
+  syncRounds: Histogram<'mode'>;
+  syncRoundBytes: Histogram<'final'>;
   connectedPeers: Gauge;
   dockerOperations: Counter<'operation' | 'outcome'>;
   httpRequests: Counter<'method' | 'route' | 'status'>;
@@ -40,6 +45,27 @@ export function createMasterMetrics(options: { onlineWorkers: () => number }): M
       labelNames: ['status'],
       registers: [registry],
     }),
+    downtime: new Histogram({
+      name: 'docker_migrate_downtime_seconds',
+      help: 'Downtime of completed migrations that stopped a container: from the stop request until the target is ready.',
+      labelNames: ['mode'],
+      buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+      registers: [registry],
+    }),
+    syncRounds: new Histogram({
+      name: 'docker_migrate_sync_rounds',
+      help: 'Copy rounds per completed migration that copied volumes (cold: 1; warm: the pre-copy rounds and the final one).',
+      labelNames: ['mode'],
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16],
+      registers: [registry],
+    }),
+    syncRoundBytes: new Histogram({
+      name: 'docker_migrate_sync_round_bytes',
+      help: 'Bytes sent per copy round of volumes; final="true" for the round made with the source stopped.',
+      labelNames: ['final'],
+      buckets: [1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11],
+      registers: [registry],
+    }),
     connectedPeers: new Gauge({
       name: 'docker_migrate_connected_peers',
       help: 'Workers online (connected, heartbeats arriving).',
@@ -61,4 +87,14 @@ export function createMasterMetrics(options: { onlineWorkers: () => number }): M
       registers: [registry],
     }),
   };
+}
+
+/** Records a completed migration's downtime and copy rounds. */
+export function observeMigrationTiming(metrics: MasterMetrics, migration: MigrationRecord): void {
+  const mode = migration.request.mode;
+  if (migration.downtimeMs !== null) metrics.downtime.observe({ mode }, migration.downtimeMs / 1000);
+  const { rounds } = migration.timing;
+  if (rounds.length === 0) return;
+  metrics.syncRounds.observe({ mode }, rounds.length);
+  for (const round of rounds) metrics.syncRoundBytes.observe({ final: String(round.final) }, round.bytes);
 }

@@ -4,6 +4,7 @@
 import { AppError } from '../core/errors.js';
 import type { ContainerDetails, ImageDetails } from '../core/docker-resources.js';
 import {
+  emptyTiming,
   isFinished,
   type Finding,
   type MigrationEvent,
@@ -257,6 +258,7 @@ export class MigrationService {
       startedAt: null,
       completedAt: null,
       downtimeMs: null,
+      timing: emptyTiming(),
       error: null,
       cancelRequested: false,
       state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },

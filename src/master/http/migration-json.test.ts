@@ -78,10 +78,74 @@ describe('migrationJson', () => {
       startedAt: measuredAt,
       completedAt: null,
       downtimeMs: null,
+      timing: { downtime: null, rounds: [] },
       error: null,
       cancelRequested: false,
       state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
     } satisfies MigrationRecord;
     expect(migrationJson(record)).toMatchObject({ bytes_transferred: 212_000_000, total_bytes: 212_000_000 });
   });
+
+  it('shows the downtime broken into its phases and each copy round, in snake_case milliseconds', () => {
+    const json = migrationJson(
+      completedWarm({
+        downtime: { stopMs: 310, finalSyncMs: 820, applyMs: 40, startMs: 230, readyMs: null },
+        rounds: [
+          { round: 1, final: false, bytes: 1_073_741_824, durationMs: 4100, files: 2003 },
+          { round: 2, final: true, bytes: 9_437_184, durationMs: 820, files: 5 },
+        ],
+      }),
+    );
+    expect(json.downtime_phases).toEqual({
+      stop_ms: 310,
+      final_sync_ms: 820,
+      apply_ms: 40,
+      start_ms: 230,
+      ready_ms: null,
+    });
+    expect(json.rounds).toEqual([
+      { round: 1, final: false, bytes: 1_073_741_824, duration_ms: 4100, files: 2003 },
+      { round: 2, final: true, bytes: 9_437_184, duration_ms: 820, files: 5 },
+    ]);
+    expect(migrationJson(completedWarm({ downtime: null, rounds: [] }))).toMatchObject({
+      downtime_phases: null,
+      rounds: [],
+    });
+  });
 });
+
+function completedWarm(timing: MigrationRecord['timing']): MigrationRecord {
+  return {
+    id: 'm-2',
+    status: 'completed',
+    phase: 'done',
+    request: {
+      sourceWorkerId: 'a',
+      targetWorkerId: 'b',
+      containers: ['web'],
+      images: [],
+      volumes: [],
+      networks: [],
+      composeProjects: [],
+      mode: 'warm',
+      strategy: 'full',
+      transferMode: 'auto',
+      conflictPolicy: 'fail',
+      sourcePolicy: 'keep_stopped',
+      bindMounts: {},
+    },
+    plan: { resources: [], findings: [], totalBytes: 0 },
+    progress: 1,
+    bytesTransferred: 0,
+    totalBytes: 0,
+    rateBytesPerSecond: 0,
+    createdAt: measuredAt,
+    startedAt: measuredAt,
+    completedAt: measuredAt,
+    downtimeMs: 1400,
+    timing,
+    error: null,
+    cancelRequested: false,
+    state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
+  };
+}

@@ -1,5 +1,6 @@
 // The REST API's JSON shapes (snake_case) for migrations, their plans, findings and events.
 import type {
+  DowntimeBreakdown,
   Finding,
   MigrationEvent,
   MigrationPlan,
@@ -99,6 +100,18 @@ export function migrationEventJson(event: MigrationEvent): MigrationEventJson {
   };
 }
 
+/** The downtime's phases in milliseconds (null: not reached), or null when nothing was stopped. */
+function downtimePhasesJson(downtime: DowntimeBreakdown | null): Record<string, number | null> | null {
+  if (!downtime) return null;
+  return {
+    stop_ms: downtime.stopMs,
+    final_sync_ms: downtime.finalSyncMs,
+    apply_ms: downtime.applyMs,
+    start_ms: downtime.startMs,
+    ready_ms: downtime.readyMs,
+  };
+}
+
 /** A migration as the API shows it; `events` only on the single-migration answer. */
 export function migrationJson(
   migration: MigrationRecord,
@@ -118,6 +131,14 @@ export function migrationJson(
     started_at: migration.startedAt,
     completed_at: migration.completedAt,
     downtime_ms: migration.downtimeMs,
+    downtime_phases: downtimePhasesJson(migration.timing.downtime),
+    rounds: migration.timing.rounds.map((r) => ({
+      round: r.round,
+      final: r.final,
+      bytes: r.bytes,
+      duration_ms: r.durationMs,
+      files: r.files,
+    })),
     error: migration.error,
     cancel_requested: migration.cancelRequested,
     source_worker_id: request.sourceWorkerId,

@@ -159,6 +159,14 @@ async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
     .execute();
 }
 
+/** Where a migration's downtime went, and its copy rounds: one JSON column, read whole with the migration. */
+async function addMigrationTiming(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .alterTable('migrations')
+    .addColumn('timing_json', 'text', (col) => col.notNull().defaultTo('{}'))
+    .execute();
+}
+
 /**
  * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
  * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
@@ -168,6 +176,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0002_migrations': { up: inTransaction(createMigrationTables) },
   '0003_sessions': { up: inTransaction(createSessionTable) },
   '0004_migration_locks': { up: inTransaction(createMigrationLockTable) },
+  '0005_migration_timing': { up: inTransaction(addMigrationTiming) },
 };
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */

@@ -89,6 +89,8 @@ export interface MigrationsTable {
   started_at: string | null;
   completed_at: string | null;
   downtime_ms: number | null;
+  /** JSON of MigrationTiming: the downtime's phases and the copy rounds (schema 0005; '{}' in older rows). */
+  timing_json: Generated<string>;
   error: string | null;
   /** 0 or 1: SQLite has no boolean type. */
   cancel_requested: number;

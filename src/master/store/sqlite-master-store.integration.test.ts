@@ -64,6 +64,7 @@ function migration(id: string, createdAt: string): MigrationRecord {
     startedAt: createdAt,
     completedAt: '2025-01-02T03:10:00.000Z',
     downtimeMs: 2500,
+    timing: { downtime: null, rounds: [] },
     error: null,
     cancelRequested: false,
     state: {

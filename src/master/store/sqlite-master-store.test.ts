@@ -132,6 +132,13 @@ function migration(overrides: Partial<MigrationRecord> = {}): MigrationRecord {
     startedAt: '2025-01-02T03:04:06.000Z',
     completedAt: null,
     downtimeMs: null,
+    timing: {
+      downtime: { stopMs: 120, finalSyncMs: 840, applyMs: 95, startMs: 310, readyMs: null },
+      rounds: [
+        { round: 1, final: false, bytes: 5 * 2 ** 30, durationMs: 41_000, files: 1200 },
+        { round: 2, final: true, bytes: 3_500_000, durationMs: 840, files: 7 },
+      ],
+    },
     error: null,
     cancelRequested: false,
     state: {
@@ -527,6 +534,35 @@ describe('migrations', () => {
     await store.insertMigration(migration());
 
     expect(await store.getMigration('m-000000000001')).toEqual(migration());
+  });
+
+  it('reads a migration written before the timing column as one with no downtime phases and no rounds', async () => {
+    const database = new BetterSqlite3(':memory:');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const { '0005_migration_timing': _timing, ...before } = MIGRATIONS;
+    await migrateToLatest(db, ':memory:', before);
+    const row = { ...migration(), timing: undefined };
+    database
+      .prepare(
+        `insert into migrations (id, status, phase, request_json, plan_json, state_json, created_at)
+         values (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        row.id,
+        row.status,
+        row.phase,
+        JSON.stringify(row.request),
+        JSON.stringify(row.plan),
+        '{}',
+        row.createdAt,
+      );
+    await migrateToLatest(db, ':memory:');
+    const old = new SqliteMasterStore(db, ':memory:');
+    try {
+      expect((await old.getMigration(row.id))?.timing).toEqual({ downtime: null, rounds: [] });
+    } finally {
+      await old.close();
+    }
   });
 
   it('returns a finished migration with its times, downtime, error and cancel flag', async () => {

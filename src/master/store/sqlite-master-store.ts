@@ -12,6 +12,7 @@ import type {
   MigrationEvent,
   MigrationPlan,
   MigrationProgressState,
+  MigrationTiming,
   MigrationRecord,
   MigrationRequest,
   MigrationStatus,
@@ -656,6 +657,7 @@ function toMigrationRow(migration: MigrationRecord): Insertable<MigrationsTable>
     started_at: migration.startedAt,
     completed_at: migration.completedAt,
     downtime_ms: migration.downtimeMs,
+    timing_json: JSON.stringify(migration.timing),
     error: migration.error,
     cancel_requested: migration.cancelRequested ? 1 : 0,
   };
@@ -677,9 +679,16 @@ function toMigrationPatch(patch: Partial<Omit<MigrationRecord, 'id'>>): Updateab
   if (patch.startedAt !== undefined) row.started_at = patch.startedAt;
   if (patch.completedAt !== undefined) row.completed_at = patch.completedAt;
   if (patch.downtimeMs !== undefined) row.downtime_ms = patch.downtimeMs;
+  if (patch.timing !== undefined) row.timing_json = JSON.stringify(patch.timing);
   if (patch.error !== undefined) row.error = patch.error;
   if (patch.cancelRequested !== undefined) row.cancel_requested = patch.cancelRequested ? 1 : 0;
   return row;
+}
+
+/** A row's timing; rows written before schema 0005 hold '{}'. */
+function parseTiming(json: string): MigrationTiming {
+  const parsed = JSON.parse(json) as Partial<MigrationTiming>;
+  return { downtime: parsed.downtime ?? null, rounds: parsed.rounds ?? [] };
 }
 
 function fromMigrationRow(row: Selectable<MigrationsTable>): MigrationRecord {
@@ -697,6 +706,7 @@ function fromMigrationRow(row: Selectable<MigrationsTable>): MigrationRecord {
     startedAt: row.started_at,
     completedAt: row.completed_at,
     downtimeMs: row.downtime_ms,
+    timing: parseTiming(row.timing_json),
     error: row.error,
     cancelRequested: row.cancel_requested === 1,
     state: JSON.parse(row.state_json) as MigrationProgressState,

@@ -55,6 +55,22 @@ export interface MigrationEventJson {
   resource?: { type: string; name: string };
 }
 
+export interface DowntimePhasesJson {
+  stop_ms: number | null;
+  final_sync_ms: number | null;
+  apply_ms: number | null;
+  start_ms: number | null;
+  ready_ms: number | null;
+}
+
+export interface SyncRoundJson {
+  round: number;
+  final: boolean;
+  bytes: number;
+  duration_ms: number;
+  files: number;
+}
+
 export interface MigrationJson {
   id: string;
   status: MigrationStatus;
@@ -67,6 +83,10 @@ export interface MigrationJson {
   started_at: string | null;
   completed_at: string | null;
   downtime_ms: number | null;
+  /** Where the downtime went (ms; null: not reached); null when nothing was stopped. */
+  downtime_phases: DowntimePhasesJson | null;
+  /** Copies of the volumes: pre-copy rounds while the source ran (warm), then the one with it stopped. */
+  rounds: SyncRoundJson[];
   error: string | null;
   cancel_requested: boolean;
   source_worker_id: string;

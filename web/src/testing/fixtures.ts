@@ -262,6 +262,8 @@ export function migration(partial: Partial<MigrationJson> = {}): MigrationJson {
     started_at: '2026-11-29T11:59:01.000Z',
     completed_at: null,
     downtime_ms: null,
+    downtime_phases: null,
+    rounds: [],
     error: null,
     cancel_requested: false,
     source_worker_id: 'w-alpha',

@@ -190,6 +190,48 @@ describe('MigrationPage', () => {
     expect(result.closest('[aria-live="polite"]')).not.toBeNull();
   });
 
+  it('breaks the downtime into its phases and lists each copy round with what it sent', async () => {
+    renderMigration(
+      migration({
+        status: 'completed',
+        phase: 'done',
+        mode: 'warm',
+        progress: 1,
+        completed_at: '2026-11-29T12:00:31.000Z',
+        downtime_ms: 1460,
+        downtime_phases: { stop_ms: 310, final_sync_ms: 820, apply_ms: null, start_ms: 230, ready_ms: 100 },
+        rounds: [
+          { round: 1, final: false, bytes: 1024 * MIB, duration_ms: 4100, files: 2003 },
+          { round: 2, final: false, bytes: 12 * MIB, duration_ms: 350, files: 14 },
+          { round: 3, final: true, bytes: 3 * MIB, duration_ms: 820, files: 5 },
+        ],
+        events: [...RUNNING_EVENTS, event(9, 'done', 'migration completed')],
+      }),
+    );
+    const heading = await screen.findByRole('heading', { name: 'Downtime and copy rounds' });
+    const card = heading.closest('section') as HTMLElement;
+    expect(card).toHaveTextContent('Down for 1.5 s');
+    const phases = within(card).getByLabelText('Downtime by phase');
+    const shown = (label: string) => within(phases).getByText(label).nextElementSibling?.textContent;
+    expect(shown('Stop source')).toBe('310 ms');
+    expect(shown('Final copy')).toBe('820 ms');
+    expect(shown('Create')).toBe('not reached');
+    expect(shown('Start')).toBe('230 ms');
+    expect(shown('Until ready')).toBe('100 ms');
+    const rows = within(within(card).getByRole('table', { name: 'Copy rounds' })).getAllByRole('row');
+    expect(rows.slice(1).map((row) => row.textContent)).toEqual([
+      '1running1.0 GiB4.1 s2,003',
+      '2running12 MiB350 ms14',
+      '3stopped (final)3.0 MiB820 ms5',
+    ]);
+  });
+
+  it('shows no timing card before anything stopped or was copied', async () => {
+    renderMigration(RUNNING);
+    await screen.findByRole('heading', { name: 'Progress' });
+    expect(screen.queryByRole('heading', { name: 'Downtime and copy rounds' })).not.toBeInTheDocument();
+  });
+
   it('says that nothing had to stop when the migration moved no running container', async () => {
     renderMigration(
       migration({

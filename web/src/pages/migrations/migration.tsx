@@ -33,6 +33,7 @@ import { MigrationEventLog } from './migration-event-log';
 import { useMigration } from './migration-queries';
 import { MigrationResources } from './migration-resources';
 import { MigrationResult } from './migration-result';
+import { MigrationTiming, hasTiming } from './migration-timing';
 
 function Figure({ term, children }: { term: string; children: ReactNode }) {
   return (
@@ -117,6 +118,11 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
             <Progress migration={migration} />
           </div>
         </Card>
+        {hasTiming(migration) && (
+          <Card title="Downtime and copy rounds">
+            <MigrationTiming migration={migration} />
+          </Card>
+        )}
         <Card title={`Resources (${migration.resources.length})`}>
           <MigrationResources resources={migration.resources} />
         </Card>
