@@ -60,7 +60,21 @@ export interface MigrationRequest {
    * finding blocks the migration until it is named here. Absent in records made before the field existed.
    */
   acknowledge?: string[];
+  /**
+   * Warm mode: pre-copying stops once the last round's copy, made again with the source stopped, would fit in
+   * this many milliseconds (DEFAULT_DOWNTIME_BUDGET_MS when absent).
+   */
+  downtimeBudgetMs?: number;
+  /** Warm mode: pre-copy rounds at most before the source is stopped anyway (DEFAULT_MAX_ROUNDS when absent). */
+  maxRounds?: number;
 }
+
+/** Warm mode's defaults: stop pre-copying when the final round would take at most 2 s, or after 8 rounds. */
+export const DEFAULT_DOWNTIME_BUDGET_MS = 2_000;
+export const DEFAULT_MAX_ROUNDS = 8;
+/** What a request may ask for: a budget from 100 ms to 10 min, 1 to 32 rounds. */
+export const DOWNTIME_BUDGET_RANGE_MS = { min: 100, max: 600_000 } as const;
+export const MAX_ROUNDS_RANGE = { min: 1, max: 32 } as const;
 
 export type FindingSeverity = 'error' | 'warning' | 'info';
 

@@ -536,6 +536,38 @@ describe('migration requests', () => {
     expect(response.statusCode).toBe(200);
     expect(planned.mock.calls[0]?.[0]).toMatchObject({ volumes: ['data'], compression });
   });
+
+  it.each([
+    [
+      { mode: 'warm', downtime_budget: '500ms', max_rounds: 4 },
+      { downtimeBudgetMs: 500, maxRounds: 4 },
+    ],
+    [{ mode: 'warm', downtime_budget: 1500 }, { downtimeBudgetMs: 1500 }],
+  ])('passes a warm migration’s budget and rounds on as milliseconds (%j)', async (fields, expected) => {
+    const { response, planned } = await dryRun(fields);
+    expect(response.statusCode).toBe(200);
+    expect(planned.mock.calls[0]?.[0]).toMatchObject({ mode: 'warm', ...expected });
+  });
+
+  it.each([
+    [
+      { downtime_budget: '2s' },
+      'downtime_budget and max_rounds apply to warm migrations only; this one is "cold"',
+    ],
+    [{ mode: 'warm', downtime_budget: 'soon' }, 'invalid duration "soon"'],
+    [
+      { mode: 'warm', downtime_budget: '20ms' },
+      'downtime_budget must be between 100 ms and 10 min, not 20 ms',
+    ],
+    [{ mode: 'warm', max_rounds: 0 }, 'invalid migration request: max_rounds: '],
+  ])('refuses %j with a JSON 400 that says what is wrong', async (fields, message) => {
+    const { response, planned } = await dryRun(fields);
+    expect(response.statusCode).toBe(400);
+    const { error } = response.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toContain(message);
+    expect(planned).not.toHaveBeenCalled();
+  });
 });
 
 describe('errors', () => {

@@ -7,6 +7,7 @@ import type {
   MigrationRecord,
   PlannedResource,
 } from '../../core/migration.js';
+import { DEFAULT_DOWNTIME_BUDGET_MS, DEFAULT_MAX_ROUNDS } from '../../core/migration.js';
 import { resourceTotalBytes } from '../../core/migration-progress.js';
 
 export interface FindingJson {
@@ -150,6 +151,12 @@ export function migrationJson(
     conflict_policy: request.conflictPolicy,
     source_policy: request.sourcePolicy,
     acknowledge: request.acknowledge ?? [],
+    ...(request.mode === 'warm'
+      ? {
+          downtime_budget_ms: request.downtimeBudgetMs ?? DEFAULT_DOWNTIME_BUDGET_MS,
+          max_rounds: request.maxRounds ?? DEFAULT_MAX_ROUNDS,
+        }
+      : {}),
     switched_over_at: migration.state.switchedOverAt ?? null,
     resources: migration.plan.resources.map(resourceJson),
     findings: migration.plan.findings.map(findingJson),

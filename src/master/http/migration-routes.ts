@@ -3,7 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 
 import { AppError } from '../../core/errors.js';
-import type { MigrationRequest, MigrationStatus } from '../../core/migration.js';
+import {
+  DOWNTIME_BUDGET_RANGE_MS,
+  MAX_ROUNDS_RANGE,
+  type MigrationRequest,
+  type MigrationStatus,
+} from '../../core/migration.js';
+import { parseDuration } from '../../platform/duration.js';
 import type { MasterContext } from '../master-context.js';
 import { findingJson, migrationJson, planJson } from './migration-json.js';
 import { ID_PARAMS } from './route-schemas.js';
@@ -40,9 +46,23 @@ const MIGRATION_BODY = z
       .array(z.string().regex(/^[a-z_]{1,64}$/, 'finding codes are lower-case words'))
       .max(50)
       .default([]),
+    downtime_budget: z.union([z.string(), z.number()]).optional(),
+    max_rounds: z.number().int().min(MAX_ROUNDS_RANGE.min).max(MAX_ROUNDS_RANGE.max).optional(),
     dry_run: z.boolean().default(false),
   })
   .strict();
+
+/** `downtime_budget` as milliseconds: "2s", "500ms" or a number of milliseconds, within the allowed range. */
+function downtimeBudgetMs(value: string | number): number {
+  const ms = parseDuration(value);
+  const { min, max } = DOWNTIME_BUDGET_RANGE_MS;
+  if (ms < min || ms > max)
+    throw new AppError(
+      'invalid_argument',
+      `downtime_budget must be between ${String(min)} ms and ${String(max / 60_000)} min, not ${String(ms)} ms`,
+    );
+  return ms;
+}
 
 const LIST_QUERY = {
   type: 'object',
@@ -88,6 +108,11 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
       'invalid_argument',
       'the "incremental" strategy is not available yet; use "full" (every migration copies everything)',
     );
+  if (value.mode !== 'warm' && (value.downtime_budget !== undefined || value.max_rounds !== undefined))
+    throw new AppError(
+      'invalid_argument',
+      `downtime_budget and max_rounds apply to warm migrations only; this one is "${value.mode}"`,
+    );
   const bindMounts: MigrationRequest['bindMounts'] = {};
   for (const [path, rule] of Object.entries(value.bind_mounts)) {
     if (typeof rule !== 'string') bindMounts[path] = rule;
@@ -113,6 +138,10 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
       sourcePolicy: value.source_policy,
       bindMounts,
       acknowledge: value.acknowledge,
+      ...(value.downtime_budget === undefined
+        ? {}
+        : { downtimeBudgetMs: downtimeBudgetMs(value.downtime_budget) }),
+      ...(value.max_rounds === undefined ? {} : { maxRounds: value.max_rounds }),
     },
   };
 }
