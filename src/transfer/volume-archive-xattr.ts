@@ -107,7 +107,9 @@ export class XattrWriter {
    */
   prune(path: string, keep: readonly Xattr[], what: string): void {
     // @napi-rs/xattr has removeAttributeSync; the platform's binding type does not list it yet.
-    const binding = xattrBinding() as XattrBinding & { removeAttributeSync?: (path: string, name: string) => void };
+    const binding = xattrBinding() as XattrBinding & {
+      removeAttributeSync?: (path: string, name: string) => void;
+    };
     let names: string[];
     try {
       names = binding.listAttributesSync(path);

@@ -265,7 +265,13 @@ export async function unpackToDirectory(
    * then times, then close, whatever happens. All of them only change the inode in memory, so they are made
    * synchronously (see volume-archive-fd.ts).
    */
-  function finishFile(fd: number, absolute: string, meta: EntryMetadata, raw: string, existing = false): void {
+  function finishFile(
+    fd: number,
+    absolute: string,
+    meta: EntryMetadata,
+    raw: string,
+    existing = false,
+  ): void {
     let failure: { error: unknown } | undefined;
     try {
       try {
@@ -537,7 +543,10 @@ export async function unpackToDirectory(
     if (entry.ours?.get('patch') !== '1' || entry.type !== 'file')
       throw corrupt(`the entry '${entry.name}' carries sync records we do not know`);
     if (knownDirectories.has(relative))
-      throw new AppError('invalid_argument', `the volume archive entry '${entry.name}' would replace a directory`);
+      throw new AppError(
+        'invalid_argument',
+        `the volume archive entry '${entry.name}' would replace a directory`,
+      );
     const verified = await applyPatch(absolute, entry, reader.body(), {
       raw: entry.name,
       finish: (fd) => {

@@ -18,8 +18,7 @@ export const SYNC_BLOCK = 8192;
 /** Bytes of one block digest (XXH3-64): enough, since every patched file is verified by its whole XXH3-128. */
 export const BLOCK_DIGEST = 8;
 
-export type ManifestType =
-  'file' | 'directory' | 'symlink' | 'fifo' | 'character-device' | 'block-device';
+export type ManifestType = 'file' | 'directory' | 'symlink' | 'fifo' | 'character-device' | 'block-device';
 
 /** What a round saw of one path. Times in ns since the epoch; numbers as lstat gave them. */
 export interface ManifestEntry {
@@ -276,7 +275,10 @@ export async function parseManifest(data: Buffer): Promise<Manifest> {
       entry.blockSize = input.u32();
       entry.digest = input.bytes();
       entry.blocks = input.bytes();
-      if (entry.blockSize === 0 || entry.blocks.length !== blockCount(entry.size, entry.blockSize) * BLOCK_DIGEST)
+      if (
+        entry.blockSize === 0 ||
+        entry.blocks.length !== blockCount(entry.size, entry.blockSize) * BLOCK_DIGEST
+      )
         throw corrupt(`the blocks of '${path}' do not match its size`);
     }
     manifest.set(path, entry);

@@ -73,7 +73,10 @@ export async function applyPatch(
 ): Promise<boolean> {
   const expected = entry.ours?.get('digest');
   if (expected === undefined || !/^[0-9a-f]{32}$/.test(expected))
-    throw new AppError('invalid_argument', `the volume archive's patch of '${options.raw}' has no valid digest`);
+    throw new AppError(
+      'invalid_argument',
+      `the volume archive's patch of '${options.raw}' has no valid digest`,
+    );
   let fd: number;
   try {
     // O_NOFOLLOW: a symlink put in the file's place fails with ELOOP; O_NONBLOCK: a FIFO does not wait.
@@ -100,7 +103,8 @@ export async function applyPatch(
           offset = regions[index]?.offset ?? 0;
           left = regions[index]?.length ?? 0;
         }
-        if (left === 0) throw new AppError('invalid_argument', `the patch of '${options.raw}' has too much data`);
+        if (left === 0)
+          throw new AppError('invalid_argument', `the patch of '${options.raw}' has too much data`);
         const part = rest.subarray(0, Math.min(left, rest.length));
         await writeFully(fd, part, offset);
         offset += part.length;
@@ -109,7 +113,10 @@ export async function applyPatch(
       }
     }
     if (received !== entry.size)
-      throw new AppError('invalid_argument', `the volume archive is corrupt: the patch of '${options.raw}' ends early`);
+      throw new AppError(
+        'invalid_argument',
+        `the volume archive is corrupt: the patch of '${options.raw}' ends early`,
+      );
     ftruncateSync(fd, entry.sparse?.realSize ?? entry.size);
     const verified = (await fileDigest(fd)) === expected;
     options.pruneXattrs();

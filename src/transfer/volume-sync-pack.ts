@@ -263,7 +263,11 @@ class ChangePacker {
   private async *folder(folder: Folder, relative: string): AsyncGenerator<Buffer> {
     try {
       const info = fstatSync(folder.fd, { bigint: true });
-      const xattrs = await this.xattrReader.read(`${FOLDER_FDS}/${String(folder.fd)}/.`, info.dev, folder.absolute);
+      const xattrs = await this.xattrReader.read(
+        `${FOLDER_FDS}/${String(folder.fd)}/.`,
+        info.dev,
+        folder.absolute,
+      );
       this.stats.walked += 1;
       this.stats.directories += 1;
       this.manifest.set(relative, this.record(info, 'directory', xattrs));
@@ -342,7 +346,7 @@ class ChangePacker {
       record.linkTarget = target;
       yield encodeHeader({ ...header, type: 'symlink', linkname: target });
     } else if (type === 'fifo') yield encodeHeader({ ...header, type: 'fifo' });
-    else yield encodeHeader({ ...header, type, ...deviceNumbers(Number(info.rdev)) } as TarHeader);
+    else yield encodeHeader({ ...header, type, ...deviceNumbers(Number(info.rdev)) });
     this.manifest.set(relative, record);
     this.stats.others += 1;
   }
@@ -362,7 +366,12 @@ class ChangePacker {
     return info.nlink > 1n ? 'whole' : 'patch';
   }
 
-  private async *file(parent: Folder, name: string, relative: string, info: BigIntStats): AsyncGenerator<Buffer> {
+  private async *file(
+    parent: Folder,
+    name: string,
+    relative: string,
+    info: BigIntStats,
+  ): AsyncGenerator<Buffer> {
     const inodeKey = `${String(info.dev)}:${String(info.ino)}`;
     const group = info.nlink > 1n ? this.inodes.get(inodeKey) : undefined;
     if (group?.sentAs !== undefined) {
@@ -402,7 +411,8 @@ class ChangePacker {
       const record = this.record(opened, 'file', xattrs);
       const base = this.options.base?.get(relative);
       this.stats.reread += 1;
-      if (decision === 'patch' && base !== undefined) yield* this.patch(fd, absolute, relative, opened, xattrs, record, base);
+      if (decision === 'patch' && base !== undefined)
+        yield* this.patch(fd, absolute, relative, opened, xattrs, record, base);
       else yield* this.whole(fd, absolute, relative, opened, xattrs, record);
       const after = fstatSync(fd, { bigint: true });
       if (after.size !== opened.size || after.ctimeNs !== opened.ctimeNs) record.dirty = true;
@@ -425,7 +435,8 @@ class ChangePacker {
   ): AsyncGenerator<Buffer> {
     const size = Number(info.size);
     const regions = dataRegions(fd, size);
-    const sparse = size > 0 && !(regions.length === 1 && regions[0]?.offset === 0 && regions[0].length === size);
+    const sparse =
+      size > 0 && !(regions.length === 1 && regions[0]?.offset === 0 && regions[0].length === size);
     const header: TarHeader = { ...this.header(relative, info, xattrs), type: 'file', size };
     if (sparse) yield* sparseHeader(header, regions, size);
     else yield encodeHeader(header);
@@ -505,7 +516,8 @@ class ChangePacker {
         const digestAt = index * BLOCK_DIGEST;
         const same =
           digestAt + BLOCK_DIGEST <= baseBlocks.length &&
-          blocks.compare(baseBlocks, digestAt, digestAt + BLOCK_DIGEST, digestAt, digestAt + BLOCK_DIGEST) === 0;
+          blocks.compare(baseBlocks, digestAt, digestAt + BLOCK_DIGEST, digestAt, digestAt + BLOCK_DIGEST) ===
+            0;
         if (same) continue;
         changed.push(index);
         const end = Math.min(offset + SYNC_BLOCK, length);
@@ -629,7 +641,8 @@ export function packChanges(root: string, options: SyncPackOptions = {}): SyncPa
     rejectDone(AppError.from(error));
   });
   stream.once('close', () => {
-    if (!stream.readableEnded) rejectDone(new AppError('canceled', 'the volume stream was closed before the end'));
+    if (!stream.readableEnded)
+      rejectDone(new AppError('canceled', 'the volume stream was closed before the end'));
   });
   // The failure reaches the caller through `done`: an unread stream must not crash on an 'error' event.
   stream.on('error', () => undefined);

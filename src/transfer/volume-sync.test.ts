@@ -52,7 +52,9 @@ async function syncRound(
 }
 
 async function sameTree(source: string, target: string): Promise<void> {
-  expect(await directoryDigest(target, { times: TIMES })).toBe(await directoryDigest(source, { times: TIMES }));
+  expect(await directoryDigest(target, { times: TIMES })).toBe(
+    await directoryDigest(source, { times: TIMES }),
+  );
 }
 
 /** Bytes of the regular files under `root`. */
@@ -234,7 +236,10 @@ describe('volume sync rounds', () => {
 
     const second = await syncRound(source, target, { base: first.manifest });
     expect(second.mismatched).toEqual(['db']);
-    const third = await syncRound(source, target, { base: second.manifest, resend: new Set(second.mismatched) });
+    const third = await syncRound(source, target, {
+      base: second.manifest,
+      resend: new Set(second.mismatched),
+    });
     expect(third.mismatched).toEqual([]);
     expect(third.stats.whole).toBe(1);
     await sameTree(source, target);
@@ -328,7 +333,9 @@ describe('hostile sync entries', () => {
     });
     expect(result.sync.mismatched).toEqual(['file']);
     await expect(
-      unpackToDirectory(target, archive([patchEntry('./folder/victim', Buffer.from('evil'))]), { update: true }),
+      unpackToDirectory(target, archive([patchEntry('./folder/victim', Buffer.from('evil'))]), {
+        update: true,
+      }),
     ).rejects.toMatchObject({ code: 'invalid_argument' });
     expect(fs.readFileSync(join(outside, 'victim'), 'utf8')).toBe('safe');
   });
