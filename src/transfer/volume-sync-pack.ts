@@ -653,3 +653,13 @@ export function packChanges(root: string, options: SyncPackOptions = {}): SyncPa
   stream.once('close', () => options.signal?.removeEventListener('abort', onAbort));
   return { stream, done, covered: () => packer?.coveredBytes ?? 0 };
 }
+
+/**
+ * The manifest of a folder as a full round would record it, without sending anything: what the target of an
+ * incremental sync hands to the source as its base (every file read once, its stream discarded).
+ */
+export async function manifestOf(root: string, signal?: AbortSignal): Promise<Manifest> {
+  const { stream, done } = packChanges(root, signal === undefined ? {} : { signal });
+  stream.resume();
+  return (await done).manifest;
+}

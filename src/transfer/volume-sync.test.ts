@@ -13,7 +13,7 @@ import { nanosecondTimes } from '../platform/file-times.js';
 import { directoryDigest, unpackToDirectory } from './volume-archive.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader } from './volume-archive-tar.js';
-import { packChanges } from './volume-sync-pack.js';
+import { manifestOf, packChanges } from './volume-sync-pack.js';
 import type { SyncPackOptions } from './volume-sync-pack.js';
 import { loadManifest, parseManifest, saveManifest, serializeManifest } from './volume-manifest.js';
 import type { Manifest } from './volume-manifest.js';
@@ -313,6 +313,65 @@ function deletionsEntry(paths: string[]): { header: TarHeader; data: Buffer } {
     data,
   };
 }
+
+describe('volume sync edge cases', () => {
+  it('marks a file that changes while it is read as dirty, and the next round re-reads it', async () => {
+    const source = tempDir();
+    const path = join(source, 'growing.log');
+    fs.writeFileSync(path, randomBytes(16 * MiB));
+    const target = tempDir();
+    const packed = packChanges(source);
+    let received = 0;
+    let touched = false;
+    const wire = (async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of packed.stream) {
+        received += (chunk as Buffer).length;
+        // Half-way through the file: its header went out with the size it had then.
+        if (!touched && received > 4 * MiB) {
+          touched = true;
+          fs.appendFileSync(path, 'written while the round read it');
+        }
+        yield chunk as Buffer;
+      }
+    })();
+    await unpackToDirectory(target, wire, { update: true });
+    const first = await packed.done;
+    expect(first.manifest.get('growing.log')?.dirty).toBe(true);
+    expect(first.stats.dirty).toBe(1);
+    const second = await syncRound(source, target, { base: first.manifest });
+    expect(second.manifest.get('growing.log')?.dirty).toBe(false);
+    expect(second.stats.patched).toBe(1);
+    await sameTree(source, target);
+  });
+
+  it('brings an older copy up to date from the manifest of the target, deleting what the source lacks', async () => {
+    const source = smallVolume();
+    const target = tempDir();
+    fs.cpSync(source, target, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    fs.writeFileSync(join(target, 'extra.txt'), 'only on the target');
+    fs.mkdirSync(join(target, 'extra-folder'));
+    fs.writeFileSync(join(target, 'extra-folder/file'), 'only on the target');
+    const fd = fs.openSync(join(target, 'data.bin'), 'r+');
+    fs.writeSync(fd, randomBytes(8192), 0, 8192, 500_000);
+    fs.closeSync(fd);
+    const base = await manifestOf(target);
+    const round = await syncRound(source, target, { base });
+    await sameTree(source, target);
+    expect(round.mismatched).toEqual([]);
+    expect(fs.existsSync(join(target, 'extra.txt'))).toBe(false);
+    expect(round.stats.deletions).toBe(3);
+    expect(round.stats.dataBytes).toBeLessThan(64 * 1024); // data.bin's changed blocks, not its 1 MiB
+  });
+
+  it('stops a round when its signal aborts', async () => {
+    const source = tempDir();
+    fs.writeFileSync(join(source, 'big'), randomBytes(8 * MiB));
+    const controller = new AbortController();
+    const packed = packChanges(source, { signal: controller.signal });
+    controller.abort();
+    await expect(packed.done).rejects.toMatchObject({ code: 'canceled' });
+  });
+});
 
 describe('hostile sync entries', () => {
   it('refuses a patch that climbs out of the root', async () => {
