@@ -83,6 +83,8 @@ export interface SyncPackResult {
 
 const MiB = 1024 * 1024;
 const READ_SIZE = MiB;
+/** Reads of a file in flight ahead of the chunk being hashed and sent. */
+const READS_AHEAD = 2;
 /** Changed blocks of one file kept from the compare pass for sending; past this they are read again. */
 const KEEP_BUDGET = 32 * MiB;
 /** A file whose mtime is this close to (or after) the start of the round that read it is re-read. */
@@ -170,6 +172,63 @@ function blockRuns(indexes: readonly number[], blockSize: number, size: number):
     else runs.push({ offset, length });
   }
   return runs;
+}
+
+/** A chunk of a file, on the READ_SIZE grid; `short` when the file ended before it (the rest reads as zeros). */
+interface FileChunk {
+  at: number;
+  data: Buffer;
+  short: boolean;
+}
+
+/**
+ * A file's chunks in order, READS_AHEAD reads in flight while the caller hashes and sends. Chunks that no data
+ * region touches are zeros, not read. With `fresh`, each chunk has a buffer of its own (it goes into the stream);
+ * otherwise a chunk's buffer is read into again once the caller asks for the next one.
+ */
+async function* fileChunks(
+  fd: number,
+  size: number,
+  absolute: string,
+  options: { regions?: readonly SparseRegion[]; fresh: boolean },
+): AsyncGenerator<FileChunk> {
+  const { regions, fresh } = options;
+  const pool: Buffer[] = [];
+  const reads: { at: number; buffer?: Buffer; reading: Promise<{ data: Buffer; short: boolean }> }[] = [];
+  let next = 0;
+  let region = 0;
+  const touched = (at: number, length: number): boolean => {
+    if (regions === undefined) return true;
+    while (region < regions.length && (regions[region]?.offset ?? 0) + (regions[region]?.length ?? 0) <= at)
+      region += 1;
+    const first = regions[region];
+    return first !== undefined && first.offset < at + length;
+  };
+  const start = (): void => {
+    if (next >= size) return;
+    const at = next;
+    const length = Math.min(READ_SIZE, size - at);
+    next += length;
+    if (!touched(at, length)) {
+      reads.push({ at, reading: Promise.resolve({ data: ZEROS.subarray(0, length), short: false }) });
+      return;
+    }
+    const buffer = fresh ? Buffer.allocUnsafe(length) : (pool.pop() ?? Buffer.allocUnsafe(READ_SIZE));
+    const reading = readFilled(fd, buffer, length, at, absolute);
+    reading.catch(() => undefined); // awaited in turn below, or settled when something failed first
+    reads.push({ at, buffer, reading });
+  };
+  try {
+    while (reads.length < READS_AHEAD + 1 && next < size) start();
+    for (let read = reads.shift(); read !== undefined; read = reads.shift()) {
+      const chunk = await read.reading;
+      start();
+      yield { at: read.at, ...chunk };
+      if (!fresh && read.buffer !== undefined) pool.push(read.buffer);
+    }
+  } finally {
+    await Promise.allSettled(reads.map((read) => read.reading));
+  }
 }
 
 /** The header and map of a GNU sparse 1.0 entry whose data are `runs` of a file of `size` bytes. */
@@ -445,20 +504,13 @@ class ChangePacker {
     whole.init();
     let dataBytes = 0;
     let region = 0;
-    for (let at = 0; at < size; at += READ_SIZE) {
+    // Fresh buffers: the stream's consumer may still hold the previous chunk.
+    for await (const { at, data, short } of fileChunks(fd, size, absolute, { regions, fresh: true })) {
       this.checkAbort();
-      const length = Math.min(READ_SIZE, size - at);
+      const length = data.length;
+      if (short) record.dirty = true;
       while (region < regions.length && (regions[region]?.offset ?? 0) + (regions[region]?.length ?? 0) <= at)
         region += 1;
-      const first = regions[region];
-      const touched = first !== undefined && first.offset < at + length;
-      let data: Buffer = ZEROS.subarray(0, length);
-      if (touched) {
-        // A fresh buffer per chunk: the stream's consumer may still hold the previous one.
-        const read = await readFilled(fd, Buffer.allocUnsafe(length), length, at, absolute);
-        data = read.data;
-        if (read.short) record.dirty = true;
-      }
       this.hasher.blocks(data, SYNC_BLOCK, blocks, at / SYNC_BLOCK);
       whole.update(data);
       for (let index = region; index < regions.length; index += 1) {
@@ -483,8 +535,50 @@ class ChangePacker {
   }
 
   /**
-   * A candidate file: read once to compare its blocks with the base (keeping changed ones, up to KEEP_BUDGET),
-   * then sent as a patch of the changed blocks, as metadata only, or not at all when nothing differs.
+   * Reads a candidate once: its block digests and whole digest go into `record`; the blocks that differ from the
+   * base's are listed, and kept (copied) while they fit KEEP_BUDGET.
+   */
+  private async compare(
+    fd: number,
+    absolute: string,
+    size: number,
+    record: ManifestEntry,
+    base: ManifestEntry,
+  ): Promise<{ changed: number[]; kept: Map<number, Buffer> }> {
+    const blocks = Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST);
+    const baseBlocks = base.blocks ?? Buffer.alloc(0);
+    const changed: number[] = [];
+    const kept = new Map<number, Buffer>();
+    let keptBytes = 0;
+    const whole = this.hasher.whole;
+    whole.init();
+    for await (const { at, data, short } of fileChunks(fd, size, absolute, { fresh: false })) {
+      this.checkAbort();
+      if (short) record.dirty = true;
+      const firstBlock = at / SYNC_BLOCK;
+      this.hasher.blocks(data, SYNC_BLOCK, blocks, firstBlock);
+      whole.update(data);
+      for (let offset = 0, index = firstBlock; offset < data.length; offset += SYNC_BLOCK, index += 1) {
+        const from = index * BLOCK_DIGEST;
+        const to = from + BLOCK_DIGEST;
+        if (to <= baseBlocks.length && blocks.compare(baseBlocks, from, to, from, to) === 0) continue;
+        changed.push(index);
+        const end = Math.min(offset + SYNC_BLOCK, data.length);
+        if (keptBytes + (end - offset) <= KEEP_BUDGET) {
+          kept.set(index, Buffer.from(data.subarray(offset, end)));
+          keptBytes += end - offset;
+        }
+      }
+    }
+    record.blockSize = SYNC_BLOCK;
+    record.blocks = blocks;
+    record.digest = Buffer.from(whole.digest('binary'));
+    return { changed, kept };
+  }
+
+  /**
+   * A candidate file, compared with the base, then sent as a patch of its changed blocks, as metadata only, or not
+   * at all when neither its content nor its attributes differ.
    */
   private async *patch(
     fd: number,
@@ -496,49 +590,17 @@ class ChangePacker {
     base: ManifestEntry,
   ): AsyncGenerator<Buffer> {
     const size = Number(info.size);
-    const blocks = Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST);
-    const baseBlocks = base.blocks ?? Buffer.alloc(0);
-    const changed: number[] = [];
-    const kept = new Map<number, Buffer>();
-    let keptBytes = 0;
-    const whole = this.hasher.whole;
-    whole.init();
-    const buffer = Buffer.allocUnsafe(READ_SIZE);
-    for (let at = 0; at < size; at += READ_SIZE) {
-      this.checkAbort();
-      const length = Math.min(READ_SIZE, size - at);
-      const { data, short } = await readFilled(fd, buffer, length, at, absolute);
-      if (short) record.dirty = true;
-      const firstBlock = at / SYNC_BLOCK;
-      this.hasher.blocks(data, SYNC_BLOCK, blocks, firstBlock);
-      whole.update(data);
-      for (let offset = 0, index = firstBlock; offset < length; offset += SYNC_BLOCK, index += 1) {
-        const digestAt = index * BLOCK_DIGEST;
-        const same =
-          digestAt + BLOCK_DIGEST <= baseBlocks.length &&
-          blocks.compare(baseBlocks, digestAt, digestAt + BLOCK_DIGEST, digestAt, digestAt + BLOCK_DIGEST) ===
-            0;
-        if (same) continue;
-        changed.push(index);
-        const end = Math.min(offset + SYNC_BLOCK, length);
-        if (keptBytes + (end - offset) <= KEEP_BUDGET) {
-          kept.set(index, Buffer.from(data.subarray(offset, end)));
-          keptBytes += end - offset;
-        }
-      }
-    }
-    record.blockSize = SYNC_BLOCK;
-    record.blocks = blocks;
-    record.digest = Buffer.from(whole.digest('binary'));
+    const { changed, kept } = await this.compare(fd, absolute, size, record, base);
+    const blocks = record.blocks ?? Buffer.alloc(0);
     const metadataChanged =
       base.mode !== record.mode ||
       base.uid !== record.uid ||
       base.gid !== record.gid ||
       base.mtimeNs !== record.mtimeNs ||
       !base.xattrDigest.equals(record.xattrDigest);
+    this.coveredBytes += size;
     if (changed.length === 0 && size === base.size && !metadataChanged) {
       this.stats.unchangedCandidates += 1;
-      this.coveredBytes += size;
       return;
     }
     const runs = blockRuns(changed, SYNC_BLOCK, size);
@@ -547,7 +609,7 @@ class ChangePacker {
       type: 'file',
       records: [
         { key: 'DOCKER_MIGRATE.patch', value: '1' },
-        { key: 'DOCKER_MIGRATE.digest', value: record.digest.toString('hex') },
+        { key: 'DOCKER_MIGRATE.digest', value: (record.digest ?? Buffer.alloc(0)).toString('hex') },
       ],
     };
     yield* sparseHeader(header, runs, size);
@@ -558,8 +620,8 @@ class ChangePacker {
       const length = Math.min(SYNC_BLOCK, size - offset);
       let data = kept.get(index);
       if (data === undefined) {
-        // Read again: should it differ from the compare pass, the file changed meanwhile; what is sent is what
-        // the manifest describes, and the receiver's whole-file check reports the mix.
+        // Read again: should it differ from the compare pass, the file changed meanwhile; the manifest describes
+        // what is sent, the file is dirty, and the receiver's whole-file check reports the mix for a resend.
         data = (await readFilled(fd, Buffer.allocUnsafe(length), length, offset, absolute)).data;
         const digest = Buffer.alloc(BLOCK_DIGEST);
         this.hasher.blocks(data, SYNC_BLOCK, digest, 0);
@@ -573,7 +635,6 @@ class ChangePacker {
     }
     const padding = paddingAfter(dataBytes);
     if (padding > 0) yield Buffer.alloc(padding);
-    this.coveredBytes += size;
     this.stats.blocksSent += changed.length;
     this.stats.dataBytes += dataBytes;
     if (runs.length === 0) this.stats.metadataOnly += 1;
