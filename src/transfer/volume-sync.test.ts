@@ -412,6 +412,50 @@ describe('hostile sync entries', () => {
     expect(fs.existsSync(join(target, 'folder'))).toBe(true);
   });
 
+  it('leaves a folder in the place of a patched file alone, and reports it', async () => {
+    const target = tempDir();
+    fs.mkdirSync(join(target, 'file'));
+    fs.writeFileSync(join(target, 'file/kept'), 'kept');
+    const result = await unpackToDirectory(target, archive([patchEntry('./file', Buffer.from('evil'))]), {
+      update: true,
+    });
+    expect(result.sync.mismatched).toEqual(['file']);
+    expect(fs.readFileSync(join(target, 'file/kept'), 'utf8')).toBe('kept');
+  });
+
+  it('refuses a patch without a valid digest', async () => {
+    const target = tempDir();
+    fs.writeFileSync(join(target, 'file'), 'data');
+    const entry = patchEntry('./file', Buffer.from('evil'));
+    entry.header = { ...entry.header, records: [{ key: 'DOCKER_MIGRATE.patch', value: '1' }] };
+    await expect(unpackToDirectory(target, archive([entry]), { update: true })).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
+    expect(fs.readFileSync(join(target, 'file'), 'utf8')).toBe('data');
+  });
+
+  it('refuses a hard link to a symlink already in the target', async () => {
+    const outside = tempDir();
+    fs.writeFileSync(join(outside, 'victim'), 'safe');
+    const target = tempDir();
+    fs.symlinkSync(join(outside, 'victim'), join(target, 'pointer'));
+    const link: TarHeader = {
+      name: './link',
+      type: 'link',
+      linkname: './pointer',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtime: 0n,
+    };
+    await expect(
+      unpackToDirectory(target, archive([{ header: link }]), { update: true }),
+    ).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
+    expect(fs.existsSync(join(target, 'link'))).toBe(false);
+  });
+
   it('refuses sync entries when not updating', async () => {
     const target = tempDir();
     fs.writeFileSync(join(target, 'file'), 'data');
