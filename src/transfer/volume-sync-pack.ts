@@ -19,6 +19,12 @@
 // dirty (its size or ctime moved while it was read); racily clean (its mtime ≥ the start of the round that read it
 // − 2 s: written in the same clock tick as that read, it may have changed without its stat showing it); or `hot`.
 // Anything else is taken from the base without reading it.
+//
+// The new manifest describes what the receiver holds once it applied the whole stream: an entry that vanished or
+// changed type while it was walked is left out (and so deleted there, and sent next round). Should a round fail,
+// the next one goes from the previous manifest: what the failed round wrote differs from it only where the source
+// did, so it is sent again. For an incremental sync the target's own manifest (manifestOf) is the base: stats never
+// match across hosts, so every file is compared by content and only differing blocks travel.
 import { closeSync, constants as fsConstants, fstatSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
