@@ -14,7 +14,7 @@ import { directoryDigest, unpackToDirectory } from './volume-archive.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader } from './volume-archive-tar.js';
 import { manifestOf, packChanges } from './volume-sync-pack.js';
-import type { SyncPackOptions } from './volume-sync-pack.js';
+import type { SyncPackOptions, SyncStats } from './volume-sync-pack.js';
 import { loadManifest, parseManifest, saveManifest, serializeManifest } from './volume-manifest.js';
 import type { Manifest } from './volume-manifest.js';
 
@@ -39,7 +39,7 @@ async function syncRound(
   options: SyncPackOptions & { fsync?: boolean } = {},
 ): Promise<{
   manifest: Manifest;
-  stats: Awaited<ReturnType<typeof packChanges>['done']>['stats'];
+  stats: SyncStats;
   mismatched: string[];
 }> {
   const packed = packChanges(source, options);
