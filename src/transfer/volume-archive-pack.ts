@@ -65,23 +65,23 @@ const O_NOATIME: number = fsConstants.O_NOATIME;
  * cannot do that from outside the volume (rename(2) across its mounts fails with EXDEV), but a process on the host
  * can. Mount points inside the volume folder are crossed, as before. Needs /proc (Linux).
  */
-const FOLDER_FDS = '/proc/self/fd';
+export const FOLDER_FDS = '/proc/self/fd';
 
 /** An open folder of the volume: the descriptor its entries are reached through, and its path for messages. */
-interface Folder {
+export interface Folder {
   fd: number;
   absolute: string;
 }
 
 /** The path of `name` in the open `folder`, resolved through its descriptor and not through the folder's path. */
-function entryIn(folder: Folder, name: string): string {
+export function entryIn(folder: Folder, name: string): string {
   return `${FOLDER_FDS}/${String(folder.fd)}/${name}`;
 }
 
 let folderFdsChecked = false;
 
 /** Fails readably where the walk cannot be made safe (no /proc): packing by path could be steered outside. */
-function requireFolderFds(): void {
+export function requireFolderFds(): void {
   if (folderFdsChecked) return;
   try {
     if (!statSync(FOLDER_FDS).isDirectory()) throw new Error(`${FOLDER_FDS} is not a folder`);
@@ -181,7 +181,7 @@ export async function readSmallFile(
 }
 
 /** Entry names as tar writes them: "./" for the root, a trailing slash on directories. */
-function entryName(relative: string, directory: boolean): string {
+export function entryName(relative: string, directory: boolean): string {
   if (relative === '') return './';
   return directory ? `./${relative}/` : `./${relative}`;
 }

@@ -28,7 +28,12 @@ export interface ArchiveEntry {
   xattrs: Xattr[];
   /** For a GNU sparse 1.0 file: its full size and where body()'s bytes go. */
   sparse?: { realSize: number; regions: SparseRegion[] };
+  /** PAX records of our own ("DOCKER_MIGRATE.*", the prefix cut), when there are any: see volume-sync-pack.ts. */
+  ours?: Map<string, string>;
 }
+
+/** The prefix of the PAX records a sync round adds (patches, deletions); other readers ignore them. */
+export const OUR_RECORDS = 'DOCKER_MIGRATE.';
 
 /** What the reader keeps buffered ahead of the entry being written, so that the sender need not wait for the disk. */
 const READ_AHEAD = 1024 * 1024;
@@ -355,6 +360,8 @@ export class TarReader {
     };
     for (const [key, value] of records)
       if (key.startsWith('SCHILY.xattr.')) entry.xattrs.push({ name: key.slice(13), value });
+      else if (key.startsWith(OUR_RECORDS))
+        (entry.ours ??= new Map()).set(key.slice(OUR_RECORDS.length), value.toString('utf8'));
     // Entries other than files may carry a size (hard links in some tars): their data is skipped, never used.
     this.left = size;
     this.padding = paddingAfter(size);

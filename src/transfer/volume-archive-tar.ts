@@ -33,6 +33,8 @@ export interface TarHeader {
   xattrs?: readonly Xattr[];
   /** A file sent in GNU sparse 1.0 form: `size` counts the map and the data, `realSize` the whole file. */
   sparse?: { realSize: number };
+  /** PAX records of our own ("DOCKER_MIGRATE.*"): a sync round's patches and deletions (volume-sync-pack.ts). */
+  records?: readonly { key: string; value: string }[];
 }
 
 const TYPEFLAG: Record<EntryType | 'pax', number> = {
@@ -165,6 +167,7 @@ function paxRecords(
     records.push(paxRecord('mtime', formatPaxTime(header.mtime)));
   if (header.atime !== undefined) records.push(paxRecord('atime', formatPaxTime(header.atime)));
   for (const { name, value } of header.xattrs ?? []) records.push(paxRecord(`SCHILY.xattr.${name}`, value));
+  for (const { key, value } of header.records ?? []) records.push(paxRecord(key, value));
   return records;
 }
 

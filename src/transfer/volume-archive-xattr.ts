@@ -3,6 +3,7 @@
 import { constants as osConstants } from 'node:os';
 
 import { xattrBinding } from '../platform/xattr-binding.js';
+import type { XattrBinding } from '../platform/xattr-binding.js';
 
 import { AppError } from '../core/errors.js';
 import { fsError } from './volume-archive-fs.js';
@@ -99,6 +100,38 @@ export class XattrWriter {
   private readonly unsupported = new Set<string>();
 
   constructor(private readonly stats: ArchiveStats) {}
+
+  /**
+   * Removes the attributes of the entry at `path` that are not in `keep`, so that an updated entry has exactly the
+   * set the source has. security.selinux is left alone (the target's policy labels it); refusals are counted.
+   */
+  prune(path: string, keep: readonly Xattr[], what: string): void {
+    // @napi-rs/xattr has removeAttributeSync; the platform's binding type does not list it yet.
+    const binding = xattrBinding() as XattrBinding & {
+      removeAttributeSync?: (path: string, name: string) => void;
+    };
+    let names: string[];
+    try {
+      names = binding.listAttributesSync(path);
+    } catch {
+      return; // no attributes here (ENOTSUP), or the entry is gone
+    }
+    const wanted = new Set(keep.map((xattr) => xattr.name));
+    for (const name of names) {
+      if (wanted.has(name) || name === 'security.selinux') continue;
+      try {
+        binding.removeAttributeSync?.(path, name);
+      } catch (error) {
+        const errno = xattrErrno(error);
+        if (errno === 'ENODATA') continue;
+        if (errno === 'EPERM' || errno === 'EACCES' || errno === 'ENOTSUP') {
+          this.stats.xattrsNotRestored += 1;
+          continue;
+        }
+        throw fsError(withErrno(error), `cannot remove the extended attribute ${name} of ${what}`);
+      }
+    }
+  }
 
   /** Sets `xattrs` on the entry at `path` itself (a symlink's own attributes, never its target's). */
   apply(path: string, xattrs: readonly Xattr[], what: string): void {

@@ -1,9 +1,9 @@
 // Turns a volume's directory into a tar byte stream and back, keeping owners, modes, nanosecond times, extended
 // attributes, links and holes, streaming with backpressure so that memory stays flat whatever the volume's size.
 import { execFile } from 'node:child_process';
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, fsyncSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { chmod, link, lchown, lstat, mkdir, readFile, rmdir, symlink, unlink } from 'node:fs/promises';
+import { chmod, link, lchown, lstat, mkdir, readFile, rm, rmdir, symlink, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -13,6 +13,8 @@ import { openFile } from './volume-archive-fd.js';
 import { canceled, emptyStats, errnoOf, fsError, setFileTimes, setPathTimes } from './volume-archive-fs.js';
 import type { ArchiveStats } from './volume-archive-fs.js';
 import { TarReader } from './volume-archive-reader.js';
+import { applyDeletions, applyPatch, fsyncFolders } from './volume-sync-apply.js';
+import type { SyncApplyStats } from './volume-sync-apply.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
 import { SparseFileWriter } from './volume-archive-sparse.js';
 import type { Xattr } from './volume-archive-tar.js';
@@ -34,7 +36,17 @@ const BACKGROUND_FILES = 16;
 
 export interface UnpackOptions {
   signal?: AbortSignal;
+  /**
+   * Bring an existing copy up to date with a stream of packChanges(): patches are applied to the files there, a
+   * whole entry replaces whatever is at its path (a folder recursively), the deletions entry removes paths. Without
+   * it, such entries are refused.
+   */
+  update?: boolean;
+  /** fsync every file written and every folder of the stream before returning (a sync's final round). */
+  fsync?: boolean;
 }
+
+export type { SyncApplyStats } from './volume-sync-apply.js';
 
 /** What is restored on an entry after its content: owner, mode, extended attributes, times (ns). */
 interface EntryMetadata {
@@ -120,8 +132,9 @@ export async function unpackToDirectory(
   root: string,
   source: AsyncIterable<Uint8Array> | Readable,
   options: UnpackOptions = {},
-): Promise<{ stats: ArchiveStats }> {
-  const { signal } = options;
+): Promise<{ stats: ArchiveStats; sync: SyncApplyStats }> {
+  const { signal, update = false } = options;
+  const sync: SyncApplyStats = { patched: 0, deleted: 0, mismatched: [] };
   if (signal?.aborted) throw canceled();
   try {
     await mkdir(root, { recursive: true });
@@ -201,7 +214,10 @@ export async function unpackToDirectory(
     }
     try {
       const info = await lstat(absolute);
-      if (info.isDirectory()) {
+      if (info.isDirectory() && update) {
+        // rm(2)'s recursion never follows a symlink: what is removed is inside this folder.
+        await rm(absolute, { recursive: true, force: true });
+      } else if (info.isDirectory()) {
         await rmdir(absolute).catch(() => {
           throw new AppError(
             'invalid_argument',
@@ -249,7 +265,13 @@ export async function unpackToDirectory(
    * then times, then close, whatever happens. All of them only change the inode in memory, so they are made
    * synchronously (see volume-archive-fd.ts).
    */
-  function finishFile(fd: number, absolute: string, meta: EntryMetadata, raw: string): void {
+  function finishFile(
+    fd: number,
+    absolute: string,
+    meta: EntryMetadata,
+    raw: string,
+    existing = false,
+  ): void {
     let failure: { error: unknown } | undefined;
     try {
       try {
@@ -257,9 +279,10 @@ export async function unpackToDirectory(
       } catch (error) {
         if (!ownershipDenied(error)) throw error;
       }
-      if (!createdWithMode(meta.mode)) fchmodSync(fd, meta.mode);
+      if (existing || !createdWithMode(meta.mode)) fchmodSync(fd, meta.mode);
       if (meta.xattrs.length > 0) xattrWriter.apply(absolute, meta.xattrs, `'${raw}'`);
       setFileTimes(fd, meta.atime, meta.mtime);
+      if (options.fsync === true) fsyncSync(fd);
     } catch (error) {
       failure = { error };
     }
@@ -410,6 +433,10 @@ export async function unpackToDirectory(
     const meta: EntryMetadata = { uid, gid, mode, mtime, atime: entry.atime ?? mtime, xattrs };
     await settled(relative);
     if (relative !== '') await ensureParents(relative, raw);
+    if (entry.ours !== undefined) {
+      await handleOurs(entry, absolute, relative, meta);
+      return;
+    }
 
     switch (entry.type) {
       case 'directory': {
@@ -447,7 +474,7 @@ export async function unpackToDirectory(
       case 'link': {
         const target = safeRelative(entry.linkname, `the hard link target of '${raw}'`);
         await settled(target);
-        if (!extracted.has(target)) {
+        if (!extracted.has(target) && !(update && (await existingFile(target, raw)))) {
           throw new AppError(
             'invalid_argument',
             `the volume archive entry '${raw}' is a hard link to '${entry.linkname}', which is not an earlier entry`,
@@ -484,6 +511,60 @@ export async function unpackToDirectory(
     }
   }
 
+  /**
+   * In update mode, a hard link may point at a file this stream did not send (its data did not change): it must be
+   * a regular file inside root, reached through real folders only.
+   */
+  async function existingFile(target: string, raw: string): Promise<boolean> {
+    await ensureParents(target, raw);
+    const info = await lstat(join(root, target)).catch(() => undefined);
+    return info?.isFile() === true;
+  }
+
+  /** An entry of packChanges(): a patch or the deletions; refused when not updating. */
+  async function handleOurs(
+    entry: ArchiveEntry,
+    absolute: string,
+    relative: string,
+    meta: EntryMetadata,
+  ): Promise<void> {
+    if (!update) {
+      throw new AppError(
+        'invalid_argument',
+        `the volume archive entry '${entry.name}' is part of a sync round, which only updates an existing copy`,
+      );
+    }
+    if (entry.ours?.get('deletions') === '1') {
+      await background.settle();
+      background.check();
+      sync.deleted += await applyDeletions(root, reader.body(), (path) => safeRelative(path, 'a deletion'));
+      return;
+    }
+    if (entry.ours?.get('patch') !== '1' || entry.type !== 'file')
+      throw corrupt(`the entry '${entry.name}' carries sync records we do not know`);
+    if (knownDirectories.has(relative))
+      throw new AppError(
+        'invalid_argument',
+        `the volume archive entry '${entry.name}' would replace a directory`,
+      );
+    const verified = await applyPatch(absolute, entry, reader.body(), {
+      raw: entry.name,
+      finish: (fd) => {
+        finishFile(fd, absolute, meta, entry.name, true);
+      },
+      pruneXattrs: () => {
+        xattrWriter.prune(absolute, meta.xattrs, `'${entry.name}'`);
+      },
+      signal,
+    });
+    if (!verified) sync.mismatched.push(relative);
+    else {
+      extracted.add(relative);
+      sync.patched += 1;
+      stats.bytes += entry.size;
+    }
+  }
+
   let failure: unknown;
   try {
     for (let entry = await reader.next(); entry !== undefined; entry = await reader.next()) {
@@ -514,10 +595,12 @@ export async function unpackToDirectory(
     try {
       await setOwner(() => lchown(directory.absolute, directory.uid, directory.gid));
       await chmod(directory.absolute, directory.mode);
+      if (update) xattrWriter.prune(directory.absolute, directory.xattrs, directory.absolute);
       finishByPath(directory.absolute, directory, directory.absolute);
     } catch (error) {
       throw fsError(error, `cannot restore the directory ${directory.absolute}`);
     }
   }
-  return { stats };
+  if (options.fsync === true) await fsyncFolders(ordered.map((directory) => directory.absolute));
+  return { stats, sync };
 }
