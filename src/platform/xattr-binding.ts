@@ -18,6 +18,7 @@ export interface XattrBinding {
   listAttributes(path: string): Promise<string[]>;
   listAttributesSync(path: string): string[];
   setAttributeSync(path: string, name: string, value: Uint8Array | string): void;
+  removeAttributeSync(path: string, name: string): void;
 }
 
 /** The platform packages of @napi-rs/xattr that can serve this process, in order of preference. */

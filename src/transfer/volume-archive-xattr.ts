@@ -3,7 +3,6 @@
 import { constants as osConstants } from 'node:os';
 
 import { xattrBinding } from '../platform/xattr-binding.js';
-import type { XattrBinding } from '../platform/xattr-binding.js';
 
 import { AppError } from '../core/errors.js';
 import { fsError } from './volume-archive-fs.js';
@@ -106,10 +105,7 @@ export class XattrWriter {
    * set the source has. security.selinux is left alone (the target's policy labels it); refusals are counted.
    */
   prune(path: string, keep: readonly Xattr[], what: string): void {
-    // @napi-rs/xattr has removeAttributeSync; the platform's binding type does not list it yet.
-    const binding = xattrBinding() as XattrBinding & {
-      removeAttributeSync?: (path: string, name: string) => void;
-    };
+    const binding = xattrBinding();
     let names: string[];
     try {
       names = binding.listAttributesSync(path);
@@ -120,7 +116,7 @@ export class XattrWriter {
     for (const name of names) {
       if (wanted.has(name) || name === 'security.selinux') continue;
       try {
-        binding.removeAttributeSync?.(path, name);
+        binding.removeAttributeSync(path, name);
       } catch (error) {
         const errno = xattrErrno(error);
         if (errno === 'ENODATA') continue;
