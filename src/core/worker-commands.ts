@@ -62,6 +62,49 @@ export interface TransferResult {
   coveredBytes?: number;
 }
 
+/**
+ * A volume sent as what changed against what the receiver holds (warm mode's rounds, and later incremental syncs)
+ * rather than whole. The sender keeps, per session and volume, the manifest of what the receiver holds after each
+ * round it confirmed; round 1 of a session sends everything.
+ */
+export interface VolumeSyncSend {
+  /** One per migration: the master's migration id. */
+  session: string;
+  round: number;
+  /**
+   * The round made with the source stopped: files changed shortly before (or ever re-read in an earlier round) are
+   * also compared by content, since a write through a memory map may change a file without changing its stat.
+   */
+  final: boolean;
+  /** Paths the receiver could not verify after the previous round: sent whole this time. */
+  resend?: string[];
+}
+
+/** What a sync round read and sent, as the sender counted it. */
+export interface VolumeSyncSent {
+  /** Entries the walk saw. */
+  walked: number;
+  /** Regular files read (sent whole, or compared block by block). */
+  filesRead: number;
+  /** Bytes of those files. */
+  bytesRead: number;
+  /** Sizes of the files the final round re-checks by content (hot): what the next final round would read. */
+  hotBytes: number;
+  wholeFiles: number;
+  patchedFiles: number;
+  deletions: number;
+  /** Files that changed while read: sent anyway, read again next round. */
+  dirty: number;
+}
+
+/** What the receiver of a sync round changed, and what it could not verify. */
+export interface VolumeSyncApplied {
+  patched: number;
+  deleted: number;
+  /** Patched files whose digest differed afterwards: the next round sends them whole. */
+  mismatched: string[];
+}
+
 export interface WorkerCommands {
   /** Engine facts preflight needs. */
   'engine.describe': {
@@ -143,8 +186,13 @@ export interface WorkerCommands {
       route: TransferRoute;
       /** `proxy`: the port of the master's relay, on the host this worker reaches the master at. */
       relayPort?: number;
+      /**
+       * Volumes: the stream is a sync round (see VolumeSyncSend) to apply to the content the volume holds;
+       * `fsync`: flush every file and folder it touched before answering (the final round).
+       */
+      update?: { fsync: boolean };
     };
-    result: TransferResult;
+    result: TransferResult & { applied?: VolumeSyncApplied };
   };
   /**
    * Sends one resource. `direct` connects to the receiver at `targetAddress`; `proxy` sends through the master's relay.
@@ -164,9 +212,13 @@ export interface WorkerCommands {
       skipLayers?: number;
       /** Absent: `none`. */
       compression?: TransferCompression;
+      /** Volumes: send what changed since the session's last round instead of everything. */
+      sync?: VolumeSyncSend;
     };
-    result: TransferResult;
+    result: TransferResult & { sync?: VolumeSyncSent };
   };
+  /** Drops what the sender kept for a sync session (the migration ended, whichever way). Idempotent. */
+  'volume.sync_forget': { args: { session: string }; result: { forgotten: boolean } };
 }
 
 export type WorkerCommandKind = keyof WorkerCommands;
@@ -198,6 +250,7 @@ export const WORKER_COMMAND_KINDS: readonly WorkerCommandKind[] = [
   'network.remove',
   'transfer.receive',
   'transfer.send',
+  'volume.sync_forget',
 ];
 
 export function isWorkerCommandKind(kind: string): kind is WorkerCommandKind {

@@ -575,6 +575,8 @@ class FakeWorkerGateway implements WorkerGateway {
       case 'transfer.receive':
       case 'transfer.send':
         return transferResult(call);
+      case 'volume.sync_forget':
+        return { forgotten: true };
     }
   }
 

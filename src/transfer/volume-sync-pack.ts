@@ -60,6 +60,8 @@ export interface SyncStats {
   walked: number;
   /** Regular files read (whole sends and candidates). */
   reread: number;
+  /** Bytes of the files read (their sizes when the read began). */
+  bytesRead: number;
   whole: number;
   patched: number;
   metadataOnly: number;
@@ -104,6 +106,7 @@ function emptySyncStats(): SyncStats {
   return {
     walked: 0,
     reread: 0,
+    bytesRead: 0,
     whole: 0,
     patched: 0,
     metadataOnly: 0,
@@ -476,6 +479,7 @@ class ChangePacker {
       const record = this.record(opened, 'file', xattrs);
       const base = this.options.base?.get(relative);
       this.stats.reread += 1;
+      this.stats.bytesRead += Number(opened.size);
       if (decision === 'patch' && base !== undefined)
         yield* this.patch(fd, absolute, relative, opened, xattrs, record, base);
       else yield* this.whole(fd, absolute, relative, opened, xattrs, record);

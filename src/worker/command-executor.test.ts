@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 import { AppError, type ErrorCode } from '../core/errors.js';
 import { FakeDockerEngine } from '../core/testing/fake-docker-engine.js';
@@ -5,6 +9,7 @@ import { streamOf, tarOf } from '../core/testing/tar-bytes.js';
 import type { CommandArgs, CommandResultOf, WorkerCommandKind } from '../core/worker-commands.js';
 import { createLogger } from '../platform/logger.js';
 import { CommandExecutor } from './command-executor.js';
+import { SyncSessions } from './sync-sessions.js';
 import { TransferInbox } from './transfer-inbox.js';
 import { VolumeAccess } from './volume-access.js';
 
@@ -19,6 +24,7 @@ function executorOn(
       throw new Error('no identity in this test');
     },
     logger: createLogger({ level: 'silent', format: 'json' }),
+    syncSessions: new SyncSessions(mkdtempSync(join(tmpdir(), 'dm-executor-'))),
   });
   const context = { signal: new AbortController().signal, progress: () => undefined };
   return (kind, args) => executor.run(kind, args, context);

@@ -10,6 +10,7 @@ import type {
   CommandProgressReport,
   CommandResultOf,
   TransferResult,
+  VolumeSyncSent,
   WorkerCommandKind,
 } from '../core/worker-commands.js';
 import type { Logger } from '../platform/logger.js';
@@ -26,6 +27,8 @@ import { senderCodec } from '../transfer/block-compression.js';
 import { encodeControl, FRAME } from '../transfer/bulk-frames.js';
 import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
 import { loadGrantedImage, saveImageForSend } from '../transfer/image-archive.js';
+import type { Manifest } from '../transfer/volume-manifest.js';
+import type { SyncSessions } from './sync-sessions.js';
 import type { TransferInbox } from './transfer-inbox.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeAside } from './volume-aside.js';
@@ -106,6 +109,23 @@ function repositoryOf(ref: string): string {
   return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
 }
 
+/** How long before the source stops a file must not have been modified for the final round to trust its stat. */
+const HOT_WINDOW_NS = 35_000_000_000n;
+
+/**
+ * The regular files a final round compares by content even when their stat did not change: those re-read by a
+ * round after the first (they change while the source runs), and those modified within HOT_WINDOW_NS of `nowNs` (a
+ * write through a memory map can change a file well before its mtime says so).
+ */
+function hotPaths(manifest: Manifest, firstRoundStartNs: bigint, nowNs: bigint): Set<string> {
+  const hot = new Set<string>();
+  for (const [path, entry] of manifest) {
+    if (entry.type !== 'file') continue;
+    if (entry.readStartNs > firstRoundStartNs || entry.mtimeNs >= nowNs - HOT_WINDOW_NS) hot.add(path);
+  }
+  return hot;
+}
+
 export class CommandExecutor {
   private readonly handlers: Handlers;
   private readonly aside: VolumeAside;
@@ -117,6 +137,8 @@ export class CommandExecutor {
       inbox: TransferInbox;
       identity: () => WorkerIdentity;
       logger: Logger;
+      /** What a sender keeps between the rounds of a sync (warm mode). */
+      syncSessions: SyncSessions;
     },
   ) {
     const { engine } = options;
@@ -269,6 +291,9 @@ export class CommandExecutor {
       'image.untag': async ({ tag }) => untag(engine, tag),
       'volume.inspect': ({ name }) => engine.inspectVolume(name),
       'volume.measure': (args, context) => measureVolume(engine, args, context.signal),
+      'volume.sync_forget': async ({ session }) => ({
+        forgotten: await options.syncSessions.forget(session),
+      }),
       'volume.set_aside': ({ name, asideName }) => this.aside.setAside(name, asideName),
       'volume.restore_aside': ({ name, asideName }) => this.aside.restore(name, asideName),
       'volume.create': async ({ spec }) => {
@@ -339,9 +364,17 @@ export class CommandExecutor {
   /** Writes an incoming transfer into the resource the grant names; the transfer checks its digest at the end. */
   private async consume(
     resource: CommandArgs<'transfer.receive'>['resource'],
+    update: CommandArgs<'transfer.receive'>['update'],
     incoming: IncomingTransfer,
     signal: AbortSignal,
-  ): Promise<TransferResult> {
+  ): Promise<CommandResultOf<'transfer.receive'>> {
+    if (resource.type === 'volume' && update) {
+      const applied = await this.options.volumes.update(resource.name, incoming.data, {
+        fsync: update.fsync,
+        signal,
+      });
+      return { ...(await incoming.finish()), applied };
+    }
     if (resource.type === 'volume') await this.options.volumes.write(resource.name, incoming.data, signal);
     else
       await loadGrantedImage(this.options.engine, incoming.data, {
@@ -376,8 +409,10 @@ export class CommandExecutor {
     context: CommandContext,
   ): Promise<TransferResult> {
     this.checkReceiveGrant(args);
-    const consume = (incoming: IncomingTransfer): Promise<TransferResult> =>
-      this.consume(args.resource, incoming, context.signal);
+    if (args.update && args.resource.type !== 'volume')
+      throw new AppError('invalid_argument', 'only a volume can be updated by a sync round');
+    const consume = (incoming: IncomingTransfer): Promise<CommandResultOf<'transfer.receive'>> =>
+      this.consume(args.resource, args.update, incoming, context.signal);
     if (args.route === 'direct') {
       return this.options.inbox.expect(args.transferId, consume, {
         timeoutMs: SENDER_WAIT_MS,
@@ -417,7 +452,10 @@ export class CommandExecutor {
     return `${host.includes(':') ? `[${host}]` : host}:${String(relayPort)}`;
   }
 
-  private async send(args: CommandArgs<'transfer.send'>, context: CommandContext): Promise<TransferResult> {
+  private async send(
+    args: CommandArgs<'transfer.send'>,
+    context: CommandContext,
+  ): Promise<CommandResultOf<'transfer.send'>> {
     const identity = this.options.identity();
     // Before anything is read: a worker without the zstd add-on refuses a compressed transfer in words.
     const codec = senderCodec(args.compression);
@@ -425,7 +463,44 @@ export class CommandExecutor {
     let skipped: (() => number) | undefined;
     /** Progress in volume bytes (holes included) where the reader counts them, else in bytes sent. */
     let covered: (() => number) | undefined;
-    if (args.resource.type === 'volume') {
+    /** A sync round: what to keep once the receiver confirmed it, and what to answer. */
+    let round: { confirm: () => Promise<VolumeSyncSent> } | undefined;
+    if (args.resource.type === 'volume' && args.sync) {
+      const sync = args.sync;
+      const volume = args.resource.name;
+      const sessions = this.options.syncSessions;
+      const base = await sessions.base(sync.session, volume);
+      const roundStartNs = BigInt(Date.now()) * 1_000_000n;
+      const firstRoundStartNs = base?.firstRoundStartNs ?? roundStartNs;
+      const packed = await this.options.volumes.readChanges(volume, {
+        ...(base ? { base: base.manifest } : {}),
+        ...(sync.final && base ? { hot: hotPaths(base.manifest, firstRoundStartNs, roundStartNs) } : {}),
+        ...(sync.resend?.length ? { resend: new Set(sync.resend) } : {}),
+        signal: context.signal,
+      });
+      data = packed.stream;
+      covered = () => packed.covered();
+      round = {
+        confirm: async () => {
+          const { manifest, stats } = await packed.done;
+          await sessions.confirm(sync.session, volume, manifest, roundStartNs);
+          const nowNs = BigInt(Date.now()) * 1_000_000n;
+          let hotBytes = 0;
+          for (const path of hotPaths(manifest, firstRoundStartNs, nowNs))
+            hotBytes += manifest.get(path)?.size ?? 0;
+          return {
+            walked: stats.walked,
+            filesRead: stats.reread,
+            bytesRead: stats.bytesRead,
+            hotBytes,
+            wholeFiles: stats.whole,
+            patchedFiles: stats.patched,
+            deletions: stats.deletions,
+            dirty: stats.dirty,
+          };
+        },
+      };
+    } else if (args.resource.type === 'volume') {
       const read = await this.options.volumes.readCounted(args.resource.name, context.signal);
       data = read.stream;
       covered = read.covered;
@@ -461,6 +536,7 @@ export class CommandExecutor {
       ...result,
       ...(skipped ? { skippedBytes: skipped() } : {}),
       ...(covered ? { coveredBytes: covered() } : {}),
+      ...(round ? { sync: await round.confirm() } : {}),
     };
   }
 }

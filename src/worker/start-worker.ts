@@ -19,6 +19,10 @@ import { CommandExecutor } from './command-executor.js';
 import { TransferInbox } from './transfer-inbox.js';
 import { startTransferServer } from './transfer-server.js';
 import { VolumeAccess, type VolumeAccessMode } from './volume-access.js';
+import { SyncSessions } from './sync-sessions.js';
+
+/** Sync sessions (what a sender keeps between warm rounds) older than this are removed when the worker starts. */
+const SYNC_SESSION_MAX_AGE_MS = 7 * 86_400_000;
 
 export interface WorkerOptions {
   masterUrl?: string | undefined;
@@ -166,6 +170,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       `cannot serve transfers on ${options.grpcAddr} (in use?); serving them on port ${transfers.port} instead`,
     );
   }
+  const syncSessions = new SyncSessions(options.dataDir);
+  // A session whose migration never said it ended (its master lost) is of no use after a week.
+  await syncSessions.clean(SYNC_SESSION_MAX_AGE_MS).catch((error: unknown) => {
+    logger.warn({ err: error }, 'cannot clean old sync sessions');
+  });
   const executor = new CommandExecutor({
     engine: options.engine,
     volumes: new VolumeAccess(options.engine, options.volumeAccess ?? 'auto'),
@@ -173,6 +182,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     // Renewal rewrites the identity on disk; transfers always use the current certificate.
     identity: () => loadWorkerIdentity(dir) ?? current,
     logger,
+    syncSessions,
   });
   // The announced address carries the port actually bound (port 0 in tests, or the fallback above).
   const listen = /^\d+$/.test(options.grpcAddr.trim()) ? `:${options.grpcAddr.trim()}` : options.grpcAddr;

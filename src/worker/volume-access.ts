@@ -8,7 +8,10 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
+import type { VolumeSyncApplied } from '../core/worker-commands.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
+import { packChanges } from '../transfer/volume-sync-pack.js';
+import type { SyncPackOptions, SyncPackResult } from '../transfer/volume-sync-pack.js';
 import { TarReader } from '../transfer/volume-archive-reader.js';
 import type { ArchiveEntry } from '../transfer/volume-archive-reader.js';
 import { END_OF_ARCHIVE, encodeHeader } from '../transfer/volume-archive-tar.js';
@@ -215,6 +218,42 @@ export class VolumeAccess {
     } finally {
       await this.engine.removeContainer(container, { force: true }).catch(() => undefined);
     }
+  }
+
+  /**
+   * The folder of a volume that a sync round reads or updates in place: a round compares files with what the
+   * receiver holds and patches them there, which the Engine's archive API (whole files only) cannot do.
+   */
+  private async syncFolder(volume: string, what: string): Promise<string> {
+    const route = await this.route(volume);
+    if (route.via === 'mountpoint') return route.mountpoint;
+    throw new AppError(
+      'failed_precondition',
+      `volume "${volume}" can only be ${what} through the Engine on this worker, and a warm migration needs its folder: ` +
+        'run the worker on the Docker host, as root, with the volume in a local folder',
+    );
+  }
+
+  /** What changed in the volume against `options.base` (everything without one), as a sync round's stream. */
+  async readChanges(volume: string, options: SyncPackOptions): Promise<SyncPackResult> {
+    const packed = packChanges(await this.syncFolder(volume, 'read'), options);
+    packed.done.catch(() => undefined); // a failure also destroys the stream, where the consumer sees it
+    return packed;
+  }
+
+  /** Applies a sync round's stream to the volume's content; answers what it changed and what it could not verify. */
+  async update(
+    volume: string,
+    stream: AsyncIterable<Uint8Array>,
+    options: { fsync: boolean; signal?: AbortSignal },
+  ): Promise<VolumeSyncApplied> {
+    const folder = await this.syncFolder(volume, 'written');
+    const { sync } = await unpackToDirectory(folder, stream, {
+      update: true,
+      fsync: options.fsync,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return sync;
   }
 
   /** Writes a tar stream (as read() produces) into the volume, which must exist. */

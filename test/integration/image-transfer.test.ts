@@ -3,6 +3,9 @@
 // a receiving worker loads only the image its grant names, under exactly the tags the grant names.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
@@ -26,6 +29,7 @@ import {
   shipImage,
 } from '../../src/transfer/image-archive.js';
 import { CommandExecutor } from '../../src/worker/command-executor.js';
+import { SyncSessions } from '../../src/worker/sync-sessions.js';
 import { TransferInbox, type TransferConsumer } from '../../src/worker/transfer-inbox.js';
 import type { VolumeAccess } from '../../src/worker/volume-access.js';
 import {
@@ -341,6 +345,7 @@ describe('a receiving worker on a real engine', () => {
         caPem: ca.certPem,
       }),
       logger,
+      syncSessions: new SyncSessions(mkdtempSync(join(tmpdir(), 'dm-image-transfer-'))),
     });
     await build(GRANTED, `FROM ${h1.baseImage}\nRUN echo granted > /granted.txt\n`);
     await build(OTHER, `FROM ${h1.baseImage}\nRUN echo other > /other.txt\n`);
