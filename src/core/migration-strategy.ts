@@ -45,7 +45,8 @@ export function coldSteps(plan: MigrationPlan): MigrationStep[] {
   const containers = of('container');
   const steps: MigrationStep[] = [{ kind: 'phase', phase: 'prepare' }];
   for (const r of of('network')) steps.push({ kind: 'network.prepare', resource: resourceKey(r) });
-  for (const r of of('image', plan.resources)) steps.push({ kind: 'image.prepare', resource: resourceKey(r) });
+  for (const r of of('image', plan.resources))
+    steps.push({ kind: 'image.prepare', resource: resourceKey(r) });
   if (containers.length > 0) {
     steps.push({ kind: 'phase', phase: 'stop_source' });
     for (const r of containers) steps.push({ kind: 'source.stop', resource: resourceKey(r) });
