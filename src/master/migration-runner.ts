@@ -99,6 +99,9 @@ export class MigrationRunner {
         run.movedBytes += bytes;
         done.push({ step, bytes, durationMs: clock.monotonicMs() - startedMs });
       }
+      // Finishing applies the source policy: never without the switch-over point that a strategy's last step records.
+      if (migration.state.switchedOverAt === undefined)
+        throw new AppError('internal', 'the migration strategy ended before the switch-over point');
     } catch (error) {
       if (this.isClosing()) {
         // The master is stopping: the migration stays "running" and is recovered when it starts again.
