@@ -7,6 +7,7 @@ import type {
   MigrationRecord,
   PlannedResource,
 } from '../core/migration.js';
+import type { Clock } from '../core/clock.js';
 import type { UndoEntry } from '../core/migration-journal.js';
 import { planTotals } from '../core/migration-progress.js';
 import type { MasterStore } from '../core/ports.js';
@@ -19,6 +20,8 @@ export class MigrationRecorder {
   constructor(
     private readonly store: MasterStore,
     private readonly notify: (notice: MigrationNotice) => void,
+    /** Stamps events with its wall time. */
+    private readonly clock: Clock,
   ) {}
 
   async save(migration: MigrationRecord, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void> {
@@ -36,7 +39,7 @@ export class MigrationRecorder {
   ): Promise<void> {
     const event = await this.store.appendMigrationEvent({
       migrationId: migration.id,
-      at: new Date().toISOString(),
+      at: this.clock.now().toISOString(),
       level,
       phase,
       message: text,

@@ -1,5 +1,6 @@
 // Undoes a migration on its workers: the journal newest first, each entry checked against the engine, once the
 // workers have answered the commands the runner stopped waiting for; then the source runs as before.
+import { systemClock, type Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { MigrationRecord, MigrationStatus } from '../core/migration.js';
 import type { UndoEntry } from '../core/migration-journal.js';
@@ -11,19 +12,25 @@ import { message, shortId, sleep } from './migration-support.js';
 const QUIESCE_TIMEOUT_MS = 120_000;
 
 export class MigrationRollback {
+  /** Monotonic for the rollback deadline, wall for `completedAt`. */
+  private readonly clock: Clock;
+
   constructor(
     private readonly options: MigrationRunnerOptions,
     private readonly record: MigrationRecorder,
-  ) {}
+  ) {
+    this.clock = options.clock ?? systemClock();
+  }
 
-  /** Retries a rollback step while the worker is offline, up to the rollback timeout. */
+  /** Retries a rollback step while the worker is offline, up to the rollback timeout (a monotonic deadline). */
   private async persistently<T>(work: () => Promise<T>, deadline: number): Promise<T> {
     for (;;) {
       try {
         return await work();
       } catch (error) {
         const code = AppError.from(error).code;
-        if ((code !== 'unavailable' && code !== 'deadline_exceeded') || Date.now() > deadline) throw error;
+        if ((code !== 'unavailable' && code !== 'deadline_exceeded') || this.clock.monotonicMs() > deadline)
+          throw error;
         await sleep(2_000);
       }
     }
@@ -37,7 +44,7 @@ export class MigrationRollback {
   async rollBack(migration: MigrationRecord, reason: string): Promise<void> {
     await this.record.save(migration, { phase: 'rollback', status: 'running', error: reason });
     await this.record.event(migration, 'warning', 'rollback', `rolling back: ${reason}`);
-    const deadline = Date.now() + (this.options.rollbackTimeoutMs ?? 10 * 60_000);
+    const deadline = this.clock.monotonicMs() + (this.options.rollbackTimeoutMs ?? 10 * 60_000);
     await this.quiesce(migration);
     const left: string[] = [];
     const step = async (what: string, work: () => Promise<string | undefined>): Promise<boolean> => {
@@ -74,7 +81,7 @@ export class MigrationRollback {
       status,
       phase: 'done',
       plan: migration.plan,
-      completedAt: new Date().toISOString(),
+      completedAt: this.clock.now().toISOString(),
       error: left.length === 0 ? reason : `${reason}; rollback incomplete, left: ${left.join('; ')}`,
     });
     await this.options.store.releaseMigrationLocks(migration.id);

@@ -10,6 +10,7 @@ import type {
   ImageSummary,
   NetworkSummary,
 } from '../core/docker-resources.js';
+import { ManualClock, type Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { MigrationEvent, MigrationRecord, MigrationRequest } from '../core/migration.js';
 import {
@@ -696,7 +697,12 @@ async function loadRegistry(target: Inventory = targetInventory()): Promise<Work
 }
 
 function createService(
-  options: { metrics?: MasterMetrics; rollbackTimeoutMs?: number; gateway?: FakeWorkerGateway } = {},
+  options: {
+    metrics?: MasterMetrics;
+    rollbackTimeoutMs?: number;
+    gateway?: FakeWorkerGateway;
+    clock?: Clock;
+  } = {},
 ): MigrationService {
   return new MigrationService({
     store,
@@ -706,6 +712,7 @@ function createService(
     logger,
     readyTimeoutMs: 5_000,
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
   });
 }
@@ -845,6 +852,30 @@ describe('MigrationService', () => {
       const { migration } = await finished(started.id);
       expect(migration.status).toBe('completed');
       expect(migration.downtimeMs).toBeGreaterThanOrEqual(300);
+    });
+
+    it('measures downtime and rate on its clock: first stop request to the last target container ready', async () => {
+      const clock = new ManualClock();
+      service = createService({ clock });
+      gateway.answerWith(
+        'container.stop',
+        () => {
+          clock.advance(1_000);
+          return { wasRunning: true };
+        },
+        (call) => call.workerId === SOURCE,
+      );
+      gateway.answerWith('container.await_ready', () => {
+        clock.advance(250);
+        return { state: 'running', health: 'healthy' };
+      });
+      const started = await service.start(request());
+      const { migration } = await finished(started.id);
+      expect(migration.status).toBe('completed');
+      expect(migration.downtimeMs).toBe(2 * 1_000 + 2 * 250);
+      expect(migration.rateBytesPerSecond).toBe(Math.round((2 * IMAGE_BYTES + 2 * VOLUME_BYTES) / 2.5));
+      expect(migration.startedAt).toBe('2026-01-01T00:00:00.000Z');
+      expect(migration.completedAt).toBe('2026-01-01T00:00:02.500Z');
     });
 
     it('runs networks, images, stop, volumes, create, start and readiness in that order, and completes', async () => {
@@ -1501,7 +1532,7 @@ describe('MigrationService', () => {
 
   describe('rolling back while a worker is away', () => {
     it('retries a step while the target is unavailable and completes the rollback once it answers', async () => {
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
       service = createService({ rollbackTimeoutMs: 10_000 });
       gateway.fail('container.create', new AppError('internal', 'no space left on device'), {
         when: isNamed('db'),
@@ -1529,7 +1560,7 @@ describe('MigrationService', () => {
     });
 
     it('gives up after the rollback timeout and ends failed, naming everything left', async () => {
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
       service = createService({ rollbackTimeoutMs: 10_000 });
       gateway.fail('transfer.send', new AppError('internal', 'disk full'), {
         times: 1,
@@ -1560,7 +1591,7 @@ describe('MigrationService', () => {
     });
 
     it('does not retry a step that fails for another reason than the worker being away', async () => {
-      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
       service = createService({ rollbackTimeoutMs: 10_000 });
       gateway.fail('container.await_ready', new AppError('internal', 'exited with code 1'), { times: 1 });
       gateway.fail('container.remove', new AppError('permission_denied', 'not allowed'), {

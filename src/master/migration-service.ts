@@ -1,6 +1,7 @@
 // The master's migration engine as the REST API sees it: turns a request into a persisted plan (preflight included,
 // resources locked), hands it to the runner, cancels, reads, and after a restart finishes or rolls back what was
 // left unfinished.
+import { systemClock, type Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { ContainerDetails, ImageDetails } from '../core/docker-resources.js';
 import {
@@ -55,13 +56,20 @@ export class MigrationService {
   private readonly record: MigrationRecorder;
   private readonly rollback: MigrationRollback;
   private readonly runner: MigrationRunner;
+  private readonly clock: Clock;
 
   constructor(private readonly options: MigrationServiceOptions) {
-    this.record = new MigrationRecorder(options.store, (notice) => {
-      this.notify(notice);
-    });
-    this.rollback = new MigrationRollback(options, this.record);
-    this.runner = new MigrationRunner(options, this.record, this.rollback, () => this.closed);
+    this.clock = options.clock ?? systemClock();
+    const withClock = { ...options, clock: this.clock };
+    this.record = new MigrationRecorder(
+      options.store,
+      (notice) => {
+        this.notify(notice);
+      },
+      this.clock,
+    );
+    this.rollback = new MigrationRollback(withClock, this.record);
+    this.runner = new MigrationRunner(withClock, this.record, this.rollback, () => this.closed);
   }
 
   subscribe(listener: (notice: MigrationNotice) => void): () => void {
@@ -219,7 +227,7 @@ export class MigrationService {
           files: null,
           method: 'unknown',
           reason: AppError.from(error).message,
-          measuredAt: new Date().toISOString(),
+          measuredAt: this.clock.now().toISOString(),
         };
       }
     }
@@ -243,7 +251,7 @@ export class MigrationService {
         { details: { findings: assessed.findings } },
       );
     }
-    const now = new Date().toISOString();
+    const now = this.clock.now().toISOString();
     const migration: MigrationRecord = {
       id: newId('m'),
       status: 'pending',

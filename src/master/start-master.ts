@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { systemClock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { parseListenAddress } from '../platform/listen-address.js';
 import type { Logger } from '../platform/logger.js';
@@ -191,6 +192,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       relayPort: relay.port,
       logger,
       metrics,
+      clock: systemClock(),
       ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
       ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
       ...(options.transferStallTimeoutMs === undefined

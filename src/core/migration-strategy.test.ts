@@ -1,0 +1,168 @@
+// The cold strategy lists today's pipeline, step for step, for the plans a migration meets.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from './clock.js';
+import type { MigrationPlan, PlannedResource } from './migration.js';
+import { stepKey, type MigrationStep, type StepOutcome } from './migration-steps.js';
+import { coldStrategy, coldSteps, fixedStrategy } from './migration-strategy.js';
+
+function resource(
+  type: PlannedResource['type'],
+  sourceId: string,
+  extra: Partial<PlannedResource> = {},
+): PlannedResource {
+  return {
+    type,
+    name: sourceId,
+    sourceId,
+    targetName: sourceId,
+    reason: 'requested',
+    action: 'create',
+    estimatedBytes: 0,
+    status: 'pending',
+    bytes: 0,
+    ...extra,
+  };
+}
+
+function plan(...resources: PlannedResource[]): MigrationPlan {
+  return { resources, findings: [], totalBytes: 0 };
+}
+
+/** Runs a strategy to its end, each step answered with no bytes: the keys of what it asked for. */
+function drain(strategy: ReturnType<typeof coldStrategy>): string[] {
+  const done: StepOutcome[] = [];
+  for (let next = strategy.next(done); next !== 'done'; next = strategy.next(done))
+    done.push({ step: next, bytes: 0, durationMs: 0 });
+  return done.map((outcome) => stepKey(outcome.step));
+}
+
+const APP = plan(
+  resource('network', 'n1', { name: 'appnet' }),
+  resource('image', 'sha256:nginx'),
+  resource('image', 'sha256:postgres'),
+  resource('volume', 'web-data'),
+  resource('volume', 'db-data'),
+  resource('container', 'c-web'),
+  resource('container', 'c-db'),
+);
+
+describe('coldStrategy', () => {
+  it.each<[string, MigrationPlan, string[]]>([
+    [
+      'a compose app: networks, images, stop, volumes, create, start, switch over',
+      APP,
+      [
+        'phase:prepare',
+        'network.prepare:network/n1',
+        'image.prepare:image/sha256:nginx',
+        'image.prepare:image/sha256:postgres',
+        'phase:stop_source',
+        'source.stop:container/c-web',
+        'source.stop:container/c-db',
+        'phase:transfer',
+        'volume.create:volume/web-data',
+        'volume.copy:full:volume/web-data',
+        'volume.create:volume/db-data',
+        'volume.copy:full:volume/db-data',
+        'phase:create',
+        'container.create:container/c-web',
+        'container.create:container/c-db',
+        'phase:start',
+        'container.start:container/c-web',
+        'container.start:container/c-db',
+        'switch_over',
+      ],
+    ],
+    [
+      'volumes alone: no stop phase, but every other phase is entered',
+      plan(resource('volume', 'data')),
+      [
+        'phase:prepare',
+        'phase:transfer',
+        'volume.create:volume/data',
+        'volume.copy:full:volume/data',
+        'phase:create',
+        'phase:start',
+        'switch_over',
+      ],
+    ],
+    [
+      'skipped resources are left out, except images, whose step checks the target itself',
+      plan(
+        resource('network', 'n1', { action: 'skip' }),
+        resource('image', 'sha256:nginx', { action: 'skip' }),
+        resource('volume', 'kept', { action: 'skip' }),
+        resource('container', 'c-web', { action: 'overwrite' }),
+      ),
+      [
+        'phase:prepare',
+        'image.prepare:image/sha256:nginx',
+        'phase:stop_source',
+        'source.stop:container/c-web',
+        'phase:transfer',
+        'phase:create',
+        'container.create:container/c-web',
+        'phase:start',
+        'container.start:container/c-web',
+        'switch_over',
+      ],
+    ],
+    [
+      'a volume whose content is not copied is only created',
+      plan(resource('volume', 'share', { copyContent: false }), resource('volume', 'data')),
+      [
+        'phase:prepare',
+        'phase:transfer',
+        'volume.create:volume/share',
+        'volume.create:volume/data',
+        'volume.copy:full:volume/data',
+        'phase:create',
+        'phase:start',
+        'switch_over',
+      ],
+    ],
+  ])('%s', (_name, input, expected) => {
+    expect(drain(coldStrategy(input))).toEqual(expected);
+    expect(coldSteps(input).map(stepKey)).toEqual(expected);
+  });
+
+  it('copies every volume in full, never in rounds', () => {
+    const copies = coldSteps(APP).filter(
+      (s): s is Extract<MigrationStep, { kind: 'volume.copy' }> => s.kind === 'volume.copy',
+    );
+    expect(copies.map((s) => s.round)).toEqual(['full', 'full']);
+  });
+
+  it('answers the same next step for the same outcomes, whatever came before', () => {
+    const strategy = coldStrategy(APP);
+    const done: StepOutcome[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const step = strategy.next(done);
+      if (step === 'done') throw new Error('ended early');
+      done.push({ step, bytes: i * 100, durationMs: 10 });
+    }
+    expect(strategy.next(done)).toEqual(strategy.next([...done]));
+    expect(strategy.next(done)).toEqual({ kind: 'source.stop', resource: 'container/c-web' });
+  });
+});
+
+describe('fixedStrategy', () => {
+  it('ends after its last step', () => {
+    const strategy = fixedStrategy([{ kind: 'switch_over' }]);
+    expect(strategy.next([])).toEqual({ kind: 'switch_over' });
+    expect(strategy.next([{ step: { kind: 'switch_over' }, bytes: 0, durationMs: 0 }])).toBe('done');
+  });
+});
+
+describe('ManualClock', () => {
+  it('moves both clocks only when told, and never back', () => {
+    const clock = new ManualClock(new Date('2026-12-03T17:00:00.000Z'));
+    const mono = clock.monotonicMs();
+    clock.advance(1_500);
+    expect(clock.monotonicMs() - mono).toBe(1_500);
+    expect(clock.now().toISOString()).toBe('2026-12-03T17:00:01.500Z');
+    expect(() => {
+      clock.advance(-1);
+    }).toThrow(RangeError);
+  });
+});

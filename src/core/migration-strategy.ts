@@ -1,0 +1,65 @@
+// Which steps a migration runs, in which order, as a pure decision over the plan and the outcomes so far: a
+// migration mode is a strategy, and the runner, its handlers, the journal and rollback stay the same for all.
+import type { MigrationPlan, PlannedResource } from './migration.js';
+import { resourceKey, type MigrationStep, type StepOutcome } from './migration-steps.js';
+
+/**
+ * Decides a migration's next step from the outcomes of the steps run so far, in order (the runner appends one per
+ * step). Pure: the same plan and outcomes give the same step, so a strategy is table-tested, and after a restart
+ * the outcomes a journal kept would lead it to the same place.
+ *
+ * How warm mode plugs in (not built yet): `warmStrategy(plan, { maxRounds, budgetMs })` answers networks, images,
+ * `volume.create` for every volume, `container.create`, then `volume.copy { round: 1 }` for every volume while the
+ * source runs; once a round's last copy is in `done`, it sums that round's `bytes` and `durationMs` (the measured
+ * rate) and answers either round n + 1, or — when the round was small, grew, hit `maxRounds`, or the projected
+ * final round fits `budgetMs` — the phase `stop_source`, `source.stop` for each container, `volume.copy
+ * { round: 'final' }` for each volume, `container.start` and `switch_over`. Its phases per downtime part (stop,
+ * final sync, start, ready) are the runner's monotonic marks around those steps. The runner needs no change for
+ * it beyond picking the strategy from `request.mode`; the handlers need a `volume.copy` that sends only a delta.
+ */
+export interface StepStrategy {
+  next(done: readonly StepOutcome[]): MigrationStep | 'done';
+}
+
+/** A strategy that ignores outcomes: the steps of a fixed list, one after the other. */
+export function fixedStrategy(steps: readonly MigrationStep[]): StepStrategy {
+  return {
+    next: (done) => steps[done.length] ?? 'done',
+  };
+}
+
+/**
+ * Cold mode: prepare the target (networks, then images), stop the source containers so that the volumes copied
+ * are consistent, copy each volume in full, create the containers, start them, switch over. Resources are taken in
+ * plan order; those the plan skips are left out, except images, whose step itself checks what the target holds.
+ */
+export function coldStrategy(plan: MigrationPlan): StepStrategy {
+  return fixedStrategy(coldSteps(plan));
+}
+
+/** The list coldStrategy runs through (see there). */
+export function coldSteps(plan: MigrationPlan): MigrationStep[] {
+  const moving = plan.resources.filter((r) => r.action !== 'skip');
+  const of = (type: PlannedResource['type'], from: readonly PlannedResource[] = moving): PlannedResource[] =>
+    from.filter((r) => r.type === type);
+  const containers = of('container');
+  const steps: MigrationStep[] = [{ kind: 'phase', phase: 'prepare' }];
+  for (const r of of('network')) steps.push({ kind: 'network.prepare', resource: resourceKey(r) });
+  for (const r of of('image', plan.resources))
+    steps.push({ kind: 'image.prepare', resource: resourceKey(r) });
+  if (containers.length > 0) {
+    steps.push({ kind: 'phase', phase: 'stop_source' });
+    for (const r of containers) steps.push({ kind: 'source.stop', resource: resourceKey(r) });
+  }
+  steps.push({ kind: 'phase', phase: 'transfer' });
+  for (const r of of('volume')) {
+    steps.push({ kind: 'volume.create', resource: resourceKey(r) });
+    if (r.copyContent !== false) steps.push({ kind: 'volume.copy', resource: resourceKey(r), round: 'full' });
+  }
+  steps.push({ kind: 'phase', phase: 'create' });
+  for (const r of containers) steps.push({ kind: 'container.create', resource: resourceKey(r) });
+  steps.push({ kind: 'phase', phase: 'start' });
+  for (const r of containers) steps.push({ kind: 'container.start', resource: resourceKey(r) });
+  steps.push({ kind: 'switch_over' });
+  return steps;
+}

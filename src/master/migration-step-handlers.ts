@@ -1,0 +1,593 @@
+// What each migration step does on the workers (see core/migration-steps.ts): one handler per step kind, each
+// writing the change it is about to make to the journal first. The runner decides nothing here: it asks its
+// strategy for the next step and hands it to `run`.
+import type { Clock } from '../core/clock.js';
+import { abortableSleep } from '../core/deadline.js';
+import { AppError } from '../core/errors.js';
+import { portableContainerConfig } from '../core/container-config.js';
+import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
+import type { MigrationPhase, MigrationRecord, PlannedResource } from '../core/migration.js';
+import { asideName, type UndoEntry } from '../core/migration-journal.js';
+import { resourceKey, type MigrationStep, type ResourceKey } from '../core/migration-steps.js';
+import { networkCreateSpecFor } from '../core/network-config.js';
+import type { WorkerGateway } from '../core/worker-commands.js';
+import { sharedLayerPrefix } from '../transfer/image-archive.js';
+import type { MigrationRecorder } from './migration-recorder.js';
+import type { TransferCoordinator } from './transfer-coordinator.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+/** What the handlers need of the master (a subset of MigrationRunnerOptions). */
+export interface StepHandlerOptions {
+  registry: WorkerRegistry;
+  gateway: WorkerGateway;
+  clock: Clock;
+  /** How long a started container may take to run (and be healthy). */
+  readyTimeoutMs?: number;
+  /** Fault injection: pause each migration this long (ms) at the start of a phase. */
+  failpoints?: Failpoints;
+}
+
+/** Fault-injection points, parsed from the master's `failpoints` setting (see parseFailpoints). */
+export interface Failpoints {
+  pause: Partial<Record<MigrationPhase, number>>;
+}
+
+/** One execution of a migration: what its steps share, for as long as the runner runs them. */
+export interface MigrationRun {
+  readonly migration: MigrationRecord;
+  readonly signal: AbortSignal;
+  /** The source containers' inspect data, read before the first step. */
+  readonly details: Map<string, ContainerDetails>;
+  /** Target container ids by source container id, as container.create made them. */
+  readonly createdContainers: Map<string, string>;
+  /** Monotonic time the run started, for the rate. */
+  readonly startedMs: number;
+  /** Monotonic time the first running source container was asked to stop, for downtime. */
+  downtimeStartedMs?: number;
+  /** Bytes the steps moved so far (images sent, volumes copied), for the rate. */
+  movedBytes: number;
+  /** The source's networks and volumes as the inventory showed them at the first step that needed them. */
+  sourceNetworks?: NetworkSummary[];
+  sourceVolumes?: VolumeSummary[];
+}
+
+export class MigrationStepHandlers {
+  constructor(
+    private readonly options: StepHandlerOptions,
+    private readonly record: MigrationRecorder,
+    private readonly transfers: TransferCoordinator,
+  ) {}
+
+  /**
+   * Runs one step; answers the bytes it moved. Exhaustive over the step kinds, so a new kind cannot be left
+   * without a handler.
+   */
+  async run(step: MigrationStep, run: MigrationRun): Promise<number> {
+    const { migration, signal } = run;
+    switch (step.kind) {
+      case 'phase':
+        await this.failpoint(migration, step.phase, signal);
+        await this.record.phase(migration, step.phase);
+        return 0;
+      case 'network.prepare':
+        run.sourceNetworks ??= this.options.registry.inventory(migration.request.sourceWorkerId).networks;
+        await this.prepareNetwork(migration, resourceOf(run, step.resource), run.sourceNetworks, signal);
+        return 0;
+      case 'image.prepare':
+        return this.prepareImage(migration, resourceOf(run, step.resource), signal);
+      case 'source.stop': {
+        const resource = resourceOf(run, step.resource);
+        const stopRequestedMs = await this.stopSource(
+          migration,
+          resource,
+          run.details.get(resource.sourceId),
+          signal,
+        );
+        if (stopRequestedMs !== undefined) run.downtimeStartedMs ??= stopRequestedMs;
+        return 0;
+      }
+      case 'volume.create':
+        run.sourceVolumes ??= this.options.registry.inventory(migration.request.sourceWorkerId).volumes;
+        await this.createVolume(migration, resourceOf(run, step.resource), run.sourceVolumes, signal);
+        return 0;
+      case 'volume.copy':
+        // Warm mode's rounds need a copy that sends only what changed since the previous one (see
+        // migration-strategy.ts); until then only the one full copy of a cold migration exists.
+        if (step.round !== 'full')
+          throw new AppError('internal', `volume copy round ${step.round} is not supported yet`);
+        return this.copyVolume(migration, resourceOf(run, step.resource), signal);
+      case 'container.create':
+        await this.createContainer(run, resourceOf(run, step.resource));
+        return 0;
+      case 'container.start':
+        await this.startContainer(run, resourceOf(run, step.resource));
+        return 0;
+      case 'switch_over':
+        await this.switchOver(run);
+        return 0;
+    }
+  }
+
+  /** Holds a migration at the start of a phase when a failpoint asks for it (the fault-injection suite). */
+  async failpoint(migration: MigrationRecord, phase: MigrationPhase, signal: AbortSignal): Promise<void> {
+    const pause = this.options.failpoints?.pause[phase];
+    if (pause === undefined) return;
+    await this.record.event(migration, 'warning', phase, `failpoint: paused ${pause} ms before ${phase}`);
+    await abortableSleep(pause, signal, 'cancelled by the user');
+  }
+
+  /** Creates a container on the target from the source's inspect data (an `overwrite`n one set aside first). */
+  private async createContainer(run: MigrationRun, resource: PlannedResource): Promise<void> {
+    const { migration, signal } = run;
+    const { request } = migration;
+    const networkNames: Record<string, string> = {};
+    const volumeNames: Record<string, string> = {};
+    for (const planned of migration.plan.resources) {
+      if (planned.type === 'network') networkNames[planned.name] = planned.targetName;
+      if (planned.type === 'volume') volumeNames[planned.name] = planned.targetName;
+    }
+    const inspect = run.details.get(resource.sourceId);
+    if (!inspect) throw new AppError('internal', `no inspect data for ${resource.name}`);
+    await this.record.setResource(migration, resource, { status: 'running' });
+    if (resource.action === 'overwrite') await this.setContainerAside(migration, resource, signal);
+    const config = portableContainerConfig(inspect.raw, {
+      name: resource.targetName,
+      bindMounts: request.bindMounts,
+      networkNames,
+      volumeNames,
+    });
+    for (const finding of config.findings.filter((f) => f.severity !== 'info'))
+      await this.record.event(
+        migration,
+        finding.severity === 'error' ? 'error' : 'warning',
+        'create',
+        finding.message,
+        resource,
+      );
+    const id = await this.createOnTarget(migration, 'container', config.name, async () => {
+      const created = await this.options.gateway.run(
+        request.targetWorkerId,
+        'container.create',
+        { name: config.name, body: config.createBody, networks: config.networks },
+        { signal },
+      );
+      return created.id;
+    });
+    run.createdContainers.set(resource.sourceId, id);
+    await this.record.event(
+      migration,
+      'info',
+      'create',
+      `container ${config.name} created on the target`,
+      resource,
+    );
+  }
+
+  /** Starts a target container whose source ran, and waits until it runs (and is healthy). */
+  private async startContainer(run: MigrationRun, resource: PlannedResource): Promise<void> {
+    const { migration, signal } = run;
+    const { gateway } = this.options;
+    const target = migration.request.targetWorkerId;
+    const id = run.createdContainers.get(resource.sourceId);
+    if (!id) return;
+    if (migration.state.sourceRunning.includes(resource.sourceId)) {
+      await gateway.run(target, 'container.start', { ref: id }, { signal });
+      const ready = await gateway.run(
+        target,
+        'container.await_ready',
+        { ref: id, timeoutMs: this.options.readyTimeoutMs ?? 120_000 },
+        { signal, timeoutMs: (this.options.readyTimeoutMs ?? 120_000) + 30_000 },
+      );
+      await this.record.event(
+        migration,
+        'info',
+        'start',
+        `container ${resource.targetName} is ${ready.health ?? ready.state} on the target`,
+        resource,
+      );
+    }
+    await this.record.setResource(migration, resource, { status: 'done' });
+  }
+
+  /**
+   * The switch-over point: everything runs on the target. Recorded before the source is touched again, so that a
+   * restart from here on finishes the migration rather than undoing it. Downtime (first stop request → now) and
+   * the rate are measured on the monotonic clock.
+   */
+  private async switchOver(run: MigrationRun): Promise<void> {
+    const { migration } = run;
+    const { clock } = this.options;
+    const downtimeMs =
+      run.downtimeStartedMs === undefined ? null : Math.round(clock.monotonicMs() - run.downtimeStartedMs);
+    migration.state.switchedOverAt = clock.now().toISOString();
+    await this.record.save(migration, {
+      state: migration.state,
+      downtimeMs,
+      rateBytesPerSecond: Math.round(
+        run.movedBytes / Math.max(0.001, (clock.monotonicMs() - run.startedMs) / 1000),
+      ),
+    });
+  }
+
+  /**
+   * Creates a network, or keeps the target's network of that name under `overwrite`: a network holds no data,
+   * and replacing one would cut off every container the target has on it (they could not start again).
+   */
+  private async prepareNetwork(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    sourceNetworks: NetworkSummary[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const target = migration.request.targetWorkerId;
+    await this.record.setResource(migration, resource, { status: 'running' });
+    const network = sourceNetworks.find((n) => n.id === resource.sourceId || n.name === resource.name);
+    if (!network) throw new AppError('not_found', `network "${resource.name}" is gone from the source`);
+    const targetNetworks: NetworkSummary[] = this.options.registry.inventory(target).networks;
+    const existing = targetNetworks.find((n) => n.name === resource.targetName);
+    if (resource.action === 'overwrite' && existing) {
+      const differs = describeNetworkDifference(network, existing);
+      await this.record.setResource(migration, resource, { status: 'done' });
+      await this.record.event(
+        migration,
+        differs ? 'warning' : 'info',
+        'prepare',
+        differs
+          ? `network ${resource.targetName} kept as it is on the target (${differs}): replacing it would disconnect the target's other containers`
+          : `network ${resource.targetName} already exists on the target with the same settings; kept`,
+        resource,
+      );
+      return;
+    }
+    const { spec, findings } = networkCreateSpecFor(network, targetNetworks, { name: resource.targetName });
+    for (const finding of findings)
+      await this.record.event(migration, 'warning', 'prepare', finding.message, resource);
+    await this.createOnTarget(migration, 'network', resource.targetName, async () => {
+      const created = await this.options.gateway.run(target, 'network.create', { spec }, { signal });
+      return created.id;
+    });
+    await this.record.setResource(migration, resource, { status: 'done' });
+    await this.record.event(migration, 'info', 'prepare', `network ${resource.targetName} created`, resource);
+  }
+
+  /**
+   * Sends an image the target lacks, loaded under exactly the plan's target tags, or tags the one it holds; either
+   * way the target ends with every tag asked for. Tags that pointed at another image are recorded, to be pointed
+   * back by a rollback. Answers the bytes sent.
+   */
+  private async prepareImage(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const { gateway } = this.options;
+    const { request } = migration;
+    const target = request.targetWorkerId;
+    const image = await gateway.run(
+      request.sourceWorkerId,
+      'image.inspect',
+      { ref: resource.sourceId },
+      { signal },
+    );
+    const tags = resource.targetTags ?? image.tags;
+    const existed = await this.targetHolds(target, 'image.inspect', image.id, signal);
+    const added: string[] = [];
+    const moved: Array<{ tag: string; from: string }> = [];
+    for (const tag of tags) {
+      const holder = await this.imageIdOnTarget(target, tag, signal);
+      if (holder === image.id) continue;
+      if (holder === undefined) added.push(tag);
+      else if (request.conflictPolicy === 'overwrite') moved.push({ tag, from: holder });
+      else
+        throw new AppError(
+          'conflict',
+          `tag ${tag} on the target now points at another image; it is left as it is`,
+        );
+    }
+    if (existed && added.length === 0 && moved.length === 0) {
+      await this.record.setResource(migration, resource, { status: 'skipped' });
+      await this.record.event(
+        migration,
+        'info',
+        'prepare',
+        `image ${resource.name} is already on the target with every tag`,
+        resource,
+      );
+      return 0;
+    }
+    if (!existed && resource.action === 'skip') {
+      await this.record.setResource(migration, resource, { status: 'skipped' });
+      return 0;
+    }
+    await this.record.setResource(migration, resource, { status: 'running' });
+    const entry: UndoEntry = { kind: 'image', id: image.id, existed, added, moved };
+    await this.record.intend(migration, entry);
+    const retag = [...added, ...moved.map((m) => m.tag)];
+    if (existed) {
+      await gateway.run(target, 'image.tag', { id: image.id, tags: retag }, { signal });
+      await this.record.setResource(migration, resource, { status: 'done' });
+      await this.record.event(
+        migration,
+        'info',
+        'prepare',
+        `image ${resource.name} was already on the target; tagged ${retag.join(', ')}`,
+        resource,
+      );
+      return 0;
+    }
+    const { chains } = await gateway.run(target, 'image.layer_chains', {}, { signal });
+    const skipLayers = sharedLayerPrefix(image.layers, chains);
+    const result = await this.transfers.transfer(
+      migration,
+      resource,
+      { type: 'image', source: image.id, target: image.id, tags },
+      signal,
+      skipLayers,
+    );
+    await this.record.setResource(migration, resource, { status: 'done', bytes: result.bytes });
+    await this.record.event(
+      migration,
+      'info',
+      'prepare',
+      `image ${resource.name} sent: ${result.bytes} bytes${skipLayers > 0 ? `, ${skipLayers} of ${image.layers.length} layers already on the target` : ''}`,
+      resource,
+    );
+    return result.bytes;
+  }
+
+  /** Whether the target has the object: inspect answers, or says not_found. */
+  private async targetHolds(
+    target: string,
+    kind: 'image.inspect' | 'container.inspect',
+    ref: string,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      await this.options.gateway.run(target, kind, { ref }, { signal });
+      return true;
+    } catch (error) {
+      if (AppError.from(error).code === 'not_found') return false;
+      throw error;
+    }
+  }
+
+  private async imageIdOnTarget(
+    target: string,
+    ref: string,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    try {
+      return (await this.options.gateway.run(target, 'image.inspect', { ref }, { signal })).id;
+    } catch (error) {
+      if (AppError.from(error).code === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stops a source container. That it ran is recorded before the stop is sent: if the answer is lost (a cancel, a
+   * timeout, a master restart) the worker may still stop it, and rollback then finds it stopped and starts it.
+   * Answers when (monotonic) its stop was requested, if it ran: downtime counts from the first such request.
+   */
+  private async stopSource(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    details: ContainerDetails | undefined,
+    signal: AbortSignal,
+  ): Promise<number | undefined> {
+    const running =
+      details?.state === 'running' || details?.state === 'restarting' || details?.state === 'paused';
+    if (running && !migration.state.sourceRunning.includes(resource.sourceId)) {
+      migration.state.sourceRunning.push(resource.sourceId);
+      await this.record.save(migration, { state: migration.state });
+    }
+    // Downtime counts from the stop request: a service stops answering once it is told to shut down, and a
+    // container that ignores SIGTERM takes the whole grace period to stop.
+    const stopRequestedAt = this.options.clock.now().getTime();
+    const stopRequestedMs = this.options.clock.monotonicMs();
+    const { wasRunning } = await this.options.gateway.run(
+      migration.request.sourceWorkerId,
+      'container.stop',
+      { ref: resource.sourceId },
+      { signal },
+    );
+    if (!wasRunning) return undefined;
+    if (!migration.state.sourceRunning.includes(resource.sourceId))
+      migration.state.sourceRunning.push(resource.sourceId);
+    migration.state.downtimeStartedAt ??= stopRequestedAt;
+    await this.record.save(migration, { state: migration.state });
+    await this.record.event(
+      migration,
+      'info',
+      'stop_source',
+      `container ${resource.name} stopped on the source`,
+      resource,
+    );
+    return stopRequestedMs;
+  }
+
+  /**
+   * Creates the volume on the target, or empties the target's, keeping its content aside; a volume whose content
+   * is not copied is done here.
+   */
+  private async createVolume(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    sourceVolumes: VolumeSummary[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { gateway } = this.options;
+    const target = migration.request.targetWorkerId;
+    await this.record.setResource(migration, resource, { status: 'running' });
+    const volume = sourceVolumes.find((v) => v.name === resource.sourceId);
+    const exists = await this.volumeOnTarget(target, resource.targetName, signal);
+    if (resource.action === 'overwrite' && exists) {
+      const aside = asideName(resource.targetName, migration.id);
+      await this.record.intend(migration, {
+        kind: 'volume_aside',
+        name: resource.targetName,
+        asideName: aside,
+      });
+      await gateway.run(
+        target,
+        'volume.set_aside',
+        { name: resource.targetName, asideName: aside },
+        { signal },
+      );
+      await this.record.event(
+        migration,
+        'info',
+        'transfer',
+        `the target's volume ${resource.targetName}: its content is kept aside in ${aside} until the migration completes`,
+        resource,
+      );
+    } else {
+      if (exists)
+        throw new AppError(
+          'conflict',
+          `a volume named "${resource.targetName}" appeared on the target; it is left as it is`,
+        );
+      await this.createOnTarget(migration, 'volume', resource.targetName, async () => {
+        await gateway.run(
+          target,
+          'volume.create',
+          {
+            spec: {
+              name: resource.targetName,
+              driver: volume?.driver ?? 'local',
+              labels: volume?.labels ?? {},
+              options: volume?.options ?? {},
+            },
+          },
+          { signal },
+        );
+        return resource.targetName;
+      });
+    }
+    if (resource.copyContent === false) {
+      await this.record.setResource(migration, resource, { status: 'done' });
+      await this.record.event(
+        migration,
+        'info',
+        'transfer',
+        `volume ${resource.name} created; its content is not copied (see the preflight findings)`,
+        resource,
+      );
+    }
+  }
+
+  /** Copies a volume's whole content into the target's volume that createVolume made; answers the bytes it covers. */
+  private async copyVolume(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const result = await this.transfers.transfer(
+      migration,
+      resource,
+      { type: 'volume', source: resource.sourceId, target: resource.targetName },
+      signal,
+    );
+    const moved = result.coveredBytes ?? result.bytes;
+    await this.record.setResource(migration, resource, { status: 'done', bytes: moved });
+    const sent =
+      moved === result.bytes
+        ? ''
+        : moved > result.bytes
+          ? ` (${result.bytes} bytes sent: holes and runs of zeros travel as none)`
+          : ` (${result.bytes} bytes sent, with the archive's headers)`;
+    await this.record.event(
+      migration,
+      'info',
+      'transfer',
+      `volume ${resource.name}: ${moved} bytes${sent}, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
+      resource,
+    );
+    return moved;
+  }
+
+  private async volumeOnTarget(target: string, name: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.options.gateway.run(target, 'volume.inspect', { name }, { signal });
+      return true;
+    } catch (error) {
+      if (AppError.from(error).code === 'not_found') return false;
+      throw error;
+    }
+  }
+
+  /**
+   * `overwrite`: the target's container of that name is stopped and renamed aside (it keeps its writable layer),
+   * to be removed once the migration completes, or renamed back and restarted by a rollback.
+   */
+  private async setContainerAside(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { gateway } = this.options;
+    const target = migration.request.targetWorkerId;
+    let old: ContainerDetails;
+    try {
+      old = await gateway.run(target, 'container.inspect', { ref: resource.targetName }, { signal });
+    } catch (error) {
+      if (AppError.from(error).code === 'not_found') return;
+      throw error;
+    }
+    const aside = asideName(resource.targetName, migration.id);
+    const wasRunning = old.state === 'running' || old.state === 'restarting' || old.state === 'paused';
+    await this.record.intend(migration, {
+      kind: 'container_aside',
+      name: resource.targetName,
+      asideName: aside,
+      wasRunning,
+    });
+    if (wasRunning) await gateway.run(target, 'container.stop', { ref: old.id }, { signal });
+    await gateway.run(target, 'container.rename', { ref: old.id, name: aside }, { signal });
+    await this.record.event(
+      migration,
+      'info',
+      'create',
+      `the target's container ${resource.targetName} is kept aside as ${aside} until the migration completes`,
+      resource,
+    );
+  }
+
+  /**
+   * Creates an object on the target by name: absent before (checked), journaled before the command, and taken
+   * out of the journal again when the engine refuses because the name is taken (it is not this migration's).
+   */
+  private async createOnTarget(
+    migration: MigrationRecord,
+    type: 'container' | 'volume' | 'network',
+    name: string,
+    create: () => Promise<string>,
+  ): Promise<string> {
+    const entry: UndoEntry = { kind: 'create', type, name };
+    await this.record.intend(migration, entry);
+    try {
+      return await create();
+    } catch (error) {
+      if (AppError.from(error).code === 'conflict') await this.record.forget(migration, entry);
+      throw error;
+    }
+  }
+}
+
+/** The plan's resource a step names. */
+function resourceOf(run: MigrationRun, key: ResourceKey): PlannedResource {
+  const resource = run.migration.plan.resources.find((r) => resourceKey(r) === key);
+  if (!resource) throw new AppError('internal', `the plan has no ${key}`);
+  return resource;
+}
+
+/** What keeps a target network from matching the source's, in words; undefined when they match. */
+function describeNetworkDifference(source: NetworkSummary, target: NetworkSummary): string | undefined {
+  const differences: string[] = [];
+  if (source.driver !== target.driver) differences.push(`driver ${target.driver}, not ${source.driver}`);
+  if (source.internal !== target.internal) differences.push(target.internal ? 'internal' : 'not internal');
+  const subnets = (n: NetworkSummary): string => n.ipam.config.map((c) => c.subnet ?? '').join(',');
+  if (subnets(source) !== '' && subnets(source) !== subnets(target))
+    differences.push(`subnet ${subnets(target) || 'automatic'}, not ${subnets(source)}`);
+  return differences.length === 0 ? undefined : differences.join('; ');
+}

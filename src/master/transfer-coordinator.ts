@@ -1,0 +1,208 @@
+// Moves one image or volume between the two workers of a migration: signs its grant, picks the route (direct, or
+// relayed through the master; `auto` falls back to the relay), watches for a stall, keeps the rate and progress,
+// and compares both ends' checksums.
+import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import type { MigrationRecord, PlannedResource } from '../core/migration.js';
+import { planTotals } from '../core/migration-progress.js';
+import type { TransferResult, TransferRoute, WorkerGateway } from '../core/worker-commands.js';
+import { newId } from '../platform/secrets.js';
+import { GRANT_TTL_MS, signGrant } from '../transfer/grant.js';
+import type { MasterMetrics } from './metrics.js';
+import type { MigrationRecorder } from './migration-recorder.js';
+import type { WorkerRegistry } from './worker-registry.js';
+
+/** Longest a single transfer command may run. */
+const TRANSFER_TIMEOUT_MS = 12 * 3600_000;
+/** Progress is written to the store and announced at most this often. */
+const PROGRESS_EVERY_MS = 1_000;
+
+/** What moves: the object's name on each side (an image keeps its id, and travels with its tags). */
+export interface TransferNames {
+  type: 'volume' | 'image';
+  source: string;
+  target: string;
+  tags?: string[];
+}
+
+/** What the coordinator needs of the master (a subset of MigrationRunnerOptions). */
+export interface TransferCoordinatorOptions {
+  registry: WorkerRegistry;
+  gateway: WorkerGateway;
+  /** Signs transfer grants. */
+  caKeyPem: string;
+  clock: Clock;
+  metrics?: MasterMetrics;
+  /** A transfer that moves no byte for this long is aborted (a cut link leaves both ends waiting). */
+  transferStallTimeoutMs?: number;
+  /** The port of the master's transfer relay, which `proxy` transfers go through. */
+  relayPort?: number;
+}
+
+export class TransferCoordinator {
+  constructor(
+    private readonly options: TransferCoordinatorOptions,
+    private readonly record: MigrationRecorder,
+  ) {}
+
+  /** Runs one transfer with its grant; `auto` falls back to the relay when the receiver cannot be reached. */
+  async transfer(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    names: TransferNames,
+    signal: AbortSignal,
+    skipLayers?: number,
+  ): Promise<TransferResult> {
+    const { request } = migration;
+    const first: TransferRoute = request.transferMode === 'proxy' ? 'proxy' : 'direct';
+    try {
+      return await this.transferOnce(migration, resource, names, signal, first, skipLayers);
+    } catch (error) {
+      const appError = AppError.from(error);
+      if (
+        request.transferMode !== 'auto' ||
+        signal.aborted ||
+        !appError.message.includes('cannot reach the receiving worker')
+      )
+        throw error;
+      await this.record.event(
+        migration,
+        'warning',
+        migration.phase,
+        `direct transfer impossible (${appError.message}); relaying through the master`,
+        resource,
+      );
+      return this.transferOnce(migration, resource, names, signal, 'proxy', skipLayers);
+    }
+  }
+
+  /** Where a relayed transfer goes: the relay's port, on the host each worker reaches the master at. */
+  private relayArgs(route: TransferRoute): { relayPort?: number } {
+    return route === 'proxy' && this.options.relayPort !== undefined
+      ? { relayPort: this.options.relayPort }
+      : {};
+  }
+
+  private async transferOnce(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    names: TransferNames,
+    signal: AbortSignal,
+    route: TransferRoute,
+    skipLayers?: number,
+  ): Promise<TransferResult> {
+    const { gateway, registry, clock } = this.options;
+    const { request } = migration;
+    const targetWorker = registry.require(request.targetWorkerId);
+    const transferId = newId('t');
+    const granted = { type: names.type, name: names.target, ...(names.tags ? { tags: names.tags } : {}) };
+    const grant = signGrant(
+      {
+        migrationId: migration.id,
+        transferId,
+        sourceWorkerId: request.sourceWorkerId,
+        targetWorkerId: request.targetWorkerId,
+        resource: granted,
+        expiresAt: clock.now().getTime() + GRANT_TTL_MS,
+      },
+      this.options.caKeyPem,
+    );
+    // Either side failing stops the other; so does a transfer that makes no progress for the stall timeout (a
+    // cut link leaves both sockets open and silent).
+    const local = new AbortController();
+    const stall = { hit: false };
+    const stallMs = this.options.transferStallTimeoutMs ?? 60_000;
+    let stallTimer = setTimeout(onStall, stallMs);
+    function onStall(): void {
+      stall.hit = true;
+      local.abort();
+    }
+    const stop = (): void => {
+      local.abort();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    const started = clock.monotonicMs();
+    // The first report is always saved: a monotonic clock may read less than PROGRESS_EVERY_MS early on.
+    let lastSaved = Number.NEGATIVE_INFINITY;
+    let lastBytes = 0;
+    let lastAt = started;
+    let rate = migration.rateBytesPerSecond;
+    const onProgress = (report: { bytes: number }): void => {
+      const now = clock.monotonicMs();
+      if (report.bytes > lastBytes) {
+        clearTimeout(stallTimer);
+        stallTimer = setTimeout(onStall, stallMs);
+      }
+      if (now - lastAt > 0) {
+        const instant = ((report.bytes - lastBytes) * 1000) / (now - lastAt);
+        rate = rate === 0 ? instant : rate * 0.7 + instant * 0.3;
+      }
+      lastBytes = report.bytes;
+      lastAt = now;
+      resource.bytes = report.bytes;
+      if (now - lastSaved < PROGRESS_EVERY_MS) return;
+      lastSaved = now;
+      this.record
+        .save(migration, {
+          ...planTotals(migration.plan),
+          rateBytesPerSecond: Math.round(rate),
+          plan: migration.plan,
+        })
+        .catch(() => undefined);
+    };
+    try {
+      const receiving = gateway.run(
+        request.targetWorkerId,
+        'transfer.receive',
+        { transferId, grant, resource: granted, route, ...this.relayArgs(route) },
+        { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS },
+      );
+      const sending = gateway.run(
+        request.sourceWorkerId,
+        'transfer.send',
+        {
+          transferId,
+          grant,
+          resource: { type: names.type, name: names.source, ...(names.tags ? { tags: names.tags } : {}) },
+          route,
+          targetAddress: targetWorker.advertiseAddress,
+          targetWorkerId: targetWorker.id,
+          ...this.relayArgs(route),
+          ...(skipLayers === undefined ? {} : { skipLayers }),
+          ...(request.compression === 'zstd' ? { compression: request.compression } : {}),
+        },
+        { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS, onProgress },
+      );
+      receiving.catch(stop);
+      sending.catch(stop);
+      const [received, sent] = await Promise.all([receiving, sending]);
+      if (received.xxh128 !== sent.xxh128 || received.bytes !== sent.bytes)
+        throw new AppError(
+          'internal',
+          `${names.type} ${names.source}: the target received ${received.bytes} bytes (XXH3-128 ${received.xxh128}), the source sent ${sent.bytes} (${sent.xxh128})`,
+        );
+      this.options.metrics?.transferBytes.inc(sent.bytes);
+      this.options.metrics?.transferDuration.observe((clock.monotonicMs() - started) / 1000);
+      resource.bytes = sent.coveredBytes ?? sent.bytes;
+      await this.record.save(migration, {
+        ...planTotals(migration.plan),
+        plan: migration.plan,
+        rateBytesPerSecond: Math.round(rate),
+      });
+      return sent;
+    } catch (error) {
+      local.abort();
+      if (stall.hit && !signal.aborted)
+        throw new AppError(
+          'unavailable',
+          `${names.type} ${names.source}: the transfer made no progress for ${Math.round(stallMs / 1000)} s (the workers may no longer reach each other)`,
+          { cause: error },
+        );
+      // The first failure tells why; the other side then only says it was cancelled.
+      throw error;
+    } finally {
+      clearTimeout(stallTimer);
+      signal.removeEventListener('abort', stop);
+    }
+  }
+}
