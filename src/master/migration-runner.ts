@@ -9,7 +9,7 @@ import { coldStrategy, type StepStrategy } from '../core/migration-strategy.js';
 import type { MasterStore } from '../core/ports.js';
 import type { WorkerGateway } from '../core/worker-commands.js';
 import type { Logger } from '../platform/logger.js';
-import type { MasterMetrics } from './metrics.js';
+import { observeMigrationTiming, type MasterMetrics } from './metrics.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRollback } from './migration-rollback.js';
 import { MigrationStepHandlers, type Failpoints, type MigrationRun } from './migration-step-handlers.js';
@@ -81,6 +81,8 @@ export class MigrationRunner {
       createdContainers: new Map<string, string>(),
       startedMs: clock.monotonicMs(),
       movedBytes: 0,
+      marks: { startingMs: 0 },
+      rounds: [],
     };
     try {
       const resources = migration.plan.resources.filter((r) => r.action !== 'skip');
@@ -207,6 +209,9 @@ export class MigrationRunner {
         ? 'migration completed'
         : `migration completed, with ${warnings} warning${warnings === 1 ? '' : 's'} while tidying up`,
     );
-    this.options.metrics?.migrations.inc({ status: 'completed' });
+    if (this.options.metrics) {
+      this.options.metrics.migrations.inc({ status: 'completed' });
+      observeMigrationTiming(this.options.metrics, migration);
+    }
   }
 }

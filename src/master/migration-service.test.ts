@@ -878,6 +878,57 @@ describe('MigrationService', () => {
       expect(migration.completedAt).toBe('2026-01-01T00:00:02.500Z');
     });
 
+    it('breaks the downtime into stop, final copy, create, start and ready, adding up to it, and counts one round', async () => {
+      const clock = new ManualClock();
+      service = createService({ clock });
+      const on = (
+        kind: Parameters<typeof gateway.answerWith>[0],
+        ms: number,
+        answer: (call: Call) => unknown,
+        when?: (call: Call) => boolean,
+      ) => {
+        gateway.answerWith(
+          kind,
+          (call) => {
+            clock.advance(ms);
+            return answer(call);
+          },
+          when,
+        );
+      };
+      // Two containers stop in 0.7 s each; two volumes copy in 0.9 s each (images go over before the stop).
+      on(
+        'container.stop',
+        700,
+        () => ({ wasRunning: true }),
+        (call) => call.workerId === SOURCE,
+      );
+      on('transfer.receive', 900, transferResult, (call) => resourceOf(call)?.type === 'volume');
+      on('container.create', 40, (call) => ({ id: `target-${String(call.args.name)}` }));
+      on('container.start', 110, () => ({}));
+      on('container.await_ready', 300, () => ({ state: 'running', health: 'healthy' }));
+      const started = await service.start(request());
+      const { migration, events } = await finished(started.id);
+      expect(migration.status, events.map((e) => e.message).join('\n')).toBe('completed');
+      expect(migration.timing.downtime).toEqual({
+        stopMs: 1400,
+        finalSyncMs: 1800,
+        applyMs: 80,
+        startMs: 220,
+        readyMs: 600,
+      });
+      expect(migration.downtimeMs).toBe(1400 + 1800 + 80 + 220 + 600);
+      expect(migration.timing.rounds).toEqual([
+        {
+          round: 1,
+          final: true,
+          bytes: 2 * VOLUME_BYTES,
+          durationMs: 1800,
+          files: expect.any(Number) as number,
+        },
+      ]);
+    });
+
     it('runs networks, images, stop, volumes, create, start and readiness in that order, and completes', async () => {
       const notices: MigrationNotice[] = [];
       service.subscribe((notice) => notices.push(notice));

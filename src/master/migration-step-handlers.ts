@@ -6,7 +6,14 @@ import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { portableContainerConfig } from '../core/container-config.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
-import type { MigrationPhase, MigrationRecord, PlannedResource } from '../core/migration.js';
+import type {
+  DowntimeBreakdown,
+  MigrationPhase,
+  MigrationRecord,
+  MigrationTiming,
+  PlannedResource,
+  SyncRound,
+} from '../core/migration.js';
 import { asideName, type UndoEntry } from '../core/migration-journal.js';
 import { resourceKey, type MigrationStep, type ResourceKey } from '../core/migration-steps.js';
 import { networkCreateSpecFor } from '../core/network-config.js';
@@ -44,11 +51,40 @@ export interface MigrationRun {
   readonly startedMs: number;
   /** Monotonic time the first running source container was asked to stop, for downtime. */
   downtimeStartedMs?: number;
+  /**
+   * Monotonic marks of the downtime's phases, taken once downtime started: the last source container stopped, the
+   * last volume copied, the last target container created, the last one ready; and the time spent starting them.
+   */
+  marks: { stoppedMs?: number; copiedMs?: number; createdMs?: number; readyMs?: number; startingMs: number };
+  /** The copy rounds so far (a cold migration makes one, with the source stopped). */
+  rounds: SyncRound[];
   /** Bytes the steps moved so far (images sent, volumes copied), for the rate. */
   movedBytes: number;
   /** The source's networks and volumes as the inventory showed them at the first step that needed them. */
   sourceNetworks?: NetworkSummary[];
   sourceVolumes?: VolumeSummary[];
+}
+
+/**
+ * Where the downtime went, from the marks the steps took: stopping the source, the copy made with it stopped,
+ * creating the target's containers, starting them, and waiting until they are ready. A phase that did not happen
+ * (no volume to copy) is null; the others add up to the downtime.
+ */
+function downtimeBreakdown(run: MigrationRun, startedMs: number, nowMs: number): DowntimeBreakdown {
+  const { marks } = run;
+  const ms = (from: number | undefined, to: number | undefined): number | null =>
+    from === undefined || to === undefined ? null : Math.max(0, Math.round(to - from));
+  const stopped = marks.stoppedMs ?? startedMs;
+  const copied = marks.copiedMs;
+  const created = marks.createdMs;
+  const start = created === undefined ? null : Math.round(marks.startingMs);
+  return {
+    stopMs: ms(startedMs, stopped),
+    finalSyncMs: ms(stopped, copied),
+    applyMs: ms(copied ?? stopped, created),
+    startMs: start,
+    readyMs: created === undefined ? null : Math.max(0, Math.round(nowMs - created - (start ?? 0))),
+  };
 }
 
 export class MigrationStepHandlers {
@@ -84,6 +120,7 @@ export class MigrationStepHandlers {
           signal,
         );
         if (stopRequestedMs !== undefined) run.downtimeStartedMs ??= stopRequestedMs;
+        if (run.downtimeStartedMs !== undefined) run.marks.stoppedMs = this.options.clock.monotonicMs();
         return 0;
       }
       case 'volume.create':
@@ -95,9 +132,12 @@ export class MigrationStepHandlers {
         // migration-strategy.ts); until then only the one full copy of a cold migration exists.
         if (step.round !== 'full')
           throw new AppError('internal', `volume copy round ${step.round} is not supported yet`);
-        return this.copyVolume(migration, resourceOf(run, step.resource), signal);
+        return this.timedCopy(run, resourceOf(run, step.resource), () =>
+          this.copyVolume(migration, resourceOf(run, step.resource), signal),
+        );
       case 'container.create':
         await this.createContainer(run, resourceOf(run, step.resource));
+        if (run.downtimeStartedMs !== undefined) run.marks.createdMs = this.options.clock.monotonicMs();
         return 0;
       case 'container.start':
         await this.startContainer(run, resourceOf(run, step.resource));
@@ -171,7 +211,10 @@ export class MigrationStepHandlers {
     const id = run.createdContainers.get(resource.sourceId);
     if (!id) return;
     if (migration.state.sourceRunning.includes(resource.sourceId)) {
+      const { clock } = this.options;
+      const starting = clock.monotonicMs();
       await gateway.run(target, 'container.start', { ref: id }, { signal });
+      run.marks.startingMs += clock.monotonicMs() - starting;
       const ready = await gateway.run(
         target,
         'container.await_ready',
@@ -185,8 +228,33 @@ export class MigrationStepHandlers {
         `container ${resource.targetName} is ${ready.health ?? ready.state} on the target`,
         resource,
       );
+      run.marks.readyMs = clock.monotonicMs();
     }
     await this.record.setResource(migration, resource, { status: 'done' });
+  }
+
+  /**
+   * Runs one volume copy and counts it in the copy round it belongs to: a cold migration's copies, made with the
+   * source stopped, are its one (final) round.
+   */
+  private async timedCopy(
+    run: MigrationRun,
+    resource: PlannedResource,
+    copy: () => Promise<number>,
+  ): Promise<number> {
+    const { clock } = this.options;
+    const started = clock.monotonicMs();
+    const moved = await copy();
+    const durationMs = clock.monotonicMs() - started;
+    const files = resource.measured?.files ?? 0;
+    const round = run.rounds.at(-1);
+    if (round) {
+      round.bytes += moved;
+      round.durationMs += durationMs;
+      round.files += files;
+    } else run.rounds.push({ round: 1, final: true, bytes: moved, durationMs, files });
+    if (run.downtimeStartedMs !== undefined) run.marks.copiedMs = clock.monotonicMs();
+    return moved;
   }
 
   /**
@@ -197,12 +265,19 @@ export class MigrationStepHandlers {
   private async switchOver(run: MigrationRun): Promise<void> {
     const { migration } = run;
     const { clock } = this.options;
-    const downtimeMs =
-      run.downtimeStartedMs === undefined ? null : Math.round(clock.monotonicMs() - run.downtimeStartedMs);
+    const nowMs = clock.monotonicMs();
+    const downtimeMs = run.downtimeStartedMs === undefined ? null : Math.round(nowMs - run.downtimeStartedMs);
     migration.state.switchedOverAt = clock.now().toISOString();
+    const timing: MigrationTiming = {
+      downtime:
+        run.downtimeStartedMs === undefined ? null : downtimeBreakdown(run, run.downtimeStartedMs, nowMs),
+      rounds: run.rounds.map((r) => ({ ...r, durationMs: Math.round(r.durationMs) })),
+    };
+    migration.timing = timing;
     await this.record.save(migration, {
       state: migration.state,
       downtimeMs,
+      timing,
       rateBytesPerSecond: Math.round(
         run.movedBytes / Math.max(0.001, (clock.monotonicMs() - run.startedMs) / 1000),
       ),
