@@ -43,6 +43,11 @@ interface MigrationJson {
   bytes_transferred: number;
   total_bytes: number;
   downtime_ms: number | null;
+  downtime_phases: Record<
+    'stop_ms' | 'final_sync_ms' | 'apply_ms' | 'start_ms' | 'ready_ms',
+    number | null
+  > | null;
+  rounds: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
   compression?: string;
   resources: { type: string; name: string; status: string; action: string }[];
   events?: { message: string }[];
@@ -440,6 +445,17 @@ describe('migrations (built binary, two real Docker hosts)', () => {
     const [record] = await migrationsList();
     expect(record?.status).toBe('completed');
     expect(record?.downtime_ms).toBeGreaterThan(0);
+    // Where the downtime went: every phase was reached, and they add up to it (each rounded to the millisecond).
+    const phases = Object.values(record?.downtime_phases ?? {});
+    expect(phases).toHaveLength(5);
+    expect(phases.every((ms) => typeof ms === 'number' && ms >= 0)).toBe(true);
+    const sum = phases.reduce<number>((total, ms) => total + (ms ?? 0), 0);
+    expect(Math.abs(sum - (record?.downtime_ms ?? 0))).toBeLessThanOrEqual(5);
+    // One copy round, made with the source stopped, moving the volume's bytes.
+    const volumeBytes = record?.resources.find((r) => r.type === 'volume') as { bytes?: number } | undefined;
+    expect(record?.rounds).toEqual([
+      expect.objectContaining({ round: 1, final: true, bytes: volumeBytes?.bytes }),
+    ]);
   }, 240_000);
 
   it('moves the container back under overwrite: a cancelled attempt restores the old copy, a second one replaces it', async () => {
