@@ -510,10 +510,10 @@ describe('planMigration: modes and empty requests', () => {
     expect(error.message).toContain('warm');
   });
 
-  it('refuses warm migration until it exists', () => {
-    const error = thrown(() => planMigration(request({ containers: ['web'], mode: 'warm' }), source()));
-    expect(error.code).toBe('invalid_argument');
-    expect(error.message).toBe('warm migration is not available yet; use "cold"');
+  it('plans a warm migration as it plans a cold one: the mode decides how it runs, not what moves', () => {
+    const warm = planMigration(request({ containers: ['web'], mode: 'warm' }), source());
+    const cold = planMigration(request({ containers: ['web'], mode: 'cold' }), source());
+    expect(warm.resources).toEqual(cold.resources);
   });
 
   it('refuses a request with nothing to move', () => {

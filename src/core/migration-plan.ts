@@ -141,13 +141,12 @@ export function planMigration(request: MigrationRequest, source: PlanSource): Mi
 function checkMode(request: MigrationRequest): void {
   switch (request.mode) {
     case 'cold':
-      return;
     case 'warm':
-      throw new AppError('invalid_argument', 'warm migration is not available yet; use "cold"');
+      return;
     case 'live':
       throw new AppError(
         'invalid_argument',
-        'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "cold" (warm is coming)',
+        'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "warm" (copies while the containers run, stops them only for what changed) or "cold"',
       );
   }
 }

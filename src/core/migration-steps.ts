@@ -54,6 +54,14 @@ export interface StepOutcome {
   bytes: number;
   /** How long the step took, on the master's monotonic clock. */
   durationMs: number;
+  /** A pre-copy `volume.copy`: what the source read for it, and what its final round would re-check (hot). */
+  precopy?: { bytesRead: number; hotBytes: number };
+}
+
+/** What a step handler answers: the bytes it moved, and for a pre-copy round what the stop rule needs. */
+export interface StepResult {
+  bytes: number;
+  precopy?: { bytesRead: number; hotBytes: number };
 }
 
 /** A short, stable name of a step, for logs and (later) the journal: `volume.copy:final:volume/db-data`. */

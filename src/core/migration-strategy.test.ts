@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import type { MigrationPlan, PlannedResource } from './migration.js';
 import { stepKey, type MigrationStep, type StepOutcome } from './migration-steps.js';
-import { coldStrategy, coldSteps, fixedStrategy } from './migration-strategy.js';
+import { coldStrategy, coldSteps, fixedStrategy, warmStrategy } from './migration-strategy.js';
 
 function resource(
   type: PlannedResource['type'],
@@ -164,5 +164,80 @@ describe('ManualClock', () => {
     expect(() => {
       clock.advance(-1);
     }).toThrow(RangeError);
+  });
+});
+
+describe('warmStrategy', () => {
+  const MiB = 1024 * 1024;
+  const policy = { budgetMs: 2000, maxRounds: 8, convergedBytes: 4 * MiB };
+
+  /** Runs a warm strategy, each pre-copy round of each volume answered by `roundMiB[n - 1]` MiB at 200 MiB/s. */
+  function run(p: MigrationPlan, roundMiB: number[]): { keys: string[]; why: string[] } {
+    const why: string[] = [];
+    const strategy = warmStrategy(p, policy, (verdict) => why.push(verdict.reason));
+    const done: StepOutcome[] = [];
+    for (let next = strategy.next(done); next !== 'done'; next = strategy.next(done)) {
+      const mib =
+        next.kind === 'volume.copy' && typeof next.round === 'number' ? (roundMiB[next.round - 1] ?? 0) : 0;
+      done.push({ step: next, bytes: mib * MiB, durationMs: (mib / 200) * 1000 + 50 });
+    }
+    return { keys: done.map((outcome) => stepKey(outcome.step)), why };
+  }
+
+  it('makes the target ready while the source runs, copies in rounds until the rest fits the budget, then stops it', () => {
+    const { keys, why } = run(APP, [1024, 300, 40]);
+    expect(keys).toEqual([
+      'phase:prepare',
+      'network.prepare:network/n1',
+      'image.prepare:image/sha256:nginx',
+      'image.prepare:image/sha256:postgres',
+      'phase:create',
+      'volume.create:volume/web-data',
+      'volume.create:volume/db-data',
+      'container.create:container/c-web',
+      'container.create:container/c-db',
+      'phase:transfer',
+      'volume.copy:1:volume/web-data',
+      'volume.copy:1:volume/db-data',
+      'volume.copy:2:volume/web-data',
+      'volume.copy:2:volume/db-data',
+      'volume.copy:3:volume/web-data',
+      'volume.copy:3:volume/db-data',
+      'phase:stop_source',
+      'source.stop:container/c-web',
+      'source.stop:container/c-db',
+      'phase:transfer',
+      'volume.copy:final:volume/web-data',
+      'volume.copy:final:volume/db-data',
+      'phase:start',
+      'container.start:container/c-web',
+      'container.start:container/c-db',
+      'switch_over',
+    ]);
+    // Round 3 sent 80 MiB (both volumes): about 0.5 s at the measured rate, within the 2 s budget.
+    expect(why).toEqual(['budget']);
+  });
+
+  it('stops after the rounds allowed when the writer keeps up, and never starts a target before the final copy', () => {
+    const { keys, why } = run(APP, [1024, 900, 800, 700, 600, 500, 450, 420, 400]);
+    expect(keys.filter((k) => k.startsWith('volume.copy:') && !k.includes(':final:'))).toHaveLength(16);
+    expect(why).toEqual(['max_rounds']);
+    expect(keys.indexOf('container.start:container/c-web')).toBeGreaterThan(
+      keys.indexOf('volume.copy:final:volume/db-data'),
+    );
+  });
+
+  it('without a volume to copy, goes straight from creating the containers to stopping the source', () => {
+    const { keys } = run(plan(resource('container', 'c-web')), []);
+    expect(keys).toEqual([
+      'phase:prepare',
+      'phase:create',
+      'container.create:container/c-web',
+      'phase:stop_source',
+      'source.stop:container/c-web',
+      'phase:start',
+      'container.start:container/c-web',
+      'switch_over',
+    ]);
   });
 });

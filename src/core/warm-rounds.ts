@@ -61,7 +61,9 @@ export function projectFinalRoundMs(rounds: readonly PrecopyRound[]): number {
   const sendRate = measuredRate(rounds, (r) => r.bytesSent);
   if (readRate === undefined || sendRate === undefined)
     return last.walkMs + (last.bytesRead > 0 || last.bytesSent > 0 ? last.durationMs - last.walkMs : 0);
-  return last.walkMs + last.hotBytes / readRate + last.bytesSent / sendRate;
+  // Unmeasured walk (the copies walk and read in one pass): what the last round took beyond reading its bytes.
+  const walkMs = last.walkMs > 0 ? last.walkMs : Math.max(0, last.durationMs - last.bytesRead / readRate);
+  return walkMs + last.hotBytes / readRate + last.bytesSent / sendRate;
 }
 
 const MiB = 1024 * 1024;

@@ -74,6 +74,11 @@ export class MigrationRollback {
       await step(`container ${shortId(container)} stopped on the source`, () =>
         this.restartSource(migration, container, deadline),
       );
+    // What the source kept between warm rounds is of no use any more; a worker also drops it after a week.
+    if (migration.request.mode === 'warm')
+      await this.options.gateway
+        .run(migration.request.sourceWorkerId, 'volume.sync_forget', { session: migration.id })
+        .catch(() => undefined);
     for (const resource of migration.plan.resources)
       if (resource.status !== 'skipped') resource.status = 'rolled_back';
     const status: MigrationStatus = left.length === 0 ? 'rolled_back' : 'failed';

@@ -3,9 +3,15 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { ContainerDetails } from '../core/docker-resources.js';
-import type { MigrationRecord, PlannedResource } from '../core/migration.js';
+import {
+  DEFAULT_DOWNTIME_BUDGET_MS,
+  DEFAULT_MAX_ROUNDS,
+  type MigrationRecord,
+  type PlannedResource,
+} from '../core/migration.js';
 import type { StepOutcome } from '../core/migration-steps.js';
-import { coldStrategy, type StepStrategy } from '../core/migration-strategy.js';
+import { coldStrategy, warmStrategy, type StepStrategy } from '../core/migration-strategy.js';
+import { DEFAULT_CONVERGED_BYTES } from '../core/warm-rounds.js';
 import type { MasterStore } from '../core/ports.js';
 import type { WorkerGateway } from '../core/worker-commands.js';
 import type { Logger } from '../platform/logger.js';
@@ -62,11 +68,21 @@ export class MigrationRunner {
    * step's outcome fed back to the strategy; at the switch-over point, finishes. The strategy is cold by default:
    * warm mode is another strategy over the same handlers (see migration-strategy.ts).
    */
-  async execute(
-    migration: MigrationRecord,
-    signal: AbortSignal,
-    strategy: StepStrategy = coldStrategy(migration.plan),
-  ): Promise<void> {
+  async execute(migration: MigrationRecord, signal: AbortSignal, strategy?: StepStrategy): Promise<void> {
+    /** Why pre-copying stopped (warm), said in the event log once the strategy decided. */
+    const verdicts: string[] = [];
+    strategy ??=
+      migration.request.mode === 'warm'
+        ? warmStrategy(
+            migration.plan,
+            {
+              budgetMs: migration.request.downtimeBudgetMs ?? DEFAULT_DOWNTIME_BUDGET_MS,
+              maxRounds: migration.request.maxRounds ?? DEFAULT_MAX_ROUNDS,
+              convergedBytes: DEFAULT_CONVERGED_BYTES,
+            },
+            (verdict) => verdicts.push(verdict.explanation),
+          )
+        : coldStrategy(migration.plan);
     const { gateway } = this.options;
     const { clock } = this;
     const source = migration.request.sourceWorkerId;
@@ -83,6 +99,7 @@ export class MigrationRunner {
       movedBytes: 0,
       marks: { startingMs: 0 },
       rounds: [],
+      resend: new Map(),
     };
     try {
       const resources = migration.plan.resources.filter((r) => r.action !== 'skip');
@@ -95,11 +112,13 @@ export class MigrationRunner {
         );
       const done: StepOutcome[] = [];
       for (let step = strategy.next(done); step !== 'done'; step = strategy.next(done)) {
+        for (const verdict of verdicts.splice(0))
+          await this.record.event(migration, 'info', 'transfer', `${verdict}: stopping the source`);
         if (step.kind !== 'phase') canceled();
         const startedMs = clock.monotonicMs();
-        const bytes = await this.steps.run(step, run);
-        run.movedBytes += bytes;
-        done.push({ step, bytes, durationMs: clock.monotonicMs() - startedMs });
+        const result = await this.steps.run(step, run);
+        run.movedBytes += result.bytes;
+        done.push({ step, ...result, durationMs: clock.monotonicMs() - startedMs });
       }
       // Finishing applies the source policy: never without the switch-over point that a strategy's last step records.
       if (migration.state.switchedOverAt === undefined)
@@ -183,6 +202,10 @@ export class MigrationRunner {
         );
       }
     }
+    if (request.mode === 'warm')
+      await tidy('forgetting what the source kept between the copy rounds', () =>
+        gateway.run(request.sourceWorkerId, 'volume.sync_forget', { session: migration.id }),
+      );
     const undo = migration.state.undo ?? [];
     for (const entry of undo)
       if (entry.kind === 'container_aside')

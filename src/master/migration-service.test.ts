@@ -929,6 +929,49 @@ describe('MigrationService', () => {
       ]);
     });
 
+    it('warm: makes the target ready and copies while the source runs, stops it only for the final round', async () => {
+      const started = await service.start(request({ mode: 'warm' }));
+      const { migration, events } = await finished(started.id);
+      expect(migration.status, events.map((e) => e.message).join('\n')).toBe('completed');
+      const lines = gateway.lines();
+      const at = (line: string, from = 0) => lines.indexOf(line, from);
+      const round1 = at('source transfer.send web-data');
+      const final = at('source transfer.send web-data', round1 + 1);
+      // Containers are made on the target, and round 1 copies, before anything stops on the source.
+      expect(at('target container.create web')).toBeLessThan(round1);
+      expect(round1).toBeLessThan(at('source container.stop web'));
+      expect(at('source container.stop db')).toBeLessThan(final);
+      expect(final).toBeLessThan(at('target container.start target-web'));
+      const sends = gateway.calls.filter(
+        (c) => c.kind === 'transfer.send' && resourceOf(c)?.type === 'volume',
+      );
+      expect(sends.map((c) => c.args.sync)).toEqual([
+        { session: migration.id, round: 1, final: false },
+        { session: migration.id, round: 1, final: false },
+        { session: migration.id, round: 2, final: true },
+        { session: migration.id, round: 2, final: true },
+      ]);
+      const receives = gateway.calls.filter(
+        (c) => c.kind === 'transfer.receive' && resourceOf(c)?.type === 'volume',
+      );
+      expect(receives.map((c) => c.args.update)).toEqual([
+        { fsync: false },
+        { fsync: false },
+        { fsync: true },
+        { fsync: true },
+      ]);
+      // 2 KB a round converged at once; the source then forgot its sync state.
+      expect(events.map((e) => e.message)).toContainEqual(
+        expect.stringMatching(/^pre-copy round 1 sent .*: little changes any more; .*: stopping the source$/),
+      );
+      expect(lines.at(-1)).toBe('source volume.sync_forget');
+      expect(migration.timing.rounds.map((r) => [r.round, r.final, r.bytes])).toEqual([
+        [1, false, 2 * VOLUME_BYTES],
+        [2, true, 2 * VOLUME_BYTES],
+      ]);
+      expect(migration.timing.downtime?.finalSyncMs).not.toBeNull();
+    });
+
     it('runs networks, images, stop, volumes, create, start and readiness in that order, and completes', async () => {
       const notices: MigrationNotice[] = [];
       service.subscribe((notice) => notices.push(notice));

@@ -15,7 +15,12 @@ import type {
   SyncRound,
 } from '../core/migration.js';
 import { asideName, type UndoEntry } from '../core/migration-journal.js';
-import { resourceKey, type MigrationStep, type ResourceKey } from '../core/migration-steps.js';
+import {
+  resourceKey,
+  type MigrationStep,
+  type ResourceKey,
+  type StepResult,
+} from '../core/migration-steps.js';
 import { networkCreateSpecFor } from '../core/network-config.js';
 import type { WorkerGateway } from '../core/worker-commands.js';
 import { sharedLayerPrefix } from '../transfer/image-archive.js';
@@ -55,9 +60,17 @@ export interface MigrationRun {
    * Monotonic marks of the downtime's phases, taken once downtime started: the last source container stopped, the
    * last volume copied, the last target container created, the last one ready; and the time spent starting them.
    */
-  marks: { stoppedMs?: number; copiedMs?: number; createdMs?: number; readyMs?: number; startingMs: number };
+  marks: {
+    stoppedMs?: number;
+    copiedMs?: number;
+    startBeganMs?: number;
+    readyMs?: number;
+    startingMs: number;
+  };
   /** The copy rounds so far (a cold migration makes one, with the source stopped). */
   rounds: SyncRound[];
+  /** Warm: paths of each volume (by source name) the receiver could not verify, to send whole next round. */
+  resend: Map<string, string[]>;
   /** Bytes the steps moved so far (images sent, volumes copied), for the rate. */
   movedBytes: number;
   /** The source's networks and volumes as the inventory showed them at the first step that needed them. */
@@ -76,14 +89,15 @@ function downtimeBreakdown(run: MigrationRun, startedMs: number, nowMs: number):
     from === undefined || to === undefined ? null : Math.max(0, Math.round(to - from));
   const stopped = marks.stoppedMs ?? startedMs;
   const copied = marks.copiedMs;
-  const created = marks.createdMs;
-  const start = created === undefined ? null : Math.round(marks.startingMs);
+  const startBegan = marks.startBeganMs;
+  const start = startBegan === undefined ? null : Math.round(marks.startingMs);
   return {
     stopMs: ms(startedMs, stopped),
     finalSyncMs: ms(stopped, copied),
-    applyMs: ms(copied ?? stopped, created),
+    // Creating the containers (cold; warm made them before the stop) and what lies between the copy and the start.
+    applyMs: ms(copied ?? stopped, startBegan),
     startMs: start,
-    readyMs: created === undefined ? null : Math.max(0, Math.round(nowMs - created - (start ?? 0))),
+    readyMs: startBegan === undefined ? null : Math.max(0, Math.round(nowMs - startBegan - (start ?? 0))),
   };
 }
 
@@ -98,19 +112,20 @@ export class MigrationStepHandlers {
    * Runs one step; answers the bytes it moved. Exhaustive over the step kinds, so a new kind cannot be left
    * without a handler.
    */
-  async run(step: MigrationStep, run: MigrationRun): Promise<number> {
+  async run(step: MigrationStep, run: MigrationRun): Promise<StepResult> {
     const { migration, signal } = run;
+    const none = { bytes: 0 };
     switch (step.kind) {
       case 'phase':
         await this.failpoint(migration, step.phase, signal);
         await this.record.phase(migration, step.phase);
-        return 0;
+        return none;
       case 'network.prepare':
         run.sourceNetworks ??= this.options.registry.inventory(migration.request.sourceWorkerId).networks;
         await this.prepareNetwork(migration, resourceOf(run, step.resource), run.sourceNetworks, signal);
-        return 0;
+        return none;
       case 'image.prepare':
-        return this.prepareImage(migration, resourceOf(run, step.resource), signal);
+        return { bytes: await this.prepareImage(migration, resourceOf(run, step.resource), signal) };
       case 'source.stop': {
         const resource = resourceOf(run, step.resource);
         const stopRequestedMs = await this.stopSource(
@@ -121,30 +136,39 @@ export class MigrationStepHandlers {
         );
         if (stopRequestedMs !== undefined) run.downtimeStartedMs ??= stopRequestedMs;
         if (run.downtimeStartedMs !== undefined) run.marks.stoppedMs = this.options.clock.monotonicMs();
-        return 0;
+        return none;
       }
       case 'volume.create':
         run.sourceVolumes ??= this.options.registry.inventory(migration.request.sourceWorkerId).volumes;
         await this.createVolume(migration, resourceOf(run, step.resource), run.sourceVolumes, signal);
-        return 0;
-      case 'volume.copy':
-        // Warm mode's rounds need a copy that sends only what changed since the previous one (see
-        // migration-strategy.ts); until then only the one full copy of a cold migration exists.
-        if (step.round !== 'full')
-          throw new AppError('internal', `volume copy round ${step.round} is not supported yet`);
-        return this.timedCopy(run, resourceOf(run, step.resource), () =>
-          this.copyVolume(migration, resourceOf(run, step.resource), signal),
-        );
+        return none;
+      case 'volume.copy': {
+        const resource = resourceOf(run, step.resource);
+        if (step.round === 'full')
+          return {
+            bytes: await this.timedCopy(run, resource, step.round, async () => ({
+              bytes: await this.copyVolume(migration, resource, signal),
+            })),
+          };
+        const round = step.round;
+        let precopy: StepResult['precopy'];
+        const bytes = await this.timedCopy(run, resource, round, async () => {
+          const copied = await this.syncVolume(run, resource, round);
+          precopy = copied.precopy;
+          return copied;
+        });
+        return { bytes, ...(precopy ? { precopy } : {}) };
+      }
       case 'container.create':
         await this.createContainer(run, resourceOf(run, step.resource));
-        if (run.downtimeStartedMs !== undefined) run.marks.createdMs = this.options.clock.monotonicMs();
-        return 0;
+        return none;
       case 'container.start':
+        if (run.downtimeStartedMs !== undefined) run.marks.startBeganMs ??= this.options.clock.monotonicMs();
         await this.startContainer(run, resourceOf(run, step.resource));
-        return 0;
+        return none;
       case 'switch_over':
         await this.switchOver(run);
-        return 0;
+        return none;
     }
   }
 
@@ -240,21 +264,24 @@ export class MigrationStepHandlers {
   private async timedCopy(
     run: MigrationRun,
     resource: PlannedResource,
-    copy: () => Promise<number>,
+    round: 'full' | 'final' | number,
+    copy: () => Promise<{ bytes: number; files?: number }>,
   ): Promise<number> {
     const { clock } = this.options;
     const started = clock.monotonicMs();
-    const moved = await copy();
+    const { bytes, files = resource.measured?.files ?? 0 } = await copy();
     const durationMs = clock.monotonicMs() - started;
-    const files = resource.measured?.files ?? 0;
-    const round = run.rounds.at(-1);
-    if (round) {
-      round.bytes += moved;
-      round.durationMs += durationMs;
-      round.files += files;
-    } else run.rounds.push({ round: 1, final: true, bytes: moved, durationMs, files });
+    // Rounds are numbered in the order they run; the full copy (cold) and the final round are made stopped.
+    const final = typeof round !== 'number';
+    const last = run.rounds.at(-1);
+    const same = last !== undefined && (final ? last.final : !last.final && last.round === round);
+    if (same) {
+      last.bytes += bytes;
+      last.durationMs += durationMs;
+      last.files += files;
+    } else run.rounds.push({ round: run.rounds.length + 1, final, bytes, durationMs, files });
     if (run.downtimeStartedMs !== undefined) run.marks.copiedMs = clock.monotonicMs();
-    return moved;
+    return bytes;
   }
 
   /**
@@ -579,6 +606,69 @@ export class MigrationStepHandlers {
       resource,
     );
     return moved;
+  }
+
+  /**
+   * One sync round of a warm migration for one volume: a pre-copy round (the source runs) sends what changed since
+   * the previous one, the final round (the source stopped) what changed since the last, flushed to disk on the
+   * target. Files the target could not verify after a patch go whole next round; after the final round they are
+   * sent again at once, a few times at most, since nothing changes any more.
+   */
+  private async syncVolume(
+    run: MigrationRun,
+    resource: PlannedResource,
+    round: 'final' | number,
+  ): Promise<{ bytes: number; files: number; precopy?: StepResult['precopy'] }> {
+    const { migration, signal } = run;
+    const final = round === 'final';
+    const last = run.rounds.at(-1);
+    // The final round follows the last pre-copy round; each volume's final copy belongs to the same round.
+    const number = final ? (last?.final ? last.round : run.rounds.length + 1) : round;
+    const names = { type: 'volume' as const, source: resource.sourceId, target: resource.targetName };
+    let bytes = 0;
+    let files = 0;
+    let precopy: StepResult['precopy'];
+    if (number === 1) await this.record.setResource(migration, resource, { status: 'running' });
+    for (let attempt = 0; ; attempt++) {
+      const resend = run.resend.get(resource.sourceId) ?? [];
+      const answer = await this.transfers.transfer(migration, resource, names, signal, undefined, {
+        send: { session: migration.id, round: number, final, ...(resend.length ? { resend } : {}) },
+        fsync: final,
+      });
+      bytes += answer.bytes;
+      const sent = answer.sync;
+      files += sent?.filesRead ?? 0;
+      if (sent && !final) precopy = { bytesRead: sent.bytesRead, hotBytes: sent.hotBytes };
+      const mismatched = answer.applied?.mismatched ?? [];
+      run.resend.set(resource.sourceId, mismatched);
+      const what = final ? 'final round (source stopped)' : `pre-copy round ${String(number)}`;
+      const detail = sent
+        ? `: ${String(answer.bytes)} bytes sent; ${String(sent.filesRead)} files read (${String(sent.wholeFiles)} whole, ${String(sent.patchedFiles)} patched), ${String(sent.deletions)} deleted`
+        : `: ${String(answer.bytes)} bytes sent`;
+      await this.record.event(
+        migration,
+        mismatched.length > 0 ? 'warning' : 'info',
+        'transfer',
+        `volume ${resource.name}, ${what}${detail}` +
+          (mismatched.length > 0
+            ? `; ${String(mismatched.length)} file(s) differed on the target after patching and go whole next`
+            : ''),
+        resource,
+      );
+      if (mismatched.length === 0 || !final) break;
+      if (attempt >= 2)
+        throw new AppError(
+          'internal',
+          `volume ${resource.name}: ${String(mismatched.length)} file(s) still differ on the target after three final rounds (${mismatched.slice(0, 3).join(', ')})`,
+        );
+    }
+    if (final) {
+      await this.record.setResource(migration, resource, {
+        status: 'done',
+        bytes: resource.measured?.apparentBytes ?? resource.bytes,
+      });
+    }
+    return { bytes, files, ...(precopy ? { precopy } : {}) };
   }
 
   private async volumeOnTarget(target: string, name: string, signal: AbortSignal): Promise<boolean> {

@@ -5,7 +5,14 @@ import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { MigrationRecord, PlannedResource } from '../core/migration.js';
 import { planTotals } from '../core/migration-progress.js';
-import type { TransferResult, TransferRoute, WorkerGateway } from '../core/worker-commands.js';
+import type {
+  TransferResult,
+  TransferRoute,
+  VolumeSyncApplied,
+  VolumeSyncSend,
+  VolumeSyncSent,
+  WorkerGateway,
+} from '../core/worker-commands.js';
 import { newId } from '../platform/secrets.js';
 import { GRANT_TTL_MS, signGrant } from '../transfer/grant.js';
 import type { MasterMetrics } from './metrics.js';
@@ -39,6 +46,15 @@ export interface TransferCoordinatorOptions {
   relayPort?: number;
 }
 
+/** A volume copied as a sync round (warm): what the sender sends, and whether the receiver flushes to disk. */
+export interface SyncRoundArgs {
+  send: VolumeSyncSend;
+  fsync: boolean;
+}
+
+/** What a transfer answers: the sender's result, and for a sync round what the receiver applied. */
+export type TransferAnswer = TransferResult & { sync?: VolumeSyncSent; applied?: VolumeSyncApplied };
+
 export class TransferCoordinator {
   constructor(
     private readonly options: TransferCoordinatorOptions,
@@ -52,11 +68,12 @@ export class TransferCoordinator {
     names: TransferNames,
     signal: AbortSignal,
     skipLayers?: number,
-  ): Promise<TransferResult> {
+    sync?: SyncRoundArgs,
+  ): Promise<TransferAnswer> {
     const { request } = migration;
     const first: TransferRoute = request.transferMode === 'proxy' ? 'proxy' : 'direct';
     try {
-      return await this.transferOnce(migration, resource, names, signal, first, skipLayers);
+      return await this.transferOnce(migration, resource, names, signal, first, skipLayers, sync);
     } catch (error) {
       const appError = AppError.from(error);
       if (
@@ -72,7 +89,7 @@ export class TransferCoordinator {
         `direct transfer impossible (${appError.message}); relaying through the master`,
         resource,
       );
-      return this.transferOnce(migration, resource, names, signal, 'proxy', skipLayers);
+      return this.transferOnce(migration, resource, names, signal, 'proxy', skipLayers, sync);
     }
   }
 
@@ -90,7 +107,10 @@ export class TransferCoordinator {
     signal: AbortSignal,
     route: TransferRoute,
     skipLayers?: number,
-  ): Promise<TransferResult> {
+    sync?: SyncRoundArgs,
+  ): Promise<TransferAnswer> {
+    // A sync round after the first covers again what earlier rounds moved: it says nothing new about progress.
+    const counts = sync === undefined || sync.send.round === 1;
     const { gateway, registry, clock } = this.options;
     const { request } = migration;
     const targetWorker = registry.require(request.targetWorkerId);
@@ -139,6 +159,7 @@ export class TransferCoordinator {
       }
       lastBytes = report.bytes;
       lastAt = now;
+      if (!counts) return;
       resource.bytes = report.bytes;
       if (now - lastSaved < PROGRESS_EVERY_MS) return;
       lastSaved = now;
@@ -154,7 +175,14 @@ export class TransferCoordinator {
       const receiving = gateway.run(
         request.targetWorkerId,
         'transfer.receive',
-        { transferId, grant, resource: granted, route, ...this.relayArgs(route) },
+        {
+          transferId,
+          grant,
+          resource: granted,
+          route,
+          ...this.relayArgs(route),
+          ...(sync ? { update: { fsync: sync.fsync } } : {}),
+        },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS },
       );
       const sending = gateway.run(
@@ -170,6 +198,7 @@ export class TransferCoordinator {
           ...this.relayArgs(route),
           ...(skipLayers === undefined ? {} : { skipLayers }),
           ...(request.compression === 'zstd' ? { compression: request.compression } : {}),
+          ...(sync ? { sync: sync.send } : {}),
         },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS, onProgress },
       );
@@ -183,13 +212,13 @@ export class TransferCoordinator {
         );
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((clock.monotonicMs() - started) / 1000);
-      resource.bytes = sent.coveredBytes ?? sent.bytes;
+      if (counts) resource.bytes = sent.coveredBytes ?? sent.bytes;
       await this.record.save(migration, {
         ...planTotals(migration.plan),
         plan: migration.plan,
         rateBytesPerSecond: Math.round(rate),
       });
-      return sent;
+      return { ...sent, ...(received.applied ? { applied: received.applied } : {}) };
     } catch (error) {
       local.abort();
       if (stall.hit && !signal.aborted)

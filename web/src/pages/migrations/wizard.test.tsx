@@ -338,11 +338,11 @@ describe('WizardPage', { timeout: 20_000 }, () => {
 
   it('says in words why the preflight could not run', async () => {
     const user = userEvent.setup();
-    api([apiError(400, 'invalid_argument', 'warm migration is not available yet; use "cold"')]);
+    api([apiError(400, 'invalid_argument', 'source worker "alpha" not found')]);
     renderWizard();
     await walkToReview(user);
     expect(await screen.findByRole('alert')).toHaveTextContent(
-      /The preflight check could not run.*warm migration is not available yet/,
+      /The preflight check could not run.*source worker "alpha" not found/,
     );
     expect(screen.getByRole('button', { name: 'Start migration' })).toBeDisabled();
   });
