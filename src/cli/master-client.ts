@@ -36,6 +36,9 @@ export interface MigrationRequestJson {
   transfer_mode: TransferMode;
   /** Absent: `none`. */
   compression?: TransferCompression;
+  /** Warm only. */
+  downtime_budget?: string;
+  max_rounds?: number;
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, BindMountRule>;

@@ -318,6 +318,15 @@ describe('migrationRequestBody', () => {
     });
   });
 
+  it('passes warm mode with its budget and rounds, and sends neither unless given', () => {
+    expect(
+      migrationRequestBody(flags({ mode: 'warm', downtimeBudget: '1500ms', maxRounds: 4 }), 'a', 'b'),
+    ).toMatchObject({ mode: 'warm', downtime_budget: '1500ms', max_rounds: 4 });
+    const plain = migrationRequestBody(flags({ mode: 'warm' }), 'a', 'b');
+    expect(plain).not.toHaveProperty('downtime_budget');
+    expect(plain).not.toHaveProperty('max_rounds');
+  });
+
   it('asks for zstd only when --compression zstd is given', () => {
     expect(migrationRequestBody(flags({ compression: 'zstd' }), 'a', 'b').compression).toBe('zstd');
     expect(migrationRequestBody(flags({ compression: 'none' }), 'a', 'b')).not.toHaveProperty('compression');
@@ -757,6 +766,19 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     ]);
     expect(badCompression.code).toBe(2);
     expect(badCompression.err).toContain("option '--compression <codec>' argument 'gzip' is invalid");
+    const badRounds = await cli([
+      '--master-url',
+      'http://127.0.0.1:1',
+      '--admin-token',
+      TOKEN,
+      ...base,
+      '--mode',
+      'warm',
+      '--max-rounds',
+      '0',
+    ]);
+    expect(badRounds.code).toBe(2);
+    expect(badRounds.err).toContain('a whole number from 1 to 32');
   });
 
   it('exits 1 with one line and a hint when the master is unreachable', async () => {

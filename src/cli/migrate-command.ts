@@ -1,7 +1,7 @@
 // `docker-migrate migrate`: asks the master to move resources from one worker to another, then follows the migration
 // with a live progress bar until it ends (or plans it only, with --dry-run).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../core/errors.js';
 import { ACKNOWLEDGEABLE_FINDINGS } from '../core/preflight.js';
 import type {
@@ -30,8 +30,8 @@ import {
   type WorkerNames,
 } from './progress-view.js';
 
-/** Only cold migrations exist today; warm and live (core's MigrationMode) are added here when the master runs them. */
-const MODES = ['cold'] as const satisfies readonly MigrationMode[];
+/** The modes a master runs; live (core's MigrationMode) needs CRIU and is refused. */
+const MODES = ['cold', 'warm'] as const satisfies readonly MigrationMode[];
 const TRANSFER_MODES = ['auto', 'direct', 'proxy'] as const satisfies readonly TransferMode[];
 const COMPRESSIONS = ['none', 'zstd'] as const satisfies readonly TransferCompression[];
 const CONFLICT_POLICIES = [
@@ -63,6 +63,9 @@ export interface MigrateFlags {
   transferMode: TransferMode;
   /** Absent or `none`: blocks travel as they are. */
   compression?: TransferCompression;
+  /** Warm only: "2s", "500ms"… (the master checks the range). */
+  downtimeBudget?: string;
+  maxRounds?: number;
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
   bindMount?: string[];
@@ -181,6 +184,8 @@ export function migrationRequestBody(
     transfer_mode: flags.transferMode,
     // Sent only when asked for, so that a master that predates the field still takes an ordinary request.
     ...(flags.compression === 'zstd' ? { compression: flags.compression } : {}),
+    ...(flags.downtimeBudget === undefined ? {} : { downtime_budget: flags.downtimeBudget }),
+    ...(flags.maxRounds === undefined ? {} : { max_rounds: flags.maxRounds }),
     conflict_policy: flags.conflictPolicy,
     source_policy: flags.sourcePolicy,
     bind_mounts: parseBindMounts(flags.bindMount ?? []),
@@ -440,9 +445,29 @@ export function migrateCommand(
       repeatable('--compose-project <name>', 'every container, volume and network of a compose project'),
     )
     .addOption(
-      new Option('--mode <mode>', 'cold: stop the containers, copy, start them on the target')
+      new Option(
+        '--mode <mode>',
+        'cold: stop the containers, copy, start them on the target; warm: copy while they run, stop them only for what changed',
+      )
         .choices(MODES)
         .default('cold'),
+    )
+    .addOption(
+      new Option(
+        '--downtime-budget <duration>',
+        'warm: stop pre-copying once the last copy should fit in this (e.g. 2s, 500ms; default 2s)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--max-rounds <n>',
+        'warm: pre-copy rounds at most before the containers are stopped anyway (default 8)',
+      ).argParser((value) => {
+        const rounds = Number(value);
+        if (!Number.isInteger(rounds) || rounds < 1 || rounds > 32)
+          throw new InvalidArgumentError('a whole number from 1 to 32');
+        return rounds;
+      }),
     )
     .addOption(
       new Option(

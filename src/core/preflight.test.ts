@@ -779,6 +779,20 @@ describe('preflight: the writable layer', () => {
 });
 
 describe('preflight: downtime', () => {
+  it('notes, without a warning to acknowledge, that a warm migration stops the running containers only briefly', () => {
+    const containers = { [WEB_ID]: webDetails({ state: 'running' }) };
+    const report = preflight(
+      webPlan(),
+      request({ mode: 'warm', downtimeBudgetMs: 1500 }),
+      input({ source: { containers } }),
+    );
+    expect(codes(report.findings)).toEqual(['info:container_running_source']);
+    expect(report.findings[0]?.message).toContain(
+      'warm migration copies the data of this running container on "alpha" while it runs',
+    );
+    expect(report.findings[0]?.message).toContain('aimed at 1.5 s');
+  });
+
   it('warns once, listing the running source containers a cold migration stops', () => {
     const plan = webPlan();
     plan.resources.push(

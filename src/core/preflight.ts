@@ -9,6 +9,7 @@ import type {
   PlannedResource,
   ResourceType,
 } from './migration.js';
+import { DEFAULT_DOWNTIME_BUDGET_MS } from './migration.js';
 import { asRecord, normaliseImageRef } from './migration-plan.js';
 import { volumeContentOf } from './volume-options.js';
 import type { Inventory } from './workers.js';
@@ -676,7 +677,7 @@ function checkRunningSource(
   input: PreflightInput,
   findings: Finding[],
 ): void {
-  if (request.mode !== 'cold') return;
+  if (request.mode === 'live') return;
   const running = resources
     .filter((r) => r.type === 'container' && moves(r))
     .filter((r) => {
@@ -691,6 +692,19 @@ function checkRunningSource(
       : request.sourcePolicy === 'remove'
         ? 'removed there afterwards'
         : 'left stopped there afterwards';
+  const these =
+    running.length === 1 ? 'this running container' : `these ${running.length} running containers`;
+  if (request.mode === 'warm') {
+    findings.push({
+      severity: 'info',
+      code: 'container_running_source',
+      message:
+        `warm migration copies the data of ${these} on "${input.source.name}" while it runs, then stops it only ` +
+        `for the last copy of what changed (downtime until it starts on "${input.target.name}", aimed at ` +
+        `${((request.downtimeBudgetMs ?? DEFAULT_DOWNTIME_BUDGET_MS) / 1000).toString()} s), ${after}: ${running.join(', ')}`,
+    });
+    return;
+  }
   findings.push({
     severity: 'warning',
     code: 'container_running_source',

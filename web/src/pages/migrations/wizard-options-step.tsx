@@ -32,8 +32,8 @@ const MODES: Choice<MigrationMode>[] = [
   {
     value: 'warm',
     label: 'Warm',
-    explanation: 'Copies while the containers run, then stops them briefly to copy what changed.',
-    unavailable: 'not available yet',
+    explanation:
+      'Copies while the containers run, in rounds, then stops them only to copy what changed since: seconds of downtime.',
   },
   {
     value: 'live',

@@ -140,9 +140,11 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     await user.click(within(targets).getByRole('radio', { name: 'beta' }));
     await next(user, 'Step 4 of 5: Options');
 
-    // Step 4: defaults, warm and live not available, a bind mount rule.
+    // Step 4: defaults, live not available, warm chosen, a bind mount rule.
     expect(screen.getByRole('radio', { name: 'Cold' })).toBeChecked();
-    expect(screen.getByRole('radio', { name: 'Warm (not available yet)' })).toBeDisabled();
+    expect(screen.getByRole('radio', { name: 'Warm' })).toHaveAccessibleDescription(
+      /while the containers run/,
+    );
     expect(screen.getByRole('radio', { name: 'Live (not available yet)' })).toBeDisabled();
     expect(screen.getByRole('radio', { name: 'Auto' })).toBeChecked();
     expect(screen.getByRole('radio', { name: 'Uncompressed' })).toBeChecked();
@@ -151,6 +153,7 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(screen.getByRole('radio', { name: 'Remove' })).toHaveAccessibleDescription(
       /Remove the source containers/,
     );
+    await user.click(screen.getByRole('radio', { name: 'Warm' }));
     await user.click(screen.getByRole('radio', { name: 'Through the master' }));
     await user.click(screen.getByRole('radio', { name: 'zstd' }));
     await user.click(screen.getByRole('radio', { name: 'Rename' }));
@@ -186,7 +189,7 @@ describe('WizardPage', { timeout: 20_000 }, () => {
       volume_names: [],
       network_ids: ['n-tools'],
       compose_projects: [],
-      mode: 'cold',
+      mode: 'warm',
       strategy: 'full',
       transfer_mode: 'proxy',
       compression: 'zstd',
