@@ -749,7 +749,10 @@ function cleanup(helperBefore: Map<Host, boolean>): Promise<void> {
         () => '',
       );
       if (volumes) await quietly(docker(host, 'volume', 'rm', '-f', ...volumes.split('\n')));
-      for (const image of [APP, BASE2, UNSHARED]) await quietly(docker(host, 'rmi', '-f', image));
+      await quietly(docker(host, 'rm', '-f', WRITER));
+      await quietly(docker(host, 'volume', 'rm', '-f', WRITER_VOLUME));
+      for (const image of [APP, BASE2, UNSHARED, WRITER_IMAGE])
+        await quietly(docker(host, 'rmi', '-f', image));
       await quietly(docker(host, 'image', 'prune', '-f', '--filter', `label=${runLabel}`));
       if (helperBefore.get(host) === false) await quietly(docker(host, 'rmi', HELPER_IMAGE));
     }
@@ -916,6 +919,143 @@ async function unsharedImageRuns() {
   await sameImage(UNSHARED, 'save | load');
   await docker(h2, 'rmi', UNSHARED);
   return { size, ours: { ...ours, payloadBytes: size }, baseline: { ...base, payloadBytes: size } };
+}
+
+/** A migration's answer with its downtime and rounds, as GET /api/migrations/:id gives it. */
+interface TimedMigration {
+  status: string;
+  error: string | null;
+  downtime_ms: number | null;
+  downtime_phases: Record<
+    'stop_ms' | 'final_sync_ms' | 'apply_ms' | 'start_ms' | 'ready_ms',
+    number | null
+  > | null;
+  rounds: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
+}
+
+const WRITER_IMAGE = `dm-bench-writer-${id}:1`;
+const WRITER = `dm-bench-writer-${id}`;
+const WRITER_VOLUME = `dm-bench-writer-vol-${id}`;
+/**
+ * The service warm mode is for: every 10 ms an 8 KiB block rewritten at a scattered offset of a 1 GiB file, a
+ * line appended to a log, and every 100 steps a new 4 KiB file — about 1 % of the volume changed per 10 s. SIGTERM
+ * ends it at once.
+ */
+const WRITER_SCRIPT = [
+  "trap 'exit 0' TERM",
+  'i=0',
+  'while true; do',
+  '  i=$((i+1))',
+  '  dd if=/dev/urandom of=/data/big bs=8192 count=1 seek=$(( (i * 7919) % 131072 )) conv=notrunc 2>/dev/null',
+  '  echo "record $i" >> /data/log',
+  '  if [ $((i % 100)) -eq 0 ]; then head -c 4096 /dev/urandom > /data/new-$i; fi',
+  '  sleep 0.01',
+  'done',
+].join('\n');
+
+async function startWriter(): Promise<void> {
+  await docker(h1, 'rm', '-f', WRITER).catch(() => undefined);
+  await docker(
+    h1,
+    'run',
+    '-d',
+    '--name',
+    WRITER,
+    '--label',
+    `${runLabel}=1`,
+    '-v',
+    `${WRITER_VOLUME}:/data`,
+    WRITER_IMAGE,
+    'sh',
+    '-c',
+    WRITER_SCRIPT,
+  );
+  await sleep(3000); // writing for a while before the migration starts
+}
+
+/** Moves the writer h1 → h2 in `mode`; answers the migration's downtime and rounds. */
+async function moveWriter(mode: 'cold' | 'warm'): Promise<TimedMigration> {
+  const created = await api<{ migration?: { id: string } }>('POST', '/api/migrations', {
+    source_worker_id: workerIds.src,
+    target_worker_id: workerIds.dst,
+    container_ids: [WRITER],
+    mode,
+    transfer_mode: 'direct',
+  });
+  const migrationId = created.json.migration?.id;
+  if (created.status !== 201 || migrationId === undefined)
+    throw new Error(`POST /api/migrations (${mode}) → ${created.status}: ${JSON.stringify(created.json)}`);
+  for (const started = performance.now(); ;) {
+    const { json } = await api<{ migration: TimedMigration }>('GET', `/api/migrations/${migrationId}`);
+    if (['completed', 'failed', 'rolled_back', 'cancelled'].includes(json.migration.status)) {
+      if (json.migration.status !== 'completed')
+        throw new Error(`${mode} migration of the writer ${json.migration.status}: ${json.migration.error}`);
+      return json.migration;
+    }
+    if (performance.now() - started > HUNG_AFTER_MS) throw new Error(`${mode} migration of the writer hung`);
+    await sleep(100);
+  }
+}
+
+/** Removes what a migration of the writer left on h2 (its container and volume; the image stays). */
+async function clearWriterTarget(): Promise<void> {
+  await docker(h2, 'rm', '-f', WRITER).catch(() => undefined);
+  await docker(h2, 'volume', 'rm', '-f', WRITER_VOLUME).catch(() => undefined);
+  await masterSees('dst', `${WRITER_VOLUME} gone from ${h2.name}`, (r) => !hasVolume(WRITER_VOLUME)(r));
+}
+
+/** A writing service with a 1 GiB volume moved cold, then warm: downtime and its phases, rounds and their bytes. */
+async function downtimeRuns(): Promise<{ cold: TimedMigration; warm: TimedMigration }> {
+  step('downtime: a 1 GiB volume and a container that keeps writing into it');
+  await exec('sh', [
+    '-c',
+    `printf 'FROM ${h1.baseImage}\\nLABEL ${runLabel}=1\\n' | docker -H ${h1.socket} build -q -t ${WRITER_IMAGE} -`,
+  ]);
+  await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, WRITER_VOLUME);
+  await docker(
+    h1,
+    'run',
+    '--rm',
+    '-v',
+    `${WRITER_VOLUME}:/data`,
+    h1.baseImage,
+    'sh',
+    '-c',
+    'dd if=/dev/urandom of=/data/big bs=1M count=1024 2>/dev/null && sync',
+  );
+  await startWriter();
+  await masterSees('src', `${WRITER_VOLUME} on ${h1.name}`, hasVolume(WRITER_VOLUME));
+  step('downtime: cold');
+  const cold = await moveWriter('cold');
+  await clearWriterTarget();
+  await startWriter();
+  step('downtime: warm');
+  const warm = await moveWriter('warm');
+  await clearWriterTarget();
+  await docker(h1, 'rm', '-f', WRITER).catch(() => undefined);
+  return { cold, warm };
+}
+
+function printDowntime({ cold, warm }: { cold: TimedMigration; warm: TimedMigration }): void {
+  const ms = (value: number | null | undefined) => (value === null || value === undefined ? '—' : s(value));
+  console.log(
+    '\nDowntime of a container that keeps writing into a 1 GiB volume (~1 % changed per 10 s), cold and warm\n',
+  );
+  console.log(
+    table(
+      ['mode', 'downtime', 'stop', 'final copy', 'create', 'start', 'ready', 'rounds (bytes in time)'],
+      [cold, warm].map((m, index) => [
+        index === 0 ? 'cold' : 'warm',
+        ms(m.downtime_ms),
+        ms(m.downtime_phases?.stop_ms),
+        ms(m.downtime_phases?.final_sync_ms),
+        ms(m.downtime_phases?.apply_ms),
+        ms(m.downtime_phases?.start_ms),
+        ms(m.downtime_phases?.ready_ms),
+        m.rounds.map((r) => `${r.final ? 'final ' : ''}${mib(r.bytes)} in ${s(r.duration_ms)}`).join('; '),
+      ]),
+    ),
+  );
 }
 
 type MixedRuns = Awaited<ReturnType<typeof mixedVolumeRuns>>;
@@ -1186,8 +1326,12 @@ try {
   const attach = await attachRun(mixedFilled);
   const shared = await sharedBaseImageRuns();
   const unshared = await unsharedImageRuns();
+  const downtime = await downtimeRuns();
 
   const targets = printFigures({ mixed, attach, files, shared, unshared, workerHwm });
+  printDowntime(downtime);
+  const warmMet = downtime.warm.downtime_ms !== null && downtime.warm.downtime_ms < 2000;
+  targets.push({ name: 'warm downtime', figure: s(downtime.warm.downtime_ms ?? Number.NaN), met: warmMet });
   printCpu([
     mixed.tar,
     mixed.sparseTar,
