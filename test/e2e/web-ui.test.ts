@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { formatBytes, formatDuration } from '../../web/src/lib/format.js';
 import { openBrowser, type BrowserSession } from '../support/browser.js';
 import { dockerCli, newRunLabel, testDockerHost, type TestDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
@@ -201,7 +202,7 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     await browser.screenshot('04-enroll');
   });
 
-  it('migrates the container with the wizard, after a dry-run preflight, and shows it complete', async () => {
+  it('migrates the container warm with the wizard, after a dry-run preflight, and shows it complete with its downtime and rounds', async () => {
     const before = await volumeFingerprint(h1);
     await page.getByRole('link', { name: 'Migrate', exact: true }).first().click();
     await page.waitForURL(/\/migrations\/new/);
@@ -215,15 +216,18 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     // 3: target
     await page.getByRole('radio', { name: TARGET }).check();
     await page.getByRole('button', { name: 'Next' }).click();
-    // 4: options (defaults: cold, auto, fail on conflicts, keep the source stopped)
+    // 4: options: warm (the rest defaults: auto, fail on conflicts, keep the source stopped)
+    await page.getByRole('radio', { name: 'Warm' }).check();
     await page.getByRole('button', { name: 'Next' }).click();
-    // 5: review with the preflight's findings: the running source will be stopped, a warning to acknowledge
+    // 5: review with the preflight's findings: the running source stops only for the last copy, a note
     const main = page.locator('main');
-    await expect.poll(() => main.textContent(), { timeout: 30_000 }).toContain('Warnings');
+    await expect
+      .poll(() => main.textContent(), { timeout: 30_000 })
+      .toContain('warm migration copies the data');
     await browser.screenshot('05-wizard-review');
     const start = page.getByRole('button', { name: 'Start migration' });
-    expect(await start.isEnabled()).toBe(false);
-    await page.getByRole('checkbox', { name: 'I have read the warnings' }).check();
+    const acknowledge = page.getByRole('checkbox', { name: 'I have read the warnings' });
+    if ((await acknowledge.count()) > 0) await acknowledge.check();
     await expect.poll(() => start.isEnabled()).toBe(true);
     await start.click();
     await page.waitForURL(/\/migrations\/(?!new)[^/]+$/);
@@ -242,6 +246,45 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
       )
       .toMatch(/^Completed/);
     await browser.screenshot('06-migration');
+
+    // The downtime and rounds the page shows are the API's, phase by phase and round by round.
+    const migrationId = /\/migrations\/([^/]+)$/.exec(page.url())?.[1] ?? '';
+    const { migration } = await api<{
+      migration: {
+        mode: string;
+        downtime_ms: number;
+        downtime_phases: Record<
+          'stop_ms' | 'final_sync_ms' | 'apply_ms' | 'start_ms' | 'ready_ms',
+          number | null
+        >;
+        rounds: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
+      };
+    }>(`/api/migrations/${migrationId}`);
+    expect(migration.mode).toBe('warm');
+    const card = page.locator('section', {
+      has: page.getByRole('heading', { name: 'Downtime and copy rounds' }),
+    });
+    expect(await card.textContent()).toContain(`Down for ${formatDuration(migration.downtime_ms)}`);
+    const phases = card.getByLabel('Downtime by phase');
+    for (const [label, key] of [
+      ['Stop source', 'stop_ms'],
+      ['Final copy', 'final_sync_ms'],
+      ['Create', 'apply_ms'],
+      ['Start', 'start_ms'],
+      ['Until ready', 'ready_ms'],
+    ] as const) {
+      const value = migration.downtime_phases[key];
+      const shown = await phases
+        .locator('div', { has: page.getByText(label, { exact: true }) })
+        .locator('dd')
+        .textContent();
+      expect(shown, label).toBe(value === null ? 'not reached' : formatDuration(value));
+    }
+    const rows = card.getByRole('table', { name: 'Copy rounds' }).locator('tbody tr');
+    expect(await rows.count()).toBe(migration.rounds.length);
+    expect(migration.rounds.length).toBeGreaterThanOrEqual(2);
+    expect(await rows.last().textContent()).toContain('stopped (final)');
+    expect(await rows.first().textContent()).toContain(formatBytes(migration.rounds[0]?.bytes));
 
     const running = await docker(h2, 'inspect', '-f', '{{.State.Running}}', APP);
     expect(running).toBe('true');
