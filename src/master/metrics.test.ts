@@ -1,51 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
-import type { MigrationRecord } from '../core/migration.js';
+import { sampleMigration } from '../core/testing/sample-resources.js';
 import { createMasterMetrics, observeMigrationTiming } from './metrics.js';
-
-function completed(overrides: Partial<MigrationRecord>): MigrationRecord {
-  return {
-    id: 'm-1',
-    status: 'completed',
-    phase: 'done',
-    request: {
-      sourceWorkerId: 'a',
-      targetWorkerId: 'b',
-      containers: ['web'],
-      images: [],
-      volumes: [],
-      networks: [],
-      composeProjects: [],
-      mode: 'warm',
-      strategy: 'full',
-      transferMode: 'auto',
-      conflictPolicy: 'fail',
-      sourcePolicy: 'keep_stopped',
-      bindMounts: {},
-    },
-    plan: { resources: [], findings: [], totalBytes: 0 },
-    progress: 1,
-    bytesTransferred: 0,
-    totalBytes: 0,
-    rateBytesPerSecond: 0,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    completedAt: '2026-01-01T00:01:00.000Z',
-    downtimeMs: null,
-    timing: { downtime: null, rounds: [] },
-    error: null,
-    cancelRequested: false,
-    state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
-    ...overrides,
-  };
-}
 
 describe('observeMigrationTiming', () => {
   it('counts the downtime in seconds by mode, the rounds, and the bytes of each round', async () => {
     const metrics = createMasterMetrics({ onlineWorkers: () => 0 });
     observeMigrationTiming(
       metrics,
-      completed({
+      sampleMigration({
+        request: { mode: 'warm' },
         downtimeMs: 1500,
         timing: {
           downtime: { stopMs: 300, finalSyncMs: 700, applyMs: 100, startMs: 250, readyMs: 150 },
@@ -67,7 +31,7 @@ describe('observeMigrationTiming', () => {
 
   it('records nothing for a migration that stopped nothing and copied no volume', async () => {
     const metrics = createMasterMetrics({ onlineWorkers: () => 0 });
-    observeMigrationTiming(metrics, completed({}));
+    observeMigrationTiming(metrics, sampleMigration({ request: { mode: 'warm' } }));
     const text = await metrics.registry.metrics();
     expect(text).not.toContain('docker_migrate_downtime_seconds_count{');
     expect(text).not.toContain('docker_migrate_sync_rounds_count{');

@@ -58,13 +58,12 @@ export interface MigrationRun {
   downtimeStartedMs?: number;
   /**
    * Monotonic marks of the downtime's phases, taken once downtime started: the last source container stopped, the
-   * last volume copied, the last target container created, the last one ready; and the time spent starting them.
+   * last volume copied, the first target container's start begun; and the time spent in the start commands.
    */
   marks: {
     stoppedMs?: number;
     copiedMs?: number;
     startBeganMs?: number;
-    readyMs?: number;
     startingMs: number;
   };
   /** The copy rounds so far (a cold migration makes one, with the source stopped). */
@@ -252,7 +251,6 @@ export class MigrationStepHandlers {
         `container ${resource.targetName} is ${ready.health ?? ready.state} on the target`,
         resource,
       );
-      run.marks.readyMs = clock.monotonicMs();
     }
     await this.record.setResource(migration, resource, { status: 'done' });
   }

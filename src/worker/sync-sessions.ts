@@ -47,13 +47,8 @@ export class SyncSessions {
   /** What the receiver holds of `volume` after the last confirmed round of `session`; undefined before round 1. */
   async base(session: string, volume: string): Promise<SyncBase | undefined> {
     const prefix = join(this.sessionFolder(session), volumeKey(volume));
-    let state: VolumeState;
-    try {
-      state = JSON.parse(await readFile(`${prefix}.json`, 'utf8')) as VolumeState;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new AppError('internal', `cannot read the sync state of volume "${volume}": ${String(error)}`);
-    }
+    const state = await this.state(prefix, volume);
+    if (state === undefined) return undefined;
     return {
       manifest: await loadManifest(`${prefix}.manifest`),
       firstRoundStartNs: BigInt(state.firstRoundStartNs),
@@ -70,14 +65,24 @@ export class SyncSessions {
     const folder = this.sessionFolder(session);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     const prefix = join(folder, volumeKey(volume));
-    const previous = await this.base(session, volume).catch(() => undefined);
+    // The state alone: the previous manifest (megabytes for a large volume) is not needed to count rounds.
+    const previous = await this.state(prefix, volume);
     await saveManifest(`${prefix}.manifest`, manifest);
     const state: VolumeState = {
-      firstRoundStartNs: String(previous?.firstRoundStartNs ?? roundStartNs),
+      firstRoundStartNs: previous?.firstRoundStartNs ?? String(roundStartNs),
       rounds: (previous?.rounds ?? 0) + 1,
     };
     await writeFile(`${prefix}.json.tmp`, JSON.stringify(state), { mode: 0o600 });
     await rename(`${prefix}.json.tmp`, `${prefix}.json`);
+  }
+
+  private async state(prefix: string, volume: string): Promise<VolumeState | undefined> {
+    try {
+      return JSON.parse(await readFile(`${prefix}.json`, 'utf8')) as VolumeState;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new AppError('internal', `cannot read the sync state of volume "${volume}": ${String(error)}`);
+    }
   }
 
   /** Drops everything kept for `session` (the migration ended); true when there was something. */

@@ -1,5 +1,6 @@
 // Sample workers and Docker resources for tests: one plausible value of each type, changed by overrides.
 import type { ContainerSummary, ImageSummary, NetworkSummary, VolumeSummary } from '../docker-resources.js';
+import type { MigrationRecord, MigrationRequest } from '../migration.js';
 import type { Inventory, WorkerRecord } from '../workers.js';
 
 /** An enrolled worker that has not been seen yet; a test overrides the fields it is about. */
@@ -101,5 +102,47 @@ export function sampleInventory(): Inventory {
     images: [sampleImage()],
     volumes: [sampleVolume()],
     networks: [sampleNetwork()],
+  };
+}
+
+/** A cold migration of one container from worker "a" to "b", nothing planned; a test overrides what it is about. */
+export function sampleMigration(
+  overrides: Partial<Omit<MigrationRecord, 'request'>> & { request?: Partial<MigrationRequest> } = {},
+): MigrationRecord {
+  const { request, ...rest } = overrides;
+  return {
+    id: 'm-000000000001',
+    status: 'completed',
+    phase: 'done',
+    plan: { resources: [], findings: [], totalBytes: 0 },
+    progress: 1,
+    bytesTransferred: 0,
+    totalBytes: 0,
+    rateBytesPerSecond: 0,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    completedAt: '2026-01-01T00:01:00.000Z',
+    downtimeMs: null,
+    timing: { downtime: null, rounds: [] },
+    error: null,
+    cancelRequested: false,
+    state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
+    ...rest,
+    request: {
+      sourceWorkerId: 'a',
+      targetWorkerId: 'b',
+      containers: ['web'],
+      images: [],
+      volumes: [],
+      networks: [],
+      composeProjects: [],
+      mode: 'cold',
+      strategy: 'full',
+      transferMode: 'auto',
+      conflictPolicy: 'fail',
+      sourcePolicy: 'keep_stopped',
+      bindMounts: {},
+      ...request,
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationRecord, PlannedResource } from '../../core/migration.js';
+import { sampleMigration } from '../../core/testing/sample-resources.js';
 import { migrationJson, resourceJson } from './migration-json.js';
 
 function volume(extra: Partial<PlannedResource> = {}): PlannedResource {
@@ -50,45 +51,22 @@ describe('resourceJson', () => {
 
 describe('migrationJson', () => {
   it('never shows more bytes moved than the total, even for a record written with a smaller total', () => {
-    const record = {
-      id: 'm-1',
+    const record = sampleMigration({
       status: 'running',
       phase: 'transfer',
-      request: {
-        sourceWorkerId: 'a',
-        targetWorkerId: 'b',
-        containers: [],
-        images: [],
-        volumes: ['data'],
-        networks: [],
-        composeProjects: [],
-        mode: 'cold',
-        strategy: 'full',
-        transferMode: 'auto',
-        conflictPolicy: 'fail',
-        sourcePolicy: 'keep_stopped',
-        bindMounts: {},
-      },
+      request: { containers: [], volumes: ['data'] },
       plan: { resources: [volume()], findings: [], totalBytes: 1_980_000 },
       progress: 0.99,
       bytesTransferred: 212_000_000,
       totalBytes: 1_980_000,
-      rateBytesPerSecond: 0,
-      createdAt: measuredAt,
-      startedAt: measuredAt,
       completedAt: null,
-      downtimeMs: null,
-      timing: { downtime: null, rounds: [] },
-      error: null,
-      cancelRequested: false,
-      state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
-    } satisfies MigrationRecord;
+    });
     expect(migrationJson(record)).toMatchObject({ bytes_transferred: 212_000_000, total_bytes: 212_000_000 });
   });
 
   it('shows the downtime broken into its phases and each copy round, in snake_case milliseconds', () => {
     const json = migrationJson(
-      completedWarm({
+      warmWith({
         downtime: { stopMs: 310, finalSyncMs: 820, applyMs: 40, startMs: 230, readyMs: null },
         rounds: [
           { round: 1, final: false, bytes: 1_073_741_824, durationMs: 4100, files: 2003 },
@@ -107,45 +85,13 @@ describe('migrationJson', () => {
       { round: 1, final: false, bytes: 1_073_741_824, duration_ms: 4100, files: 2003 },
       { round: 2, final: true, bytes: 9_437_184, duration_ms: 820, files: 5 },
     ]);
-    expect(migrationJson(completedWarm({ downtime: null, rounds: [] }))).toMatchObject({
+    expect(migrationJson(warmWith({ downtime: null, rounds: [] }))).toMatchObject({
       downtime_phases: null,
       rounds: [],
     });
   });
 });
 
-function completedWarm(timing: MigrationRecord['timing']): MigrationRecord {
-  return {
-    id: 'm-2',
-    status: 'completed',
-    phase: 'done',
-    request: {
-      sourceWorkerId: 'a',
-      targetWorkerId: 'b',
-      containers: ['web'],
-      images: [],
-      volumes: [],
-      networks: [],
-      composeProjects: [],
-      mode: 'warm',
-      strategy: 'full',
-      transferMode: 'auto',
-      conflictPolicy: 'fail',
-      sourcePolicy: 'keep_stopped',
-      bindMounts: {},
-    },
-    plan: { resources: [], findings: [], totalBytes: 0 },
-    progress: 1,
-    bytesTransferred: 0,
-    totalBytes: 0,
-    rateBytesPerSecond: 0,
-    createdAt: measuredAt,
-    startedAt: measuredAt,
-    completedAt: measuredAt,
-    downtimeMs: 1400,
-    timing,
-    error: null,
-    cancelRequested: false,
-    state: { sourceRunning: [], sourceStopped: [], created: [], completedSteps: [] },
-  };
+function warmWith(timing: MigrationRecord['timing']): MigrationRecord {
+  return sampleMigration({ request: { mode: 'warm' }, downtimeMs: 1400, timing });
 }
