@@ -215,6 +215,7 @@ function flags(overrides: Partial<MigrateFlags> = {}): MigrateFlags {
     to: 'beta',
     container: ['web'],
     mode: 'cold',
+    strategy: 'full',
     transferMode: 'auto',
     conflictPolicy: 'fail',
     sourcePolicy: 'keep_stopped',

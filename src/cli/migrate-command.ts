@@ -8,6 +8,7 @@ import type {
   BindMountRule,
   ConflictPolicy,
   MigrationMode,
+  MigrationStrategy,
   SourcePolicy,
   TransferCompression,
   TransferMode,
@@ -32,6 +33,7 @@ import {
 
 /** The modes a master runs; live (core's MigrationMode) needs CRIU and is refused. */
 const MODES = ['cold', 'warm'] as const satisfies readonly MigrationMode[];
+const STRATEGIES = ['full', 'incremental'] as const satisfies readonly MigrationStrategy[];
 const TRANSFER_MODES = ['auto', 'direct', 'proxy'] as const satisfies readonly TransferMode[];
 const COMPRESSIONS = ['none', 'zstd'] as const satisfies readonly TransferCompression[];
 const CONFLICT_POLICIES = [
@@ -60,6 +62,7 @@ export interface MigrateFlags {
   network?: string[];
   composeProject?: string[];
   mode: MigrationMode;
+  strategy: MigrationStrategy;
   transferMode: TransferMode;
   /** Absent or `none`: blocks travel as they are. */
   compression?: TransferCompression;
@@ -180,7 +183,7 @@ export function migrationRequestBody(
     network_ids: flags.network ?? [],
     compose_projects: flags.composeProject ?? [],
     mode: flags.mode,
-    strategy: 'full',
+    strategy: flags.strategy,
     transfer_mode: flags.transferMode,
     // Sent only when asked for, so that a master that predates the field still takes an ordinary request.
     ...(flags.compression === 'zstd' ? { compression: flags.compression } : {}),
@@ -451,6 +454,14 @@ export function migrateCommand(
       )
         .choices(MODES)
         .default('cold'),
+    )
+    .addOption(
+      new Option(
+        '--strategy <strategy>',
+        "full: copy every volume whole; incremental: bring the target's copy from an earlier migration up to date, sending only what differs",
+      )
+        .choices(STRATEGIES)
+        .default('full'),
     )
     .addOption(
       new Option(

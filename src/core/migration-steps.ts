@@ -12,7 +12,8 @@ export function resourceKey(resource: Pick<PlannedResource, 'type' | 'sourceId'>
 /**
  * Which copy of a volume a `volume.copy` step makes. `full`: the one copy of a cold migration, the source
  * stopped. Warm mode adds numbered pre-copy rounds (1, 2, …) while the source runs, then `final` once it is
- * stopped: only `full` and `final` may precede starting a target.
+ * stopped: only `full` and `final` may precede starting a target. A cold migration with the incremental strategy
+ * makes one `final` round: a sync against what the target holds (its earlier copy, or nothing).
  */
 export type VolumeRound = 'full' | 'final' | number;
 
@@ -33,6 +34,12 @@ export type MigrationStep =
    * (`overwrite`). A volume whose content is not copied is done after this step.
    */
   | { kind: 'volume.create'; resource: ResourceKey }
+  /**
+   * The incremental strategy, for a volume the target already holds (`update`): the target describes what its copy
+   * holds (a manifest), and that goes to the source as the base the copy then sends the difference against. Made
+   * before anything changes on either side: a target copy that changed since it was made is refused here.
+   */
+  | { kind: 'volume.base'; resource: ResourceKey }
   /** Copies the volume's content into the target's volume made by `volume.create`. */
   | { kind: 'volume.copy'; resource: ResourceKey; round: VolumeRound }
   /** Creates the container on the target (an `overwrite`n one set aside first). */
@@ -77,6 +84,7 @@ export function stepKey(step: MigrationStep): string {
     case 'image.prepare':
     case 'source.stop':
     case 'volume.create':
+    case 'volume.base':
     case 'container.create':
     case 'container.start':
       return `${step.kind}:${step.resource}`;

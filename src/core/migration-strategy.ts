@@ -1,6 +1,6 @@
 // Which steps a migration runs, in which order, as a pure decision over the plan and the outcomes so far: a
 // migration mode is a strategy, and the runner, its handlers, the journal and rollback stay the same for all.
-import type { MigrationPlan, PlannedResource } from './migration.js';
+import type { MigrationPlan, MigrationStrategy, PlannedResource } from './migration.js';
 import { afterRound, type PrecopyRound, type RoundPolicy, type RoundVerdict } from './warm-rounds.js';
 import { resourceKey, type MigrationStep, type StepOutcome } from './migration-steps.js';
 
@@ -9,14 +9,8 @@ import { resourceKey, type MigrationStep, type StepOutcome } from './migration-s
  * step). Pure: the same plan and outcomes give the same step, so a strategy is table-tested, and after a restart
  * the outcomes a journal kept would lead it to the same place.
  *
- * How warm mode plugs in (not built yet): `warmStrategy(plan, { maxRounds, budgetMs })` answers networks, images,
- * `volume.create` for every volume, `container.create`, then `volume.copy { round: 1 }` for every volume while the
- * source runs; once a round's last copy is in `done`, it sums that round's `bytes` and `durationMs` (the measured
- * rate) and answers either round n + 1, or — when the round was small, grew, hit `maxRounds`, or the projected
- * final round fits `budgetMs` — the phase `stop_source`, `source.stop` for each container, `volume.copy
- * { round: 'final' }` for each volume, `container.start` and `switch_over`. Its phases per downtime part (stop,
- * final sync, start, ready) are the runner's monotonic marks around those steps. The runner needs no change for
- * it beyond picking the strategy from `request.mode`; the handlers need a `volume.copy` that sends only a delta.
+ * Cold (coldStrategy) is a fixed list; warm (warmStrategy) appends a pre-copy round at a time, deciding from the
+ * rounds' measured bytes and durations when to stop the source (warm-rounds.ts).
  */
 export interface StepStrategy {
   next(done: readonly StepOutcome[]): MigrationStep | 'done';
@@ -34,12 +28,26 @@ export function fixedStrategy(steps: readonly MigrationStep[]): StepStrategy {
  * are consistent, copy each volume in full, create the containers, start them, switch over. Resources are taken in
  * plan order; those the plan skips are left out, except images, whose step itself checks what the target holds.
  */
-export function coldStrategy(plan: MigrationPlan): StepStrategy {
-  return fixedStrategy(coldSteps(plan));
+export function coldStrategy(plan: MigrationPlan, strategy: MigrationStrategy = 'full'): StepStrategy {
+  return fixedStrategy(coldSteps(plan, strategy));
 }
 
-/** The list coldStrategy runs through (see there). */
-export function coldSteps(plan: MigrationPlan): MigrationStep[] {
+/**
+ * The volumes whose target copy is brought up to date (`update`): each gets a `volume.base` step before anything
+ * changes, so that a target copy that changed since it was made stops the migration before the source does.
+ */
+function baseSteps(volumes: readonly PlannedResource[]): MigrationStep[] {
+  return volumes
+    .filter((r) => r.action === 'update' && r.copyContent !== false)
+    .map((r) => ({ kind: 'volume.base', resource: resourceKey(r) }));
+}
+
+/**
+ * The list coldStrategy runs through (see there). With the incremental strategy every volume is copied as one
+ * sync round (`final`) against what the target holds, and each volume the target already holds first sends its
+ * description to the source (`volume.base`), while the source still runs.
+ */
+export function coldSteps(plan: MigrationPlan, strategy: MigrationStrategy = 'full'): MigrationStep[] {
   const moving = plan.resources.filter((r) => r.action !== 'skip');
   const of = (type: PlannedResource['type'], from: readonly PlannedResource[] = moving): PlannedResource[] =>
     from.filter((r) => r.type === type);
@@ -48,6 +56,7 @@ export function coldSteps(plan: MigrationPlan): MigrationStep[] {
   for (const r of of('network')) steps.push({ kind: 'network.prepare', resource: resourceKey(r) });
   for (const r of of('image', plan.resources))
     steps.push({ kind: 'image.prepare', resource: resourceKey(r) });
+  steps.push(...baseSteps(of('volume')));
   if (containers.length > 0) {
     steps.push({ kind: 'phase', phase: 'stop_source' });
     for (const r of containers) steps.push({ kind: 'source.stop', resource: resourceKey(r) });
@@ -55,7 +64,12 @@ export function coldSteps(plan: MigrationPlan): MigrationStep[] {
   steps.push({ kind: 'phase', phase: 'transfer' });
   for (const r of of('volume')) {
     steps.push({ kind: 'volume.create', resource: resourceKey(r) });
-    if (r.copyContent !== false) steps.push({ kind: 'volume.copy', resource: resourceKey(r), round: 'full' });
+    if (r.copyContent !== false)
+      steps.push({
+        kind: 'volume.copy',
+        resource: resourceKey(r),
+        round: strategy === 'incremental' ? 'final' : 'full',
+      });
   }
   steps.push({ kind: 'phase', phase: 'create' });
   for (const r of containers) steps.push({ kind: 'container.create', resource: resourceKey(r) });
@@ -69,7 +83,9 @@ export function coldSteps(plan: MigrationPlan): MigrationStep[] {
  * Warm mode: prepare the target (networks, images), make its volumes and containers while the source runs, copy
  * the volumes in rounds while it runs — round 1 everything, later rounds what changed — until the stop rule
  * (warm-rounds.ts) says the rest fits the downtime budget; then stop the source, copy what changed since the last
- * round, start the target's containers and switch over. The target never starts from a pre-copy round.
+ * round, start the target's containers and switch over. The target never starts from a pre-copy round. With the
+ * incremental strategy, a volume the target already holds (`update`) first sends its description to the source
+ * (`volume.base`), and round 1 sends only what differs from it.
  * `onVerdict` hears why pre-copying stopped (for the event log).
  */
 export function warmStrategy(
@@ -89,6 +105,7 @@ export function warmStrategy(
     before.push({ kind: 'image.prepare', resource: resourceKey(r) });
   before.push({ kind: 'phase', phase: 'create' });
   for (const r of of('volume')) before.push({ kind: 'volume.create', resource: resourceKey(r) });
+  before.push(...baseSteps(of('volume')));
   for (const r of containers) before.push({ kind: 'container.create', resource: resourceKey(r) });
 
   const round = (n: number): MigrationStep[] =>

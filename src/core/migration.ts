@@ -29,6 +29,12 @@ export type SourcePolicy = 'keep_stopped' | 'remove' | 'keep_running';
 export type ResourceType = 'container' | 'image' | 'volume' | 'network';
 
 /**
+ * The label every volume a migration creates carries, naming that migration: how a later migration with the
+ * incremental strategy tells its own copy (brought up to date in place) from a volume someone else made there.
+ */
+export const VOLUME_COPY_LABEL = 'io.dockation.migration';
+
+/**
  * Where a bind-mounted host path goes on the target: another host path (the same path to keep it), or `skip`
  * to leave the mount out. A bind mount without a rule is an error finding: its data does not move.
  */
@@ -100,8 +106,12 @@ export interface PlannedResource {
   targetName: string;
   /** Asked for by name, brought along by a container, or part of a compose project. */
   reason: 'requested' | 'dependency' | 'compose';
-  /** What happens on the target: create it, keep what is there (`skip`), or replace it (`overwrite`). */
-  action: 'create' | 'skip' | 'overwrite';
+  /**
+   * What happens on the target: create it, keep what is there (`skip`), or replace it (`overwrite`). `update`
+   * (volumes, the incremental strategy): the target holds a copy an earlier migration made, brought up to date in
+   * place with only what differs.
+   */
+  action: 'create' | 'skip' | 'overwrite' | 'update';
   /**
    * Bytes expected to move: a volume's apparent bytes as measured on the source (what the copy's progress counts),
    * an image's size; 0 for configuration only, and for a volume whose size is unknown (see `measured`).

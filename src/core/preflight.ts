@@ -9,7 +9,7 @@ import type {
   PlannedResource,
   ResourceType,
 } from './migration.js';
-import { DEFAULT_DOWNTIME_BUDGET_MS } from './migration.js';
+import { DEFAULT_DOWNTIME_BUDGET_MS, VOLUME_COPY_LABEL } from './migration.js';
 import { asRecord, normaliseImageRef } from './migration-plan.js';
 import { volumeContentOf } from './volume-options.js';
 import type { Inventory } from './workers.js';
@@ -221,6 +221,22 @@ function settleConflicts(
         conflict = `tag ${clashing.join(', ')} on "${input.target.name}" points at another image`;
     } else if (onTarget[r.type].has(r.name)) {
       conflict = `a ${r.type} named "${r.name}" already exists on "${input.target.name}"`;
+      if (r.type === 'volume' && request.strategy === 'incremental') {
+        const copy = ownCopy(r.name, input);
+        if (copy.ours && copy.users.length === 0) {
+          r.action = 'update';
+          findings.push({
+            severity: 'info',
+            code: 'incremental_update',
+            message: `volume ${r.name} on "${input.target.name}" is a copy migration ${copy.ours} made: it is brought up to date in place, and only what differs travels`,
+            resource: about(r),
+          });
+          continue;
+        }
+        conflict += copy.ours
+          ? ` (a copy migration ${copy.ours} made, but used by container ${copy.users.join(', ')} there: an incremental sync does not change a volume under a container)`
+          : ' (not a copy a migration made: an incremental sync updates only those)';
+      }
     }
     if (conflict === undefined) continue;
 
@@ -277,6 +293,19 @@ function settleConflicts(
         break;
     }
   }
+}
+
+/**
+ * Whether the target's volume of that name is a copy a migration made (its label names that migration), and the
+ * target's containers that use it.
+ */
+function ownCopy(name: string, input: PreflightInput): { ours: string | undefined; users: string[] } {
+  const { inventory } = input.target;
+  const volume = inventory.volumes.find((v) => v.name === name);
+  return {
+    ours: volume?.labels[VOLUME_COPY_LABEL],
+    users: inventory.containers.filter((c) => c.volumeNames.includes(name)).map((c) => c.name),
+  };
 }
 
 /** Whether a tag names another image than this one on the target. */

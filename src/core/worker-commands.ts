@@ -13,7 +13,11 @@ import type {
 export type TransferRoute = 'direct' | 'proxy';
 
 export interface TransferResource {
-  type: 'volume' | 'image';
+  /**
+   * `manifest`: the description of a volume's copy (its files' attributes and block digests) that the target of an
+   * incremental sync sends back to the source, named by the target's volume.
+   */
+  type: 'volume' | 'image' | 'manifest';
   /** Volume name, or image id. */
   name: string;
   /**
@@ -78,6 +82,36 @@ export interface VolumeSyncSend {
   final: boolean;
   /** Paths the receiver could not verify after the previous round: sent whole this time. */
   resend?: string[];
+  /**
+   * The final round: keep what was sent as the description of the copy that `targetVolume` on the receiving worker
+   * now holds, so that a later incremental sync to it reads only the files changed since (see VolumeBaseMerged).
+   */
+  keep?: { targetVolume: string };
+}
+
+/**
+ * What the target of an incremental sync found when it described its copy of a volume (the manifest it sent):
+ * files read again (their stat moved since the copy was made, or no description was kept), and how many entries
+ * differ from the copy an earlier migration left there — null when no description of that copy was kept.
+ */
+export interface VolumeBaseDescribed {
+  entries: number;
+  filesRead: number;
+  bytesRead: number;
+  /** Entries added, changed or removed since the copy was made; null: cannot tell (no description kept). */
+  changedSinceCopy: number | null;
+  /** The migration that made the copy, when its description was kept. */
+  madeBy?: string;
+}
+
+/**
+ * What the source of an incremental sync made of the target's description: entries it can trust without reading
+ * (the target holds what the source kept as sent, and the source's file has not changed since), and entries it
+ * compares by content.
+ */
+export interface VolumeBaseMerged {
+  trusted: number;
+  compared: number;
 }
 
 /** What a sync round read and sent, as the sender counted it. */
@@ -188,11 +222,17 @@ export interface WorkerCommands {
       relayPort?: number;
       /**
        * Volumes: the stream is a sync round (see VolumeSyncSend) to apply to the content the volume holds;
-       * `fsync`: flush every file and folder it touched before answering (the final round).
+       * `fsync`: flush every file and folder it touched before answering (the final round); `describe`: then keep a
+       * description of the copy outside it (a sidecar manifest, for a later incremental sync), naming its origin.
        */
-      update?: { fsync: boolean };
+      update?: { fsync: boolean; describe?: { migrationId: string; sourceVolume: string } };
+      /**
+       * Manifests: the sync session and source volume the target's description is the base for (the session's
+       * round 1 then sends only what differs from it).
+       */
+      into?: { session: string; volume: string };
     };
-    result: TransferResult & { applied?: VolumeSyncApplied };
+    result: TransferResult & { applied?: VolumeSyncApplied; merged?: VolumeBaseMerged };
   };
   /**
    * Sends one resource. `direct` connects to the receiver at `targetAddress`; `proxy` sends through the master's relay.
@@ -215,7 +255,7 @@ export interface WorkerCommands {
       /** Volumes: send what changed since the session's last round instead of everything. */
       sync?: VolumeSyncSend;
     };
-    result: TransferResult & { sync?: VolumeSyncSent };
+    result: TransferResult & { sync?: VolumeSyncSent; described?: VolumeBaseDescribed };
   };
   /** Drops what the sender kept for a sync session (the migration ended, whichever way). Idempotent. */
   'volume.sync_forget': { args: { session: string }; result: { forgotten: boolean } };

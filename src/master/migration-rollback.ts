@@ -74,8 +74,8 @@ export class MigrationRollback {
       await step(`container ${shortId(container)} stopped on the source`, () =>
         this.restartSource(migration, container, deadline),
       );
-    // What the source kept between warm rounds is of no use any more; a worker also drops it after a week.
-    if (migration.request.mode === 'warm')
+    // What the source kept between sync rounds is of no use any more; a worker also drops it after a week.
+    if (migration.request.mode === 'warm' || migration.request.strategy === 'incremental')
       await this.options.gateway
         .run(migration.request.sourceWorkerId, 'volume.sync_forget', { session: migration.id })
         .catch(() => undefined);

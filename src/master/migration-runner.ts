@@ -82,7 +82,7 @@ export class MigrationRunner {
             },
             (verdict) => verdicts.push(verdict.explanation),
           )
-        : coldStrategy(migration.plan);
+        : coldStrategy(migration.plan, migration.request.strategy);
     const { gateway } = this.options;
     const { clock } = this;
     const source = migration.request.sourceWorkerId;
@@ -202,7 +202,7 @@ export class MigrationRunner {
         );
       }
     }
-    if (request.mode === 'warm')
+    if (request.mode === 'warm' || request.strategy === 'incremental')
       await tidy('forgetting what the source kept between the copy rounds', () =>
         gateway.run(request.sourceWorkerId, 'volume.sync_forget', { session: migration.id }),
       );

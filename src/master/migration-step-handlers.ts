@@ -6,13 +6,14 @@ import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { portableContainerConfig } from '../core/container-config.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
-import type {
-  DowntimeBreakdown,
-  MigrationPhase,
-  MigrationRecord,
-  MigrationTiming,
-  PlannedResource,
-  SyncRound,
+import {
+  VOLUME_COPY_LABEL,
+  type DowntimeBreakdown,
+  type MigrationPhase,
+  type MigrationRecord,
+  type MigrationTiming,
+  type PlannedResource,
+  type SyncRound,
 } from '../core/migration.js';
 import { asideName, type UndoEntry } from '../core/migration-journal.js';
 import {
@@ -140,6 +141,9 @@ export class MigrationStepHandlers {
       case 'volume.create':
         run.sourceVolumes ??= this.options.registry.inventory(migration.request.sourceWorkerId).volumes;
         await this.createVolume(migration, resourceOf(run, step.resource), run.sourceVolumes, signal);
+        return none;
+      case 'volume.base':
+        await this.describeTargetCopy(migration, resourceOf(run, step.resource), signal);
         return none;
       case 'volume.copy': {
         const resource = resourceOf(run, step.resource);
@@ -521,7 +525,15 @@ export class MigrationStepHandlers {
     await this.record.setResource(migration, resource, { status: 'running' });
     const volume = sourceVolumes.find((v) => v.name === resource.sourceId);
     const exists = await this.volumeOnTarget(target, resource.targetName, signal);
-    if (resource.action === 'overwrite' && exists) {
+    if (resource.action === 'update' && exists) {
+      await this.record.event(
+        migration,
+        'info',
+        'transfer',
+        `volume ${resource.targetName} is already on the target, a copy an earlier migration made: it is brought up to date in place`,
+        resource,
+      );
+    } else if (resource.action === 'overwrite' && exists) {
       const aside = asideName(resource.targetName, migration.id);
       await this.record.intend(migration, {
         kind: 'volume_aside',
@@ -555,7 +567,8 @@ export class MigrationStepHandlers {
             spec: {
               name: resource.targetName,
               driver: volume?.driver ?? 'local',
-              labels: volume?.labels ?? {},
+              // Named after this migration, so that a later incremental sync knows the copy as ours.
+              labels: { ...(volume?.labels ?? {}), [VOLUME_COPY_LABEL]: migration.id },
               options: volume?.options ?? {},
             },
           },
@@ -629,9 +642,18 @@ export class MigrationStepHandlers {
     if (number === 1) await this.record.setResource(migration, resource, { status: 'running' });
     for (let attempt = 0; ; attempt++) {
       const resend = run.resend.get(resource.sourceId) ?? [];
+      // An incremental sync's final round leaves both ends a record of the copy, for the next one to start from.
+      const keep = final && migration.request.strategy === 'incremental';
       const answer = await this.transfers.transfer(migration, resource, names, signal, undefined, {
-        send: { session: migration.id, round: number, final, ...(resend.length ? { resend } : {}) },
+        send: {
+          session: migration.id,
+          round: number,
+          final,
+          ...(resend.length ? { resend } : {}),
+          ...(keep ? { keep: { targetVolume: resource.targetName } } : {}),
+        },
         fsync: final,
+        ...(keep ? { describe: { migrationId: migration.id, sourceVolume: resource.sourceId } } : {}),
       });
       bytes += answer.bytes;
       const sent = answer.sync;
@@ -639,7 +661,12 @@ export class MigrationStepHandlers {
       if (sent && !final) precopy = { bytesRead: sent.bytesRead, hotBytes: sent.hotBytes };
       const mismatched = answer.applied?.mismatched ?? [];
       run.resend.set(resource.sourceId, mismatched);
-      const what = final ? 'final round (source stopped)' : `pre-copy round ${String(number)}`;
+      const what =
+        migration.request.mode !== 'warm'
+          ? 'synced'
+          : final
+            ? 'final round (source stopped)'
+            : `pre-copy round ${String(number)}`;
       const detail = sent
         ? `: ${String(answer.bytes)} bytes sent; ${String(sent.filesRead)} files read (${String(sent.wholeFiles)} whole, ${String(sent.patchedFiles)} patched), ${String(sent.deletions)} deleted`
         : `: ${String(answer.bytes)} bytes sent`;
@@ -667,6 +694,49 @@ export class MigrationStepHandlers {
       });
     }
     return { bytes, files, ...(precopy ? { precopy } : {}) };
+  }
+
+  /**
+   * The incremental strategy, for a volume the target holds from an earlier migration: the target describes its
+   * copy and that description goes to the source, as the base the copy sends the difference against. A copy that
+   * changed on the target since it was made is refused before anything changes: an incremental sync would undo
+   * those changes without keeping them.
+   */
+  private async describeTargetCopy(
+    migration: MigrationRecord,
+    resource: PlannedResource,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.record.setResource(migration, resource, { status: 'running' });
+    const answer = await this.transfers.transfer(
+      migration,
+      resource,
+      { type: 'manifest', source: resource.sourceId, target: resource.targetName },
+      signal,
+    );
+    const described = answer.described;
+    const changed = described?.changedSinceCopy ?? null;
+    const madeBy = described?.madeBy === undefined ? 'an earlier migration' : `migration ${described.madeBy}`;
+    if (changed !== null && changed > 0)
+      throw new AppError(
+        'conflict',
+        `volume ${resource.targetName} on the target: ${String(changed)} file(s) or folder(s) changed there since ${madeBy} made this copy; ` +
+          'it is left as it is, since an incremental sync would undo those changes. To replace it, migrate with the ' +
+          '"full" strategy and the "overwrite" conflict policy (its content is kept aside until the migration completes)',
+        { details: { volume: resource.targetName, changed } },
+      );
+    const merged = answer.merged;
+    await this.record.event(
+      migration,
+      'info',
+      'prepare',
+      `volume ${resource.name}: the target's copy (${madeBy}) has ${String(described?.entries ?? 0)} entries` +
+        (described ? `, ${String(described.filesRead)} file(s) re-read there to describe it` : '') +
+        (merged
+          ? `; ${String(merged.trusted)} known equal to what was last sent, ${String(merged.compared)} to compare by content`
+          : ''),
+      resource,
+    );
   }
 
   private async volumeOnTarget(target: string, name: string, signal: AbortSignal): Promise<boolean> {

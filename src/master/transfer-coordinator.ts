@@ -8,6 +8,8 @@ import { planTotals } from '../core/migration-progress.js';
 import type {
   TransferResult,
   TransferRoute,
+  VolumeBaseDescribed,
+  VolumeBaseMerged,
   VolumeSyncApplied,
   VolumeSyncSend,
   VolumeSyncSent,
@@ -24,9 +26,12 @@ const TRANSFER_TIMEOUT_MS = 12 * 3600_000;
 /** Progress is written to the store and announced at most this often. */
 const PROGRESS_EVERY_MS = 1_000;
 
-/** What moves: the object's name on each side (an image keeps its id, and travels with its tags). */
+/**
+ * What moves: the object's name on each side (an image keeps its id, and travels with its tags). A `manifest` moves
+ * the other way: the target's description of its copy of volume `target`, to the source, as the base for `source`.
+ */
 export interface TransferNames {
-  type: 'volume' | 'image';
+  type: 'volume' | 'image' | 'manifest';
   source: string;
   target: string;
   tags?: string[];
@@ -46,14 +51,26 @@ export interface TransferCoordinatorOptions {
   relayPort?: number;
 }
 
-/** A volume copied as a sync round (warm): what the sender sends, and whether the receiver flushes to disk. */
+/**
+ * A volume copied as a sync round (warm, incremental): what the sender sends, whether the receiver flushes to disk,
+ * and whether it then keeps a description of its copy (the final round of an incremental sync).
+ */
 export interface SyncRoundArgs {
   send: VolumeSyncSend;
   fsync: boolean;
+  describe?: { migrationId: string; sourceVolume: string };
 }
 
-/** What a transfer answers: the sender's result, and for a sync round what the receiver applied. */
-export type TransferAnswer = TransferResult & { sync?: VolumeSyncSent; applied?: VolumeSyncApplied };
+/**
+ * What a transfer answers: the sender's result; for a sync round what the receiver applied; for a description of a
+ * copy what the target found and what the source made of it.
+ */
+export type TransferAnswer = TransferResult & {
+  sync?: VolumeSyncSent;
+  applied?: VolumeSyncApplied;
+  described?: VolumeBaseDescribed;
+  merged?: VolumeBaseMerged;
+};
 
 export class TransferCoordinator {
   constructor(
@@ -109,19 +126,24 @@ export class TransferCoordinator {
     skipLayers?: number,
     sync?: SyncRoundArgs,
   ): Promise<TransferAnswer> {
-    // A sync round after the first covers again what earlier rounds moved: it says nothing new about progress.
-    const counts = sync === undefined || sync.send.round === 1;
+    // A sync round after the first covers again what earlier rounds moved: it says nothing new about progress;
+    // nor does a copy's description.
+    const reverse = names.type === 'manifest';
+    const counts = !reverse && (sync === undefined || sync.send.round === 1);
     const { gateway, registry, clock } = this.options;
     const { request } = migration;
-    const targetWorker = registry.require(request.targetWorkerId);
+    const [senderId, receiverId] = reverse
+      ? [request.targetWorkerId, request.sourceWorkerId]
+      : [request.sourceWorkerId, request.targetWorkerId];
+    const receiverWorker = registry.require(receiverId);
     const transferId = newId('t');
     const granted = { type: names.type, name: names.target, ...(names.tags ? { tags: names.tags } : {}) };
     const grant = signGrant(
       {
         migrationId: migration.id,
         transferId,
-        sourceWorkerId: request.sourceWorkerId,
-        targetWorkerId: request.targetWorkerId,
+        sourceWorkerId: senderId,
+        targetWorkerId: receiverId,
         resource: granted,
         expiresAt: clock.now().getTime() + GRANT_TTL_MS,
       },
@@ -173,7 +195,7 @@ export class TransferCoordinator {
     };
     try {
       const receiving = gateway.run(
-        request.targetWorkerId,
+        receiverId,
         'transfer.receive',
         {
           transferId,
@@ -181,20 +203,25 @@ export class TransferCoordinator {
           resource: granted,
           route,
           ...this.relayArgs(route),
-          ...(sync ? { update: { fsync: sync.fsync } } : {}),
+          ...(sync
+            ? { update: { fsync: sync.fsync, ...(sync.describe ? { describe: sync.describe } : {}) } }
+            : {}),
+          ...(reverse ? { into: { session: migration.id, volume: names.source } } : {}),
         },
         { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS },
       );
       const sending = gateway.run(
-        request.sourceWorkerId,
+        senderId,
         'transfer.send',
         {
           transferId,
           grant,
-          resource: { type: names.type, name: names.source, ...(names.tags ? { tags: names.tags } : {}) },
+          resource: reverse
+            ? granted
+            : { type: names.type, name: names.source, ...(names.tags ? { tags: names.tags } : {}) },
           route,
-          targetAddress: targetWorker.advertiseAddress,
-          targetWorkerId: targetWorker.id,
+          targetAddress: receiverWorker.advertiseAddress,
+          targetWorkerId: receiverWorker.id,
           ...this.relayArgs(route),
           ...(skipLayers === undefined ? {} : { skipLayers }),
           ...(request.compression === 'zstd' ? { compression: request.compression } : {}),
@@ -218,7 +245,11 @@ export class TransferCoordinator {
         plan: migration.plan,
         rateBytesPerSecond: Math.round(rate),
       });
-      return { ...sent, ...(received.applied ? { applied: received.applied } : {}) };
+      return {
+        ...sent,
+        ...(received.applied ? { applied: received.applied } : {}),
+        ...(received.merged ? { merged: received.merged } : {}),
+      };
     } catch (error) {
       local.abort();
       if (stall.hit && !signal.aborted)

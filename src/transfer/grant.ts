@@ -29,7 +29,8 @@ export interface TransferGrant {
  * never fall back to the tags the sender's archive names.
  */
 export interface GrantedResource {
-  type: Extract<ResourceType, 'volume' | 'image'>;
+  /** `manifest`: a volume copy's description, sent from the target back to the source (incremental sync). */
+  type: Extract<ResourceType, 'volume' | 'image'> | 'manifest';
   name: string;
   tags?: string[];
 }
@@ -87,7 +88,7 @@ function isResource(value: unknown): value is GrantedResource {
   // Parsed JSON: the declared type says nothing yet.
   const { type, name, tags } = value as { type?: unknown; name?: unknown; tags?: unknown };
   if (typeof name !== 'string') return false;
-  if (type === 'volume') return tags === undefined;
+  if (type === 'volume' || type === 'manifest') return tags === undefined;
   return (
     type === 'image' &&
     Array.isArray(tags) &&

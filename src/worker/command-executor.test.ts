@@ -10,21 +10,26 @@ import type { CommandArgs, CommandResultOf, WorkerCommandKind } from '../core/wo
 import { createLogger } from '../platform/logger.js';
 import { CommandExecutor } from './command-executor.js';
 import { SyncSessions } from './sync-sessions.js';
+import { VolumeCopies } from './volume-copies.js';
 import { TransferInbox } from './transfer-inbox.js';
 import { VolumeAccess } from './volume-access.js';
 
 function executorOn(
   engine: FakeDockerEngine,
 ): <K extends WorkerCommandKind>(kind: K, args: CommandArgs<K>) => Promise<CommandResultOf<K>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dm-executor-'));
+  const syncSessions = new SyncSessions(dataDir);
+  const volumes = new VolumeAccess(engine, 'engine');
   const executor = new CommandExecutor({
     engine,
-    volumes: new VolumeAccess(engine, 'engine'),
+    volumes,
     inbox: new TransferInbox(),
     identity: () => {
       throw new Error('no identity in this test');
     },
     logger: createLogger({ level: 'silent', format: 'json' }),
-    syncSessions: new SyncSessions(mkdtempSync(join(tmpdir(), 'dm-executor-'))),
+    syncSessions,
+    copies: new VolumeCopies(engine, volumes, syncSessions, dataDir),
   });
   const context = { signal: new AbortController().signal, progress: () => undefined };
   return (kind, args) => executor.run(kind, args, context);

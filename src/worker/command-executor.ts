@@ -10,6 +10,7 @@ import type {
   CommandProgressReport,
   CommandResultOf,
   TransferResult,
+  VolumeBaseDescribed,
   VolumeSyncSent,
   WorkerCommandKind,
 } from '../core/worker-commands.js';
@@ -25,10 +26,11 @@ import {
 } from '../transfer/bulk-channel.js';
 import { senderCodec } from '../transfer/block-compression.js';
 import { encodeControl, FRAME } from '../transfer/bulk-frames.js';
-import { describeResource, sameResource, verifyGrant } from '../transfer/grant.js';
+import { describeResource, sameResource, verifyGrant, type TransferGrant } from '../transfer/grant.js';
 import { loadGrantedImage, saveImageForSend } from '../transfer/image-archive.js';
 import type { Manifest } from '../transfer/volume-manifest.js';
 import type { SyncSessions } from './sync-sessions.js';
+import type { VolumeCopies } from './volume-copies.js';
 import type { TransferInbox } from './transfer-inbox.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeAside } from './volume-aside.js';
@@ -139,6 +141,8 @@ export class CommandExecutor {
       logger: Logger;
       /** What a sender keeps between the rounds of a sync (warm mode). */
       syncSessions: SyncSessions;
+      /** What this worker keeps of the copies it made and received (incremental strategy). */
+      copies: VolumeCopies;
     },
   ) {
     const { engine } = options;
@@ -363,17 +367,42 @@ export class CommandExecutor {
 
   /** Writes an incoming transfer into the resource the grant names; the transfer checks its digest at the end. */
   private async consume(
-    resource: CommandArgs<'transfer.receive'>['resource'],
-    update: CommandArgs<'transfer.receive'>['update'],
+    args: CommandArgs<'transfer.receive'>,
+    grant: TransferGrant,
     incoming: IncomingTransfer,
     signal: AbortSignal,
   ): Promise<CommandResultOf<'transfer.receive'>> {
+    const { resource, update } = args;
+    const { copies } = this.options;
+    if (resource.type === 'manifest') {
+      if (args.into === undefined)
+        throw new AppError('invalid_argument', 'a volume description must name the sync session it is for');
+      const merged = await copies.adoptBase(incoming.data, args.into, {
+        workerId: grant.sourceWorkerId,
+        volume: resource.name,
+      });
+      return { ...(await incoming.finish()), merged };
+    }
     if (resource.type === 'volume' && update) {
+      // Withdrawn before the first change; described again (and kept) once the final round is on disk.
+      const previous = await copies.beforeUpdate(resource.name);
       const applied = await this.options.volumes.update(resource.name, incoming.data, {
         fsync: update.fsync,
         signal,
       });
-      return { ...(await incoming.finish()), applied };
+      const finished = await incoming.finish();
+      if (update.describe)
+        await copies.afterUpdate(
+          resource.name,
+          {
+            migrationId: update.describe.migrationId,
+            sourceWorkerId: grant.sourceWorkerId,
+            sourceVolume: update.describe.sourceVolume,
+          },
+          previous,
+          signal,
+        );
+      return { ...finished, applied };
     }
     if (resource.type === 'volume') await this.options.volumes.write(resource.name, incoming.data, signal);
     else
@@ -388,7 +417,7 @@ export class CommandExecutor {
    * The receive command must agree with the grant it carries (signed by the master's CA, for this worker): the
    * resource, and for an image its exact target tags, which decide what the load may name here.
    */
-  private checkReceiveGrant(args: CommandArgs<'transfer.receive'>): void {
+  private checkReceiveGrant(args: CommandArgs<'transfer.receive'>): TransferGrant {
     const identity = this.options.identity();
     const grant = verifyGrant(args.grant, {
       ca: identity.caPem,
@@ -402,17 +431,18 @@ export class CommandExecutor {
         'permission_denied',
         `transfer refused: the grant is for ${describeResource(grant.resource)}, the command names ${describeResource(args.resource)}`,
       );
+    return grant;
   }
 
   private async receive(
     args: CommandArgs<'transfer.receive'>,
     context: CommandContext,
   ): Promise<TransferResult> {
-    this.checkReceiveGrant(args);
+    const grant = this.checkReceiveGrant(args);
     if (args.update && args.resource.type !== 'volume')
       throw new AppError('invalid_argument', 'only a volume can be updated by a sync round');
     const consume = (incoming: IncomingTransfer): Promise<CommandResultOf<'transfer.receive'>> =>
-      this.consume(args.resource, args.update, incoming, context.signal);
+      this.consume(args, grant, incoming, context.signal);
     if (args.route === 'direct') {
       return this.options.inbox.expect(args.transferId, consume, {
         timeoutMs: SENDER_WAIT_MS,
@@ -465,7 +495,14 @@ export class CommandExecutor {
     let covered: (() => number) | undefined;
     /** A sync round: what to keep once the receiver confirmed it, and what to answer. */
     let round: { confirm: () => Promise<VolumeSyncSent> } | undefined;
-    if (args.resource.type === 'volume' && args.sync) {
+    let described: VolumeBaseDescribed | undefined;
+    if (args.resource.type === 'manifest') {
+      const description = await this.options.copies.describe(args.resource.name, context.signal);
+      data = (async function* () {
+        yield description.manifest;
+      })();
+      described = description.described;
+    } else if (args.resource.type === 'volume' && args.sync) {
       const sync = args.sync;
       const volume = args.resource.name;
       const sessions = this.options.syncSessions;
@@ -484,6 +521,13 @@ export class CommandExecutor {
         confirm: async () => {
           const { manifest, stats } = await packed.done;
           await sessions.confirm(sync.session, volume, manifest, roundStartNs);
+          if (sync.final && sync.keep)
+            await this.options.copies.keepSent(
+              volume,
+              { workerId: args.targetWorkerId, volume: sync.keep.targetVolume },
+              { migrationId: sync.session, sourceWorkerId: identity.workerId, sourceVolume: volume },
+              manifest,
+            );
           const nowNs = BigInt(Date.now()) * 1_000_000n;
           let hotBytes = 0;
           for (const path of hotPaths(manifest, firstRoundStartNs, nowNs))
@@ -537,6 +581,7 @@ export class CommandExecutor {
       ...(skipped ? { skippedBytes: skipped() } : {}),
       ...(covered ? { coveredBytes: covered() } : {}),
       ...(round ? { sync: await round.confirm() } : {}),
+      ...(described ? { described } : {}),
     };
   }
 }

@@ -20,6 +20,7 @@ import { TransferInbox } from './transfer-inbox.js';
 import { startTransferServer } from './transfer-server.js';
 import { VolumeAccess, type VolumeAccessMode } from './volume-access.js';
 import { SyncSessions } from './sync-sessions.js';
+import { VolumeCopies } from './volume-copies.js';
 
 /** Sync sessions (what a sender keeps between warm rounds) older than this are removed when the worker starts. */
 const SYNC_SESSION_MAX_AGE_MS = 7 * 86_400_000;
@@ -175,14 +176,20 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await syncSessions.clean(SYNC_SESSION_MAX_AGE_MS).catch((error: unknown) => {
     logger.warn({ err: error }, 'cannot clean old sync sessions');
   });
+  const volumes = new VolumeAccess(options.engine, options.volumeAccess ?? 'auto');
+  const copies = new VolumeCopies(options.engine, volumes, syncSessions, options.dataDir);
+  await copies.clean().catch((error: unknown) => {
+    logger.warn({ err: error }, 'cannot clean half-written volume descriptions');
+  });
   const executor = new CommandExecutor({
     engine: options.engine,
-    volumes: new VolumeAccess(options.engine, options.volumeAccess ?? 'auto'),
+    volumes,
     inbox,
     // Renewal rewrites the identity on disk; transfers always use the current certificate.
     identity: () => loadWorkerIdentity(dir) ?? current,
     logger,
     syncSessions,
+    copies,
   });
   // The announced address carries the port actually bound (port 0 in tests, or the fallback above).
   const listen = /^\d+$/.test(options.grpcAddr.trim()) ? `:${options.grpcAddr.trim()}` : options.grpcAddr;

@@ -76,6 +76,20 @@ export class SyncSessions {
     await rename(`${prefix}.json.tmp`, `${prefix}.json`);
   }
 
+  /**
+   * Starts `session` for `volume` from `manifest` (an incremental sync: what the target already holds), as if a
+   * round 0 had been confirmed; round 1 then sends only what differs from it.
+   */
+  async seed(session: string, volume: string, manifest: Manifest, nowNs = BigInt(Date.now()) * 1_000_000n): Promise<void> {
+    const folder = this.sessionFolder(session);
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+    const prefix = join(folder, volumeKey(volume));
+    await saveManifest(`${prefix}.manifest`, manifest);
+    const state: VolumeState = { firstRoundStartNs: String(nowNs), rounds: 0 };
+    await writeFile(`${prefix}.json.tmp`, JSON.stringify(state), { mode: 0o600 });
+    await rename(`${prefix}.json.tmp`, `${prefix}.json`);
+  }
+
   private async state(prefix: string, volume: string): Promise<VolumeState | undefined> {
     try {
       return JSON.parse(await readFile(`${prefix}.json`, 'utf8')) as VolumeState;

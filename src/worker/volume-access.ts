@@ -3,7 +3,7 @@
 // an image the worker imports itself (there is no registry to pull one from).
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { AppError } from '../core/errors.js';
@@ -229,9 +229,19 @@ export class VolumeAccess {
     if (route.via === 'mountpoint') return route.mountpoint;
     throw new AppError(
       'failed_precondition',
-      `volume "${volume}" can only be ${what} through the Engine on this worker, and a warm migration needs its folder: ` +
+      `volume "${volume}" can only be ${what} through the Engine on this worker, and a warm migration or an incremental sync needs its folder: ` +
         'run the worker on the Docker host, as root, with the volume in a local folder',
     );
+  }
+
+  /**
+   * What tells this volume from an earlier one of the same name: its folder's device, inode and birth time (the
+   * Engine's CreatedAt of a local volume moves whenever a container mounts it).
+   */
+  async identity(volume: string): Promise<string> {
+    const folder = await this.syncFolder(volume, 'synced');
+    const info = await stat(folder, { bigint: true });
+    return `${String(info.dev)}:${String(info.ino)}:${String(info.birthtimeNs)}`;
   }
 
   /** What changed in the volume against `options.base` (everything without one), as a sync round's stream. */

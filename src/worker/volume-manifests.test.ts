@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { VolumeManifests } from './volume-manifests.js';
 
 const origin = { migrationId: 'm-1', sourceWorkerId: 'w-src', sourceVolume: 'data' };
-const volume = { name: 'data', createdAt: '2026-12-01T10:00:00Z' };
+const volume = { name: 'data', identity: '2026-12-01T10:00:00Z' };
 
 function store(): { manifests: VolumeManifests; dataDir: string } {
   const dataDir = mkdtempSync(join(tmpdir(), 'dm-manifests-'));
@@ -34,7 +34,7 @@ describe('VolumeManifests', () => {
   it('does not trust a manifest written for an earlier volume of the same name', async () => {
     const { manifests } = store();
     await manifests.write(volume, origin, Buffer.from('old'));
-    expect(await manifests.read({ name: 'data', createdAt: '2026-12-02T09:00:00Z' })).toBeUndefined();
+    expect(await manifests.read({ name: 'data', identity: '2026-12-02T09:00:00Z' })).toBeUndefined();
   });
 
   it('has none once withdrawn, so that a copy that stops half-way leaves no manifest claiming it is whole', async () => {
@@ -49,9 +49,9 @@ describe('VolumeManifests', () => {
   it('keeps volumes apart whatever their names, and ignores and cleans half-written files', async () => {
     const { manifests, dataDir } = store();
     const names = ['data', 'Data', 'a.b', 'a_b', '..', 'x'.repeat(200)];
-    for (const name of names) await manifests.write({ name, createdAt: 't' }, origin, Buffer.from(name));
+    for (const name of names) await manifests.write({ name, identity: 't' }, origin, Buffer.from(name));
     for (const name of names)
-      expect((await manifests.read({ name, createdAt: 't' }))?.manifest.toString()).toBe(name);
+      expect((await manifests.read({ name, identity: 't' }))?.manifest.toString()).toBe(name);
     const folder = join(dataDir, 'volume-manifests');
     const [first] = readdirSync(folder);
     writeFileSync(join(folder, `${first}.tmp-999`), 'half');

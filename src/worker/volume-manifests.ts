@@ -2,8 +2,8 @@
 // later migration of the same volume (the incremental strategy) sends only what changed since.
 //
 // One file per volume under `<data dir>/volume-manifests/`: a JSON header line, then the manifest's bytes. A manifest
-// is trusted only for the very volume it was written for (same name and same engine creation time: a volume removed
-// and created again under its name is another volume), and only when the copy it describes was complete: it is
+// is trusted only for the very volume it was written for (same name and same folder: a volume removed and created
+// again under its name is another volume), and only when the copy it describes was complete: it is
 // withdrawn before a copy starts changing the volume, and written again (atomically) once the copy is whole.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, readdir } from 'node:fs/promises';
@@ -11,11 +11,14 @@ import { join } from 'node:path';
 
 import { AppError } from '../core/errors.js';
 
-/** The volume a manifest belongs to, as its engine tells it. */
+/** The volume a manifest belongs to. */
 export interface ManifestedVolume {
   name: string;
-  /** The engine's CreatedAt for the volume; a volume made again under the same name has another. */
-  createdAt: string;
+  /**
+   * What tells this volume from an earlier one of the same name (removed, then made again): its folder's device,
+   * inode and birth time. Not the Engine's CreatedAt, which a local volume's folder changes whenever it is mounted.
+   */
+  identity: string;
 }
 
 /** Where the copy came from; kept with the manifest so that a later migration can tell it is the same lineage. */
@@ -35,7 +38,7 @@ export interface StoredManifest {
 interface Header extends ManifestOrigin {
   version: 1;
   volume: string;
-  createdAt: string;
+  identity: string;
   savedAt: string;
 }
 
@@ -55,8 +58,9 @@ function fileName(volume: string): string {
 export class VolumeManifests {
   private readonly folder: string;
 
-  constructor(dataDir: string) {
-    this.folder = join(dataDir, FOLDER);
+  /** `folder`: another store under the data dir (a source keeps what it sent in its own). */
+  constructor(dataDir: string, folder = FOLDER) {
+    this.folder = join(dataDir, folder);
   }
 
   private path(volume: string): string {
@@ -87,7 +91,7 @@ export class VolumeManifests {
     if (
       header.version !== 1 ||
       header.volume !== volume.name ||
-      header.createdAt !== volume.createdAt ||
+      header.identity !== volume.identity ||
       migrationId === undefined ||
       sourceWorkerId === undefined ||
       sourceVolume === undefined ||
@@ -121,7 +125,7 @@ export class VolumeManifests {
     const header: Header = {
       version: 1,
       volume: volume.name,
-      createdAt: volume.createdAt,
+      identity: volume.identity,
       savedAt: now.toISOString(),
       ...origin,
     };

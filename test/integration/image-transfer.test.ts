@@ -29,6 +29,7 @@ import {
   shipImage,
 } from '../../src/transfer/image-archive.js';
 import { CommandExecutor } from '../../src/worker/command-executor.js';
+import type { VolumeCopies } from '../../src/worker/volume-copies.js';
 import { SyncSessions } from '../../src/worker/sync-sessions.js';
 import { TransferInbox, type TransferConsumer } from '../../src/worker/transfer-inbox.js';
 import type { VolumeAccess } from '../../src/worker/volume-access.js';
@@ -346,6 +347,7 @@ describe('a receiving worker on a real engine', () => {
       }),
       logger,
       syncSessions: new SyncSessions(mkdtempSync(join(tmpdir(), 'dm-image-transfer-'))),
+      copies: undefined as unknown as VolumeCopies, // images only
     });
     await build(GRANTED, `FROM ${h1.baseImage}\nRUN echo granted > /granted.txt\n`);
     await build(OTHER, `FROM ${h1.baseImage}\nRUN echo other > /other.txt\n`);

@@ -103,11 +103,6 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
     );
   }
   const value = parsed.data;
-  if (value.strategy === 'incremental')
-    throw new AppError(
-      'invalid_argument',
-      'the "incremental" strategy is not available yet; use "full" (every migration copies everything)',
-    );
   if (value.mode !== 'warm' && (value.downtime_budget !== undefined || value.max_rounds !== undefined))
     throw new AppError(
       'invalid_argument',

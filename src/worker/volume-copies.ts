@@ -1,0 +1,162 @@
+// What a worker keeps of the volume copies it made or received, for the incremental strategy: as a target, a
+// description of each copy it holds (a sidecar manifest, outside the volume); as a source, what it last sent to each
+// target's copy. A later migration of the same volume then moves only what differs (see volume-sync-base.ts).
+import { AppError } from '../core/errors.js';
+import type { DockerEngine } from '../core/ports.js';
+import type { VolumeBaseDescribed, VolumeBaseMerged } from '../core/worker-commands.js';
+import { parseManifest, serializeManifest } from '../transfer/volume-manifest.js';
+import type { Manifest, ManifestEntry } from '../transfer/volume-manifest.js';
+import { holdsWhatWasSent, mergeBase } from '../transfer/volume-sync-base.js';
+import type { SyncSessions } from './sync-sessions.js';
+import type { VolumeAccess } from './volume-access.js';
+import { VolumeManifests, type ManifestOrigin } from './volume-manifests.js';
+
+/** A received description larger than this is refused (a million files with 1 GiB of block digests). */
+const MAX_MANIFEST_BYTES = 1024 * 1024 * 1024;
+
+/** The name what was sent is kept under: one per source volume, target worker and target volume. */
+function sentKey(sourceVolume: string, targetWorkerId: string, targetVolume: string): string {
+  return `${sourceVolume} to ${targetWorkerId}/${targetVolume}`;
+}
+
+/** Entries added, changed or removed between two descriptions of the same copy. */
+function differences(before: Manifest, now: Manifest): number {
+  let count = 0;
+  for (const [path, entry] of now) {
+    const earlier: ManifestEntry | undefined = before.get(path);
+    if (earlier === undefined || !holdsWhatWasSent(earlier, entry)) count += 1;
+  }
+  for (const path of before.keys()) if (!now.has(path)) count += 1;
+  return count;
+}
+
+export class VolumeCopies {
+  private readonly received: VolumeManifests;
+  private readonly sent: VolumeManifests;
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly volumes: VolumeAccess,
+    private readonly sessions: SyncSessions,
+    dataDir: string,
+  ) {
+    this.received = new VolumeManifests(dataDir);
+    this.sent = new VolumeManifests(dataDir, 'sent-manifests');
+  }
+
+  /** Removes what a crash left half-written; called when the worker starts. */
+  async clean(): Promise<void> {
+    await this.received.clean();
+    await this.sent.clean();
+  }
+
+  private identity(volume: string): Promise<string> {
+    return this.volumes.identity(volume);
+  }
+
+  /**
+   * The target's side: a description of the copy `volume` holds (its files' stats and digests), reusing the kept
+   * one for files whose stat has not moved since, and how much changed since a migration made or updated it.
+   * Refused while a container uses the volume: its content would change under it.
+   */
+  async describe(
+    volume: string,
+    signal: AbortSignal,
+  ): Promise<{ manifest: Buffer; described: VolumeBaseDescribed }> {
+    const users = (await this.engine.listContainers({ all: true })).filter((c) =>
+      c.volumeNames.includes(volume),
+    );
+    if (users.length > 0)
+      throw new AppError(
+        'conflict',
+        `volume "${volume}" is used by container ${users.map((c) => `"${c.name}"`).join(', ')} here: an incremental sync does not change a volume under a container`,
+        { details: { containers: users.map((c) => c.name) } },
+      );
+    const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
+    const before = kept ? await parseManifest(kept.manifest) : undefined;
+    const packed = await this.volumes.readChanges(volume, { ...(before ? { base: before } : {}), signal });
+    packed.stream.resume();
+    const { manifest, stats } = await packed.done;
+    return {
+      manifest: await serializeManifest(manifest),
+      described: {
+        entries: manifest.size,
+        filesRead: stats.reread,
+        bytesRead: stats.bytesRead,
+        changedSinceCopy: before ? differences(before, manifest) : null,
+        ...(kept ? { madeBy: kept.origin.migrationId } : {}),
+      },
+    };
+  }
+
+  /**
+   * The source's side: the target's description of its copy, received, merged with what this worker last sent to
+   * that copy, becomes the base of the session's first round for `volume`.
+   */
+  async adoptBase(
+    data: AsyncIterable<Uint8Array>,
+    into: { session: string; volume: string },
+    target: { workerId: string; volume: string },
+  ): Promise<VolumeBaseMerged> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of data) {
+      size += chunk.length;
+      if (size > MAX_MANIFEST_BYTES)
+        throw new AppError('failed_precondition', `the description of volume "${target.volume}" is too large`);
+      chunks.push(Buffer.from(chunk));
+    }
+    const described = await parseManifest(Buffer.concat(chunks));
+    const kept = await this.sent.read({
+      name: sentKey(into.volume, target.workerId, target.volume),
+      identity: await this.identity(into.volume),
+    });
+    const { base, trusted, compared } = mergeBase(described, kept ? await parseManifest(kept.manifest) : undefined);
+    await this.sessions.seed(into.session, into.volume, base);
+    return { trusted, compared };
+  }
+
+  /** The source's side, after a final round: keeps what it sent as what `targetVolume` on that worker holds. */
+  async keepSent(
+    volume: string,
+    target: { workerId: string; volume: string },
+    origin: ManifestOrigin,
+    manifest: Manifest,
+  ): Promise<void> {
+    await this.sent.write(
+      { name: sentKey(volume, target.workerId, target.volume), identity: await this.identity(volume) },
+      origin,
+      await serializeManifest(manifest),
+    );
+  }
+
+  /**
+   * The target's side, before a sync round changes `volume`: withdraws its description (a copy stopped half-way is
+   * then described by nothing), and answers it, for the description made after the final round to reuse.
+   */
+  async beforeUpdate(volume: string): Promise<Manifest | undefined> {
+    const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
+    await this.received.withdraw(volume);
+    return kept ? parseManifest(kept.manifest) : undefined;
+  }
+
+  /**
+   * The target's side, after the final round applied: describes the copy `volume` now holds (reading only files
+   * whose stat moved since `previous`) and keeps that description for the next incremental sync.
+   */
+  async afterUpdate(
+    volume: string,
+    origin: ManifestOrigin,
+    previous: Manifest | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const packed = await this.volumes.readChanges(volume, { ...(previous ? { base: previous } : {}), signal });
+    packed.stream.resume();
+    const { manifest } = await packed.done;
+    await this.received.write(
+      { name: volume, identity: await this.identity(volume) },
+      origin,
+      await serializeManifest(manifest),
+    );
+  }
+}
