@@ -13,6 +13,8 @@ export type MigrationPhase =
   | 'rollback'
   | 'done';
 export type MigrationMode = 'cold' | 'warm' | 'live';
+/** How volumes are copied: whole, or only what differs from the copy an earlier migration left on the target. */
+export type MigrationStrategy = 'full' | 'incremental';
 export type TransferMode = 'direct' | 'proxy' | 'auto';
 export type TransferCompression = 'none' | 'zstd';
 export type ConflictPolicy = 'fail' | 'skip' | 'rename' | 'overwrite';
@@ -92,7 +94,7 @@ export interface MigrationJson {
   source_worker_id: string;
   target_worker_id: string;
   mode: MigrationMode;
-  strategy: string;
+  strategy: MigrationStrategy;
   transfer_mode: TransferMode;
   compression: TransferCompression;
   conflict_policy: ConflictPolicy;
@@ -114,7 +116,7 @@ export interface MigrationRequestBody {
   network_ids: string[];
   compose_projects: string[];
   mode: MigrationMode;
-  strategy: 'full';
+  strategy: MigrationStrategy;
   transfer_mode: TransferMode;
   compression: TransferCompression;
   conflict_policy: ConflictPolicy;

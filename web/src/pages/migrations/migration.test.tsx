@@ -171,6 +171,22 @@ describe('MigrationPage', () => {
     expect(screen.queryByRole('button', { name: 'Cancel migration' })).not.toBeInTheDocument();
   });
 
+  it('names an incremental copy beside the mode, and says nothing of a full one', async () => {
+    const first = renderMigration(migration({ strategy: 'incremental' }));
+    await waitFor(() => {
+      expect(screen.getByText(/^From/)).toHaveTextContent(
+        /^From alpha to beta · cold · incremental copy · transfer auto · id m-0a1b2c3d4e5f$/,
+      );
+    });
+    first.unmount();
+    renderMigration(migration());
+    await waitFor(() => {
+      expect(screen.getByText(/^From/)).toHaveTextContent(
+        /^From alpha to beta · cold · transfer auto · id m-0a1b2c3d4e5f$/,
+      );
+    });
+  });
+
   it('shows a completed migration with its duration and downtime', async () => {
     renderMigration(
       migration({

@@ -104,8 +104,10 @@ function MigrationView({ migration }: { migration: MigrationJson }) {
       <div className="space-y-4">
         <p className="text-sm text-slate-700 dark:text-slate-300">
           From <span className="font-medium">{workerName(migration.source_worker_id)}</span> to{' '}
-          <span className="font-medium">{workerName(migration.target_worker_id)}</span> · {migration.mode} ·
-          transfer {migration.transfer_mode}
+          <span className="font-medium">{workerName(migration.target_worker_id)}</span> · {migration.mode}
+          {/* Full is what every migration did before there was a choice: only the other one is worth a word. */}
+          {migration.strategy === 'incremental' ? ' · incremental copy' : ''} · transfer{' '}
+          {migration.transfer_mode}
           {migration.compression === 'zstd' ? ' with zstd' : ''} · id{' '}
           <span className="font-mono">{migration.id}</span>
         </p>

@@ -1,16 +1,23 @@
-// Step 4 of the wizard: how to migrate. Mode, transfer route, conflict and source policies (each option explained in
-// one line) and the bind mount rules, typed as "source path → target path, or skip".
+// Step 4 of the wizard: how to migrate. Mode, copy strategy, transfer route, conflict and source policies (each option
+// explained in one line) and the bind mount rules, typed as "source path → target path, or skip".
 import { useEffect, useId, useRef } from 'react';
 
 import type {
   ConflictPolicy,
   MigrationMode,
+  MigrationStrategy,
   SourcePolicy,
   TransferCompression,
   TransferMode,
 } from '../../api/migration-types';
 import { Button } from '../../components/ui';
-import type { BindMountRow, WizardAction, WizardOptions, WizardState } from './wizard-state';
+import {
+  isRunningResync,
+  type BindMountRow,
+  type WizardAction,
+  type WizardOptions,
+  type WizardState,
+} from './wizard-state';
 
 type Dispatch = (action: WizardAction) => void;
 
@@ -42,6 +49,26 @@ const MODES: Choice<MigrationMode>[] = [
     unavailable: 'not available yet',
   },
 ];
+
+const STRATEGIES: Choice<MigrationStrategy>[] = [
+  {
+    value: 'full',
+    label: 'Full',
+    explanation: 'Copies every volume’s whole content.',
+  },
+  {
+    value: 'incremental',
+    label: 'Incremental',
+    explanation:
+      'Updates in place the volumes an earlier migration left on the target: only what differs travels, extra files are deleted. Others are copied whole.',
+  },
+];
+
+/** What each strategy means, in a few words, for the review. */
+const STRATEGY_SUMMARIES: Record<MigrationStrategy, string> = {
+  full: 'every volume copied whole',
+  incremental: 'only what differs travels',
+};
 
 const TRANSFER_MODES: Choice<TransferMode>[] = [
   {
@@ -126,11 +153,14 @@ function ChoiceGroup<T extends string>({
   choices,
   value,
   onChange,
+  note,
 }: {
   legend: string;
   choices: Choice<T>[];
   value: T;
   onChange: (value: T) => void;
+  /** A remark on the current choice, under the options. */
+  note?: string | null;
 }) {
   const name = useId();
   return (
@@ -172,6 +202,11 @@ function ChoiceGroup<T extends string>({
           </div>
         );
       })}
+      {note != null && (
+        <p className="rounded-md border border-amber-300 bg-amber-50 px-2 py-1 text-xs text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100">
+          {note}
+        </p>
+      )}
     </fieldset>
   );
 }
@@ -306,6 +341,10 @@ function BindMounts({ rows, dispatch }: { rows: BindMountRow[]; dispatch: Dispat
   );
 }
 
+/** Said where the strategy is chosen and in the review, when the choices make a re-sync of a running source. */
+export const RESYNC_NOTE =
+  'Volumes only, source kept running: a re-sync. The copy is only crash-consistent, as the source keeps writing.';
+
 export function WizardOptionsStep({ state, dispatch }: { state: WizardState; dispatch: Dispatch }) {
   const set = (options: Partial<WizardOptions>) => {
     dispatch({ type: 'setOptions', options });
@@ -320,6 +359,15 @@ export function WizardOptionsStep({ state, dispatch }: { state: WizardState; dis
           onChange={(mode) => {
             set({ mode });
           }}
+        />
+        <ChoiceGroup
+          legend="Copy strategy"
+          choices={STRATEGIES}
+          value={state.options.strategy}
+          onChange={(strategy) => {
+            set({ strategy });
+          }}
+          note={isRunningResync(state) ? RESYNC_NOTE : null}
         />
         <ChoiceGroup
           legend="Transfer"
@@ -362,6 +410,7 @@ export function WizardOptionsStep({ state, dispatch }: { state: WizardState; dis
 /** Words for the review's summary of the options. */
 export function optionLabels(options: WizardOptions): {
   mode: string;
+  strategy: string;
   transfer: string;
   compression: string;
   conflict: string;
@@ -371,6 +420,7 @@ export function optionLabels(options: WizardOptions): {
     choices.find((choice) => choice.value === value)?.label ?? value;
   return {
     mode: label(MODES, options.mode),
+    strategy: `${label(STRATEGIES, options.strategy)} — ${STRATEGY_SUMMARIES[options.strategy]}`,
     transfer: label(TRANSFER_MODES, options.transferMode),
     compression: label(COMPRESSIONS, options.compression),
     conflict: label(CONFLICT_POLICIES, options.conflictPolicy),

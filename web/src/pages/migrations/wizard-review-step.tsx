@@ -13,11 +13,12 @@ import { Button, Cell, ErrorNotice, LINK_CLASS, Table } from '../../components/u
 import { formatBytes } from '../../lib/format';
 import { findingsSummary, groupFindings } from '../../lib/migration-findings';
 import { useDryRun, useStartMigration } from './migration-queries';
-import { optionLabels } from './wizard-options-step';
+import { optionLabels, RESYNC_NOTE } from './wizard-options-step';
 import {
   bindMountRules,
   buildRequest,
   detectedBindMounts,
+  isRunningResync,
   selectionNames,
   startDecision,
   startRequest,
@@ -103,8 +104,10 @@ function Summary({
         {workerName(state.targetId ?? '')}
       </SummaryRow>
       <SummaryRow term="Options" step={4} dispatch={dispatch}>
-        {options.mode} migration · transfer: {options.transfer} · compression: {options.compression} · name
-        taken on the target: {options.conflict} · afterwards on the source: {options.source}
+        {options.mode} migration · strategy: {options.strategy} · transfer: {options.transfer} · compression:{' '}
+        {options.compression} · name taken on the target: {options.conflict} · afterwards on the source:{' '}
+        {options.source}
+        {isRunningResync(state) && <p className="mt-1 text-xs">{RESYNC_NOTE}</p>}
         {rules.length > 0 && (
           <ul className="mt-1 font-mono text-xs">
             {rules.map(([source, rule]) => (

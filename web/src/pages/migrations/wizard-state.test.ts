@@ -23,6 +23,7 @@ import {
   hasSelection,
   imageName,
   initialWizardState,
+  isRunningResync,
   isUserNetwork,
   selectedCount,
   selectionNames,
@@ -60,6 +61,7 @@ describe('initialWizardState', () => {
     expect(state.sourceId).toBe('w-alpha');
     expect(state.options).toEqual({
       mode: 'cold',
+      strategy: 'full',
       transferMode: 'auto',
       compression: 'none',
       conflictPolicy: 'fail',
@@ -382,6 +384,7 @@ describe('buildRequest', () => {
       {
         type: 'setOptions',
         options: {
+          strategy: 'incremental',
           transferMode: 'proxy',
           compression: 'zstd',
           conflictPolicy: 'rename',
@@ -399,7 +402,7 @@ describe('buildRequest', () => {
       network_ids: ['n-tools'],
       compose_projects: ['shop'],
       mode: 'cold',
-      strategy: 'full',
+      strategy: 'incremental',
       transfer_mode: 'proxy',
       compression: 'zstd',
       conflict_policy: 'rename',
@@ -411,8 +414,42 @@ describe('buildRequest', () => {
     expect(buildRequest(state, false).dry_run).toBe(false);
   });
 
+  it('sends the default strategy, full, when none was chosen', () => {
+    expect(buildRequest(atOptions(), true).strategy).toBe('full');
+  });
+
   it('refuses to build a request without both workers', () => {
     expect(() => buildRequest(initialWizardState('w-alpha'), true)).toThrow(/source and a target/);
+  });
+});
+
+describe('isRunningResync', () => {
+  /** Only the volume scratch from alpha to beta, incremental, the source kept running. */
+  function volumeResync(): WizardState {
+    return run(
+      atOptions(),
+      { type: 'toggle', kind: 'containers', id: APP!.id },
+      { type: 'toggle', kind: 'volumes', id: 'scratch' },
+      { type: 'setOptions', options: { strategy: 'incremental', sourcePolicy: 'keep_running' } },
+    );
+  }
+
+  it('calls an incremental copy of volumes alone from a source kept running a re-sync', () => {
+    expect(isRunningResync(volumeResync())).toBe(true);
+    // Images and networks beside the volumes are not written by the running source.
+    const withImage = run(volumeResync(), { type: 'toggle', kind: 'images', id: 'sha256:img-redis' });
+    expect(isRunningResync(withImage)).toBe(true);
+  });
+
+  it('does not when a container or compose project is selected, or the strategy or source policy differs', () => {
+    const state = volumeResync();
+    expect(isRunningResync(run(state, { type: 'toggle', kind: 'containers', id: APP!.id }))).toBe(false);
+    expect(isRunningResync(run(state, { type: 'toggle', kind: 'composeProjects', id: 'shop' }))).toBe(false);
+    expect(isRunningResync(run(state, { type: 'setOptions', options: { strategy: 'full' } }))).toBe(false);
+    expect(
+      isRunningResync(run(state, { type: 'setOptions', options: { sourcePolicy: 'keep_stopped' } })),
+    ).toBe(false);
+    expect(isRunningResync(run(state, { type: 'toggle', kind: 'volumes', id: 'scratch' }))).toBe(false);
   });
 });
 

@@ -5,6 +5,7 @@ import type {
   FindingJson,
   MigrationMode,
   MigrationRequestBody,
+  MigrationStrategy,
   SourcePolicy,
   TransferCompression,
   TransferMode,
@@ -49,6 +50,7 @@ export type SelectionKind = keyof Selection;
 
 export interface WizardOptions {
   mode: MigrationMode;
+  strategy: MigrationStrategy;
   transferMode: TransferMode;
   compression: TransferCompression;
   conflictPolicy: ConflictPolicy;
@@ -93,6 +95,7 @@ export type WizardAction =
 
 export const DEFAULT_OPTIONS: WizardOptions = {
   mode: 'cold',
+  strategy: 'full',
   transferMode: 'auto',
   compression: 'none',
   conflictPolicy: 'fail',
@@ -490,7 +493,7 @@ export function buildRequest(state: WizardState, dryRun: boolean): MigrationRequ
     network_ids: [...state.selection.networks],
     compose_projects: [...state.selection.composeProjects],
     mode: state.options.mode,
-    strategy: 'full',
+    strategy: state.options.strategy,
     transfer_mode: state.options.transferMode,
     compression: state.options.compression,
     conflict_policy: state.options.conflictPolicy,
@@ -499,6 +502,23 @@ export function buildRequest(state: WizardState, dryRun: boolean): MigrationRequ
     acknowledge: [],
     dry_run: dryRun,
   };
+}
+
+/**
+ * Whether the choices make an incremental re-sync of volumes whose users keep running on the source: volumes
+ * selected without any container or compose project (so nothing is stopped for the copy) and the source kept
+ * running. Such a copy is only crash-consistent, as the source keeps writing while it is read; images and networks
+ * selected beside the volumes change nothing to that.
+ */
+export function isRunningResync(state: Pick<WizardState, 'options' | 'selection'>): boolean {
+  const { options, selection } = state;
+  return (
+    options.strategy === 'incremental' &&
+    options.sourcePolicy === 'keep_running' &&
+    selection.volumes.length > 0 &&
+    selection.containers.length === 0 &&
+    selection.composeProjects.length === 0
+  );
 }
 
 /**

@@ -206,6 +206,75 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(started.map((call) => call.body)).toEqual([{ ...expected, dry_run: false }]);
   });
 
+  it('offers the copy strategy, each explained, and sends and shows the one chosen', async () => {
+    const user = userEvent.setup();
+    const { calls } = api([preflightWith([])]);
+    renderWizard();
+    await walkToReview(user);
+    expect(
+      screen.getByText(/Cold migration · strategy: Full — every volume copied whole ·/),
+    ).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Change options' }));
+    await screen.findByRole('heading', { name: 'Step 4 of 5: Options' });
+
+    const strategies = screen.getByRole('group', { name: 'Copy strategy' });
+    const full = within(strategies).getByRole('radio', { name: 'Full' });
+    const incremental = within(strategies).getByRole('radio', { name: 'Incremental' });
+    expect(full).toBeChecked();
+    expect(full).toHaveAccessibleDescription('Copies every volume’s whole content.');
+    expect(incremental).toHaveAccessibleDescription(
+      /^Updates in place .*: only what differs travels, extra files are deleted\. Others are copied whole\.$/,
+    );
+    // Keyboard: the arrow keys move the choice within the group, as in any radio group.
+    await user.click(full);
+    await user.keyboard('{ArrowDown}');
+    expect(incremental).toBeChecked();
+    expect(incremental).toHaveFocus();
+    expect(full).not.toBeChecked();
+    // The mode is a choice of its own.
+    expect(screen.getByRole('radio', { name: 'Cold' })).toBeChecked();
+    await next(user, 'Step 5 of 5: Review');
+
+    expect(
+      screen.getByText(/Cold migration · strategy: Incremental — only what differs travels ·/),
+    ).toBeInTheDocument();
+    await waitFor(() => {
+      expect(screen.getByRole('button', { name: 'Start migration' })).toBeEnabled();
+    });
+    await user.click(screen.getByRole('button', { name: 'Start migration' }));
+    expect(await screen.findByText('landed on m-new')).toBeInTheDocument();
+    expect(dryRunCalls(calls).map((call) => (call.body as MigrationRequestBody).strategy)).toEqual([
+      'full',
+      'incremental',
+    ]);
+    const started = calls.filter(
+      (call) => call.method === 'POST' && !(call.body as MigrationRequestBody).dry_run,
+    );
+    expect(started.map((call) => (call.body as MigrationRequestBody).strategy)).toEqual(['incremental']);
+  });
+
+  it('says that an incremental copy of volumes alone, the source kept running, is only crash-consistent', async () => {
+    const user = userEvent.setup();
+    api([preflightWith([])]);
+    renderWizard();
+    await screen.findByRole('heading', { name: 'Step 1 of 5: Source worker' });
+    await next(user, 'Step 2 of 5: Resources');
+    await user.click(await screen.findByRole('checkbox', { name: 'scratch' }));
+    await next(user, 'Step 3 of 5: Target worker');
+    await user.click(screen.getByRole('radio', { name: 'beta' }));
+    await next(user, 'Step 4 of 5: Options');
+
+    const strategies = screen.getByRole('group', { name: 'Copy strategy' });
+    await user.click(within(strategies).getByRole('radio', { name: 'Incremental' }));
+    expect(within(strategies).queryByText(/crash-consistent/)).not.toBeInTheDocument();
+    await user.click(screen.getByRole('radio', { name: 'Keep running' }));
+    expect(within(strategies).getByText(/crash-consistent/)).toHaveTextContent(
+      'Volumes only, source kept running: a re-sync. The copy is only crash-consistent, as the source keeps writing.',
+    );
+    await next(user, 'Step 5 of 5: Review');
+    expect(screen.getByText(/a re-sync\. The copy is only crash-consistent/)).toBeInTheDocument();
+  });
+
   it('starts with no source chosen without ?from=', async () => {
     api([preflightWith([])]);
     renderWizard('/migrations/new');
