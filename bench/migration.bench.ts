@@ -1058,6 +1058,160 @@ function printDowntime({ cold, warm }: { cold: TimedMigration; warm: TimedMigrat
   );
 }
 
+const RESYNC_VOLUME = `dm-bench-resync-${id}`;
+/** The copy rsync keeps up to date on h2, beside ours. */
+const RSYNC_COPY = `${RESYNC_VOLUME}-rsync`;
+
+/** One re-sync, ours or rsync's: bytes sent and time. */
+interface Resync {
+  label: string;
+  bytes: number;
+  wallMs: number;
+}
+
+/**
+ * About 1 % of the re-sync volume changed, as the warm workload's writer does it: 1,280 scattered 8 KiB blocks of
+ * the big file (10 MiB), an append to the log, 20 new files, 20 small files deleted. `round` keeps each change
+ * apart from the last.
+ */
+async function changeResyncVolume(round: number): Promise<void> {
+  await docker(
+    h1,
+    'run',
+    '--rm',
+    '--label',
+    `${runLabel}=1`,
+    '-v',
+    `${RESYNC_VOLUME}:/data`,
+    h1.baseImage,
+    'sh',
+    '-c',
+    [
+      'set -e',
+      'i=0',
+      `while [ $i -lt 1280 ]; do dd if=/dev/urandom of=/data/big bs=8192 count=1 seek=$(( (i * 7919 + ${round * 13}) % 122880 )) conv=notrunc 2>/dev/null; i=$((i + 1)); done`,
+      'head -c 102400 /dev/urandom >> /data/log',
+      `i=0; while [ $i -lt 20 ]; do head -c 16384 /dev/urandom > /data/new-${round}-$i; i=$((i + 1)); done`,
+      `i=0; while [ $i -lt 20 ]; do rm -f /data/small/f$(( ${round * 20} + i )); i=$((i + 1)); done`,
+      'sync',
+    ].join('\n'),
+  );
+}
+
+/** rsync between the two volume folders, with its delta algorithm on, as between two hosts. */
+async function rsyncRun(label: string): Promise<Resync> {
+  const from = await volumeMountpoint(h1, RESYNC_VOLUME);
+  const to = await volumeMountpoint(h2, RSYNC_COPY);
+  const start = performance.now();
+  const { stdout } = await exec(
+    'rsync',
+    ['-a', '--delete', '--no-whole-file', '--stats', `${from}/`, `${to}/`],
+    {
+      maxBuffer: 16 * MiB,
+    },
+  );
+  const wallMs = performance.now() - start;
+  const sent = /Total bytes sent: ([\d,.]+)/.exec(stdout)?.[1]?.replace(/[,.]/g, '');
+  return { label, bytes: Number(sent ?? Number.NaN), wallMs };
+}
+
+/** Moves the re-sync volume h1 → h2 with `strategy`; answers bytes sent (the copy rounds) and time. */
+async function resyncMigration(label: string, strategy: 'full' | 'incremental'): Promise<Resync> {
+  const run = await migrate(label, { volume_names: [RESYNC_VOLUME], transfer_mode: 'direct', strategy });
+  return { label, bytes: run.bytes ?? Number.NaN, wallMs: run.wallMs };
+}
+
+/**
+ * A 1 GiB volume (a 960 MiB file and 2,000 small ones) moved with the full strategy (the yardstick), removed from h2,
+ * and moved again with the incremental strategy (nothing on the target yet: everything travels, and both ends keep
+ * a record of the copy); then twice about 1 % of it changes and the target's copy is brought up to date — by an
+ * incremental migration, and by rsync between the volume folders.
+ */
+async function resyncRuns(): Promise<{ full: Resync; runs: Resync[]; volumeBytes: number }> {
+  const rsync = await exec('rsync', ['--version']).then(
+    () => true,
+    () => false,
+  );
+  step('re-sync: a 1 GiB volume on h1 (960 MiB file, 2,000 small files)');
+  await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, RESYNC_VOLUME);
+  await docker(
+    h1,
+    'run',
+    '--rm',
+    '--label',
+    `${runLabel}=1`,
+    '-v',
+    `${RESYNC_VOLUME}:/data`,
+    h1.baseImage,
+    'sh',
+    '-c',
+    [
+      'set -e',
+      'dd if=/dev/urandom of=/data/big bs=1M count=960 2>/dev/null',
+      'mkdir /data/small',
+      'i=0; while [ $i -lt 2000 ]; do head -c 32768 /dev/urandom > /data/small/f$i; i=$((i + 1)); done',
+      'echo start > /data/log',
+      'sync',
+    ].join('\n'),
+  );
+  const volumeBytes = await volumeFileBytes(h1, RESYNC_VOLUME);
+  await masterSees('src', `${RESYNC_VOLUME} on ${h1.name}`, hasVolume(RESYNC_VOLUME));
+  step('re-sync: full copy (ours)');
+  const full = await resyncMigration('ours, full strategy', 'full');
+  await docker(h2, 'volume', 'rm', RESYNC_VOLUME);
+  await masterSees('dst', `${RESYNC_VOLUME} gone from ${h2.name}`, (r) => !hasVolume(RESYNC_VOLUME)(r));
+  step('re-sync: first copy with the incremental strategy (nothing on the target yet)');
+  const runs: Resync[] = [
+    await resyncMigration('ours, incremental, nothing on the target yet', 'incremental'),
+  ];
+  if (rsync) {
+    await docker(h2, 'volume', 'create', '--label', `${runLabel}=1`, RSYNC_COPY);
+    runs.push(await rsyncRun('rsync, first copy'));
+  }
+  for (const round of [1, 2]) {
+    step(`re-sync ${String(round)}: about 1 % changed on h1`);
+    await changeResyncVolume(round);
+    if (rsync) runs.push(await rsyncRun(`rsync -a --delete --no-whole-file, change ${String(round)}`));
+    runs.push(await resyncMigration(`ours, incremental, change ${String(round)}`, 'incremental'));
+  }
+  if (!rsync)
+    console.log('\nrsync is not installed: bench/run.sh installs it from the distribution (apt-get)');
+  return { full, runs, volumeBytes };
+}
+
+function printResync(resync: { full: Resync; runs: Resync[]; volumeBytes: number }): Target[] {
+  const { full, runs, volumeBytes } = resync;
+  console.log(
+    `\nRe-sync of a ${mib(volumeBytes)} volume after about 1 % changed (10 MiB of scattered 8 KiB blocks, an append,` +
+      ' 20 new and 20 deleted files), against our full copy\n',
+  );
+  const pct = (bytes: number) => `${((bytes / volumeBytes) * 100).toFixed(2)} %`;
+  console.log(
+    table(
+      ['run', 'sent', 'of the volume', 'time', "of the full copy's time"],
+      [full, ...runs].map((r) => [
+        r.label,
+        mib(r.bytes),
+        pct(r.bytes),
+        s(r.wallMs),
+        `${((r.wallMs / full.wallMs) * 100).toFixed(0)} %`,
+      ]),
+    ),
+  );
+  // The targets are the re-syncs' (after a change), not the first copy's.
+  const ours = runs.filter((r) => r.label.startsWith('ours, incremental, change'));
+  const worstBytes = Math.max(...ours.map((r) => r.bytes / volumeBytes));
+  const worstTime = Math.max(...ours.map((r) => r.wallMs / full.wallMs));
+  return [
+    { name: 'incremental bytes', figure: pct(worstBytes * volumeBytes), met: worstBytes < 0.03 },
+    {
+      name: 'incremental time',
+      figure: `${(worstTime * 100).toFixed(0)} % of a full copy`,
+      met: worstTime < 0.25,
+    },
+  ];
+}
+
 type MixedRuns = Awaited<ReturnType<typeof mixedVolumeRuns>>;
 type FilesRuns = Awaited<ReturnType<typeof filesVolumeRuns>>;
 type SharedRuns = Awaited<ReturnType<typeof sharedBaseImageRuns>>;
@@ -1327,11 +1481,13 @@ try {
   const shared = await sharedBaseImageRuns();
   const unshared = await unsharedImageRuns();
   const downtime = await downtimeRuns();
+  const resync = await resyncRuns();
 
   const targets = printFigures({ mixed, attach, files, shared, unshared, workerHwm });
   printDowntime(downtime);
   const warmMet = downtime.warm.downtime_ms !== null && downtime.warm.downtime_ms < 2000;
   targets.push({ name: 'warm downtime', figure: s(downtime.warm.downtime_ms ?? Number.NaN), met: warmMet });
+  targets.push(...printResync(resync));
   printCpu([
     mixed.tar,
     mixed.sparseTar,

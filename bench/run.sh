@@ -12,6 +12,12 @@ else
     benches+=("bench/$name.bench.ts")
   done
 fi
+# The incremental re-sync is compared with rsync between the volume folders: from the distribution, when missing.
+if ! command -v rsync >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends rsync >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends rsync >/dev/null; } ||
+    echo "cannot install rsync: the re-sync is not compared with it" >&2
+fi
 hosts=$(bash scripts/docker-hosts.sh start 2 --json)
 export DM_BENCH_HOSTS="$hosts"
 for bench in "${benches[@]}"; do

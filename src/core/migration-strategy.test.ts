@@ -241,3 +241,54 @@ describe('warmStrategy', () => {
     ]);
   });
 });
+
+describe('the incremental strategy', () => {
+  const UPDATING = plan(
+    resource('image', 'sha256:nginx'),
+    resource('volume', 'kept', { action: 'update' }),
+    resource('volume', 'fresh'),
+    resource('container', 'c-web'),
+  );
+
+  it('cold: the target describes its copy before the source stops, then each volume is synced once', () => {
+    expect(drain(coldStrategy(UPDATING, 'incremental'))).toEqual([
+      'phase:prepare',
+      'image.prepare:image/sha256:nginx',
+      'volume.base:volume/kept',
+      'phase:stop_source',
+      'source.stop:container/c-web',
+      'phase:transfer',
+      'volume.create:volume/kept',
+      'volume.copy:final:volume/kept',
+      'volume.create:volume/fresh',
+      'volume.copy:final:volume/fresh',
+      'phase:create',
+      'container.create:container/c-web',
+      'phase:start',
+      'container.start:container/c-web',
+      'switch_over',
+    ]);
+  });
+
+  it('warm: the description is the base of round 1, taken before the target container exists', () => {
+    const strategy = warmStrategy(UPDATING, { budgetMs: 2000, maxRounds: 1, convergedBytes: 0 });
+    const keys = drain(strategy);
+    expect(keys.slice(0, 7)).toEqual([
+      'phase:prepare',
+      'image.prepare:image/sha256:nginx',
+      'phase:create',
+      'volume.create:volume/kept',
+      'volume.create:volume/fresh',
+      'volume.base:volume/kept',
+      'container.create:container/c-web',
+    ]);
+    expect(keys).toContain('volume.copy:1:volume/kept');
+  });
+
+  it('full: whole copies, except into a copy brought up to date, which is always synced', () => {
+    const rounds = coldSteps(UPDATING).flatMap((s) =>
+      s.kind === 'volume.copy' ? [`${s.resource}:${s.round}`] : [],
+    );
+    expect(rounds).toEqual(['volume/kept:final', 'volume/fresh:full']);
+  });
+});

@@ -68,7 +68,8 @@ export function coldSteps(plan: MigrationPlan, strategy: MigrationStrategy = 'fu
       steps.push({
         kind: 'volume.copy',
         resource: resourceKey(r),
-        round: strategy === 'incremental' ? 'final' : 'full',
+        // A copy brought up to date is always synced: a full copy would leave what the source no longer has.
+        round: strategy === 'incremental' || r.action === 'update' ? 'final' : 'full',
       });
   }
   steps.push({ kind: 'phase', phase: 'create' });

@@ -1,7 +1,14 @@
 // Preflight: what a user is told before anything moves, and how name conflicts are settled per policy.
 import { describe, expect, it } from 'vitest';
 import type { ContainerDetails, ContainerSummary, ImageDetails } from './docker-resources.js';
-import type { Finding, MigrationPlan, MigrationRequest, PlannedResource, ResourceType } from './migration.js';
+import {
+  VOLUME_COPY_LABEL,
+  type Finding,
+  type MigrationPlan,
+  type MigrationRequest,
+  type PlannedResource,
+  type ResourceType,
+} from './migration.js';
 import { planMigration } from './migration-plan.js';
 import { formatBytes, normaliseArchitecture, preflight, type PreflightInput } from './preflight.js';
 import { sampleContainer, sampleImage, sampleNetwork, sampleVolume } from './testing/sample-resources.js';
@@ -345,6 +352,64 @@ describe('preflight: name conflicts', () => {
       input({ target: { inventory: target } }),
     );
     expect(resourceNamed(report.plan, 'image', 'nginx:1.27')?.targetName).toBe('nginx:1.27-migrated-2');
+  });
+});
+
+describe('preflight: the incremental strategy', () => {
+  const volumePlan = (): MigrationPlan => ({
+    resources: [planned('volume', 'web-data', { reason: 'requested', estimatedBytes: 500_000 })],
+    findings: [],
+    totalBytes: 500_000,
+  });
+  const ours = sampleVolume({ name: 'web-data', labels: { [VOLUME_COPY_LABEL]: 'm-earlier' } });
+  const volumeOnly = request({ containers: [], volumes: ['web-data'], strategy: 'incremental' });
+
+  it("brings the target's copy an earlier migration made up to date, whatever the conflict policy", () => {
+    for (const conflictPolicy of ['fail', 'skip', 'rename', 'overwrite'] as const) {
+      const report = preflight(
+        volumePlan(),
+        { ...volumeOnly, conflictPolicy },
+        input({ target: { inventory: inventory({ volumes: [ours] }) } }),
+      );
+      expect(codes(report.findings)).toEqual(['info:incremental_update']);
+      expect(report.findings[0]?.message).toContain('a copy migration m-earlier made');
+      expect(resourceNamed(report.plan, 'volume', 'web-data')).toMatchObject({
+        action: 'update',
+        targetName: 'web-data',
+      });
+      expect(report.blocked).toBe(false);
+    }
+  });
+
+  it('keeps a volume no migration made a conflict, and says why', () => {
+    const report = preflight(
+      volumePlan(),
+      volumeOnly,
+      input({ target: { inventory: inventory({ volumes: [sampleVolume({ name: 'web-data' })] }) } }),
+    );
+    expect(codes(report.findings)).toEqual(['error:name_conflict']);
+    expect(report.findings[0]?.message).toContain('not a copy a migration made');
+    expect(report.blocked).toBe(true);
+  });
+
+  it('keeps our copy a conflict while a container on the target uses it', () => {
+    const user = { ...targetContainer('reader', []), volumeNames: ['web-data'] };
+    const report = preflight(
+      volumePlan(),
+      { ...volumeOnly, conflictPolicy: 'skip' },
+      input({ target: { inventory: inventory({ volumes: [ours], containers: [user] }) } }),
+    );
+    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
+    expect(report.findings[0]?.message).toContain('used by container reader there');
+  });
+
+  it('under the full strategy, treats our copy as any other volume of that name', () => {
+    const report = preflight(
+      volumePlan(),
+      { ...volumeOnly, strategy: 'full' },
+      input({ target: { inventory: inventory({ volumes: [ours] }) } }),
+    );
+    expect(codes(report.findings)).toEqual(['error:name_conflict']);
   });
 });
 

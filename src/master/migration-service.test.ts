@@ -1084,7 +1084,13 @@ describe('MigrationService', () => {
         ipam: { config: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }] },
       });
       const volume = gateway.calls.find((c) => c.kind === 'volume.create')!;
-      expect(volume.args.spec).toEqual({ name: 'web-data', driver: 'local', labels: {}, options: {} });
+      // The source's labels, and the one that names the migration that made this copy.
+      expect(volume.args.spec).toEqual({
+        name: 'web-data',
+        driver: 'local',
+        labels: { 'io.dockation.migration': id },
+        options: {},
+      });
       const create = gateway.calls.find((c) => c.kind === 'container.create' && c.args.name === 'web')!;
       expect(create.args.networks).toEqual([{ name: 'appnet', aliases: ['www'] }]);
       expect(create.args.body).toMatchObject({

@@ -13,6 +13,7 @@ import { nanosecondTimes } from '../platform/file-times.js';
 import { directoryDigest, unpackToDirectory } from './volume-archive.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader } from './volume-archive-tar.js';
+import { mergeBase } from './volume-sync-base.js';
 import { manifestOf, packChanges } from './volume-sync-pack.js';
 import type { SyncPackOptions, SyncStats } from './volume-sync-pack.js';
 import { loadManifest, parseManifest, saveManifest, serializeManifest } from './volume-manifest.js';
@@ -361,6 +362,50 @@ describe('volume sync edge cases', () => {
     expect(fs.existsSync(join(target, 'extra.txt'))).toBe(false);
     expect(round.stats.deletions).toBe(3);
     expect(round.stats.dataBytes).toBeLessThan(64 * 1024); // data.bin's changed blocks, not its 1 MiB
+  });
+
+  it('trusts what the source kept as sent only where the target still holds it, and reads nothing else', async () => {
+    const source = smallVolume();
+    fs.writeFileSync(join(source, 'big.bin'), randomBytes(4 * MiB));
+    // Written long ago, as most of a volume is: no file is racily clean.
+    const old = new Date('2020-01-01T00:00:00Z');
+    for (const entry of fs.readdirSync(source, { recursive: true, withFileTypes: true }))
+      if (entry.isFile()) fs.utimesSync(join(entry.parentPath, entry.name), old, old);
+    const target = tempDir();
+    const sent = (await syncRound(source, target)).manifest;
+
+    // Behind both ends' back, the target's copy of data.bin changes; on the source one block of big.bin changes,
+    // a file goes and one comes.
+    const fd = fs.openSync(join(target, 'data.bin'), 'r+');
+    fs.writeSync(fd, randomBytes(100), 0, 100, 300_000);
+    fs.closeSync(fd);
+    const big = fs.openSync(join(source, 'big.bin'), 'r+');
+    fs.writeSync(big, randomBytes(8192), 0, 8192, 2 * MiB);
+    fs.closeSync(big);
+    fs.rmSync(join(source, 'etc/conf.d/extra.conf'));
+    fs.writeFileSync(join(source, 'new.txt'), 'new');
+
+    const described = await manifestOf(target);
+    const merged = mergeBase(described, sent);
+    expect(merged.compared).toBe(1); // data.bin: the target no longer holds what was sent
+    expect(merged.trusted).toBe(described.size - 1);
+    const round = await syncRound(source, target, { base: merged.base });
+    await sameTree(source, target);
+    expect(round.mismatched).toEqual([]);
+    // Read: big.bin (its stat moved), data.bin (compared), new.txt (new); nothing else.
+    expect(round.stats.reread).toBe(3);
+    expect(round.stats.deletions).toBe(1);
+    expect(round.stats.dataBytes).toBe(8192 + 8192 + 3); // a block of each changed file, and the new one
+
+    // Without what was sent, every file is read and compared; the same few blocks travel.
+    fs.writeFileSync(join(source, 'new.txt'), 'newer');
+    const blind = await syncRound(source, target, {
+      base: mergeBase(await manifestOf(target), undefined).base,
+    });
+    await sameTree(source, target);
+    expect(blind.stats.reread).toBe(6); // every regular file: the hard-linked pair once
+    // new.txt's 5 bytes, and the hard-linked app.conf (10 bytes): a hard-link group read as a candidate goes whole.
+    expect(blind.stats.dataBytes).toBe(5 + 10);
   });
 
   it('stops a round when its signal aborts', async () => {

@@ -1,6 +1,7 @@
 // Runs the master's commands against this worker's engine: inspect, stop/start, create/remove objects, and the
 // transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
 import { statfs } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { normaliseImageRef } from '../core/migration-plan.js';
@@ -498,9 +499,7 @@ export class CommandExecutor {
     let described: VolumeBaseDescribed | undefined;
     if (args.resource.type === 'manifest') {
       const description = await this.options.copies.describe(args.resource.name, context.signal);
-      data = (async function* () {
-        yield description.manifest;
-      })();
+      data = Readable.from([description.manifest]);
       described = description.described;
     } else if (args.resource.type === 'volume' && args.sync) {
       const sync = args.sync;

@@ -80,7 +80,12 @@ export class SyncSessions {
    * Starts `session` for `volume` from `manifest` (an incremental sync: what the target already holds), as if a
    * round 0 had been confirmed; round 1 then sends only what differs from it.
    */
-  async seed(session: string, volume: string, manifest: Manifest, nowNs = BigInt(Date.now()) * 1_000_000n): Promise<void> {
+  async seed(
+    session: string,
+    volume: string,
+    manifest: Manifest,
+    nowNs = BigInt(Date.now()) * 1_000_000n,
+  ): Promise<void> {
     const folder = this.sessionFolder(session);
     await mkdir(folder, { recursive: true, mode: 0o700 });
     const prefix = join(folder, volumeKey(volume));

@@ -103,7 +103,10 @@ export class VolumeCopies {
     for await (const chunk of data) {
       size += chunk.length;
       if (size > MAX_MANIFEST_BYTES)
-        throw new AppError('failed_precondition', `the description of volume "${target.volume}" is too large`);
+        throw new AppError(
+          'failed_precondition',
+          `the description of volume "${target.volume}" is too large`,
+        );
       chunks.push(Buffer.from(chunk));
     }
     const described = await parseManifest(Buffer.concat(chunks));
@@ -111,7 +114,10 @@ export class VolumeCopies {
       name: sentKey(into.volume, target.workerId, target.volume),
       identity: await this.identity(into.volume),
     });
-    const { base, trusted, compared } = mergeBase(described, kept ? await parseManifest(kept.manifest) : undefined);
+    const { base, trusted, compared } = mergeBase(
+      described,
+      kept ? await parseManifest(kept.manifest) : undefined,
+    );
     await this.sessions.seed(into.session, into.volume, base);
     return { trusted, compared };
   }
@@ -150,7 +156,10 @@ export class VolumeCopies {
     previous: Manifest | undefined,
     signal: AbortSignal,
   ): Promise<void> {
-    const packed = await this.volumes.readChanges(volume, { ...(previous ? { base: previous } : {}), signal });
+    const packed = await this.volumes.readChanges(volume, {
+      ...(previous ? { base: previous } : {}),
+      signal,
+    });
     packed.stream.resume();
     const { manifest } = await packed.done;
     await this.received.write(

@@ -95,7 +95,9 @@ async function migrate(volume: string, strategy: 'full' | 'incremental'): Promis
     'the migration to finish',
     async () => {
       const { json } = await api<{ migration: MigrationJson }>('GET', `/api/migrations/${migrationId}`);
-      return ['completed', 'failed', 'rolled_back'].includes(json.migration.status) ? json.migration : undefined;
+      return ['completed', 'failed', 'rolled_back'].includes(json.migration.status)
+        ? json.migration
+        : undefined;
     },
     180_000,
   );

@@ -35,7 +35,7 @@ export interface ResourceJson {
   source_id: string;
   target_name: string;
   reason: 'requested' | 'dependency' | 'compose';
-  action: 'create' | 'skip' | 'overwrite';
+  action: 'create' | 'skip' | 'overwrite' | 'update';
   status: ResourceStatus;
   /** Bytes moved so far. */
   bytes: number;
