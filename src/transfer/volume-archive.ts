@@ -17,6 +17,7 @@ import { applyDeletions, applyPatch, fsyncFolders } from './volume-sync-apply.js
 import type { SyncApplyStats } from './volume-sync-apply.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
 import { SparseFileWriter } from './volume-archive-sparse.js';
+import { SyncHasher } from './volume-manifest.js';
 import type { Xattr } from './volume-archive-tar.js';
 import { XattrWriter } from './volume-archive-xattr.js';
 
@@ -44,6 +45,11 @@ export interface UnpackOptions {
   update?: boolean;
   /** fsync every file written and every folder of the stream before returning (a sync's final round). */
   fsync?: boolean;
+  /**
+   * A description of the copy follows (an incremental sync's final round): keep the block digests of each patched
+   * file as its verification reads them (SyncApplyStats.verified), so that it need not be read again.
+   */
+  describe?: boolean;
 }
 
 export type { SyncApplyStats } from './volume-sync-apply.js';
@@ -134,7 +140,13 @@ export async function unpackToDirectory(
   options: UnpackOptions = {},
 ): Promise<{ stats: ArchiveStats; sync: SyncApplyStats }> {
   const { signal, update = false } = options;
-  const sync: SyncApplyStats = { patched: 0, deleted: 0, mismatched: [] };
+  const sync: SyncApplyStats = {
+    patched: 0,
+    deleted: 0,
+    mismatched: [],
+    ...(options.describe === true ? { verified: new Map() } : {}),
+  };
+  const blockHasher = options.describe === true ? await SyncHasher.create() : undefined;
   if (signal?.aborted) throw canceled();
   try {
     await mkdir(root, { recursive: true });
@@ -547,8 +559,9 @@ export async function unpackToDirectory(
         'invalid_argument',
         `the volume archive entry '${entry.name}' would replace a directory`,
       );
-    const verified = await applyPatch(absolute, entry, reader.body(), {
+    const patched = await applyPatch(absolute, entry, reader.body(), {
       raw: entry.name,
+      blockHasher,
       finish: (fd) => {
         finishFile(fd, absolute, meta, entry.name, true);
       },
@@ -557,8 +570,9 @@ export async function unpackToDirectory(
       },
       signal,
     });
-    if (!verified) sync.mismatched.push(relative);
+    if (!patched.verified) sync.mismatched.push(relative);
     else {
+      if (patched.known) sync.verified?.set(relative, patched.known);
       extracted.add(relative);
       sync.patched += 1;
       stats.bytes += entry.size;

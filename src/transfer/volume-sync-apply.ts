@@ -10,6 +10,7 @@ import { AppError } from '../core/errors.js';
 import { openFile, readAt, writeAt } from './volume-archive-fd.js';
 import { canceled, errnoOf, fsError } from './volume-archive-fs.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
+import { BLOCK_DIGEST, SYNC_BLOCK, blockCount, type SyncHasher } from './volume-manifest.js';
 
 /** What an update did besides the entries counted in ArchiveStats. */
 export interface SyncApplyStats {
@@ -22,6 +23,18 @@ export interface SyncApplyStats {
    * regular file): to be sent whole in another round. Their content is not to be trusted until then.
    */
   mismatched: string[];
+  /**
+   * With `describe`: the content digests of each patched file, as its verification read them, so that a description
+   * of the copy need not read it again.
+   */
+  verified?: Map<string, KnownContent>;
+}
+
+/** A regular file's content digests, as a manifest keeps them. */
+export interface KnownContent {
+  blockSize: number;
+  blocks: Buffer;
+  digest: Buffer;
 }
 
 /** A deletions entry larger than this is refused: a hostile sender could otherwise make us hold any amount. */
@@ -34,6 +47,8 @@ export interface PatchOptions {
   finish: (fd: number) => void;
   /** Removes the attributes the source no longer has. */
   pruneXattrs: () => void;
+  /** Also take the file's block digests from the verification read (a description of the copy follows). */
+  blockHasher?: SyncHasher | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -46,18 +61,34 @@ async function writeFully(fd: number, data: Buffer, position: number): Promise<v
   }
 }
 
-/** XXH3-128 of the open file's whole content, hex. */
-async function fileDigest(fd: number): Promise<string> {
+/**
+ * XXH3-128 of the open file's whole content; with a SyncHasher, its SYNC_BLOCK digests too, from the same read (the
+ * buffer is filled whole before hashing, so that blocks never straddle two reads).
+ */
+async function fileDigest(
+  fd: number,
+  blockHasher?: SyncHasher,
+): Promise<{ digest: Buffer; blocks?: Buffer }> {
   const hasher = await createXXHash128();
   hasher.init();
+  const size = fstatSync(fd).size;
+  const blocks = blockHasher ? Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST) : undefined;
   const buffer = Buffer.allocUnsafe(VERIFY_READ);
   for (let position = 0; ;) {
-    const got = await readAt(fd, buffer, 0, buffer.length, position);
+    let got = 0;
+    while (got < buffer.length) {
+      const read = await readAt(fd, buffer, got, buffer.length - got, position + got);
+      if (read === 0) break;
+      got += read;
+    }
     if (got === 0) break;
-    hasher.update(buffer.subarray(0, got));
+    const data = buffer.subarray(0, got);
+    hasher.update(data);
+    if (blockHasher && blocks) blockHasher.blocks(data, SYNC_BLOCK, blocks, position / SYNC_BLOCK);
     position += got;
+    if (got < buffer.length) break;
   }
-  return hasher.digest('hex');
+  return { digest: Buffer.from(hasher.digest('binary')), ...(blocks ? { blocks } : {}) };
 }
 
 /**
@@ -70,7 +101,7 @@ export async function applyPatch(
   entry: ArchiveEntry,
   body: AsyncIterable<Buffer>,
   options: PatchOptions,
-): Promise<boolean> {
+): Promise<{ verified: false } | { verified: true; known?: KnownContent }> {
   const expected = entry.ours?.get('digest');
   if (expected === undefined || !/^[0-9a-f]{32}$/.test(expected))
     throw new AppError(
@@ -83,12 +114,13 @@ export async function applyPatch(
     fd = await openFile(absolute, fsConstants.O_RDWR | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (error) {
     const errno = errnoOf(error);
-    if (errno === 'ENOENT' || errno === 'ELOOP' || errno === 'ENXIO' || errno === 'EISDIR') return false;
+    if (errno === 'ENOENT' || errno === 'ELOOP' || errno === 'ENXIO' || errno === 'EISDIR')
+      return { verified: false };
     throw fsError(error, `cannot open '${options.raw}' to patch it`);
   }
   let open = true;
   try {
-    if (!fstatSync(fd).isFile()) return false;
+    if (!fstatSync(fd).isFile()) return { verified: false };
     const regions = entry.sparse?.regions ?? [{ offset: 0, length: entry.size }];
     let index = 0;
     let offset = regions[0]?.offset ?? 0;
@@ -118,11 +150,12 @@ export async function applyPatch(
         `the volume archive is corrupt: the patch of '${options.raw}' ends early`,
       );
     ftruncateSync(fd, entry.sparse?.realSize ?? entry.size);
-    const verified = (await fileDigest(fd)) === expected;
+    const { digest, blocks } = await fileDigest(fd, options.blockHasher);
     options.pruneXattrs();
     open = false;
     options.finish(fd);
-    return verified;
+    if (digest.toString('hex') !== expected) return { verified: false };
+    return { verified: true, ...(blocks ? { known: { blockSize: SYNC_BLOCK, blocks, digest } } : {}) };
   } finally {
     if (open) closeSync(fd);
   }

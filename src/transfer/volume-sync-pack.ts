@@ -726,6 +726,44 @@ export function packChanges(root: string, options: SyncPackOptions = {}): SyncPa
 }
 
 /**
+ * A manifest entry for a regular file whose content digests are already known (a patch its receiver just verified):
+ * its stat and extended attributes are read now, its content is not. Undefined when no regular file is there.
+ */
+export async function knownFileEntry(
+  root: string,
+  relative: string,
+  known: { blockSize: number; blocks: Buffer; digest: Buffer },
+): Promise<ManifestEntry | undefined> {
+  const absolute = join(root, relative);
+  let info: BigIntStats;
+  try {
+    info = await lstat(absolute, { bigint: true });
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw fsError(error, `cannot read ${absolute}`);
+  }
+  if (!info.isFile()) return undefined;
+  const xattrs = await new XattrReader().read(absolute, info.dev, absolute);
+  return {
+    type: 'file',
+    mode: Number(info.mode & 0o7777n),
+    uid: Number(info.uid),
+    gid: Number(info.gid),
+    size: Number(info.size),
+    mtimeNs: info.mtimeNs,
+    ctimeNs: info.ctimeNs,
+    dev: info.dev,
+    ino: info.ino,
+    nlink: Number(info.nlink),
+    rdev: info.rdev,
+    xattrDigest: (await SyncHasher.create()).xattrs(xattrs),
+    ...known,
+    dirty: false,
+    readStartNs: BigInt(Date.now()) * 1_000_000n,
+  };
+}
+
+/**
  * The manifest of a folder as a full round would record it, without sending anything: what the target of an
  * incremental sync hands to the source as its base (every file read once, its stream discarded).
  */

@@ -14,7 +14,7 @@ import { directoryDigest, unpackToDirectory } from './volume-archive.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader } from './volume-archive-tar.js';
 import { mergeBase } from './volume-sync-base.js';
-import { manifestOf, packChanges } from './volume-sync-pack.js';
+import { knownFileEntry, manifestOf, packChanges } from './volume-sync-pack.js';
 import type { SyncPackOptions, SyncStats } from './volume-sync-pack.js';
 import { loadManifest, parseManifest, saveManifest, serializeManifest } from './volume-manifest.js';
 import type { Manifest } from './volume-manifest.js';
@@ -406,6 +406,32 @@ describe('volume sync edge cases', () => {
     expect(blind.stats.reread).toBe(6); // every regular file: the hard-linked pair once
     // new.txt's 5 bytes, and the hard-linked app.conf (10 bytes): a hard-link group read as a candidate goes whole.
     expect(blind.stats.dataBytes).toBe(5 + 10);
+  });
+
+  it('keeps the block digests of each patched file as its verification reads them, when a description follows', async () => {
+    const source = smallVolume();
+    const target = tempDir();
+    const first = await syncRound(source, target);
+    const fd = fs.openSync(join(source, 'data.bin'), 'r+');
+    fs.writeSync(fd, randomBytes(8192), 0, 8192, 81920);
+    fs.closeSync(fd);
+    fs.writeFileSync(join(source, 'etc/app.conf'), 'listen 8080\n'); // hard-linked: goes whole, not verified
+    const packed = packChanges(source, { base: first.manifest });
+    const received = await unpackToDirectory(target, packed.stream, { update: true, describe: true });
+    const { manifest } = await packed.done;
+    await sameTree(source, target);
+    expect([...(received.sync.verified?.keys() ?? [])]).toEqual(['data.bin']);
+    const known = received.sync.verified?.get('data.bin');
+    expect(known?.digest.equals(manifest.get('data.bin')?.digest ?? Buffer.alloc(0))).toBe(true);
+    expect(known?.blocks.equals(manifest.get('data.bin')?.blocks ?? Buffer.alloc(0))).toBe(true);
+    // Described from what is known, the file is not read again: its stat is the one seen now.
+    const entry = await knownFileEntry(target, 'data.bin', known!);
+    const described = await manifestOf(target);
+    expect(entry).toMatchObject({
+      size: described.get('data.bin')?.size,
+      ino: described.get('data.bin')?.ino,
+    });
+    expect(entry?.xattrDigest.equals(described.get('data.bin')?.xattrDigest ?? Buffer.alloc(1))).toBe(true);
   });
 
   it('stops a round when its signal aborts', async () => {

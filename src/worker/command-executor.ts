@@ -387,8 +387,9 @@ export class CommandExecutor {
     if (resource.type === 'volume' && update) {
       // Withdrawn before the first change; described again (and kept) once the final round is on disk.
       const previous = await copies.beforeUpdate(resource.name);
-      const applied = await this.options.volumes.update(resource.name, incoming.data, {
+      const { applied, verified } = await this.options.volumes.update(resource.name, incoming.data, {
         fsync: update.fsync,
+        describe: update.describe !== undefined,
         signal,
       });
       const finished = await incoming.finish();
@@ -400,7 +401,7 @@ export class CommandExecutor {
             sourceWorkerId: grant.sourceWorkerId,
             sourceVolume: update.describe.sourceVolume,
           },
-          previous,
+          { previous, verified },
           signal,
         );
       return { ...finished, applied };

@@ -78,7 +78,7 @@ describe('VolumeAccess sync rounds between two engines', () => {
     const to = new VolumeAccess(engine2, 'auto');
 
     const round1 = await from.readChanges(name, {});
-    const applied1 = await to.update(name, round1.stream, { fsync: false });
+    const { applied: applied1 } = await to.update(name, round1.stream, { fsync: false });
     const { manifest, stats: stats1 } = await round1.done;
     expect(applied1.mismatched).toEqual([]);
     expect(stats1.dataBytes).toBeGreaterThanOrEqual(big.length);
@@ -89,7 +89,7 @@ describe('VolumeAccess sync rounds between two engines', () => {
     await writeFile(join(source, 'app', 'new.txt'), 'new in round 2\n');
 
     const round2 = await from.readChanges(name, { base: manifest });
-    const applied2 = await to.update(name, round2.stream, { fsync: true });
+    const { applied: applied2 } = await to.update(name, round2.stream, { fsync: true });
     const { stats: stats2 } = await round2.done;
     expect(applied2).toEqual({ patched: 1, deleted: 1, mismatched: [] });
     expect(stats2.dataBytes).toBeLessThan(64 * 1024);

@@ -10,10 +10,12 @@ import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import type { VolumeSyncApplied } from '../core/worker-commands.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
-import { packChanges } from '../transfer/volume-sync-pack.js';
+import { knownFileEntry, packChanges } from '../transfer/volume-sync-pack.js';
+import type { ManifestEntry } from '../transfer/volume-manifest.js';
 import type { SyncPackOptions, SyncPackResult } from '../transfer/volume-sync-pack.js';
 import { TarReader } from '../transfer/volume-archive-reader.js';
 import type { ArchiveEntry } from '../transfer/volume-archive-reader.js';
+import type { KnownContent } from '../transfer/volume-sync-apply.js';
 import { END_OF_ARCHIVE, encodeHeader } from '../transfer/volume-archive-tar.js';
 
 /**
@@ -244,6 +246,11 @@ export class VolumeAccess {
     return `${String(info.dev)}:${String(info.ino)}:${String(info.birthtimeNs)}`;
   }
 
+  /** A manifest entry for a file of the volume whose content digests are known (see knownFileEntry). */
+  async knownFile(volume: string, relative: string, known: KnownContent): Promise<ManifestEntry | undefined> {
+    return knownFileEntry(await this.syncFolder(volume, 'described'), relative, known);
+  }
+
   /** What changed in the volume against `options.base` (everything without one), as a sync round's stream. */
   async readChanges(volume: string, options: SyncPackOptions): Promise<SyncPackResult> {
     const packed = packChanges(await this.syncFolder(volume, 'read'), options);
@@ -255,15 +262,17 @@ export class VolumeAccess {
   async update(
     volume: string,
     stream: AsyncIterable<Uint8Array>,
-    options: { fsync: boolean; signal?: AbortSignal },
-  ): Promise<VolumeSyncApplied> {
+    options: { fsync: boolean; describe?: boolean; signal?: AbortSignal },
+  ): Promise<{ applied: VolumeSyncApplied; verified?: Map<string, KnownContent> }> {
     const folder = await this.syncFolder(volume, 'written');
     const { sync } = await unpackToDirectory(folder, stream, {
       update: true,
       fsync: options.fsync,
+      ...(options.describe === true ? { describe: true } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
-    return sync;
+    const { verified, ...applied } = sync;
+    return { applied, ...(verified ? { verified } : {}) };
   }
 
   /** Writes a tar stream (as read() produces) into the volume, which must exist. */

@@ -6,6 +6,7 @@ import type { DockerEngine } from '../core/ports.js';
 import type { VolumeBaseDescribed, VolumeBaseMerged } from '../core/worker-commands.js';
 import { parseManifest, serializeManifest } from '../transfer/volume-manifest.js';
 import type { Manifest, ManifestEntry } from '../transfer/volume-manifest.js';
+import type { KnownContent } from '../transfer/volume-sync-apply.js';
 import { holdsWhatWasSent, mergeBase } from '../transfer/volume-sync-base.js';
 import type { SyncSessions } from './sync-sessions.js';
 import type { VolumeAccess } from './volume-access.js';
@@ -147,19 +148,22 @@ export class VolumeCopies {
   }
 
   /**
-   * The target's side, after the final round applied: describes the copy `volume` now holds (reading only files
-   * whose stat moved since `previous`) and keeps that description for the next incremental sync.
+   * The target's side, after the final round applied: describes the copy `volume` now holds and keeps that
+   * description for the next incremental sync. Read again are only the files whose stat moved since `previous` and
+   * whose content the round did not verify (`verified`: the patched files, digested as they were checked).
    */
   async afterUpdate(
     volume: string,
     origin: ManifestOrigin,
-    previous: Manifest | undefined,
+    known: { previous: Manifest | undefined; verified: Map<string, KnownContent> | undefined },
     signal: AbortSignal,
   ): Promise<void> {
-    const packed = await this.volumes.readChanges(volume, {
-      ...(previous ? { base: previous } : {}),
-      signal,
-    });
+    const base: Manifest = new Map(known.previous ?? []);
+    for (const [path, content] of known.verified ?? []) {
+      const entry = await this.volumes.knownFile(volume, path, content);
+      if (entry) base.set(path, entry);
+    }
+    const packed = await this.volumes.readChanges(volume, { base, signal });
     packed.stream.resume();
     const { manifest } = await packed.done;
     await this.received.write(
