@@ -23,6 +23,8 @@ const adminToken = `dm-admin-e2e-incr-${id}`;
 const docker = dockerCli;
 const VOLUME = `incrvol-${id}`;
 const FOREIGN = `foreignvol-${id}`;
+const RESYNC = `resyncvol-${id}`;
+const WRITER = `resync-writer-${id}`;
 const MiB = 1024 * 1024;
 
 interface MigrationJson {
@@ -82,12 +84,17 @@ function fingerprint(host: TestDockerHost, volume: string): Promise<string> {
 }
 
 /** Moves the volume and waits for the end; answers the finished migration. */
-async function migrate(volume: string, strategy: 'full' | 'incremental'): Promise<MigrationJson> {
+async function migrate(
+  volume: string,
+  strategy: 'full' | 'incremental',
+  extra: Record<string, unknown> = {},
+): Promise<MigrationJson> {
   const created = await api<{ migration?: MigrationJson } & ApiError>('POST', '/api/migrations', {
     source_worker_id: source,
     target_worker_id: target,
     volume_names: [volume],
     strategy,
+    ...extra,
   });
   expect(created.status, JSON.stringify(created.json)).toBe(201);
   const migrationId = created.json.migration?.id ?? '';
@@ -177,8 +184,9 @@ afterAll(async () => {
   await master.stop();
   await removeLabelled(engineOverSocket(h1), runLabel);
   await removeLabelled(engineOverSocket(h2), runLabel);
+  await docker(h1, 'rm', '-f', WRITER).catch(() => undefined);
   for (const host of [h1, h2])
-    for (const volume of [VOLUME, FOREIGN])
+    for (const volume of [VOLUME, FOREIGN, RESYNC])
       await docker(host, 'volume', 'rm', '-f', volume).catch(() => undefined);
 });
 
@@ -257,4 +265,36 @@ describe('the incremental strategy', () => {
     expect(conflict?.message).toContain('not a copy a migration made');
     expect((await inVolume(h2, FOREIGN, 'cat /data/file')).trim()).toBe('the-targets-own');
   });
+
+  it('re-syncs a volume whose source keeps running and writing (keep_running): the copy is a moment of it', async () => {
+    await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, RESYNC);
+    await inVolume(h1, RESYNC, 'dd if=/dev/urandom of=/data/big bs=1M count=16 2>/dev/null');
+    await docker(
+      h1,
+      'run',
+      '-d',
+      '--name',
+      WRITER,
+      '--label',
+      `${runLabel}=1`,
+      '-v',
+      `${RESYNC}:/data`,
+      h1.baseImage,
+      'sh',
+      '-c',
+      'i=0; while true; do i=$((i+1)); echo "line $i" >> /data/log; sleep 0.02; done',
+    );
+    for (const round of [1, 2]) {
+      const resync = await migrate(RESYNC, 'incremental', { source_policy: 'keep_running' });
+      expect(resync.status, explain(resync)).toBe('completed');
+      // The source never stopped, and the copy holds the log as it was at some moment: a prefix of the source's.
+      expect((await docker(h1, 'inspect', '-f', '{{.State.Running}}', WRITER)).trim()).toBe('true');
+      const copied = await inVolume(h2, RESYNC, 'cat /data/log');
+      const now = await docker(h1, 'exec', WRITER, 'cat', '/data/log');
+      expect(copied.split('\n').length).toBeGreaterThan(1);
+      expect(now.startsWith(copied.slice(0, copied.lastIndexOf('\n') + 1))).toBe(true);
+      if (round === 2) expect(sentBytes(resync)).toBeLessThan(4 * MiB); // the log's growth, not the 16 MiB
+      await untilUnusedOnTarget(RESYNC);
+    }
+  }, 240_000);
 });
