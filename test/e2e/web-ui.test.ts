@@ -216,7 +216,12 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
     // 3: target
     await page.getByRole('radio', { name: TARGET }).check();
     await page.getByRole('button', { name: 'Next' }).click();
-    // 4: options: warm (the rest defaults: auto, fail on conflicts, keep the source stopped)
+    // 4: options: the copy strategy is offered beside the mode, each choice explained in one line, Full by default
+    expect(await page.getByRole('radio', { name: 'Full' }).isChecked()).toBe(true);
+    const incremental = page.getByRole('radio', { name: 'Incremental' });
+    const explanation = page.locator(`[id="${(await incremental.getAttribute('aria-describedby')) ?? ''}"]`);
+    expect(await explanation.textContent()).toContain('only what differs travels');
+    // warm (the rest defaults: full copies, auto, fail on conflicts, keep the source stopped)
     await page.getByRole('radio', { name: 'Warm' }).check();
     await page.getByRole('button', { name: 'Next' }).click();
     // 5: review with the preflight's findings: the running source stops only for the last copy, a note
