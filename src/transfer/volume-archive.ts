@@ -17,7 +17,7 @@ import { applyDeletions, applyPatch, fsyncFolders } from './volume-sync-apply.js
 import type { SyncApplyStats } from './volume-sync-apply.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
 import { SparseFileWriter } from './volume-archive-sparse.js';
-import { SyncHasher } from './volume-manifest.js';
+import { SyncHasher, type Manifest } from './volume-manifest.js';
 import type { Xattr } from './volume-archive-tar.js';
 import { XattrWriter } from './volume-archive-xattr.js';
 
@@ -50,6 +50,11 @@ export interface UnpackOptions {
    * file as its verification reads them (SyncApplyStats.verified), so that it need not be read again.
    */
   describe?: boolean;
+  /**
+   * The receiver's description of the copy it holds (an incremental sync): a patched file whose stat still matches
+   * its entry is checked by reading only the blocks the patch wrote.
+   */
+  described?: Manifest;
 }
 
 export type { SyncApplyStats } from './volume-sync-apply.js';
@@ -146,7 +151,7 @@ export async function unpackToDirectory(
     mismatched: [],
     ...(options.describe === true ? { verified: new Map() } : {}),
   };
-  const blockHasher = options.describe === true ? await SyncHasher.create() : undefined;
+  const hasher = update ? await SyncHasher.create() : undefined;
   if (signal?.aborted) throw canceled();
   try {
     await mkdir(root, { recursive: true });
@@ -561,7 +566,8 @@ export async function unpackToDirectory(
       );
     const patched = await applyPatch(absolute, entry, reader.body(), {
       raw: entry.name,
-      blockHasher,
+      hasher: hasher ?? (await SyncHasher.create()),
+      described: options.described?.get(relative),
       finish: (fd) => {
         finishFile(fd, absolute, meta, entry.name, true);
       },
@@ -572,7 +578,7 @@ export async function unpackToDirectory(
     });
     if (!patched.verified) sync.mismatched.push(relative);
     else {
-      if (patched.known) sync.verified?.set(relative, patched.known);
+      sync.verified?.set(relative, patched.known);
       extracted.add(relative);
       sync.patched += 1;
       stats.bytes += entry.size;

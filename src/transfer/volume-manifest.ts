@@ -2,6 +2,8 @@
 // files, fixed-size block digests and a whole-file digest, so that a later round sends only what changed.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 
+import type { BigIntStats } from 'node:fs';
+
 import { createXXHash128, createXXHash3 } from 'hash-wasm';
 import type { IHasher } from 'hash-wasm';
 
@@ -51,7 +53,28 @@ export interface ManifestEntry {
 /** A manifest: entries by relative path ('' is the root). */
 export type Manifest = Map<string, ManifestEntry>;
 
-const MAGIC = Buffer.from('DMSYNC01', 'latin1');
+/**
+ * A file whose mtime is this close to (or after) the start of the read that recorded it may have changed in the same
+ * clock tick without its stat showing it (racily clean): it is read again.
+ */
+export const RACY_NS = 2_000_000_000n;
+
+/** Whether the stat of an entry differs from what a manifest recorded (anything a write, chmod, chown or link moves). */
+export function statDiffers(base: ManifestEntry, info: BigIntStats): boolean {
+  return (
+    base.size !== Number(info.size) ||
+    base.mtimeNs !== info.mtimeNs ||
+    base.ctimeNs !== info.ctimeNs ||
+    base.ino !== info.ino ||
+    base.dev !== info.dev ||
+    base.nlink !== Number(info.nlink) ||
+    base.mode !== Number(info.mode & 0o7777n) ||
+    base.uid !== Number(info.uid) ||
+    base.gid !== Number(info.gid)
+  );
+}
+
+const MAGIC = Buffer.from('DMSYNC02', 'latin1');
 const TYPES: readonly ManifestType[] = [
   'file',
   'directory',
@@ -82,6 +105,20 @@ export class SyncHasher {
       this.block.update(data.subarray(at, Math.min(at + blockSize, data.length)));
       into.set(this.block.digest('binary'), index * BLOCK_DIGEST);
     }
+  }
+
+  /**
+   * A regular file's content digest: XXH3-128 of its size (8 bytes, little-endian) and its block digests end to end.
+   * Made from the blocks, so that a receiver that knows the digests of the blocks a patch left alone checks the
+   * patched file by reading only the blocks it wrote.
+   */
+  content(blocks: Buffer, size: number): Buffer {
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(size));
+    this.whole.init();
+    this.whole.update(length);
+    this.whole.update(blocks);
+    return Buffer.from(this.whole.digest('binary'));
   }
 
   /** XXH3-64 of a set of extended attributes; an empty buffer for none, so that "none" compares cheaply. */

@@ -1,16 +1,24 @@
 // What unpackToDirectory(…, { update: true }) does with the entries of our own that packChanges() sends: a patch is
 // written into the file the target has and verified whole; the deletions entry removes paths, never through a symlink.
 import { closeSync, constants as fsConstants, fstatSync, fsyncSync, ftruncateSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { lstat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-
-import { createXXHash128 } from 'hash-wasm';
 
 import { AppError } from '../core/errors.js';
 import { openFile, readAt, writeAt } from './volume-archive-fd.js';
 import { canceled, errnoOf, fsError } from './volume-archive-fs.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
-import { BLOCK_DIGEST, SYNC_BLOCK, blockCount, type SyncHasher } from './volume-manifest.js';
+import type { SparseRegion } from './volume-archive-reader.js';
+import {
+  BLOCK_DIGEST,
+  RACY_NS,
+  SYNC_BLOCK,
+  blockCount,
+  statDiffers,
+  type ManifestEntry,
+  type SyncHasher,
+} from './volume-manifest.js';
 
 /** What an update did besides the entries counted in ArchiveStats. */
 export interface SyncApplyStats {
@@ -47,8 +55,12 @@ export interface PatchOptions {
   finish: (fd: number) => void;
   /** Removes the attributes the source no longer has. */
   pruneXattrs: () => void;
-  /** Also take the file's block digests from the verification read (a description of the copy follows). */
-  blockHasher?: SyncHasher | undefined;
+  hasher: SyncHasher;
+  /**
+   * The receiver's description of this file (an incremental sync): when the file's stat still matches it, the patch
+   * is checked by reading only the blocks it wrote.
+   */
+  described?: ManifestEntry | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -61,20 +73,12 @@ async function writeFully(fd: number, data: Buffer, position: number): Promise<v
   }
 }
 
-/**
- * XXH3-128 of the open file's whole content; with a SyncHasher, its SYNC_BLOCK digests too, from the same read (the
- * buffer is filled whole before hashing, so that blocks never straddle two reads).
- */
-async function fileDigest(
-  fd: number,
-  blockHasher?: SyncHasher,
-): Promise<{ digest: Buffer; blocks?: Buffer }> {
-  const hasher = await createXXHash128();
-  hasher.init();
-  const size = fstatSync(fd).size;
-  const blocks = blockHasher ? Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST) : undefined;
+/** The open file's block digests and content digest (SyncHasher.content), from one read of all of it. */
+async function readContent(fd: number, size: number, hasher: SyncHasher): Promise<KnownContent> {
+  const blocks = Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST);
   const buffer = Buffer.allocUnsafe(VERIFY_READ);
-  for (let position = 0; ;) {
+  for (let position = 0; position < size;) {
+    // Filled whole before hashing, so that a block never straddles two reads.
     let got = 0;
     while (got < buffer.length) {
       const read = await readAt(fd, buffer, got, buffer.length - got, position + got);
@@ -82,13 +86,68 @@ async function fileDigest(
       got += read;
     }
     if (got === 0) break;
-    const data = buffer.subarray(0, got);
-    hasher.update(data);
-    if (blockHasher && blocks) blockHasher.blocks(data, SYNC_BLOCK, blocks, position / SYNC_BLOCK);
+    hasher.blocks(buffer.subarray(0, got), SYNC_BLOCK, blocks, position / SYNC_BLOCK);
     position += got;
     if (got < buffer.length) break;
   }
-  return { digest: Buffer.from(hasher.digest('binary')), ...(blocks ? { blocks } : {}) };
+  return { blockSize: SYNC_BLOCK, blocks, digest: hasher.content(blocks, size) };
+}
+
+/**
+ * The patched file's digests, reading only the blocks the patch wrote (and the last one): the others are as
+ * `described` says, since the file's stat has not moved since that description read them, nor was it racily clean.
+ */
+async function patchedContent(
+  fd: number,
+  size: number,
+  described: KnownContent,
+  written: readonly SparseRegion[],
+  hasher: SyncHasher,
+): Promise<KnownContent> {
+  const count = blockCount(size, SYNC_BLOCK);
+  const blocks = Buffer.alloc(count * BLOCK_DIGEST);
+  described.blocks.copy(blocks, 0, 0, Math.min(described.blocks.length, blocks.length));
+  const touched = new Set<number>();
+  for (const region of written)
+    for (
+      let index = Math.floor(region.offset / SYNC_BLOCK);
+      index * SYNC_BLOCK < region.offset + region.length;
+      index++
+    )
+      touched.add(index);
+  if (count > 0) touched.add(count - 1);
+  for (let index = described.blocks.length / BLOCK_DIGEST; index < count; index++) touched.add(index);
+  const buffer = Buffer.allocUnsafe(SYNC_BLOCK);
+  for (const index of touched) {
+    if (index >= count) continue;
+    const length = Math.min(SYNC_BLOCK, size - index * SYNC_BLOCK);
+    let got = 0;
+    while (got < length) {
+      const read = await readAt(fd, buffer, got, length - got, index * SYNC_BLOCK + got);
+      if (read === 0) break;
+      got += read;
+    }
+    buffer.fill(0, got, length);
+    hasher.blocks(buffer.subarray(0, length), SYNC_BLOCK, blocks, index);
+  }
+  return { blockSize: SYNC_BLOCK, blocks, digest: hasher.content(blocks, size) };
+}
+
+/** Whether a file's description can stand for its unpatched blocks: same stat, not racily clean, digests kept. */
+function describes(
+  entry: ManifestEntry | undefined,
+  info: BigIntStats,
+): entry is ManifestEntry & KnownContent {
+  return (
+    entry !== undefined &&
+    entry.type === 'file' &&
+    !entry.dirty &&
+    entry.blockSize === SYNC_BLOCK &&
+    entry.blocks !== undefined &&
+    entry.digest !== undefined &&
+    !statDiffers(entry, info) &&
+    info.mtimeNs < entry.readStartNs - RACY_NS
+  );
 }
 
 /**
@@ -101,7 +160,7 @@ export async function applyPatch(
   entry: ArchiveEntry,
   body: AsyncIterable<Buffer>,
   options: PatchOptions,
-): Promise<{ verified: false } | { verified: true; known?: KnownContent }> {
+): Promise<{ verified: false } | { verified: true; known: KnownContent }> {
   const expected = entry.ours?.get('digest');
   if (expected === undefined || !/^[0-9a-f]{32}$/.test(expected))
     throw new AppError(
@@ -120,7 +179,9 @@ export async function applyPatch(
   }
   let open = true;
   try {
-    if (!fstatSync(fd).isFile()) return { verified: false };
+    const before = fstatSync(fd, { bigint: true });
+    if (!before.isFile()) return { verified: false };
+    const described = describes(options.described, before) ? options.described : undefined;
     const regions = entry.sparse?.regions ?? [{ offset: 0, length: entry.size }];
     let index = 0;
     let offset = regions[0]?.offset ?? 0;
@@ -149,13 +210,16 @@ export async function applyPatch(
         'invalid_argument',
         `the volume archive is corrupt: the patch of '${options.raw}' ends early`,
       );
-    ftruncateSync(fd, entry.sparse?.realSize ?? entry.size);
-    const { digest, blocks } = await fileDigest(fd, options.blockHasher);
+    const size = entry.sparse?.realSize ?? entry.size;
+    ftruncateSync(fd, size);
+    const known = described
+      ? await patchedContent(fd, size, described, regions, options.hasher)
+      : await readContent(fd, size, options.hasher);
     options.pruneXattrs();
     open = false;
     options.finish(fd);
-    if (digest.toString('hex') !== expected) return { verified: false };
-    return { verified: true, ...(blocks ? { known: { blockSize: SYNC_BLOCK, blocks, digest } } : {}) };
+    if (known.digest.toString('hex') !== expected) return { verified: false };
+    return { verified: true, known };
   } finally {
     if (open) closeSync(fd);
   }

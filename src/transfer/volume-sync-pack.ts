@@ -5,7 +5,8 @@
 // following a symlink), with two entries of our own, told by PAX records the receiver must understand:
 //   - a patch: a regular file in GNU sparse 1.0 form whose data regions are the blocks that changed (SYNC_BLOCK
 //     bytes each, against the base manifest's block digests), whose realsize is the file's new size (a truncation or
-//     an extension), with `DOCKER_MIGRATE.patch=1` and `DOCKER_MIGRATE.digest=<XXH3-128 of the whole new file>`.
+//     an extension), with `DOCKER_MIGRATE.patch=1` and `DOCKER_MIGRATE.digest=<the new file's content digest>`
+//     (XXH3-128 of its size and block digests, see SyncHasher.content).
 //     The receiver writes the regions into the file it has, sets the size and attributes, then re-reads the file and
 //     reports a digest mismatch (the caller resends those paths whole). No regions: metadata only.
 //   - deletions: the last entry, a file with `DOCKER_MIGRATE.deletions=1` whose data is the paths (NUL-separated,
@@ -41,7 +42,7 @@ import type { SparseRegion } from './volume-archive-reader.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader, Xattr } from './volume-archive-tar.js';
 import { XattrReader } from './volume-archive-xattr.js';
-import { BLOCK_DIGEST, SYNC_BLOCK, SyncHasher, blockCount } from './volume-manifest.js';
+import { BLOCK_DIGEST, RACY_NS, SYNC_BLOCK, SyncHasher, blockCount, statDiffers } from './volume-manifest.js';
 import type { Manifest, ManifestEntry, ManifestType } from './volume-manifest.js';
 
 export interface SyncPackOptions {
@@ -95,8 +96,6 @@ const READ_SIZE = MiB;
 const READS_AHEAD = 2;
 /** Changed blocks of one file kept from the compare pass for sending; past this they are read again. */
 const KEEP_BUDGET = 32 * MiB;
-/** A file whose mtime is this close to (or after) the start of the round that read it is re-read. */
-const RACY_NS = 2_000_000_000n;
 const O_NOATIME: number = fsConstants.O_NOATIME;
 const ZEROS = Buffer.alloc(READ_SIZE);
 /** Name of the deletions entry: a plain file to a reader that knows nothing of it. */
@@ -130,21 +129,6 @@ function typeOf(info: BigIntStats): ManifestType | undefined {
   if (info.isCharacterDevice()) return 'character-device';
   if (info.isBlockDevice()) return 'block-device';
   return undefined; // sockets belong to a running process on this host
-}
-
-/** Whether the stat of an entry differs from what the base recorded (anything a write, chmod, chown or link moves). */
-function statDiffers(base: ManifestEntry, info: BigIntStats): boolean {
-  return (
-    base.size !== Number(info.size) ||
-    base.mtimeNs !== info.mtimeNs ||
-    base.ctimeNs !== info.ctimeNs ||
-    base.ino !== info.ino ||
-    base.dev !== info.dev ||
-    base.nlink !== Number(info.nlink) ||
-    base.mode !== Number(info.mode & 0o7777n) ||
-    base.uid !== Number(info.uid) ||
-    base.gid !== Number(info.gid)
-  );
 }
 
 /** Reads up to `length` bytes at `position`; what the file no longer holds (it shrank) is left as zeros. */
@@ -510,8 +494,6 @@ class ChangePacker {
     if (sparse) yield* sparseHeader(header, regions, size);
     else yield encodeHeader(header);
     const blocks = Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST);
-    const whole = this.hasher.whole;
-    whole.init();
     let dataBytes = 0;
     let region = 0;
     // Fresh buffers: the stream's consumer may still hold the previous chunk.
@@ -522,7 +504,6 @@ class ChangePacker {
       while (region < regions.length && (regions[region]?.offset ?? 0) + (regions[region]?.length ?? 0) <= at)
         region += 1;
       this.hasher.blocks(data, SYNC_BLOCK, blocks, at / SYNC_BLOCK);
-      whole.update(data);
       for (let index = region; index < regions.length; index += 1) {
         const run = regions[index];
         if (run === undefined || run.offset >= at + length) break;
@@ -539,7 +520,7 @@ class ChangePacker {
     if (padding > 0) yield Buffer.alloc(padding);
     record.blockSize = SYNC_BLOCK;
     record.blocks = blocks;
-    record.digest = Buffer.from(whole.digest('binary'));
+    record.digest = this.hasher.content(blocks, size);
     this.stats.whole += 1;
     this.stats.dataBytes += dataBytes;
   }
@@ -560,14 +541,11 @@ class ChangePacker {
     const changed: number[] = [];
     const kept = new Map<number, Buffer>();
     let keptBytes = 0;
-    const whole = this.hasher.whole;
-    whole.init();
     for await (const { at, data, short } of fileChunks(fd, size, absolute, { fresh: false })) {
       this.checkAbort();
       if (short) record.dirty = true;
       const firstBlock = at / SYNC_BLOCK;
       this.hasher.blocks(data, SYNC_BLOCK, blocks, firstBlock);
-      whole.update(data);
       for (let offset = 0, index = firstBlock; offset < data.length; offset += SYNC_BLOCK, index += 1) {
         const from = index * BLOCK_DIGEST;
         const to = from + BLOCK_DIGEST;
@@ -582,7 +560,7 @@ class ChangePacker {
     }
     record.blockSize = SYNC_BLOCK;
     record.blocks = blocks;
-    record.digest = Buffer.from(whole.digest('binary'));
+    record.digest = this.hasher.content(blocks, size);
     return { changed, kept };
   }
 

@@ -434,6 +434,41 @@ describe('volume sync edge cases', () => {
     expect(entry?.xattrDigest.equals(described.get('data.bin')?.xattrDigest ?? Buffer.alloc(1))).toBe(true);
   });
 
+  it("checks a patch against the target's description by reading only the blocks it wrote, while its stat matches", async () => {
+    const source = tempDir();
+    fs.writeFileSync(join(source, 'big.bin'), randomBytes(2 * MiB));
+    fs.writeFileSync(join(source, 'other.bin'), randomBytes(MiB));
+    const old = new Date('2020-01-01T00:00:00Z');
+    for (const name of ['big.bin', 'other.bin']) fs.utimesSync(join(source, name), old, old);
+    const target = tempDir();
+    await syncRound(source, target);
+    for (const name of ['big.bin', 'other.bin']) {
+      const fd = fs.openSync(join(source, name), 'r+');
+      fs.writeSync(fd, randomBytes(8192), 0, 8192, 8192 * 10);
+      fs.closeSync(fd);
+    }
+    const described = await manifestOf(target);
+    const base = mergeBase(described, undefined).base;
+    // A description that lies about a block the patch does not write: trusted as the stat says, the check then
+    // fails — so it was not read again — and the file is reported for a whole resend, never taken as verified.
+    const lying = described.get('big.bin')!;
+    lying.blocks = Buffer.from(lying.blocks!);
+    lying.blocks.fill(0, 0, 8);
+    // other.bin changed on the target after it was described, in a block the patch does not write: its stat moved,
+    // so it is read whole, and the change is caught (trusting the description would have let it through).
+    const touched = fs.openSync(join(target, 'other.bin'), 'r+');
+    fs.writeSync(touched, Buffer.from('x'), 0, 1, 8192 * 20);
+    fs.closeSync(touched);
+    const packed = packChanges(source, { base });
+    const received = await unpackToDirectory(target, packed.stream, { update: true, described });
+    await packed.done;
+    expect(received.sync.mismatched.sort()).toEqual(['big.bin', 'other.bin']);
+    expect(received.sync.patched).toBe(0);
+    const fixed = await syncRound(source, target, { resend: new Set(received.sync.mismatched), base });
+    expect(fixed.mismatched).toEqual([]);
+    await sameTree(source, target);
+  });
+
   it('stops a round when its signal aborts', async () => {
     const source = tempDir();
     fs.writeFileSync(join(source, 'big'), randomBytes(8 * MiB));

@@ -390,6 +390,7 @@ export class CommandExecutor {
       const { applied, verified } = await this.options.volumes.update(resource.name, incoming.data, {
         fsync: update.fsync,
         describe: update.describe !== undefined,
+        ...(previous ? { described: previous } : {}),
         signal,
       });
       const finished = await incoming.finish();

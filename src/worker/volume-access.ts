@@ -11,7 +11,7 @@ import type { DockerEngine } from '../core/ports.js';
 import type { VolumeSyncApplied } from '../core/worker-commands.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
 import { knownFileEntry, packChanges } from '../transfer/volume-sync-pack.js';
-import type { ManifestEntry } from '../transfer/volume-manifest.js';
+import type { Manifest, ManifestEntry } from '../transfer/volume-manifest.js';
 import type { SyncPackOptions, SyncPackResult } from '../transfer/volume-sync-pack.js';
 import { TarReader } from '../transfer/volume-archive-reader.js';
 import type { ArchiveEntry } from '../transfer/volume-archive-reader.js';
@@ -262,13 +262,14 @@ export class VolumeAccess {
   async update(
     volume: string,
     stream: AsyncIterable<Uint8Array>,
-    options: { fsync: boolean; describe?: boolean; signal?: AbortSignal },
+    options: { fsync: boolean; describe?: boolean; described?: Manifest; signal?: AbortSignal },
   ): Promise<{ applied: VolumeSyncApplied; verified?: Map<string, KnownContent> }> {
     const folder = await this.syncFolder(volume, 'written');
     const { sync } = await unpackToDirectory(folder, stream, {
       update: true,
       fsync: options.fsync,
       ...(options.describe === true ? { describe: true } : {}),
+      ...(options.described ? { described: options.described } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const { verified, ...applied } = sync;

@@ -20,6 +20,15 @@ function sentKey(sourceVolume: string, targetWorkerId: string, targetVolume: str
   return `${sourceVolume} to ${targetWorkerId}/${targetVolume}`;
 }
 
+/** A kept manifest, or none when it cannot be read (damaged, or from another version): as if nothing was kept. */
+async function parseKept(data: Buffer): Promise<Manifest | undefined> {
+  try {
+    return await parseManifest(data);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Entries added, changed or removed between two descriptions of the same copy. */
 function differences(before: Manifest, now: Manifest): number {
   let count = 0;
@@ -74,17 +83,28 @@ export class VolumeCopies {
         { details: { containers: users.map((c) => c.name) } },
       );
     const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
-    const before = kept ? await parseManifest(kept.manifest) : undefined;
+    const before = kept ? await parseKept(kept.manifest) : undefined;
     const packed = await this.volumes.readChanges(volume, { ...(before ? { base: before } : {}), signal });
     packed.stream.resume();
     const { manifest, stats } = await packed.done;
+    const changedSinceCopy = before ? differences(before, manifest) : null;
+    const serialized = await serializeManifest(manifest);
+    // Kept as the copy's description from now on: the files re-read are then known by their stat again, and a
+    // patch of a file unchanged since is checked by reading only what it writes. A changed copy keeps the old one,
+    // so that it is refused again until someone decides.
+    if (kept && changedSinceCopy === 0)
+      await this.received.write(
+        { name: volume, identity: await this.identity(volume) },
+        kept.origin,
+        serialized,
+      );
     return {
-      manifest: await serializeManifest(manifest),
+      manifest: serialized,
       described: {
         entries: manifest.size,
         filesRead: stats.reread,
         bytesRead: stats.bytesRead,
-        changedSinceCopy: before ? differences(before, manifest) : null,
+        changedSinceCopy,
         ...(kept ? { madeBy: kept.origin.migrationId } : {}),
       },
     };
@@ -117,7 +137,7 @@ export class VolumeCopies {
     });
     const { base, trusted, compared } = mergeBase(
       described,
-      kept ? await parseManifest(kept.manifest) : undefined,
+      kept ? await parseKept(kept.manifest) : undefined,
     );
     await this.sessions.seed(into.session, into.volume, base);
     return { trusted, compared };
@@ -144,7 +164,7 @@ export class VolumeCopies {
   async beforeUpdate(volume: string): Promise<Manifest | undefined> {
     const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
     await this.received.withdraw(volume);
-    return kept ? parseManifest(kept.manifest) : undefined;
+    return kept ? parseKept(kept.manifest) : undefined;
   }
 
   /**
