@@ -381,6 +381,21 @@ describe('preflight: the incremental strategy', () => {
     }
   });
 
+  it('leaves a copy brought up to date out of the disk-space check', () => {
+    const report = preflight(
+      volumePlan(),
+      volumeOnly,
+      input({ target: { inventory: inventory({ volumes: [ours] }), freeBytes: 1000 } }),
+    );
+    expect(codes(report.findings)).toEqual(['info:incremental_update']);
+    const full = preflight(
+      volumePlan(),
+      { ...volumeOnly, strategy: 'full', conflictPolicy: 'overwrite' },
+      input({ target: { inventory: inventory({ volumes: [ours] }), freeBytes: 1000 } }),
+    );
+    expect(codes(full.findings)).toContain('error:disk_space');
+  });
+
   it('keeps a volume no migration made a conflict, and says why', () => {
     const report = preflight(
       volumePlan(),

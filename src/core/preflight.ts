@@ -91,7 +91,12 @@ export function preflight(
   const moving = resources.filter((r) => moves(r) && r.copyContent !== false);
   const totalBytes = moving.reduce((sum, r) => sum + r.estimatedBytes, 0);
   checkVolumeSizes(moving, findings);
-  checkDiskSpace(moving, input, findings);
+  // A copy brought up to date in place needs room only for what it grows by, which preflight cannot know.
+  checkDiskSpace(
+    moving.filter((r) => r.action !== 'update'),
+    input,
+    findings,
+  );
   checkPlatform(resources, input, findings);
   checkBindMounts(resources, request, input, findings);
   checkVolumeDrivers(resources, input, findings);
@@ -228,7 +233,7 @@ function settleConflicts(
           findings.push({
             severity: 'info',
             code: 'incremental_update',
-            message: `volume ${r.name} on "${input.target.name}" is a copy migration ${copy.ours} made: it is brought up to date in place, and only what differs travels`,
+            message: `volume ${r.name} on "${input.target.name}" is a copy migration ${copy.ours} made: it is brought up to date in place, and only what differs travels (what it grows by is not in the disk-space check)`,
             resource: about(r),
           });
           continue;
