@@ -35,6 +35,12 @@ export type ResourceType = 'container' | 'image' | 'volume' | 'network';
 export const VOLUME_COPY_LABEL = 'io.dockation.migration';
 
 /**
+ * The label that names what a migration copied a volume from: `<source worker id>/<source volume name>`. A later
+ * incremental migration updates the copy in place only from that very volume.
+ */
+export const VOLUME_SOURCE_LABEL = 'io.dockation.source';
+
+/**
  * Where a bind-mounted host path goes on the target: another host path (the same path to keep it), or `skip`
  * to leave the mount out. A bind mount without a rule is an error finding: its data does not move.
  */

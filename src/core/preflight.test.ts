@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerDetails, ContainerSummary, ImageDetails } from './docker-resources.js';
 import {
   VOLUME_COPY_LABEL,
+  VOLUME_SOURCE_LABEL,
   type Finding,
   type MigrationPlan,
   type MigrationRequest,
@@ -361,7 +362,10 @@ describe('preflight: the incremental strategy', () => {
     findings: [],
     totalBytes: 500_000,
   });
-  const ours = sampleVolume({ name: 'web-data', labels: { [VOLUME_COPY_LABEL]: 'm-earlier' } });
+  const ours = sampleVolume({
+    name: 'web-data',
+    labels: { [VOLUME_COPY_LABEL]: 'm-earlier', [VOLUME_SOURCE_LABEL]: 'w-000000000001/web-data' },
+  });
   const volumeOnly = request({ containers: [], volumes: ['web-data'], strategy: 'incremental' });
 
   it("brings the target's copy an earlier migration made up to date, whatever the conflict policy", () => {
@@ -405,6 +409,22 @@ describe('preflight: the incremental strategy', () => {
     expect(codes(report.findings)).toEqual(['error:name_conflict']);
     expect(report.findings[0]?.message).toContain('not a copy a migration made');
     expect(report.blocked).toBe(true);
+  });
+
+  it("keeps a copy of another volume, or of another worker's, a conflict", () => {
+    for (const source of ['w-000000000009/web-data', 'w-000000000001/other-data']) {
+      const copy = sampleVolume({
+        name: 'web-data',
+        labels: { [VOLUME_COPY_LABEL]: 'm-earlier', [VOLUME_SOURCE_LABEL]: source },
+      });
+      const report = preflight(
+        volumePlan(),
+        volumeOnly,
+        input({ target: { inventory: inventory({ volumes: [copy] }) } }),
+      );
+      expect(codes(report.findings)).toEqual(['error:name_conflict']);
+      expect(report.findings[0]?.message).toContain(`made of another volume, ${source}`);
+    }
   });
 
   it('keeps our copy a conflict while a container on the target uses it', () => {

@@ -9,7 +9,7 @@ import type {
   PlannedResource,
   ResourceType,
 } from './migration.js';
-import { DEFAULT_DOWNTIME_BUDGET_MS, VOLUME_COPY_LABEL } from './migration.js';
+import { DEFAULT_DOWNTIME_BUDGET_MS, VOLUME_COPY_LABEL, VOLUME_SOURCE_LABEL } from './migration.js';
 import { asRecord, normaliseImageRef } from './migration-plan.js';
 import { volumeContentOf } from './volume-options.js';
 import type { Inventory } from './workers.js';
@@ -228,7 +228,8 @@ function settleConflicts(
       conflict = `a ${r.type} named "${r.name}" already exists on "${input.target.name}"`;
       if (r.type === 'volume' && request.strategy === 'incremental') {
         const copy = ownCopy(r.name, input);
-        if (copy.ours && copy.users.length === 0) {
+        const from = `${request.sourceWorkerId}/${r.sourceId}`;
+        if (copy.ours && copy.source === from && copy.users.length === 0) {
           r.action = 'update';
           findings.push({
             severity: 'info',
@@ -238,9 +239,12 @@ function settleConflicts(
           });
           continue;
         }
-        conflict += copy.ours
-          ? ` (a copy migration ${copy.ours} made, but used by container ${copy.users.join(', ')} there: an incremental sync does not change a volume under a container)`
-          : ' (not a copy a migration made: an incremental sync updates only those)';
+        conflict +=
+          copy.ours === undefined
+            ? ' (not a copy a migration made: an incremental sync updates only those)'
+            : copy.source !== from
+              ? ` (a copy migration ${copy.ours} made of another volume, ${copy.source ?? 'unknown'}: an incremental sync updates only a copy of this one)`
+              : ` (a copy migration ${copy.ours} made, but used by container ${copy.users.join(', ')} there: an incremental sync does not change a volume under a container)`;
       }
     }
     if (conflict === undefined) continue;
@@ -301,14 +305,18 @@ function settleConflicts(
 }
 
 /**
- * Whether the target's volume of that name is a copy a migration made (its label names that migration), and the
- * target's containers that use it.
+ * Whether the target's volume of that name is a copy a migration made (its label names that migration), of which
+ * worker's volume (`<worker id>/<volume>`), and the target's containers that use it.
  */
-function ownCopy(name: string, input: PreflightInput): { ours: string | undefined; users: string[] } {
+function ownCopy(
+  name: string,
+  input: PreflightInput,
+): { ours: string | undefined; source: string | undefined; users: string[] } {
   const { inventory } = input.target;
   const volume = inventory.volumes.find((v) => v.name === name);
   return {
     ours: volume?.labels[VOLUME_COPY_LABEL],
+    source: volume?.labels[VOLUME_SOURCE_LABEL],
     users: inventory.containers.filter((c) => c.volumeNames.includes(name)).map((c) => c.name),
   };
 }

@@ -102,6 +102,8 @@ export interface VolumeBaseDescribed {
   changedSinceCopy: number | null;
   /** The migration that made the copy, when its description was kept. */
   madeBy?: string;
+  /** The volume folder's identity (device, inode, birth time): the sync refuses to write into another one. */
+  identity: string;
 }
 
 /**
@@ -225,7 +227,12 @@ export interface WorkerCommands {
        * `fsync`: flush every file and folder it touched before answering (the final round); `describe`: then keep a
        * description of the copy outside it (a sidecar manifest, for a later incremental sync), naming its origin.
        */
-      update?: { fsync: boolean; describe?: { migrationId: string; sourceVolume: string } };
+      update?: {
+        fsync: boolean;
+        describe?: { migrationId: string; sourceVolume: string };
+        /** The copy's identity as described at the start (incremental): another volume there is refused. */
+        identity?: string;
+      };
       /**
        * Manifests: the sync session and source volume the target's description is the base for (the session's
        * round 1 then sends only what differs from it).

@@ -100,6 +100,7 @@ export class MigrationRunner {
       marks: { startingMs: 0 },
       rounds: [],
       resend: new Map(),
+      copyIdentities: new Map(),
     };
     try {
       const resources = migration.plan.resources.filter((r) => r.action !== 'skip');

@@ -1088,7 +1088,10 @@ describe('MigrationService', () => {
       expect(volume.args.spec).toEqual({
         name: 'web-data',
         driver: 'local',
-        labels: { 'io.dockation.migration': id },
+        labels: {
+          'io.dockation.migration': id,
+          'io.dockation.source': `${request().sourceWorkerId}/web-data`,
+        },
         options: {},
       });
       const create = gateway.calls.find((c) => c.kind === 'container.create' && c.args.name === 'web')!;

@@ -8,6 +8,7 @@ import { portableContainerConfig } from '../core/container-config.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
 import {
   VOLUME_COPY_LABEL,
+  VOLUME_SOURCE_LABEL,
   type DowntimeBreakdown,
   type MigrationPhase,
   type MigrationRecord,
@@ -71,6 +72,8 @@ export interface MigrationRun {
   rounds: SyncRound[];
   /** Warm: paths of each volume (by source name) the receiver could not verify, to send whole next round. */
   resend: Map<string, string[]>;
+  /** Incremental: the identity of each target copy (by source volume name) as it was described. */
+  copyIdentities: Map<string, string>;
   /** Bytes the steps moved so far (images sent, volumes copied), for the rate. */
   movedBytes: number;
   /** The source's networks and volumes as the inventory showed them at the first step that needed them. */
@@ -143,7 +146,7 @@ export class MigrationStepHandlers {
         await this.createVolume(migration, resourceOf(run, step.resource), run.sourceVolumes, signal);
         return none;
       case 'volume.base':
-        await this.describeTargetCopy(migration, resourceOf(run, step.resource), signal);
+        await this.describeTargetCopy(run, resourceOf(run, step.resource));
         return none;
       case 'volume.copy': {
         const resource = resourceOf(run, step.resource);
@@ -525,7 +528,14 @@ export class MigrationStepHandlers {
     await this.record.setResource(migration, resource, { status: 'running' });
     const volume = sourceVolumes.find((v) => v.name === resource.sourceId);
     const exists = await this.volumeOnTarget(target, resource.targetName, signal);
-    if (resource.action === 'update' && exists) {
+    if (resource.action === 'update') {
+      // The copy described before anything changed must still be there: made anew, it holds nothing the source's
+      // session trusts it to hold.
+      if (!exists)
+        throw new AppError(
+          'conflict',
+          `volume ${resource.targetName} is gone from the target since it was described; nothing was copied into it`,
+        );
       await this.record.event(
         migration,
         'info',
@@ -568,7 +578,11 @@ export class MigrationStepHandlers {
               name: resource.targetName,
               driver: volume?.driver ?? 'local',
               // Named after this migration, so that a later incremental sync knows the copy as ours.
-              labels: { ...(volume?.labels ?? {}), [VOLUME_COPY_LABEL]: migration.id },
+              labels: {
+                ...(volume?.labels ?? {}),
+                [VOLUME_COPY_LABEL]: migration.id,
+                [VOLUME_SOURCE_LABEL]: `${migration.request.sourceWorkerId}/${resource.sourceId}`,
+              },
               options: volume?.options ?? {},
             },
           },
@@ -644,6 +658,7 @@ export class MigrationStepHandlers {
       const resend = run.resend.get(resource.sourceId) ?? [];
       // An incremental sync's final round leaves both ends a record of the copy, for the next one to start from.
       const keep = final && migration.request.strategy === 'incremental';
+      const identity = run.copyIdentities.get(resource.sourceId);
       const answer = await this.transfers.transfer(migration, resource, names, signal, undefined, {
         send: {
           session: migration.id,
@@ -654,6 +669,7 @@ export class MigrationStepHandlers {
         },
         fsync: final,
         ...(keep ? { describe: { migrationId: migration.id, sourceVolume: resource.sourceId } } : {}),
+        ...(identity === undefined ? {} : { identity }),
       });
       bytes += answer.bytes;
       const sent = answer.sync;
@@ -702,11 +718,8 @@ export class MigrationStepHandlers {
    * changed on the target since it was made is refused before anything changes: an incremental sync would undo
    * those changes without keeping them.
    */
-  private async describeTargetCopy(
-    migration: MigrationRecord,
-    resource: PlannedResource,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async describeTargetCopy(run: MigrationRun, resource: PlannedResource): Promise<void> {
+    const { migration, signal } = run;
     await this.record.setResource(migration, resource, { status: 'running' });
     const answer = await this.transfers.transfer(
       migration,
@@ -724,6 +737,15 @@ export class MigrationStepHandlers {
           'it is left as it is, since an incremental sync would undo those changes. To replace it, migrate with the ' +
           '"full" strategy and the "overwrite" conflict policy (its content is kept aside until the migration completes)',
         { details: { volume: resource.targetName, changed } },
+      );
+    if (described) run.copyIdentities.set(resource.sourceId, described.identity);
+    if (changed === null)
+      await this.record.event(
+        migration,
+        'warning',
+        'prepare',
+        `volume ${resource.targetName} on the target: no description of this copy was kept (a full migration made it, or a sync did not finish), so changes made to it there since, if any, cannot be told and are replaced`,
+        resource,
       );
     const merged = answer.merged;
     await this.record.event(

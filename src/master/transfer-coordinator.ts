@@ -59,6 +59,8 @@ export interface SyncRoundArgs {
   send: VolumeSyncSend;
   fsync: boolean;
   describe?: { migrationId: string; sourceVolume: string };
+  /** The target copy's identity as described (incremental): the receiver refuses another volume. */
+  identity?: string;
 }
 
 /**
@@ -204,11 +206,25 @@ export class TransferCoordinator {
           route,
           ...this.relayArgs(route),
           ...(sync
-            ? { update: { fsync: sync.fsync, ...(sync.describe ? { describe: sync.describe } : {}) } }
+            ? {
+                update: {
+                  fsync: sync.fsync,
+                  ...(sync.describe ? { describe: sync.describe } : {}),
+                  ...(sync.identity === undefined ? {} : { identity: sync.identity }),
+                },
+              }
             : {}),
           ...(reverse ? { into: { session: migration.id, volume: names.source } } : {}),
         },
-        { signal: local.signal, timeoutMs: TRANSFER_TIMEOUT_MS },
+        {
+          signal: local.signal,
+          timeoutMs: TRANSFER_TIMEOUT_MS,
+          // The receiver reports only once every byte is in, while it describes its copy: that is no stall.
+          onProgress: () => {
+            clearTimeout(stallTimer);
+            stallTimer = setTimeout(onStall, stallMs);
+          },
+        },
       );
       const sending = gateway.run(
         senderId,

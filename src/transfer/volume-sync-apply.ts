@@ -180,7 +180,9 @@ export async function applyPatch(
   let open = true;
   try {
     const before = fstatSync(fd, { bigint: true });
-    if (!before.isFile()) return { verified: false };
+    // A file hard-linked here is never patched: the write would reach its other names too. Sent whole instead, it
+    // replaces this name only.
+    if (!before.isFile() || before.nlink > 1n) return { verified: false };
     const described = describes(options.described, before) ? options.described : undefined;
     const regions = entry.sparse?.regions ?? [{ offset: 0, length: entry.size }];
     let index = 0;

@@ -37,6 +37,7 @@ export function holdsWhatWasSent(sent: ManifestEntry, target: ManifestEntry): bo
     case 'file':
       return (
         !sent.dirty &&
+        !target.dirty &&
         sent.size === target.size &&
         sent.mtimeNs === target.mtimeNs &&
         sent.digest !== undefined &&

@@ -52,6 +52,11 @@ export interface SyncPackOptions {
   hot?: ReadonlySet<string>;
   /** Paths to send whole (a patch the receiver could not verify). */
   resend?: ReadonlySet<string>;
+  /**
+   * When this round started (ns since the epoch), recorded as each entry's readStartNs: the caller's own mark, so
+   * that what it later compares with (the first round's start, for the hot rule) is the very same time.
+   */
+  roundStartNs?: bigint;
   signal?: AbortSignal;
 }
 
@@ -238,7 +243,7 @@ class ChangePacker {
   readonly manifest: Manifest = new Map();
   readonly stats = emptySyncStats();
   coveredBytes = 0;
-  private readonly roundStartNs = BigInt(Date.now()) * 1_000_000n;
+  private readonly roundStartNs: bigint;
   private readonly xattrReader = new XattrReader();
   /** Hard-link groups met this round, by "dev:ino": the path their data went out with, if it did. */
   private readonly inodes = new Map<string, { record: ManifestEntry; sentAs?: string }>();
@@ -248,7 +253,9 @@ class ChangePacker {
     private readonly root: string,
     private readonly options: SyncPackOptions,
     private readonly hasher: SyncHasher,
-  ) {}
+  ) {
+    this.roundStartNs = options.roundStartNs ?? BigInt(Date.now()) * 1_000_000n;
+  }
 
   async *run(): AsyncGenerator<Buffer> {
     let fd: number;

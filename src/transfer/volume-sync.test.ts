@@ -469,6 +469,35 @@ describe('volume sync edge cases', () => {
     await sameTree(source, target);
   });
 
+  it('never patches a file hard-linked on the target: the write would reach its other names', async () => {
+    const source = tempDir();
+    fs.writeFileSync(join(source, 'a'), randomBytes(64 * 1024));
+    fs.linkSync(join(source, 'a'), join(source, 'b'));
+    const old = new Date('2020-01-01T00:00:00Z');
+    fs.utimesSync(join(source, 'a'), old, old);
+    const target = tempDir();
+    const sent = (await syncRound(source, target)).manifest;
+    expect(fs.statSync(join(target, 'b')).nlink).toBe(2);
+    // On the source, b is replaced by a rename (a new file, no longer linked) and a gets a chmod.
+    const original = fs.readFileSync(join(source, 'a'));
+    const changed = Buffer.from(original);
+    changed.fill(7, 0, 100);
+    fs.writeFileSync(join(source, 'b.new'), changed);
+    fs.utimesSync(join(source, 'b.new'), old, old);
+    fs.renameSync(join(source, 'b.new'), join(source, 'b'));
+    fs.chmodSync(join(source, 'a'), 0o600);
+    const base = mergeBase(await manifestOf(target), sent).base;
+    const first = await syncRound(source, target, { base });
+    // Both names are refused as patches on the target (their inode is shared there) and sent whole next.
+    expect(first.mismatched.sort()).toEqual(['a', 'b']);
+    expect(fs.readFileSync(join(target, 'a')).equals(original)).toBe(true);
+    const fixed = await syncRound(source, target, { base, resend: new Set(first.mismatched) });
+    expect(fixed.mismatched).toEqual([]);
+    await sameTree(source, target);
+    expect(fs.readFileSync(join(target, 'a')).equals(original)).toBe(true);
+    expect(fs.readFileSync(join(target, 'b')).equals(changed)).toBe(true);
+  });
+
   it('stops a round when its signal aborts', async () => {
     const source = tempDir();
     fs.writeFileSync(join(source, 'big'), randomBytes(8 * MiB));

@@ -112,6 +112,42 @@ function repositoryOf(ref: string): string {
   return colon > name.lastIndexOf('/') ? name.slice(0, colon) : name;
 }
 
+/** A received description of a volume copy larger than this is refused (millions of files, terabytes of blocks). */
+const MAX_DESCRIPTION_BYTES = 512 * 1024 * 1024;
+
+/** All of a stream, up to `max` bytes. */
+async function readAll(data: AsyncIterable<Uint8Array>, max: number, volume: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of data) {
+    size += chunk.length;
+    if (size > max)
+      throw new AppError(
+        'failed_precondition',
+        `the description of volume "${volume}" is larger than ${String(max / 1024 / 1024)} MiB`,
+      );
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * What a source keeps of a final round as sent: files modified within HOT_WINDOW_NS of the round's start are marked
+ * dirty, so that a later incremental sync reads them again whatever their stat says (a process writing through a
+ * memory map — the source may keep running — can change a file before its mtime moves).
+ */
+function keptAsSent(manifest: Manifest, roundStartNs: bigint): Manifest {
+  const kept: Manifest = new Map();
+  for (const [path, entry] of manifest)
+    kept.set(
+      path,
+      entry.type === 'file' && entry.mtimeNs >= roundStartNs - HOT_WINDOW_NS
+        ? { ...entry, dirty: true }
+        : entry,
+    );
+  return kept;
+}
+
 /** How long before the source stops a file must not have been modified for the final round to trust its stat. */
 const HOT_WINDOW_NS = 35_000_000_000n;
 
@@ -299,8 +335,15 @@ export class CommandExecutor {
       'volume.sync_forget': async ({ session }) => ({
         forgotten: await options.syncSessions.forget(session),
       }),
-      'volume.set_aside': ({ name, asideName }) => this.aside.setAside(name, asideName),
-      'volume.restore_aside': ({ name, asideName }) => this.aside.restore(name, asideName),
+      // What a description of the volume says is no longer so once its content moves.
+      'volume.set_aside': async ({ name, asideName }) => {
+        await options.copies.withdraw(name);
+        return this.aside.setAside(name, asideName);
+      },
+      'volume.restore_aside': async ({ name, asideName }) => {
+        await options.copies.withdraw(name);
+        return this.aside.restore(name, asideName);
+      },
       'volume.create': async ({ spec }) => {
         try {
           await engine.inspectVolume(spec.name);
@@ -371,22 +414,26 @@ export class CommandExecutor {
     args: CommandArgs<'transfer.receive'>,
     grant: TransferGrant,
     incoming: IncomingTransfer,
-    signal: AbortSignal,
+    context: CommandContext,
   ): Promise<CommandResultOf<'transfer.receive'>> {
+    const { signal } = context;
     const { resource, update } = args;
     const { copies } = this.options;
     if (resource.type === 'manifest') {
       if (args.into === undefined)
         throw new AppError('invalid_argument', 'a volume description must name the sync session it is for');
-      const merged = await copies.adoptBase(incoming.data, args.into, {
+      const description = await readAll(incoming.data, MAX_DESCRIPTION_BYTES, resource.name);
+      // Checked against the sender's digest before it is used.
+      const finished = await incoming.finish();
+      const merged = await copies.adoptBase(description, args.into, {
         workerId: grant.sourceWorkerId,
         volume: resource.name,
       });
-      return { ...(await incoming.finish()), merged };
+      return { ...finished, merged };
     }
     if (resource.type === 'volume' && update) {
       // Withdrawn before the first change; described again (and kept) once the final round is on disk.
-      const previous = await copies.beforeUpdate(resource.name);
+      const previous = await copies.beforeUpdate(resource.name, update.identity);
       const { applied, verified } = await this.options.volumes.update(resource.name, incoming.data, {
         fsync: update.fsync,
         describe: update.describe !== undefined,
@@ -394,7 +441,9 @@ export class CommandExecutor {
         signal,
       });
       const finished = await incoming.finish();
-      if (update.describe)
+      // Described again only from an earlier description (stat-guarded reuse, patched files as verified): reading a
+      // whole volume here would lengthen the downtime; without one, the next incremental sync describes it first.
+      if (update.describe && previous)
         await copies.afterUpdate(
           resource.name,
           {
@@ -404,11 +453,16 @@ export class CommandExecutor {
           },
           { previous, verified },
           signal,
+          (bytes) => {
+            context.progress({ bytes, totalBytes: 0 });
+          },
         );
       return { ...finished, applied };
     }
-    if (resource.type === 'volume') await this.options.volumes.write(resource.name, incoming.data, signal);
-    else
+    if (resource.type === 'volume') {
+      await copies.withdraw(resource.name);
+      await this.options.volumes.write(resource.name, incoming.data, signal);
+    } else
       await loadGrantedImage(this.options.engine, incoming.data, {
         imageId: resource.name,
         tags: resource.tags ?? [],
@@ -445,7 +499,7 @@ export class CommandExecutor {
     if (args.update && args.resource.type !== 'volume')
       throw new AppError('invalid_argument', 'only a volume can be updated by a sync round');
     const consume = (incoming: IncomingTransfer): Promise<CommandResultOf<'transfer.receive'>> =>
-      this.consume(args, grant, incoming, context.signal);
+      this.consume(args, grant, incoming, context);
     if (args.route === 'direct') {
       return this.options.inbox.expect(args.transferId, consume, {
         timeoutMs: SENDER_WAIT_MS,
@@ -500,17 +554,30 @@ export class CommandExecutor {
     let round: { confirm: () => Promise<VolumeSyncSent> } | undefined;
     let described: VolumeBaseDescribed | undefined;
     if (args.resource.type === 'manifest') {
-      const description = await this.options.copies.describe(args.resource.name, context.signal);
-      data = Readable.from([description.manifest]);
-      described = description.described;
+      // Described once the receiver is connected: a volume with no kept description is read whole first, which may
+      // take longer than a receiver waits for its sender; the bytes described so far are the progress meanwhile.
+      const { copies } = this.options;
+      const volume = args.resource.name;
+      let describing = 0;
+      covered = () => describing;
+      data = (async function* describeCopy() {
+        const description = await copies.describe(volume, context.signal, (bytes) => {
+          describing = bytes;
+          context.progress({ bytes, totalBytes: 0 });
+        });
+        described = description.described;
+        yield description.manifest;
+      })();
     } else if (args.resource.type === 'volume' && args.sync) {
       const sync = args.sync;
       const volume = args.resource.name;
       const sessions = this.options.syncSessions;
       const base = await sessions.base(sync.session, volume);
       const roundStartNs = BigInt(Date.now()) * 1_000_000n;
-      const firstRoundStartNs = base?.firstRoundStartNs ?? roundStartNs;
+      // A session seeded with the target's description (incremental) has had no round yet: this is its first.
+      const firstRoundStartNs = base !== undefined && base.rounds > 0 ? base.firstRoundStartNs : roundStartNs;
       const packed = await this.options.volumes.readChanges(volume, {
+        roundStartNs,
         ...(base ? { base: base.manifest } : {}),
         ...(sync.final && base ? { hot: hotPaths(base.manifest, firstRoundStartNs, roundStartNs) } : {}),
         ...(sync.resend?.length ? { resend: new Set(sync.resend) } : {}),
@@ -527,7 +594,7 @@ export class CommandExecutor {
               volume,
               { workerId: args.targetWorkerId, volume: sync.keep.targetVolume },
               { migrationId: sync.session, sourceWorkerId: identity.workerId, sourceVolume: volume },
-              manifest,
+              keptAsSent(manifest, roundStartNs),
             );
           const nowNs = BigInt(Date.now()) * 1_000_000n;
           let hotBytes = 0;

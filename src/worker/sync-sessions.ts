@@ -69,7 +69,9 @@ export class SyncSessions {
     const previous = await this.state(prefix, volume);
     await saveManifest(`${prefix}.manifest`, manifest);
     const state: VolumeState = {
-      firstRoundStartNs: previous?.firstRoundStartNs ?? String(roundStartNs),
+      // A seeded session (rounds 0) starts its first round now.
+      firstRoundStartNs:
+        previous !== undefined && previous.rounds > 0 ? previous.firstRoundStartNs : String(roundStartNs),
       rounds: (previous?.rounds ?? 0) + 1,
     };
     await writeFile(`${prefix}.json.tmp`, JSON.stringify(state), { mode: 0o600 });

@@ -2,6 +2,7 @@
 // description of each copy it holds (a sidecar manifest, outside the volume); as a source, what it last sent to each
 // target's copy. A later migration of the same volume then moves only what differs (see volume-sync-base.ts).
 import { AppError } from '../core/errors.js';
+import { VOLUME_COPY_LABEL, VOLUME_SOURCE_LABEL } from '../core/migration.js';
 import type { DockerEngine } from '../core/ports.js';
 import type { VolumeBaseDescribed, VolumeBaseMerged } from '../core/worker-commands.js';
 import { parseManifest, serializeManifest } from '../transfer/volume-manifest.js';
@@ -11,9 +12,6 @@ import { holdsWhatWasSent, mergeBase } from '../transfer/volume-sync-base.js';
 import type { SyncSessions } from './sync-sessions.js';
 import type { VolumeAccess } from './volume-access.js';
 import { VolumeManifests, type ManifestOrigin } from './volume-manifests.js';
-
-/** A received description larger than this is refused (a million files with 1 GiB of block digests). */
-const MAX_MANIFEST_BYTES = 1024 * 1024 * 1024;
 
 /** The name what was sent is kept under: one per source volume, target worker and target volume. */
 function sentKey(sourceVolume: string, targetWorkerId: string, targetVolume: string): string {
@@ -66,12 +64,14 @@ export class VolumeCopies {
 
   /**
    * The target's side: a description of the copy `volume` holds (its files' stats and digests), reusing the kept
-   * one for files whose stat has not moved since, and how much changed since a migration made or updated it.
-   * Refused while a container uses the volume: its content would change under it.
+   * one for files whose stat has not moved since, and how much changed since a migration made or updated it; its
+   * folder's identity, for the sync to check it still writes into the copy described. Refused while a container
+   * uses the volume: its content would change under it. `report` hears the bytes described so far, every second.
    */
   async describe(
     volume: string,
     signal: AbortSignal,
+    report?: (bytes: number) => void,
   ): Promise<{ manifest: Buffer; described: VolumeBaseDescribed }> {
     const users = (await this.engine.listContainers({ all: true })).filter((c) =>
       c.volumeNames.includes(volume),
@@ -82,20 +82,31 @@ export class VolumeCopies {
         `volume "${volume}" is used by container ${users.map((c) => `"${c.name}"`).join(', ')} here: an incremental sync does not change a volume under a container`,
         { details: { containers: users.map((c) => c.name) } },
       );
-    const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
+    const identity = await this.identity(volume);
+    const kept = await this.received.read({ name: volume, identity });
     const before = kept ? await parseKept(kept.manifest) : undefined;
-    const packed = await this.volumes.readChanges(volume, { ...(before ? { base: before } : {}), signal });
-    packed.stream.resume();
-    const { manifest, stats } = await packed.done;
+    // Without a description to trust, the last one withdrawn still spares reading the files unchanged since.
+    const reuse = before ?? (await this.withdrawnOf(volume, identity));
+    const packed = await this.volumes.readChanges(volume, { ...(reuse ? { base: reuse } : {}), signal });
+    const ticker = report ? setInterval(() => report(packed.covered()), 1000) : undefined;
+    let result: Awaited<typeof packed.done>;
+    try {
+      packed.stream.resume();
+      result = await packed.done;
+    } finally {
+      clearInterval(ticker);
+    }
+    const { manifest, stats } = result;
     const changedSinceCopy = before ? differences(before, manifest) : null;
     const serialized = await serializeManifest(manifest);
-    // Kept as the copy's description from now on: the files re-read are then known by their stat again, and a
-    // patch of a file unchanged since is checked by reading only what it writes. A changed copy keeps the old one,
-    // so that it is refused again until someone decides.
-    if (kept && changedSinceCopy === 0)
+    // Kept as the copy's description from now on: the files re-read are then known by their stat again, a patch of
+    // a file unchanged since is checked by reading only what it writes, and what changes here from now on is seen.
+    // A copy that changed since its description keeps the old one, so that it is refused again until someone
+    // decides.
+    if (changedSinceCopy === null || changedSinceCopy === 0)
       await this.received.write(
-        { name: volume, identity: await this.identity(volume) },
-        kept.origin,
+        { name: volume, identity },
+        kept?.origin ?? (await this.originOf(volume)),
         serialized,
       );
     return {
@@ -105,32 +116,40 @@ export class VolumeCopies {
         filesRead: stats.reread,
         bytesRead: stats.bytesRead,
         changedSinceCopy,
+        identity,
         ...(kept ? { madeBy: kept.origin.migrationId } : {}),
       },
     };
   }
 
+  /** The last withdrawn description of `volume`, when it was for this very volume and can be read. */
+  private async withdrawnOf(volume: string, identity: string): Promise<Manifest | undefined> {
+    const withdrawn = await this.received.readWithdrawn({ name: volume, identity });
+    return withdrawn ? parseKept(withdrawn.manifest) : undefined;
+  }
+
+  /** Where a copy came from, as the labels a migration gave it say (a copy described for the first time). */
+  private async originOf(volume: string): Promise<ManifestOrigin> {
+    const { labels } = await this.engine.inspectVolume(volume);
+    const source = labels[VOLUME_SOURCE_LABEL] ?? '';
+    const slash = source.indexOf('/');
+    return {
+      migrationId: labels[VOLUME_COPY_LABEL] ?? '',
+      sourceWorkerId: slash > 0 ? source.slice(0, slash) : '',
+      sourceVolume: slash > 0 ? source.slice(slash + 1) : '',
+    };
+  }
+
   /**
-   * The source's side: the target's description of its copy, received, merged with what this worker last sent to
-   * that copy, becomes the base of the session's first round for `volume`.
+   * The source's side: the target's description of its copy (received and checked), merged with what this worker
+   * last sent to that copy, becomes the base of the session's first round for `volume`.
    */
   async adoptBase(
-    data: AsyncIterable<Uint8Array>,
+    data: Buffer,
     into: { session: string; volume: string },
     target: { workerId: string; volume: string },
   ): Promise<VolumeBaseMerged> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of data) {
-      size += chunk.length;
-      if (size > MAX_MANIFEST_BYTES)
-        throw new AppError(
-          'failed_precondition',
-          `the description of volume "${target.volume}" is too large`,
-        );
-      chunks.push(Buffer.from(chunk));
-    }
-    const described = await parseManifest(Buffer.concat(chunks));
+    const described = await parseManifest(data);
     const kept = await this.sent.read({
       name: sentKey(into.volume, target.workerId, target.volume),
       identity: await this.identity(into.volume),
@@ -158,13 +177,34 @@ export class VolumeCopies {
   }
 
   /**
-   * The target's side, before a sync round changes `volume`: withdraws its description (a copy stopped half-way is
-   * then described by nothing), and answers it, for the description made after the final round to reuse.
+   * The target's side, before a sync round changes `volume`: checks it is still the copy described at the start
+   * (`identity`) and that no running container uses it; withdraws its description (a copy stopped half-way is then
+   * described by nothing); answers the latest description, withdrawn or not, for the round to check patches by and
+   * for the description made after the final round to reuse — both only where a file's stat has not moved.
    */
-  async beforeUpdate(volume: string): Promise<Manifest | undefined> {
-    const kept = await this.received.read({ name: volume, identity: await this.identity(volume) });
+  async beforeUpdate(volume: string, identity?: string): Promise<Manifest | undefined> {
+    const current = await this.identity(volume);
+    if (identity !== undefined && identity !== current)
+      throw new AppError(
+        'conflict',
+        `volume "${volume}" here is not the copy described at the start of this migration (it was removed and made again since); nothing was changed in it`,
+      );
+    const running = (await this.engine.listContainers({ all: true })).filter(
+      (c) => c.state === 'running' && c.volumeNames.includes(volume),
+    );
+    if (running.length > 0)
+      throw new AppError(
+        'conflict',
+        `volume "${volume}" is used by running container ${running.map((c) => `"${c.name}"`).join(', ')} here: it is not changed under it`,
+      );
+    const kept = await this.received.read({ name: volume, identity: current });
     await this.received.withdraw(volume);
-    return kept ? parseKept(kept.manifest) : undefined;
+    return kept ? parseKept(kept.manifest) : this.withdrawnOf(volume, current);
+  }
+
+  /** Withdraws the description of `volume`: its content is about to be replaced (a full copy, set aside, restored). */
+  async withdraw(volume: string): Promise<void> {
+    await this.received.withdraw(volume);
   }
 
   /**
@@ -177,6 +217,7 @@ export class VolumeCopies {
     origin: ManifestOrigin,
     known: { previous: Manifest | undefined; verified: Map<string, KnownContent> | undefined },
     signal: AbortSignal,
+    report?: (bytes: number) => void,
   ): Promise<void> {
     const base: Manifest = new Map(known.previous ?? []);
     for (const [path, content] of known.verified ?? []) {
@@ -184,8 +225,14 @@ export class VolumeCopies {
       if (entry) base.set(path, entry);
     }
     const packed = await this.volumes.readChanges(volume, { base, signal });
-    packed.stream.resume();
-    const { manifest } = await packed.done;
+    const ticker = report ? setInterval(() => report(packed.covered()), 1000) : undefined;
+    let manifest: Manifest;
+    try {
+      packed.stream.resume();
+      manifest = (await packed.done).manifest;
+    } finally {
+      clearInterval(ticker);
+    }
     await this.received.write(
       { name: volume, identity: await this.identity(volume) },
       origin,

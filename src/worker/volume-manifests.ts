@@ -44,6 +44,8 @@ interface Header extends ManifestOrigin {
 
 const FOLDER = 'volume-manifests';
 const SUFFIX = '.manifest';
+/** A withdrawn manifest's name: the manifest's, with this after it. */
+const WITHDRAWN = '.withdrawn';
 
 /**
  * A file name for a volume name: readable, and unique however the name is spelled (Docker allows [a-zA-Z0-9_.-],
@@ -72,9 +74,21 @@ export class VolumeManifests {
    * written, withdrawn by a copy that did not finish, or written for an earlier volume of the same name.
    */
   async read(volume: ManifestedVolume): Promise<StoredManifest | undefined> {
+    return this.readFrom(this.path(volume.name), volume);
+  }
+
+  /**
+   * The manifest withdrawn last from `volume` (see withdraw): no longer a description of the copy to trust as such,
+   * but still one to reuse per file where the file's stat has not moved since.
+   */
+  async readWithdrawn(volume: ManifestedVolume): Promise<StoredManifest | undefined> {
+    return this.readFrom(`${this.path(volume.name)}${WITHDRAWN}`, volume);
+  }
+
+  private async readFrom(path: string, volume: ManifestedVolume): Promise<StoredManifest | undefined> {
     let content: Buffer;
     try {
-      content = await readFile(this.path(volume.name));
+      content = await readFile(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new AppError('internal', `cannot read the manifest of volume "${volume.name}": ${String(error)}`);
@@ -110,7 +124,13 @@ export class VolumeManifests {
    * claims a state the volume is not in. Durable when it returns.
    */
   async withdraw(volume: string): Promise<void> {
-    await rm(this.path(volume), { force: true });
+    const path = this.path(volume);
+    try {
+      await rename(path, `${path}${WITHDRAWN}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return;
+    }
     await this.syncFolder();
   }
 
@@ -139,6 +159,7 @@ export class VolumeManifests {
       await file.close();
     }
     await rename(temp, path);
+    await rm(`${path}${WITHDRAWN}`, { force: true });
     await this.syncFolder();
   }
 

@@ -218,6 +218,8 @@ describe('the incremental strategy', () => {
     expect(incremental.resources.find((r) => r.type === 'volume')?.action).toBe('update');
     const messages = (incremental.events ?? []).map((e) => e.message);
     expect(messages.some((m) => m.includes('brought up to date in place'))).toBe(true);
+    // The full move kept no description of the copy: said, since changes made there could not be told.
+    expect(messages.some((m) => m.includes('no description of this copy was kept'))).toBe(true);
     // The source compared every file by content (no record of the full move's send), and sent < 5 %.
     expect(sentBytes(incremental)).toBeLessThan(volumeBytes * 0.05);
     expect(sentBytes(incremental)).toBeGreaterThan(480 * 1024);
