@@ -1,7 +1,6 @@
 // Runs the master's commands against this worker's engine: inspect, stop/start, create/remove objects, and the
 // transfers of volumes and images to and from other workers. Each command changing state is safe to repeat.
 import { statfs } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { normaliseImageRef } from '../core/migration-plan.js';

@@ -88,7 +88,7 @@ export class VolumeCopies {
     // Without a description to trust, the last one withdrawn still spares reading the files unchanged since.
     const reuse = before ?? (await this.withdrawnOf(volume, identity));
     const packed = await this.volumes.readChanges(volume, { ...(reuse ? { base: reuse } : {}), signal });
-    const ticker = report ? setInterval(() => report(packed.covered()), 1000) : undefined;
+    const ticker = report ? setInterval(() => { report(packed.covered()); }, 1000) : undefined;
     let result: Awaited<typeof packed.done>;
     try {
       packed.stream.resume();
@@ -225,7 +225,7 @@ export class VolumeCopies {
       if (entry) base.set(path, entry);
     }
     const packed = await this.volumes.readChanges(volume, { base, signal });
-    const ticker = report ? setInterval(() => report(packed.covered()), 1000) : undefined;
+    const ticker = report ? setInterval(() => { report(packed.covered()); }, 1000) : undefined;
     let manifest: Manifest;
     try {
       packed.stream.resume();
