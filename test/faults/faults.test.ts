@@ -35,6 +35,7 @@ import {
   type FaultCase,
   type Mode,
   type Outcome,
+  type WarmColumn,
 } from './matrix.js';
 
 const exec = promisify(execFile);
@@ -65,8 +66,8 @@ const FINISHED = new Set(['completed', 'rolled_back', 'failed', 'cancelled']);
  * what the writer changed meanwhile) and the final round has the writer's last seconds to send.
  */
 const WARM_REQUEST = { mode: 'warm', downtime_budget: '100ms', max_rounds: 2 };
-/** Bytes over the target's link since the source stopped that show the final round's delta moving. */
-const FINAL_ROUND_MOVING_BYTES = 1024 * 1024;
+/** Bytes over the target's link since the previous copy ended that show round 2's or the final round's moving. */
+const COPY_MOVING_BYTES = 1024 * 1024;
 
 const outcomes = new Map<string, Outcome>();
 const baselines = new Map<string, EngineSnapshot>();
@@ -196,13 +197,32 @@ async function startMigration(c: FaultCase): Promise<MigrationJson> {
 }
 
 /** Where a warm migration is, as its events and phase tell. */
-function warmProgress(current: MigrationJson): { round1Done: boolean; sourceStopped: boolean } {
+function warmProgress(current: MigrationJson): {
+  round1Done: boolean;
+  round2Done: boolean;
+  sourceStopped: boolean;
+} {
   const events = current.events ?? [];
   return {
     round1Done: events.some((e) => /, pre-copy round 1:/.test(e.message)),
+    round2Done: events.some((e) => /, pre-copy round 2:/.test(e.message)),
     sourceStopped: events.some((e) => e.phase === 'stop_source' && / stopped on the source$/.test(e.message)),
   };
 }
+
+/**
+ * Where a warm migration stands towards the copy a round-2 or final-round case strikes in: before it, in it (from
+ * the end of the previous copy, bytes or not), or past it. Only the link shows this copy's bytes: the API counts
+ * the bytes of round 1 alone.
+ */
+function copyWindow(trigger: 'mid_round2' | 'mid_final', current: MigrationJson): 'before' | 'in' | 'past' {
+  const { round1Done, round2Done, sourceStopped } = warmProgress(current);
+  if (trigger === 'mid_round2') return !round1Done ? 'before' : round2Done || sourceStopped ? 'past' : 'in';
+  if (!sourceStopped) return 'before';
+  return current.phase === 'stop_source' || current.phase === 'transfer' ? 'in' : 'past';
+}
+
+const COPY_NAMES = { mid_round2: 'pre-copy round 2', mid_final: 'the final round' } as const;
 
 function awaitedMoment(c: FaultCase): string {
   switch (c.trigger) {
@@ -210,8 +230,10 @@ function awaitedMoment(c: FaultCase): string {
       return 'volume bytes moving in phase transfer';
     case 'mid_precopy':
       return 'volume bytes moving in pre-copy round 1 (the source running)';
+    case 'mid_round2':
+      return `pre-copy round 2 moving ${COPY_MOVING_BYTES} bytes over the target's link (the source running)`;
     case 'mid_final':
-      return `the final round moving ${FINAL_ROUND_MOVING_BYTES} bytes over the target's link (the source stopped)`;
+      return `the final round moving ${COPY_MOVING_BYTES} bytes over the target's link (the source stopped)`;
     case 'failpoint':
       return `the event "failpoint: paused" in phase ${c.phase}`;
   }
@@ -224,9 +246,8 @@ function awaitedMoment(c: FaultCase): string {
 async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string | undefined> {
   if (c.fault === 'disk_full') return undefined; // the fault is the filesystem itself
   const until = Date.now() + 45_000;
-  /** mid_final: the target link's counter once the source was seen stopped (the last pre-copy round over). */
+  /** mid_round2, mid_final: the target link's counter once the previous copy was seen over. */
   let linkBase: number | undefined;
-  let finalRoundSeen = false;
   for (;;) {
     const current = await cluster.migration(migrationId);
     // The volume's own bytes: the image goes over in an earlier phase (warm) or the same one, before it (cold).
@@ -238,21 +259,20 @@ async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string |
       const { round1Done, sourceStopped } = warmProgress(current);
       if (moving && !round1Done && !sourceStopped) return undefined;
       if (round1Done) return 'pre-copy round 1 ended before its bytes were seen moving';
-    } else if (c.trigger === 'mid_final') {
-      if (warmProgress(current).sourceStopped) {
+    } else if (c.trigger === 'mid_round2' || c.trigger === 'mid_final') {
+      const window = copyWindow(c.trigger, current);
+      if (window === 'past')
+        return `${COPY_NAMES[c.trigger]} ended before ${COPY_MOVING_BYTES} bytes of it were seen moving (phase ${current.phase})`;
+      if (window === 'in') {
         linkBase ??= linkBytesInto(target);
-        if (current.phase === 'transfer') {
-          finalRoundSeen = true;
-          const moved = linkBytesInto(target) - linkBase;
-          if (moved >= FINAL_ROUND_MOVING_BYTES) {
-            // Rounds 1 and 2 are confirmed by now: without their session here, "gone after" would prove nothing.
-            if (!existsSync(syncSessionFolder(migrationId)))
-              return `the source worker's sync session is not at ${syncSessionFolder(migrationId)} after two rounds`;
-            strikes.set(migrationId, `at ${(moved / 2 ** 20).toFixed(1)} MiB of the final round`);
-            return undefined;
-          }
-        } else if (finalRoundSeen || !['stop_source', 'transfer'].includes(current.phase))
-          return `the final round ended before ${FINAL_ROUND_MOVING_BYTES} bytes of it were seen moving (phase ${current.phase})`;
+        const moved = linkBytesInto(target) - linkBase;
+        if (moved >= COPY_MOVING_BYTES) {
+          // Round 1 is confirmed by now: without its session here, "gone after" would prove nothing.
+          if (!existsSync(syncSessionFolder(migrationId)))
+            return `the source worker's sync session is not at ${syncSessionFolder(migrationId)} after round 1`;
+          strikes.set(migrationId, `at ${(moved / 2 ** 20).toFixed(1)} MiB of ${COPY_NAMES[c.trigger]}`);
+          return undefined;
+        }
       }
     } else if (
       current.events?.some(
@@ -269,7 +289,7 @@ async function awaitTrigger(c: FaultCase, migrationId: string): Promise<string |
     if (FINISHED.has(current.status))
       return `${awaited} never appeared: the migration ended ${current.status} first${c.trigger === 'failpoint' ? refused : ''}`;
     if (Date.now() > until) return `${awaited} never appeared within 45 s (phase ${current.phase})`;
-    await sleep(c.trigger === 'mid_final' ? 50 : 100);
+    await sleep(c.trigger === 'mid_final' || c.trigger === 'mid_round2' ? 50 : 100);
   }
 }
 
@@ -555,6 +575,11 @@ async function caseTest(c: FaultCase): Promise<void> {
 }
 
 const coldCases = faultCases().filter(selected);
+const WARM_CASE_NAMES: Record<WarmColumn, string> = {
+  precopy: 'during pre-copy round 1',
+  precopy_round2: 'during pre-copy round 2',
+  final_round: 'during the final round',
+};
 const warmCases = warmFaultCases().filter(selected);
 
 // A describe without tests fails the file: one is left out when DM_FAULTS_ONLY names no case of its mode.
@@ -573,7 +598,7 @@ describe.skipIf(warmCases.length === 0)(
   'fault injection, warm mode: a writing container completes or rolls back with nothing lost',
   () => {
     for (const c of warmCases) {
-      it(`warm: ${FAULT_TITLES[c.fault]} ${c.column === 'precopy' ? 'during pre-copy round 1' : 'during the final round'}`, async () => {
+      it(`warm: ${FAULT_TITLES[c.fault]} ${c.mode === 'warm' ? WARM_CASE_NAMES[c.column] : c.column}`, async () => {
         await caseTest(c);
       }, 300_000);
     }

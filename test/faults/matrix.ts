@@ -89,8 +89,8 @@ export type FaultCase =
       fault: CaseFault;
       column: WarmColumn;
       phase: 'transfer';
-      /** Both strike while the volume's bytes move: in pre-copy round 1, or in the final round. */
-      trigger: 'mid_precopy' | 'mid_final';
+      /** Each strikes while the volume's bytes move: in pre-copy round 1 or 2, or in the final round. */
+      trigger: 'mid_precopy' | 'mid_round2' | 'mid_final';
     };
 
 /** Every applicable cold cell, grouped by column so that one master (one failpoint setting) serves a group. */
@@ -105,15 +105,23 @@ export function faultCases(): FaultCase[] {
 }
 
 /**
- * Warm mode's columns: the two copies that differ from a cold migration's — a pre-copy round, made while the
- * source container runs and writes, and the final round, made once it is stopped. Both strike mid-copy.
+ * Warm mode's columns: the copies that differ from a cold migration's — pre-copy rounds, made while the source
+ * container runs and writes (round 1 sends everything; round 2 only what changed, against what the source worker
+ * kept of round 1), and the final round, made once it is stopped. Each strikes mid-copy.
  */
-export const WARM_COLUMNS = ['precopy', 'final_round'] as const;
+export const WARM_COLUMNS = ['precopy', 'precopy_round2', 'final_round'] as const;
 export type WarmColumn = (typeof WARM_COLUMNS)[number];
 
 const WARM_COLUMN_TITLES: Record<WarmColumn, string> = {
   precopy: 'pre-copy (mid round 1)',
+  precopy_round2: 'pre-copy (mid round 2)',
   final_round: 'final round (mid-copy)',
+};
+
+const WARM_TRIGGERS: Record<WarmColumn, 'mid_precopy' | 'mid_round2' | 'mid_final'> = {
+  precopy: 'mid_precopy',
+  precopy_round2: 'mid_round2',
+  final_round: 'mid_final',
 };
 
 /**
@@ -130,12 +138,12 @@ export const WARM_FAULTS = [
 ] as const satisfies readonly CaseFault[];
 
 function warmNotApplicable(fault: CaseFault, column: WarmColumn): string | undefined {
-  return fault === 'none' && column === 'precopy'
-    ? 'without a fault both columns are the same migration: it runs once, under the final round'
+  return fault === 'none' && column !== 'final_round'
+    ? 'without a fault every column is the same migration: it runs once, under the final round'
     : undefined;
 }
 
-/** Every warm cell: each fault mid round 1, then each fault mid final round (the control first). */
+/** Every warm cell: each fault mid round 1, mid round 2, then mid final round (the control first). */
 export function warmFaultCases(): FaultCase[] {
   return WARM_COLUMNS.flatMap((column) =>
     WARM_FAULTS.filter((fault) => warmNotApplicable(fault, column) === undefined).map((fault): FaultCase => ({
@@ -143,7 +151,7 @@ export function warmFaultCases(): FaultCase[] {
       fault,
       column,
       phase: 'transfer',
-      trigger: column === 'precopy' ? 'mid_precopy' : 'mid_final',
+      trigger: WARM_TRIGGERS[column],
     })),
   );
 }
@@ -286,7 +294,7 @@ export function renderWarmTable(
 const WARM_LEGEND =
   'The source container appends a numbered line to a counter file and rewrites a set of 1 MiB files in its volume ' +
   'all the while it runs. Pre-copy strikes once round 1 has moved bytes of the volume (the source running and ' +
-  "writing); final round strikes once the source is stopped and the final round's delta has moved bytes over the " +
+  "writing), or once round 2 has moved bytes over the target's link; final round strikes once the source is stopped and the final round's delta has moved bytes over the " +
   "target's link. Completed: the target's container runs and its volume equals the source's as it stopped (names, " +
   'owners, modes, content). Rolled back: the source container runs, the data it had before is unchanged and its ' +
   'counter file runs 1, 2, 3, … without a gap to at least the value seen before the migration; the target holds ' +
