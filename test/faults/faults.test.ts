@@ -1,8 +1,8 @@
 // Fault injection against the built binary and real engines: a running container with a volume of known checksum
 // is migrated while one fault strikes at one phase; every case must end completed (runs on the target, same data)
 // or rolled back (runs on the source, same data, nothing of the migration left on the target) — never both down,
-// never data lost, never stuck running. Warm cases move a container that keeps writing, with faults in pre-copy round
-// 1 and in the final round. Prints the faults × phases tables and writes .artifacts/faults-table{,-warm}.md.
+// never data lost, never stuck running. Warm cases move a container that keeps writing, with faults mid pre-copy
+// rounds 1 and 2 and mid final round. Prints both tables and writes .artifacts/faults-table{,-warm}.md.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
