@@ -197,6 +197,11 @@ export interface MigrationProgressState {
    * touched again. After it, recovery finishes the migration instead of rolling it back.
    */
   switchedOverAt?: string;
+  /**
+   * Warm: the source worker could not be told to drop this migration's sync session when the migration ended (it
+   * was offline); the master tells it again once it is back online, and clears this.
+   */
+  syncSessionKept?: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { MigrationRecord, MigrationStatus } from '../core/migration.js';
 import type { UndoEntry } from '../core/migration-journal.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRunnerOptions } from './migration-runner.js';
-import { message, shortId, sleep } from './migration-support.js';
+import { forgetSyncSession, message, shortId, sleep } from './migration-support.js';
 
 /** How long rollback waits for a worker to answer a command it was told to cancel (a stop's grace period). */
 const QUIESCE_TIMEOUT_MS = 120_000;
@@ -74,11 +74,17 @@ export class MigrationRollback {
       await step(`container ${shortId(container)} stopped on the source`, () =>
         this.restartSource(migration, container, deadline),
       );
-    // What the source kept between sync rounds is of no use any more; a worker also drops it after a week.
+    // What the source kept between sync rounds is of no use any more. It is no part of what the rollback restores:
+    // a source worker that cannot be told now is told again once it is back (see forgetSyncSession).
     if (migration.request.mode === 'warm' || migration.request.strategy === 'incremental')
-      await this.options.gateway
-        .run(migration.request.sourceWorkerId, 'volume.sync_forget', { session: migration.id })
-        .catch(() => undefined);
+      await forgetSyncSession(this.options.gateway, this.record, migration).catch((error: unknown) =>
+        this.record.event(
+          migration,
+          'warning',
+          'rollback',
+          `the source worker keeps what it kept between the copy rounds for now (${message(error)}); it is told to drop it once it is back online`,
+        ),
+      );
     for (const resource of migration.plan.resources)
       if (resource.status !== 'skipped') resource.status = 'rolled_back';
     const status: MigrationStatus = left.length === 0 ? 'rolled_back' : 'failed';

@@ -1708,6 +1708,73 @@ describe('MigrationService', () => {
     });
   });
 
+  describe("a warm migration's sync session on a source worker that is away when it ends", () => {
+    /** The source worker's connection drops and comes back: the registry announces it online again. */
+    async function reconnectSource(): Promise<void> {
+      const dropped = new IdleSession();
+      await registry.attach(SOURCE, HELLO[SOURCE]!, dropped);
+      registry.detach(SOURCE, dropped, 'stream closed');
+      await registry.attach(SOURCE, HELLO[SOURCE]!, new IdleSession());
+    }
+
+    async function keptUntilReconnect(id: string): Promise<MigrationEvent[]> {
+      const forgets = (): string[] => gateway.lines().filter((line) => line === 'source volume.sync_forget');
+      expect((await service.get(id)).migration.state.syncSessionKept).toBe(true);
+      expect(forgets()).toHaveLength(1);
+      await reconnectSource();
+      await vi.waitFor(async () => {
+        expect((await service.get(id)).migration.state.syncSessionKept).toBeUndefined();
+      });
+      expect(forgets()).toHaveLength(2);
+      return (await service.get(id)).events;
+    }
+
+    it('is dropped once the worker is back, after a rollback that could not tell it', async () => {
+      gateway.fail('transfer.send', new AppError('unavailable', 'lost worker "alpha" during transfer.send'), {
+        times: 1,
+        when: isVolume('web-data'),
+      });
+      gateway.fail('volume.sync_forget', new AppError('unavailable', 'worker "alpha" is offline'), {
+        times: 1,
+      });
+
+      const { id } = await service.start(request({ mode: 'warm' }));
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('rolled_back');
+      expect(events.map((e) => e.message)).toContainEqual(
+        'the source worker keeps what it kept between the copy rounds for now (worker "alpha" is offline); it is told to drop it once it is back online',
+      );
+      const after = await keptUntilReconnect(id);
+      expect(after.at(-1)?.message).toBe(
+        'the source worker is back online and dropped what it kept between the copy rounds',
+      );
+    });
+
+    it('is dropped once the worker is back, after a completed migration that could not tell it', async () => {
+      gateway.fail('volume.sync_forget', new AppError('unavailable', 'worker "alpha" is offline'), {
+        times: 1,
+      });
+
+      const { id } = await service.start(request({ mode: 'warm' }));
+      const { migration } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      const after = await keptUntilReconnect(id);
+      expect(after.at(-1)?.message).toBe(
+        'the source worker is back online and dropped what it kept between the copy rounds',
+      );
+    });
+
+    it('is not asked about again once dropped', async () => {
+      const { id } = await service.start(request({ mode: 'warm' }));
+      await finished(id);
+      await reconnectSource();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(gateway.lines().filter((line) => line === 'source volume.sync_forget')).toHaveLength(1);
+    });
+  });
+
   describe('after a master restart', () => {
     it('rolls back a migration that was left running', async () => {
       gateway.hang('transfer.receive', isVolume('db-data'));

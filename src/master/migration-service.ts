@@ -23,7 +23,7 @@ import { newId } from '../platform/secrets.js';
 import { MigrationRecorder, type MigrationNotice } from './migration-recorder.js';
 import { MigrationRollback } from './migration-rollback.js';
 import { MigrationRunner, type MigrationRunnerOptions } from './migration-runner.js';
-import { sleep } from './migration-support.js';
+import { forgetSyncSession, message, sleep } from './migration-support.js';
 
 export type { MigrationNotice } from './migration-recorder.js';
 export type { Failpoints } from './migration-runner.js';
@@ -52,6 +52,7 @@ export class MigrationService {
   private readonly running = new Map<string, Running>();
   private readonly listeners = new Set<(notice: MigrationNotice) => void>();
   private closed = false;
+  private readonly unsubscribe: () => void;
 
   private readonly record: MigrationRecorder;
   private readonly rollback: MigrationRollback;
@@ -70,6 +71,44 @@ export class MigrationService {
     );
     this.rollback = new MigrationRollback(withClock, this.record);
     this.runner = new MigrationRunner(withClock, this.record, this.rollback, () => this.closed);
+    this.unsubscribe = options.registry.subscribe((event) => {
+      if (event.type !== 'worker.online') return;
+      this.forgetKeptSyncSessions(event.worker.id).catch((error: unknown) => {
+        this.options.logger.warn(
+          { err: error, workerId: event.worker.id },
+          'cannot look for sync sessions to drop',
+        );
+      });
+    });
+  }
+
+  /**
+   * A worker is back online: tells it to drop the sync sessions of warm or incremental migrations that ended while it could not be
+   * told (`state.syncSessionKept`). One that fails again stays marked for the next time.
+   */
+  private async forgetKeptSyncSessions(workerId: string): Promise<void> {
+    const ended = await this.options.store.listMigrations({
+      status: ['completed', 'rolled_back', 'failed', 'cancelled'],
+      limit: 500,
+    });
+    for (const migration of ended) {
+      if (!migration.state.syncSessionKept || migration.request.sourceWorkerId !== workerId) continue;
+      await forgetSyncSession(this.options.gateway, this.record, migration).then(
+        () =>
+          this.record.event(
+            migration,
+            'info',
+            'done',
+            'the source worker is back online and dropped what it kept between the copy rounds',
+          ),
+        (error: unknown) => {
+          this.options.logger.warn(
+            { migrationId: migration.id, workerId, err: error },
+            `the source worker still keeps the migration's sync session: ${message(error)}`,
+          );
+        },
+      );
+    }
   }
 
   subscribe(listener: (notice: MigrationNotice) => void): () => void {
@@ -341,6 +380,7 @@ export class MigrationService {
   /** Stops taking work and waits briefly for running migrations to notice. */
   async close(): Promise<void> {
     this.closed = true;
+    this.unsubscribe();
     for (const running of this.running.values()) running.controller.abort();
     await Promise.race([Promise.allSettled([...this.running.values()].map((r) => r.done)), sleep(3_000)]);
   }

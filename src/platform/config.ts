@@ -68,7 +68,8 @@ const FAILPOINT_PHASES = ['prepare', 'stop_source', 'transfer', 'create', 'start
 
 /**
  * Fault injection for the fault suite: "pause:<phase>=<duration>,…" holds every migration that long at the start
- * of that phase. Empty means none.
+ * of that phase. Empty means none. A warm migration enters `transfer` twice (before pre-copy round 1, and before the
+ * final round once the source stopped): the pause holds it both times.
  */
 export function parseFailpoints(value: string): {
   pause: Partial<Record<(typeof FAILPOINT_PHASES)[number], number>>;

@@ -80,6 +80,8 @@ export interface FaultCluster {
   startMaster(): Promise<void>;
   stopMaster(): Promise<void>;
   workerName(host: TestDockerHost): string;
+  /** The worker's --data-dir (where a sending worker keeps its sync sessions). */
+  workerDataDir(host: TestDockerHost): string;
   workerRunning(host: TestDockerHost): boolean;
   killWorker(host: TestDockerHost): Promise<void>;
   startWorker(host: TestDockerHost): void;
@@ -280,6 +282,7 @@ export async function createFaultCluster(hosts: TestDockerHost[], id: string): P
       await stop(master);
     },
     workerName: (host) => slot(host).name,
+    workerDataDir: (host) => slot(host).dir,
     workerRunning: (host) => alive(slot(host).process),
     async killWorker(host) {
       await stop(slot(host).process, 'SIGKILL');

@@ -75,8 +75,40 @@ export async function restore(host: TestDockerHost, before: EngineSnapshot): Pro
   if (after.length > 0) throw new Error(`could not clean ${host.name}: ${after.join(', ')}`);
 }
 
+/**
+ * The cold cases' container: it only sleeps, so its volume keeps the checksum it had when made. PID 1 ignores
+ * SIGTERM unless it traps it; without the trap every stop would wait out the 10 s grace period.
+ */
+const SLEEPER = 'trap "exit 0" TERM; while :; do sleep 1; done';
+
+/** Files the writer rewrites in turn (1 MiB each): what changes between two copy rounds is bounded by them. */
+export const CHURN_FILES = 32;
+
+/**
+ * The warm cases' container: while it runs it appends the next number to `live/counter` (carrying on after the
+ * last line when started again) and rewrites one of CHURN_FILES 1 MiB files of random bytes, about 10 MiB/s, so
+ * that every copy round has a delta. It writes only in the container that made the volume (its hostname, the
+ * Engine's short id, is in `live/owner`): a copy started on the target keeps the data as it came, so that the target
+ * can be compared with the source as it stopped.
+ */
+const WRITER = [
+  'trap "exit 0" TERM',
+  'mkdir -p /data/live',
+  'h=$(hostname)',
+  '[ -s /data/live/owner ] || echo "$h" > /data/live/owner',
+  'if [ "$(cat /data/live/owner)" != "$h" ]; then while :; do sleep 1; done; fi',
+  'i=$(tail -n 1 /data/live/counter 2>/dev/null); i=${i:-0}',
+  `while :; do i=$((i+1)); dd if=/dev/urandom of=/data/live/c$((i % ${CHURN_FILES})) bs=1M count=1 2>/dev/null; echo $i >> /data/live/counter; sleep 0.05; done`,
+].join('; ');
+
 /** Builds the image, network, volume and running container on the source; returns the volume's checksum. */
-export async function createApp(source: TestDockerHost, names: AppNames, label: string): Promise<string> {
+export async function createApp(
+  source: TestDockerHost,
+  names: AppNames,
+  label: string,
+  /** `writer`: the container keeps writing into its volume (warm cases); `sleeper`: it never writes. */
+  kind: 'sleeper' | 'writer' = 'sleeper',
+): Promise<string> {
   await exec('sh', [
     '-c',
     `printf 'FROM ${source.baseImage}\\nRUN echo fault-app > /marker\\nLABEL ${label}=1\\n' | docker -H ${source.socket} build -q -t ${names.image} -`,
@@ -99,6 +131,7 @@ export async function createApp(source: TestDockerHost, names: AppNames, label: 
       'echo deep > /data/deep/a/b/c && chown -R 1000:1000 /data/deep && chmod 600 /data/small/f1',
     ].join(' && '),
   );
+  const checksum = await volumeChecksum(source, names.volume);
   await dockerCli(
     source,
     'run',
@@ -112,16 +145,21 @@ export async function createApp(source: TestDockerHost, names: AppNames, label: 
     '-v',
     `${names.volume}:/data`,
     names.image,
-    // PID 1 ignores SIGTERM unless it traps it; without the trap every stop would wait out the 10 s grace period.
     'sh',
     '-c',
-    'trap "exit 0" TERM; while :; do sleep 1; done',
+    kind === 'writer' ? WRITER : SLEEPER,
   );
-  return volumeChecksum(source, names.volume);
+  return checksum;
 }
 
-/** Names, owners, modes and content of every file in a volume, read from inside a container as a user would. */
-export async function volumeChecksum(host: TestDockerHost, volume: string): Promise<string> {
+/**
+ * Names, owners, modes and content of every file in a volume, read from inside a container as a user would;
+ * `except` leaves out one top-level folder (what a writer changes).
+ */
+export async function volumeChecksum(host: TestDockerHost, volume: string, except?: string): Promise<string> {
+  const list =
+    except === undefined ? 'find . -mindepth 1' : `find . -mindepth 1 -path ./${except} -prune -o -print`;
+  const files = except === undefined ? 'find . -type f' : `find . -path ./${except} -prune -o -type f -print`;
   return dockerCli(
     host,
     'run',
@@ -131,8 +169,32 @@ export async function volumeChecksum(host: TestDockerHost, volume: string): Prom
     host.baseImage,
     'sh',
     '-c',
-    'cd /data && find . -mindepth 1 | sort | xargs -n 100 stat -c "%n %u:%g %a %F" | md5sum && find . -type f | sort | xargs -n 100 md5sum | md5sum',
+    `cd /data && ${list} | sort | xargs -n 100 stat -c "%n %u:%g %a %F" | md5sum && ${files} | sort | xargs -n 100 md5sum | md5sum`,
   );
+}
+
+/** The writer's counter file as read now: how many lines, and the first line that is not its own number. */
+export interface CounterState {
+  lines: number;
+  /** 0 when every line n holds n: nothing lost, nothing repeated. */
+  firstGap: number;
+  last: number;
+}
+
+export async function counterState(host: TestDockerHost, volume: string): Promise<CounterState> {
+  const out = await dockerCli(
+    host,
+    'run',
+    '--rm',
+    '-v',
+    `${volume}:/data:ro`,
+    host.baseImage,
+    'sh',
+    '-c',
+    "cat /data/live/counter 2>/dev/null | awk '$0 != NR && !gap { gap = NR } { last = $0 } END { print NR, gap + 0, last + 0 }'",
+  );
+  const [lines = 0, firstGap = 0, last = 0] = out.split(/\s+/).map(Number);
+  return { lines, firstGap, last };
 }
 
 export interface ContainerState {

@@ -1,5 +1,5 @@
 // The fault matrix: which fault is injected at which phase, why the other cells do not apply, and the outcome
-// table (faults × phases) printed after the run and written as markdown for the README.
+// tables (faults × phases, one per migration mode) printed after the run and written as markdown for the README.
 
 export const PHASES = ['prepare', 'stop_source', 'transfer', 'create', 'start', 'finalize'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -13,8 +13,11 @@ export const FAULTS = [
   'cancel',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+/** A fault, or none: the warm table's control row, which shows what its checks make of an undisturbed migration. */
+export type CaseFault = Fault | 'none';
 
-export const FAULT_TITLES: Record<Fault, string> = {
+export const FAULT_TITLES: Record<CaseFault, string> = {
+  none: 'no fault (control)',
   kill_master: 'SIGKILL master (restarted)',
   kill_source_worker: 'SIGKILL source worker (restarted)',
   kill_target_worker: 'SIGKILL target worker (restarted)',
@@ -68,23 +71,88 @@ export function notApplicable(fault: Fault, column: Column): string | undefined 
   return rule?.columns.includes(column) ? rule.reason : undefined;
 }
 
-export interface FaultCase {
-  fault: Fault;
-  column: Column;
-  /** The migration phase the fault strikes in. */
-  phase: Phase;
-  /** mid_copy strikes once the volume's bytes move; the other columns while a failpoint holds the phase. */
-  trigger: 'failpoint' | 'mid_transfer';
-}
+/** The migration mode a case runs in: cold stops the source first, warm pre-copies while it runs. */
+export type Mode = 'cold' | 'warm';
 
-/** Every applicable cell, grouped by column so that one master (one failpoint setting) serves a group. */
+export type FaultCase =
+  | {
+      mode: 'cold';
+      fault: Fault;
+      column: Column;
+      /** The migration phase the fault strikes in. */
+      phase: Phase;
+      /** mid_copy strikes once the volume's bytes move; the other columns while a failpoint holds the phase. */
+      trigger: 'failpoint' | 'mid_transfer';
+    }
+  | {
+      mode: 'warm';
+      fault: CaseFault;
+      column: WarmColumn;
+      phase: 'transfer';
+      /** Each strikes while the volume's bytes move: in pre-copy round 1 or 2, or in the final round. */
+      trigger: 'mid_precopy' | 'mid_round2' | 'mid_final';
+    };
+
+/** Every applicable cold cell, grouped by column so that one master (one failpoint setting) serves a group. */
 export function faultCases(): FaultCase[] {
   return COLUMNS.flatMap((column) =>
     FAULTS.filter((fault) => notApplicable(fault, column) === undefined).map((fault): FaultCase =>
       column === 'mid_copy'
-        ? { fault, column, phase: 'transfer', trigger: 'mid_transfer' }
-        : { fault, column, phase: column, trigger: 'failpoint' },
+        ? { mode: 'cold', fault, column, phase: 'transfer', trigger: 'mid_transfer' }
+        : { mode: 'cold', fault, column, phase: column, trigger: 'failpoint' },
     ),
+  );
+}
+
+/**
+ * Warm mode's columns: the copies that differ from a cold migration's — pre-copy rounds, made while the source
+ * container runs and writes (round 1 sends everything; round 2 only what changed, against what the source worker
+ * kept of round 1), and the final round, made once it is stopped. Each strikes mid-copy.
+ */
+export const WARM_COLUMNS = ['precopy', 'precopy_round2', 'final_round'] as const;
+export type WarmColumn = (typeof WARM_COLUMNS)[number];
+
+const WARM_COLUMN_TITLES: Record<WarmColumn, string> = {
+  precopy: 'pre-copy (mid round 1)',
+  precopy_round2: 'pre-copy (mid round 2)',
+  final_round: 'final round (mid-copy)',
+};
+
+const WARM_TRIGGERS: Record<WarmColumn, 'mid_precopy' | 'mid_round2' | 'mid_final'> = {
+  precopy: 'mid_precopy',
+  precopy_round2: 'mid_round2',
+  final_round: 'mid_final',
+};
+
+/**
+ * The faults of the warm table: the disk-full case is the cold table's (the same copy fills the same disk; a warm
+ * round adds nothing to it).
+ */
+export const WARM_FAULTS = [
+  'none',
+  'kill_master',
+  'kill_source_worker',
+  'kill_target_worker',
+  'link_cut',
+  'cancel',
+] as const satisfies readonly CaseFault[];
+
+function warmNotApplicable(fault: CaseFault, column: WarmColumn): string | undefined {
+  return fault === 'none' && column !== 'final_round'
+    ? 'without a fault every column is the same migration: it runs once, under the final round'
+    : undefined;
+}
+
+/** Every warm cell: each fault mid round 1, mid round 2, then mid final round (the control first). */
+export function warmFaultCases(): FaultCase[] {
+  return WARM_COLUMNS.flatMap((column) =>
+    WARM_FAULTS.filter((fault) => warmNotApplicable(fault, column) === undefined).map((fault): FaultCase => ({
+      mode: 'warm',
+      fault,
+      column,
+      phase: 'transfer',
+      trigger: WARM_TRIGGERS[column],
+    })),
   );
 }
 
@@ -101,8 +169,7 @@ export interface Outcome {
   events?: string[];
 }
 
-function cell(outcome: Outcome | undefined, fault: Fault, column: Column, notes: string[]): string {
-  const reason = notApplicable(fault, column);
+function cell(outcome: Outcome | undefined, reason: string | undefined, notes: string[]): string {
   if (reason !== undefined) {
     if (!notes.includes(reason)) notes.push(reason);
     return `n/a (${notes.indexOf(reason) + 1})`;
@@ -122,19 +189,33 @@ function cell(outcome: Outcome | undefined, fault: Fault, column: Column, notes:
   }
 }
 
-/** The markdown table with totals and the n/a reasons under it. */
-export function renderTable(
+/** What a mode's table is made of; both tables are rendered by the same code. */
+interface Grid<C extends string> {
+  mode: Mode;
+  faults: readonly CaseFault[];
+  columns: readonly C[];
+  columnTitles: Record<C, string>;
+  notApplicable: (fault: CaseFault, column: C) => string | undefined;
+  /** How the columns strike, said under the totals. */
+  legend: string;
+}
+
+function renderGrid<C extends string>(
+  grid: Grid<C>,
   outcomes: ReadonlyMap<string, Outcome>,
   elapsedSeconds: number,
-  /** Lines about the run as a whole (e.g. settings the master refused), printed under the totals. */
-  remarks: readonly string[] = [],
+  remarks: readonly string[],
 ): string {
   const notes: string[] = [];
-  const header = `| fault \\ phase | ${COLUMNS.map((column) => COLUMN_TITLES[column]).join(' | ')} |`;
-  const rule = `|---|${COLUMNS.map(() => '---').join('|')}|`;
-  const rows = FAULTS.map((fault) => {
-    const cells = COLUMNS.map((column) =>
-      cell(outcomes.get(caseKey({ fault, column })), fault, column, notes),
+  const header = `| fault \\ phase | ${grid.columns.map((column) => grid.columnTitles[column]).join(' | ')} |`;
+  const rule = `|---|${grid.columns.map(() => '---').join('|')}|`;
+  const rows = grid.faults.map((fault) => {
+    const cells = grid.columns.map((column) =>
+      cell(
+        outcomes.get(caseKey({ mode: grid.mode, fault, column })),
+        grid.notApplicable(fault, column),
+        notes,
+      ),
     );
     return `| ${FAULT_TITLES[fault]} | ${cells.join(' | ')} |`;
   });
@@ -151,8 +232,7 @@ export function renderTable(
       `(${Math.round(elapsedSeconds)} s).`,
     ...remarks,
     '',
-    'Each column but mid-copy strikes at the start of its phase, while the master holds it with the failpoint ' +
-      "`pause:<phase>`; mid-copy strikes once the volume's bytes move.",
+    grid.legend,
     '',
     ...notes.flatMap((note, index) => [`(${index + 1}) n/a: ${note}.`, '']),
     '',
@@ -166,6 +246,61 @@ export function renderTable(
   ].join('\n');
 }
 
-export function caseKey(c: { fault: Fault; column: Column }): string {
-  return `${c.fault}@${c.column}`;
+/** The cold markdown table (faults × phases) with totals and the n/a reasons under it; `outcomes` of cold cases. */
+export function renderTable(
+  outcomes: ReadonlyMap<string, Outcome>,
+  elapsedSeconds: number,
+  /** Lines about the run as a whole (e.g. settings the master refused), printed under the totals. */
+  remarks: readonly string[] = [],
+): string {
+  return renderGrid(
+    {
+      mode: 'cold',
+      faults: FAULTS,
+      columns: COLUMNS,
+      columnTitles: COLUMN_TITLES,
+      notApplicable: (fault, column) => (fault === 'none' ? undefined : notApplicable(fault, column)),
+      legend:
+        'Each column but mid-copy strikes at the start of its phase, while the master holds it with the failpoint ' +
+        "`pause:<phase>`; mid-copy strikes once the volume's bytes move.",
+    },
+    outcomes,
+    elapsedSeconds,
+    remarks,
+  );
+}
+
+/** The warm markdown table (faults × the two kinds of copy round), made like the cold one; `outcomes` of warm cases. */
+export function renderWarmTable(
+  outcomes: ReadonlyMap<string, Outcome>,
+  elapsedSeconds: number,
+  remarks: readonly string[] = [],
+): string {
+  return renderGrid(
+    {
+      mode: 'warm',
+      faults: WARM_FAULTS,
+      columns: WARM_COLUMNS,
+      columnTitles: WARM_COLUMN_TITLES,
+      notApplicable: warmNotApplicable,
+      legend: WARM_LEGEND,
+    },
+    outcomes,
+    elapsedSeconds,
+    remarks,
+  );
+}
+
+const WARM_LEGEND =
+  'The source container appends a numbered line to a counter file and rewrites a set of 1 MiB files in its volume ' +
+  'all the while it runs. Pre-copy strikes once round 1 has moved bytes of the volume (the source running and ' +
+  "writing), or once round 2 has moved bytes over the target's link; final round strikes once the source is stopped and the final round's delta has moved bytes over the " +
+  "target's link. Completed: the target's container runs and its volume equals the source's as it stopped (names, " +
+  'owners, modes, content). Rolled back: the source container runs, the data it had before is unchanged and its ' +
+  'counter file runs 1, 2, 3, … without a gap to at least the value seen before the migration; the target holds ' +
+  'nothing of the migration. Either way the source worker keeps no sync session of the migration.';
+
+/** A case's name in outcomes, DM_FAULTS_ONLY and the tables: `fault@column`, warm ones `warm:fault@column`. */
+export function caseKey(c: { mode?: Mode; fault: CaseFault; column: string }): string {
+  return `${c.mode === 'warm' ? 'warm:' : ''}${c.fault}@${c.column}`;
 }
