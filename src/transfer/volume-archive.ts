@@ -17,7 +17,7 @@ import { applyDeletions, applyPatch, fsyncFolders } from './volume-sync-apply.js
 import type { SyncApplyStats } from './volume-sync-apply.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
 import { SparseFileWriter } from './volume-archive-sparse.js';
-import { SyncHasher, type Manifest } from './volume-manifest.js';
+import { BlockDigester, SyncHasher, type Manifest } from './volume-manifest.js';
 import type { Xattr } from './volume-archive-tar.js';
 import { XattrWriter } from './volume-archive-xattr.js';
 
@@ -46,8 +46,9 @@ export interface UnpackOptions {
   /** fsync every file written and every folder of the stream before returning (a sync's final round). */
   fsync?: boolean;
   /**
-   * A description of the copy follows (an incremental sync's final round): keep the block digests of each patched
-   * file as its verification reads them (SyncApplyStats.verified), so that it need not be read again.
+   * A description of the copy follows (an incremental sync's final round): keep the digests of each file written
+   * whole (as it is written) or patched (as its check reads it) in SyncApplyStats.verified, so that none is read
+   * again.
    */
   describe?: boolean;
   /**
@@ -354,11 +355,16 @@ export async function unpackToDirectory(
    * Writes a GNU sparse file's data regions, which the archive sends one after the other, each at its offset; the
    * writer leaves what lies between as holes, and finish() gives the file its whole size.
    */
-  async function writeRegions(writer: SparseFileWriter, entry: ArchiveEntry): Promise<void> {
+  async function writeRegions(
+    writer: SparseFileWriter,
+    entry: ArchiveEntry,
+    digester?: BlockDigester,
+  ): Promise<void> {
     const regions = entry.sparse?.regions ?? [{ offset: 0, length: entry.size }];
     let index = 0;
     let left = regions[0]?.length ?? 0;
-    await writer.seek(regions[0]?.offset ?? 0);
+    let at = regions[0]?.offset ?? 0;
+    await writer.seek(at);
     for await (const received of reader.body()) {
       if (signal?.aborted) throw canceled();
       let chunk = received;
@@ -366,10 +372,13 @@ export async function unpackToDirectory(
         while (left === 0 && index + 1 < regions.length) {
           index += 1;
           left = regions[index]?.length ?? 0;
-          await writer.seek(regions[index]?.offset ?? 0);
+          at = regions[index]?.offset ?? 0;
+          await writer.seek(at);
         }
         const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        digester?.feed(at, part);
         await writer.write(part);
+        at += part.length;
         left -= part.length;
         chunk = chunk.subarray(part.length);
       }
@@ -400,6 +409,15 @@ export async function unpackToDirectory(
         received += chunk.length;
       }
       if (received !== entry.size) throw corrupt('a file ends early');
+      if (sync.verified && hasher) {
+        const digester = new BlockDigester(hasher, entry.size);
+        let at = 0;
+        for (const chunk of chunks) {
+          digester.feed(at, chunk);
+          at += chunk.length;
+        }
+        sync.verified.set(relative, digester.finish());
+      }
       const { ended } = await background.start(async () => {
         let fd: number;
         try {
@@ -422,11 +440,14 @@ export async function unpackToDirectory(
       return;
     }
     const fd = await createFile();
-    const writer = new SparseFileWriter(fd, entry.sparse?.realSize ?? entry.size);
+    const size = entry.sparse?.realSize ?? entry.size;
+    const writer = new SparseFileWriter(fd, size);
+    const digester = sync.verified && hasher ? new BlockDigester(hasher, size) : undefined;
     try {
-      await writeRegions(writer, entry);
+      await writeRegions(writer, entry, digester);
       if (writer.received !== entry.size) throw corrupt('a file ends early');
       await writer.finish();
+      if (digester) sync.verified?.set(relative, digester.finish());
     } catch (error) {
       // No write may still be using the descriptor when it is closed (its number could be reused at once).
       await writer.settle();

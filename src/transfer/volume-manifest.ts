@@ -89,6 +89,8 @@ const FLAG_BLOCKS = 4;
 
 /** Hashers for one round (hash-wasm instances are reused: creating one compiles nothing but costs an await). */
 export class SyncHasher {
+  private zero: Buffer | undefined;
+
   private constructor(
     private readonly block: IHasher,
     readonly whole: IHasher,
@@ -105,6 +107,15 @@ export class SyncHasher {
       this.block.update(data.subarray(at, Math.min(at + blockSize, data.length)));
       into.set(this.block.digest('binary'), index * BLOCK_DIGEST);
     }
+  }
+
+  /** The digest of a block of SYNC_BLOCK zero bytes (a hole), computed once. */
+  zeroBlock(): Buffer {
+    if (this.zero === undefined) {
+      this.zero = Buffer.alloc(BLOCK_DIGEST);
+      this.blocks(Buffer.alloc(SYNC_BLOCK), SYNC_BLOCK, this.zero, 0);
+    }
+    return this.zero;
   }
 
   /**
@@ -134,6 +145,93 @@ export class SyncHasher {
       this.block.update(value);
     }
     return Buffer.from(this.block.digest('binary'));
+  }
+}
+
+/**
+ * A file's block digests and content digest, from its data fed in order of offset as a receiver writes it: what lies
+ * between two pieces (a hole) and after the last one counts as zeros. Nothing is read back.
+ */
+export class BlockDigester {
+  private readonly blocks: Buffer;
+  private readonly pending = Buffer.alloc(SYNC_BLOCK);
+  private filled = 0;
+  private index = 0;
+  private position = 0;
+
+  constructor(
+    private readonly hasher: SyncHasher,
+    private readonly size: number,
+  ) {
+    this.blocks = Buffer.alloc(blockCount(size, SYNC_BLOCK) * BLOCK_DIGEST);
+  }
+
+  /** The data at `offset` (never before what was fed already). */
+  feed(offset: number, data: Buffer): void {
+    if (offset > this.position) this.zeros(offset - this.position);
+    let rest = data;
+    if (this.filled > 0) {
+      const take = Math.min(SYNC_BLOCK - this.filled, rest.length);
+      rest.copy(this.pending, this.filled, 0, take);
+      this.filled += take;
+      rest = rest.subarray(take);
+      if (this.filled === SYNC_BLOCK) this.flush();
+    }
+    const whole = rest.length - (rest.length % SYNC_BLOCK);
+    if (whole > 0) {
+      this.hasher.blocks(rest.subarray(0, whole), SYNC_BLOCK, this.blocks, this.index);
+      this.index += whole / SYNC_BLOCK;
+    }
+    if (whole < rest.length) {
+      rest.copy(this.pending, 0, whole);
+      this.filled = rest.length - whole;
+    }
+    this.position = offset + data.length;
+  }
+
+  /** The digests of the whole file (what is left up to its size being zeros). */
+  finish(): { blockSize: number; blocks: Buffer; digest: Buffer } {
+    if (this.size > this.position) this.zeros(this.size - this.position);
+    if (this.filled > 0) {
+      this.hasher.blocks(this.pending.subarray(0, this.filled), SYNC_BLOCK, this.blocks, this.index);
+      this.index += 1;
+      this.filled = 0;
+    }
+    return {
+      blockSize: SYNC_BLOCK,
+      blocks: this.blocks,
+      digest: this.hasher.content(this.blocks, this.size),
+    };
+  }
+
+  private flush(): void {
+    this.hasher.blocks(this.pending, SYNC_BLOCK, this.blocks, this.index);
+    this.index += 1;
+    this.filled = 0;
+  }
+
+  /** `length` zero bytes; whole zero blocks take a digest computed once. */
+  private zeros(length: number): void {
+    let left = length;
+    if (this.filled > 0) {
+      const take = Math.min(SYNC_BLOCK - this.filled, left);
+      this.pending.fill(0, this.filled, this.filled + take);
+      this.filled += take;
+      left -= take;
+      if (this.filled === SYNC_BLOCK) this.flush();
+    }
+    const whole = Math.floor(left / SYNC_BLOCK);
+    if (whole > 0) {
+      const zero = this.hasher.zeroBlock();
+      for (let i = 0; i < whole; i += 1) zero.copy(this.blocks, (this.index + i) * BLOCK_DIGEST);
+      this.index += whole;
+      left -= whole * SYNC_BLOCK;
+    }
+    if (left > 0) {
+      this.pending.fill(0, 0, left);
+      this.filled = left;
+    }
+    this.position += length;
   }
 }
 

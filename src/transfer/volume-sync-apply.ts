@@ -32,8 +32,8 @@ export interface SyncApplyStats {
    */
   mismatched: string[];
   /**
-   * With `describe`: the content digests of each patched file, as its verification read them, so that a description
-   * of the copy need not read it again.
+   * With `describe`: the content digests of each file the round wrote whole (as it was written) or patched (as its
+   * check read it), so that a description of the copy need not read them again.
    */
   verified?: Map<string, KnownContent>;
 }

@@ -53,6 +53,12 @@ export interface SyncPackOptions {
   /** Paths to send whole (a patch the receiver could not verify). */
   resend?: ReadonlySet<string>;
   /**
+   * Regular files whose content digests are already known (a receiver describing what it just wrote or verified):
+   * recorded from their stat and those digests without being read, and nothing of them sent. For describing a copy
+   * only: the stream then does not carry them.
+   */
+  known?: ReadonlyMap<string, { blockSize: number; blocks: Buffer; digest: Buffer }>;
+  /**
    * When this round started (ns since the epoch), recorded as each entry's readStartNs: the caller's own mark, so
    * that what it later compares with (the first round's start, for the hot rule) is the very same time.
    */
@@ -440,6 +446,19 @@ class ChangePacker {
       this.stats.hardlinks += 1;
       return;
     }
+    const known = this.options.known?.get(relative);
+    if (known !== undefined) {
+      const xattrs = await this.xattrReader.read(
+        entryIn(parent, name),
+        info.dev,
+        join(parent.absolute, name),
+      );
+      const record = { ...this.record(info, 'file', xattrs), ...known };
+      this.manifest.set(relative, record);
+      if (info.nlink > 1n) this.inodes.set(inodeKey, { record });
+      this.coveredBytes += Number(info.size);
+      return;
+    }
     const decision = this.decide(relative, info);
     if (decision === 'skip') {
       const base = this.options.base?.get(relative);
@@ -708,44 +727,6 @@ export function packChanges(root: string, options: SyncPackOptions = {}): SyncPa
   options.signal?.addEventListener('abort', onAbort, { once: true });
   stream.once('close', () => options.signal?.removeEventListener('abort', onAbort));
   return { stream, done, covered: () => packer?.coveredBytes ?? 0 };
-}
-
-/**
- * A manifest entry for a regular file whose content digests are already known (a patch its receiver just verified):
- * its stat and extended attributes are read now, its content is not. Undefined when no regular file is there.
- */
-export async function knownFileEntry(
-  root: string,
-  relative: string,
-  known: { blockSize: number; blocks: Buffer; digest: Buffer },
-): Promise<ManifestEntry | undefined> {
-  const absolute = join(root, relative);
-  let info: BigIntStats;
-  try {
-    info = await lstat(absolute, { bigint: true });
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined;
-    throw fsError(error, `cannot read ${absolute}`);
-  }
-  if (!info.isFile()) return undefined;
-  const xattrs = await new XattrReader().read(absolute, info.dev, absolute);
-  return {
-    type: 'file',
-    mode: Number(info.mode & 0o7777n),
-    uid: Number(info.uid),
-    gid: Number(info.gid),
-    size: Number(info.size),
-    mtimeNs: info.mtimeNs,
-    ctimeNs: info.ctimeNs,
-    dev: info.dev,
-    ino: info.ino,
-    nlink: Number(info.nlink),
-    rdev: info.rdev,
-    xattrDigest: (await SyncHasher.create()).xattrs(xattrs),
-    ...known,
-    dirty: false,
-    readStartNs: BigInt(Date.now()) * 1_000_000n,
-  };
 }
 
 /**

@@ -14,8 +14,9 @@ import { directoryDigest, unpackToDirectory } from './volume-archive.js';
 import { END_OF_ARCHIVE, encodeHeader, encodeSparseMap, paddingAfter } from './volume-archive-tar.js';
 import type { TarHeader } from './volume-archive-tar.js';
 import { mergeBase } from './volume-sync-base.js';
-import { knownFileEntry, manifestOf, packChanges } from './volume-sync-pack.js';
+import { manifestOf, packChanges } from './volume-sync-pack.js';
 import type { SyncPackOptions, SyncStats } from './volume-sync-pack.js';
+import type { KnownContent } from './volume-sync-apply.js';
 import { loadManifest, parseManifest, saveManifest, serializeManifest } from './volume-manifest.js';
 import type { Manifest } from './volume-manifest.js';
 
@@ -408,29 +409,41 @@ describe('volume sync edge cases', () => {
     expect(blind.stats.dataBytes).toBe(5 + 10);
   });
 
-  it('keeps the block digests of each patched file as its verification reads them, when a description follows', async () => {
+  it('keeps the block digests of each file it writes or patches, when a description follows', async () => {
     const source = smallVolume();
     const target = tempDir();
     const first = await syncRound(source, target);
     const fd = fs.openSync(join(source, 'data.bin'), 'r+');
     fs.writeSync(fd, randomBytes(8192), 0, 8192, 81920);
     fs.closeSync(fd);
-    fs.writeFileSync(join(source, 'etc/app.conf'), 'listen 8080\n'); // hard-linked: goes whole, not verified
+    fs.writeFileSync(join(source, 'etc/app.conf'), 'listen 8080\n'); // hard-linked: goes whole, digested as written
     const packed = packChanges(source, { base: first.manifest });
     const received = await unpackToDirectory(target, packed.stream, { update: true, describe: true });
     const { manifest } = await packed.done;
     await sameTree(source, target);
-    expect([...(received.sync.verified?.keys() ?? [])]).toEqual(['data.bin']);
+    expect([...(received.sync.verified?.keys() ?? [])].sort()).toEqual(['app-link.conf', 'data.bin']);
+    // A file written whole is digested as it is written: the same digests as the source's.
+    expect(
+      received.sync.verified
+        ?.get('app-link.conf')
+        ?.digest.equals(manifest.get('app-link.conf')?.digest ?? Buffer.alloc(0)),
+    ).toBe(true);
     const known = received.sync.verified?.get('data.bin');
     expect(known?.digest.equals(manifest.get('data.bin')?.digest ?? Buffer.alloc(0))).toBe(true);
     expect(known?.blocks.equals(manifest.get('data.bin')?.blocks ?? Buffer.alloc(0))).toBe(true);
     // Described from what is known, the file is not read again: its stat is the one seen now.
-    const entry = await knownFileEntry(target, 'data.bin', known!);
+    const describing = packChanges(target, { known: received.sync.verified! });
+    describing.stream.resume();
+    const { manifest: fromKnown, stats } = await describing.done;
     const described = await manifestOf(target);
+    // Read: the other files (sparse.img's 8 MiB among them), not data.bin's 1 MiB.
+    expect(stats.bytesRead).toBeLessThan(8.5 * MiB);
+    const entry = fromKnown.get('data.bin');
     expect(entry).toMatchObject({
       size: described.get('data.bin')?.size,
       ino: described.get('data.bin')?.ino,
     });
+    expect(entry?.digest?.equals(described.get('data.bin')?.digest ?? Buffer.alloc(1))).toBe(true);
     expect(entry?.xattrDigest.equals(described.get('data.bin')?.xattrDigest ?? Buffer.alloc(1))).toBe(true);
   });
 
@@ -496,6 +509,30 @@ describe('volume sync edge cases', () => {
     await sameTree(source, target);
     expect(fs.readFileSync(join(target, 'a')).equals(original)).toBe(true);
     expect(fs.readFileSync(join(target, 'b')).equals(changed)).toBe(true);
+  });
+
+  it('digests every file it writes whole as it writes it, holes and all, as the source does', async () => {
+    const source = smallVolume();
+    fs.writeFileSync(join(source, 'odd.bin'), randomBytes(3 * 8192 + 17));
+    const holes = fs.openSync(join(source, 'holes.img'), 'w');
+    fs.writeSync(holes, randomBytes(5000), 0, 5000, 3 * MiB + 100);
+    fs.writeSync(holes, randomBytes(300 * 1024), 0, 300 * 1024, 9 * MiB);
+    fs.ftruncateSync(holes, 12 * MiB + 3);
+    fs.closeSync(holes);
+    const target = tempDir();
+    const packed = packChanges(source, {});
+    const received = await unpackToDirectory(target, packed.stream, { update: true, describe: true });
+    const { manifest } = await packed.done;
+    await sameTree(source, target);
+    const verified = received.sync.verified ?? new Map<string, KnownContent>();
+    for (const name of ['data.bin', 'sparse.img', 'holes.img', 'odd.bin', 'empty', 'etc/conf.d/extra.conf']) {
+      expect(verified.get(name)?.blocks.equals(manifest.get(name)?.blocks ?? Buffer.alloc(1)), name).toBe(
+        true,
+      );
+      expect(verified.get(name)?.digest.equals(manifest.get(name)?.digest ?? Buffer.alloc(1)), name).toBe(
+        true,
+      );
+    }
   });
 
   it('stops a round when its signal aborts', async () => {

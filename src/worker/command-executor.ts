@@ -440,9 +440,9 @@ export class CommandExecutor {
         signal,
       });
       const finished = await incoming.finish();
-      // Described again only from an earlier description (stat-guarded reuse, patched files as verified): reading a
-      // whole volume here would lengthen the downtime; without one, the next incremental sync describes it first.
-      if (update.describe && previous)
+      // Described again without reading file contents: the files this round wrote or patched by the digests taken
+      // as they were written or checked, the others from the earlier description where their stat has not moved.
+      if (update.describe)
         await copies.afterUpdate(
           resource.name,
           {

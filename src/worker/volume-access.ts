@@ -10,8 +10,8 @@ import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
 import type { VolumeSyncApplied } from '../core/worker-commands.js';
 import { packDirectory, unpackToDirectory } from '../transfer/volume-archive.js';
-import { knownFileEntry, packChanges } from '../transfer/volume-sync-pack.js';
-import type { Manifest, ManifestEntry } from '../transfer/volume-manifest.js';
+import { packChanges } from '../transfer/volume-sync-pack.js';
+import type { Manifest } from '../transfer/volume-manifest.js';
 import type { SyncPackOptions, SyncPackResult } from '../transfer/volume-sync-pack.js';
 import { TarReader } from '../transfer/volume-archive-reader.js';
 import type { ArchiveEntry } from '../transfer/volume-archive-reader.js';
@@ -244,11 +244,6 @@ export class VolumeAccess {
     const folder = await this.syncFolder(volume, 'synced');
     const info = await stat(folder, { bigint: true });
     return `${String(info.dev)}:${String(info.ino)}:${String(info.birthtimeNs)}`;
-  }
-
-  /** A manifest entry for a file of the volume whose content digests are known (see knownFileEntry). */
-  async knownFile(volume: string, relative: string, known: KnownContent): Promise<ManifestEntry | undefined> {
-    return knownFileEntry(await this.syncFolder(volume, 'described'), relative, known);
   }
 
   /** What changed in the volume against `options.base` (everything without one), as a sync round's stream. */

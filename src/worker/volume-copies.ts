@@ -88,7 +88,11 @@ export class VolumeCopies {
     // Without a description to trust, the last one withdrawn still spares reading the files unchanged since.
     const reuse = before ?? (await this.withdrawnOf(volume, identity));
     const packed = await this.volumes.readChanges(volume, { ...(reuse ? { base: reuse } : {}), signal });
-    const ticker = report ? setInterval(() => { report(packed.covered()); }, 1000) : undefined;
+    const ticker = report
+      ? setInterval(() => {
+          report(packed.covered());
+        }, 1000)
+      : undefined;
     let result: Awaited<typeof packed.done>;
     try {
       packed.stream.resume();
@@ -219,13 +223,16 @@ export class VolumeCopies {
     signal: AbortSignal,
     report?: (bytes: number) => void,
   ): Promise<void> {
-    const base: Manifest = new Map(known.previous ?? []);
-    for (const [path, content] of known.verified ?? []) {
-      const entry = await this.volumes.knownFile(volume, path, content);
-      if (entry) base.set(path, entry);
-    }
-    const packed = await this.volumes.readChanges(volume, { base, signal });
-    const ticker = report ? setInterval(() => { report(packed.covered()); }, 1000) : undefined;
+    const packed = await this.volumes.readChanges(volume, {
+      ...(known.previous ? { base: known.previous } : {}),
+      ...(known.verified ? { known: known.verified } : {}),
+      signal,
+    });
+    const ticker = report
+      ? setInterval(() => {
+          report(packed.covered());
+        }, 1000)
+      : undefined;
     let manifest: Manifest;
     try {
       packed.stream.resume();
