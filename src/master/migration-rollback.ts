@@ -87,7 +87,9 @@ export class MigrationRollback {
       );
     for (const resource of migration.plan.resources)
       if (resource.status !== 'skipped') resource.status = 'rolled_back';
-    const status: MigrationStatus = left.length === 0 ? 'rolled_back' : 'failed';
+    // A user's cancel, once its rollback is whole, ends `cancelled`; any other reason `rolled_back`.
+    const cancelled = migration.cancelRequested === true;
+    const status: MigrationStatus = left.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'rolled_back';
     await this.record.save(migration, {
       status,
       phase: 'done',
@@ -100,9 +102,11 @@ export class MigrationRollback {
       migration,
       left.length === 0 ? 'info' : 'error',
       'done',
-      left.length === 0
-        ? 'rolled back: the target is as before and the source runs as before'
-        : `rollback incomplete: ${left.join('; ')}`,
+      left.length > 0
+        ? `rollback incomplete: ${left.join('; ')}`
+        : cancelled
+          ? 'cancelled: the target is as before and the source runs as before'
+          : 'rolled back: the target is as before and the source runs as before',
     );
     this.options.metrics?.migrations.inc({ status });
   }

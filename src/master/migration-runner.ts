@@ -132,9 +132,16 @@ export class MigrationRunner {
           .catch(() => undefined);
         return;
       }
+      // A user's cancel is no failure: it ends `cancelled`, with its rollback, never with a phase "failed here".
+      if (signal.aborted) migration.cancelRequested = true;
       const reason = signal.aborted ? 'cancelled by the user' : message(error);
       await this.record
-        .event(migration, 'error', migration.phase, `failed: ${reason}`)
+        .event(
+          migration,
+          signal.aborted ? 'warning' : 'error',
+          migration.phase,
+          signal.aborted ? `cancelled by the user during ${migration.phase}` : `failed: ${reason}`,
+        )
         .catch(() => undefined);
       await this.rollback.rollBack(migration, reason);
       return;

@@ -1497,7 +1497,7 @@ describe('MigrationService', () => {
       expect((await finished(id)).migration.status).toBe('rolled_back');
     });
 
-    it('stops a hanging transfer on cancel and rolls back with "cancelled"', async () => {
+    it('stops a hanging transfer on cancel, rolls back, and ends "cancelled" — no phase failed', async () => {
       gateway.hang('transfer.receive', isVolume('db-data'));
       gateway.hang('transfer.send', isVolume('db-data'));
       const { id } = await service.start(request());
@@ -1509,7 +1509,7 @@ describe('MigrationService', () => {
       expect(answer.cancelRequested).toBe(true);
       const { migration, events } = await finished(id);
 
-      expect(migration).toMatchObject({ status: 'rolled_back', cancelRequested: true });
+      expect(migration).toMatchObject({ status: 'cancelled', cancelRequested: true });
       expect(migration.error).toContain('cancelled');
       const hung = gateway.calls.filter((c) => c.kind.startsWith('transfer.') && isVolume('db-data')(c));
       expect(hung.map((c) => c.options.signal?.aborted)).toEqual([true, true]);
@@ -1524,15 +1524,21 @@ describe('MigrationService', () => {
         'target network.remove appnet',
         ...RESTARTS_SOURCE,
       ]);
-      expect(messages(events)).toContain('failed: cancelled by the user');
+      expect(messages(events)).toContain('cancelled by the user during transfer');
+      expect(messages(events).some((m) => m.startsWith('failed'))).toBe(false);
+      expect(messages(events)).toContain('cancelled: the target is as before and the source runs as before');
     });
 
-    it('leaves a finished migration as it is on cancel', async () => {
+    it('refuses to cancel a finished migration (conflict), and leaves it as it is', async () => {
       const { id } = await service.start(request());
       await finished(id);
-      const answer = await service.cancel(id);
-      expect(answer).toMatchObject({ status: 'completed', cancelRequested: false });
-      expect((await service.get(id)).migration.cancelRequested).toBe(false);
+      const refusal = await failureOf(service.cancel(id));
+      expect(refusal.code).toBe('conflict');
+      expect(refusal.message).toBe(`migration ${id} already ended (completed); there is nothing to cancel`);
+      expect((await service.get(id)).migration).toMatchObject({
+        status: 'completed',
+        cancelRequested: false,
+      });
     });
 
     it('ends failed, naming what is left, when a rollback step keeps failing', async () => {
@@ -1872,7 +1878,7 @@ describe('MigrationService', () => {
       await service.cancel(id);
       const { migration, events } = await finished(id);
 
-      expect(migration.status).toBe('rolled_back');
+      expect(migration.status).toBe('cancelled');
       // The stop's answer was lost, but the worker stopped web anyway: rollback waited for it, saw it, started it.
       expect(gateway.stoppedOnSource.has(WEB_ID)).toBe(false);
       expect(gateway.lines().slice(-2)).toEqual([

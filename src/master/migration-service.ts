@@ -331,10 +331,18 @@ export class MigrationService {
     return created;
   }
 
-  /** Asks a running migration to stop and roll back; a finished one is left as it is. */
+  /**
+   * Asks a running migration to stop and roll back (it ends `cancelled`); a finished one is left as it is and the
+   * request refused (conflict), since there is nothing left to cancel.
+   */
   async cancel(id: string): Promise<MigrationRecord> {
     const { migration } = await this.get(id);
-    if (isFinished(migration.status)) return migration;
+    if (isFinished(migration.status))
+      throw new AppError(
+        'conflict',
+        `migration ${id} already ended (${migration.status.replace('_', ' ')}); there is nothing to cancel`,
+        { details: { status: migration.status } },
+      );
     await this.options.store.updateMigration(id, { cancelRequested: true });
     const running = this.running.get(id);
     if (running) running.controller.abort();

@@ -6,6 +6,7 @@ const MARK: Record<StepState, string> = {
   done: '✓',
   current: '●',
   failed: '✕',
+  cancelled: '■',
   upcoming: '○',
 };
 
@@ -13,6 +14,7 @@ const MARK_CLASSES: Record<StepState, string> = {
   done: 'border-emerald-600 bg-emerald-600 text-white',
   current: 'border-sky-600 bg-sky-600 text-white',
   failed: 'border-rose-600 bg-rose-600 text-white',
+  cancelled: 'border-amber-600 bg-amber-600 text-white',
   upcoming: 'border-slate-300 text-slate-400 dark:border-slate-600',
 };
 
@@ -20,6 +22,7 @@ const STATE_WORDS: Record<StepState, string> = {
   done: 'done',
   current: 'in progress',
   failed: 'failed here',
+  cancelled: 'cancelled here',
   upcoming: 'not reached',
 };
 
@@ -27,7 +30,7 @@ export function MigrationPhaseStepper({
   migration,
   events,
 }: {
-  migration: Pick<MigrationJson, 'phase' | 'status'>;
+  migration: Pick<MigrationJson, 'phase' | 'status'> & Partial<Pick<MigrationJson, 'cancel_requested'>>;
   events: Pick<MigrationEventJson, 'phase'>[];
 }) {
   const steps = phaseSteps(migration, events);

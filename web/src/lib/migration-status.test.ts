@@ -93,6 +93,18 @@ describe('phaseSteps', () => {
     expect(failed.find((step) => step.phase === 'rollback')?.state).toBe('failed');
   });
 
+  it('shows where a cancelled migration was stopped as cancelled, not failed, during and after its rollback', () => {
+    const rolling = phaseSteps(
+      { phase: 'rollback', status: 'running', cancel_requested: true },
+      events('preflight', 'prepare', 'transfer', 'rollback'),
+    );
+    expect(rolling.find((step) => step.phase === 'transfer')?.state).toBe('cancelled');
+    const ended = phaseSteps({ phase: 'done', status: 'cancelled' }, events('transfer', 'rollback', 'done'));
+    expect(ended.find((step) => step.phase === 'transfer')?.state).toBe('cancelled');
+    expect(ended.find((step) => step.phase === 'rollback')?.state).toBe('done');
+    expect(ended.some((step) => step.state === 'failed')).toBe(false);
+  });
+
   it('names the failed phase from the migration when there are no events', () => {
     expect(failedPhase({ phase: 'rollback' }, [])).toBe('preflight');
     expect(failedPhase({ phase: 'create' }, [])).toBe('create');

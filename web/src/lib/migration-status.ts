@@ -69,7 +69,7 @@ export function isFinished(status: MigrationStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'rolled_back';
 }
 
-export type StepState = 'done' | 'current' | 'failed' | 'upcoming';
+export type StepState = 'done' | 'current' | 'failed' | 'cancelled' | 'upcoming';
 
 export interface PhaseStep {
   phase: MigrationPhase;
@@ -96,9 +96,12 @@ export function failedPhase(
  * where it failed.
  */
 export function phaseSteps(
-  migration: Pick<MigrationJson, 'phase' | 'status'>,
+  migration: Pick<MigrationJson, 'phase' | 'status'> & Partial<Pick<MigrationJson, 'cancel_requested'>>,
   events: Pick<MigrationEventJson, 'phase'>[],
 ): PhaseStep[] {
+  // A user's cancel stopped the run where it was: that phase was cancelled, it did not fail.
+  const stopped: StepState =
+    migration.status === 'cancelled' || migration.cancel_requested === true ? 'cancelled' : 'failed';
   if (migration.status === 'completed') return PHASES.map((phase) => ({ phase, state: 'done' }));
   const rolledBack = migration.phase === 'rollback' || events.some((event) => event.phase === 'rollback');
   if (!rolledBack && !isFinished(migration.status)) {
@@ -111,7 +114,7 @@ export function phaseSteps(
   const failedAt = PHASES.indexOf(failedPhase(migration, events));
   const steps: PhaseStep[] = PHASES.slice(0, -1).map((phase, index) => ({
     phase,
-    state: index < failedAt ? 'done' : index === failedAt ? 'failed' : 'upcoming',
+    state: index < failedAt ? 'done' : index === failedAt ? stopped : 'upcoming',
   }));
   if (rolledBack) {
     steps.push({
