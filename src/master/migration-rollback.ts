@@ -88,7 +88,7 @@ export class MigrationRollback {
     for (const resource of migration.plan.resources)
       if (resource.status !== 'skipped') resource.status = 'rolled_back';
     // A user's cancel, once its rollback is whole, ends `cancelled`; any other reason `rolled_back`.
-    const cancelled = migration.cancelRequested === true;
+    const cancelled = migration.cancelRequested;
     const status: MigrationStatus = left.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'rolled_back';
     await this.record.save(migration, {
       status,
