@@ -356,6 +356,46 @@ describe('preflight: name conflicts', () => {
   });
 });
 
+describe('preflight: a plan that would move nothing', () => {
+  const everythingThere = inventory({
+    containers: [targetContainer('web', [])],
+    volumes: [sampleVolume({ name: 'web-data' })],
+    networks: [sampleNetwork(), sampleNetwork({ id: 'other-front', name: 'front', builtIn: false })],
+    images: [sampleImage({ id: NGINX, tags: ['nginx:1.27'] })],
+  });
+
+  it('is refused before anything stops when every resource is skipped', () => {
+    const report = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({ target: { inventory: everythingThere } }),
+    );
+    expect(codes(report.findings)[0]).toBe('error:nothing_to_move');
+    expect(report.findings[0]?.message).toBe(
+      'nothing would move: network front, image nginx:1.27, volume web-data, container web are already on "beta" or ' +
+        'skipped there; nothing is stopped or changed on either side',
+    );
+    expect(report.blocked).toBe(true);
+  });
+
+  it('goes ahead when an image already there still lacks a tag, or when one resource moves', () => {
+    const untagged = inventory({ ...everythingThere, images: [sampleImage({ id: NGINX, tags: [] })] });
+    const tags = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({ target: { inventory: untagged } }),
+    );
+    expect(codes(tags.findings)).not.toContain('error:nothing_to_move');
+    const volumeMoves = inventory({ ...everythingThere, volumes: [] });
+    const moving = preflight(
+      webPlan(),
+      request({ conflictPolicy: 'skip' }),
+      input({ target: { inventory: volumeMoves } }),
+    );
+    expect(codes(moving.findings)).not.toContain('error:nothing_to_move');
+  });
+});
+
 describe('preflight: the incremental strategy', () => {
   const volumePlan = (): MigrationPlan => ({
     resources: [planned('volume', 'web-data', { reason: 'requested', estimatedBytes: 500_000 })],
@@ -434,8 +474,9 @@ describe('preflight: the incremental strategy', () => {
       { ...volumeOnly, conflictPolicy: 'skip' },
       input({ target: { inventory: inventory({ volumes: [ours], containers: [user] }) } }),
     );
-    expect(codes(report.findings)).toEqual(['warning:name_conflict']);
-    expect(report.findings[0]?.message).toContain('used by container reader there');
+    // Skipped, it is the only resource: nothing would move, which is refused too.
+    expect(codes(report.findings)).toEqual(['error:nothing_to_move', 'warning:name_conflict']);
+    expect(report.findings[1]?.message).toContain('used by container reader there');
   });
 
   it('under the full strategy, treats our copy as any other volume of that name', () => {

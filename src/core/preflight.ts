@@ -86,6 +86,7 @@ export function preflight(
 
   checkWorkers(request, input, findings);
   settleConflicts(resources, request, input, findings);
+  checkSomethingMoves(resources, input, findings);
   checkPorts(resources, input, findings);
   checkVolumeContent(resources, request, input, findings);
   const moving = resources.filter((r) => moves(r) && r.copyContent !== false);
@@ -319,6 +320,31 @@ function ownCopy(
     source: volume?.labels[VOLUME_SOURCE_LABEL],
     users: inventory.containers.filter((c) => c.volumeNames.includes(name)).map((c) => c.name),
   };
+}
+
+/**
+ * A plan in which nothing would change on the target (every resource skipped: already there, or kept under the
+ * `skip` policy) is refused before anything stops: it would "complete" having moved nothing.
+ */
+function checkSomethingMoves(resources: PlannedResource[], input: PreflightInput, findings: Finding[]): void {
+  if (resources.length === 0) return;
+  const changes = (r: PlannedResource): boolean => {
+    if (r.action !== 'skip') return true;
+    if (r.type !== 'image') return false;
+    // An image already there still changes when it gets a tag it lacks.
+    const there = input.target.inventory.images.find((i) => i.id === r.sourceId);
+    const tags = new Set((there?.tags ?? []).map(normaliseImageRef));
+    return there !== undefined && (r.targetTags ?? []).some((tag) => !tags.has(tag));
+  };
+  if (resources.some(changes)) return;
+  const names = resources.map((r) => `${r.type} ${r.name}`);
+  findings.push({
+    severity: 'error',
+    code: 'nothing_to_move',
+    message:
+      `nothing would move: ${names.length <= 4 ? names.join(', ') : `${names.slice(0, 4).join(', ')} and ${String(names.length - 4)} more`} ` +
+      `${names.length === 1 ? 'is' : 'are'} already on "${input.target.name}" or skipped there; nothing is stopped or changed on either side`,
+  });
 }
 
 /** Whether a tag names another image than this one on the target. */

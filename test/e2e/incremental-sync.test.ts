@@ -299,4 +299,25 @@ describe('the incremental strategy', () => {
       await untilUnusedOnTarget(RESYNC);
     }
   }, 240_000);
+
+  it('refuses a plan that would move nothing before anything stops: the writing source keeps running', async () => {
+    // RESYNC is on the target already (the re-sync above); under `full` and `skip` it would be skipped.
+    const before = await docker(h1, 'inspect', '-f', '{{.State.StartedAt}}', WRITER);
+    const count = async (): Promise<number> =>
+      (await api<{ migrations: { id: string }[] }>('GET', '/api/migrations?limit=100')).json.migrations
+        .length;
+    const migrations = await count();
+    const { status, json } = await api<ApiError>('POST', '/api/migrations', {
+      source_worker_id: source,
+      target_worker_id: target,
+      volume_names: [RESYNC],
+      conflict_policy: 'skip',
+    });
+    expect(status).toBe(412);
+    const finding = json.error?.details?.findings?.find((f) => f.code === 'nothing_to_move');
+    expect(finding?.message).toContain(`volume ${RESYNC}`);
+    expect((await docker(h1, 'inspect', '-f', '{{.State.Running}}', WRITER)).trim()).toBe('true');
+    expect(await docker(h1, 'inspect', '-f', '{{.State.StartedAt}}', WRITER)).toBe(before);
+    expect(await count()).toBe(migrations); // nothing was started
+  });
 });

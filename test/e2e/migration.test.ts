@@ -736,7 +736,7 @@ describe('migrations (built binary, two real Docker hosts)', () => {
       expect(await exists(h2, 'volume', `heavyvol-${id}`)).toBe(false);
     }
 
-    it('a cancel during the transfer rolls back: source running again, nothing left on the target', async () => {
+    it('a cancel during the transfer rolls back and ends cancelled: source running again, nothing left on the target', async () => {
       const started = await start({
         source_worker_id: `src-${id}`,
         target_worker_id: `dst-${id}`,
@@ -752,8 +752,11 @@ describe('migrations (built binary, two real Docker hosts)', () => {
       const cancel = await api('POST', `/api/migrations/${started.id}/cancel`);
       expect(cancel.status).toBe(200);
       const done = await finished(started.id);
-      expect(done.status).toBe('rolled_back');
+      expect(done.status).toBe('cancelled');
       expect(done.error).toMatch(/cancel/);
+      // A second cancel of what has ended is refused in words.
+      const again = await api('POST', `/api/migrations/${started.id}/cancel`);
+      expect(again.status).toBe(409);
       expect((await inspect<{ State: { Running: boolean } }>(h1, 'inspect', heavy)).State.Running).toBe(true);
       await nothingLeftOnTarget();
     }, 180_000);
