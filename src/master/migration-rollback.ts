@@ -71,7 +71,7 @@ export class MigrationRollback {
       await this.record.save(migration, { state: migration.state });
     }
     for (const container of [...migration.state.sourceRunning].reverse())
-      await step(`container ${shortId(container)} stopped on the source`, () =>
+      await step(`container ${nameOf(migration, container)} stopped on the source`, () =>
         this.restartSource(migration, container, deadline),
       );
     // What the source kept between sync rounds is of no use any more. It is no part of what the rollback restores:
@@ -148,9 +148,9 @@ export class MigrationRollback {
                 return undefined;
               })) && ok;
           return (
-            (await step(`image ${shortId(entry.id)} on the target`, async () => {
+            (await step(`image ${nameOf(migration, entry.id)} on the target`, async () => {
               const { removed } = await gateway.run(target, 'image.remove', { ref: entry.id });
-              return removed ? `removed image ${shortId(entry.id)} from the target` : undefined;
+              return removed ? `removed image ${nameOf(migration, entry.id)} from the target` : undefined;
             })) && ok
           );
         }
@@ -195,7 +195,7 @@ export class MigrationRollback {
   ): Promise<string | undefined> {
     const { gateway } = this.options;
     const source = migration.request.sourceWorkerId;
-    const name = migration.plan.resources.find((r) => r.sourceId === container)?.name ?? shortId(container);
+    const name = nameOf(migration, container);
     const details = await this.persistently(
       () => gateway.run(source, 'container.inspect', { ref: container }),
       deadline,
@@ -225,4 +225,9 @@ export class MigrationRollback {
       );
     }
   }
+}
+
+/** What a person calls an object of the plan (its name, an image's tag), by its id; a short id when the plan has none. */
+function nameOf(migration: MigrationRecord, id: string): string {
+  return migration.plan.resources.find((r) => r.sourceId === id)?.name ?? shortId(id);
 }
