@@ -878,6 +878,28 @@ describe('MigrationService', () => {
       expect(migration.completedAt).toBe('2026-01-01T00:00:02.500Z');
     });
 
+    it('says how long each source container took to stop, and when one waited out its grace period', async () => {
+      const clock = new ManualClock();
+      service = createService({ clock });
+      gateway.answerWith(
+        'container.stop',
+        (call) => {
+          clock.advance(call.args.ref === WEB_ID ? 10_000 : 300);
+          return { wasRunning: true };
+        },
+        (call) => call.workerId === SOURCE,
+      );
+      const started = await service.start(request());
+      const { migration, events } = await finished(started.id);
+      expect(migration.status).toBe('completed');
+      const stops = events.filter((e) => e.phase === 'stop_source').map((e) => `${e.level}: ${e.message}`);
+      expect(stops).toEqual([
+        'warning: container web stopped on the source in 10.0 s: it did not exit on SIGQUIT (its stop signal), so the engine ' +
+          'waited out its 10 s stop grace period and killed it (give it a stop signal it handles, or a shorter grace period)',
+        'info: container db stopped on the source in 0.3 s',
+      ]);
+    });
+
     it('breaks the downtime into stop, final copy, create, start and ready, adding up to it, and counts one round', async () => {
       const clock = new ManualClock();
       service = createService({ clock });
@@ -1023,8 +1045,8 @@ describe('MigrationService', () => {
           'network appnet created',
           'image nginx:1.27 sent: 5000 bytes, 1 of 3 layers already on the target',
           'image postgres:16 sent: 5000 bytes',
-          'container web stopped on the source',
-          'container db stopped on the source',
+          'container web stopped on the source in 0.0 s',
+          'container db stopped on the source in 0.0 s',
           'container web created on the target',
           'container web is healthy on the target',
           'migration completed',

@@ -499,15 +499,23 @@ export class MigrationStepHandlers {
       { signal },
     );
     if (!wasRunning) return undefined;
+    const tookMs = this.options.clock.monotonicMs() - stopRequestedMs;
     if (!migration.state.sourceRunning.includes(resource.sourceId))
       migration.state.sourceRunning.push(resource.sourceId);
     migration.state.downtimeStartedAt ??= stopRequestedAt;
     await this.record.save(migration, { state: migration.state });
+    const { graceSeconds, stopSignal } = stopSettings(details);
+    // Killed at the end of its grace period: the process did not exit on its stop signal — said, since it is
+    // downtime the user can win back.
+    const waitedOut = tookMs >= graceSeconds * 1000 - 250;
     await this.record.event(
       migration,
-      'info',
+      waitedOut ? 'warning' : 'info',
       'stop_source',
-      `container ${resource.name} stopped on the source`,
+      `container ${resource.name} stopped on the source in ${(tookMs / 1000).toFixed(1)} s` +
+        (waitedOut
+          ? `: it did not exit on ${stopSignal} (its stop signal), so the engine waited out its ${String(graceSeconds)} s stop grace period and killed it (give it a stop signal it handles, or a shorter grace period)`
+          : ''),
       resource,
     );
     return stopRequestedMs;
@@ -845,4 +853,14 @@ function describeNetworkDifference(source: NetworkSummary, target: NetworkSummar
   if (subnets(source) !== '' && subnets(source) !== subnets(target))
     differences.push(`subnet ${subnets(target) || 'automatic'}, not ${subnets(source)}`);
   return differences.length === 0 ? undefined : differences.join('; ');
+}
+
+/** A container's stop grace period and stop signal, as the engine applies them (10 s and SIGTERM by default). */
+function stopSettings(details: ContainerDetails | undefined): { graceSeconds: number; stopSignal: string } {
+  const config = (details?.raw.Config ?? {}) as { StopTimeout?: unknown; StopSignal?: unknown };
+  return {
+    graceSeconds: typeof config.StopTimeout === 'number' && config.StopTimeout >= 0 ? config.StopTimeout : 10,
+    stopSignal:
+      typeof config.StopSignal === 'string' && config.StopSignal !== '' ? config.StopSignal : 'SIGTERM',
+  };
 }
