@@ -20,12 +20,7 @@ import {
   type Interrupts,
 } from './follow-migration.js';
 import { connectMasterApi, withMasterApiOptions, type MasterApiFlags } from './master-api-options.js';
-import {
-  type MasterClient,
-  type MigrationJson,
-  type MigrationRequestJson,
-  type WorkerRef,
-} from './master-client.js';
+import { type MigrationJson, type MigrationRequestJson, type WorkerRef } from './master-client.js';
 import { createProgressView, planText, summaryText, type WorkerNames } from './progress-view.js';
 
 export { POLL_INTERVAL_MS, processInterrupts, type Interrupts } from './follow-migration.js';
