@@ -540,6 +540,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
   });
 
   beforeEach(() => {
+    vi.stubEnv('DOCKER_MIGRATE_API_URL', '');
     vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', '');
     vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', '');
   });
@@ -613,13 +614,25 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
 
   it('exits 1 with the reason when the migration is rolled back, reading master and token from the environment', async () => {
     const url = await startMaster({ states: [ROLLED_BACK] });
-    vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', url);
+    vi.stubEnv('DOCKER_MIGRATE_API_URL', url);
     vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', TOKEN);
     const result = await cli(['--from', 'alpha', '--to', 'beta', '--container', 'web']);
     expect(result.code).toBe(1);
     expect(result.out).toContain('Migration mig-1 failed and was rolled back');
     expect(result.err).toContain(
       'error: migration mig-1 failed and was rolled back: the target ran out of disk space\n',
+    );
+    expect(result.err).not.toContain('deprecated');
+  });
+
+  it('still takes the master from DOCKER_MIGRATE_MASTER_URL for now, with a deprecation note first', async () => {
+    const url = await startMaster({ states: [COMPLETED] });
+    vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', url);
+    vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', TOKEN);
+    const result = await cli(['--from', 'alpha', '--to', 'beta', '--container', 'web']);
+    expect(result.code).toBe(0);
+    expect(result.err.split('\n')[0]).toBe(
+      "note: DOCKER_MIGRATE_MASTER_URL is deprecated for the master's HTTP address; set DOCKER_MIGRATE_API_URL instead (DOCKER_MIGRATE_MASTER_URL stays the worker's gRPC address)",
     );
   });
 
