@@ -317,7 +317,7 @@ async function startAndFollow(
         'canceled',
         'stopped waiting for the master to start the migration; it may have started',
         {
-          hint: `GET ${client.baseUrl}/api/migrations lists the migrations the master knows`,
+          hint: 'docker-migrate migrations list shows the migrations the master knows',
           cause: error,
         },
       );
@@ -333,7 +333,10 @@ async function startAndFollow(
     throw new AppError(
       'canceled',
       `stopped following migration ${id}; it keeps running on the master${cancelling === undefined ? '' : ' (a cancel was requested)'}`,
-      { hint: `GET ${client.baseUrl}/api/migrations/${id} shows how it ends`, cause: error },
+      {
+        hint: `docker-migrate migrations watch ${id} follows it again; migrations show ${id} says how it ended`,
+        cause: error,
+      },
     );
   } finally {
     stopListening();
