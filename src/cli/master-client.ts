@@ -90,8 +90,13 @@ export interface MigrationJson {
   } | null;
   rounds?: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
   error: string | null;
+  /** Whether someone asked to cancel it (absent from older masters). */
+  cancel_requested?: boolean;
   source_worker_id: string;
   target_worker_id: string;
+  /** Absent from older masters. */
+  mode?: MigrationMode;
+  strategy?: MigrationStrategy;
   resources: MigrationResourceJson[];
   findings: Finding[];
   events: MigrationEventJson[];
@@ -103,6 +108,21 @@ export interface DryRunJson {
   plan: { resources: MigrationResourceJson[]; total_bytes: number; findings: Finding[] };
   findings: Finding[];
   blocked: boolean;
+}
+
+/** `?limit=&before=&status=` of GET /api/migrations. */
+export interface MigrationListQuery {
+  /** 1..500; the master's default is 50. */
+  limit?: number;
+  /** The id of the last migration of the previous page. */
+  before?: string;
+  status?: readonly MigrationStatus[];
+}
+
+/** GET /api/migrations: newest first, without events; `next_before` pages back, null on the last page. */
+export interface MigrationPageJson {
+  migrations: MigrationJson[];
+  next_before: string | null;
 }
 
 export interface MasterClientOptions {
@@ -122,6 +142,7 @@ export interface MasterClient {
   startMigration(body: MigrationRequestJson, signal?: AbortSignal): Promise<MigrationJson>;
   /** Plans one without running it (`dry_run` true). */
   planMigration(body: MigrationRequestJson, signal?: AbortSignal): Promise<DryRunJson>;
+  listMigrations(query?: MigrationListQuery, signal?: AbortSignal): Promise<MigrationPageJson>;
   getMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
   cancelMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
 }
@@ -252,6 +273,20 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
       return { findings: [], ...answer, plan } as unknown as DryRunJson;
     },
 
+    async listMigrations(query = {}, signal) {
+      const what = 'cannot list the migrations';
+      const params = new URLSearchParams();
+      if (query.limit !== undefined) params.set('limit', String(query.limit));
+      if (query.before !== undefined) params.set('before', query.before);
+      if (query.status !== undefined && query.status.length > 0) params.set('status', query.status.join(','));
+      const search = params.size > 0 ? `?${params.toString()}` : '';
+      const answer = await request('GET', `api/migrations${search}`, what, { signal });
+      if (!Array.isArray(answer.migrations)) throw unexpectedAnswer(what, 'migrations');
+      const migrations = answer.migrations.map((item: unknown) => migrationOf({ migration: item }, what));
+      const next = typeof answer.next_before === 'string' ? answer.next_before : null;
+      return { migrations, next_before: next };
+    },
+
     async getMigration(id, signal) {
       const what = `cannot read migration ${id}`;
       return migrationOf(
@@ -323,7 +358,7 @@ function transportError(
     return new AppError('canceled', `${what}: stopped`, { cause: error });
   }
   const hint =
-    "is the master running? --master-url (or DOCKER_MIGRATE_MASTER_URL) is its HTTP address, e.g. http://master-host:8080, not the workers' gRPC port";
+    "is the master running? --master-url (or DOCKER_MIGRATE_API_URL) is its HTTP address, e.g. http://master-host:8080, not the workers' gRPC port";
   if (timeout.aborted) {
     return new AppError('deadline_exceeded', `${what}: the master at ${baseUrl} did not answer in time`, {
       hint,

@@ -466,7 +466,7 @@ describe('runMigrate against a master on 127.0.0.1', () => {
 
   it('stops following on a second Ctrl-C and says the migration keeps running', async () => {
     const interrupts = fakeInterrupts();
-    const { promise, url } = await run({ states: [RUNNING], afterCancel: [RUNNING] }, {}, interrupts);
+    const { promise } = await run({ states: [RUNNING], afterCancel: [RUNNING] }, {}, interrupts);
     await vi.waitUntil(() => seen.some((request) => request.url === '/api/migrations/mig-1'));
     interrupts.press();
     await vi.waitUntil(() => seen.some((request) => request.url.endsWith('/cancel')));
@@ -476,7 +476,9 @@ describe('runMigrate against a master on 127.0.0.1', () => {
     expect(error.message).toBe(
       'stopped following migration mig-1; it keeps running on the master (a cancel was requested)',
     );
-    expect(error.hint).toBe(`GET ${url}/api/migrations/mig-1 shows how it ends`);
+    expect(error.hint).toBe(
+      'docker-migrate migrations watch mig-1 follows it again; migrations show mig-1 says how it ended',
+    );
   });
 
   it('keeps following through a master that is briefly unavailable', async () => {
@@ -540,6 +542,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
   });
 
   beforeEach(() => {
+    vi.stubEnv('DOCKER_MIGRATE_API_URL', '');
     vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', '');
     vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', '');
   });
@@ -613,13 +616,25 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
 
   it('exits 1 with the reason when the migration is rolled back, reading master and token from the environment', async () => {
     const url = await startMaster({ states: [ROLLED_BACK] });
-    vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', url);
+    vi.stubEnv('DOCKER_MIGRATE_API_URL', url);
     vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', TOKEN);
     const result = await cli(['--from', 'alpha', '--to', 'beta', '--container', 'web']);
     expect(result.code).toBe(1);
     expect(result.out).toContain('Migration mig-1 failed and was rolled back');
     expect(result.err).toContain(
       'error: migration mig-1 failed and was rolled back: the target ran out of disk space\n',
+    );
+    expect(result.err).not.toContain('deprecated');
+  });
+
+  it('still takes the master from DOCKER_MIGRATE_MASTER_URL for now, with a deprecation note first', async () => {
+    const url = await startMaster({ states: [COMPLETED] });
+    vi.stubEnv('DOCKER_MIGRATE_MASTER_URL', url);
+    vi.stubEnv('DOCKER_MIGRATE_ADMIN_TOKEN', TOKEN);
+    const result = await cli(['--from', 'alpha', '--to', 'beta', '--container', 'web']);
+    expect(result.code).toBe(0);
+    expect(result.err.split('\n')[0]).toBe(
+      "note: DOCKER_MIGRATE_MASTER_URL is deprecated for the master's HTTP address; set DOCKER_MIGRATE_API_URL instead (DOCKER_MIGRATE_MASTER_URL stays the worker's gRPC address)",
     );
   });
 

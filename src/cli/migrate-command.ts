@@ -1,6 +1,5 @@
 // `docker-migrate migrate`: asks the master to move resources from one worker to another, then follows the migration
 // with a live progress bar until it ends (or plans it only, with --dry-run).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../core/errors.js';
 import { ACKNOWLEDGEABLE_FINDINGS } from '../core/preflight.js';
@@ -13,23 +12,18 @@ import type {
   TransferCompression,
   TransferMode,
 } from '../core/migration.js';
-import { createContext } from './context.js';
 import {
-  createMasterClient,
-  type MasterClient,
-  type MigrationJson,
-  type MigrationRequestJson,
-  type WorkerRef,
-} from './master-client.js';
-import {
-  createProgressView,
-  FINISHED_STATUSES,
-  planText,
-  statusSentence,
-  summaryText,
-  type ProgressView,
-  type WorkerNames,
-} from './progress-view.js';
+  followMigration,
+  outcomeError,
+  processInterrupts,
+  type FollowDeps,
+  type Interrupts,
+} from './follow-migration.js';
+import { connectMasterApi, withMasterApiOptions, type MasterApiFlags } from './master-api-options.js';
+import { type MigrationJson, type MigrationRequestJson, type WorkerRef } from './master-client.js';
+import { createProgressView, planText, summaryText, type WorkerNames } from './progress-view.js';
+
+export { POLL_INTERVAL_MS, processInterrupts, type Interrupts } from './follow-migration.js';
 
 /** The modes a master runs; live (core's MigrationMode) needs CRIU and is refused. */
 const MODES = ['cold', 'warm'] as const satisfies readonly MigrationMode[];
@@ -44,16 +38,8 @@ const CONFLICT_POLICIES = [
 ] as const satisfies readonly ConflictPolicy[];
 const SOURCE_POLICIES = ['keep_stopped', 'remove', 'keep_running'] as const satisfies readonly SourcePolicy[];
 
-/** How often a running migration is asked for its state. */
-export const POLL_INTERVAL_MS = 500;
-
-/** Polls that may fail in a row (the master restarting, a network blip) before the command gives up following. */
-const MAX_POLL_FAILURES = 10;
-
 /** The command's options as commander parses them (camelCase of the flags). */
-export interface MigrateFlags {
-  masterUrl?: string;
-  adminToken?: string;
+export interface MigrateFlags extends MasterApiFlags {
   from: string;
   to: string;
   container?: string[];
@@ -78,25 +64,7 @@ export interface MigrateFlags {
   detach?: boolean;
 }
 
-/** Ctrl-C, as something tests can press. Returns a function that stops listening. */
-export interface Interrupts {
-  onInterrupt(listener: () => void): () => void;
-}
-
-/** SIGINT of this process. While a listener is on, Node no longer exits on Ctrl-C by itself. */
-export function processInterrupts(): Interrupts {
-  return {
-    onInterrupt(listener) {
-      process.on('SIGINT', listener);
-      return () => {
-        process.removeListener('SIGINT', listener);
-      };
-    },
-  };
-}
-
-export interface MigrateDeps {
-  client: MasterClient;
+export interface MigrateDeps extends FollowDeps {
   /** Results: the plan, the summary, the id with --detach, JSON. */
   out: NodeJS.WritableStream;
   /** Following: the bar, phase lines, events, notices. */
@@ -104,7 +72,6 @@ export interface MigrateDeps {
   /** Whether `err` is a terminal, so that a bar can be redrawn in place. */
   tty: boolean;
   interrupts: Interrupts;
-  pollIntervalMs?: number;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -300,18 +267,8 @@ export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promis
   out.write(
     flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : summaryText(migration, names),
   );
-  if (migration.status !== 'completed') {
-    const reason = migration.error === null || migration.error === '' ? '' : `: ${migration.error}`;
-    throw new AppError(
-      migration.status === 'cancelled' ? 'canceled' : 'failed_precondition',
-      `${statusSentence(migration)}${reason}`,
-      migration.status === 'rolled_back'
-        ? {
-            hint: 'a rollback removes what the migration created on the target and restarts the source if it was running; the events above say what happened',
-          }
-        : {},
-    );
-  }
+  const failure = outcomeError(migration);
+  if (failure !== undefined) throw failure;
 }
 
 /**
@@ -360,7 +317,7 @@ async function startAndFollow(
         'canceled',
         'stopped waiting for the master to start the migration; it may have started',
         {
-          hint: `GET ${client.baseUrl}/api/migrations lists the migrations the master knows`,
+          hint: 'docker-migrate migrations list shows the migrations the master knows',
           cause: error,
         },
       );
@@ -370,48 +327,22 @@ async function startAndFollow(
       `migration ${id} started: ${names.source} to ${names.target} (Ctrl-C cancels it and rolls it back)`,
     );
     if (presses > 0) requestCancel(id);
-    return await follow(migration, view, stopFollowing.signal, deps);
+    return await followMigration(migration, view, stopFollowing.signal, deps);
   } catch (error) {
     if (id === undefined || !stopFollowing.signal.aborted) throw error;
     throw new AppError(
       'canceled',
       `stopped following migration ${id}; it keeps running on the master${cancelling === undefined ? '' : ' (a cancel was requested)'}`,
-      { hint: `GET ${client.baseUrl}/api/migrations/${id} shows how it ends`, cause: error },
+      {
+        hint: `docker-migrate migrations watch ${id} follows it again; migrations show ${id} says how it ended`,
+        cause: error,
+      },
     );
   } finally {
     stopListening();
     view.stop();
     await cancelling;
   }
-}
-
-async function follow(
-  first: MigrationJson,
-  view: ProgressView,
-  signal: AbortSignal,
-  deps: MigrateDeps,
-): Promise<MigrationJson> {
-  const interval = deps.pollIntervalMs ?? POLL_INTERVAL_MS;
-  let migration = first;
-  let failures = 0;
-  view.show(migration);
-  while (!FINISHED_STATUSES.has(migration.status)) {
-    await sleep(interval, undefined, { signal });
-    try {
-      migration = await deps.client.getMigration(migration.id, signal);
-    } catch (error) {
-      const failure = AppError.from(error);
-      const passing = failure.code === 'unavailable' || failure.code === 'deadline_exceeded';
-      if (signal.aborted || !passing || failures + 1 >= MAX_POLL_FAILURES) throw error;
-      if (failures === 0) view.log(`lost contact with the master (${failure.message}); retrying`);
-      failures += 1;
-      continue;
-    }
-    if (failures > 0) view.log('in contact with the master again');
-    failures = 0;
-    view.show(migration);
-  }
-  return migration;
 }
 
 /**
@@ -424,18 +355,11 @@ export function migrateCommand(
   err: NodeJS.WritableStream,
   testing: { pollIntervalMs?: number; interrupts?: Interrupts } = {},
 ): Command {
-  return new Command('migrate')
-    .description(
+  return withMasterApiOptions(
+    new Command('migrate').description(
       'move containers, volumes, images, networks or compose projects from one worker to another through the master, with live progress',
-    )
-    .option(
-      '--master-url <url>',
-      "the master's HTTP address, e.g. http://master-host:8080 (default: $DOCKER_MIGRATE_MASTER_URL)",
-    )
-    .option(
-      '--admin-token <token>',
-      "the master's admin token (default: $DOCKER_MIGRATE_ADMIN_TOKEN, which is safer: a flag shows in `ps`)",
-    )
+    ),
+  )
     .requiredOption('--from <worker>', 'source worker, by name or id')
     .requiredOption('--to <worker>', 'target worker, by name or id')
     .addOption(
@@ -526,37 +450,20 @@ export function migrateCommand(
       [
         '',
         'Examples:',
-        '  export DOCKER_MIGRATE_MASTER_URL=http://master:8080 DOCKER_MIGRATE_ADMIN_TOKEN=…',
+        '  export DOCKER_MIGRATE_API_URL=http://master:8080 DOCKER_MIGRATE_ADMIN_TOKEN=…',
         '  docker-migrate migrate --from host-a --to host-b --container web --dry-run',
         '  docker-migrate migrate --from host-a --to host-b --compose-project shop --bind-mount /srv/shop=/data/shop',
         '',
         'Exit code 0 only when the migration completed (or the dry run is not blocked). The first Ctrl-C cancels',
         'the migration and follows its rollback; a second one stops following and leaves it running.',
+        '`docker-migrate migrations` lists, shows, watches and cancels migrations afterwards.',
         '',
       ].join('\n'),
     )
     .action(async (flags: MigrateFlags, command: Command) => {
-      const master: Record<string, unknown> = {};
-      const worker: Record<string, unknown> = {};
-      if (flags.adminToken !== undefined) master.admin_token = flags.adminToken;
-      if (flags.masterUrl !== undefined) worker.master_url = flags.masterUrl;
-      // The config already reads DOCKER_MIGRATE_ADMIN_TOKEN (master.admin_token) and DOCKER_MIGRATE_MASTER_URL
-      // (worker.master_url); the flags go through the same loader, so flags > env > config file holds here too.
-      const { config } = createContext(command, out, { master, worker });
-      const masterUrl = config.worker.master_url;
-      const token = config.master.admin_token;
-      if (masterUrl === undefined) {
-        throw new AppError('invalid_argument', 'which master? --master-url is missing', {
-          hint: "pass the master's HTTP address with --master-url or DOCKER_MIGRATE_MASTER_URL, e.g. http://master-host:8080",
-        });
-      }
-      if (token === undefined) {
-        throw new AppError('invalid_argument', 'the master needs its admin token: --admin-token is missing', {
-          hint: 'set DOCKER_MIGRATE_ADMIN_TOKEN (or pass --admin-token) to the token the master printed on its first start',
-        });
-      }
+      const client = connectMasterApi(command, flags, out, err);
       const deps: MigrateDeps = {
-        client: createMasterClient({ baseUrl: masterUrl, token }),
+        client,
         out,
         err,
         tty: (err as Partial<NodeJS.WriteStream>).isTTY === true,

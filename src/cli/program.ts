@@ -5,6 +5,7 @@ import { buildInfo } from '../platform/build-info.js';
 import { listCommand } from './list-command.js';
 import { masterCommand } from './master-command.js';
 import { migrateCommand } from './migrate-command.js';
+import { migrationsCommand } from './migrations-command.js';
 import { uiCommand } from './ui-command.js';
 import { workerCommand } from './worker-command.js';
 import { versionCommand } from './version-command.js';
@@ -49,6 +50,7 @@ export function createProgram(io: CliIo): Command {
   program.addCommand(uiCommand(io.out));
   program.addCommand(listCommand(io.out));
   program.addCommand(migrateCommand(io.out, io.err));
+  program.addCommand(migrationsCommand(io.out, io.err));
   program.addCommand(versionCommand(io.out));
   // Subcommands inherit the output settings and throw instead of exiting, so main decides the exit code.
   const inherit = (command: Command): void => {

@@ -60,7 +60,7 @@ export function shownTotal(migration: Pick<MigrationJson, 'bytes_transferred' | 
 }
 
 /** "1.2 GiB of 3.0 GiB": a migration's bytes moved against its total. */
-function movedOfTotal(migration: MigrationJson, separator: string): string {
+export function movedOfTotal(migration: MigrationJson, separator: string): string {
   return `${humanBytes(migration.bytes_transferred)}${separator}${humanBytes(shownTotal(migration))}`;
 }
 
@@ -167,7 +167,7 @@ export function planText(answer: DryRunJson, workers: WorkerNames): string {
   return text;
 }
 
-const STATUS_WORDS: Record<MigrationStatus, string> = {
+export const STATUS_WORDS: Record<MigrationStatus, string> = {
   pending: 'is waiting to start',
   running: 'is running',
   completed: 'completed',
@@ -181,7 +181,7 @@ export function statusSentence(migration: MigrationJson): string {
   return `migration ${migration.id} ${STATUS_WORDS[migration.status]}`;
 }
 
-const summaryColumns: Column<MigrationResourceJson>[] = [
+export const summaryColumns: Column<MigrationResourceJson>[] = [
   { header: 'TYPE', value: (r) => r.type },
   { header: 'NAME', value: (r) => r.name },
   { header: 'ON TARGET', value: (r) => r.target_name },
@@ -194,14 +194,14 @@ const summaryColumns: Column<MigrationResourceJson>[] = [
 ];
 
 /** How long it ran: from its start (or creation, if it never started) to its end. */
-function elapsedMs(migration: MigrationJson): number | undefined {
+export function elapsedMs(migration: MigrationJson): number | undefined {
   const from = Date.parse(migration.started_at ?? migration.created_at);
   const to = migration.completed_at === null ? Number.NaN : Date.parse(migration.completed_at);
   return Number.isNaN(from) || Number.isNaN(to) ? undefined : Math.max(0, to - from);
 }
 
 /** "stop 310ms, final copy 820ms, create 40ms, start 230ms, ready 100ms": where the downtime went. */
-function downtimePhasesText(phases: NonNullable<MigrationJson['downtime_phases']>): string {
+export function downtimePhasesText(phases: NonNullable<MigrationJson['downtime_phases']>): string {
   const parts: [string, number | null][] = [
     ['stop', phases.stop_ms],
     ['final copy', phases.final_sync_ms],
@@ -216,7 +216,7 @@ function downtimePhasesText(phases: NonNullable<MigrationJson['downtime_phases']
 }
 
 /** "3 (1.0 GiB in 4.1s, 12 MiB in 350ms, final 3.0 MiB in 820ms)": each copy round of the volumes. */
-function roundsText(rounds: NonNullable<MigrationJson['rounds']>): string {
+export function roundsText(rounds: NonNullable<MigrationJson['rounds']>): string {
   const each = rounds.map(
     (r) => `${r.final ? 'final ' : ''}${humanBytes(r.bytes)} in ${humanDuration(r.duration_ms)}`,
   );

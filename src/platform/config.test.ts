@@ -317,6 +317,7 @@ describe('loadConfig', () => {
   it('lets every setting be set from the environment and a file, and has no setting missing from the list', () => {
     const samples: Record<ConfigPath, string> = {
       role: 'ui',
+      api_url: 'http://m:8080',
       http_addr: ':1',
       grpc_addr: ':2',
       log_level: 'fatal',

@@ -20,6 +20,7 @@ export type Role = (typeof ROLES)[number];
  */
 export const CONFIG_PATHS = [
   'role',
+  'api_url',
   'http_addr',
   'grpc_addr',
   'log_level',
@@ -168,6 +169,17 @@ export function loadConfigFromProcess(flags: object, configFile?: string): Confi
   return loadConfig(sources);
 }
 
+/**
+ * DOCKER_MIGRATE_MASTER_URL, which `migrate` read as the master's HTTP address before DOCKER_MIGRATE_API_URL
+ * existed, although the same variable gives `worker` the master's gRPC address. Read here (the only module that
+ * reads process.env) so that the CLI can still honour it for one release, with a deprecation note.
+ */
+export const DEPRECATED_API_URL_VARIABLE = 'DOCKER_MIGRATE_MASTER_URL';
+
+export function deprecatedApiUrlFromProcess(): string | undefined {
+  return nonEmpty(process.env[DEPRECATED_API_URL_VARIABLE]);
+}
+
 /** Where the config file is looked for when none is named: `<home>/.docker-migrate/config.json`. */
 export function defaultConfigFilePath(homeDir: string): string {
   return join(homeDir, '.docker-migrate', 'config.json');
@@ -224,6 +236,8 @@ function createConfigSchema(homeDir: string) {
 
   return z.strictObject({
     role: z.enum(ROLES).optional(),
+    // The master's HTTP address for the CLI's `migrate` and `migrations` (DOCKER_MIGRATE_API_URL); not a worker's.
+    api_url: z.string().optional(),
     http_addr: z.string().default(':8080'),
     grpc_addr: z.string().default(':9090'),
     log_level: z.enum(LOG_LEVELS).default('info'),
