@@ -208,7 +208,9 @@ function warmProgress(current: MigrationJson): {
   return {
     round1Done: events.some((e) => /, pre-copy round 1:/.test(e.message)),
     round2Done: events.some((e) => /, pre-copy round 2:/.test(e.message)),
-    sourceStopped: events.some((e) => e.phase === 'stop_source' && / stopped on the source$/.test(e.message)),
+    sourceStopped: events.some(
+      (e) => e.phase === 'stop_source' && / stopped on the source( in [0-9.]+ s)?(:|$)/.test(e.message),
+    ),
   };
 }
 
