@@ -1074,12 +1074,8 @@ interface Resync {
   wallMs: number;
 }
 
-/**
- * About 1 % of the re-sync volume changed, as the warm workload's writer does it: 1,280 scattered 8 KiB blocks of
- * the big file (10 MiB), an append to the log, 20 new files, 20 small files deleted. `round` keeps each change
- * apart from the last.
- */
-async function changeResyncVolume(round: number): Promise<void> {
+/** Runs a shell script, one line per element, in a throwaway container with the re-sync volume at /data on h1. */
+async function inResyncVolume(lines: string[]): Promise<void> {
   await docker(
     h1,
     'run',
@@ -1091,16 +1087,25 @@ async function changeResyncVolume(round: number): Promise<void> {
     h1.baseImage,
     'sh',
     '-c',
-    [
-      'set -e',
-      'i=0',
-      `while [ $i -lt 1280 ]; do dd if=/dev/urandom of=/data/big bs=8192 count=1 seek=$(( (i * 7919 + ${round * 13}) % 122880 )) conv=notrunc 2>/dev/null; i=$((i + 1)); done`,
-      'head -c 102400 /dev/urandom >> /data/log',
-      `i=0; while [ $i -lt 20 ]; do head -c 16384 /dev/urandom > /data/new-${round}-$i; i=$((i + 1)); done`,
-      `i=0; while [ $i -lt 20 ]; do rm -f /data/small/f$(( ${round * 20} + i )); i=$((i + 1)); done`,
-      'sync',
-    ].join('\n'),
+    lines.join('\n'),
   );
+}
+
+/**
+ * About 1 % of the re-sync volume changed, as the warm workload's writer does it: 1,280 scattered 8 KiB blocks of
+ * the big file (10 MiB), an append to the log, 20 new files, 20 small files deleted. `round` keeps each change
+ * apart from the last.
+ */
+async function changeResyncVolume(round: number): Promise<void> {
+  await inResyncVolume([
+    'set -e',
+    'i=0',
+    `while [ $i -lt 1280 ]; do dd if=/dev/urandom of=/data/big bs=8192 count=1 seek=$(( (i * 7919 + ${round * 13}) % 122880 )) conv=notrunc 2>/dev/null; i=$((i + 1)); done`,
+    'head -c 102400 /dev/urandom >> /data/log',
+    `i=0; while [ $i -lt 20 ]; do head -c 16384 /dev/urandom > /data/new-${round}-$i; i=$((i + 1)); done`,
+    `i=0; while [ $i -lt 20 ]; do rm -f /data/small/f$(( ${round * 20} + i )); i=$((i + 1)); done`,
+    'sync',
+  ]);
 }
 
 /** rsync between the two volume folders, with its delta algorithm on, as between two hosts. */
@@ -1140,29 +1145,17 @@ async function resyncRuns(): Promise<{ full: Resync; runs: Resync[]; volumeBytes
   );
   step('re-sync: a 1 GiB volume on h1 (960 MiB file, 2,000 small files)');
   await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, RESYNC_VOLUME);
-  await docker(
-    h1,
-    'run',
-    '--rm',
-    '--label',
-    `${runLabel}=1`,
-    '-v',
-    `${RESYNC_VOLUME}:/data`,
-    h1.baseImage,
-    'sh',
-    '-c',
-    [
-      'set -e',
-      'dd if=/dev/urandom of=/data/big bs=1M count=960 2>/dev/null',
-      'mkdir /data/small',
-      'i=0; while [ $i -lt 2000 ]; do head -c 32768 /dev/urandom > /data/small/f$i; i=$((i + 1)); done',
-      'echo start > /data/log',
-      // Written long ago, as most of a volume is: what a sync re-checks by content because it changed within the
-      // last 35 s (see README, Warm migrations) is then only what the bench changes.
-      'find /data -type f -exec touch -d "2020-01-01 00:00:00" {} +',
-      'sync',
-    ].join('\n'),
-  );
+  await inResyncVolume([
+    'set -e',
+    'dd if=/dev/urandom of=/data/big bs=1M count=960 2>/dev/null',
+    'mkdir /data/small',
+    'i=0; while [ $i -lt 2000 ]; do head -c 32768 /dev/urandom > /data/small/f$i; i=$((i + 1)); done',
+    'echo start > /data/log',
+    // Written long ago, as most of a volume is: what a sync re-checks by content because it changed within the
+    // last 35 s (see README, Warm migrations) is then only what the bench changes.
+    'find /data -type f -exec touch -d "2020-01-01 00:00:00" {} +',
+    'sync',
+  ]);
   const volumeBytes = await volumeFileBytes(h1, RESYNC_VOLUME);
   await masterSees('src', `${RESYNC_VOLUME} on ${h1.name}`, hasVolume(RESYNC_VOLUME));
   step('re-sync: full copy (ours)');

@@ -6,7 +6,7 @@ import type { MigrationRecord, MigrationStatus } from '../core/migration.js';
 import type { UndoEntry } from '../core/migration-journal.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRunnerOptions } from './migration-runner.js';
-import { forgetSyncSession, message, shortId, sleep } from './migration-support.js';
+import { forgetSyncSession, keepsSyncSession, message, shortId, sleep } from './migration-support.js';
 
 /** How long rollback waits for a worker to answer a command it was told to cancel (a stop's grace period). */
 const QUIESCE_TIMEOUT_MS = 120_000;
@@ -76,7 +76,7 @@ export class MigrationRollback {
       );
     // What the source kept between sync rounds is of no use any more. It is no part of what the rollback restores:
     // a source worker that cannot be told now is told again once it is back (see forgetSyncSession).
-    if (migration.request.mode === 'warm' || migration.request.strategy === 'incremental')
+    if (keepsSyncSession(migration.request))
       await forgetSyncSession(this.options.gateway, this.record, migration).catch((error: unknown) =>
         this.record.event(
           migration,

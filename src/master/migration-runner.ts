@@ -19,7 +19,7 @@ import { observeMigrationTiming, type MasterMetrics } from './metrics.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRollback } from './migration-rollback.js';
 import { MigrationStepHandlers, type Failpoints, type MigrationRun } from './migration-step-handlers.js';
-import { forgetSyncSession, message } from './migration-support.js';
+import { forgetSyncSession, keepsSyncSession, message } from './migration-support.js';
 import { TransferCoordinator } from './transfer-coordinator.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -210,7 +210,7 @@ export class MigrationRunner {
         );
       }
     }
-    if (request.mode === 'warm' || request.strategy === 'incremental')
+    if (keepsSyncSession(request))
       await tidy(
         'forgetting what the source kept between the copy rounds (the worker is told again once it is back online)',
         () => forgetSyncSession(gateway, this.record, migration),

@@ -1,7 +1,7 @@
 // Small helpers the migration runner and its rollback share: a wait, readable errors, short ids, and dropping what
 // the source worker kept between a warm or incremental migration's copy rounds.
 import { AppError } from '../core/errors.js';
-import type { MigrationRecord } from '../core/migration.js';
+import type { MigrationRecord, MigrationRequest } from '../core/migration.js';
 import type { WorkerGateway } from '../core/worker-commands.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 
@@ -39,4 +39,9 @@ export async function forgetSyncSession(
 /** An id as people read it: 12 hex digits, without "sha256:". */
 export function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/** Whether a migration's source worker keeps a sync session (warm rounds, or an incremental sync) to drop at its end. */
+export function keepsSyncSession(request: Pick<MigrationRequest, 'mode' | 'strategy'>): boolean {
+  return request.mode === 'warm' || request.strategy === 'incremental';
 }

@@ -177,7 +177,8 @@ export class TransferCoordinator {
         clearTimeout(stallTimer);
         stallTimer = setTimeout(onStall, stallMs);
       }
-      if (now - lastAt > 0) {
+      // A copy's description reports the bytes it read to describe the volume: that is no transfer rate.
+      if (!reverse && now - lastAt > 0) {
         const instant = ((report.bytes - lastBytes) * 1000) / (now - lastAt);
         rate = rate === 0 ? instant : rate * 0.7 + instant * 0.3;
       }
@@ -256,11 +257,12 @@ export class TransferCoordinator {
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((clock.monotonicMs() - started) / 1000);
       if (counts) resource.bytes = sent.coveredBytes ?? sent.bytes;
-      await this.record.save(migration, {
-        ...planTotals(migration.plan),
-        plan: migration.plan,
-        rateBytesPerSecond: Math.round(rate),
-      });
+      if (!reverse)
+        await this.record.save(migration, {
+          ...planTotals(migration.plan),
+          plan: migration.plan,
+          rateBytesPerSecond: Math.round(rate),
+        });
       return {
         ...sent,
         ...(received.applied ? { applied: received.applied } : {}),

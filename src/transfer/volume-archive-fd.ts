@@ -29,6 +29,23 @@ export function readAt(
   });
 }
 
+/** Reads until `length` bytes at `position` are in `buffer` from `offset`, or the file ends; resolves with the bytes read. */
+export async function readFully(
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const read = await readAt(fd, buffer, offset + got, length - got, position + got);
+    if (read === 0) break;
+    got += read;
+  }
+  return got;
+}
+
 /** One pwrite(2), or pwritev(2) for several buffers; resolves with the bytes written. */
 export function writeAt(fd: number, buffers: Buffer[], position: number): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -152,6 +152,7 @@ export async function unpackToDirectory(
     mismatched: [],
     ...(options.describe === true ? { verified: new Map() } : {}),
   };
+  // Sync entries (patches) are digested; they come only in an update, the one case that needs a hasher.
   const hasher = update ? await SyncHasher.create() : undefined;
   if (signal?.aborted) throw canceled();
   try {
@@ -566,7 +567,7 @@ export async function unpackToDirectory(
     relative: string,
     meta: EntryMetadata,
   ): Promise<void> {
-    if (!update) {
+    if (hasher === undefined) {
       throw new AppError(
         'invalid_argument',
         `the volume archive entry '${entry.name}' is part of a sync round, which only updates an existing copy`,
@@ -587,7 +588,7 @@ export async function unpackToDirectory(
       );
     const patched = await applyPatch(absolute, entry, reader.body(), {
       raw: entry.name,
-      hasher: hasher ?? (await SyncHasher.create()),
+      hasher,
       described: options.described?.get(relative),
       finish: (fd) => {
         finishFile(fd, absolute, meta, entry.name, true);

@@ -6,7 +6,7 @@ import { lstat, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { AppError } from '../core/errors.js';
-import { openFile, readAt, writeAt } from './volume-archive-fd.js';
+import { openFile, readFully, writeAt } from './volume-archive-fd.js';
 import { canceled, errnoOf, fsError } from './volume-archive-fs.js';
 import type { ArchiveEntry } from './volume-archive-reader.js';
 import type { SparseRegion } from './volume-archive-reader.js';
@@ -79,12 +79,7 @@ async function readContent(fd: number, size: number, hasher: SyncHasher): Promis
   const buffer = Buffer.allocUnsafe(VERIFY_READ);
   for (let position = 0; position < size;) {
     // Filled whole before hashing, so that a block never straddles two reads.
-    let got = 0;
-    while (got < buffer.length) {
-      const read = await readAt(fd, buffer, got, buffer.length - got, position + got);
-      if (read === 0) break;
-      got += read;
-    }
+    const got = await readFully(fd, buffer, 0, buffer.length, position);
     if (got === 0) break;
     hasher.blocks(buffer.subarray(0, got), SYNC_BLOCK, blocks, position / SYNC_BLOCK);
     position += got;
@@ -121,12 +116,7 @@ async function patchedContent(
   for (const index of touched) {
     if (index >= count) continue;
     const length = Math.min(SYNC_BLOCK, size - index * SYNC_BLOCK);
-    let got = 0;
-    while (got < length) {
-      const read = await readAt(fd, buffer, got, length - got, index * SYNC_BLOCK + got);
-      if (read === 0) break;
-      got += read;
-    }
+    const got = await readFully(fd, buffer, 0, length, index * SYNC_BLOCK);
     buffer.fill(0, got, length);
     hasher.blocks(buffer.subarray(0, length), SYNC_BLOCK, blocks, index);
   }

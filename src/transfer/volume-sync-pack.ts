@@ -34,7 +34,7 @@ import { Readable } from 'node:stream';
 
 import { AppError } from '../core/errors.js';
 import { dataRegions } from '../platform/file-extents.js';
-import { openFile, readAt } from './volume-archive-fd.js';
+import { openFile, readFully } from './volume-archive-fd.js';
 import { canceled, deviceNumbers, errnoOf, fsError } from './volume-archive-fs.js';
 import { FOLDER_FDS, entryIn, entryName, requireFolderFds } from './volume-archive-pack.js';
 import type { Folder } from './volume-archive-pack.js';
@@ -150,16 +150,11 @@ async function readFilled(
   position: number,
   absolute: string,
 ): Promise<{ data: Buffer; short: boolean }> {
-  let got = 0;
-  while (got < length) {
-    let bytesRead: number;
-    try {
-      bytesRead = await readAt(fd, buffer, got, length - got, position + got);
-    } catch (error) {
-      throw fsError(error, `cannot read ${absolute}`);
-    }
-    if (bytesRead === 0) break;
-    got += bytesRead;
+  let got: number;
+  try {
+    got = await readFully(fd, buffer, 0, length, position);
+  } catch (error) {
+    throw fsError(error, `cannot read ${absolute}`);
   }
   if (got < length) buffer.fill(0, got, length);
   return { data: buffer.subarray(0, length), short: got < length };

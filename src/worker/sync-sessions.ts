@@ -62,37 +62,38 @@ export class SyncSessions {
    * volume-sync-pack.ts: what a later round sends from an older base is a superset).
    */
   async confirm(session: string, volume: string, manifest: Manifest, roundStartNs: bigint): Promise<void> {
-    const folder = this.sessionFolder(session);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
-    const prefix = join(folder, volumeKey(volume));
+    const prefix = await this.volumePrefix(session, volume);
     // The state alone: the previous manifest (megabytes for a large volume) is not needed to count rounds.
     const previous = await this.state(prefix, volume);
-    await saveManifest(`${prefix}.manifest`, manifest);
-    const state: VolumeState = {
+    await this.save(prefix, manifest, {
       // A seeded session (rounds 0) starts its first round now.
       firstRoundStartNs:
         previous !== undefined && previous.rounds > 0 ? previous.firstRoundStartNs : String(roundStartNs),
       rounds: (previous?.rounds ?? 0) + 1,
-    };
-    await writeFile(`${prefix}.json.tmp`, JSON.stringify(state), { mode: 0o600 });
-    await rename(`${prefix}.json.tmp`, `${prefix}.json`);
+    });
   }
 
   /**
    * Starts `session` for `volume` from `manifest` (an incremental sync: what the target already holds), as if a
-   * round 0 had been confirmed; round 1 then sends only what differs from it.
+   * round 0 had been confirmed; round 1 then sends only what differs from it, and is the session's first round.
    */
-  async seed(
-    session: string,
-    volume: string,
-    manifest: Manifest,
-    nowNs = BigInt(Date.now()) * 1_000_000n,
-  ): Promise<void> {
+  async seed(session: string, volume: string, manifest: Manifest): Promise<void> {
+    await this.save(await this.volumePrefix(session, volume), manifest, {
+      firstRoundStartNs: '0',
+      rounds: 0,
+    });
+  }
+
+  /** Where `volume`'s files of `session` go (the session's folder made if needed), without their extension. */
+  private async volumePrefix(session: string, volume: string): Promise<string> {
     const folder = this.sessionFolder(session);
     await mkdir(folder, { recursive: true, mode: 0o700 });
-    const prefix = join(folder, volumeKey(volume));
+    return join(folder, volumeKey(volume));
+  }
+
+  /** The manifest, then the state that points at it (see confirm: a crash between them leaves the older base). */
+  private async save(prefix: string, manifest: Manifest, state: VolumeState): Promise<void> {
     await saveManifest(`${prefix}.manifest`, manifest);
-    const state: VolumeState = { firstRoundStartNs: String(nowNs), rounds: 0 };
     await writeFile(`${prefix}.json.tmp`, JSON.stringify(state), { mode: 0o600 });
     await rename(`${prefix}.json.tmp`, `${prefix}.json`);
   }

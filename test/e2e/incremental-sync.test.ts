@@ -13,6 +13,7 @@ import {
   type TestDockerHost,
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
+import { masterApi } from '../support/master-api.js';
 import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const h1 = testDockerHost(0);
@@ -47,27 +48,7 @@ let apiUrl = '';
 let source = '';
 let target = '';
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${adminToken}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: (await response.json()) as T };
-}
-
-async function workerId(name: string): Promise<string> {
-  return eventually(`worker ${name} online`, async () => {
-    const { json } = await api<{ workers: { id: string; name: string; status: string }[] }>(
-      'GET',
-      '/api/workers',
-    );
-    return json.workers.find((w) => w.name === name && w.status === 'online')?.id;
-  });
-}
+const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
 
 /** Runs a shell script in a throwaway container with the volume at /data. */
 function inVolume(host: TestDockerHost, volume: string, script: string): Promise<string> {

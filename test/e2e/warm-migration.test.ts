@@ -16,6 +16,7 @@ import {
   type TestDockerHost,
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
+import { masterApi } from '../support/master-api.js';
 import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 
 const execFileAsync = promisify(execFile);
@@ -45,27 +46,7 @@ let master: RunningProcess;
 const workers: RunningProcess[] = [];
 let apiUrl = '';
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${adminToken}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: (await response.json()) as T };
-}
-
-async function workerId(name: string): Promise<string> {
-  return eventually(`worker ${name} online`, async () => {
-    const { json } = await api<{ workers: { id: string; name: string; status: string }[] }>(
-      'GET',
-      '/api/workers',
-    );
-    return json.workers.find((w) => w.name === name && w.status === 'online')?.id;
-  });
-}
+const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
 
 /** Every file's content, owner, mode and mtime, read inside a container: what a user would compare. */
 function volumeFingerprint(host: TestDockerHost): Promise<string> {
