@@ -488,6 +488,13 @@ describe('planMigration: duplicates and order', () => {
       'linker',
       'api',
     ]);
+    // What each needs is kept, so that the source stops them in the reverse order (stopLevels).
+    const needs = Object.fromEntries(
+      plan.resources.filter((r) => r.type === 'container').map((r) => [r.name, r.needs ?? []]),
+    );
+    expect(needs.web).toEqual([other.id]);
+    expect([...(needs.linker ?? [])].sort()).toEqual([WEB_ID, DB_ID].sort());
+    expect(needs.sidecar).toEqual([]);
   });
 
   it('keeps the requested order for containers that need each other in a cycle', () => {

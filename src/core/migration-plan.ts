@@ -397,6 +397,7 @@ function orderContainers(containers: PlannedResource[], source: PlanSource): Pla
       if (id !== undefined && id !== planned.sourceId) wanted.add(id);
     }
     needs.set(planned.sourceId, wanted);
+    if (wanted.size > 0) planned.needs = [...wanted];
   }
 
   // Kahn's algorithm, always taking the earliest ready container so that unrelated ones keep their order.

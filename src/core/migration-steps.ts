@@ -27,8 +27,11 @@ export type MigrationStep =
   | { kind: 'network.prepare'; resource: ResourceKey }
   /** Sends the image's missing layers to the target, or tags the one it holds. */
   | { kind: 'image.prepare'; resource: ResourceKey }
-  /** Stops a source container, recording first that it ran; downtime counts from the first stop request. */
-  | { kind: 'source.stop'; resource: ResourceKey }
+  /**
+   * Stops source containers together (one stop level: none of them needs another of the level), recording first
+   * which ran; downtime counts from the first stop request.
+   */
+  | { kind: 'source.stop'; resources: ResourceKey[] }
   /**
    * Makes the volume on the target: created empty, or the target's emptied with its content kept aside
    * (`overwrite`). A volume whose content is not copied is done after this step.
@@ -80,9 +83,10 @@ export function stepKey(step: MigrationStep): string {
       return 'switch_over';
     case 'volume.copy':
       return `volume.copy:${step.round}:${step.resource}`;
+    case 'source.stop':
+      return `source.stop:${step.resources.join('+')}`;
     case 'network.prepare':
     case 'image.prepare':
-    case 'source.stop':
     case 'volume.create':
     case 'volume.base':
     case 'container.create':

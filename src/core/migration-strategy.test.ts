@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from './clock.js';
 import type { MigrationPlan, PlannedResource } from './migration.js';
 import { stepKey, type MigrationStep, type StepOutcome } from './migration-steps.js';
-import { coldStrategy, coldSteps, fixedStrategy, warmStrategy } from './migration-strategy.js';
+import { coldStrategy, coldSteps, fixedStrategy, stopLevels, warmStrategy } from './migration-strategy.js';
 
 function resource(
   type: PlannedResource['type'],
@@ -57,8 +57,7 @@ describe('coldStrategy', () => {
         'image.prepare:image/sha256:nginx',
         'image.prepare:image/sha256:postgres',
         'phase:stop_source',
-        'source.stop:container/c-web',
-        'source.stop:container/c-db',
+        'source.stop:container/c-web+container/c-db',
         'phase:transfer',
         'volume.create:volume/web-data',
         'volume.copy:full:volume/web-data',
@@ -142,7 +141,36 @@ describe('coldStrategy', () => {
       done.push({ step, bytes: i * 100, durationMs: 10 });
     }
     expect(strategy.next(done)).toEqual(strategy.next([...done]));
-    expect(strategy.next(done)).toEqual({ kind: 'source.stop', resource: 'container/c-web' });
+    expect(strategy.next(done)).toEqual({
+      kind: 'source.stop',
+      resources: ['container/c-web', 'container/c-db'],
+    });
+  });
+});
+
+describe('stopLevels', () => {
+  it('stops what nothing needs first, then what only those needed, each level together', () => {
+    const levels = stopLevels([
+      resource('container', 'c-db'),
+      resource('container', 'c-cache'),
+      resource('container', 'c-api', { needs: ['c-db', 'c-cache'] }),
+      resource('container', 'c-web', { needs: ['c-api'] }),
+      resource('container', 'c-cron'),
+    ]);
+    expect(levels.map((level) => level.map((r) => r.sourceId))).toEqual([
+      ['c-web', 'c-cron'],
+      ['c-api'],
+      ['c-db', 'c-cache'],
+    ]);
+  });
+
+  it('puts a cycle in one last level rather than never stopping it', () => {
+    const levels = stopLevels([
+      resource('container', 'a', { needs: ['b'] }),
+      resource('container', 'b', { needs: ['a'] }),
+      resource('container', 'c', { needs: ['a'] }),
+    ]);
+    expect(levels.map((level) => level.map((r) => r.sourceId))).toEqual([['c'], ['a', 'b']]);
   });
 });
 
@@ -204,8 +232,7 @@ describe('warmStrategy', () => {
       'volume.copy:3:volume/web-data',
       'volume.copy:3:volume/db-data',
       'phase:stop_source',
-      'source.stop:container/c-web',
-      'source.stop:container/c-db',
+      'source.stop:container/c-web+container/c-db',
       'phase:transfer',
       'volume.copy:final:volume/web-data',
       'volume.copy:final:volume/db-data',

@@ -33,6 +33,35 @@ export function coldStrategy(plan: MigrationPlan, strategy: MigrationStrategy = 
 }
 
 /**
+ * The source containers in stop levels, each stopped together: first those no other moving container needs, then
+ * those only the first level needed, and so on — the reverse of the order they start in (compose depends_on,
+ * links, network mode, volumes-from). Stopping a level together makes the downtime the longest stop of the level,
+ * not the sum. A cycle (which the engine itself would refuse to start) ends in one last level.
+ */
+export function stopLevels(containers: readonly PlannedResource[]): PlannedResource[][] {
+  const levels: PlannedResource[][] = [];
+  let remaining = [...containers];
+  while (remaining.length > 0) {
+    const needed = new Set(remaining.flatMap((r) => r.needs ?? []));
+    const level = remaining.filter((r) => !needed.has(r.sourceId));
+    if (level.length === 0) {
+      levels.push(remaining);
+      break;
+    }
+    levels.push(level);
+    remaining = remaining.filter((r) => !level.includes(r));
+  }
+  return levels;
+}
+
+function stopSteps(containers: readonly PlannedResource[]): MigrationStep[] {
+  return stopLevels(containers).map((level) => ({
+    kind: 'source.stop',
+    resources: level.map(resourceKey),
+  }));
+}
+
+/**
  * The volumes whose target copy is brought up to date (`update`): each gets a `volume.base` step before anything
  * changes, so that a target copy that changed since it was made stops the migration before the source does.
  */
@@ -59,7 +88,7 @@ export function coldSteps(plan: MigrationPlan, strategy: MigrationStrategy = 'fu
   steps.push(...baseSteps(of('volume')));
   if (containers.length > 0) {
     steps.push({ kind: 'phase', phase: 'stop_source' });
-    for (const r of containers) steps.push({ kind: 'source.stop', resource: resourceKey(r) });
+    steps.push(...stopSteps(containers));
   }
   steps.push({ kind: 'phase', phase: 'transfer' });
   for (const r of of('volume')) {
@@ -114,7 +143,7 @@ export function warmStrategy(
   const after: MigrationStep[] = [];
   if (containers.length > 0) {
     after.push({ kind: 'phase', phase: 'stop_source' });
-    for (const r of containers) after.push({ kind: 'source.stop', resource: resourceKey(r) });
+    after.push(...stopSteps(containers));
   }
   if (copied.length > 0) {
     after.push({ kind: 'phase', phase: 'transfer' });

@@ -79,6 +79,23 @@ export interface MigrationRequest {
   downtimeBudgetMs?: number;
   /** Warm mode: pre-copy rounds at most before the source is stopped anyway (DEFAULT_MAX_ROUNDS when absent). */
   maxRounds?: number;
+  /**
+   * A move back: the completed migration this one reverses, and what that one left on this request's target (its
+   * source). Those leftovers are reused instead of conflicting: a stopped container is replaced, a volume updated
+   * (incremental) or overwritten with its old content kept aside until the end, a network kept.
+   */
+  reverse?: { of: string; leftovers: Leftover[] };
+}
+
+/** Something a completed migration left on its source worker (its `source_policy` kept it there). */
+export interface Leftover {
+  type: ResourceType;
+  /** The name it has on that worker. */
+  name: string;
+  /** Container/image/network id on that worker; the volume name for volumes. */
+  id: string;
+  /** The name the migration gave its copy on the other worker (the same, unless the rename policy changed it). */
+  movedAs: string;
 }
 
 /** Warm mode's defaults: stop pre-copying when the final round would take at most 2 s, or after 8 rounds. */
@@ -141,6 +158,11 @@ export interface PlannedResource {
    * could not tell). Absent in plans made before volumes were measured.
    */
   measured?: VolumeMeasure;
+  /**
+   * Containers: the source ids of the other planned containers this one needs running (network mode, links,
+   * volumes-from, compose depends_on). Containers stop in the reverse order, each level together.
+   */
+  needs?: string[];
 }
 
 export interface MigrationPlan {
@@ -202,6 +224,8 @@ export interface MigrationProgressState {
    * was offline); the master tells it again once it is back online, and clears this.
    */
   syncSessionKept?: boolean;
+  /** The migration that moves this one's workload back (see MigrationRequest.reverse), once one was started. */
+  reversedBy?: string;
 }
 
 /**

@@ -90,11 +90,19 @@ export class MigrationRollback {
     // A user's cancel, once its rollback is whole, ends `cancelled`; any other reason `rolled_back`.
     const cancelled = migration.cancelRequested;
     const status: MigrationStatus = left.length > 0 ? 'failed' : cancelled ? 'cancelled' : 'rolled_back';
+    const now = this.clock.now();
+    // The source was down from the first stop request until it ran again (or until now, when it could not be
+    // started): a rolled-back or cancelled migration cost that much downtime too. Wall time, since a restart of
+    // the master may lie between the two.
+    const { downtimeStartedAt } = migration.state;
     await this.record.save(migration, {
       status,
       phase: 'done',
       plan: migration.plan,
-      completedAt: this.clock.now().toISOString(),
+      completedAt: now.toISOString(),
+      ...(downtimeStartedAt === undefined || migration.downtimeMs !== null
+        ? {}
+        : { downtimeMs: Math.max(0, now.getTime() - downtimeStartedAt) }),
       error: left.length === 0 ? reason : `${reason}; rollback incomplete, left: ${left.join('; ')}`,
     });
     await this.options.store.releaseMigrationLocks(migration.id);

@@ -878,13 +878,17 @@ describe('MigrationService', () => {
       expect(migration.completedAt).toBe('2026-01-01T00:00:02.500Z');
     });
 
-    it('says how long each source container took to stop, and when one waited out its grace period', async () => {
+    it('stops the source containers together, and says how long each took and when one waited out its grace period', async () => {
       const clock = new ManualClock();
       service = createService({ clock });
+      // Both stops are asked for at once: db answers after 0.3 s, web only when its 10 s grace period is out.
       gateway.answerWith(
         'container.stop',
-        (call) => {
-          clock.advance(call.args.ref === WEB_ID ? 10_000 : 300);
+        async (call) => {
+          if (call.args.ref === WEB_ID) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            clock.advance(9_700);
+          } else clock.advance(300);
           return { wasRunning: true };
         },
         (call) => call.workerId === SOURCE,
@@ -894,10 +898,13 @@ describe('MigrationService', () => {
       expect(migration.status).toBe('completed');
       const stops = events.filter((e) => e.phase === 'stop_source').map((e) => `${e.level}: ${e.message}`);
       expect(stops).toEqual([
-        'warning: container web stopped on the source in 10.0 s: it did not exit on SIGQUIT (its stop signal), so the engine ' +
-          'waited out its 10 s stop grace period and killed it (give it a stop signal it handles, or a shorter grace period)',
+        'info: stopping containers web, db on the source together',
         'info: container db stopped on the source in 0.3 s',
+        'warning: container web stopped on the source in 10.0 s: waited out its 10 s stop grace period — the process ' +
+          'ignored SIGQUIT (its stop signal) and was killed (give it a stop signal it handles, or a shorter grace period)',
       ]);
+      // The downtime is the longest stop of the level, not the sum of both.
+      expect(migration.timing.downtime?.stopMs).toBe(10_000);
     });
 
     it('breaks the downtime into stop, final copy, create, start and ready, adding up to it, and counts one round', async () => {

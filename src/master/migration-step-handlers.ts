@@ -130,11 +130,10 @@ export class MigrationStepHandlers {
       case 'image.prepare':
         return { bytes: await this.prepareImage(migration, resourceOf(run, step.resource), signal) };
       case 'source.stop': {
-        const resource = resourceOf(run, step.resource);
-        const stopRequestedMs = await this.stopSource(
+        const stopRequestedMs = await this.stopSources(
           migration,
-          resource,
-          run.details.get(resource.sourceId),
+          step.resources.map((key) => resourceOf(run, key)),
+          run.details,
           signal,
         );
         if (stopRequestedMs !== undefined) run.downtimeStartedMs ??= stopRequestedMs;
@@ -472,53 +471,74 @@ export class MigrationStepHandlers {
   }
 
   /**
-   * Stops a source container. That it ran is recorded before the stop is sent: if the answer is lost (a cancel, a
-   * timeout, a master restart) the worker may still stop it, and rollback then finds it stopped and starts it.
-   * Answers when (monotonic) its stop was requested, if it ran: downtime counts from the first such request.
+   * Stops source containers together (one stop level). That each ran is recorded, with the downtime's start, before
+   * any stop is sent: if an answer is lost (a cancel, a timeout, a master restart) the worker may still stop it,
+   * and rollback then finds it stopped and starts it. Each stop's duration is an event. Answers when (monotonic) the
+   * stops were requested, if any container ran: downtime counts from the first such request.
    */
-  private async stopSource(
+  private async stopSources(
     migration: MigrationRecord,
-    resource: PlannedResource,
-    details: ContainerDetails | undefined,
+    level: PlannedResource[],
+    details: ReadonlyMap<string, ContainerDetails>,
     signal: AbortSignal,
   ): Promise<number | undefined> {
-    const running =
-      details?.state === 'running' || details?.state === 'restarting' || details?.state === 'paused';
-    if (running && !migration.state.sourceRunning.includes(resource.sourceId)) {
-      migration.state.sourceRunning.push(resource.sourceId);
-      await this.record.save(migration, { state: migration.state });
-    }
+    const { clock, gateway } = this.options;
+    const running = level.filter((r) => isRunning(details.get(r.sourceId)));
+    for (const resource of running)
+      if (!migration.state.sourceRunning.includes(resource.sourceId))
+        migration.state.sourceRunning.push(resource.sourceId);
     // Downtime counts from the stop request: a service stops answering once it is told to shut down, and a
     // container that ignores SIGTERM takes the whole grace period to stop.
-    const stopRequestedAt = this.options.clock.now().getTime();
-    const stopRequestedMs = this.options.clock.monotonicMs();
-    const { wasRunning } = await this.options.gateway.run(
-      migration.request.sourceWorkerId,
-      'container.stop',
-      { ref: resource.sourceId },
-      { signal },
-    );
-    if (!wasRunning) return undefined;
-    const tookMs = this.options.clock.monotonicMs() - stopRequestedMs;
-    if (!migration.state.sourceRunning.includes(resource.sourceId))
-      migration.state.sourceRunning.push(resource.sourceId);
-    migration.state.downtimeStartedAt ??= stopRequestedAt;
+    const stopRequestedMs = clock.monotonicMs();
+    const countsDowntime = running.length > 0 && migration.state.downtimeStartedAt === undefined;
+    if (countsDowntime) migration.state.downtimeStartedAt = clock.now().getTime();
     await this.record.save(migration, { state: migration.state });
-    const { graceSeconds, stopSignal } = stopSettings(details);
-    // Killed at the end of its grace period: the process did not exit on its stop signal — said, since it is
-    // downtime the user can win back.
-    const waitedOut = tookMs >= graceSeconds * 1000 - 250;
-    await this.record.event(
-      migration,
-      waitedOut ? 'warning' : 'info',
-      'stop_source',
-      `container ${resource.name} stopped on the source in ${(tookMs / 1000).toFixed(1)} s` +
-        (waitedOut
-          ? `: it did not exit on ${stopSignal} (its stop signal), so the engine waited out its ${String(graceSeconds)} s stop grace period and killed it (give it a stop signal it handles, or a shorter grace period)`
-          : ''),
-      resource,
+    if (running.length > 0)
+      await this.record.event(
+        migration,
+        'info',
+        'stop_source',
+        running.length === 1
+          ? `stopping container ${running[0]?.name ?? ''} on the source`
+          : `stopping containers ${running.map((r) => r.name).join(', ')} on the source together`,
+      );
+    const stops = await Promise.allSettled(
+      level.map(async (resource) => {
+        const { wasRunning } = await gateway.run(
+          migration.request.sourceWorkerId,
+          'container.stop',
+          { ref: resource.sourceId },
+          { signal },
+        );
+        if (!wasRunning) return false;
+        const tookMs = clock.monotonicMs() - stopRequestedMs;
+        if (!migration.state.sourceRunning.includes(resource.sourceId))
+          migration.state.sourceRunning.push(resource.sourceId);
+        const { graceSeconds, stopSignal } = stopSettings(details.get(resource.sourceId));
+        // Killed at the end of its grace period: the process did not exit on its stop signal — said, since it is
+        // downtime the user can win back.
+        const waitedOut = tookMs >= graceSeconds * 1000 - 250;
+        await this.record.event(
+          migration,
+          waitedOut ? 'warning' : 'info',
+          'stop_source',
+          `container ${resource.name} stopped on the source in ${(tookMs / 1000).toFixed(1)} s` +
+            (waitedOut
+              ? `: waited out its ${String(graceSeconds)} s stop grace period — the process ignored ${stopSignal} (its stop signal) and was killed (give it a stop signal it handles, or a shorter grace period)`
+              : ''),
+          resource,
+        );
+        return true;
+      }),
     );
-    return stopRequestedMs;
+    const stoppedAny = stops.some((s) => s.status === 'fulfilled' && s.value);
+    // Nothing ran after all (it stopped on its own meanwhile): no downtime began here.
+    if (countsDowntime && !stoppedAny && stops.every((s) => s.status === 'fulfilled'))
+      delete migration.state.downtimeStartedAt;
+    await this.record.save(migration, { state: migration.state });
+    const failed = stops.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return stoppedAny ? stopRequestedMs : undefined;
   }
 
   /**
@@ -853,6 +873,10 @@ function describeNetworkDifference(source: NetworkSummary, target: NetworkSummar
   if (subnets(source) !== '' && subnets(source) !== subnets(target))
     differences.push(`subnet ${subnets(target) || 'automatic'}, not ${subnets(source)}`);
   return differences.length === 0 ? undefined : differences.join('; ');
+}
+
+function isRunning(details: ContainerDetails | undefined): boolean {
+  return details?.state === 'running' || details?.state === 'restarting' || details?.state === 'paused';
 }
 
 /** A container's stop grace period and stop signal, as the engine applies them (10 s and SIGTERM by default). */
