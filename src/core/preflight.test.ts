@@ -489,6 +489,90 @@ describe('preflight: the incremental strategy', () => {
   });
 });
 
+describe('preflight: a move back', () => {
+  // "web" moved from beta to alpha as "web"; beta kept its stopped container, volume and network (keep_stopped).
+  const LEFT_WEB = 'beefbeef00000000000000000000000000000000000000000000000000000001';
+  const reverse = (strategy: MigrationRequest['strategy'] = 'full'): Partial<MigrationRequest> => ({
+    strategy,
+    reverse: {
+      of: 'm-forth',
+      leftovers: [
+        { type: 'container', name: 'web', id: LEFT_WEB, movedAs: 'web' },
+        { type: 'volume', name: 'web-data', id: 'web-data', movedAs: 'web-data' },
+        { type: 'network', name: 'front', id: FRONT_ID, movedAs: 'front' },
+      ],
+    },
+  });
+  const leftovers = (state: ContainerSummary['state'] = 'exited'): InputOverrides => ({
+    target: {
+      inventory: inventory({
+        containers: [
+          sampleContainer({
+            id: LEFT_WEB,
+            name: 'web',
+            state,
+            volumeNames: ['web-data'],
+            networkNames: ['front'],
+          }),
+        ],
+        volumes: [sampleVolume({ name: 'web-data' })],
+        networks: [sampleNetwork({ id: FRONT_ID, name: 'front' })],
+      }),
+    },
+  });
+
+  it('reuses what the forward migration left instead of conflicting: container replaced, volume overwritten, network kept', () => {
+    const report = preflight(webPlan(), request(reverse()), input(leftovers()));
+    expect(report.blocked).toBe(false);
+    const action = (type: ResourceType, name: string) => resourceNamed(report.plan, type, name)?.action;
+    expect(action('container', 'web')).toBe('overwrite');
+    expect(action('volume', 'web-data')).toBe('overwrite');
+    expect(action('network', 'front')).toBe('skip');
+    expect(report.findings.filter((f) => f.code === 'leftover_reused').map((f) => f.message)).toContain(
+      'container web on "beta" is what migration m-forth left there: it is replaced by the one moving back (kept aside until the migration completes)',
+    );
+  });
+
+  it('with the incremental strategy brings the volume left there up to date in place', () => {
+    const report = preflight(webPlan(), request(reverse('incremental')), input(leftovers()));
+    expect(resourceNamed(report.plan, 'volume', 'web-data')?.action).toBe('update');
+  });
+
+  it('goes back under the name it had there, when the forward migration renamed it', () => {
+    const plan = webPlan();
+    const moved = plan.resources.find((r) => r.type === 'container');
+    if (moved) moved.name = 'web-migrated';
+    const req = request(reverse());
+    req.reverse?.leftovers.splice(0, 1, {
+      type: 'container',
+      name: 'web',
+      id: LEFT_WEB,
+      movedAs: 'web-migrated',
+    });
+    const report = preflight(plan, req, input(leftovers()));
+    const container = resourceNamed(report.plan, 'container', 'web-migrated');
+    expect(container?.targetName).toBe('web');
+    expect(container?.action).toBe('overwrite');
+  });
+
+  it('treats another object under a leftover name as any conflict (fail)', () => {
+    const other = leftovers();
+    const containers = other.target?.inventory?.containers ?? [];
+    containers.splice(0, 1, sampleContainer({ id: 'other-id', name: 'web', state: 'exited' }));
+    const report = preflight(webPlan(), request(reverse()), input(other));
+    expect(report.blocked).toBe(true);
+    expect(codes(report.findings)).toContain('error:name_conflict');
+  });
+
+  it('refuses to change a volume left there while a container runs on it', () => {
+    const report = preflight(webPlan(), request(reverse('incremental')), input(leftovers('running')));
+    expect(report.blocked).toBe(true);
+    expect(report.findings.find((f) => f.code === 'leftover_in_use')?.message).toMatch(
+      /container web runs there using it: stop it first/,
+    );
+  });
+});
+
 describe('preflight: ports', () => {
   const withTarget = (...containers: ContainerSummary[]): InputOverrides => ({
     target: { inventory: inventory({ containers }) },

@@ -225,8 +225,10 @@ function settleConflicts(
       }
       if (clashing.length > 0)
         conflict = `tag ${clashing.join(', ')} on "${input.target.name}" points at another image`;
-    } else if (onTarget[r.type].has(r.name)) {
-      conflict = `a ${r.type} named "${r.name}" already exists on "${input.target.name}"`;
+    } else if (settleLeftover(r, request, input, findings)) {
+      continue;
+    } else if (onTarget[r.type].has(r.targetName)) {
+      conflict = `a ${r.type} named "${r.targetName}" already exists on "${input.target.name}"`;
       if (r.type === 'volume' && request.strategy === 'incremental') {
         const copy = ownCopy(r.name, input);
         const from = `${request.sourceWorkerId}/${r.sourceId}`;
@@ -303,6 +305,80 @@ function settleConflicts(
         break;
     }
   }
+}
+
+/**
+ * A move back: the resource goes back under the name it had on this worker, and what the migration it reverses left
+ * here under that name (the very object, by id) is reused rather than conflicting — a stopped container replaced
+ * (kept aside until the end), a volume brought up to date in place (incremental) or overwritten with its old
+ * content kept aside until the end, a network kept. True when that settled the resource; false when the name is
+ * free, or taken by something else (then the conflict policy decides, as for any name).
+ */
+function settleLeftover(
+  r: PlannedResource,
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): boolean {
+  const { reverse } = request;
+  if (!reverse) return false;
+  const leftover = reverse.leftovers.find((left) => left.type === r.type && left.movedAs === r.name);
+  if (!leftover) return false;
+  r.targetName = leftover.name;
+  const { inventory } = input.target;
+  const here =
+    r.type === 'container'
+      ? inventory.containers.find((c) => c.name === leftover.name)
+      : r.type === 'network'
+        ? inventory.networks.find((n) => n.name === leftover.name)
+        : inventory.volumes.find((v) => v.name === leftover.name);
+  if (here === undefined) return false;
+  const hereId = 'id' in here ? here.id : here.name;
+  if (hereId !== leftover.id) return false;
+  const left = `${r.type} ${leftover.name} on "${input.target.name}" is what migration ${reverse.of} left there`;
+  if (r.type === 'network') {
+    r.action = 'skip';
+    findings.push({
+      severity: 'info',
+      code: 'leftover_reused',
+      message: `${left}: it is kept, and the containers moving back join it`,
+      resource: about(r),
+    });
+    return true;
+  }
+  if (r.type === 'container') {
+    r.action = 'overwrite';
+    findings.push({
+      severity: 'info',
+      code: 'leftover_reused',
+      message: `${left}: it is replaced by the one moving back (kept aside until the migration completes)`,
+      resource: about(r),
+    });
+    return true;
+  }
+  const running = inventory.containers.filter(
+    (c) => c.state === 'running' && c.volumeNames.includes(leftover.name),
+  );
+  if (running.length > 0) {
+    findings.push({
+      severity: 'error',
+      code: 'leftover_in_use',
+      message: `${left}, but container ${running.map((c) => c.name).join(', ')} runs there using it: stop ${running.length === 1 ? 'it' : 'them'} first, the volume is not changed under a running container`,
+      resource: about(r),
+    });
+    return true;
+  }
+  const incremental = request.strategy === 'incremental';
+  r.action = incremental ? 'update' : 'overwrite';
+  findings.push({
+    severity: 'info',
+    code: 'leftover_reused',
+    message: incremental
+      ? `${left}: it is brought up to date in place, and only what changed since travels`
+      : `${left}: its content is replaced by the one moving back (the old content kept aside until the migration completes)`,
+    resource: about(r),
+  });
+  return true;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 } from '../core/migration.js';
 import { lockKeys, recoveryAction } from '../core/migration-journal.js';
 import { planMigration, plannedVolumeNames } from '../core/migration-plan.js';
+import { reverseRequest, type ReverseOptions } from '../core/migration-reverse.js';
 import type { VolumeMeasure } from '../core/worker-commands.js';
 import type { Inventory } from '../core/workers.js';
 import { preflight } from '../core/preflight.js';
@@ -329,6 +330,35 @@ export class MigrationService {
     const created = structuredClone(migration);
     this.launch(migration, (signal) => this.runner.execute(migration, signal));
     return created;
+  }
+
+  /**
+   * The request that moves a completed migration's workload back (see reverseRequest), refused with 409 while an
+   * earlier move back of it is under way or completed.
+   */
+  async reverseRequest(id: string, options: ReverseOptions): Promise<MigrationRequest> {
+    const { migration } = await this.get(id);
+    const by = migration.state.reversedBy;
+    if (by !== undefined) {
+      const earlier = await this.options.store.getMigration(by);
+      if (earlier && !['failed', 'rolled_back', 'cancelled'].includes(earlier.status))
+        throw new AppError(
+          'conflict',
+          `migration ${id} ${earlier.status === 'completed' ? 'was already moved back' : 'is being moved back'} by ${by}`,
+          { details: { reversed_by: by, status: earlier.status } },
+        );
+    }
+    return reverseRequest(migration, options);
+  }
+
+  /** Starts a move back of a completed migration (see reverseRequest); the original names it as `reversedBy`. */
+  async reverse(id: string, options: ReverseOptions): Promise<MigrationRecord> {
+    const request = await this.reverseRequest(id, options);
+    const started = await this.start(request);
+    const { migration } = await this.get(id);
+    migration.state.reversedBy = started.id;
+    await this.record.save(migration, { state: migration.state });
+    return started;
   }
 
   /**

@@ -8,6 +8,7 @@ import type {
   PlannedResource,
 } from '../../core/migration.js';
 import { DEFAULT_DOWNTIME_BUDGET_MS, DEFAULT_MAX_ROUNDS } from '../../core/migration.js';
+import { leftOnSource } from '../../core/migration-leftovers.js';
 import { resourceTotalBytes } from '../../core/migration-progress.js';
 
 export interface FindingJson {
@@ -158,6 +159,19 @@ export function migrationJson(
         }
       : {}),
     switched_over_at: migration.state.switchedOverAt ?? null,
+    // When the first source container was asked to stop: while downtime_ms is null, the downtime so far runs from it.
+    downtime_started_at:
+      migration.state.downtimeStartedAt === undefined
+        ? null
+        : new Date(migration.state.downtimeStartedAt).toISOString(),
+    left_on_source: leftOnSource(migration).map((left) => ({
+      type: left.type,
+      name: left.name,
+      source_id: left.id,
+      state: left.state,
+    })),
+    reverse_of: request.reverse?.of ?? null,
+    reversed_by: migration.state.reversedBy ?? null,
     resources: migration.plan.resources.map(resourceJson),
     findings: migration.plan.findings.map(findingJson),
     ...(events ? { events: events.map(migrationEventJson) } : {}),

@@ -52,6 +52,32 @@ const MIGRATION_BODY = z
   })
   .strict();
 
+/** The body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
+const REVERSE_BODY = z
+  .object({
+    mode: z.enum(['cold', 'warm', 'live']).optional(),
+    strategy: z.enum(['full', 'incremental']).optional(),
+    transfer_mode: z.enum(['direct', 'proxy', 'auto']).optional(),
+    compression: z.enum(['none', 'zstd']).optional(),
+    dry_run: z.boolean().default(false),
+  })
+  .strict();
+
+/** A body checked against its schema, or invalid_argument naming each field that is wrong. */
+function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.join('.'),
+    message: issue.message,
+  }));
+  throw new AppError(
+    'invalid_argument',
+    `invalid ${what}: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+    { details: { issues } },
+  );
+}
+
 /** `downtime_budget` as milliseconds: "2s", "500ms" or a number of milliseconds, within the allowed range. */
 function downtimeBudgetMs(value: string | number): number {
   const ms = parseDuration(value);
@@ -90,19 +116,7 @@ function workerId(context: MasterContext, ref: string, role: string): string {
 }
 
 function parseBody(context: MasterContext, body: unknown): { request: MigrationRequest; dryRun: boolean } {
-  const parsed = MIGRATION_BODY.safeParse(body ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => ({
-      path: issue.path.join('.'),
-      message: issue.message,
-    }));
-    throw new AppError(
-      'invalid_argument',
-      `invalid migration request: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
-      { details: { issues } },
-    );
-  }
-  const value = parsed.data;
+  const value = parsed(MIGRATION_BODY, body, 'migration request');
   if (value.mode !== 'warm' && (value.downtime_budget !== undefined || value.max_rounds !== undefined))
     throw new AppError(
       'invalid_argument',
@@ -144,20 +158,42 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
 export function registerMigrationRoutes(app: FastifyInstance, context: MasterContext): void {
   const { migrations } = context;
 
+  const dryRunAnswer = async (migrationRequest: MigrationRequest) => {
+    const answer = await migrations.dryRun(migrationRequest);
+    return {
+      dry_run: true,
+      plan: planJson(answer.plan),
+      findings: answer.findings.map(findingJson),
+      blocked: answer.blocked,
+    };
+  };
+
   app.post('/api/migrations', async (request, reply) => {
     const { request: migrationRequest, dryRun } = parseBody(context, request.body);
-    if (dryRun) {
-      const answer = await migrations.dryRun(migrationRequest);
-      return reply.code(200).send({
-        dry_run: true,
-        plan: planJson(answer.plan),
-        findings: answer.findings.map(findingJson),
-        blocked: answer.blocked,
-      });
-    }
+    if (dryRun) return reply.code(200).send(await dryRunAnswer(migrationRequest));
     const migration = await migrations.start(migrationRequest);
     return reply.code(201).send({ migration: migrationJson(migration) });
   });
+
+  app.post<{ Params: { id: string } }>(
+    '/api/migrations/:id/reverse',
+    { schema: { params: ID_PARAMS } },
+    async (request, reply) => {
+      const body = parsed(REVERSE_BODY, request.body, 'move back request');
+      const options = {
+        ...(body.mode === undefined ? {} : { mode: body.mode }),
+        ...(body.strategy === undefined ? {} : { strategy: body.strategy }),
+        ...(body.transfer_mode === undefined ? {} : { transferMode: body.transfer_mode }),
+        ...(body.compression === undefined ? {} : { compression: body.compression }),
+      };
+      if (body.dry_run)
+        return reply
+          .code(200)
+          .send(await dryRunAnswer(await migrations.reverseRequest(request.params.id, options)));
+      const migration = await migrations.reverse(request.params.id, options);
+      return reply.code(201).send({ migration: migrationJson(migration) });
+    },
+  );
 
   app.get<{ Querystring: { limit: number; before?: string; status?: string } }>(
     '/api/migrations',
