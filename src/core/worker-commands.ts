@@ -261,6 +261,11 @@ export interface WorkerCommands {
       compression?: TransferCompression;
       /** Volumes: send what changed since the session's last round instead of everything. */
       sync?: VolumeSyncSend;
+      /**
+       * `manifest`: containers on this worker that the migration replaces. Those among the volume's users that are
+       * stopped do not stop its description; any other user does.
+       */
+      replacing?: string[];
     };
     result: TransferResult & { sync?: VolumeSyncSent; described?: VolumeBaseDescribed };
   };

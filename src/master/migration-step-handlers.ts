@@ -749,10 +749,14 @@ export class MigrationStepHandlers {
   private async describeTargetCopy(run: MigrationRun, resource: PlannedResource): Promise<void> {
     const { migration, signal } = run;
     await this.record.setResource(migration, resource, { status: 'running' });
+    // A stopped container this migration replaces (the leftover of a move back) does not keep its volume as it is.
+    const replacing = migration.plan.resources
+      .filter((r) => r.type === 'container' && r.action === 'overwrite')
+      .map((r) => r.targetName);
     const answer = await this.transfers.transfer(
       migration,
       resource,
-      { type: 'manifest', source: resource.sourceId, target: resource.targetName },
+      { type: 'manifest', source: resource.sourceId, target: resource.targetName, replacing },
       signal,
     );
     const described = answer.described;

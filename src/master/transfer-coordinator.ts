@@ -35,6 +35,8 @@ export interface TransferNames {
   source: string;
   target: string;
   tags?: string[];
+  /** `manifest`: the target's containers the migration replaces (see the `transfer.send` command). */
+  replacing?: string[];
 }
 
 /** What the coordinator needs of the master (a subset of MigrationRunnerOptions). */
@@ -236,6 +238,7 @@ export class TransferCoordinator {
           resource: reverse
             ? granted
             : { type: names.type, name: names.source, ...(names.tags ? { tags: names.tags } : {}) },
+          ...(reverse && names.replacing?.length ? { replacing: names.replacing } : {}),
           route,
           targetAddress: receiverWorker.advertiseAddress,
           targetWorkerId: receiverWorker.id,

@@ -560,10 +560,15 @@ export class CommandExecutor {
       let describing = 0;
       covered = () => describing;
       data = (async function* describeCopy() {
-        const description = await copies.describe(volume, context.signal, (bytes) => {
-          describing = bytes;
-          context.progress({ bytes, totalBytes: 0 });
-        });
+        const description = await copies.describe(
+          volume,
+          context.signal,
+          (bytes) => {
+            describing = bytes;
+            context.progress({ bytes, totalBytes: 0 });
+          },
+          args.replacing,
+        );
         described = description.described;
         yield description.manifest;
       })();

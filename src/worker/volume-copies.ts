@@ -38,6 +38,9 @@ function differences(before: Manifest, now: Manifest): number {
   return count;
 }
 
+/** Container states in which nothing runs that could write to a volume. */
+const STOPPED: ReadonlySet<string> = new Set(['created', 'exited', 'dead']);
+
 export class VolumeCopies {
   private readonly received: VolumeManifests;
   private readonly sent: VolumeManifests;
@@ -66,15 +69,17 @@ export class VolumeCopies {
    * The target's side: a description of the copy `volume` holds (its files' stats and digests), reusing the kept
    * one for files whose stat has not moved since, and how much changed since a migration made or updated it; its
    * folder's identity, for the sync to check it still writes into the copy described. Refused while a container
-   * uses the volume: its content would change under it. `report` hears the bytes described so far, every second.
+   * uses the volume: its content would change under it — unless that container is stopped and among `replacing`,
+   * the containers the migration replaces. `report` hears the bytes described so far, every second.
    */
   async describe(
     volume: string,
     signal: AbortSignal,
     report?: (bytes: number) => void,
+    replacing: readonly string[] = [],
   ): Promise<{ manifest: Buffer; described: VolumeBaseDescribed }> {
-    const users = (await this.engine.listContainers({ all: true })).filter((c) =>
-      c.volumeNames.includes(volume),
+    const users = (await this.engine.listContainers({ all: true })).filter(
+      (c) => c.volumeNames.includes(volume) && !(STOPPED.has(c.state) && replacing.includes(c.name)),
     );
     if (users.length > 0)
       throw new AppError(

@@ -190,7 +190,12 @@ describe('moving back', () => {
     expect(await state(h2)).toBe('running');
     expect(await state(h1)).toBe('exited');
     expect(forth.left_on_source.map((l) => `${l.type} ${l.name} ${l.state}`).sort()).toEqual(
-      [`container ${CONTAINER} stopped`, `network ${NETWORK} kept`, `volume ${VOLUME} kept`].sort(),
+      [
+        `container ${CONTAINER} stopped`,
+        `image ${IMAGE} kept`,
+        `network ${NETWORK} kept`,
+        `volume ${VOLUME} kept`,
+      ].sort(),
     );
     expect(forth.reverse_of).toBeNull();
     expect(forth.reversed_by).toBeNull();
