@@ -17,6 +17,7 @@ export interface ReverseOptions {
   strategy?: MigrationStrategy;
   transferMode?: TransferMode;
   compression?: TransferCompression;
+  stopTimeoutSeconds?: number;
 }
 
 /**
@@ -61,6 +62,7 @@ export function reverseRequest(migration: MigrationRecord, options: ReverseOptio
       ? { downtimeBudgetMs: request.downtimeBudgetMs }
       : {}),
     ...(mode === 'warm' && request.maxRounds !== undefined ? { maxRounds: request.maxRounds } : {}),
+    ...(options.stopTimeoutSeconds === undefined ? {} : { stopTimeoutSeconds: options.stopTimeoutSeconds }),
     reverse: {
       of: migration.id,
       leftovers: leftOnSource(migration).map(({ state: _state, ...leftover }) => leftover),

@@ -80,6 +80,12 @@ export interface MigrationRequest {
   /** Warm mode: pre-copy rounds at most before the source is stopped anyway (DEFAULT_MAX_ROUNDS when absent). */
   maxRounds?: number;
   /**
+   * Seconds each source container is given to exit on its stop signal before it is killed, instead of its own stop
+   * timeout (10 s unless the container sets one). For a process known to ignore its stop signal, a short one is
+   * downtime won back; for one that flushes data on its way out, it is data lost.
+   */
+  stopTimeoutSeconds?: number;
+  /**
    * A move back: the completed migration this one reverses, and what that one left on this request's target (its
    * source). Those leftovers are reused instead of conflicting: a stopped container is replaced, a volume updated
    * (incremental) or overwritten with its old content kept aside until the end, a network kept.

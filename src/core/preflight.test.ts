@@ -1050,6 +1050,79 @@ describe('preflight: downtime', () => {
   });
 });
 
+describe('preflight: containers whose stop signal is likely ignored', () => {
+  const shellRaw = (config: Record<string, unknown>, hostConfig: Record<string, unknown> = {}) => ({
+    Config: config,
+    HostConfig: hostConfig,
+  });
+
+  it('warns that a shell as PID 1 without STOPSIGNAL waits out the stop timeout, and how to shorten it', () => {
+    const containers = {
+      [WEB_ID]: webDetails({
+        state: 'running',
+        raw: shellRaw({ Cmd: ['/bin/sh', '-c', 'while true; do date >> /data/log; sleep 1; done'] }),
+      }),
+    };
+    const report = preflight(webPlan(), request(), input({ source: { containers } }));
+    const finding = report.findings.find((f) => f.code === 'stop_signal_ignored');
+    // A script that sets SIGTERM to be ignored, explicitly.
+    const ignoring = {
+      [WEB_ID]: webDetails({
+        state: 'running',
+        raw: shellRaw({ Cmd: ['sh', '-c', `trap '' TERM; while true; do sleep 1; done`] }),
+      }),
+    };
+    const explicit = preflight(webPlan(), request(), input({ source: { containers: ignoring } }));
+    expect(codes(explicit.findings)).toContain('warning:stop_signal_ignored');
+    expect(finding?.severity).toBe('warning');
+    expect(finding?.resource).toEqual({ type: 'container', name: 'web' });
+    expect(finding?.message).toContain('container web runs a shell as its main process (/bin/sh -c ');
+    expect(finding?.message).toContain(
+      "waits out Docker's default stop timeout of 10 s (the container sets none)",
+    );
+    expect(finding?.message).toContain("set this migration's stop_timeout");
+    expect(report.blocked).toBe(false);
+  });
+
+  it("names the container's own stop timeout, or the one the migration sets", () => {
+    const containers = {
+      [WEB_ID]: webDetails({
+        state: 'running',
+        raw: shellRaw({ Entrypoint: ['sh', '-c'], Cmd: ['sleep 1000'], StopTimeout: 30 }),
+      }),
+    };
+    const own = preflight(webPlan(), request(), input({ source: { containers } }));
+    expect(own.findings.find((f) => f.code === 'stop_signal_ignored')?.message).toContain(
+      'its own stop timeout of 30 s',
+    );
+    const set = preflight(webPlan(), request({ stopTimeoutSeconds: 2 }), input({ source: { containers } }));
+    const message = set.findings.find((f) => f.code === 'stop_signal_ignored')?.message ?? '';
+    expect(message).toContain('the 2 s stop timeout this migration sets');
+    expect(message).not.toContain('To shorten it');
+  });
+
+  it('says nothing of a shell that traps or execs, of --init, of another stop signal, of a stopped or live source', () => {
+    const cases: Array<{ raw: Record<string, unknown>; state?: ContainerDetails['state'] }> = [
+      { raw: shellRaw({ Cmd: ['sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] }) },
+      { raw: shellRaw({ Cmd: ['sh', '-c', 'echo starting; exec nginx -g "daemon off;"'] }) },
+      { raw: shellRaw({ Cmd: ['sh', '-c', 'sleep 1000'] }, { Init: true }) },
+      { raw: shellRaw({ Cmd: ['sh', '-c', 'sleep 1000'], StopSignal: 'SIGKILL' }) },
+      { raw: shellRaw({ Cmd: ['nginx', '-g', 'daemon off;'] }) },
+      { raw: shellRaw({ Cmd: ['sh', '-c', 'sleep 1000'] }), state: 'exited' },
+    ];
+    for (const { raw, state } of cases) {
+      const containers = { [WEB_ID]: webDetails({ state: state ?? 'running', raw }) };
+      const report = preflight(webPlan(), request(), input({ source: { containers } }));
+      expect(codes(report.findings), JSON.stringify(raw)).not.toContain('warning:stop_signal_ignored');
+    }
+    const containers = {
+      [WEB_ID]: webDetails({ state: 'running', raw: shellRaw({ Cmd: ['sh', '-c', 'sleep 1000'] }) }),
+    };
+    const live = preflight(webPlan(), request({ mode: 'live' }), input({ source: { containers } }));
+    expect(codes(live.findings)).not.toContain('warning:stop_signal_ignored');
+  });
+});
+
 describe('preflight: the report', () => {
   it('lists errors first, then warnings, then info, and blocks on any error', () => {
     const target = inventory({ images: [sampleImage({ id: NGINX })] });

@@ -1,5 +1,6 @@
 // Preflight: checks a migration plan against both workers before anything moves, and reports what it found as
 // values (errors block, warnings are shown, info explains); it also settles name conflicts per the request.
+import { shellIgnoringStopSignal, stopSettings } from './container-stop.js';
 import type { ContainerDetails, ImageDetails, PortBinding } from './docker-resources.js';
 import type {
   Finding,
@@ -102,6 +103,7 @@ export function preflight(
   checkBindMounts(resources, request, input, findings);
   checkVolumeDrivers(resources, input, findings);
   checkRunningSource(resources, request, input, findings);
+  checkStopSignals(resources, request, input, findings);
   checkWritableLayers(resources, request, input, findings);
 
   const sorted = findings
@@ -857,6 +859,46 @@ function checkRunningSource(
       `on "${input.source.name}" while their data is copied (downtime until they start on "${input.target.name}"), ` +
       `${after}: ${running.join(', ')}`,
   });
+}
+
+/**
+ * A running source container whose main process is a shell ignoring its stop signal is stopped only once its grace
+ * period ran out: downtime the user can win back, said before the migration starts.
+ */
+function checkStopSignals(
+  resources: PlannedResource[],
+  request: MigrationRequest,
+  input: PreflightInput,
+  findings: Finding[],
+): void {
+  if (request.mode === 'live') return;
+  for (const r of resources) {
+    if (r.type !== 'container' || !moves(r)) continue;
+    const details = input.source.containers[r.sourceId];
+    if (details === undefined || !STOPPED_BY_COLD.has(details.state)) continue;
+    const shell = shellIgnoringStopSignal(details);
+    if (shell === undefined) continue;
+    const { graceSeconds, graceFrom } = stopSettings(details, request.stopTimeoutSeconds);
+    const grace =
+      graceFrom === 'request'
+        ? `the ${String(graceSeconds)} s stop timeout this migration sets`
+        : graceFrom === 'container'
+          ? `its own stop timeout of ${String(graceSeconds)} s`
+          : `Docker's default stop timeout of ${String(graceSeconds)} s (the container sets none)`;
+    findings.push({
+      severity: 'warning',
+      code: 'stop_signal_ignored',
+      resource: about(r),
+      message:
+        `container ${r.name} runs a shell as its main process (${shell.length > 80 ? `${shell.slice(0, 79)}…` : shell}) ` +
+        `and sets no STOPSIGNAL: a shell as PID 1 ignores SIGTERM unless it traps it, so stopping it likely waits out ` +
+        `${grace} before killing it — all of it downtime` +
+        (graceFrom === 'request'
+          ? ''
+          : '. To shorten it: exec the service from the shell, run the container with --init, give it a STOPSIGNAL ' +
+            "it handles, or set this migration's stop_timeout"),
+    });
+  }
 }
 
 // ---- writable layers ----

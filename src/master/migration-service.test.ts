@@ -900,11 +900,38 @@ describe('MigrationService', () => {
       expect(stops).toEqual([
         'info: stopping containers web, db on the source together',
         'info: container db stopped on the source in 0.3 s',
-        'warning: container web stopped on the source in 10.0 s: waited out its 10 s stop grace period — the process ' +
-          'ignored SIGQUIT (its stop signal) and was killed (give it a stop signal it handles, or a shorter grace period)',
+        'warning: container web stopped on the source in 10.0 s: waited out the 10 s stop grace period — the process ' +
+          'ignored SIGQUIT (its stop signal) and was killed (give it a stop signal it handles, or a shorter grace ' +
+          'period: the stop_timeout option)',
       ]);
       // The downtime is the longest stop of the level, not the sum of both.
       expect(migration.timing.downtime?.stopMs).toBe(10_000);
+    });
+
+    it("gives each source container the request's stop timeout instead of its own, and says so", async () => {
+      const clock = new ManualClock();
+      service = createService({ clock });
+      gateway.answerWith(
+        'container.stop',
+        (call) => {
+          // web ignores its stop signal: killed once the grace period given is out.
+          if (call.args.ref === WEB_ID) clock.advance(call.args.timeoutSeconds === 2 ? 2_000 : 10_000);
+          return { wasRunning: true };
+        },
+        (call) => call.workerId === SOURCE,
+      );
+      const started = await service.start({ ...request(), stopTimeoutSeconds: 2 });
+      const { migration, events } = await finished(started.id);
+      expect(migration.status).toBe('completed');
+      const stopCalls = gateway.calls.filter((c) => c.kind === 'container.stop' && c.workerId === SOURCE);
+      expect(stopCalls.map((c) => c.args.timeoutSeconds)).toEqual([2, 2]);
+      const web = events.find(
+        (e) => e.phase === 'stop_source' && e.message.startsWith('container web stopped'),
+      );
+      expect(web?.message).toBe(
+        'container web stopped on the source in 2.0 s: waited out the 2 s stop grace period this migration set — ' +
+          'the process ignored SIGQUIT (its stop signal) and was killed',
+      );
     });
 
     it('breaks the downtime into stop, final copy, create, start and ready, adding up to it, and counts one round', async () => {

@@ -5,6 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { abortableSleep } from '../core/deadline.js';
 import { AppError } from '../core/errors.js';
 import { portableContainerConfig } from '../core/container-config.js';
+import { stopSettings } from '../core/container-stop.js';
 import type { ContainerDetails, NetworkSummary, VolumeSummary } from '../core/docker-resources.js';
 import {
   VOLUME_COPY_LABEL,
@@ -483,6 +484,7 @@ export class MigrationStepHandlers {
     signal: AbortSignal,
   ): Promise<number | undefined> {
     const { clock, gateway } = this.options;
+    const { stopTimeoutSeconds } = migration.request;
     const running = level.filter((r) => isRunning(details.get(r.sourceId)));
     for (const resource of running)
       if (!migration.state.sourceRunning.includes(resource.sourceId))
@@ -507,14 +509,20 @@ export class MigrationStepHandlers {
         const { wasRunning } = await gateway.run(
           migration.request.sourceWorkerId,
           'container.stop',
-          { ref: resource.sourceId },
+          {
+            ref: resource.sourceId,
+            ...(stopTimeoutSeconds === undefined ? {} : { timeoutSeconds: stopTimeoutSeconds }),
+          },
           { signal },
         );
         if (!wasRunning) return false;
         const tookMs = clock.monotonicMs() - stopRequestedMs;
         if (!migration.state.sourceRunning.includes(resource.sourceId))
           migration.state.sourceRunning.push(resource.sourceId);
-        const { graceSeconds, stopSignal } = stopSettings(details.get(resource.sourceId));
+        const { graceSeconds, graceFrom, stopSignal } = stopSettings(
+          details.get(resource.sourceId),
+          stopTimeoutSeconds,
+        );
         // Killed at the end of its grace period: the process did not exit on its stop signal — said, since it is
         // downtime the user can win back.
         const waitedOut = tookMs >= graceSeconds * 1000 - 250;
@@ -524,7 +532,10 @@ export class MigrationStepHandlers {
           'stop_source',
           `container ${resource.name} stopped on the source in ${(tookMs / 1000).toFixed(1)} s` +
             (waitedOut
-              ? `: waited out its ${String(graceSeconds)} s stop grace period — the process ignored ${stopSignal} (its stop signal) and was killed (give it a stop signal it handles, or a shorter grace period)`
+              ? `: waited out the ${String(graceSeconds)} s stop grace period${graceFrom === 'request' ? ' this migration set' : ''} — the process ignored ${stopSignal} (its stop signal) and was killed` +
+                (graceFrom === 'request'
+                  ? ''
+                  : ' (give it a stop signal it handles, or a shorter grace period: the stop_timeout option)')
               : ''),
           resource,
         );
@@ -881,14 +892,4 @@ function describeNetworkDifference(source: NetworkSummary, target: NetworkSummar
 
 function isRunning(details: ContainerDetails | undefined): boolean {
   return details?.state === 'running' || details?.state === 'restarting' || details?.state === 'paused';
-}
-
-/** A container's stop grace period and stop signal, as the engine applies them (10 s and SIGTERM by default). */
-function stopSettings(details: ContainerDetails | undefined): { graceSeconds: number; stopSignal: string } {
-  const config = (details?.raw.Config ?? {}) as { StopTimeout?: unknown; StopSignal?: unknown };
-  return {
-    graceSeconds: typeof config.StopTimeout === 'number' && config.StopTimeout >= 0 ? config.StopTimeout : 10,
-    stopSignal:
-      typeof config.StopSignal === 'string' && config.StopSignal !== '' ? config.StopSignal : 'SIGTERM',
-  };
 }

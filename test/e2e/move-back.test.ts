@@ -2,7 +2,8 @@
 // volume and network moves from h1 to h2 (keep_stopped leaves them on h1); it runs on h2 and writes there; then
 // POST /api/migrations/:id/reverse moves it back. Checked as a user would: no conflict policy needed, the one
 // container of that name on h1 runs again with every byte written on h2, nothing kept aside is left over, only
-// what changed travelled; the two migrations name each other, and a second move back is refused.
+// what changed travelled; the two migrations name each other, and a second move back is refused. Then a container
+// whose shell ignores SIGTERM: preflight says so, and the migration's stop_timeout shortens the wait.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ const CONTAINER = `backweb-${id}`;
 const VOLUME = `backvol-${id}`;
 const NETWORK = `backnet-${id}`;
 const IMAGE = `backimg-${id}:1`;
+const STUBBORN = `stubborn-${id}`;
 const MiB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
 
@@ -166,6 +168,7 @@ afterAll(async () => {
   await master.stop();
   for (const host of [h1, h2]) {
     await removeLabelled(engineOverSocket(host), runLabel);
+    await docker(host, 'rm', '-f', STUBBORN).catch(() => undefined);
     for (const name of await namesLike(host).catch(() => []))
       await docker(host, 'rm', '-f', name).catch(() => undefined);
     await docker(host, 'volume', 'rm', '-f', VOLUME).catch(() => undefined);
@@ -279,5 +282,52 @@ describe('moving back', () => {
     );
     expect(bad.status).toBe(400);
     expect(bad.json.error.message).toMatch(/invalid move back request/);
+  });
+});
+
+describe('a container that ignores its stop signal', () => {
+  it('is named by preflight, and stopped after the stop_timeout the migration sets', async () => {
+    await docker(
+      h1,
+      'run',
+      '-d',
+      '--name',
+      STUBBORN,
+      '--label',
+      `${runLabel}=1`,
+      IMAGE,
+      'sh',
+      '-c',
+      `trap '' TERM; while true; do sleep 1; done`,
+    );
+    const body = { source_worker_id: hostA, target_worker_id: hostB, container_ids: [STUBBORN] };
+    const preview = await api<{ findings: { code: string; severity: string; message: string }[] }>(
+      'POST',
+      '/api/migrations',
+      { ...body, dry_run: true },
+    );
+    expect(preview.status, JSON.stringify(preview.json)).toBe(200);
+    const note = preview.json.findings.find((f) => f.code === 'stop_signal_ignored');
+    expect(note?.severity).toBe('warning');
+    expect(note?.message).toContain(`container ${STUBBORN} runs a shell as its main process`);
+    expect(note?.message).toContain("Docker's default stop timeout of 10 s");
+
+    const created = await api<{ migration: MigrationJson }>('POST', '/api/migrations', {
+      ...body,
+      stop_timeout: 2,
+    });
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    const moved = await finished(created.json.migration.id);
+    expect(moved.status, explain(moved)).toBe('completed');
+    const stopped = (moved.events ?? []).find((e) => e.message.startsWith(`container ${STUBBORN} stopped`));
+    expect(stopped?.level).toBe('warning');
+    expect(stopped?.message).toMatch(
+      /in [23]\.\d s: waited out the 2 s stop grace period this migration set/,
+    );
+    // Killed after 2 s, not 10: the downtime says so.
+    expect(moved.downtime_ms).toBeGreaterThanOrEqual(2_000);
+    expect(moved.downtime_ms).toBeLessThan(10_000);
+    expect(await docker(h1, 'inspect', '-f', '{{.State.ExitCode}}', STUBBORN)).toBe('137');
+    expect(await docker(h2, 'inspect', '-f', '{{.State.Status}}', STUBBORN)).toBe('running');
   });
 });

@@ -24,6 +24,9 @@ const bindRule = z.union([
 ]);
 
 /** The body of POST /api/migrations, as the product description names its fields. */
+/** Seconds a source container gets to exit on its stop signal (Docker's --stop-timeout), at most an hour. */
+const stopTimeout = z.number().int().min(0).max(3600).optional();
+
 const MIGRATION_BODY = z
   .object({
     source_worker_id: z.string().min(1),
@@ -48,6 +51,7 @@ const MIGRATION_BODY = z
       .default([]),
     downtime_budget: z.union([z.string(), z.number()]).optional(),
     max_rounds: z.number().int().min(MAX_ROUNDS_RANGE.min).max(MAX_ROUNDS_RANGE.max).optional(),
+    stop_timeout: stopTimeout,
     dry_run: z.boolean().default(false),
   })
   .strict();
@@ -59,6 +63,7 @@ const REVERSE_BODY = z
     strategy: z.enum(['full', 'incremental']).optional(),
     transfer_mode: z.enum(['direct', 'proxy', 'auto']).optional(),
     compression: z.enum(['none', 'zstd']).optional(),
+    stop_timeout: stopTimeout,
     dry_run: z.boolean().default(false),
   })
   .strict();
@@ -151,6 +156,7 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
         ? {}
         : { downtimeBudgetMs: downtimeBudgetMs(value.downtime_budget) }),
       ...(value.max_rounds === undefined ? {} : { maxRounds: value.max_rounds }),
+      ...(value.stop_timeout === undefined ? {} : { stopTimeoutSeconds: value.stop_timeout }),
     },
   };
 }
@@ -185,6 +191,7 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
         ...(body.strategy === undefined ? {} : { strategy: body.strategy }),
         ...(body.transfer_mode === undefined ? {} : { transferMode: body.transfer_mode }),
         ...(body.compression === undefined ? {} : { compression: body.compression }),
+        ...(body.stop_timeout === undefined ? {} : { stopTimeoutSeconds: body.stop_timeout }),
       };
       if (body.dry_run)
         return reply
