@@ -19,7 +19,7 @@ import { observeMigrationTiming, type MasterMetrics } from './metrics.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRollback } from './migration-rollback.js';
 import { MigrationStepHandlers, type Failpoints, type MigrationRun } from './migration-step-handlers.js';
-import { forgetSyncSession, keepsSyncSession, message } from './migration-support.js';
+import { forgetSyncSession, keepsSyncSession, readable } from './migration-support.js';
 import { TransferCoordinator } from './transfer-coordinator.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -134,7 +134,7 @@ export class MigrationRunner {
       }
       // A user's cancel is no failure: it ends `cancelled`, with its rollback, never with a phase "failed here".
       if (signal.aborted) migration.cancelRequested = true;
-      const reason = signal.aborted ? 'cancelled by the user' : message(error);
+      const reason = signal.aborted ? 'cancelled by the user' : readable(error, migration);
       await this.record
         .event(
           migration,
@@ -173,7 +173,7 @@ export class MigrationRunner {
           migration,
           'warning',
           'finalize',
-          `${what} failed: ${message(error)}`,
+          `${what} failed: ${readable(error, migration)}`,
           resource,
         );
       }

@@ -13,6 +13,23 @@ export function message(error: unknown): string {
   return AppError.from(error).message;
 }
 
+const ENGINE_ADDRESS = /(Docker engine) at (?:unix|tcp|ssh|npipe|https?):\/\/[^\s:]*(?::\d+)?/g;
+const FULL_ID = /\b(?:sha256:)?([0-9a-f]{64})\b/g;
+
+/**
+ * An error of a migration's step as a person reads it in its events and reason: objects by the names the plan gives
+ * them (an id the plan does not know shortened to 12 digits), the engine without its socket path or address. The
+ * error itself, with its details, is unchanged.
+ */
+export function readable(error: unknown, migration: Pick<MigrationRecord, 'plan'>): string {
+  const names = new Map<string, string>();
+  for (const r of migration.plan.resources)
+    if (r.type !== 'volume') names.set(r.sourceId.replace(/^sha256:/, ''), r.name);
+  return message(error)
+    .replace(ENGINE_ADDRESS, '$1')
+    .replace(FULL_ID, (_whole, hex: string) => names.get(hex) ?? hex.slice(0, 12));
+}
+
 /**
  * Tells the source worker to drop what it kept between the migration's copy rounds (its sync session: a manifest
  * of the volume, about 0.1 % of its size). When the worker cannot be told now (offline), the record says so
