@@ -16,6 +16,7 @@ import {
 } from '../core/migration.js';
 import { lockKeys, recoveryAction } from '../core/migration-journal.js';
 import { planMigration, plannedVolumeNames } from '../core/migration-plan.js';
+import { leftOnSource, type LeftoverState } from '../core/migration-leftovers.js';
 import { reverseRequest, type ReverseOptions } from '../core/migration-reverse.js';
 import type { VolumeMeasure } from '../core/worker-commands.js';
 import type { Inventory } from '../core/workers.js';
@@ -38,6 +39,18 @@ export interface DryRunAnswer {
 /** Everything the migration service needs: the runner's options (see MigrationRunnerOptions). */
 export type MigrationServiceOptions = MigrationRunnerOptions;
 
+/** How many of the latest completed migrations a worker's leftover marks are looked for in. */
+const LEFTOVER_SCAN = 500;
+
+/** A resource a completed migration left on its source worker. */
+export interface LeftoverMark {
+  migrationId: string;
+  targetWorkerId: string;
+  /** Its name on the target. */
+  movedAs: string;
+  state: LeftoverState['state'];
+}
+
 /** Longest a volume's measurement may take before its size is called unknown (a walk of millions of files). */
 const MEASURE_TIMEOUT_MS = 60_000;
 
@@ -52,6 +65,8 @@ interface Running {
 export class MigrationService {
   private readonly running = new Map<string, Running>();
   private readonly listeners = new Set<(notice: MigrationNotice) => void>();
+  /** Migrations a move back is being started for. */
+  private readonly reversing = new Set<string>();
   private closed = false;
   private readonly unsubscribe: () => void;
 
@@ -353,12 +368,51 @@ export class MigrationService {
 
   /** Starts a move back of a completed migration (see reverseRequest); the original names it as `reversedBy`. */
   async reverse(id: string, options: ReverseOptions): Promise<MigrationRecord> {
-    const request = await this.reverseRequest(id, options);
-    const started = await this.start(request);
-    const { migration } = await this.get(id);
-    migration.state.reversedBy = started.id;
-    await this.record.save(migration, { state: migration.state });
-    return started;
+    // Two requests at once would both pass the check below before either is recorded.
+    if (this.reversing.has(id))
+      throw new AppError('conflict', `migration ${id} is being moved back by another request`);
+    this.reversing.add(id);
+    try {
+      const request = await this.reverseRequest(id, options);
+      const started = await this.start(request);
+      const { migration } = await this.get(id);
+      migration.state.reversedBy = started.id;
+      await this.record.save(migration, { state: migration.state });
+      return started;
+    } finally {
+      this.reversing.delete(id);
+    }
+  }
+
+  /**
+   * What the latest completed migrations (LEFTOVER_SCAN of them) left on `workerId` and did not move back since, by
+   * `type:id` (volumes `volume:name`): the mark a worker's resource list shows ("migrated to … by m-…").
+   */
+  async leftoversOn(workerId: string): Promise<Map<string, LeftoverMark>> {
+    const marks = new Map<string, LeftoverMark>();
+    const completed = await this.options.store.listMigrations({
+      status: ['completed'],
+      limit: LEFTOVER_SCAN,
+    });
+    for (const migration of completed) {
+      if (migration.request.sourceWorkerId !== workerId) continue;
+      const by = migration.state.reversedBy;
+      if (by !== undefined) {
+        const reverser = await this.options.store.getMigration(by);
+        if (reverser && !['failed', 'rolled_back', 'cancelled'].includes(reverser.status)) continue;
+      }
+      for (const leftover of leftOnSource(migration)) {
+        const key = `${leftover.type}:${leftover.id}`;
+        if (!marks.has(key))
+          marks.set(key, {
+            migrationId: migration.id,
+            targetWorkerId: migration.request.targetWorkerId,
+            movedAs: leftover.movedAs,
+            state: leftover.state,
+          });
+      }
+    }
+    return marks;
   }
 
   /**

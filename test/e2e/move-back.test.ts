@@ -93,6 +93,29 @@ async function namesLike(host: TestDockerHost): Promise<string[]> {
   return out === '' ? [] : out.split('\n').sort();
 }
 
+interface MigratedTo {
+  migration_id: string;
+  worker_id: string;
+  worker_name: string | null;
+  name: string;
+  state: string;
+}
+
+/** A worker's resources that carry a "migrated to" mark, by "type name". */
+async function migratedMarks(workerId: string): Promise<Record<string, MigratedTo>> {
+  type Item = { name?: string; names?: string[]; tags?: string[]; migrated_to?: MigratedTo };
+  const { json } = await api<Record<'containers' | 'images' | 'volumes' | 'networks', Item[]>>(
+    'GET',
+    `/api/workers/${workerId}/resources`,
+  );
+  const marks: Record<string, MigratedTo> = {};
+  for (const type of ['containers', 'images', 'volumes', 'networks'] as const)
+    for (const item of json[type])
+      if (item.migrated_to)
+        marks[`${type.slice(0, -1)} ${item.name ?? item.tags?.[0] ?? ''}`] = item.migrated_to;
+  return marks;
+}
+
 const state = (host: TestDockerHost): Promise<string> =>
   docker(host, 'inspect', '-f', '{{.State.Status}}', CONTAINER);
 
@@ -202,6 +225,16 @@ describe('moving back', () => {
     );
     expect(forth.reverse_of).toBeNull();
     expect(forth.reversed_by).toBeNull();
+    // h1's resource list marks the leftovers with where they went.
+    const marks = await migratedMarks(hostA);
+    expect(marks[`container ${CONTAINER}`]).toEqual({
+      migration_id: forth.id,
+      worker_id: hostB,
+      worker_name: `back-b-${id}`,
+      name: CONTAINER,
+      state: 'stopped',
+    });
+    expect(marks[`volume ${VOLUME}`]?.migration_id).toBe(forth.id);
   });
 
   it('moves it back without a conflict policy, reusing what was left and sending only what changed', async () => {
@@ -259,6 +292,13 @@ describe('moving back', () => {
 
     const { json } = await api<{ migration: MigrationJson }>('GET', `/api/migrations/${forth.id}`);
     expect(json.migration.reversed_by).toBe(back.id);
+    // Moved back: nothing on h1 is marked any more; what the move back left on h2 is.
+    expect(Object.keys(await migratedMarks(hostA)).filter((k) => k.includes(id))).toEqual([]);
+    expect((await migratedMarks(hostB))[`container ${CONTAINER}`]).toMatchObject({
+      migration_id: back.id,
+      worker_name: `back-a-${id}`,
+      state: 'stopped',
+    });
   });
 
   it('refuses a second move back of the same migration, naming the first', async () => {

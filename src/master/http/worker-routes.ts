@@ -1,6 +1,7 @@
 // Worker routes: list, show, remove, and one worker's Docker resources as it last reported them.
 import type { FastifyInstance } from 'fastify';
 
+import type { ResourceType } from '../../core/migration.js';
 import type { MasterContext } from '../master-context.js';
 import { workerJson } from './api-json.js';
 import { ID_PARAMS } from './route-schemas.js';
@@ -27,15 +28,34 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
   app.get<{ Params: { id: string } }>(
     '/api/workers/:id/resources',
     { schema: { params: ID_PARAMS } },
-    (request) => {
+    async (request) => {
       const worker = registry.require(request.params.id);
       const inventory = registry.inventory(worker.id);
+      // What a completed migration left here is marked with where it went ("migrated to hostb by m-…").
+      const marks = await context.migrations.leftoversOn(worker.id);
+      const marked =
+        <T extends object>(type: ResourceType, key: (item: T) => string) =>
+        (item: T) => {
+          const mark = marks.get(`${type}:${key(item)}`);
+          return mark
+            ? {
+                ...item,
+                migrated_to: {
+                  migration_id: mark.migrationId,
+                  worker_id: mark.targetWorkerId,
+                  worker_name: registry.get(mark.targetWorkerId)?.name ?? null,
+                  name: mark.movedAs,
+                  state: mark.state,
+                },
+              }
+            : item;
+        };
       return {
         worker_id: worker.id,
-        containers: inventory.containers,
-        images: inventory.images,
-        volumes: inventory.volumes,
-        networks: inventory.networks,
+        containers: inventory.containers.map(marked('container', (c) => c.id)),
+        images: inventory.images.map(marked('image', (i) => i.id)),
+        volumes: inventory.volumes.map(marked('volume', (v) => v.name)),
+        networks: inventory.networks.map(marked('network', (n) => n.id)),
       };
     },
   );
