@@ -43,6 +43,8 @@ interface MigrationJson {
   bytes_transferred: number;
   total_bytes: number;
   downtime_ms: number | null;
+  downtime_started_at: string | null;
+  completed_at: string | null;
   downtime_phases: Record<
     'stop_ms' | 'final_sync_ms' | 'apply_ms' | 'start_ms' | 'ready_ms',
     number | null
@@ -754,6 +756,12 @@ describe('migrations (built binary, two real Docker hosts)', () => {
       const done = await finished(started.id);
       expect(done.status).toBe('cancelled');
       expect(done.error).toMatch(/cancel/);
+      // The source was down from the stop request until the rollback had it running again: reported all the same.
+      expect(done.downtime_started_at).not.toBeNull();
+      expect(done.downtime_ms).toBeGreaterThan(0);
+      expect(done.downtime_ms).toBeLessThanOrEqual(
+        Date.parse(done.completed_at ?? '') - Date.parse(done.downtime_started_at ?? '') + 50,
+      );
       // A second cancel of what has ended is refused in words.
       const again = await api('POST', `/api/migrations/${started.id}/cancel`);
       expect(again.status).toBe(409);
