@@ -116,6 +116,7 @@ export function planMigration(request: MigrationRequest, source: PlanSource): Mi
     if (projectContainers.length + volumes.length + networks.length === 0) {
       throw new AppError('not_found', `compose project "${project}" not found on worker ${worker}`, {
         hint: `no container, volume or network there has the label ${COMPOSE_PROJECT_LABEL}=${project}`,
+        details: { type: 'compose_project', ref: project, worker },
       });
     }
     for (const container of projectContainers) {

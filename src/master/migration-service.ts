@@ -18,6 +18,7 @@ import { lockKeys, recoveryAction } from '../core/migration-journal.js';
 import { planMigration, plannedVolumeNames } from '../core/migration-plan.js';
 import { leftOnSource, type LeftoverState } from '../core/migration-leftovers.js';
 import { reverseRequest, type ReverseOptions } from '../core/migration-reverse.js';
+import { withNameSuggestions } from '../core/near-names.js';
 import type { VolumeMeasure } from '../core/worker-commands.js';
 import type { Inventory } from '../core/workers.js';
 import { preflight } from '../core/preflight.js';
@@ -220,7 +221,19 @@ export class MigrationService {
       if (AppError.from(error).code !== 'not_found') throw error;
       // Something created a moment ago may not have reached the master's inventory yet (events are debounced).
       await sleep(INVENTORY_LAG_MS);
-      planned = await planFrom(registry.inventory(source.id));
+      try {
+        planned = await planFrom(registry.inventory(source.id));
+      } catch (again) {
+        const others = registry
+          .list()
+          .filter((w) => w.id !== source.id)
+          .map((w) => ({ id: w.id, name: w.name, inventory: registry.inventory(w.id) }));
+        throw withNameSuggestions(
+          AppError.from(again),
+          { name: source.name, inventory: registry.inventory(source.id) },
+          others,
+        );
+      }
     }
     const { sourceInventory, containers, images } = planned;
     // Volume sizes are measured on the source now, so that the totals and the disk-space check know them.
