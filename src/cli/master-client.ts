@@ -39,6 +39,8 @@ export interface MigrationRequestJson {
   /** Warm only. */
   downtime_budget?: string;
   max_rounds?: number;
+  /** Seconds each source container gets to exit on its stop signal (Docker's --stop-timeout); absent: its own. */
+  stop_timeout?: number;
   conflict_policy: ConflictPolicy;
   source_policy: SourcePolicy;
   bind_mounts: Record<string, BindMountRule>;
@@ -80,6 +82,8 @@ export interface MigrationJson {
   started_at: string | null;
   completed_at: string | null;
   downtime_ms: number | null;
+  /** When the first source container was asked to stop; null when none was (absent from older masters). */
+  downtime_started_at?: string | null;
   /** Absent from masters older than the downtime breakdown. */
   downtime_phases?: {
     stop_ms: number | null;
@@ -100,6 +104,25 @@ export interface MigrationJson {
   resources: MigrationResourceJson[];
   findings: Finding[];
   events: MigrationEventJson[];
+  /** What a completed migration left on its source (absent from older masters). */
+  left_on_source?: {
+    type: ResourceType;
+    name: string;
+    source_id: string;
+    state: 'stopped' | 'running' | 'kept';
+  }[];
+  /** The migration this one moves back, and the one that moved this one back. */
+  reverse_of?: string | null;
+  reversed_by?: string | null;
+}
+
+/** Body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
+export interface ReverseRequestJson {
+  mode?: MigrationMode;
+  strategy?: MigrationStrategy;
+  transfer_mode?: TransferMode;
+  compression?: TransferCompression;
+  stop_timeout?: number;
 }
 
 /** The answer of POST /api/migrations with `dry_run: true`: what would move, and what preflight found. */
@@ -145,6 +168,10 @@ export interface MasterClient {
   listMigrations(query?: MigrationListQuery, signal?: AbortSignal): Promise<MigrationPageJson>;
   getMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
   cancelMigration(id: string, signal?: AbortSignal): Promise<MigrationJson>;
+  /** Starts the move back of a completed migration: the master answers 201 with the new migration. */
+  reverseMigration(id: string, body: ReverseRequestJson, signal?: AbortSignal): Promise<MigrationJson>;
+  /** Plans a move back without running it. */
+  planReverse(id: string, body: ReverseRequestJson, signal?: AbortSignal): Promise<DryRunJson>;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -268,9 +295,27 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
         signal,
         timeoutMs: timeoutMs * CREATE_TIMEOUT_FACTOR,
       });
-      if (!isRecord(answer.plan) || typeof answer.blocked !== 'boolean') throw unexpectedAnswer(what, 'plan');
-      const plan = { resources: [], findings: [], total_bytes: 0, ...answer.plan };
-      return { findings: [], ...answer, plan } as unknown as DryRunJson;
+      return dryRunOf(answer, what);
+    },
+
+    async reverseMigration(id, body, signal) {
+      const what = `cannot move migration ${id} back`;
+      const answer = await request('POST', `api/migrations/${encodeURIComponent(id)}/reverse`, what, {
+        body: { ...body, dry_run: false },
+        signal,
+        timeoutMs: timeoutMs * CREATE_TIMEOUT_FACTOR,
+      });
+      return migrationOf(answer, what);
+    },
+
+    async planReverse(id, body, signal) {
+      const what = `cannot plan the move back of migration ${id}`;
+      const answer = await request('POST', `api/migrations/${encodeURIComponent(id)}/reverse`, what, {
+        body: { ...body, dry_run: true },
+        signal,
+        timeoutMs: timeoutMs * CREATE_TIMEOUT_FACTOR,
+      });
+      return dryRunOf(answer, what);
     },
 
     async listMigrations(query = {}, signal) {
@@ -303,6 +348,13 @@ export function createMasterClient(options: MasterClientOptions): MasterClient {
   };
 }
 
+/** A dry run's answer, with the lists an older master may leave out filled in. */
+function dryRunOf(answer: Record<string, unknown>, what: string): DryRunJson {
+  if (!isRecord(answer.plan) || typeof answer.blocked !== 'boolean') throw unexpectedAnswer(what, 'plan');
+  const plan = { resources: [], findings: [], total_bytes: 0, ...answer.plan };
+  return { findings: [], ...answer, plan } as unknown as DryRunJson;
+}
+
 /** An error answer of the API ({"error":{"code","message","details"}}) as an AppError with the master's words. */
 function answerError(response: Response, body: unknown, what: string, baseUrl: string): AppError {
   const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
@@ -316,7 +368,10 @@ function answerError(response: Response, body: unknown, what: string, baseUrl: s
       : `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
   const details: Record<string, unknown> = { status: response.status };
   if (isRecord(error?.details)) details.details = error.details;
-  return new AppError(code, `${what}: ${reason}`, { hint: hintFor(code, response.status, baseUrl), details });
+  // An answer that already says where to look (near names, the worker that holds it) needs no guess of ours.
+  const guided = isRecord(error?.details) && ('suggestions' in error.details || 'found_on' in error.details);
+  const hint = guided ? undefined : hintFor(code, response.status, baseUrl);
+  return new AppError(code, `${what}: ${reason}`, { ...(hint === undefined ? {} : { hint }), details });
 }
 
 function statusCode(status: number): ErrorCode {

@@ -372,6 +372,12 @@ describe('resolveWorker', () => {
     );
   });
 
+  it('suggests the near worker name of a typo', () => {
+    expect(() => resolveWorker(WORKERS, 'btea', '--to')).toThrow(
+      '--to: no worker is named "btea" or has that id; did you mean "beta"?',
+    );
+  });
+
   it('says how to enroll one when there are no workers', () => {
     expect(() => resolveWorker([], 'alpha', '--from')).toThrow(AppError);
     try {
@@ -614,6 +620,75 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     });
   });
 
+  describe('--reverse', () => {
+    const DONE = state({
+      id: 'm-done00000001',
+      status: 'completed',
+      phase: 'done',
+      progress: 1,
+      completed_at: '2026-01-02T10:01:00.000Z',
+    });
+    /** The completed migration, found by an id prefix; its move back answers with mig-1. */
+    const withDone = (request: Seen): [number, unknown] | undefined => {
+      if (request.method === 'GET' && request.url.startsWith('/api/migrations?'))
+        return [200, { migrations: [DONE], next_before: null }];
+      if (request.url === `/api/migrations/${DONE.id}`) return [200, { migration: DONE }];
+      if (request.url === `/api/migrations/${DONE.id}/reverse`) return [201, { migration: state() }];
+      return undefined;
+    };
+
+    it('moves a migration back by an id prefix, sending only the flags given, and follows it', async () => {
+      const url = await startMaster({ states: [RUNNING, COMPLETED], override: withDone });
+      const result = await cli([
+        '--master-url',
+        url,
+        '--admin-token',
+        TOKEN,
+        '--reverse',
+        'done0',
+        '--strategy',
+        'incremental',
+        '--stop-timeout',
+        '3',
+      ]);
+      expect(result.code, result.err).toBe(0);
+      const reverse = seen.find((r) => r.url.endsWith('/reverse'));
+      expect(reverse?.body).toEqual({ strategy: 'incremental', stop_timeout: 3, dry_run: false });
+      // It runs the other way: from the first migration's target to its source.
+      expect(result.err).toContain('migration mig-1 started: beta to alpha');
+      expect(result.out).toContain('Migration mig-1 completed\n  from:      beta to alpha\n');
+    });
+
+    it('refuses the flags that choose what moves where, before any request', async () => {
+      const url = await startMaster({ override: withDone });
+      const result = await cli([
+        '--master-url',
+        url,
+        '--admin-token',
+        TOKEN,
+        '--reverse',
+        'm-done',
+        '--from',
+        'alpha',
+        '--container',
+        'web',
+      ]);
+      expect(result.code).toBe(2);
+      expect(result.err).toContain(
+        'error: --reverse moves back what the migration moved, between the same workers: --from, --container do not go with it\n',
+      );
+      expect(seen).toEqual([]);
+    });
+
+    it('asks for --from and --to without --reverse', async () => {
+      const url = await startMaster({});
+      const result = await cli(['--master-url', url, '--admin-token', TOKEN, '--container', 'web']);
+      expect(result.code).toBe(2);
+      expect(result.err).toContain('error: missing --from\n');
+      expect(result.err).toContain('--reverse ID');
+    });
+  });
+
   it('exits 1 with the reason when the migration is rolled back, reading master and token from the environment', async () => {
     const url = await startMaster({ states: [ROLLED_BACK] });
     vi.stubEnv('DOCKER_MIGRATE_API_URL', url);
@@ -694,7 +769,7 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     expect(result.out).toContain(
       'Errors (they block the migration) (1):\n  - data exists on the target [name_conflict]\n',
     );
-    expect(result.err).toContain('error: the dry run found 1 problem that block this migration');
+    expect(result.err).toContain('error: the dry run found 1 problem that blocks this migration');
     expect((seen[1]?.body as MigrationRequestJson).dry_run).toBe(true);
 
     await new Promise<void>((resolve) =>

@@ -2,6 +2,7 @@
 // with a live progress bar until it ends (or plans it only, with --dry-run).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../core/errors.js';
+import { nearNames } from '../core/near-names.js';
 import { ACKNOWLEDGEABLE_FINDINGS } from '../core/preflight.js';
 import type {
   BindMountRule,
@@ -20,7 +21,14 @@ import {
   type Interrupts,
 } from './follow-migration.js';
 import { connectMasterApi, withMasterApiOptions, type MasterApiFlags } from './master-api-options.js';
-import { type MigrationJson, type MigrationRequestJson, type WorkerRef } from './master-client.js';
+import {
+  type DryRunJson,
+  type MigrationJson,
+  type MigrationRequestJson,
+  type ReverseRequestJson,
+  type WorkerRef,
+} from './master-client.js';
+import { resolveMigration } from './migrations-command.js';
 import { createProgressView, planText, summaryText, type WorkerNames } from './progress-view.js';
 
 export { POLL_INTERVAL_MS, processInterrupts, type Interrupts } from './follow-migration.js';
@@ -40,8 +48,11 @@ const SOURCE_POLICIES = ['keep_stopped', 'remove', 'keep_running'] as const sati
 
 /** The command's options as commander parses them (camelCase of the flags). */
 export interface MigrateFlags extends MasterApiFlags {
-  from: string;
-  to: string;
+  /** Required unless --reverse. */
+  from?: string;
+  to?: string;
+  /** The id (or a unique prefix) of a completed migration to move back. */
+  reverse?: string;
   container?: string[];
   volume?: string[];
   image?: string[];
@@ -55,6 +66,8 @@ export interface MigrateFlags extends MasterApiFlags {
   /** Warm only: "2s", "500ms"… (the master checks the range). */
   downtimeBudget?: string;
   maxRounds?: number;
+  /** Seconds each source container gets to exit on its stop signal; absent: each container's own. */
+  stopTimeout?: number;
   conflictPolicy: ConflictPolicy;
   sourcePolicy: SourcePolicy;
   bindMount?: string[];
@@ -156,6 +169,7 @@ export function migrationRequestBody(
     ...(flags.compression === 'zstd' ? { compression: flags.compression } : {}),
     ...(flags.downtimeBudget === undefined ? {} : { downtime_budget: flags.downtimeBudget }),
     ...(flags.maxRounds === undefined ? {} : { max_rounds: flags.maxRounds }),
+    ...(flags.stopTimeout === undefined ? {} : { stop_timeout: flags.stopTimeout }),
     conflict_policy: flags.conflictPolicy,
     source_policy: flags.sourcePolicy,
     bind_mounts: parseBindMounts(flags.bindMount ?? []),
@@ -200,7 +214,12 @@ export function resolveWorker(
       hint: `name one by its id: ${describeWorkers(matches)}`,
     });
   }
-  throw new AppError('not_found', `${flag}: no worker is named "${ref}" or has that id`, {
+  const near = nearNames(
+    ref,
+    workers.map((worker) => worker.name),
+  );
+  const guess = near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : '';
+  throw new AppError('not_found', `${flag}: no worker is named "${ref}" or has that id${guess}`, {
     hint:
       workers.length === 0
         ? 'no worker is enrolled with this master yet (docker-migrate worker --master-url … --token …)'
@@ -208,9 +227,41 @@ export function resolveWorker(
   });
 }
 
-/** Runs the command once its flags are parsed; throws an AppError for every outcome that must not exit 0. */
-export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promise<void> {
+/** Flags that choose what moves where, which a move back takes from the migration it reverses. */
+const FORWARD_FLAGS: ReadonlyArray<[keyof MigrateFlags, string]> = [
+  ['from', '--from'],
+  ['to', '--to'],
+  ['container', '--container'],
+  ['volume', '--volume'],
+  ['image', '--image'],
+  ['network', '--network'],
+  ['composeProject', '--compose-project'],
+  ['conflictPolicy', '--conflict-policy'],
+  ['sourcePolicy', '--source-policy'],
+  ['bindMount', '--bind-mount'],
+  ['acknowledge', '--acknowledge'],
+  ['downtimeBudget', '--downtime-budget'],
+  ['maxRounds', '--max-rounds'],
+];
+
+/**
+ * Runs the command once its flags are parsed; throws an AppError for every outcome that must not exit 0. `given`
+ * names the flags set on the command line or in the environment (not left at their defaults).
+ */
+export async function runMigrate(
+  flags: MigrateFlags,
+  deps: MigrateDeps,
+  given: ReadonlySet<string> = new Set(Object.keys(flags)),
+): Promise<void> {
+  if (flags.reverse !== undefined) {
+    await runReverse(flags.reverse, flags, deps, given);
+    return;
+  }
   const { client, out } = deps;
+  if (flags.from === undefined || flags.to === undefined)
+    throw new AppError('invalid_argument', `missing ${flags.from === undefined ? '--from' : '--to'}`, {
+      hint: 'name the source and target workers with --from and --to, or move a migration back with --reverse ID',
+    });
   // Checked before any request, so that a wrong command line fails fast with exit code 2.
   migrationRequestBody(flags, '', '');
 
@@ -226,45 +277,123 @@ export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promis
   const body = migrationRequestBody(flags, source.id, target.id);
 
   if (flags.dryRun === true) {
-    const answer = await client.planMigration(body);
-    out.write(flags.json === true ? `${JSON.stringify(answer, null, 2)}\n` : planText(answer, names));
-    if (answer.blocked) {
-      const errors = answer.findings.filter((finding) => finding.severity === 'error');
-      const acknowledgeable = [
-        ...new Set(
-          errors
-            .map((finding) => finding.code)
-            .filter((code) => (ACKNOWLEDGEABLE_FINDINGS as readonly string[]).includes(code)),
-        ),
-      ];
-      const acknowledge = acknowledgeable.map((code) => `--acknowledge ${code}`).join(' ');
-      throw new AppError(
-        'failed_precondition',
-        errors.length > 0
-          ? `the dry run found ${errors.length} problem${errors.length === 1 ? '' : 's'} that block this migration`
-          : 'the master would refuse this migration',
-        {
-          hint:
-            acknowledgeable.length === errors.length && errors.length > 0
-              ? `read them; to go on all the same, add ${acknowledge}`
-              : `fix them, or choose another --conflict-policy or --bind-mount rule${acknowledge ? ` (or add ${acknowledge} for what you accept)` : ''}, then run the dry run again`,
-        },
-      );
-    }
+    reportDryRun(await client.planMigration(body), names, flags, out);
     return;
   }
 
   if (flags.detach === true) {
-    const migration = await client.startMigration(body);
-    out.write(flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : `${migration.id}\n`);
-    deps.err.write(
-      `started migration ${migration.id} from ${names.source} to ${names.target}; it runs on the master without this command\n`,
-    );
+    reportDetached(await client.startMigration(body), names, flags, deps);
     return;
   }
 
-  const migration = await startAndFollow(body, names, deps);
-  out.write(
+  await followToEnd((signal) => client.startMigration(body, signal), names, flags, deps);
+}
+
+/**
+ * `--reverse ID`: moves a completed migration's workload back from its target to its source, reusing what it left
+ * there; only --mode, --strategy, --transfer-mode, --compression and --stop-timeout may change how.
+ */
+async function runReverse(
+  ref: string,
+  flags: MigrateFlags,
+  deps: MigrateDeps,
+  given: ReadonlySet<string>,
+): Promise<void> {
+  const { client, out } = deps;
+  const extra = FORWARD_FLAGS.filter(([key]) => given.has(key)).map(([, flag]) => flag);
+  if (extra.length > 0)
+    throw new AppError(
+      'invalid_argument',
+      `--reverse moves back what the migration moved, between the same workers: ${extra.join(', ')} ${extra.length === 1 ? 'does' : 'do'} not go with it`,
+      {
+        hint: 'with --reverse, only --mode, --strategy, --transfer-mode, --compression, --stop-timeout, --dry-run, --json and --detach apply',
+      },
+    );
+  const original = await resolveMigration(client, ref);
+  const workers = await client.listWorkers();
+  const nameOf = (id: string): string => workers.find((w) => w.id === id)?.name ?? id;
+  // The move back runs the other way.
+  const names: WorkerNames = {
+    source: nameOf(original.target_worker_id),
+    target: nameOf(original.source_worker_id),
+  };
+  const body: ReverseRequestJson = {
+    ...(given.has('mode') ? { mode: flags.mode } : {}),
+    ...(given.has('strategy') ? { strategy: flags.strategy } : {}),
+    ...(given.has('transferMode') ? { transfer_mode: flags.transferMode } : {}),
+    ...(given.has('compression') && flags.compression !== undefined
+      ? { compression: flags.compression }
+      : {}),
+    ...(given.has('stopTimeout') && flags.stopTimeout !== undefined
+      ? { stop_timeout: flags.stopTimeout }
+      : {}),
+  };
+  if (flags.dryRun === true) {
+    reportDryRun(await client.planReverse(original.id, body), names, flags, out);
+    return;
+  }
+  if (flags.detach === true) {
+    reportDetached(await client.reverseMigration(original.id, body), names, flags, deps);
+    return;
+  }
+  await followToEnd((signal) => client.reverseMigration(original.id, body, signal), names, flags, deps);
+}
+
+/** Prints a dry run's plan; throws when it is blocked, naming the acknowledgements that would let it go on. */
+function reportDryRun(
+  answer: DryRunJson,
+  names: WorkerNames,
+  flags: MigrateFlags,
+  out: NodeJS.WritableStream,
+): void {
+  out.write(flags.json === true ? `${JSON.stringify(answer, null, 2)}\n` : planText(answer, names));
+  if (answer.blocked) {
+    const errors = answer.findings.filter((finding) => finding.severity === 'error');
+    const acknowledgeable = [
+      ...new Set(
+        errors
+          .map((finding) => finding.code)
+          .filter((code) => (ACKNOWLEDGEABLE_FINDINGS as readonly string[]).includes(code)),
+      ),
+    ];
+    const acknowledge = acknowledgeable.map((code) => `--acknowledge ${code}`).join(' ');
+    throw new AppError(
+      'failed_precondition',
+      errors.length > 0
+        ? `the dry run found ${errors.length === 1 ? '1 problem that blocks' : `${errors.length} problems that block`} this migration`
+        : 'the master would refuse this migration',
+      {
+        hint:
+          acknowledgeable.length === errors.length && errors.length > 0
+            ? `read them; to go on all the same, add ${acknowledge}`
+            : `fix ${errors.length === 1 ? 'it' : 'them'}, or choose another --conflict-policy or --bind-mount rule${acknowledge ? ` (or add ${acknowledge} for what you accept)` : ''}, then run the dry run again`,
+      },
+    );
+  }
+}
+
+/** `--detach`: the new migration's id on stdout, a line on stderr. */
+function reportDetached(
+  migration: MigrationJson,
+  names: WorkerNames,
+  flags: MigrateFlags,
+  deps: MigrateDeps,
+): void {
+  deps.out.write(flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : `${migration.id}\n`);
+  deps.err.write(
+    `started migration ${migration.id} from ${names.source} to ${names.target}; it runs on the master without this command\n`,
+  );
+}
+
+/** Starts a migration, follows it to its end, prints its summary; throws unless it completed. */
+async function followToEnd(
+  start: (signal: AbortSignal) => Promise<MigrationJson>,
+  names: WorkerNames,
+  flags: MigrateFlags,
+  deps: MigrateDeps,
+): Promise<void> {
+  const migration = await startAndFollow(start, names, deps);
+  deps.out.write(
     flags.json === true ? `${JSON.stringify({ migration }, null, 2)}\n` : summaryText(migration, names),
   );
   const failure = outcomeError(migration);
@@ -276,7 +405,7 @@ export async function runMigrate(flags: MigrateFlags, deps: MigrateDeps): Promis
  * following, so that the person sees the rollback finish; a second one stops following and leaves it running.
  */
 async function startAndFollow(
-  body: MigrationRequestJson,
+  start: (signal: AbortSignal) => Promise<MigrationJson>,
   names: WorkerNames,
   deps: MigrateDeps,
 ): Promise<MigrationJson> {
@@ -310,7 +439,7 @@ async function startAndFollow(
   try {
     let migration: MigrationJson;
     try {
-      migration = await client.startMigration(body, stopFollowing.signal);
+      migration = await start(stopFollowing.signal);
     } catch (error) {
       if (!stopFollowing.signal.aborted) throw error;
       throw new AppError(
@@ -360,8 +489,12 @@ export function migrateCommand(
       'move containers, volumes, images, networks or compose projects from one worker to another through the master, with live progress',
     ),
   )
-    .requiredOption('--from <worker>', 'source worker, by name or id')
-    .requiredOption('--to <worker>', 'target worker, by name or id')
+    .option('--from <worker>', 'source worker, by name or id (required unless --reverse)')
+    .option('--to <worker>', 'target worker, by name or id (required unless --reverse)')
+    .option(
+      '--reverse <migration>',
+      'move a completed migration back: from its target to its source, reusing what it left there (id or unique prefix)',
+    )
     .addOption(
       repeatable('--container <name>', 'a container, with its image, volumes and networks (name or id)'),
     )
@@ -402,6 +535,17 @@ export function migrateCommand(
         if (!Number.isInteger(rounds) || rounds < 1 || rounds > 32)
           throw new InvalidArgumentError('a whole number from 1 to 32');
         return rounds;
+      }),
+    )
+    .addOption(
+      new Option(
+        '--stop-timeout <seconds>',
+        "seconds each source container gets to exit on its stop signal before it is killed (default: the container's own, Docker's 10 s unless set)",
+      ).argParser((value) => {
+        const seconds = Number(value);
+        if (!Number.isInteger(seconds) || seconds < 0 || seconds > 3600)
+          throw new InvalidArgumentError('a whole number of seconds from 0 to 3600');
+        return seconds;
       }),
     )
     .addOption(
@@ -453,6 +597,7 @@ export function migrateCommand(
         '  export DOCKER_MIGRATE_API_URL=http://master:8080 DOCKER_MIGRATE_ADMIN_TOKEN=…',
         '  docker-migrate migrate --from host-a --to host-b --container web --dry-run',
         '  docker-migrate migrate --from host-a --to host-b --compose-project shop --bind-mount /srv/shop=/data/shop',
+        '  docker-migrate migrate --reverse m-3f2a            # move that migration back where it came from',
         '',
         'Exit code 0 only when the migration completed (or the dry run is not blocked). The first Ctrl-C cancels',
         'the migration and follows its rollback; a second one stops following and leaves it running.',
@@ -470,7 +615,13 @@ export function migrateCommand(
         interrupts: testing.interrupts ?? processInterrupts(),
       };
       if (testing.pollIntervalMs !== undefined) deps.pollIntervalMs = testing.pollIntervalMs;
-      await runMigrate(flags, deps);
+      const given = new Set(
+        Object.keys(flags).filter((key) => {
+          const source = command.getOptionValueSource(key);
+          return source !== undefined && source !== 'default';
+        }),
+      );
+      await runMigrate(flags, deps, given);
     });
 }
 

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { AppError } from '../core/errors.js';
 import type { Interrupts } from './follow-migration.js';
 import { createMasterClient, type MigrationJson, type WorkerRef } from './master-client.js';
-import { runWatch, type MigrationsDeps } from './migrations-command.js';
+import { runWatch, showText, type MigrationsDeps } from './migrations-command.js';
 import { runCli } from './program.js';
 
 const TOKEN = 'dm-admin-test';
@@ -304,6 +304,17 @@ describe('migrations show', () => {
     expect(result.out).toContain('Migration m-7f0000000000 failed and was rolled back\n');
     expect(result.out).toContain('  error:     the target ran out of disk space\n');
     expect(result.out).toContain('Events: none\n');
+  });
+
+  it("counts a running migration's downtime from the stop request", () => {
+    const stopped = { ...RUNNING, downtime_started_at: '2026-01-02T10:00:05.000Z' };
+    const text = showText(
+      stopped,
+      { source: 'alpha', target: 'beta' },
+      Date.parse('2026-01-02T10:00:09.200Z'),
+    );
+    expect(text).toContain('  downtime:  4.2s so far (the source is stopped)\n');
+    expect(showText(RUNNING, { source: 'alpha', target: 'beta' })).toContain('  downtime:  none measured\n');
   });
 
   it('prints the JSON of the master with --json', async () => {

@@ -14,6 +14,8 @@ import { connectMasterApi, withMasterApiOptions, type MasterApiFlags } from './m
 import type { MasterClient, MigrationEventJson, MigrationJson } from './master-client.js';
 import {
   createProgressView,
+  dayTwoLines,
+  downSoFarMs,
   downtimePhasesText,
   elapsedMs,
   FINISHED_STATUSES,
@@ -203,8 +205,14 @@ function eventLogLine(event: MigrationEventJson): string {
 }
 
 /** One migration in full: what `show` prints. */
-export function showText(migration: MigrationJson, workers: WorkerNames): string {
-  let downtime = migration.downtime_ms === null ? 'none measured' : humanDuration(migration.downtime_ms);
+export function showText(migration: MigrationJson, workers: WorkerNames, nowMs = Date.now()): string {
+  const down = downSoFarMs(migration, nowMs);
+  let downtime =
+    migration.downtime_ms !== null
+      ? humanDuration(migration.downtime_ms)
+      : down !== undefined
+        ? `${humanDuration(down)} so far (the source is stopped)`
+        : 'none measured';
   const phases = migration.downtime_phases;
   if (migration.downtime_ms !== null && phases) downtime += ` (${downtimePhasesText(phases)})`;
   const rounds = migration.rounds ?? [];
@@ -222,6 +230,7 @@ export function showText(migration: MigrationJson, workers: WorkerNames): string
   ];
   if (rounds.length > 0) lines.push(`  rounds:    ${roundsText(rounds)}`);
   if (migration.error !== null && migration.error !== '') lines.push(`  error:     ${migration.error}`);
+  lines.push(...dayTwoLines(migration, workers));
   let text = `${lines.join('\n')}\n`;
   if (migration.resources.length > 0)
     text += `\nResources:\n${renderTable(summaryColumns, migration.resources)}`;

@@ -96,9 +96,22 @@ describe('progressLine', () => {
     expect(line).toBe('stop source []  70%');
   });
 
-  it('shows an unknown time left while nothing moves yet', () => {
+  it('shows no time left while nothing moves yet, nor outside the copy', () => {
     const line = progressLine(migration({ rate_bytes_per_s: 0, bytes_transferred: 0, progress: 0 }), '[]');
-    expect(line).toContain('0 B / 2.8 GiB | -- B/s | ETA --');
+    expect(line).toBe('transfer    []   0% | 0 B / 2.8 GiB | -- B/s');
+    // The rate of the copy says nothing about how long starting the containers takes.
+    expect(progressLine(migration({ phase: 'start', progress: 0.9 }), '[]')).toBe(
+      'start       []  90% | 1.2 GiB / 2.8 GiB',
+    );
+  });
+
+  it('counts the downtime from the stop request while the migration runs', () => {
+    const stopped = migration({ phase: 'transfer', downtime_started_at: '2026-01-02T10:00:05.000Z' });
+    expect(progressLine(stopped, '[]', Date.parse('2026-01-02T10:00:17.400Z'))).toBe(
+      'transfer    []  42% | 1.2 GiB / 2.8 GiB | 43 MiB/s | ETA 39s | down 12s',
+    );
+    const ended = { ...stopped, status: 'completed' as const, phase: 'done' as const, downtime_ms: 12_900 };
+    expect(progressLine(ended, '[]')).not.toContain('down');
   });
 
   it('shows no rate or time left once the migration has ended', () => {
@@ -303,6 +316,32 @@ describe('summaryText', () => {
     const text = summaryText(done, WORKERS);
     expect(text).toContain('  downtime:  1.5s (stop 310ms, final copy 820ms, start 230ms, ready 100ms)\n');
     expect(text).toContain('  rounds:    2 (1.0 GiB in 4.1s, final 3.0 MiB in 820ms)\n');
+  });
+
+  it('says what was left on the source and how to move it back, or that it was moved back', () => {
+    const done = migration({
+      status: 'completed',
+      phase: 'done',
+      progress: 1,
+      completed_at: '2026-01-02T10:01:13.000Z',
+      downtime_ms: 8_400,
+      left_on_source: [
+        { type: 'container', name: 'web', source_id: 'c1', state: 'stopped' },
+        { type: 'volume', name: 'data', source_id: 'data', state: 'kept' },
+      ],
+      reverse_of: null,
+      reversed_by: null,
+    });
+    const text = summaryText(done, WORKERS);
+    expect(text).toContain(
+      '  left on alpha: web (container, stopped), data (volume)\n  move back:  docker-migrate migrate --reverse mig-1\n',
+    );
+    const movedBack = summaryText({ ...done, reversed_by: 'm-back' }, WORKERS);
+    expect(movedBack).toContain('  moved back: by migration m-back\n');
+    expect(movedBack).not.toContain('--reverse');
+    expect(summaryText({ ...done, left_on_source: [], reverse_of: 'm-first' }, WORKERS)).toContain(
+      '  moves back: migration m-first\n',
+    );
   });
 
   it('gives the reason of a rolled back migration', () => {

@@ -76,18 +76,50 @@ function label(migration: MigrationJson): string {
 }
 
 /**
- * The text of the live line, around a bar drawn by the caller (cli-progress on a terminal):
- * `transfer     [bar]  42% | 1.2 GB / 3 GB | 45 MB/s | ETA 40s`.
+ * How long the source has been down so far: from the request to stop it while the migration runs, its measured
+ * downtime once that is known; undefined when nothing was stopped.
  */
-export function progressLine(migration: MigrationJson, bar: string): string {
+export function downSoFarMs(migration: MigrationJson, nowMs = Date.now()): number | undefined {
+  if (migration.downtime_ms !== null) return migration.downtime_ms;
+  const since = Date.parse(migration.downtime_started_at ?? '');
+  if (Number.isNaN(since) || FINISHED_STATUSES.has(migration.status)) return undefined;
+  return Math.max(0, nowMs - since);
+}
+
+/**
+ * The text of the live line, around a bar drawn by the caller (cli-progress on a terminal):
+ * `transfer     [bar]  42% | 1.2 GiB / 3 GiB | 45 MiB/s | ETA 40s | down 12s`. The rate and time left only while
+ * bytes are copied (an ETA from a rate of another phase would freeze or lie); the downtime so far once the source
+ * was asked to stop.
+ */
+export function progressLine(migration: MigrationJson, bar: string, nowMs = Date.now()): string {
   const parts = [`${label(migration).padEnd(PHASE_WIDTH)} ${bar} ${String(percent(migration)).padStart(3)}%`];
   if (shownTotal(migration) > 0) parts.push(movedOfTotal(migration, ' / '));
-  if (migration.total_bytes > 0 && !FINISHED_STATUSES.has(migration.status)) {
+  if (migration.total_bytes > 0 && migration.status === 'running' && migration.phase === 'transfer') {
     parts.push(migration.rate_bytes_per_s > 0 ? `${humanBytes(migration.rate_bytes_per_s)}/s` : '-- B/s');
     const eta = etaMs(migration);
-    parts.push(`ETA ${eta === undefined ? '--' : humanDuration(eta)}`);
+    if (eta !== undefined) parts.push(`ETA ${humanDuration(eta)}`);
   }
+  const down = downSoFarMs(migration, nowMs);
+  if (down !== undefined && migration.status === 'running') parts.push(`down ${humanDuration(down)}`);
   return parts.join(' | ');
+}
+
+/**
+ * What a migration means for the day after: the move back it is or had, and what it left on the source —
+ * "left on alpha: web (container, stopped), data (volume); docker-migrate migrate --reverse m-… moves it back".
+ */
+export function dayTwoLines(migration: MigrationJson, workers: WorkerNames): string[] {
+  const lines: string[] = [];
+  if (migration.reverse_of) lines.push(`  moves back: migration ${migration.reverse_of}`);
+  if (migration.reversed_by) lines.push(`  moved back: by migration ${migration.reversed_by}`);
+  const left = migration.left_on_source ?? [];
+  if (left.length > 0) {
+    const items = left.map((l) => `${l.name} (${l.type}${l.type === 'container' ? `, ${l.state}` : ''})`);
+    lines.push(`  left on ${workers.source}: ${items.join(', ')}`);
+    if (!migration.reversed_by) lines.push(`  move back:  docker-migrate migrate --reverse ${migration.id}`);
+  }
+  return lines;
 }
 
 /**
@@ -238,6 +270,7 @@ export function summaryText(migration: MigrationJson, workers: WorkerNames): str
   const rounds = migration.rounds ?? [];
   if (rounds.length > 1 || rounds.some((r) => !r.final)) lines.push(`  rounds:    ${roundsText(rounds)}`);
   if (migration.error !== null && migration.error !== '') lines.push(`  reason:    ${migration.error}`);
+  lines.push(...dayTwoLines(migration, workers));
   let text = `${lines.join('\n')}\n`;
   if (migration.resources.length > 0) text += `\n${renderTable(summaryColumns, migration.resources)}`;
   return text;

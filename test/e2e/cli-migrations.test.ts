@@ -1,5 +1,6 @@
 // `docker-migrate migrations list|show|watch|cancel` as the built binary against a real master, two workers and two
-// Docker hosts: what a person reads and the exit codes, for a migration that completes and one that is cancelled.
+// Docker hosts: what a person reads and the exit codes, for a migration that completes, its move back
+// (`migrate --reverse`), one that is cancelled, and names mistyped or given to the wrong worker.
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
@@ -16,6 +17,8 @@ const SOURCE = `cmsrc-${id}`;
 const TARGET = `cmdst-${id}`;
 const VOLUME_DONE = `cm-done-${id}`;
 const VOLUME_CANCEL = `cm-cancel-${id}`;
+/** A volume only the target's host has: naming it with the wrong source gets told where it is. */
+const VOLUME_ON_TARGET = `cm-there-${id}`;
 
 let master: RunningProcess;
 let apiUrl = '';
@@ -127,6 +130,7 @@ beforeAll(async () => {
       'echo hello > /data/f',
     );
   }
+  await dockerCli(h2, 'volume', 'create', '--label', `${runLabel}=1`, VOLUME_ON_TARGET);
   await eventually('both workers online', async () => ((await onlineWorkers()) ? true : undefined));
 }, 120_000);
 
@@ -136,7 +140,7 @@ afterAll(async () => {
   for (const host of [h1, h2]) {
     const engine = engineOverSocket(host);
     await removeLabelled(engine, runLabel).catch(() => undefined);
-    for (const volume of [VOLUME_DONE, VOLUME_CANCEL])
+    for (const volume of [VOLUME_DONE, VOLUME_CANCEL, VOLUME_ON_TARGET])
       await dockerCli(host, 'volume', 'rm', '-f', volume).catch(() => '');
   }
 });
@@ -172,6 +176,44 @@ describe('docker-migrate migrations (built binary, two real Docker hosts)', () =
     expect(cancel.stderr).toContain(
       `error: migration ${doneId} has already ended (completed); there is nothing to cancel\n`,
     );
+  }, 60_000);
+
+  it('moves it back with --reverse and an id prefix, then shows both sides of the move', async () => {
+    const back = await cli(['migrate', '--reverse', doneId.slice(0, 8)]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stderr).toMatch(new RegExp(`migration (m-[0-9a-f]{12}) started: ${TARGET} to ${SOURCE}`));
+    const backId = /migration (m-[0-9a-f]{12}) started/.exec(back.stderr)?.[1] ?? '';
+    expect(back.stdout).toContain(`Migration ${backId} completed\n  from:      ${TARGET} to ${SOURCE}\n`);
+    expect(back.stdout).toContain(`  moves back: migration ${doneId}\n`);
+    const shown = await cli(['migrations', 'show', doneId]);
+    expect(shown.stdout).toContain(`  moved back: by migration ${backId}\n`);
+    expect(shown.stdout).not.toContain('--reverse');
+    expect(
+      await dockerCli(h1, 'run', '--rm', '-v', `${VOLUME_DONE}:/data`, h1.baseImage, 'cat', '/data/f'),
+    ).toBe('hello');
+    const again = await cli(['migrate', '--reverse', doneId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`was already moved back by ${backId}`);
+  }, 180_000);
+
+  it('answers a typo with the near name, and a resource of another worker with that worker; nothing starts', async () => {
+    const before = (await cli(['migrations', 'list', '--limit', '500'])).stdout;
+    const typo = await cli(['migrate', '--from', SOURCE, '--to', TARGET, '--volume', `cm-dnoe-${id}`]);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toContain(
+      `volume "cm-dnoe-${id}" not found on worker ${SOURCE}; did you mean "${VOLUME_DONE}"?\n`,
+    );
+    const elsewhere = await cli(['migrate', '--from', SOURCE, '--to', TARGET, '--volume', VOLUME_ON_TARGET]);
+    expect(elsewhere.code).not.toBe(0);
+    expect(elsewhere.stderr).toContain(
+      `a volume "${VOLUME_ON_TARGET}" is on worker ${TARGET} — migrate from that worker instead`,
+    );
+    const worker = await cli(['migrate', '--from', SOURCE, '--to', `cmdts-${id}`, '--volume', VOLUME_DONE]);
+    expect(worker.code).not.toBe(0);
+    expect(worker.stderr).toContain(
+      `no worker is named "cmdts-${id}" or has that id; did you mean "${TARGET}"?`,
+    );
+    expect((await cli(['migrations', 'list', '--limit', '500'])).stdout).toBe(before);
   }, 60_000);
 
   it('cancels a running migration, which watch then reports with exit code 1', async () => {
