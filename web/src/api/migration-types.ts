@@ -85,6 +85,11 @@ export interface MigrationJson {
   started_at: string | null;
   completed_at: string | null;
   downtime_ms: number | null;
+  /**
+   * When the master asked the first source container to stop; null when none was stopped (absent from older
+   * masters). While the migration runs and `downtime_ms` is null, the downtime so far is now − this.
+   */
+  downtime_started_at?: string | null;
   /** Where the downtime went (ms; null: not reached); null when nothing was stopped. */
   downtime_phases: DowntimePhasesJson | null;
   /** Copies of the volumes: pre-copy rounds while the source ran (warm), then the one with it stopped. */
@@ -104,6 +109,30 @@ export interface MigrationJson {
   findings?: FindingJson[];
   /** Only on GET /api/migrations/:id. */
   events?: MigrationEventJson[];
+  /** What a completed migration left on its source (its source policy kept them there). */
+  left_on_source?: LeftoverJson[];
+  /** The migration this one moves back, and the one that moved this one back. */
+  reverse_of?: string | null;
+  reversed_by?: string | null;
+}
+
+/** Something a completed migration left on its source worker. */
+export interface LeftoverJson {
+  type: ResourceType;
+  name: string;
+  source_id: string;
+  /** Containers: stopped (keep_stopped) or running (keep_running); everything else is kept as it was. */
+  state: 'stopped' | 'running' | 'kept';
+}
+
+/** The body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
+export interface ReverseRequestBody {
+  mode?: MigrationMode;
+  strategy?: MigrationStrategy;
+  transfer_mode?: TransferMode;
+  compression?: TransferCompression;
+  stop_timeout?: number;
+  dry_run?: boolean;
 }
 
 /** The body of POST /api/migrations; bind mount rules map a source host path to a target path or "skip". */

@@ -1,6 +1,6 @@
 // The phases of a migration as a stepper: done, current, failed or still to come, said in words as well as marks.
 import type { MigrationEventJson, MigrationJson } from '../api/migration-types';
-import { PHASE_LABELS, phaseSteps, type StepState } from '../lib/migration-status';
+import { phaseSteps, type StepState } from '../lib/migration-status';
 
 const MARK: Record<StepState, string> = {
   done: '✓',
@@ -30,7 +30,8 @@ export function MigrationPhaseStepper({
   migration,
   events,
 }: {
-  migration: Pick<MigrationJson, 'phase' | 'status'> & Partial<Pick<MigrationJson, 'cancel_requested'>>;
+  migration: Pick<MigrationJson, 'phase' | 'status' | 'mode' | 'resources'> &
+    Partial<Pick<MigrationJson, 'cancel_requested'>>;
   events: Pick<MigrationEventJson, 'phase'>[];
 }) {
   const steps = phaseSteps(migration, events);
@@ -38,7 +39,7 @@ export function MigrationPhaseStepper({
     <ol aria-label="Phases" className="flex flex-wrap gap-x-1 gap-y-2 text-xs">
       {steps.map((step, index) => (
         <li
-          key={step.phase}
+          key={step.key}
           aria-current={step.state === 'current' ? 'step' : undefined}
           className="flex items-center gap-1"
         >
@@ -49,7 +50,7 @@ export function MigrationPhaseStepper({
             {MARK[step.state]}
           </span>
           <span className={step.state === 'upcoming' ? 'text-slate-500 dark:text-slate-400' : 'font-medium'}>
-            {PHASE_LABELS[step.phase]}
+            {step.label}
             <span className="sr-only"> ({STATE_WORDS[step.state]})</span>
           </span>
           {index < steps.length - 1 && (

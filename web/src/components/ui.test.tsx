@@ -3,7 +3,7 @@
 import { fireEvent, render, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 
-import { Cell, ConfirmDialog, Table } from './ui';
+import { Cell, ConfirmDialog, stackedTableCss, Table } from './ui';
 
 function renderDialog(busy: boolean) {
   const onCancel = vi.fn();
@@ -72,6 +72,27 @@ describe('Table', () => {
     const box = screen.getByRole('region', { name: 'Volumes (scrolls sideways)' });
     expect(box).toHaveAttribute('tabindex', '0');
     expect(box).toContainElement(screen.getByRole('table', { name: 'Volumes' }));
+  });
+
+  it('stacks its rows on a phone, each cell labelled with its column', () => {
+    render(
+      <Table caption="Resources" columns={['Type', 'On the target']}>
+        <tr>
+          <Cell>volume</Cell>
+          <Cell>app-data</Cell>
+        </tr>
+      </Table>,
+    );
+    const box = screen.getByRole('table', { name: 'Resources' }).parentElement;
+    const scope = box?.getAttribute('data-stack') ?? '';
+    expect(scope).not.toBe('');
+    const css = box?.querySelector('style')?.textContent ?? '';
+    expect(css).toBe(stackedTableCss(scope, ['Type', 'On the target']));
+    expect(css).toMatch(/^@media \(max-width:639\.98px\)\{/);
+    expect(css).toContain(
+      `[data-stack=${JSON.stringify(scope)}] td:nth-child(2)::before{content:"On the target"}`,
+    );
+    expect(css).toContain('td{display:flex');
   });
 
   it('adds no tab stop when the table fits', () => {

@@ -274,9 +274,32 @@ function useOverflows(ref: RefObject<HTMLElement | null>): boolean {
   return overflows;
 }
 
+/** Below this width (Tailwind's `sm`), tables become stacked rows: each cell on its own line, after its column. */
+const STACK_BELOW_PX = 640;
+
 /**
- * A table that scrolls sideways inside its card instead of widening the page on a phone. While it does, the
- * scrolling box can take focus (named after the table), so that the keyboard can scroll it too.
+ * The style that stacks one table's rows on a phone: each row a block, each cell a line labelled with its column
+ * (by position, so rows drawn by any component get their labels). Scoped to the table by `data-stack`.
+ */
+export function stackedTableCss(scope: string, columns: readonly string[]): string {
+  const at = `[data-stack=${JSON.stringify(scope)}]`;
+  const labels = columns
+    .map((column, index) => `${at} td:nth-child(${index + 1})::before{content:${JSON.stringify(column)}}`)
+    .join('');
+  return (
+    `@media (max-width:${STACK_BELOW_PX - 0.02}px){` +
+    `${at} table,${at} tbody,${at} tr{display:block;min-width:0}` +
+    `${at} tr{padding:.5rem 0}` +
+    `${at} td{display:flex;gap:.75rem;padding:.125rem 0}` +
+    `${at} td::before{flex:0 0 7rem;font-size:.75rem;line-height:1.25rem;text-transform:uppercase;color:rgb(100 116 139)}` +
+    `${labels}}`
+  );
+}
+
+/**
+ * A table that, on a phone, stacks each row's cells under one another, each labelled with its column, so every
+ * value shows without scrolling sideways; wider, it scrolls sideways inside its card instead of widening the page.
+ * While it does, the scrolling box can take focus (named after the table), so that the keyboard can scroll it too.
  */
 export function Table({
   caption,
@@ -292,17 +315,20 @@ export function Table({
 }) {
   const box = useRef<HTMLDivElement>(null);
   const scrolls = useOverflows(box);
+  const scope = useId();
   return (
     <div
       ref={box}
+      data-stack={scope}
       className="-mx-4 overflow-x-auto px-4"
       {...(scrolls ? { tabIndex: 0, role: 'region', 'aria-label': `${caption} (scrolls sideways)` } : {})}
     >
+      <style>{stackedTableCss(scope, columns)}</style>
       <table
-        className={`w-full ${wide ? 'min-w-[56rem]' : 'min-w-[36rem]'} border-collapse text-left text-sm`}
+        className={`w-full ${wide ? 'sm:min-w-[56rem]' : 'sm:min-w-[36rem]'} border-collapse text-left text-sm`}
       >
         <caption className="sr-only">{caption}</caption>
-        <thead>
+        <thead className="max-sm:sr-only">
           <tr className="border-b border-slate-200 text-xs text-slate-600 uppercase dark:border-slate-800 dark:text-slate-400">
             {columns.map((column) => (
               <th key={column} scope="col" className="px-2 py-2 font-medium first:pl-0">

@@ -1,10 +1,9 @@
 // Status words, the phase stepper's states, durations and the one-line summary of what a migration moves.
 import { describe, expect, it } from 'vitest';
 
-import type { MigrationPhase, ResourceJson } from '../api/migration-types';
+import type { MigrationPhase, MigrationStatus, ResourceJson } from '../api/migration-types';
 import {
   elapsedMs,
-  failedPhase,
   isFinished,
   mainResourceName,
   migrationDurationMs,
@@ -44,71 +43,111 @@ describe('isFinished', () => {
 });
 
 describe('phaseSteps', () => {
-  it('marks the phases before the current one done while it runs', () => {
-    const steps = phaseSteps({ phase: 'transfer', status: 'running' }, events('preflight', 'prepare'));
-    expect(steps.map((step) => `${step.phase}:${step.state}`)).toEqual([
-      'preflight:done',
-      'prepare:done',
-      'transfer:current',
-      'stop_source:upcoming',
-      'create:upcoming',
-      'start:upcoming',
-      'finalize:upcoming',
-      'done:upcoming',
+  const moved = [resource('web', 'requested', 'container'), resource('data', 'dependency')];
+  const cold = (
+    phase: MigrationPhase,
+    status: MigrationStatus,
+    extra: { cancel_requested?: boolean } = {},
+  ) => ({
+    phase,
+    status,
+    mode: 'cold' as const,
+    resources: moved,
+    ...extra,
+  });
+  const shown = (steps: ReturnType<typeof phaseSteps>) => steps.map((step) => `${step.label}:${step.state}`);
+
+  it('orders a cold run as it runs: the source stops before the copy', () => {
+    const steps = phaseSteps(cold('transfer', 'running'), events('preflight', 'prepare', 'stop_source'));
+    expect(shown(steps)).toEqual([
+      'Preflight:done',
+      'Prepare:done',
+      'Stop source:done',
+      'Transfer:current',
+      'Create:upcoming',
+      'Start:upcoming',
+      'Finalize:upcoming',
+      'Done:upcoming',
     ]);
   });
 
-  it('marks every phase done when completed', () => {
-    expect(
-      phaseSteps({ phase: 'done', status: 'completed' }, []).every((step) => step.state === 'done'),
-    ).toBe(true);
+  it('orders a warm run as it runs: pre-copy while the source runs, the stop, then the final copy', () => {
+    const warm = {
+      phase: 'transfer' as const,
+      status: 'running' as const,
+      mode: 'warm' as const,
+      resources: moved,
+    };
+    const before = phaseSteps(warm, events('preflight', 'prepare', 'create', 'transfer'));
+    expect(shown(before)).toEqual([
+      'Preflight:done',
+      'Prepare:done',
+      'Create:done',
+      'Pre-copy:current',
+      'Stop source:upcoming',
+      'Final copy:upcoming',
+      'Start:upcoming',
+      'Finalize:upcoming',
+      'Done:upcoming',
+    ]);
+    const after = phaseSteps(
+      warm,
+      events('preflight', 'prepare', 'create', 'transfer', 'stop_source', 'transfer'),
+    );
+    expect(shown(after).slice(3, 6)).toEqual(['Pre-copy:done', 'Stop source:done', 'Final copy:current']);
+  });
+
+  it('has no Stop source step when no container moves', () => {
+    const volumeOnly = { ...cold('prepare', 'running'), resources: [resource('data', 'requested')] };
+    expect(phaseSteps(volumeOnly, []).map((step) => step.phase)).not.toContain('stop_source');
+  });
+
+  it('marks every step done when completed', () => {
+    expect(phaseSteps(cold('done', 'completed'), []).every((step) => step.state === 'done')).toBe(true);
   });
 
   it('shows where a rolled-back migration failed, and its rollback', () => {
     const steps = phaseSteps(
-      { phase: 'done', status: 'rolled_back' },
-      events('preflight', 'prepare', 'transfer', 'create', 'rollback', 'rollback', 'done'),
+      cold('done', 'rolled_back'),
+      events('preflight', 'prepare', 'stop_source', 'transfer', 'create', 'rollback', 'rollback', 'done'),
     );
-    expect(steps.map((step) => `${step.phase}:${step.state}`)).toEqual([
-      'preflight:done',
-      'prepare:done',
-      'transfer:done',
-      'stop_source:done',
-      'create:failed',
-      'start:upcoming',
-      'finalize:upcoming',
-      'rollback:done',
-      'done:done',
+    expect(shown(steps)).toEqual([
+      'Preflight:done',
+      'Prepare:done',
+      'Stop source:done',
+      'Transfer:done',
+      'Create:failed',
+      'Start:upcoming',
+      'Finalize:upcoming',
+      'Rollback:done',
+      'Done:done',
     ]);
   });
 
   it('shows the rollback as current while it runs, and failed when it could not finish', () => {
-    const running = phaseSteps(
-      { phase: 'rollback', status: 'running' },
-      events('preflight', 'transfer', 'rollback'),
-    );
+    const running = phaseSteps(cold('rollback', 'running'), events('preflight', 'transfer', 'rollback'));
     expect(running.find((step) => step.phase === 'rollback')?.state).toBe('current');
     expect(running.find((step) => step.phase === 'transfer')?.state).toBe('failed');
-    const failed = phaseSteps({ phase: 'done', status: 'failed' }, events('transfer', 'rollback', 'done'));
+    const failed = phaseSteps(cold('done', 'failed'), events('transfer', 'rollback', 'done'));
     expect(failed.find((step) => step.phase === 'rollback')?.state).toBe('failed');
   });
 
   it('shows where a cancelled migration was stopped as cancelled, not failed, during and after its rollback', () => {
     const rolling = phaseSteps(
-      { phase: 'rollback', status: 'running', cancel_requested: true },
-      events('preflight', 'prepare', 'transfer', 'rollback'),
+      cold('rollback', 'running', { cancel_requested: true }),
+      events('preflight', 'prepare', 'stop_source', 'transfer', 'rollback'),
     );
     expect(rolling.find((step) => step.phase === 'transfer')?.state).toBe('cancelled');
-    const ended = phaseSteps({ phase: 'done', status: 'cancelled' }, events('transfer', 'rollback', 'done'));
+    expect(rolling.find((step) => step.phase === 'stop_source')?.state).toBe('done');
+    const ended = phaseSteps(cold('done', 'cancelled'), events('transfer', 'rollback', 'done'));
     expect(ended.find((step) => step.phase === 'transfer')?.state).toBe('cancelled');
     expect(ended.find((step) => step.phase === 'rollback')?.state).toBe('done');
     expect(ended.some((step) => step.state === 'failed')).toBe(false);
   });
 
-  it('names the failed phase from the migration when there are no events', () => {
-    expect(failedPhase({ phase: 'rollback' }, [])).toBe('preflight');
-    expect(failedPhase({ phase: 'create' }, [])).toBe('create');
-    expect(failedPhase({ phase: 'done' }, events('prepare', 'transfer', 'done'))).toBe('transfer');
+  it('takes the failed step from the migration when there are no events', () => {
+    const steps = phaseSteps(cold('create', 'rolled_back'), []);
+    expect(steps.find((step) => step.state === 'failed')?.phase).toBe('create');
   });
 });
 

@@ -40,18 +40,6 @@ export const RESOURCE_STATUS_TONES: Record<ResourceStatus, Tone> = {
 
 export const MIGRATION_STATUSES = Object.keys(STATUS_LABELS) as MigrationStatus[];
 
-/** The phases of a migration that goes well, in the order they run. */
-export const PHASES: readonly MigrationPhase[] = [
-  'preflight',
-  'prepare',
-  'transfer',
-  'stop_source',
-  'create',
-  'start',
-  'finalize',
-  'done',
-];
-
 export const PHASE_LABELS: Record<MigrationPhase, string> = {
   preflight: 'Preflight',
   prepare: 'Prepare',
@@ -71,58 +59,99 @@ export function isFinished(status: MigrationStatus): boolean {
 
 export type StepState = 'done' | 'current' | 'failed' | 'cancelled' | 'upcoming';
 
+/** One step of the stepper: a phase of the run (warm mode copies in two steps: before and after the stop). */
 export interface PhaseStep {
+  key: string;
   phase: MigrationPhase;
+  label: string;
   state: StepState;
 }
 
-/** The phase a migration was in when it went wrong: the last one its events name before the rollback began. */
-export function failedPhase(
-  migration: Pick<MigrationJson, 'phase'>,
-  events: Pick<MigrationEventJson, 'phase'>[],
-): MigrationPhase {
-  const rollback = events.findIndex((event) => event.phase === 'rollback');
-  const before = (rollback === -1 ? events : events.slice(0, rollback)).filter(
-    (event) => event.phase !== 'done',
-  );
-  const last = before[before.length - 1]?.phase;
-  if (last !== undefined) return last;
-  return migration.phase === 'rollback' || migration.phase === 'done' ? 'preflight' : migration.phase;
+type Stage = Omit<PhaseStep, 'state'>;
+
+const stage = (phase: MigrationPhase, label = PHASE_LABELS[phase], key: string = phase): Stage => ({
+  key,
+  phase,
+  label,
+});
+
+/**
+ * The steps of a run that goes well, in the order the master runs them for the mode: cold stops the source before
+ * it copies; warm creates the target first, copies while the source runs (Pre-copy), stops it, then copies what
+ * changed (Final copy). No Stop source step when no container moves.
+ */
+export function plannedStages(migration: Pick<MigrationJson, 'mode' | 'resources'>): Stage[] {
+  const stops = migration.resources.some((r) => r.type === 'container' && r.action !== 'skip');
+  const copies = migration.resources.some((r) => r.type === 'volume' && r.action !== 'skip');
+  const stop = stops ? [stage('stop_source')] : [];
+  const head = [stage('preflight'), stage('prepare')];
+  const tail = [stage('start'), stage('finalize'), stage('done')];
+  if (migration.mode === 'warm')
+    return [
+      ...head,
+      stage('create'),
+      ...(copies ? [stage('transfer', 'Pre-copy', 'precopy')] : []),
+      ...stop,
+      ...(copies ? [stage('transfer', 'Final copy', 'final-copy')] : []),
+      ...tail,
+    ];
+  return [...head, ...stop, stage('transfer'), stage('create'), ...tail];
 }
 
 /**
- * The stepper of a migration: the phases of a run that goes well, in order, with a Rollback step after the phase
- * that failed when the migration was undone. A rolled-back migration ends in phase "done" too, so the events tell
- * where it failed.
+ * How far the run got, as an index into `stages`: each phase the events (then the migration itself) name moves it
+ * forward to the next step of that phase, so warm's second copy lands on Final copy. Events of the rollback and
+ * after are not counted.
+ */
+function reached(stages: Stage[], phases: readonly MigrationPhase[]): number {
+  let at = 0;
+  for (const phase of phases) {
+    if (phase === 'rollback') break;
+    if (stages[at]?.phase === phase) continue;
+    const next = stages.findIndex((s, index) => index > at && s.phase === phase);
+    if (next !== -1) at = next;
+  }
+  return at;
+}
+
+/**
+ * The stepper of a migration: the steps of its mode in the order they run (plannedStages), done up to where it is,
+ * with a Rollback step after the one that failed (or was cancelled) when the migration was undone. A rolled-back
+ * migration ends in phase "done" too, so the events tell where it stopped.
  */
 export function phaseSteps(
-  migration: Pick<MigrationJson, 'phase' | 'status'> & Partial<Pick<MigrationJson, 'cancel_requested'>>,
+  migration: Pick<MigrationJson, 'phase' | 'status' | 'mode' | 'resources'> &
+    Partial<Pick<MigrationJson, 'cancel_requested'>>,
   events: Pick<MigrationEventJson, 'phase'>[],
 ): PhaseStep[] {
-  // A user's cancel stopped the run where it was: that phase was cancelled, it did not fail.
+  const stages = plannedStages(migration);
+  if (migration.status === 'completed') return stages.map((s) => ({ ...s, state: 'done' }));
+  // A user's cancel stopped the run where it was: that step was cancelled, it did not fail.
   const stopped: StepState =
     migration.status === 'cancelled' || migration.cancel_requested === true ? 'cancelled' : 'failed';
-  if (migration.status === 'completed') return PHASES.map((phase) => ({ phase, state: 'done' }));
   const rolledBack = migration.phase === 'rollback' || events.some((event) => event.phase === 'rollback');
+  const history = events.map((event) => event.phase);
   if (!rolledBack && !isFinished(migration.status)) {
-    const current = PHASES.indexOf(migration.phase);
-    return PHASES.map((phase, index) => ({
-      phase,
+    const current = reached(stages, [...history, migration.phase]);
+    return stages.map((s, index) => ({
+      ...s,
       state: index < current ? 'done' : index === current ? 'current' : 'upcoming',
     }));
   }
-  const failedAt = PHASES.indexOf(failedPhase(migration, events));
-  const steps: PhaseStep[] = PHASES.slice(0, -1).map((phase, index) => ({
-    phase,
+  // Without its events (a list's live update), the phase it is in or ended in is all there is to go by.
+  const before = history.filter((phase) => phase !== 'done');
+  const failedAt = reached(stages, before.length > 0 ? before : [migration.phase]);
+  const steps: PhaseStep[] = stages.slice(0, -1).map((s, index) => ({
+    ...s,
     state: index < failedAt ? 'done' : index === failedAt ? stopped : 'upcoming',
   }));
   if (rolledBack) {
     steps.push({
-      phase: 'rollback',
+      ...stage('rollback'),
       state: !isFinished(migration.status) ? 'current' : migration.status === 'failed' ? 'failed' : 'done',
     });
   }
-  steps.push({ phase: 'done', state: isFinished(migration.status) ? 'done' : 'upcoming' });
+  steps.push({ ...stage('done'), state: isFinished(migration.status) ? 'done' : 'upcoming' });
   return steps;
 }
 

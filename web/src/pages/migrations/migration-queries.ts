@@ -10,6 +10,7 @@ import type {
   MigrationListJson,
   MigrationRequestBody,
   MigrationStatus,
+  ReverseRequestBody,
 } from '../../api/migration-types';
 import { isFinished } from '../../lib/migration-status';
 
@@ -95,6 +96,23 @@ export function useStartMigration() {
     onSuccess: ({ migration }) => {
       client.setQueryData<MigrationJson>(keys.migration(migration.id), migration);
       void client.invalidateQueries({ queryKey: keys.migrations });
+    },
+  });
+}
+
+/** Moves a completed migration back (POST /api/migrations/:id/reverse); the answer is the new migration. */
+export function useReverseMigration(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: ReverseRequestBody = {}) =>
+      api<{ migration: MigrationJson }>(`${migrationPath(id)}/reverse`, {
+        method: 'POST',
+        body: { ...body, dry_run: false },
+      }),
+    onSuccess: ({ migration }) => {
+      client.setQueryData<MigrationJson>(keys.migration(migration.id), migration);
+      void client.invalidateQueries({ queryKey: keys.migrations });
+      void client.invalidateQueries({ queryKey: keys.migration(id) });
     },
   });
 }

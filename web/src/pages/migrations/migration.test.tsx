@@ -308,6 +308,112 @@ describe('MigrationPage', () => {
     expect(screen.queryByRole('button', { name: 'Cancel migration' })).not.toBeInTheDocument();
   });
 
+  it('says where the service runs now and what was left on the source, and moves it back when asked', async () => {
+    const user = userEvent.setup();
+    const done = migration({
+      status: 'completed',
+      phase: 'done',
+      progress: 1,
+      bytes_transferred: 200 * MIB,
+      completed_at: '2026-11-29T12:00:31.000Z',
+      downtime_ms: 4200,
+      events: [...RUNNING_EVENTS, event(9, 'done', 'migration completed')],
+      left_on_source: [
+        { type: 'container', name: 'app-1', source_id: 'c0ffee000001', state: 'stopped' },
+        { type: 'volume', name: 'app-data', source_id: 'app-data', state: 'kept' },
+      ],
+      reverse_of: null,
+      reversed_by: null,
+    });
+    const back = migration({
+      id: 'm-ba0000000001',
+      status: 'pending',
+      source_worker_id: 'w-beta',
+      target_worker_id: 'w-alpha',
+      reverse_of: done.id,
+    });
+    const { calls } = renderMigration(done, {
+      'POST /api/migrations/m-0a1b2c3d4e5f/reverse': { status: 201, body: { migration: back } },
+      'GET /api/migrations/m-ba0000000001': { body: { migration: back } },
+    });
+    const result = await screen.findByRole('region', { name: 'Result' });
+    await waitFor(() => {
+      expect(result).toHaveTextContent('Now running on beta.');
+    });
+    expect(result).toHaveTextContent(
+      'Left on alpha: app-1 (container, stopped), app-data (volume) — marked as migrated to beta by m-0a1b2c3d4e5f.',
+    );
+    await user.click(within(result).getByRole('button', { name: 'Move back' }));
+    const dialog = screen.getByRole('dialog', { name: 'Move this back to alpha?' });
+    expect(dialog).toHaveTextContent(/from beta back to alpha/);
+    expect(calls.filter((call) => call.method === 'POST')).toEqual([]);
+    await user.click(within(dialog).getByRole('button', { name: 'Yes, move it back' }));
+    await waitFor(() => {
+      expect(calls.filter((call) => call.method === 'POST').map((call) => call.path)).toEqual([
+        '/api/migrations/m-0a1b2c3d4e5f/reverse',
+      ]);
+    });
+    // The new migration's page, which says what it moves back.
+    expect(await screen.findByText(/Moves back/)).toBeInTheDocument();
+    expect(screen.getByRole('link', { name: 'migration m-0a1b2c3d4e5f' })).toHaveAttribute(
+      'href',
+      '/migrations/m-0a1b2c3d4e5f',
+    );
+  });
+
+  it('offers no move back of a migration moved back already, and links the one that did', async () => {
+    renderMigration(
+      migration({
+        status: 'completed',
+        phase: 'done',
+        completed_at: '2026-11-29T12:00:31.000Z',
+        reversed_by: 'm-ba0000000001',
+      }),
+    );
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(within(result).queryByRole('button', { name: 'Move back' })).not.toBeInTheDocument();
+    expect(within(result).getByRole('link', { name: 'migration m-ba0000000001' })).toBeInTheDocument();
+  });
+
+  it('counts the downtime from the stop request while the source is down', async () => {
+    const stoppedAt = new Date(Date.now() - 3_000).toISOString();
+    renderMigration({ ...RUNNING, downtime_started_at: stoppedAt });
+    const figure = await screen.findByTestId('downtime');
+    expect(screen.getByText('Downtime so far')).toBeInTheDocument();
+    const first = Number.parseFloat(figure.textContent);
+    expect(first).toBeGreaterThanOrEqual(3);
+    await waitFor(
+      () => {
+        expect(Number.parseFloat(figure.textContent)).toBeGreaterThan(first);
+      },
+      { timeout: 3_000 },
+    );
+  });
+
+  it('shows the downtime of a cancelled migration, and says the source runs again', async () => {
+    renderMigration(
+      migration({
+        status: 'cancelled',
+        phase: 'done',
+        completed_at: '2026-11-29T12:00:31.000Z',
+        downtime_ms: 4200,
+        downtime_started_at: '2026-11-29T12:00:20.000Z',
+        error: 'cancelled by the user',
+        events: [...RUNNING_EVENTS, event(8, 'rollback', 'rolling back'), event(9, 'done', 'cancelled')],
+      }),
+    );
+    const result = await screen.findByRole('region', { name: 'Result' });
+    expect(result).toHaveTextContent('Cancelled');
+    expect(result).toHaveTextContent('The source was down for 4.2 s.');
+    expect(screen.getByTestId('downtime')).toHaveTextContent('4.2 s');
+  });
+
+  it('gives a time left only while bytes are copied', async () => {
+    renderMigration({ ...RUNNING, phase: 'create' as const });
+    const left = (await screen.findByText('Time left')).nextElementSibling;
+    expect(left).toHaveTextContent('—');
+  });
+
   it('says so in words for an unknown id', async () => {
     renderMigration(apiError(404, 'not_found', 'migration "m-0a1b2c3d4e5f" not found'));
     expect(await screen.findByRole('heading', { name: 'Migration not found' })).toBeInTheDocument();

@@ -18,6 +18,7 @@ import {
   ProgressBar,
 } from '../../components/ui';
 import {
+  formatBytes,
   formatDateTime,
   formatDuration,
   formatEta,
@@ -44,11 +45,34 @@ function Figure({ term, children }: { term: string; children: ReactNode }) {
   );
 }
 
+/**
+ * The downtime to show: counting from the stop request while the source is down and the migration runs, then what
+ * the master measured, for every outcome; null when no container was stopped.
+ */
+export function shownDowntimeMs(migration: MigrationJson, now: number): number | null {
+  if (migration.downtime_ms !== null) return migration.downtime_ms;
+  const since = Date.parse(migration.downtime_started_at ?? '');
+  if (Number.isNaN(since) || isFinished(migration.status)) return null;
+  return Math.max(0, now - since);
+}
+
+/**
+ * Time left, only where it means something: while bytes are being copied at a known rate towards a known total.
+ * Before the copy, after it, or in another phase, a rate says nothing about what is left.
+ */
+export function timeLeft(migration: MigrationJson): string {
+  if (migration.status !== 'running' || migration.phase !== 'transfer' || migration.total_bytes <= 0)
+    return '—';
+  const remaining =
+    Math.max(migration.total_bytes, migration.bytes_transferred) - migration.bytes_transferred;
+  return formatEta(remaining, migration.rate_bytes_per_s);
+}
+
 function Progress({ migration }: { migration: MigrationJson }) {
   const running = !isFinished(migration.status);
   const now = useNow(1_000, running);
-  const remaining =
-    Math.max(migration.total_bytes, migration.bytes_transferred) - migration.bytes_transferred;
+  const downtime = shownDowntimeMs(migration, now);
+  const down = running && migration.downtime_ms === null && downtime !== null;
   return (
     <div className="space-y-3">
       <div className="flex items-center gap-3">
@@ -59,12 +83,19 @@ function Progress({ migration }: { migration: MigrationJson }) {
       </div>
       <dl className="grid grid-cols-2 gap-3 text-sm sm:grid-cols-3 lg:grid-cols-6">
         <Figure term="Transferred">
-          {formatMovedOf(migration.bytes_transferred, migration.total_bytes)}
+          {/* No "of" without a total: an unmeasured size is not zero. */}
+          <span data-testid="transferred">
+            {migration.total_bytes > 0
+              ? formatMovedOf(migration.bytes_transferred, migration.total_bytes)
+              : formatBytes(migration.bytes_transferred)}
+          </span>
         </Figure>
         <Figure term={running ? 'Rate' : 'Average rate'}>{formatRate(migration.rate_bytes_per_s)}</Figure>
-        <Figure term="Time left">{running ? formatEta(remaining, migration.rate_bytes_per_s) : '—'}</Figure>
+        <Figure term="Time left">{timeLeft(migration)}</Figure>
         <Figure term="Elapsed">{formatDuration(elapsedMs(migration, now))}</Figure>
-        <Figure term="Downtime">{formatDuration(migration.downtime_ms)}</Figure>
+        <Figure term={down ? 'Downtime so far' : 'Downtime'}>
+          <span data-testid="downtime">{formatDuration(downtime)}</span>
+        </Figure>
         <Figure term="Started">{formatDateTime(migration.started_at ?? migration.created_at)}</Figure>
       </dl>
     </div>
