@@ -178,11 +178,19 @@ export class MigrationStepHandlers {
     }
   }
 
-  /** Holds a migration at the start of a phase when a failpoint asks for it (the fault-injection suite). */
+  /**
+   * Holds a migration at the start of a phase when a failpoint asks for it (the fault-injection suite). The event
+   * belongs to the phase it is held in: the next one has not begun.
+   */
   async failpoint(migration: MigrationRecord, phase: MigrationPhase, signal: AbortSignal): Promise<void> {
     const pause = this.options.failpoints?.pause[phase];
     if (pause === undefined) return;
-    await this.record.event(migration, 'warning', phase, `failpoint: paused ${pause} ms before ${phase}`);
+    await this.record.event(
+      migration,
+      'warning',
+      migration.phase,
+      `failpoint: paused ${pause} ms before ${phase}`,
+    );
     await abortableSleep(pause, signal, 'cancelled by the user');
   }
 

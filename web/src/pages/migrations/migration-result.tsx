@@ -16,9 +16,11 @@ const GOOD = `${BOX} border-emerald-300 bg-emerald-50 text-emerald-950 dark:bord
 const UNDONE = `${BOX} border-amber-300 bg-amber-50 text-amber-950 dark:border-amber-800 dark:bg-amber-950 dark:text-amber-100`;
 const BAD = `${BOX} border-rose-300 bg-rose-50 text-rose-950 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100`;
 
-/** "web (container, stopped), data (volume)": what a migration left on its source. */
+/** "web (container, stopped), data (volume)": what a migration left on its source, containers first. */
 export function leftoversText(left: readonly LeftoverJson[]): string {
-  return left
+  const order = ['container', 'volume', 'network', 'image'];
+  return [...left]
+    .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))
     .map((item) => `${item.name} (${item.type}${item.type === 'container' ? `, ${item.state}` : ''})`)
     .join(', ');
 }
@@ -89,17 +91,15 @@ function MoveBack({
           setOpen(false);
         }}
         onConfirm={() => {
-          reverse.mutate(
-            {},
-            {
-              onSuccess: ({ migration: back }) => {
-                void navigate(`/migrations/${back.id}`);
-              },
-              onSettled: () => {
-                setOpen(false);
-              },
-            },
-          );
+          // Awaited rather than a callback of mutate(): the migration reloads as moved back, which removes this
+          // button (and mutate's callbacks with it) before the answer is handled.
+          void reverse
+            .mutateAsync({})
+            .then(({ migration: back }) => navigate(`/migrations/${back.id}`))
+            .catch(() => undefined)
+            .finally(() => {
+              setOpen(false);
+            });
         }}
       >
         <p>

@@ -332,8 +332,16 @@ describe('MigrationPage', () => {
       target_worker_id: 'w-alpha',
       reverse_of: done.id,
     });
+    let movedBack = false;
     const { calls } = renderMigration(done, {
-      'POST /api/migrations/m-0a1b2c3d4e5f/reverse': { status: 201, body: { migration: back } },
+      // Once moved back, the migration says so (and offers no second move back).
+      'GET /api/migrations/m-0a1b2c3d4e5f': () => ({
+        body: { migration: movedBack ? { ...done, reversed_by: back.id } : done },
+      }),
+      'POST /api/migrations/m-0a1b2c3d4e5f/reverse': () => {
+        movedBack = true;
+        return { status: 201, body: { migration: back } };
+      },
       'GET /api/migrations/m-ba0000000001': { body: { migration: back } },
     });
     const result = await screen.findByRole('region', { name: 'Result' });
