@@ -1,7 +1,7 @@
-// The containers of one worker: name, state and health, image, published ports.
+// The containers of one worker: name, state and health, image, published ports, and a way to migrate each.
 import type { ContainerState, ContainerSummary } from '../api/worker-types';
 import { containerHealth, formatPorts, type Health } from '../lib/worker-resources';
-import { Badge, Cell, Table, type Tone } from './ui';
+import { Badge, Cell, LinkButton, Table, type Tone } from './ui';
 import { ResourceSection } from './worker-ui';
 
 const STATE_TONES: Record<ContainerState, Tone> = {
@@ -36,11 +36,18 @@ function Ports({ container }: { container: ContainerSummary }) {
   );
 }
 
+/** The wizard, with this worker as the source and the container already ticked. */
+export function migrateContainerPath(workerId: string, containerId: string): string {
+  return `/migrations/new?${new URLSearchParams({ from: workerId, container: containerId }).toString()}`;
+}
+
 export function WorkerContainers({
+  workerId,
   containers,
   shown,
   filter,
 }: {
+  workerId: string;
   containers: readonly ContainerSummary[];
   /** Those the filter lets through. */
   shown: readonly ContainerSummary[];
@@ -61,7 +68,7 @@ export function WorkerContainers({
         ),
       }}
     >
-      <Table caption="Containers" columns={['Name', 'State', 'Health', 'Image', 'Ports']}>
+      <Table caption="Containers" columns={['Name', 'State', 'Health', 'Image', 'Ports', 'Actions']}>
         {shown.map((container) => (
           <tr key={container.id}>
             <Cell className="min-w-32 font-medium wrap-anywhere">{container.name}</Cell>
@@ -75,6 +82,14 @@ export function WorkerContainers({
             <Cell className="font-mono text-xs break-all">{container.image}</Cell>
             <Cell>
               <Ports container={container} />
+            </Cell>
+            <Cell>
+              <LinkButton
+                to={migrateContainerPath(workerId, container.id)}
+                label={`Migrate ${container.name}`}
+              >
+                Migrate
+              </LinkButton>
             </Cell>
           </tr>
         ))}

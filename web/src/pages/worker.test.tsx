@@ -37,6 +37,12 @@ describe('WorkerPage', () => {
     expect(within(web).getByText('running')).toBeInTheDocument();
     expect(within(web).getByText('healthy')).toBeInTheDocument();
     expect(within(web).getByText('0.0.0.0:8080→80/tcp')).toBeInTheDocument();
+    // Each container can be migrated from its row: the wizard opens with this worker and that container.
+    const migrate = within(web).getByRole('link', { name: /^Migrate web/ });
+    const target = new URL(migrate.getAttribute('href') ?? '', 'http://localhost');
+    expect(target.pathname).toBe('/migrations/new');
+    expect(target.searchParams.get('from')).toBe('w-alpha');
+    expect(target.searchParams.get('container')).toBeTruthy();
 
     const images = table('Images');
     expect(within(images).getByRole('row', { name: /nginx:1\.27/ })).toHaveTextContent('aaaa1111bbbb');

@@ -53,7 +53,12 @@ function Resources({ resources }: { resources: WorkerResourcesJson }) {
       <p role="status" className="sr-only">
         {filter.trim() === '' ? '' : filterSummary(shown)}
       </p>
-      <WorkerContainers containers={containers} shown={shown.containers} filter={filter} />
+      <WorkerContainers
+        workerId={resources.worker_id}
+        containers={containers}
+        shown={shown.containers}
+        filter={filter}
+      />
       <WorkerImages
         images={resources.images}
         shown={shown.images}

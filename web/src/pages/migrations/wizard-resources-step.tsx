@@ -1,5 +1,6 @@
-// Step 2 of the wizard: what to migrate. Containers (with what each brings along), compose projects, volumes,
-// images and user-defined networks of the source worker, as checkboxes, narrowed by a filter box.
+// Step 2 of the wizard: what to migrate. Containers (with what each brings along), compose projects as collapsed
+// groups of their containers, images, volumes and user-defined networks of the source worker, as checkboxes,
+// narrowed by a filter box.
 import { useId, type ReactNode } from 'react';
 
 import type { ContainerSummary, WorkerResourcesJson } from '../../api/worker-types';
@@ -7,6 +8,7 @@ import { ErrorNotice, Loading } from '../../components/ui';
 import { formatBytes, plural } from '../../lib/format';
 import {
   broughtAlong,
+  COMPOSE_PROJECT_LABEL,
   containerDependencies,
   filterResources,
   imageName,
@@ -131,48 +133,61 @@ function Lists({
     dispatch({ type: 'toggle', kind, id });
   };
   const nothing = state.filter.trim() === '' ? 'None on this worker.' : 'Nothing matches the filter.';
+  const containerOption = (container: ContainerSummary) => {
+    const checked = state.selection.containers.includes(container.id);
+    const by = alongText(along, `container:${container.id}`);
+    return (
+      <ResourceOption
+        key={container.id}
+        label={container.name}
+        detail={`${container.state} · ${container.image}${by === null ? '' : ` · ${by}`}`}
+        checked={checked}
+        onToggle={toggle('containers', container.id)}
+      >
+        {checked && <Dependencies container={container} resources={resources} />}
+      </ResourceOption>
+    );
+  };
+  // Containers of a compose project are listed in its group, so that a host with many projects stays short.
+  const inProject = (container: ContainerSummary) => (container.labels[COMPOSE_PROJECT_LABEL] ?? '') !== '';
+  const standalone = shown.containers.filter((container) => !inProject(container));
   return (
     <>
-      <Section legend="Containers" count={shown.containers.length} empty={nothing}>
-        {shown.containers.map((container) => {
-          const checked = state.selection.containers.includes(container.id);
-          const by = alongText(along, `container:${container.id}`);
-          return (
-            <ResourceOption
-              key={container.id}
-              label={container.name}
-              detail={`${container.state} · ${container.image}${by === null ? '' : ` · ${by}`}`}
-              checked={checked}
-              onToggle={toggle('containers', container.id)}
-            >
-              {checked && <Dependencies container={container} resources={resources} />}
-            </ResourceOption>
-          );
-        })}
+      <Section legend="Containers" count={standalone.length} empty={nothing}>
+        {standalone.map(containerOption)}
       </Section>
       <Section legend="Compose projects" count={shown.projects.length} empty={nothing}>
-        {shown.projects.map((project) => (
-          <ResourceOption
-            key={project.name}
-            label={project.name}
-            detail={`${plural(project.containers.length, 'container')}: ${project.containers.map((c) => c.name).join(', ')}, with their volumes and networks`}
-            checked={state.selection.composeProjects.includes(project.name)}
-            onToggle={toggle('composeProjects', project.name)}
-          />
-        ))}
-      </Section>
-      <Section legend="Volumes" count={shown.volumes.length} empty={nothing}>
-        {shown.volumes.map((volume) => {
-          const by = alongText(along, `volume:${volume.name}`);
-          const size = volume.size === undefined || volume.size === null ? null : formatBytes(volume.size);
+        {shown.projects.map((project) => {
+          const members = shown.containers.filter((container) =>
+            project.containers.some((member) => member.id === container.id),
+          );
+          const ticked =
+            state.selection.composeProjects.includes(project.name) ||
+            members.some((container) => state.selection.containers.includes(container.id));
           return (
-            <ResourceOption
-              key={volume.name}
-              label={volume.name}
-              detail={[volume.driver, size, by].filter((part) => part !== null).join(' · ')}
-              checked={state.selection.volumes.includes(volume.name)}
-              onToggle={toggle('volumes', volume.name)}
-            />
+            <li key={project.name} className="md:col-span-2">
+              {/* Collapsed unless the filter is used or something of it is ticked. */}
+              <details
+                open={state.filter.trim() !== '' || ticked}
+                className="rounded-md border border-slate-200 p-2 dark:border-slate-800"
+              >
+                <summary className="cursor-pointer text-sm font-medium">
+                  {project.name}{' '}
+                  <span className="font-normal text-slate-600 dark:text-slate-400">
+                    ({plural(project.containers.length, 'container')})
+                  </span>
+                </summary>
+                <ul className="mt-2 grid items-start gap-2 md:grid-cols-2">
+                  <ResourceOption
+                    label={project.name}
+                    detail={`the whole project: ${plural(project.containers.length, 'container')}: ${project.containers.map((c) => c.name).join(', ')}, with their volumes and networks`}
+                    checked={state.selection.composeProjects.includes(project.name)}
+                    onToggle={toggle('composeProjects', project.name)}
+                  />
+                  {members.map(containerOption)}
+                </ul>
+              </details>
+            </li>
           );
         })}
       </Section>
@@ -186,6 +201,21 @@ function Lists({
               detail={`${formatBytes(image.size)}${image.tags.length === 0 ? ' · untagged' : ''}${by === null ? '' : ` · ${by}`}`}
               checked={state.selection.images.includes(image.id)}
               onToggle={toggle('images', image.id)}
+            />
+          );
+        })}
+      </Section>
+      <Section legend="Volumes" count={shown.volumes.length} empty={nothing}>
+        {shown.volumes.map((volume) => {
+          const by = alongText(along, `volume:${volume.name}`);
+          const size = volume.size === undefined || volume.size === null ? null : formatBytes(volume.size);
+          return (
+            <ResourceOption
+              key={volume.name}
+              label={volume.name}
+              detail={[volume.driver, size, by].filter((part) => part !== null).join(' · ')}
+              checked={state.selection.volumes.includes(volume.name)}
+              onToggle={toggle('volumes', volume.name)}
             />
           );
         })}

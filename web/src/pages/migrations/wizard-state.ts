@@ -111,12 +111,18 @@ const EMPTY_SELECTION: Selection = {
 };
 
 /** A fresh wizard; `from` (the ?from= of the page) preselects the source worker. */
-export function initialWizardState(from?: string | null): WizardState {
+/**
+ * The wizard's first state; with a source worker (`from`) and one of its containers (`container`, the worker page's
+ * "Migrate" action), it opens on step 2 with that container ticked.
+ */
+export function initialWizardState(from?: string | null, container?: string | null): WizardState {
+  const sourceId = from === undefined || from === null || from === '' ? null : from;
+  const picked = sourceId !== null && container !== undefined && container !== null && container !== '';
   return {
-    step: 1,
-    sourceId: from === undefined || from === null || from === '' ? null : from,
+    step: picked ? 2 : 1,
+    sourceId,
     targetId: null,
-    selection: EMPTY_SELECTION,
+    selection: picked ? { ...EMPTY_SELECTION, containers: [container] } : EMPTY_SELECTION,
     filter: '',
     options: DEFAULT_OPTIONS,
     bindMounts: [],

@@ -1,5 +1,5 @@
 // The frame of each wizard step: "Step N of 5: …" as a heading that takes focus when the step changes, the step's
-// content, and Back and Next (or the final action) with the reason Next is not possible yet.
+// content, and Back and Next (or the final action) with the reason Next is not possible yet, kept in view at the bottom.
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 import { Button, Card } from '../../components/ui';
@@ -40,7 +40,8 @@ export function WizardStepFrame({
         Step {step} of {STEP_COUNT}: {STEP_TITLES[step]}
       </h2>
       <div className="space-y-4">{children}</div>
-      <div className="mt-6 flex flex-wrap items-center justify-between gap-3 border-t border-slate-200 pt-4 dark:border-slate-800">
+      {/* Sticky, so that Next stays in reach however long the step's lists are. */}
+      <div className="sticky bottom-0 mt-6 flex flex-wrap items-center justify-between gap-3 border-t border-slate-200 bg-white py-4 dark:border-slate-800 dark:bg-slate-900">
         <Button onClick={onBack} disabled={step === 1}>
           Back
         </Button>

@@ -85,6 +85,19 @@ function dryRunCalls(calls: FakeCall[]): FakeCall[] {
 
 // Walking five steps with a simulated user takes a few seconds on a slow machine.
 describe('WizardPage', { timeout: 20_000 }, () => {
+  it('opens on the resources step with the container ticked when asked from a worker’s container row', async () => {
+    api([preflightWith([])]);
+    renderWizard('/migrations/new?from=w-alpha&container=c0ffee000001');
+    expect(await screen.findByRole('heading', { name: 'Step 2 of 5: Resources' })).toBeInTheDocument();
+    expect(await screen.findByRole('checkbox', { name: 'app-1' })).toBeChecked();
+    expect(screen.getByRole('status')).toHaveTextContent('1 selected');
+    // Its project's group is open, since something in it is ticked.
+    expect(screen.getByText('shop', { selector: 'summary' }).closest('details')).toHaveAttribute('open');
+    expect(screen.getByRole('button', { name: 'Next' })).toBeEnabled();
+    // However long the lists, Next stays in view: the step's footer sticks to the bottom of the screen.
+    expect(screen.getByRole('button', { name: 'Next' }).closest('.sticky.bottom-0')).not.toBeNull();
+  });
+
   it('walks through the five steps and starts the migration with the chosen body', async () => {
     const user = userEvent.setup();
     const { calls } = api([preflightWith([RUNNING_WARNING, ALREADY_PRESENT_INFO])]);
@@ -98,14 +111,20 @@ describe('WizardPage', { timeout: 20_000 }, () => {
     expect(screen.getByRole('button', { name: 'Back' })).toBeDisabled();
     await next(user, 'Step 2 of 5: Resources');
 
-    // Step 2: nothing selected yet, so Next waits; a container shows what it brings along.
+    // Step 2: nothing selected yet, so Next waits; a container shows what it brings along. The containers of a
+    // compose project are in its group, collapsed, with their count.
     const containers = await screen.findByRole('group', { name: /Containers/ });
+    expect(within(containers).queryByRole('checkbox', { name: 'app-1' })).not.toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Next' })).toBeDisabled();
     expect(screen.getByText(/Select at least one/)).toBeInTheDocument();
-    expect(within(containers).getByRole('checkbox', { name: 'app-1' })).toHaveAccessibleDescription(
+    const shop = screen.getByText('shop', { selector: 'summary' }).closest('details')!;
+    expect(shop).not.toHaveAttribute('open');
+    expect(shop.querySelector('summary')).toHaveTextContent('shop (2 containers)');
+    await user.click(screen.getByText('shop', { selector: 'summary' }));
+    expect(within(shop).getByRole('checkbox', { name: 'app-1' })).toHaveAccessibleDescription(
       /running · nginx:1.27/,
     );
-    await user.click(within(containers).getByRole('checkbox', { name: 'app-1' }));
+    await user.click(within(shop).getByRole('checkbox', { name: 'app-1' }));
     const along = screen.getByRole('list', { name: 'Brought along with app-1' });
     expect(
       within(along)

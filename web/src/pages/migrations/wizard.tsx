@@ -1,4 +1,4 @@
-// The migration wizard (/migrations/new, ?from=<worker id> preselects the source): source, resources, target,
+// The migration wizard (/migrations/new, ?from=<worker id> preselects the source, &container=<id> one container): source, resources, target,
 // options, then a review with the preflight check before anything starts. Its logic is in wizard-state.ts.
 import { useReducer, useState } from 'react';
 import { useSearchParams } from 'react-router';
@@ -64,15 +64,16 @@ function StepContent({
   }
 }
 
-/** The wizard for one ?from=: following another "Migrate" link while on the page starts afresh. */
+/** The wizard for one ?from= (and &container=): following another "Migrate" link while on the page starts afresh. */
 export function WizardPage() {
   const [params] = useSearchParams();
   const from = params.get('from');
-  return <Wizard key={from ?? ''} from={from} />;
+  const container = params.get('container');
+  return <Wizard key={`${from ?? ''}:${container ?? ''}`} from={from} container={container} />;
 }
 
-function Wizard({ from }: { from: string | null }) {
-  const [state, dispatchState] = useReducer(wizardReducer, from, initialWizardState);
+function Wizard({ from, container }: { from: string | null; container: string | null }) {
+  const [state, dispatchState] = useReducer(wizardReducer, null, () => initialWizardState(from, container));
   const [moved, setMoved] = useState(false);
   const dispatch = (action: WizardAction): void => {
     if (action.type === 'next' || action.type === 'back' || action.type === 'goTo') setMoved(true);
