@@ -251,6 +251,20 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
       )
       .toMatch(/^Completed/);
     await browser.screenshot('06-migration');
+    // A warm migration's steps, in the order it ran them: the copy while the source runs, then the stop.
+    const steps = (
+      await page.getByRole('list', { name: 'Phases' }).locator(':scope > li').allTextContents()
+    ).map((text) => text.replace(/\s*\(.*$/, '').replace(/^\W+/, ''));
+    expect(steps).toEqual([
+      'Preflight',
+      'Prepare',
+      'Create',
+      'Pre-copy',
+      'Stop source',
+      'Final copy',
+      'Start',
+      'Done',
+    ]);
 
     // The downtime and rounds the page shows are the API's, phase by phase and round by round.
     const migrationId = /\/migrations\/([^/]+)$/.exec(page.url())?.[1] ?? '';
