@@ -263,6 +263,7 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
       'Stop source',
       'Final copy',
       'Start',
+      'Finalize',
       'Done',
     ]);
 
