@@ -7,7 +7,7 @@ let rows: NewAuditEntry[];
 const store = {
   appendAudit(entry: NewAuditEntry) {
     rows.push(entry);
-    return Promise.resolve({ id: rows.length, ...entry });
+    return Promise.resolve({ id: rows.length, ...entry, summary: entry.summary ?? null });
   },
 };
 
