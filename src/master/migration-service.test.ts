@@ -1586,30 +1586,40 @@ describe('MigrationService', () => {
     });
 
     it('writes one audit row when a migration ends: its outcome and downtime, with the workers named', async () => {
-      const completed = await service.start(request());
-      const { migration } = await finished(completed.id);
-      gateway.fail('container.create', new AppError('conflict', 'name in use'), { times: 1 });
-      const rolledBack = await service.start(request());
-      await finished(rolledBack.id);
-      gateway.hang('transfer.receive', isVolume('db-data'));
-      gateway.hang('transfer.send', isVolume('db-data'));
+      let hanging = true;
+      gateway.hang('transfer.receive', (call) => hanging && isVolume('db-data')(call));
+      gateway.hang('transfer.send', (call) => hanging && isVolume('db-data')(call));
       const cancelled = await service.start(request());
       await vi.waitFor(() => {
         expect(gateway.calls.some((c) => c.kind === 'transfer.send' && isVolume('db-data')(c))).toBe(true);
       });
       await service.cancel(cancelled.id);
       await finished(cancelled.id);
+      hanging = false;
+      gateway.fail('container.create', new AppError('conflict', 'name in use'), { times: 1 });
+      const rolledBack = await service.start(request());
+      await finished(rolledBack.id);
+      const completed = await service.start(request());
+      const { migration } = await finished(completed.id);
 
       const rows = (await store.listAudit()).reverse();
       expect(rows.map((row) => [row.action, row.target, row.outcome, row.details.status])).toEqual([
-        ['migration.ended', completed.id, 'ok', 'completed'],
-        ['migration.ended', rolledBack.id, 'error', 'rolled_back'],
         ['migration.ended', cancelled.id, 'ok', 'cancelled'],
+        ['migration.ended', rolledBack.id, 'error', 'rolled_back'],
+        ['migration.ended', completed.id, 'ok', 'completed'],
       ]);
+      const downtime = String.raw`downtime \d+(\.\d)? m?s`;
       expect(rows[0]?.summary).toMatch(
-        /^completed, downtime \d+(\.\d)? m?s: web, db from alpha to beta: cold, full$/,
+        new RegExp(`^cancelled, ${downtime}: web, db from alpha to beta: cold, full — cancelled by the user`),
       );
-      expect(rows[0]?.details).toMatchObject({
+      expect(rows[1]?.summary).toMatch(
+        new RegExp(`^rolled back, ${downtime}: web, db from alpha to beta: cold, full — .*name in use`),
+      );
+      expect(rows[2]?.summary).toMatch(
+        new RegExp(`^completed, ${downtime}: web, db from alpha to beta: cold, full$`),
+      );
+      expect(rows[2]?.details).toMatchObject({
+        migration_id: completed.id,
         source: 'alpha',
         source_worker_id: SOURCE,
         target: 'beta',
@@ -1617,10 +1627,6 @@ describe('MigrationService', () => {
         resources: { containers: ['web', 'db'] },
         downtime_ms: migration.downtimeMs,
       });
-      expect(rows[1]?.summary).toMatch(
-        /^rolled back, downtime .*: web, db from alpha to beta: cold, full — .*name in use/,
-      );
-      expect(rows[2]?.summary).toMatch(/^cancelled, downtime /);
     });
 
     it('refuses to cancel a finished migration (conflict), and leaves it as it is', async () => {
