@@ -1,12 +1,11 @@
 // Writes a migration's record as it runs (status, phase, resources, the journal of changes about to be made,
 // events) to the store, and announces each change to the master's listeners, such as the live event stream.
-import {
-  isFinished,
-  type MigrationEvent,
-  type MigrationEventLevel,
-  type MigrationPhase,
-  type MigrationRecord,
-  type PlannedResource,
+import type {
+  MigrationEvent,
+  MigrationEventLevel,
+  MigrationPhase,
+  MigrationRecord,
+  PlannedResource,
 } from '../core/migration.js';
 import type { Clock } from '../core/clock.js';
 import type { UndoEntry } from '../core/migration-journal.js';
@@ -23,16 +22,12 @@ export class MigrationRecorder {
     private readonly notify: (notice: MigrationNotice) => void,
     /** Stamps events with its wall time. */
     private readonly clock: Clock,
-    /** Called once when a migration reaches its end (the audit log's `migration.ended`); must not throw. */
-    private readonly ended: (migration: MigrationRecord) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   async save(migration: MigrationRecord, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void> {
-    const wasFinished = isFinished(migration.status);
     Object.assign(migration, patch);
     await this.store.updateMigration(migration.id, patch);
     this.notify({ type: 'migration.updated', migration: { ...migration } });
-    if (!wasFinished && isFinished(migration.status)) await this.ended({ ...migration });
   }
 
   async event(

@@ -23,7 +23,6 @@ import type { VolumeMeasure } from '../core/worker-commands.js';
 import type { Inventory } from '../core/workers.js';
 import { preflight } from '../core/preflight.js';
 import { newId } from '../platform/secrets.js';
-import { auditMigrationEnd } from './migration-audit.js';
 import { MigrationRecorder, type MigrationNotice } from './migration-recorder.js';
 import { MigrationRollback } from './migration-rollback.js';
 import { MigrationRunner, type MigrationRunnerOptions } from './migration-runner.js';
@@ -86,7 +85,6 @@ export class MigrationService {
         this.notify(notice);
       },
       this.clock,
-      auditMigrationEnd({ ...options, clock: this.clock }),
     );
     this.rollback = new MigrationRollback(withClock, this.record);
     this.runner = new MigrationRunner(withClock, this.record, this.rollback, () => this.closed);
