@@ -460,6 +460,7 @@ describe('audit log', () => {
       status: 200,
       details: {},
       remote_address: '10.1.1.1',
+      summary: null,
     });
 
     const next = await app.inject({
@@ -567,6 +568,94 @@ describe('migration requests', () => {
     expect(error.code).toBe('invalid_argument');
     expect(error.message).toContain(message);
     expect(planned).not.toHaveBeenCalled();
+  });
+});
+
+describe('audit of migrations', () => {
+  const web = {
+    type: 'container',
+    name: 'web',
+    sourceId: 'c1',
+    targetName: 'web',
+    reason: 'requested',
+    action: 'create',
+    estimatedBytes: 2 ** 20,
+    status: 'pending',
+    bytes: 0,
+  } as const;
+
+  async function post(app: FastifyInstance, body: Record<string, unknown>) {
+    return app.inject({
+      method: 'POST',
+      url: '/api/migrations',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ source_worker_id: 'alpha', target_worker_id: 'beta', ...body }),
+    });
+  }
+
+  it('writes a dry run as its own action with worker names and its verdict', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const dryRun = vi.spyOn(test.context.migrations, 'dryRun');
+    dryRun.mockResolvedValueOnce({
+      plan: { resources: [{ ...web }], findings: [], totalBytes: 2 ** 20 },
+      findings: [],
+      blocked: false,
+    });
+    const conflict = { severity: 'error', code: 'name_conflict', message: 'web exists on beta' } as const;
+    dryRun.mockResolvedValueOnce({
+      plan: { resources: [{ ...web }], findings: [conflict], totalBytes: 2 ** 20 },
+      findings: [conflict],
+      blocked: true,
+    });
+
+    expect((await post(app, { container_ids: ['web'], dry_run: true })).statusCode).toBe(200);
+    expect((await post(app, { container_ids: ['web'], dry_run: true })).statusCode).toBe(200);
+    await app.close();
+
+    const entries = await test.store.listAudit();
+    expect(entries.map((entry) => [entry.action, entry.target, entry.outcome, entry.summary])).toEqual([
+      ['migration.dry_run', null, 'ok', 'web from alpha to beta: cold, full — blocked: name_conflict'],
+      [
+        'migration.dry_run',
+        null,
+        'ok',
+        'web from alpha to beta: cold, full — would move 1 resource (1.0 MiB)',
+      ],
+    ]);
+    expect(entries[0]?.details).toMatchObject({
+      source_worker: 'alpha',
+      source_worker_id: ALPHA.id,
+      target_worker: 'beta',
+      target_worker_id: BETA.id,
+      resources: ['web'],
+      mode: 'cold',
+      strategy: 'full',
+    });
+  });
+
+  it('names the workers of a start the master refused, and the failed call', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    vi.spyOn(test.context.migrations, 'start').mockRejectedValue(
+      new AppError('failed_precondition', 'preflight found 1 blocking problem'),
+    );
+
+    const response = await post(app, { container_ids: ['web'], mode: 'warm', strategy: 'incremental' });
+    expect(response.statusCode).toBe(412);
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        action: 'migration.start',
+        target: null,
+        outcome: 'error',
+        status: 412,
+        summary: 'web from alpha to beta: warm, incremental',
+      }),
+    ]);
   });
 });
 
