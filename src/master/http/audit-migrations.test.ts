@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 
 import { emptyTiming, type MigrationRecord, type PlannedResource } from '../../core/migration.js';
-import { dryRunVerdict, migrationStartSummary } from './audit-migrations.js';
+import {
+  createMigrationEndWatch,
+  dryRunVerdict,
+  migrationEndEntry,
+  migrationStartSummary,
+} from './audit-migrations.js';
 
 const NAMES: Record<string, string> = { 'w-000000000001': 'hosta', 'w-000000000002': 'hostb' };
 const nameOf = (id: string): string => NAMES[id] ?? id;
@@ -89,5 +94,40 @@ describe('migration audit summaries', () => {
     expect(dryRunVerdict({ plan, findings: [conflict, warning, conflict], blocked: true })).toBe(
       'blocked: name_conflict',
     );
+  });
+
+  it('records how a migration ended, with its downtime, as an entry of the master', () => {
+    const entry = migrationEndEntry(
+      migration({ status: 'rolled_back', downtimeMs: 3250, error: 'the target engine refused' }),
+      nameOf,
+      new Date('2026-01-02T03:05:00.000Z'),
+    );
+    expect(entry).toMatchObject({
+      actor: 'master',
+      action: 'migration.ended',
+      target: 'm-0123456789ab',
+      outcome: 'error',
+      summary: 'rolled back: web, data from hosta to hostb, downtime 3.3 s',
+      details: {
+        source_worker_id: 'w-000000000001',
+        target_worker: 'hostb',
+        status: 'rolled_back',
+        downtime_ms: 3250,
+        error: 'the target engine refused',
+      },
+    });
+    expect(migrationEndEntry(migration({ status: 'cancelled' }), nameOf, new Date()).outcome).toBe('ok');
+  });
+});
+
+describe('migration end watch', () => {
+  it('announces each migration once, when one seen unfinished finishes', () => {
+    const ended: string[] = [];
+    const watch = createMigrationEndWatch((m) => ended.push(`${m.id} ${m.status}`));
+    watch.updated(migration({ id: 'm-1', status: 'running' }));
+    watch.updated(migration({ id: 'm-2', status: 'completed' }));
+    watch.updated(migration({ id: 'm-1', status: 'completed' }));
+    watch.updated(migration({ id: 'm-1', status: 'completed' }));
+    expect(ended).toEqual(['m-1 completed']);
   });
 });

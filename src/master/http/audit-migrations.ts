@@ -1,7 +1,15 @@
-// What the audit log says about the API calls on migrations: who moved what where, a dry run's verdict, a cancel,
-// a move back — one line with names for a person, the ids in the details. (The end of a migration: migration-audit.ts.)
-import { type Finding, type MigrationPlan, type MigrationRequest } from '../../core/migration.js';
+// What the audit log says about migrations: who moved what where, a dry run's verdict, a cancel, a move back, and
+// how each migration ended — one line with names for a person, the ids in the details.
+import {
+  isFinished,
+  type Finding,
+  type MigrationPlan,
+  type MigrationRecord,
+  type MigrationRequest,
+  type MigrationStatus,
+} from '../../core/migration.js';
 import { formatBytes } from '../../core/preflight.js';
+import type { NewAuditEntry } from '../../core/workers.js';
 
 /** Names shown in a summary before the rest are counted ("web, data, cache (+2)"). */
 const NAMES_SHOWN = 3;
@@ -77,4 +85,59 @@ export function dryRunVerdict(answer: {
   const moving = answer.plan.resources.filter((resource) => resource.action !== 'skip').length;
   const bytes = answer.plan.totalBytes > 0 ? ` (${formatBytes(answer.plan.totalBytes)})` : '';
   return `would move ${String(moving)} resource${moving === 1 ? '' : 's'}${bytes}`;
+}
+
+const ENDED_AS: Record<MigrationStatus, string> = {
+  pending: 'pending',
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  rolled_back: 'rolled back',
+};
+
+/** "completed: web from hosta to hostb, downtime 3.2 s" */
+export function migrationEndSummary(migration: MigrationRecord, nameOf: WorkerNameOf): string {
+  const downtime =
+    migration.downtimeMs === null ? '' : `, downtime ${(migration.downtimeMs / 1000).toFixed(1)} s`;
+  return `${ENDED_AS[migration.status]}: ${whatWhere(migration.request, migration.plan, nameOf)}${downtime}`;
+}
+
+/**
+ * The entry written when a migration ends. The master writes it (actor "master"), beside the entry of the call that
+ * started it; a user's cancel counts as ok, a rollback or failure as an error. Status 0: no HTTP call answered it.
+ */
+export function migrationEndEntry(migration: MigrationRecord, nameOf: WorkerNameOf, at: Date): NewAuditEntry {
+  return {
+    at: at.toISOString(),
+    actor: 'master',
+    action: 'migration.ended',
+    target: migration.id,
+    outcome: migration.status === 'completed' || migration.status === 'cancelled' ? 'ok' : 'error',
+    status: 0,
+    details: {
+      ...migrationAuditDetails(migration.request, migration.plan, nameOf),
+      status: migration.status,
+      downtime_ms: migration.downtimeMs,
+      ...(migration.error === null ? {} : { error: migration.error }),
+    },
+    remoteAddress: null,
+    summary: migrationEndSummary(migration, nameOf),
+  };
+}
+
+/**
+ * Watches migrations change and calls `ended` once for each one seen running that has just finished. A migration
+ * already finished when first seen (a record changed later, e.g. marked as moved back) is not announced again.
+ */
+export function createMigrationEndWatch(ended: (migration: MigrationRecord) => void): {
+  updated(migration: MigrationRecord): void;
+} {
+  const unfinished = new Set<string>();
+  return {
+    updated(migration) {
+      if (!isFinished(migration.status)) unfinished.add(migration.id);
+      else if (unfinished.delete(migration.id)) ended(migration);
+    },
+  };
 }

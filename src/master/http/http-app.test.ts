@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import type { MigrationRecord } from '../../core/migration.js';
 import type { MasterContext } from '../master-context.js';
 import { createHttpApp } from './http-app.js';
 import {
@@ -654,6 +655,49 @@ describe('audit of migrations', () => {
         outcome: 'error',
         status: 412,
         summary: 'web from alpha to beta: warm, incremental',
+      }),
+    ]);
+  });
+
+  it('writes the end of a migration it saw running, with its outcome and downtime, once', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const running = {
+      id: 'm-0123456789ab',
+      status: 'running',
+      request: {
+        sourceWorkerId: ALPHA.id,
+        targetWorkerId: BETA.id,
+        containers: ['web'],
+        images: [],
+        volumes: [],
+        networks: [],
+        composeProjects: [],
+        mode: 'cold',
+        strategy: 'full',
+      },
+      plan: { resources: [{ ...web }], findings: [], totalBytes: 2 ** 20 },
+      downtimeMs: null,
+      error: null,
+    } as unknown as MigrationRecord;
+    // What the migration service announces as the migration runs and ends, and when it is marked as moved back.
+    const announce = (migration: MigrationRecord) => {
+      test.context.migrations['notify']({ type: 'migration.updated', migration });
+    };
+    announce(running);
+    announce({ ...running, status: 'completed', downtimeMs: 2400 });
+    announce({ ...running, status: 'completed', downtimeMs: 2400 });
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        actor: 'master',
+        action: 'migration.ended',
+        target: 'm-0123456789ab',
+        outcome: 'ok',
+        status: 0,
+        summary: 'completed: web from alpha to beta, downtime 2.4 s',
       }),
     ]);
   });
