@@ -362,7 +362,7 @@ describe('summaryText', () => {
 });
 
 describe('createProgressView', () => {
-  it('prints a line per phase change and each event once when the output is not a terminal', () => {
+  it('prints a line per phase change, each tenth of a copy and each event once when the output is not a terminal', () => {
     const out = capture();
     const view = createProgressView(out, { tty: false });
     const first = {
@@ -381,8 +381,10 @@ describe('createProgressView', () => {
     };
     view.show(migration({ status: 'pending', progress: 0, events: [] }));
     view.show(migration({ progress: 0.1, events: [first] }));
-    view.show(migration({ progress: 0.5, events: [first, second] }));
+    view.show(migration({ progress: 0.5, bytes_transferred: 1_500_000_000, events: [first, second] }));
+    view.show(migration({ progress: 0.55, bytes_transferred: 1_650_000_000, events: [first, second] }));
     view.show(migration({ phase: 'create', progress: 0.9, events: [first, second] }));
+    view.show(migration({ phase: 'create', progress: 0.95, events: [first, second] }));
     view.stop();
     expect(out.text()).toBe(
       [
@@ -390,6 +392,7 @@ describe('createProgressView', () => {
         '09:00:00 preflight: ok',
         'phase transfer (10%, 1.2 GiB of 2.8 GiB)',
         '09:00:05 transfer: go',
+        'phase transfer (50%, 1.4 GiB of 2.8 GiB)',
         'phase create (90%, 1.2 GiB of 2.8 GiB)',
         '',
       ].join('\n'),
