@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DryRunJson, MigrationJson } from './master-client.js';
 import {
   createProgressView,
+  downtimeText,
   eventLine,
   findingsText,
   humanDuration,
@@ -355,9 +356,28 @@ describe('summaryText', () => {
     const text = summaryText(failed, WORKERS);
     expect(text).toContain('Migration mig-1 failed and was rolled back\n');
     expect(text).toContain('  duration:  30s\n');
-    expect(text).toContain('  downtime:  none measured\n');
+    expect(text).toContain('  downtime:  none (nothing was stopped)\n');
     expect(text).toContain('  reason:    the target ran out of disk space\n');
     expect(text).toContain('volume      data      data        rolled_back   1.1 GiB');
+  });
+});
+
+describe('downtimeText', () => {
+  it('prints the downtime of every outcome, and says why there is none', () => {
+    const at = '2026-01-02T10:00:05.000Z';
+    const ended = { completed_at: '2026-01-02T10:00:31.000Z', downtime_started_at: at };
+    for (const status of ['completed', 'rolled_back', 'cancelled', 'failed'] as const)
+      expect(downtimeText(migration({ ...ended, status, downtime_ms: 3_140 }))).toBe('3.1s');
+    expect(downtimeText(migration({ downtime_started_at: at }), Date.parse('2026-01-02T10:00:17.000Z'))).toBe(
+      '12s so far (the source is stopped)',
+    );
+    expect(downtimeText(migration({ downtime_started_at: null }))).toBe(
+      'none yet (the source has not been stopped)',
+    );
+    expect(downtimeText(migration({ status: 'completed', downtime_started_at: null }))).toBe(
+      'none (nothing was stopped)',
+    );
+    expect(downtimeText(migration({ ...ended, status: 'failed' }))).toBe('not measured');
   });
 });
 

@@ -260,11 +260,26 @@ export function roundsText(rounds: NonNullable<MigrationJson['rounds']>): string
   return `${rounds.length} (${each.join(', ')})`;
 }
 
+/**
+ * The downtime as `show` and the summary print it, whatever the outcome: measured (with where it went), counting
+ * while the source is stopped, or why there is none — nothing was stopped (a volume alone, keep_running).
+ */
+export function downtimeText(migration: MigrationJson, nowMs = Date.now()): string {
+  if (migration.downtime_ms !== null) {
+    const phases = migration.downtime_phases;
+    const where = phases ? downtimePhasesText(phases) : '';
+    return `${humanDuration(migration.downtime_ms)}${where === '' ? '' : ` (${where})`}`;
+  }
+  const down = downSoFarMs(migration, nowMs);
+  if (down !== undefined) return `${humanDuration(down)} so far (the source is stopped)`;
+  const stopped = (migration.downtime_started_at ?? null) !== null;
+  if (!FINISHED_STATUSES.has(migration.status)) return 'none yet (the source has not been stopped)';
+  return stopped ? 'not measured' : 'none (nothing was stopped)';
+}
+
 /** The end of a run: status, duration, downtime, bytes, each resource, and the error when there is one. */
 export function summaryText(migration: MigrationJson, workers: WorkerNames): string {
-  let downtime = migration.downtime_ms === null ? 'none measured' : humanDuration(migration.downtime_ms);
-  const phases = migration.downtime_phases;
-  if (migration.downtime_ms !== null && phases) downtime += ` (${downtimePhasesText(phases)})`;
+  const downtime = downtimeText(migration);
   const lines = [
     `Migration ${migration.id} ${STATUS_WORDS[migration.status]}`,
     `  from:      ${workers.source} to ${workers.target}`,
