@@ -44,6 +44,11 @@ export function whatWhere(
   return `${namesLine(requestedNames(request, plan))} from ${nameOf(request.sourceWorkerId)} to ${nameOf(request.targetWorkerId)}`;
 }
 
+/** "hosta → hostb": the target of an entry that names no migration yet (a dry run, a refused start). */
+export function workerRoute(request: MigrationRequest, nameOf: WorkerNameOf): string {
+  return `${nameOf(request.sourceWorkerId)} → ${nameOf(request.targetWorkerId)}`;
+}
+
 /** The ids and choices behind a summary, for the entry's details. */
 export function migrationAuditDetails(
   request: MigrationRequest,

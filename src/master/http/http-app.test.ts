@@ -617,10 +617,15 @@ describe('audit of migrations', () => {
 
     const entries = await test.store.listAudit();
     expect(entries.map((entry) => [entry.action, entry.target, entry.outcome, entry.summary])).toEqual([
-      ['migration.dry_run', null, 'ok', 'web from alpha to beta: cold, full — blocked: name_conflict'],
       [
         'migration.dry_run',
-        null,
+        'alpha → beta',
+        'ok',
+        'web from alpha to beta: cold, full — blocked: name_conflict',
+      ],
+      [
+        'migration.dry_run',
+        'alpha → beta',
         'ok',
         'web from alpha to beta: cold, full — would move 1 resource (1.0 MiB)',
       ],
@@ -651,7 +656,7 @@ describe('audit of migrations', () => {
     expect(await test.store.listAudit()).toEqual([
       expect.objectContaining({
         action: 'migration.start',
-        target: null,
+        target: 'alpha → beta',
         outcome: 'error',
         status: 412,
         summary: 'web from alpha to beta: warm, incremental',

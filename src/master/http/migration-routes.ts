@@ -17,6 +17,7 @@ import {
   migrationAuditDetails,
   migrationStartSummary,
   whatWhere,
+  workerRoute,
   type WorkerNameOf,
 } from './audit-migrations.js';
 import { findingJson, migrationJson, planJson } from './migration-json.js';
@@ -193,8 +194,11 @@ export function registerMigrationRoutes(
   app.post('/api/migrations', async (request, reply) => {
     const { request: migrationRequest, dryRun } = parseBody(context, request.body);
     const action = dryRun ? 'migration.dry_run' : 'migration.start';
+    // Until there is a migration (a dry run, a refused start), the target is the way it would go.
+    const target = workerRoute(migrationRequest, nameOf);
     audit.describe(request, {
       action,
+      target,
       summary: migrationStartSummary(migrationRequest, null, nameOf),
       details: migrationAuditDetails(migrationRequest, null, nameOf),
     });
@@ -202,6 +206,7 @@ export function registerMigrationRoutes(
       const answer = await dryRunAnswer(migrationRequest);
       audit.describe(request, {
         action,
+        target,
         summary: `${migrationStartSummary(migrationRequest, answer.plan, nameOf)} — ${dryRunVerdict(answer)}`,
         details: migrationAuditDetails(migrationRequest, answer.plan, nameOf),
       });
