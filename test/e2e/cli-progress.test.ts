@@ -1,7 +1,8 @@
 // Progress of a long volume copy as the built binary reports it against a real master, two workers and two Docker
 // hosts: the master's bytes move while the copy runs, "X of Y" never has X above Y, and `migrations watch`
-// prints the copy moving, not only the phase it is in.
+// prints the copy moving, not only the phase it is in; the audit log then says who moved what where.
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
@@ -132,11 +133,13 @@ afterAll(async () => {
   }
 });
 
+let migrationId = '';
+
 describe('progress of a long volume copy (built binary, two real Docker hosts)', () => {
   it('moves the bytes while the copy runs, never past the total, and watch prints the copy moving', async () => {
     const started = await cli(['migrate', '--from', SOURCE, '--to', TARGET, '--volume', VOLUME, '--detach']);
     expect(started.code, started.stderr).toBe(0);
-    const migrationId = started.stdout.trim();
+    migrationId = started.stdout.trim();
     const watching = cli(['migrations', 'watch', migrationId]);
 
     const samples: Sample[] = [];
@@ -174,4 +177,44 @@ describe('progress of a long volume copy (built binary, two real Docker hosts)',
       `completed (100%, ${String(VOLUME_MIB)} MiB of ${String(VOLUME_MIB)} MiB)`,
     );
   }, 240_000);
+
+  it('audits the dry run, the start and the end of the migration with names, and the enrolments', async () => {
+    const dryRun = await cli(['migrate', '--from', SOURCE, '--to', TARGET, '--volume', VOLUME, '--dry-run']);
+    // The volume is on the target now: the dry run is blocked, and says so (exit code 1).
+    expect(dryRun.stderr).toContain('blocks this migration');
+    await eventually('the dry run audited', async () => {
+      const { entries } = await api<{ entries: { action: string }[] }>('/api/audit');
+      return entries.some((entry) => entry.action === 'migration.dry_run') ? true : undefined;
+    });
+    const { entries } = await api<{
+      entries: { action: string; target: string | null; summary: string | null; status: number }[];
+    }>('/api/audit');
+    const of = (action: string) => entries.filter((entry) => entry.action === action);
+
+    expect(of('migration.start')).toEqual([
+      expect.objectContaining({
+        target: migrationId,
+        status: 201,
+        summary: `${VOLUME} from ${SOURCE} to ${TARGET}: cold, full`,
+      }),
+    ]);
+    expect(of('migration.ended')).toEqual([
+      expect.objectContaining({
+        target: migrationId,
+        summary: `completed: ${VOLUME} from ${SOURCE} to ${TARGET}`,
+      }),
+    ]);
+    expect(of('migration.dry_run')).toEqual([
+      expect.objectContaining({
+        target: `${SOURCE} → ${TARGET}`,
+        summary: expect.stringMatching(
+          new RegExp(`^${VOLUME} from ${SOURCE} to ${TARGET}: cold, full — blocked: [a-z_, ]+$`),
+        ) as string,
+      }),
+    ]);
+    // Both workers run on this machine: the summary names the host too.
+    expect(of('worker.enroll').map((entry) => entry.summary)).toEqual(
+      expect.arrayContaining([SOURCE, TARGET].map((name) => `enrolled worker ${name} (host ${hostname()})`)),
+    );
+  }, 120_000);
 });
