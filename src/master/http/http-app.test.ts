@@ -664,6 +664,31 @@ describe('audit of migrations', () => {
     ]);
   });
 
+  it('names the migration of a cancel or a move back, also when it is refused', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/migrations/m-000000000000/cancel',
+      headers: AUTH,
+    });
+    expect(unknown.statusCode).toBe(404);
+    const back = await app.inject({
+      method: 'POST',
+      url: '/api/migrations/m-000000000000/reverse',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ dry_run: true }),
+    });
+    expect(back.statusCode).toBe(404);
+    await app.close();
+
+    expect((await test.store.listAudit()).map((e) => [e.action, e.target, e.status, e.summary])).toEqual([
+      ['migration.reverse_dry_run', 'm-000000000000', 404, 'move back of m-000000000000'],
+      ['migration.cancel', 'm-000000000000', 404, 'cancel of m-000000000000'],
+    ]);
+  });
+
   it('writes the end of a migration it saw running, with its outcome and downtime, once', async () => {
     const { app, test } = await start();
     await enrollWorker(test, ALPHA);
