@@ -664,6 +664,23 @@ describe('audit of migrations', () => {
     ]);
   });
 
+  it('writes a start refused for an unknown worker as a start, on the way it asked for', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    const response = await post(app, { target_worker_id: 'betta', container_ids: ['web'] });
+    expect(response.statusCode).toBe(404);
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        action: 'migration.start',
+        target: 'alpha → betta',
+        status: 404,
+        summary: 'refused request from alpha → betta',
+      }),
+    ]);
+  });
+
   it('names the migration of a cancel or a move back, also when it is refused', async () => {
     const { app, test } = await start();
     await enrollWorker(test, ALPHA);

@@ -122,6 +122,18 @@ const STATUSES: readonly MigrationStatus[] = [
   'rolled_back',
 ];
 
+/** What a migration body asks for, read before it is checked: its action and "source → target" as written. */
+function requestedWay(body: unknown): { action: string; target: string; summary: string } {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const worker = (value: unknown): string => (typeof value === 'string' ? value.slice(0, 64) : '?');
+  const target = `${worker(fields.source_worker_id)} → ${worker(fields.target_worker_id)}`;
+  return {
+    action: fields.dry_run === true ? 'migration.dry_run' : 'migration.start',
+    target,
+    summary: `refused request from ${target}`,
+  };
+}
+
 /** A worker by id or by name; `not_found` names what was asked for. */
 function workerId(context: MasterContext, ref: string, role: string): string {
   const worker = context.registry.get(ref) ?? context.registry.findByName(ref);
@@ -192,6 +204,8 @@ export function registerMigrationRoutes(
   };
 
   app.post('/api/migrations', async (request, reply) => {
+    // A body refused before it names known workers is still a start or a dry run, on the way it asked for.
+    audit.describe(request, requestedWay(request.body));
     const { request: migrationRequest, dryRun } = parseBody(context, request.body);
     const action = dryRun ? 'migration.dry_run' : 'migration.start';
     // Until there is a migration (a dry run, a refused start), the target is the way it would go.
