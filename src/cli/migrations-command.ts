@@ -15,8 +15,7 @@ import type { MasterClient, MigrationEventJson, MigrationJson } from './master-c
 import {
   createProgressView,
   dayTwoLines,
-  downSoFarMs,
-  downtimePhasesText,
+  downtimeText,
   elapsedMs,
   FINISHED_STATUSES,
   findingsText,
@@ -206,15 +205,7 @@ function eventLogLine(event: MigrationEventJson): string {
 
 /** One migration in full: what `show` prints. */
 export function showText(migration: MigrationJson, workers: WorkerNames, nowMs = Date.now()): string {
-  const down = downSoFarMs(migration, nowMs);
-  let downtime =
-    migration.downtime_ms !== null
-      ? humanDuration(migration.downtime_ms)
-      : down !== undefined
-        ? `${humanDuration(down)} so far (the source is stopped)`
-        : 'none measured';
-  const phases = migration.downtime_phases;
-  if (migration.downtime_ms !== null && phases) downtime += ` (${downtimePhasesText(phases)})`;
+  const downtime = downtimeText(migration, nowMs);
   const rounds = migration.rounds ?? [];
   const lines = [
     `Migration ${migration.id} ${STATUS_WORDS[migration.status]}`,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { DryRunJson, MigrationJson } from './master-client.js';
 import {
   createProgressView,
+  downtimeText,
   eventLine,
   findingsText,
   humanDuration,
@@ -355,14 +356,33 @@ describe('summaryText', () => {
     const text = summaryText(failed, WORKERS);
     expect(text).toContain('Migration mig-1 failed and was rolled back\n');
     expect(text).toContain('  duration:  30s\n');
-    expect(text).toContain('  downtime:  none measured\n');
+    expect(text).toContain('  downtime:  none (nothing was stopped)\n');
     expect(text).toContain('  reason:    the target ran out of disk space\n');
     expect(text).toContain('volume      data      data        rolled_back   1.1 GiB');
   });
 });
 
+describe('downtimeText', () => {
+  it('prints the downtime of every outcome, and says why there is none', () => {
+    const at = '2026-01-02T10:00:05.000Z';
+    const ended = { completed_at: '2026-01-02T10:00:31.000Z', downtime_started_at: at };
+    for (const status of ['completed', 'rolled_back', 'cancelled', 'failed'] as const)
+      expect(downtimeText(migration({ ...ended, status, downtime_ms: 3_140 }))).toBe('3.1s');
+    expect(downtimeText(migration({ downtime_started_at: at }), Date.parse('2026-01-02T10:00:17.000Z'))).toBe(
+      '12s so far (the source is stopped)',
+    );
+    expect(downtimeText(migration({ downtime_started_at: null }))).toBe(
+      'none yet (the source has not been stopped)',
+    );
+    expect(downtimeText(migration({ status: 'completed', downtime_started_at: null }))).toBe(
+      'none (nothing was stopped)',
+    );
+    expect(downtimeText(migration({ ...ended, status: 'failed' }))).toBe('not measured');
+  });
+});
+
 describe('createProgressView', () => {
-  it('prints a line per phase change and each event once when the output is not a terminal', () => {
+  it('prints a line per phase change, each tenth of a copy and each event once when the output is not a terminal', () => {
     const out = capture();
     const view = createProgressView(out, { tty: false });
     const first = {
@@ -381,8 +401,10 @@ describe('createProgressView', () => {
     };
     view.show(migration({ status: 'pending', progress: 0, events: [] }));
     view.show(migration({ progress: 0.1, events: [first] }));
-    view.show(migration({ progress: 0.5, events: [first, second] }));
+    view.show(migration({ progress: 0.5, bytes_transferred: 1_500_000_000, events: [first, second] }));
+    view.show(migration({ progress: 0.55, bytes_transferred: 1_650_000_000, events: [first, second] }));
     view.show(migration({ phase: 'create', progress: 0.9, events: [first, second] }));
+    view.show(migration({ phase: 'create', progress: 0.95, events: [first, second] }));
     view.stop();
     expect(out.text()).toBe(
       [
@@ -390,6 +412,7 @@ describe('createProgressView', () => {
         '09:00:00 preflight: ok',
         'phase transfer (10%, 1.2 GiB of 2.8 GiB)',
         '09:00:05 transfer: go',
+        'phase transfer (50%, 1.4 GiB of 2.8 GiB)',
         'phase create (90%, 1.2 GiB of 2.8 GiB)',
         '',
       ].join('\n'),

@@ -71,6 +71,11 @@ export function etaMs(migration: MigrationJson): number | undefined {
   return Math.ceil(left / migration.rate_bytes_per_s) * 1_000;
 }
 
+/** Bytes being copied right now, against a known total. */
+function copying(migration: MigrationJson): boolean {
+  return migration.status === 'running' && migration.phase === 'transfer' && migration.total_bytes > 0;
+}
+
 function label(migration: MigrationJson): string {
   return migration.status === 'pending' ? 'pending' : phaseName(migration.phase);
 }
@@ -123,8 +128,8 @@ export function dayTwoLines(migration: MigrationJson, workers: WorkerNames): str
 }
 
 /**
- * A line for logs and pipes, printed when the phase or status changes: `phase transfer (42%, 1.2 GB of 3 GB)`, and
- * at the end `completed (100%, 3 GB of 3 GB)`.
+ * A line for logs and pipes, printed when the phase or status changes and as a copy moves on:
+ * `phase transfer (42%, 1.2 GiB of 3.0 GiB)`, and at the end `completed (100%, 3.0 GiB of 3.0 GiB)`.
  */
 export function phaseLine(migration: MigrationJson): string {
   if (migration.status === 'pending') return 'pending: waiting for the master to start it';
@@ -255,11 +260,26 @@ export function roundsText(rounds: NonNullable<MigrationJson['rounds']>): string
   return `${rounds.length} (${each.join(', ')})`;
 }
 
+/**
+ * The downtime as `show` and the summary print it, whatever the outcome: measured (with where it went), counting
+ * while the source is stopped, or why there is none — nothing was stopped (a volume alone, keep_running).
+ */
+export function downtimeText(migration: MigrationJson, nowMs = Date.now()): string {
+  if (migration.downtime_ms !== null) {
+    const phases = migration.downtime_phases;
+    const where = phases ? downtimePhasesText(phases) : '';
+    return `${humanDuration(migration.downtime_ms)}${where === '' ? '' : ` (${where})`}`;
+  }
+  const down = downSoFarMs(migration, nowMs);
+  if (down !== undefined) return `${humanDuration(down)} so far (the source is stopped)`;
+  const stopped = (migration.downtime_started_at ?? null) !== null;
+  if (!FINISHED_STATUSES.has(migration.status)) return 'none yet (the source has not been stopped)';
+  return stopped ? 'not measured' : 'none (nothing was stopped)';
+}
+
 /** The end of a run: status, duration, downtime, bytes, each resource, and the error when there is one. */
 export function summaryText(migration: MigrationJson, workers: WorkerNames): string {
-  let downtime = migration.downtime_ms === null ? 'none measured' : humanDuration(migration.downtime_ms);
-  const phases = migration.downtime_phases;
-  if (migration.downtime_ms !== null && phases) downtime += ` (${downtimePhasesText(phases)})`;
+  const downtime = downtimeText(migration);
   const lines = [
     `Migration ${migration.id} ${STATUS_WORDS[migration.status]}`,
     `  from:      ${workers.source} to ${workers.target}`,
@@ -293,6 +313,7 @@ export interface ProgressView {
 export function createProgressView(stream: NodeJS.WritableStream, options: { tty: boolean }): ProgressView {
   let lastEventId = Number.NEGATIVE_INFINITY;
   let lastLine = '';
+  let lastStep = -1;
   let bars: cliProgress.MultiBar | undefined;
   let bar: cliProgress.SingleBar | undefined;
   const write = (line: string): void => {
@@ -312,10 +333,13 @@ export function createProgressView(stream: NodeJS.WritableStream, options: { tty
     show(migration) {
       showEvents(migration);
       if (!options.tty) {
-        const line = phaseLine(migration);
-        // Only a change of phase or status prints a line; the percentage inside it does not count.
+        // A change of phase or status prints a line, and so does a copy's every further tenth: a long copy is seen
+        // moving in a log, without a line per poll.
         const key = `${migration.status}/${migration.phase}`;
-        if (key !== lastLine) stream.write(`${line}\n`);
+        const step = copying(migration) ? Math.floor(percent(migration) / 10) : -1;
+        if (key !== lastLine || step > lastStep) stream.write(`${phaseLine(migration)}\n`);
+        if (key !== lastLine) lastStep = -1;
+        lastStep = Math.max(lastStep, step);
         lastLine = key;
         return;
       }

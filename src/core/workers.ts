@@ -72,9 +72,15 @@ export interface AuditEntry {
   status: number;
   details: Record<string, unknown>;
   remoteAddress: string | null;
+  /**
+   * What happened, as a person reads it ("web, data (+2) from hosta to hostb: cold, full"), with names rather
+   * than ids; null for an entry that has nothing to add to its action and target (older entries too).
+   */
+  summary: string | null;
 }
 
-export type NewAuditEntry = Omit<AuditEntry, 'id'>;
+/** An entry to append: the store gives it its id, and a summary left out is stored as none. */
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'summary'> & { summary?: string | null };
 
 /**
  * A signed-in browser session. Only the SHA-256 of its secret is kept, so a copy of the database signs no one

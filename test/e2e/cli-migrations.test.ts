@@ -147,6 +147,8 @@ afterAll(async () => {
 
 describe('docker-migrate migrations (built binary, two real Docker hosts)', () => {
   let doneId = '';
+  let backId = '';
+  let cancelId = '';
 
   it('watches a migration by an id prefix until it completes, with exit code 0', async () => {
     doneId = await startDetached(VOLUME_DONE);
@@ -182,7 +184,7 @@ describe('docker-migrate migrations (built binary, two real Docker hosts)', () =
     const back = await cli(['migrate', '--reverse', doneId.slice(0, 8)]);
     expect(back.code, back.stderr).toBe(0);
     expect(back.stderr).toMatch(new RegExp(`migration (m-[0-9a-f]{12}) started: ${TARGET} to ${SOURCE}`));
-    const backId = /migration (m-[0-9a-f]{12}) started/.exec(back.stderr)?.[1] ?? '';
+    backId = /migration (m-[0-9a-f]{12}) started/.exec(back.stderr)?.[1] ?? '';
     expect(back.stdout).toContain(`Migration ${backId} completed\n  from:      ${TARGET} to ${SOURCE}\n`);
     expect(back.stdout).toContain(`  moves back: migration ${doneId}\n`);
     const shown = await cli(['migrations', 'show', doneId]);
@@ -217,7 +219,7 @@ describe('docker-migrate migrations (built binary, two real Docker hosts)', () =
   }, 60_000);
 
   it('cancels a running migration, which watch then reports with exit code 1', async () => {
-    const cancelId = await startDetached(VOLUME_CANCEL);
+    cancelId = await startDetached(VOLUME_CANCEL);
     const cancel = await cli(['migrations', 'cancel', cancelId.slice(2, 10)]);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toBe(
@@ -230,6 +232,34 @@ describe('docker-migrate migrations (built binary, two real Docker hosts)', () =
     );
     expect(await dockerCli(h2, 'volume', 'ls', '-q', '--filter', `name=${VOLUME_CANCEL}`)).toBe('');
   }, 180_000);
+
+  it('has an audit log that names the migration of each start, move back, cancel and end', async () => {
+    const response = await fetch(`${apiUrl}/api/audit?limit=500`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
+    const { entries } = (await response.json()) as {
+      entries: { action: string; target: string | null; status: number; summary: string | null }[];
+    };
+    const row = (action: string, target: string) =>
+      entries.find((entry) => entry.action === action && entry.target === target);
+
+    expect(row('migration.start', doneId)?.summary).toBe(
+      `${VOLUME_DONE} from ${SOURCE} to ${TARGET}: cold, full`,
+    );
+    expect(row('migration.reverse', backId)?.summary).toMatch(
+      new RegExp(`^move back of ${doneId}: ${VOLUME_DONE} from ${TARGET} to ${SOURCE}: cold, \\w+$`),
+    );
+    expect(row('migration.cancel', cancelId)?.summary).toBe(
+      `cancel of ${VOLUME_CANCEL} from ${SOURCE} to ${TARGET}`,
+    );
+    expect(row('migration.ended', doneId)?.summary).toBe(
+      `completed: ${VOLUME_DONE} from ${SOURCE} to ${TARGET}`,
+    );
+    expect(row('migration.ended', backId)?.summary).toMatch(/^completed: /);
+    expect(row('migration.ended', cancelId)?.summary).toMatch(
+      new RegExp(`^(cancelled|rolled back): ${VOLUME_CANCEL} from ${SOURCE} to ${TARGET}`),
+    );
+  });
 
   it('says which address it wants when the old variable names the master, and still works', async () => {
     const result = await cli(['migrations', 'list', '--limit', '1'], {

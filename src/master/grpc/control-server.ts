@@ -26,7 +26,7 @@ import {
 } from '../../platform/grpc-support.js';
 import type { Logger } from '../../platform/logger.js';
 import { signCsr } from '../../platform/pki.js';
-import { createFailedEnrollmentAudit } from './enrollment-audit.js';
+import { createFailedEnrollmentAudit, enrolledSummary } from './enrollment-audit.js';
 import { authenticatePeer } from './peer-auth.js';
 import { createPreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { newId } from '../../platform/secrets.js';
@@ -209,6 +209,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       status: 0,
       details: { name, hostname: request.hostname },
       remoteAddress: remote,
+      summary: enrolledSummary(name, request.hostname),
     });
     registry.enrolled(worker);
     logger.info({ workerId, name, remote }, 'worker enrolled');

@@ -1,13 +1,13 @@
 // Failed enrollments summed up in the audit log: bounded rows whatever the number of attempts and addresses.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { NewAuditEntry } from '../../core/workers.js';
-import { createFailedEnrollmentAudit } from './enrollment-audit.js';
+import { createFailedEnrollmentAudit, enrolledSummary } from './enrollment-audit.js';
 
 let rows: NewAuditEntry[];
 const store = {
   appendAudit(entry: NewAuditEntry) {
     rows.push(entry);
-    return Promise.resolve({ id: rows.length, ...entry });
+    return Promise.resolve({ id: rows.length, ...entry, summary: entry.summary ?? null });
   },
 };
 
@@ -37,6 +37,7 @@ describe('failed enrollment audit', () => {
     });
     expect(Object.keys(rows[0]?.details.addresses as object)).toHaveLength(3);
     expect(rows[0]?.details.addresses).toMatchObject({ '2001:db8::1': 2 });
+    expect(rows[0]?.summary).toBe('refused 10001 attempts: wrong token (10000), rate limited (1)');
   });
 
   it('names the one address of a window, starts a new window after, and writes nothing when quiet', async () => {
@@ -51,5 +52,12 @@ describe('failed enrollment audit', () => {
       ['remote:10.0.0.7', '10.0.0.7', 1],
       ['remote:10.0.0.8', '10.0.0.8', 1],
     ]);
+  });
+});
+
+describe('enrolment summary', () => {
+  it('names the enrolled worker, and its host when that differs', () => {
+    expect(enrolledSummary('hostb', 'hostb')).toBe('enrolled worker hostb');
+    expect(enrolledSummary('db', 'rack-7.example')).toBe('enrolled worker db (host rack-7.example)');
   });
 });

@@ -28,6 +28,22 @@ interface Window {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** The audit summary of an enrolment that succeeded: the worker it made. */
+export function enrolledSummary(name: string, hostname: string): string {
+  return hostname && hostname !== name
+    ? `enrolled worker ${name} (host ${hostname})`
+    : `enrolled worker ${name}`;
+}
+
+/** "refused 3 attempts: invalid token (2), expired pairing code (1)" — the reasons, most frequent first. */
+function refusedSummary(window: Pick<Window, 'attempts' | 'reasons'>): string {
+  const reasons = [...window.reasons]
+    .sort((a, b) => b[1] - a[1])
+    .map(([reason, count]) => `${reason} (${String(count)})`);
+  const attempts = `${String(window.attempts)} attempt${window.attempts === 1 ? '' : 's'}`;
+  return `refused ${attempts}: ${reasons.join(', ')}`;
+}
+
 /** Addresses tracked per window at most: memory stays bounded too, whatever the number of sources. */
 const TRACKED_ADDRESSES = 1_000;
 
@@ -59,6 +75,7 @@ export function createFailedEnrollmentAudit(options: FailedEnrollmentAuditOption
         ...(unnamed > 0 ? { attemptsFromOtherAddresses: unnamed } : {}),
       },
       remoteAddress: only ?? null,
+      summary: refusedSummary(window),
     });
   }
 

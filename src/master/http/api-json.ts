@@ -49,6 +49,8 @@ export interface AuditEntryJson {
   status: number;
   details: Record<string, unknown>;
   remote_address: string | null;
+  /** One line with names: who moved what where, a dry run's verdict, an enrolment's outcome. */
+  summary: string | null;
 }
 
 export interface EnrollmentJson {
@@ -126,6 +128,7 @@ export function auditEntryJson(entry: AuditEntry): AuditEntryJson {
     status: entry.status,
     details: entry.details,
     remote_address: entry.remoteAddress,
+    summary: entry.summary,
   };
 }
 

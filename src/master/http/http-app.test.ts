@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import type { MigrationRecord } from '../../core/migration.js';
 import type { MasterContext } from '../master-context.js';
 import { createHttpApp } from './http-app.js';
 import {
@@ -460,6 +461,7 @@ describe('audit log', () => {
       status: 200,
       details: {},
       remote_address: '10.1.1.1',
+      summary: null,
     });
 
     const next = await app.inject({
@@ -567,6 +569,184 @@ describe('migration requests', () => {
     expect(error.code).toBe('invalid_argument');
     expect(error.message).toContain(message);
     expect(planned).not.toHaveBeenCalled();
+  });
+});
+
+describe('audit of migrations', () => {
+  const web = {
+    type: 'container',
+    name: 'web',
+    sourceId: 'c1',
+    targetName: 'web',
+    reason: 'requested',
+    action: 'create',
+    estimatedBytes: 2 ** 20,
+    status: 'pending',
+    bytes: 0,
+  } as const;
+
+  async function post(app: FastifyInstance, body: Record<string, unknown>) {
+    return app.inject({
+      method: 'POST',
+      url: '/api/migrations',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ source_worker_id: 'alpha', target_worker_id: 'beta', ...body }),
+    });
+  }
+
+  it('writes a dry run as its own action with worker names and its verdict', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const dryRun = vi.spyOn(test.context.migrations, 'dryRun');
+    dryRun.mockResolvedValueOnce({
+      plan: { resources: [{ ...web }], findings: [], totalBytes: 2 ** 20 },
+      findings: [],
+      blocked: false,
+    });
+    const conflict = { severity: 'error', code: 'name_conflict', message: 'web exists on beta' } as const;
+    dryRun.mockResolvedValueOnce({
+      plan: { resources: [{ ...web }], findings: [conflict], totalBytes: 2 ** 20 },
+      findings: [conflict],
+      blocked: true,
+    });
+
+    expect((await post(app, { container_ids: ['web'], dry_run: true })).statusCode).toBe(200);
+    expect((await post(app, { container_ids: ['web'], dry_run: true })).statusCode).toBe(200);
+    await app.close();
+
+    const entries = await test.store.listAudit();
+    expect(entries.map((entry) => [entry.action, entry.target, entry.outcome, entry.summary])).toEqual([
+      [
+        'migration.dry_run',
+        'alpha → beta',
+        'ok',
+        'web from alpha to beta: cold, full — blocked: name_conflict',
+      ],
+      [
+        'migration.dry_run',
+        'alpha → beta',
+        'ok',
+        'web from alpha to beta: cold, full — would move 1 resource (1.0 MiB)',
+      ],
+    ]);
+    expect(entries[0]?.details).toMatchObject({
+      source_worker: 'alpha',
+      source_worker_id: ALPHA.id,
+      target_worker: 'beta',
+      target_worker_id: BETA.id,
+      resources: ['web'],
+      mode: 'cold',
+      strategy: 'full',
+    });
+  });
+
+  it('names the workers of a start the master refused, and the failed call', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    vi.spyOn(test.context.migrations, 'start').mockRejectedValue(
+      new AppError('failed_precondition', 'preflight found 1 blocking problem'),
+    );
+
+    const response = await post(app, { container_ids: ['web'], mode: 'warm', strategy: 'incremental' });
+    expect(response.statusCode).toBe(412);
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        action: 'migration.start',
+        target: 'alpha → beta',
+        outcome: 'error',
+        status: 412,
+        summary: 'web from alpha to beta: warm, incremental',
+      }),
+    ]);
+  });
+
+  it('writes a start refused for an unknown worker as a start, on the way it asked for', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    const response = await post(app, { target_worker_id: 'betta', container_ids: ['web'] });
+    expect(response.statusCode).toBe(404);
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        action: 'migration.start',
+        target: 'alpha → betta',
+        status: 404,
+        summary: 'refused request from alpha → betta',
+      }),
+    ]);
+  });
+
+  it('names the migration of a cancel or a move back, also when it is refused', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/migrations/m-000000000000/cancel',
+      headers: AUTH,
+    });
+    expect(unknown.statusCode).toBe(404);
+    const back = await app.inject({
+      method: 'POST',
+      url: '/api/migrations/m-000000000000/reverse',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({ dry_run: true }),
+    });
+    expect(back.statusCode).toBe(404);
+    await app.close();
+
+    expect((await test.store.listAudit()).map((e) => [e.action, e.target, e.status, e.summary])).toEqual([
+      ['migration.reverse_dry_run', 'm-000000000000', 404, 'move back of m-000000000000'],
+      ['migration.cancel', 'm-000000000000', 404, 'cancel of m-000000000000'],
+    ]);
+  });
+
+  it('writes the end of a migration it saw running, with its outcome and downtime, once', async () => {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    const running = {
+      id: 'm-0123456789ab',
+      status: 'running',
+      request: {
+        sourceWorkerId: ALPHA.id,
+        targetWorkerId: BETA.id,
+        containers: ['web'],
+        images: [],
+        volumes: [],
+        networks: [],
+        composeProjects: [],
+        mode: 'cold',
+        strategy: 'full',
+      },
+      plan: { resources: [{ ...web }], findings: [], totalBytes: 2 ** 20 },
+      downtimeMs: null,
+      error: null,
+    } as unknown as MigrationRecord;
+    // What the migration service announces as the migration runs and ends, and when it is marked as moved back.
+    const announce = (migration: MigrationRecord) => {
+      test.context.migrations['notify']({ type: 'migration.updated', migration });
+    };
+    announce(running);
+    announce({ ...running, status: 'completed', downtimeMs: 2400 });
+    announce({ ...running, status: 'completed', downtimeMs: 2400 });
+    await app.close();
+
+    expect(await test.store.listAudit()).toEqual([
+      expect.objectContaining({
+        actor: 'master',
+        action: 'migration.ended',
+        target: 'm-0123456789ab',
+        outcome: 'ok',
+        status: 0,
+        summary: 'completed: web from alpha to beta, downtime 2.4 s',
+      }),
+    ]);
   });
 });
 

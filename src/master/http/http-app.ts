@@ -13,6 +13,7 @@ import type { MasterContext } from '../master-context.js';
 import { createAdminAuth } from './admin-auth.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { createAuditHook } from './audit-hook.js';
+import { createMigrationEndWatch, migrationEndEntry } from './audit-migrations.js';
 import { registerEnrollmentRoutes } from './enrollment-routes.js';
 import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
@@ -115,7 +116,15 @@ export async function createHttpApp(
     spare.destroy();
     done();
   });
+  // The end of each migration is an entry of its own, written by the master beside the call that started it.
+  const endWatch = createMigrationEndWatch((migration) => {
+    audit.record(migrationEndEntry(migration, (id) => context.registry.get(id)?.name ?? id, new Date()));
+  });
+  const stopWatchingEnds = context.migrations.subscribe((notice) => {
+    if (notice.type === 'migration.updated') endWatch.updated(notice.migration);
+  });
   app.addHook('onClose', async () => {
+    stopWatchingEnds();
     await audit.flush();
   });
   app.setErrorHandler(handleError);
@@ -128,7 +137,7 @@ export async function createHttpApp(
   registerResourceRoutes(app, context);
   registerEnrollmentRoutes(app, context);
   registerAuditRoutes(app, context);
-  registerMigrationRoutes(app, context);
+  registerMigrationRoutes(app, context, audit);
   registerEventRoutes(app, context, {
     logger,
     observer,

@@ -11,6 +11,15 @@ import {
 } from '../../core/migration.js';
 import { parseDuration } from '../../platform/duration.js';
 import type { MasterContext } from '../master-context.js';
+import type { AuditHook } from './audit-hook.js';
+import {
+  dryRunVerdict,
+  migrationAuditDetails,
+  migrationStartSummary,
+  whatWhere,
+  workerRoute,
+  type WorkerNameOf,
+} from './audit-migrations.js';
 import { findingJson, migrationJson, planJson } from './migration-json.js';
 import { ID_PARAMS } from './route-schemas.js';
 
@@ -113,6 +122,18 @@ const STATUSES: readonly MigrationStatus[] = [
   'rolled_back',
 ];
 
+/** What a migration body asks for, read before it is checked: its action and "source → target" as written. */
+function requestedWay(body: unknown): { action: string; target: string; summary: string } {
+  const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const worker = (value: unknown): string => (typeof value === 'string' ? value.slice(0, 64) : '?');
+  const target = `${worker(fields.source_worker_id)} → ${worker(fields.target_worker_id)}`;
+  return {
+    action: fields.dry_run === true ? 'migration.dry_run' : 'migration.start',
+    target,
+    summary: `refused request from ${target}`,
+  };
+}
+
 /** A worker by id or by name; `not_found` names what was asked for. */
 function workerId(context: MasterContext, ref: string, role: string): string {
   const worker = context.registry.get(ref) ?? context.registry.findByName(ref);
@@ -161,23 +182,57 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
   };
 }
 
-export function registerMigrationRoutes(app: FastifyInstance, context: MasterContext): void {
+export function registerMigrationRoutes(
+  app: FastifyInstance,
+  context: MasterContext,
+  audit: Pick<AuditHook, 'describe'>,
+): void {
   const { migrations } = context;
+  const nameOf: WorkerNameOf = (id) => context.registry.get(id)?.name ?? id;
 
   const dryRunAnswer = async (migrationRequest: MigrationRequest) => {
     const answer = await migrations.dryRun(migrationRequest);
     return {
-      dry_run: true,
-      plan: planJson(answer.plan),
-      findings: answer.findings.map(findingJson),
-      blocked: answer.blocked,
+      ...answer,
+      json: {
+        dry_run: true,
+        plan: planJson(answer.plan),
+        findings: answer.findings.map(findingJson),
+        blocked: answer.blocked,
+      },
     };
   };
 
   app.post('/api/migrations', async (request, reply) => {
+    // A body refused before it names known workers is still a start or a dry run, on the way it asked for.
+    audit.describe(request, requestedWay(request.body));
     const { request: migrationRequest, dryRun } = parseBody(context, request.body);
-    if (dryRun) return reply.code(200).send(await dryRunAnswer(migrationRequest));
+    const action = dryRun ? 'migration.dry_run' : 'migration.start';
+    // Until there is a migration (a dry run, a refused start), the target is the way it would go.
+    const target = workerRoute(migrationRequest, nameOf);
+    audit.describe(request, {
+      action,
+      target,
+      summary: migrationStartSummary(migrationRequest, null, nameOf),
+      details: migrationAuditDetails(migrationRequest, null, nameOf),
+    });
+    if (dryRun) {
+      const answer = await dryRunAnswer(migrationRequest);
+      audit.describe(request, {
+        action,
+        target,
+        summary: `${migrationStartSummary(migrationRequest, answer.plan, nameOf)} — ${dryRunVerdict(answer)}`,
+        details: migrationAuditDetails(migrationRequest, answer.plan, nameOf),
+      });
+      return reply.code(200).send(answer.json);
+    }
     const migration = await migrations.start(migrationRequest);
+    audit.describe(request, {
+      action,
+      target: migration.id,
+      summary: migrationStartSummary(migration.request, migration.plan, nameOf),
+      details: migrationAuditDetails(migration.request, migration.plan, nameOf),
+    });
     return reply.code(201).send({ migration: migrationJson(migration) });
   });
 
@@ -193,11 +248,32 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
         ...(body.compression === undefined ? {} : { compression: body.compression }),
         ...(body.stop_timeout === undefined ? {} : { stopTimeoutSeconds: body.stop_timeout }),
       };
-      if (body.dry_run)
-        return reply
-          .code(200)
-          .send(await dryRunAnswer(await migrations.reverseRequest(request.params.id, options)));
-      const migration = await migrations.reverse(request.params.id, options);
+      const of = request.params.id;
+      const action = body.dry_run ? 'migration.reverse_dry_run' : 'migration.reverse';
+      audit.describe(request, {
+        action,
+        target: of,
+        summary: `move back of ${of}`,
+        details: { reverse_of: of },
+      });
+      if (body.dry_run) {
+        const reverseRequest = await migrations.reverseRequest(of, options);
+        const answer = await dryRunAnswer(reverseRequest);
+        audit.describe(request, {
+          action,
+          target: of,
+          summary: `move back of ${of}: ${migrationStartSummary(reverseRequest, answer.plan, nameOf)} — ${dryRunVerdict(answer)}`,
+          details: { ...migrationAuditDetails(reverseRequest, answer.plan, nameOf), reverse_of: of },
+        });
+        return reply.code(200).send(answer.json);
+      }
+      const migration = await migrations.reverse(of, options);
+      audit.describe(request, {
+        action,
+        target: migration.id,
+        summary: `move back of ${of}: ${migrationStartSummary(migration.request, migration.plan, nameOf)}`,
+        details: { ...migrationAuditDetails(migration.request, migration.plan, nameOf), reverse_of: of },
+      });
       return reply.code(201).send({ migration: migrationJson(migration) });
     },
   );
@@ -236,7 +312,15 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
     '/api/migrations/:id/cancel',
     { schema: { params: ID_PARAMS } },
     async (request) => {
-      const migration = await migrations.cancel(request.params.id);
+      const { id } = request.params;
+      audit.describe(request, { action: 'migration.cancel', target: id, summary: `cancel of ${id}` });
+      const migration = await migrations.cancel(id);
+      audit.describe(request, {
+        action: 'migration.cancel',
+        target: migration.id,
+        summary: `cancel of ${whatWhere(migration.request, migration.plan, nameOf)}`,
+        details: migrationAuditDetails(migration.request, migration.plan, nameOf),
+      });
       return { migration: migrationJson(migration) };
     },
   );

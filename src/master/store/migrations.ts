@@ -167,6 +167,11 @@ async function addMigrationTiming(db: Kysely<unknown>): Promise<void> {
     .execute();
 }
 
+/** The audit log's one-line summary ("who moved what where"); older rows have none. */
+async function addAuditSummary(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('audit_log').addColumn('summary', 'text').execute();
+}
+
 /**
  * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
  * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
@@ -177,6 +182,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_sessions': { up: inTransaction(createSessionTable) },
   '0004_migration_locks': { up: inTransaction(createMigrationLockTable) },
   '0005_migration_timing': { up: inTransaction(addMigrationTiming) },
+  '0006_audit_summary': { up: inTransaction(addAuditSummary) },
 };
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */

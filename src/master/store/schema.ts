@@ -64,6 +64,8 @@ export interface AuditLogTable {
   /** JSON object. */
   details_json: string;
   remote_address: string | null;
+  /** One line with names, for the audit page (migration 0006); null before it and for plain API calls. */
+  summary: string | null;
 }
 
 /**

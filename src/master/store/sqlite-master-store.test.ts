@@ -42,6 +42,7 @@ function audit(overrides: Partial<NewAuditEntry> = {}): NewAuditEntry {
     status: 204,
     details: {},
     remoteAddress: '192.0.2.10',
+    summary: null,
     ...overrides,
   };
 }
@@ -501,6 +502,41 @@ describe('audit log', () => {
     expect((await store.listAudit())[1]?.details).toEqual(details);
   });
 
+  it('keeps the summary of an entry, and stores one left out as none', async () => {
+    const summary = 'web, data (+2) from hosta to hostb: cold, full';
+    const { summary: _none, ...withoutSummary } = audit({ action: 'worker.enroll', status: 0 });
+    await store.appendAudit(audit({ action: 'migration.start', target: 'm-1', status: 201, summary }));
+    const appended = await store.appendAudit(withoutSummary);
+
+    expect(appended.summary).toBeNull();
+    expect((await store.listAudit()).map((entry) => [entry.action, entry.summary])).toEqual([
+      ['worker.enroll', null],
+      ['migration.start', summary],
+    ]);
+  });
+
+  it('reads an entry written before the summary column as one without a summary', async () => {
+    const database = new BetterSqlite3(':memory:');
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const { '0006_audit_summary': _summary, ...before } = MIGRATIONS;
+    await migrateToLatest(db, ':memory:', before);
+    database
+      .prepare(
+        `insert into audit_log (at, actor, action, target, outcome, status, details_json, remote_address)
+         values (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run('2025-01-02T03:04:05.000Z', 'admin', 'POST /api/migrations', null, 'ok', 201, '{}', null);
+    await migrateToLatest(db, ':memory:');
+    const old = new SqliteMasterStore(db, ':memory:');
+    try {
+      expect(await old.listAudit()).toEqual([
+        expect.objectContaining({ action: 'POST /api/migrations', summary: null }),
+      ]);
+    } finally {
+      await old.close();
+    }
+  });
+
   it('pages back with beforeId and limit', async () => {
     const ids: number[] = [];
     for (let index = 0; index < 7; index += 1)
@@ -539,7 +575,7 @@ describe('migrations', () => {
   it('reads a migration written before the timing column as one with no downtime phases and no rounds', async () => {
     const database = new BetterSqlite3(':memory:');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-    const { '0005_migration_timing': _timing, ...before } = MIGRATIONS;
+    const { '0005_migration_timing': _timing, '0006_audit_summary': _summary, ...before } = MIGRATIONS;
     await migrateToLatest(db, ':memory:', before);
     const row = { ...migration(), timing: undefined };
     database

@@ -332,7 +332,7 @@ export class SqliteMasterStore implements MasterStore {
       .values(toAuditRow(entry))
       .returning('id')
       .executeTakeFirstOrThrow();
-    return { ...entry, id };
+    return { ...entry, summary: entry.summary ?? null, id };
   }
 
   /**
@@ -614,6 +614,7 @@ function toAuditRow(entry: NewAuditEntry): Insertable<AuditLogTable> {
     status: entry.status,
     details_json: JSON.stringify(entry.details),
     remote_address: entry.remoteAddress,
+    summary: entry.summary ?? null,
   };
 }
 
@@ -628,6 +629,7 @@ function fromAuditRow(row: Selectable<AuditLogTable>): AuditEntry {
     status: row.status,
     details: JSON.parse(row.details_json) as Record<string, unknown>,
     remoteAddress: row.remote_address,
+    summary: row.summary,
   };
 }
 

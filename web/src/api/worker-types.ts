@@ -46,6 +46,8 @@ export interface AuditEntryJson {
   status: number;
   details: Record<string, unknown>;
   remote_address: string | null;
+  /** One line with names: who moved what where, a dry run's verdict, an enrolment's outcome; absent on older entries. */
+  summary?: string | null;
 }
 
 export interface EnrollmentJson {

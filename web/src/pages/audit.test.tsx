@@ -60,6 +60,48 @@ describe('AuditPage', () => {
     expect(screen.getByText('That is the oldest entry.')).toBeInTheDocument();
   }, 15_000);
 
+  it('shows who moved what where: the summary, the migration linked, no status for the master’s own entries', async () => {
+    const started: AuditEntryJson = {
+      ...entry(3),
+      action: 'migration.start',
+      target: 'm-0123456789ab',
+      status: 201,
+      summary: 'web, data from hosta to hostb: cold, full',
+      details: { source_worker_id: 'w-000000000001' },
+    };
+    const ended: AuditEntryJson = {
+      ...entry(4),
+      actor: 'master',
+      action: 'migration.ended',
+      target: 'm-0123456789ab',
+      outcome: 'error',
+      status: 0,
+      summary: 'rolled back: web, data from hosta to hostb, downtime 3.2 s',
+      remote_address: null,
+    };
+    const dryRun: AuditEntryJson = {
+      ...entry(5),
+      action: 'migration.dry_run',
+      target: 'hosta → hostb',
+      summary: 'web from hosta to hostb: cold, full — blocked: name_conflict',
+    };
+    fakeApi({ 'GET /api/audit?limit=50': { body: { entries: [dryRun, ended, started] } } });
+    renderAudit();
+
+    const log = await screen.findByRole('table', { name: 'Audit log, newest first' });
+    expect(within(log).getByRole('columnheader', { name: 'Summary' })).toBeInTheDocument();
+    const [dryRunRow, endedRow, startedRow] = within(log).getAllByRole('row').slice(1);
+    expect(dryRunRow).toHaveTextContent('hosta → hostb');
+    expect(dryRunRow).toHaveTextContent('blocked: name_conflict');
+    expect(endedRow).toHaveTextContent('rolled back: web, data from hosta to hostb, downtime 3.2 s');
+    expect(within(endedRow!).getAllByRole('cell')[6]).toHaveTextContent(/^—$/);
+    expect(within(startedRow!).getByRole('link', { name: 'm-0123456789ab' })).toHaveAttribute(
+      'href',
+      '/migrations/m-0123456789ab',
+    );
+    expect(within(startedRow!).getAllByRole('cell')[6]).toHaveTextContent('201');
+  });
+
   it('says when nothing has been recorded', async () => {
     fakeApi({ 'GET /api/audit?limit=50': { body: { entries: [] } } });
     renderAudit();

@@ -1,6 +1,8 @@
-// The audit log: every mutating API call, newest first, paged back 50 at a time.
+// The audit log: every mutating API call and what the master records by itself (a migration's end, enrolments),
+// newest first, paged back 50 at a time; a summary line says who moved what where.
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { useRef } from 'react';
+import { Link } from 'react-router';
 
 import { api } from '../api/client';
 import { keys } from '../api/keys';
@@ -51,7 +53,20 @@ function Details({ details }: { details: Record<string, unknown> }) {
   );
 }
 
+/** Migration ids link to the migration's page; other targets (a worker id, "hosta → hostb") are shown as they are. */
+function Target({ target }: { target: string | null }) {
+  if (target === null) return <span className="text-slate-600 dark:text-slate-400">—</span>;
+  if (/^m-[0-9a-f]{12}$/.test(target))
+    return (
+      <Link className="font-mono text-xs underline" to={`/migrations/${encodeURIComponent(target)}`}>
+        {target}
+      </Link>
+    );
+  return <>{target}</>;
+}
+
 function AuditRow({ entry }: { entry: AuditEntryJson }) {
+  const summary = entry.summary ?? null;
   return (
     <tr>
       <Cell className="whitespace-nowrap">
@@ -62,14 +77,27 @@ function AuditRow({ entry }: { entry: AuditEntryJson }) {
       </Cell>
       <Cell>{entry.actor}</Cell>
       <Cell className="font-mono text-xs">{entry.action}</Cell>
-      <Cell className="min-w-[12rem] break-words">
-        {entry.target ?? <span className="text-slate-600 dark:text-slate-400">—</span>}
-        <Details details={entry.details} />
+      <Cell className="break-words">
+        <Target target={entry.target} />
+      </Cell>
+      <Cell className="min-w-[16rem] break-words">
+        {summary ?? (Object.keys(entry.details).length === 0 ? '—' : null)}
+        {summary === null ? (
+          <Details details={entry.details} />
+        ) : (
+          Object.keys(entry.details).length > 0 && (
+            <details className="mt-0.5">
+              <summary className="cursor-pointer text-xs text-slate-500 dark:text-slate-400">Details</summary>
+              <Details details={entry.details} />
+            </details>
+          )
+        )}
       </Cell>
       <Cell>
         <Badge tone={entry.outcome === 'ok' ? 'green' : 'red'}>{entry.outcome}</Badge>
       </Cell>
-      <Cell>{entry.status}</Cell>
+      {/* 0: no HTTP call answered it (the master's own entries, a worker's enrolment over gRPC). */}
+      <Cell>{entry.status === 0 ? '—' : entry.status}</Cell>
       <Cell className="font-mono text-xs">{entry.remote_address ?? '—'}</Cell>
     </tr>
   );
@@ -98,7 +126,8 @@ export function AuditPage() {
       </PageTitle>
       <div className="space-y-4">
         <p className="text-sm text-slate-600 dark:text-slate-400">
-          Every change made through the API or this UI: sign-ins, enrollments, removals, migrations.
+          Every change made through the API or this UI — sign-ins, enrollments, removals, migrations and their
+          dry runs — and how each migration ended.
         </p>
         {log.isPending && <Loading what="the audit log" />}
         <ErrorNotice error={log.error} title="The audit log could not be loaded" />
@@ -115,7 +144,16 @@ export function AuditPage() {
             <Table
               wide
               caption="Audit log, newest first"
-              columns={['When', 'Actor', 'Action', 'Target', 'Outcome', 'Status', 'Remote address']}
+              columns={[
+                'When',
+                'Actor',
+                'Action',
+                'Target',
+                'Summary',
+                'Outcome',
+                'Status',
+                'Remote address',
+              ]}
             >
               {entries.map((entry) => (
                 <AuditRow key={entry.id} entry={entry} />
