@@ -1,5 +1,6 @@
 // Turns a source engine's container inspect document into what recreates the container on another engine:
 // the Engine API create body, the networks to attach, and findings for what cannot come along.
+import type { FindingCode } from '../contract/codes.js';
 import type { BindMountRule, Finding, FindingSeverity } from './migration.js';
 
 type Json = Record<string, unknown>;
@@ -230,7 +231,7 @@ interface Context {
   dropped: string[];
 }
 
-function report(context: Context, severity: FindingSeverity, code: string, message: string): void {
+function report(context: Context, severity: FindingSeverity, code: FindingCode, message: string): void {
   context.findings.push({
     severity,
     code,

@@ -1,5 +1,6 @@
 // Preflight: checks a migration plan against both workers before anything moves, and reports what it found as
 // values (errors block, warnings are shown, info explains); it also settles name conflicts per the request.
+import type { AcknowledgeableFinding } from '../contract/codes.js';
 import type { ContainerDetails, ImageDetails, PortBinding } from './docker-resources.js';
 import type {
   Finding,
@@ -49,13 +50,6 @@ export interface PreflightReport {
   /** True when any finding is an error: the migration must not start. */
   blocked: boolean;
 }
-
-/**
- * Findings that block the migration until the request names their code in `acknowledge`; then they are warnings.
- * Each says what the user would lose or change by going on.
- */
-export const ACKNOWLEDGEABLE_FINDINGS = ['volume_host_path', 'writable_layer_changes'] as const;
-export type AcknowledgeableFinding = (typeof ACKNOWLEDGEABLE_FINDINGS)[number];
 
 /** Free space asked for beyond the bytes to move: image layers unpack and volumes grow while copied. */
 export const DISK_HEADROOM = 1.1;

@@ -1,67 +1,20 @@
 // Migration routes: start (or dry-run) a migration, list them newest first, show one with its events, cancel.
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 
+import type {
+  DryRunJson,
+  MigrationAnswerJson,
+  MigrationListJson,
+  MigrationListQuery,
+} from '../../contract/index.js';
+import { MIGRATION_STATUSES, type MigrationStatus } from '../../contract/index.js';
 import { AppError } from '../../core/errors.js';
-import {
-  DOWNTIME_BUDGET_RANGE_MS,
-  MAX_ROUNDS_RANGE,
-  type MigrationRequest,
-  type MigrationStatus,
-} from '../../core/migration.js';
+import { DOWNTIME_BUDGET_RANGE_MS, type MigrationRequest } from '../../core/migration.js';
 import { parseDuration } from '../../platform/duration.js';
 import type { MasterContext } from '../master-context.js';
 import { findingJson, migrationJson, planJson } from './migration-json.js';
-import { ID_PARAMS } from './route-schemas.js';
-
-const names = z.array(z.string().min(1).max(256)).max(1000).default([]);
-
-const bindRule = z.union([
-  z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).strict(),
-  z.object({ skip: z.literal(true) }).strict(),
-  // "/new/path" or "skip", as people write it.
-  z.string().min(1),
-]);
-
-/** The body of POST /api/migrations, as the product description names its fields. */
-const MIGRATION_BODY = z
-  .object({
-    source_worker_id: z.string().min(1),
-    target_worker_id: z.string().min(1),
-    container_ids: names,
-    image_ids: names,
-    volume_names: names,
-    network_ids: names,
-    compose_projects: names,
-    mode: z.enum(['cold', 'warm', 'live']).default('cold'),
-    strategy: z.enum(['full', 'incremental']).default('full'),
-    transfer_mode: z.enum(['direct', 'proxy', 'auto']).default('auto'),
-    compression: z.enum(['none', 'zstd']).default('none'),
-    conflict_policy: z.enum(['fail', 'skip', 'rename', 'overwrite']).default('fail'),
-    source_policy: z.enum(['keep_stopped', 'remove', 'keep_running']).default('keep_stopped'),
-    bind_mounts: z
-      .record(z.string().startsWith('/', 'bind mount sources are absolute paths'), bindRule)
-      .default({}),
-    acknowledge: z
-      .array(z.string().regex(/^[a-z_]{1,64}$/, 'finding codes are lower-case words'))
-      .max(50)
-      .default([]),
-    downtime_budget: z.union([z.string(), z.number()]).optional(),
-    max_rounds: z.number().int().min(MAX_ROUNDS_RANGE.min).max(MAX_ROUNDS_RANGE.max).optional(),
-    dry_run: z.boolean().default(false),
-  })
-  .strict();
-
-/** The body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
-const REVERSE_BODY = z
-  .object({
-    mode: z.enum(['cold', 'warm', 'live']).optional(),
-    strategy: z.enum(['full', 'incremental']).optional(),
-    transfer_mode: z.enum(['direct', 'proxy', 'auto']).optional(),
-    compression: z.enum(['none', 'zstd']).optional(),
-    dry_run: z.boolean().default(false),
-  })
-  .strict();
+import { ID_PARAMS, LIST_QUERY, MIGRATION_BODY, REVERSE_BODY } from './route-schemas.js';
 
 /** A body checked against its schema, or invalid_argument naming each field that is wrong. */
 function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -89,24 +42,6 @@ function downtimeBudgetMs(value: string | number): number {
     );
   return ms;
 }
-
-const LIST_QUERY = {
-  type: 'object',
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-    before: { type: 'string', minLength: 1 },
-    status: { type: 'string', minLength: 1 },
-  },
-} as const;
-
-const STATUSES: readonly MigrationStatus[] = [
-  'pending',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'rolled_back',
-];
 
 /** A worker by id or by name; `not_found` names what was asked for. */
 function workerId(context: MasterContext, ref: string, role: string): string {
@@ -158,7 +93,7 @@ function parseBody(context: MasterContext, body: unknown): { request: MigrationR
 export function registerMigrationRoutes(app: FastifyInstance, context: MasterContext): void {
   const { migrations } = context;
 
-  const dryRunAnswer = async (migrationRequest: MigrationRequest) => {
+  const dryRunAnswer = async (migrationRequest: MigrationRequest): Promise<DryRunJson> => {
     const answer = await migrations.dryRun(migrationRequest);
     return {
       dry_run: true,
@@ -172,7 +107,7 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
     const { request: migrationRequest, dryRun } = parseBody(context, request.body);
     if (dryRun) return reply.code(200).send(await dryRunAnswer(migrationRequest));
     const migration = await migrations.start(migrationRequest);
-    return reply.code(201).send({ migration: migrationJson(migration) });
+    return reply.code(201).send({ migration: migrationJson(migration) } satisfies MigrationAnswerJson);
   });
 
   app.post<{ Params: { id: string } }>(
@@ -191,19 +126,22 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
           .code(200)
           .send(await dryRunAnswer(await migrations.reverseRequest(request.params.id, options)));
       const migration = await migrations.reverse(request.params.id, options);
-      return reply.code(201).send({ migration: migrationJson(migration) });
+      return reply.code(201).send({ migration: migrationJson(migration) } satisfies MigrationAnswerJson);
     },
   );
 
-  app.get<{ Querystring: { limit: number; before?: string; status?: string } }>(
+  app.get<{ Querystring: MigrationListQuery & { limit: number } }>(
     '/api/migrations',
     { schema: { querystring: LIST_QUERY } },
-    async (request) => {
+    async (request): Promise<MigrationListJson> => {
       const { limit, before, status } = request.query;
       const statuses = status?.split(',').map((s) => s.trim());
       for (const s of statuses ?? [])
-        if (!(STATUSES as readonly string[]).includes(s))
-          throw new AppError('invalid_argument', `unknown status "${s}" (one of ${STATUSES.join(', ')})`);
+        if (!(MIGRATION_STATUSES as readonly string[]).includes(s))
+          throw new AppError(
+            'invalid_argument',
+            `unknown status "${s}" (one of ${MIGRATION_STATUSES.join(', ')})`,
+          );
       const list = await migrations.list({
         limit,
         ...(before === undefined ? {} : { before }),
@@ -211,7 +149,7 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
       });
       return {
         migrations: list.map((migration) => migrationJson(migration)),
-        next_before: list.length === limit ? list[list.length - 1]?.id : null,
+        next_before: list.length === limit ? (list[list.length - 1]?.id ?? null) : null,
       };
     },
   );
@@ -219,7 +157,7 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
   app.get<{ Params: { id: string } }>(
     '/api/migrations/:id',
     { schema: { params: ID_PARAMS } },
-    async (request) => {
+    async (request): Promise<MigrationAnswerJson> => {
       const { migration, events } = await migrations.get(request.params.id);
       return { migration: migrationJson(migration, events) };
     },
@@ -228,7 +166,7 @@ export function registerMigrationRoutes(app: FastifyInstance, context: MasterCon
   app.post<{ Params: { id: string } }>(
     '/api/migrations/:id/cancel',
     { schema: { params: ID_PARAMS } },
-    async (request) => {
+    async (request): Promise<MigrationAnswerJson> => {
       const migration = await migrations.cancel(request.params.id);
       return { migration: migrationJson(migration) };
     },

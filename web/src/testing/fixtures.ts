@@ -274,6 +274,7 @@ export function migration(partial: Partial<MigrationJson> = {}): MigrationJson {
     compression: 'none',
     conflict_policy: 'fail',
     source_policy: 'keep_stopped',
+    acknowledge: [],
     resources: APP_PLAN,
     findings: [],
     ...partial,
