@@ -680,6 +680,7 @@ function checkBindMounts(
             `container "${r.name}" bind-mounts ${mount.source} (at ${mount.destination}), which has no rule; ` +
             `add a bind mount rule for ${mount.source}: the same path or another path on "${input.target.name}", or skip`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       } else if ('path' in rule) {
         findings.push({
@@ -687,6 +688,7 @@ function checkBindMounts(
           code: 'bind_mount_mapped',
           message: `container "${r.name}": ${mount.source} is mounted from ${rule.path} on "${input.target.name}" (at ${mount.destination})`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       } else {
         findings.push({
@@ -694,6 +696,7 @@ function checkBindMounts(
           code: 'bind_mount_skipped',
           message: `container "${r.name}": the bind mount of ${mount.source} at ${mount.destination} is left out on the target`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       }
     }
