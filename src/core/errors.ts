@@ -1,6 +1,6 @@
 // The one error type of the project: a closed set of codes with gRPC meaning, a readable message and a hint.
 
-import { ERROR_CODES, type ErrorCode, type ErrorReason } from '../contract/codes.js';
+import { ERROR_CODES, ERROR_REASONS, type ErrorCode, type ErrorReason } from '../contract/codes.js';
 
 /** The closed code sets live in the API contract, which clients share; re-exported for the server's code. */
 export { ERROR_CODES, ERROR_REASONS, type ErrorCode, type ErrorReason } from '../contract/codes.js';
@@ -73,4 +73,9 @@ export class AppError extends Error {
 /** True for the names of our error codes (e.g. a code received from another process). */
 export function isErrorCode(value: string): value is ErrorCode {
   return (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** True for the names of our error reasons (e.g. one received from another process). */
+export function isErrorReason(value: string): value is ErrorReason {
+  return (ERROR_REASONS as readonly string[]).includes(value);
 }
