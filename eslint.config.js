@@ -114,17 +114,36 @@ export default tseslint.config(
       },
     ],
   ),
-  onlyLayers(
-    'contract',
-    'its own files (and, as types, the plain values of src/core/docker-resources.ts)',
-    ['docker', 'transfer', 'master', 'worker', 'platform', 'cli', 'gen'],
-    [
-      {
-        group: ['node:*', 'zod', 'fastify', '@grpc/*', 'dockerode', 'pino'],
-        message: 'src/contract is types and constant lists only: the browser imports it.',
-      },
-    ],
-  ),
+  {
+    // The contract is what the browser may import: nothing of the server, no library, no Node API; of src/core
+    // only types (the plain values of docker-resources.ts).
+    files: ['src/contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['docker', 'transfer', 'master', 'worker', 'platform', 'cli', 'gen'].flatMap(
+                (name) => layer[name],
+              ),
+              message: 'src/contract is types and constant lists only: the browser imports it.',
+            },
+            {
+              group: ['**/core/*', '**/core/**'],
+              allowTypeImports: true,
+              message: 'src/contract is types and constant lists only: of src/core it imports types.',
+            },
+            {
+              group: ['node:*', 'zod', 'fastify', '@grpc/*', 'dockerode', 'pino'],
+              message: 'src/contract is types and constant lists only: the browser imports it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   onlyLayers('platform', 'src/core and src/platform', [
     'docker',
     'transfer',
