@@ -1,6 +1,7 @@
 // The master's migration JSON as the UI reads it: the API contract's types (src/contract), re-exported so pages
 // import them from one place. Workers and their Docker resources are in worker-types.ts.
 export type {
+  AcknowledgeableFinding,
   ConflictPolicy,
   DowntimePhasesJson,
   DryRunJson,
