@@ -60,6 +60,11 @@ export interface WorkerListJson {
   workers: WorkerJson[];
 }
 
+/** GET /api/workers/:id. */
+export interface WorkerAnswerJson {
+  worker: WorkerJson;
+}
+
 /** GET /api/workers/:id/resources: the worker's inventory as it last reported it. */
 export interface WorkerResourcesJson {
   worker_id: string;
@@ -82,6 +87,11 @@ export interface AuditEntryJson {
   status: number;
   details: Record<string, unknown>;
   remote_address: string | null;
+}
+
+/** GET /api/audit: newest first. */
+export interface AuditListJson {
+  entries: AuditEntryJson[];
 }
 
 /** GET /api/enrollment-token: the token and the command that uses it, for the "add a worker" page. */

@@ -1,6 +1,7 @@
 // Worker routes: list, show, remove, and one worker's Docker resources as it last reported them.
 import type { FastifyInstance } from 'fastify';
 
+import type { WorkerAnswerJson, WorkerListJson, WorkerResourcesJson } from '../../contract/index.js';
 import type { MasterContext } from '../master-context.js';
 import { workerJson } from './api-json.js';
 import { ID_PARAMS } from './route-schemas.js';
@@ -9,11 +10,15 @@ import { ID_PARAMS } from './route-schemas.js';
 export function registerWorkerRoutes(app: FastifyInstance, context: MasterContext): void {
   const { registry } = context;
 
-  app.get('/api/workers', () => ({ workers: registry.list().map(workerJson) }));
+  app.get('/api/workers', (): WorkerListJson => ({ workers: registry.list().map(workerJson) }));
 
-  app.get<{ Params: { id: string } }>('/api/workers/:id', { schema: { params: ID_PARAMS } }, (request) => ({
-    worker: workerJson(registry.require(request.params.id)),
-  }));
+  app.get<{ Params: { id: string } }>(
+    '/api/workers/:id',
+    { schema: { params: ID_PARAMS } },
+    (request): WorkerAnswerJson => ({
+      worker: workerJson(registry.require(request.params.id)),
+    }),
+  );
 
   app.delete<{ Params: { id: string } }>(
     '/api/workers/:id',
@@ -27,7 +32,7 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
   app.get<{ Params: { id: string } }>(
     '/api/workers/:id/resources',
     { schema: { params: ID_PARAMS } },
-    (request) => {
+    (request): WorkerResourcesJson => {
       const worker = registry.require(request.params.id);
       const inventory = registry.inventory(worker.id);
       return {
