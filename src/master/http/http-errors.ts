@@ -61,9 +61,11 @@ export function toErrorResponse(
   if (error instanceof AppError) {
     // An internal AppError usually wraps a failure (AppError.from) whose text was never meant for a user.
     if (error.code === 'internal') return internalError();
+    // The reason, when there is one, is a detail a client may branch on, as the master does with a worker's.
+    const details = error.reason === undefined ? error.details : { ...error.details, reason: error.reason };
     return {
       status: HTTP_STATUS[error.code],
-      body: errorBody(error.code, error.message, error.details),
+      body: errorBody(error.code, error.message, details),
       unexpected: false,
     };
   }
