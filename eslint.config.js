@@ -58,11 +58,33 @@ export default tseslint.config(
     },
   },
   {
-    // The web UI runs in the browser and follows the rules of hooks.
+    // The web UI runs in the browser and follows the rules of hooks. It reads the API contract (src/contract) and
+    // nothing else of src/, and only its types: no server code, no Node API can reach the browser bundle.
     files: ['web/**/*.ts', 'web/**/*.tsx'],
     plugins: { 'react-hooks': reactHooks },
     languageOptions: { globals: globals.browser },
-    rules: { ...reactHooks.configs.recommended.rules },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/src/contract', '**/src/contract/**'],
+              allowTypeImports: true,
+              message:
+                'web/ imports the API contract as types only (import type …): it has no runtime in the browser.',
+            },
+            {
+              regex: '^(\\.\\./)+src/(?!contract(/|$))',
+              message:
+                'web/ talks to the master through the REST API; of src/ it may import only src/contract, as types.',
+            },
+          ],
+        },
+      ],
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
@@ -92,6 +114,36 @@ export default tseslint.config(
       },
     ],
   ),
+  {
+    // The contract is what the browser may import: nothing of the server, no library, no Node API; of src/core
+    // only types (the plain values of docker-resources.ts).
+    files: ['src/contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['docker', 'transfer', 'master', 'worker', 'platform', 'cli', 'gen'].flatMap(
+                (name) => layer[name],
+              ),
+              message: 'src/contract is types and constant lists only: the browser imports it.',
+            },
+            {
+              group: ['**/core/*', '**/core/**'],
+              allowTypeImports: true,
+              message: 'src/contract is types and constant lists only: of src/core it imports types.',
+            },
+            {
+              group: ['node:*', 'zod', 'fastify', '@grpc/*', 'dockerode', 'pino'],
+              message: 'src/contract is types and constant lists only: the browser imports it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   onlyLayers('platform', 'src/core and src/platform', [
     'docker',
     'transfer',

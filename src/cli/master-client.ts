@@ -1,152 +1,66 @@
 // The CLI's REST client of the master: bearer auth, the API's JSON shapes, and every failure (an error answer, an
 // unreachable master, a slow one) turned into an AppError a person can read.
-import { AppError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 import type {
-  BindMountRule,
-  ConflictPolicy,
-  Finding,
-  MigrationEventLevel,
-  MigrationMode,
-  MigrationPhase,
+  DryRunJson,
+  FindingJson,
+  MigrationEventJson,
+  MigrationJson as MigrationAnswer,
+  MigrationListJson,
+  MigrationListQuery as MigrationListParams,
+  MigrationRequestBody,
   MigrationStatus,
-  MigrationStrategy,
-  PlannedResource,
-  ResourceStatus,
-  ResourceType,
-  SourcePolicy,
-  TransferCompression,
-  TransferMode,
-} from '../core/migration.js';
-import type { WorkerJson } from '../master/http/api-json.js';
+  ReverseRequestBody,
+  WorkerJson,
+} from '../contract/index.js';
+import { AppError, ERROR_CODES, type ErrorCode } from '../core/errors.js';
 
-/** The fields of GET /api/workers the CLI reads (a type import, so the shape cannot drift from the master's). */
+export type {
+  DryRunJson,
+  MigrationEventJson,
+  ResourceJson as MigrationResourceJson,
+} from '../contract/index.js';
+
+/** The fields of GET /api/workers the CLI reads. */
 export type WorkerRef = Pick<WorkerJson, 'id' | 'name' | 'status'>;
 
-/** Body of POST /api/migrations. */
-export interface MigrationRequestJson {
-  source_worker_id: string;
-  target_worker_id: string;
-  container_ids: string[];
-  image_ids: string[];
-  volume_names: string[];
-  network_ids: string[];
-  compose_projects: string[];
-  mode: MigrationMode;
-  strategy: MigrationStrategy;
-  transfer_mode: TransferMode;
-  /** Absent: `none`. */
-  compression?: TransferCompression;
-  /** Warm only. */
-  downtime_budget?: string;
-  max_rounds?: number;
-  /** Seconds each source container gets to exit on its stop signal (Docker's --stop-timeout); absent: its own. */
-  stop_timeout?: number;
-  conflict_policy: ConflictPolicy;
-  source_policy: SourcePolicy;
-  bind_mounts: Record<string, BindMountRule>;
-  /** Codes of findings the user accepts, which then no longer block (see ACKNOWLEDGEABLE_FINDINGS in preflight). */
-  acknowledge: string[];
-  dry_run: boolean;
-}
+/** Body of POST /api/migrations, as the CLI sends it: every choice spelled out (`dry_run` is set per call). */
+export type MigrationRequestJson = MigrationRequestBody &
+  Required<
+    Pick<
+      MigrationRequestBody,
+      | 'container_ids'
+      | 'image_ids'
+      | 'volume_names'
+      | 'network_ids'
+      | 'compose_projects'
+      | 'mode'
+      | 'strategy'
+      | 'transfer_mode'
+      | 'conflict_policy'
+      | 'source_policy'
+      | 'bind_mounts'
+      | 'acknowledge'
+      | 'dry_run'
+    >
+  >;
 
-export interface MigrationResourceJson {
-  type: ResourceType;
-  name: string;
-  target_name: string;
-  action: PlannedResource['action'];
-  status: ResourceStatus;
-  bytes: number;
-  /** Null for a volume whose size could not be measured. */
-  estimated_bytes: number | null;
-}
+/** Body of POST /api/migrations/:id/reverse, as the CLI sends it (`dry_run` is set per call). */
+export type ReverseRequestJson = Omit<ReverseRequestBody, 'dry_run'>;
 
-export interface MigrationEventJson {
-  id: number;
-  at: string;
-  level: MigrationEventLevel;
-  phase: MigrationPhase;
-  message: string;
-}
+/** Fields older masters did not send, which the CLI does without. */
+type NewerFields = 'mode' | 'strategy' | 'rounds' | 'downtime_phases' | 'cancel_requested';
 
-/** A migration as GET /api/migrations/:id answers it. */
-export interface MigrationJson {
-  id: string;
-  status: MigrationStatus;
-  phase: MigrationPhase;
-  /** 0..1 */
-  progress: number;
-  bytes_transferred: number;
-  total_bytes: number;
-  rate_bytes_per_s: number;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  downtime_ms: number | null;
-  /** When the first source container was asked to stop; null when none was (absent from older masters). */
-  downtime_started_at?: string | null;
-  /** Absent from masters older than the downtime breakdown. */
-  downtime_phases?: {
-    stop_ms: number | null;
-    final_sync_ms: number | null;
-    apply_ms: number | null;
-    start_ms: number | null;
-    ready_ms: number | null;
-  } | null;
-  rounds?: { round: number; final: boolean; bytes: number; duration_ms: number; files: number }[];
-  error: string | null;
-  /** Whether someone asked to cancel it (absent from older masters). */
-  cancel_requested?: boolean;
-  source_worker_id: string;
-  target_worker_id: string;
-  /** Absent from older masters. */
-  mode?: MigrationMode;
-  strategy?: MigrationStrategy;
-  resources: MigrationResourceJson[];
-  findings: Finding[];
-  events: MigrationEventJson[];
-  /** What a completed migration left on its source (absent from older masters). */
-  left_on_source?: {
-    type: ResourceType;
-    name: string;
-    source_id: string;
-    state: 'stopped' | 'running' | 'kept';
-  }[];
-  /** The migration this one moves back, and the one that moved this one back. */
-  reverse_of?: string | null;
-  reversed_by?: string | null;
-}
+/** A migration as the client returns it: the lists an answer may leave out (findings, events) filled in as empty. */
+export type MigrationJson = Omit<MigrationAnswer, NewerFields> &
+  Partial<Pick<MigrationAnswer, NewerFields>> & { findings: FindingJson[]; events: MigrationEventJson[] };
 
-/** Body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
-export interface ReverseRequestJson {
-  mode?: MigrationMode;
-  strategy?: MigrationStrategy;
-  transfer_mode?: TransferMode;
-  compression?: TransferCompression;
-  stop_timeout?: number;
-}
-
-/** The answer of POST /api/migrations with `dry_run: true`: what would move, and what preflight found. */
-export interface DryRunJson {
-  dry_run: true;
-  plan: { resources: MigrationResourceJson[]; total_bytes: number; findings: Finding[] };
-  findings: Finding[];
-  blocked: boolean;
-}
-
-/** `?limit=&before=&status=` of GET /api/migrations. */
-export interface MigrationListQuery {
-  /** 1..500; the master's default is 50. */
-  limit?: number;
-  /** The id of the last migration of the previous page. */
-  before?: string;
+/** The options of GET /api/migrations: the statuses as a list, joined with commas on the wire. */
+export type MigrationListQuery = Omit<MigrationListParams, 'status'> & {
   status?: readonly MigrationStatus[];
-}
+};
 
 /** GET /api/migrations: newest first, without events; `next_before` pages back, null on the last page. */
-export interface MigrationPageJson {
-  migrations: MigrationJson[];
-  next_before: string | null;
-}
+export type MigrationPageJson = Omit<MigrationListJson, 'migrations'> & { migrations: MigrationJson[] };
 
 export interface MasterClientOptions {
   /** The master's HTTP address, e.g. http://master-host:8080 (a path prefix is kept, for a reverse proxy). */

@@ -2,8 +2,8 @@
 // with a live progress bar until it ends (or plans it only, with --dry-run).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../core/errors.js';
+import { ACKNOWLEDGEABLE_FINDINGS } from '../contract/codes.js';
 import { nearNames } from '../core/near-names.js';
-import { ACKNOWLEDGEABLE_FINDINGS } from '../core/preflight.js';
 import type {
   BindMountRule,
   ConflictPolicy,

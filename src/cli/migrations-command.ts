@@ -2,7 +2,7 @@
 // table, one migration in full, the live bar of a running one, and a cancel that says what really happened.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AppError } from '../core/errors.js';
-import type { MigrationStatus } from '../core/migration.js';
+import { MIGRATION_STATUSES, type MigrationStatus } from '../contract/index.js';
 import {
   followMigration,
   outcomeError,
@@ -29,16 +29,6 @@ import {
   type WorkerNames,
 } from './progress-view.js';
 import { renderTable, type Column } from './table.js';
-
-/** The statuses GET /api/migrations filters on (the API's spelling). */
-export const MIGRATION_STATUSES = [
-  'pending',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'rolled_back',
-] as const satisfies readonly MigrationStatus[];
 
 /** How many recent migrations an id prefix is looked up among (the API's largest page). */
 const PREFIX_SEARCH_LIMIT = 500;

@@ -1,7 +1,7 @@
 // How `docker-migrate migrate` shows a migration: a live progress bar on a terminal (cli-progress), plain lines
 // elsewhere, its events as they come, the dry-run plan and the final summary.
 import cliProgress from 'cli-progress';
-import type { Finding, FindingSeverity, MigrationPhase, MigrationStatus } from '../core/migration.js';
+import type { FindingJson, MigrationPhase, MigrationStatus, Severity } from '../contract/index.js';
 import { humanBytes } from './format.js';
 import type {
   DryRunJson,
@@ -150,19 +150,19 @@ export function eventLine(event: MigrationEventJson): string {
   return `${time} ${phaseName(event.phase)}: ${level}${event.message}`;
 }
 
-const SEVERITIES: { severity: FindingSeverity; title: string }[] = [
+const SEVERITIES: { severity: Severity; title: string }[] = [
   { severity: 'error', title: 'Errors (they block the migration)' },
   { severity: 'warning', title: 'Warnings' },
   { severity: 'info', title: 'Info' },
 ];
 
-function findingLine(finding: Finding): string {
+function findingLine(finding: FindingJson): string {
   const about = finding.resource ? `${finding.resource.type} ${finding.resource.name}: ` : '';
   return `  - ${about}${finding.message} [${finding.code}]`;
 }
 
 /** Findings grouped by severity, errors first; empty groups are left out. */
-export function findingsText(findings: Finding[]): string {
+export function findingsText(findings: FindingJson[]): string {
   const groups = SEVERITIES.map(({ severity, title }) => {
     const found = findings.filter((finding) => finding.severity === severity);
     return found.length === 0 ? '' : `${title} (${found.length}):\n${found.map(findingLine).join('\n')}\n`;

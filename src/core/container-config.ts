@@ -1,5 +1,6 @@
 // Turns a source engine's container inspect document into what recreates the container on another engine:
 // the Engine API create body, the networks to attach, and findings for what cannot come along.
+import type { BindMountDetails, FindingCode } from '../contract/codes.js';
 import type { BindMountRule, Finding, FindingSeverity } from './migration.js';
 
 type Json = Record<string, unknown>;
@@ -230,12 +231,19 @@ interface Context {
   dropped: string[];
 }
 
-function report(context: Context, severity: FindingSeverity, code: string, message: string): void {
+function report(
+  context: Context,
+  severity: FindingSeverity,
+  code: FindingCode,
+  message: string,
+  details?: BindMountDetails,
+): void {
   context.findings.push({
     severity,
     code,
     message,
     resource: { type: 'container', name: context.sourceName },
+    ...(details ? { details } : {}),
   });
 }
 
@@ -401,6 +409,7 @@ function planMounts(
           'info',
           'bind_mount_skipped',
           `bind mount of host path ${source} at ${destination} is left out, as its bind mount rule says`,
+          { host_path: source, container_path: destination },
         );
         return undefined;
       case 'unmapped':
@@ -410,6 +419,7 @@ function planMounts(
           'bind_mount_unmapped',
           `bind mount of host path ${source} at ${destination} has no bind mount rule: its data does not move ` +
             'with the container; give it a target path (the same path to keep it) or skip it',
+          { host_path: source, container_path: destination },
         );
         return source;
     }

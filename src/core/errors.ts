@@ -1,30 +1,9 @@
 // The one error type of the project: a closed set of codes with gRPC meaning, a readable message and a hint.
 
-/** Every failure the product reports falls into one of these codes (gRPC status semantics). */
-export type ErrorCode =
-  | 'invalid_argument'
-  | 'not_found'
-  | 'conflict'
-  | 'failed_precondition'
-  | 'permission_denied'
-  | 'unauthenticated'
-  | 'unavailable'
-  | 'deadline_exceeded'
-  | 'canceled'
-  | 'internal';
+import { ERROR_CODES, ERROR_REASONS, type ErrorCode, type ErrorReason } from '../contract/codes.js';
 
-export const ERROR_CODES: readonly ErrorCode[] = [
-  'invalid_argument',
-  'not_found',
-  'conflict',
-  'failed_precondition',
-  'permission_denied',
-  'unauthenticated',
-  'unavailable',
-  'deadline_exceeded',
-  'canceled',
-  'internal',
-];
+/** The closed code sets live in the API contract, which clients share; re-exported for the server's code. */
+export { ERROR_CODES, ERROR_REASONS, type ErrorCode, type ErrorReason } from '../contract/codes.js';
 
 /** HTTP status for each code; a Record so that a new code cannot be forgotten. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -59,6 +38,8 @@ export interface AppErrorOptions {
   hint?: string;
   /** Structured details safe to show a user (never secrets). */
   details?: Record<string, unknown>;
+  /** The finer cause a caller acts on (e.g. another route when a peer is unreachable); kept across processes. */
+  reason?: ErrorReason;
   cause?: unknown;
 }
 
@@ -71,12 +52,14 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly reason: ErrorReason | undefined;
 
   constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
     this.details = options.details;
+    this.reason = options.reason;
   }
 
   /** Wraps anything thrown into an AppError, keeping the original as the cause; AppErrors pass through. */
@@ -90,4 +73,9 @@ export class AppError extends Error {
 /** True for the names of our error codes (e.g. a code received from another process). */
 export function isErrorCode(value: string): value is ErrorCode {
   return (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/** True for the names of our error reasons (e.g. one received from another process). */
+export function isErrorReason(value: string): value is ErrorReason {
+  return (ERROR_REASONS as readonly string[]).includes(value);
 }

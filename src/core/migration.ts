@@ -1,4 +1,5 @@
 // What a migration is: the request, the plan it becomes, its findings, its progress and its history.
+import type { BindMountDetails, FindingCode } from '../contract/codes.js';
 import type { UndoEntry } from './migration-journal.js';
 import type { VolumeMeasure } from './worker-commands.js';
 
@@ -116,10 +117,12 @@ export type FindingSeverity = 'error' | 'warning' | 'info';
 /** One thing preflight noticed. Errors block the migration; warnings are shown and allowed. */
 export interface Finding {
   severity: FindingSeverity;
-  /** Stable machine code, e.g. "name_conflict", "port_in_use", "disk_space". */
-  code: string;
+  /** Stable machine code from the API contract's closed set, e.g. "name_conflict", "port_in_use", "disk_space". */
+  code: FindingCode;
   message: string;
   resource?: { type: ResourceType; name: string };
+  /** Structured facts, so that clients need not read the message: a bind mount finding names the mount. */
+  details?: BindMountDetails;
 }
 
 export type ResourceStatus = 'pending' | 'running' | 'done' | 'skipped' | 'failed' | 'rolled_back';

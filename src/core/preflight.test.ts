@@ -826,6 +826,10 @@ describe('preflight: bind mounts', () => {
     expect(message).toContain('container "web"');
     expect(message).toContain('/srv/html');
     expect(message).toContain('add a bind mount rule for /srv/html');
+    expect(report.findings[0]?.details).toEqual({
+      host_path: '/srv/html',
+      container_path: '/usr/share/nginx/html',
+    });
   });
 
   it('describes a rule that maps the path', () => {

@@ -1,5 +1,6 @@
 // Preflight: checks a migration plan against both workers before anything moves, and reports what it found as
 // values (errors block, warnings are shown, info explains); it also settles name conflicts per the request.
+import type { AcknowledgeableFinding } from '../contract/codes.js';
 import { shellIgnoringStopSignal, stopSettings } from './container-stop.js';
 import type { ContainerDetails, ImageDetails, PortBinding } from './docker-resources.js';
 import type {
@@ -50,13 +51,6 @@ export interface PreflightReport {
   /** True when any finding is an error: the migration must not start. */
   blocked: boolean;
 }
-
-/**
- * Findings that block the migration until the request names their code in `acknowledge`; then they are warnings.
- * Each says what the user would lose or change by going on.
- */
-export const ACKNOWLEDGEABLE_FINDINGS = ['volume_host_path', 'writable_layer_changes'] as const;
-export type AcknowledgeableFinding = (typeof ACKNOWLEDGEABLE_FINDINGS)[number];
 
 /** Free space asked for beyond the bytes to move: image layers unpack and volumes grow while copied. */
 export const DISK_HEADROOM = 1.1;
@@ -688,6 +682,7 @@ function checkBindMounts(
             `container "${r.name}" bind-mounts ${mount.source} (at ${mount.destination}), which has no rule; ` +
             `add a bind mount rule for ${mount.source}: the same path or another path on "${input.target.name}", or skip`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       } else if ('path' in rule) {
         findings.push({
@@ -695,6 +690,7 @@ function checkBindMounts(
           code: 'bind_mount_mapped',
           message: `container "${r.name}": ${mount.source} is mounted from ${rule.path} on "${input.target.name}" (at ${mount.destination})`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       } else {
         findings.push({
@@ -702,6 +698,7 @@ function checkBindMounts(
           code: 'bind_mount_skipped',
           message: `container "${r.name}": the bind mount of ${mount.source} at ${mount.destination} is left out on the target`,
           resource: about(r),
+          details: { host_path: mount.source, container_path: mount.destination },
         });
       }
     }

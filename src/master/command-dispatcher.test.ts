@@ -185,6 +185,39 @@ describe('CommandDispatcher', () => {
     expect(outcomes).toEqual([['volume.create', 'error']]);
   });
 
+  it('keeps the reason and the details the worker sent, so the master need not read the message', async () => {
+    const running = dispatcher.run(ALPHA, 'container.start', { ref: 'web' });
+    dispatcher.result(ALPHA, {
+      ...failed(
+        alpha.lastId,
+        'unavailable',
+        'cannot reach the receiving worker at beta:7443: connect ECONNREFUSED',
+      ),
+      errorReason: 'peer_unreachable',
+      errorDetailsJson: JSON.stringify({ peer: 'beta:7443' }),
+    });
+    const error = await failureOf(running);
+    expect(error.code).toBe('unavailable');
+    expect(error.reason).toBe('peer_unreachable');
+    expect(error.details).toEqual({ peer: 'beta:7443' });
+  });
+
+  it('has no reason or details from a worker that sends none, an unknown reason or unreadable details', async () => {
+    const older = dispatcher.run(ALPHA, 'container.start', { ref: 'web' });
+    dispatcher.result(ALPHA, failed(alpha.lastId, 'unavailable', 'cannot reach the receiving worker'));
+    const fromOlder = await failureOf(older);
+    expect([fromOlder.reason, fromOlder.details]).toEqual([undefined, undefined]);
+
+    const odd = dispatcher.run(ALPHA, 'container.start', { ref: 'web' });
+    dispatcher.result(ALPHA, {
+      ...failed(alpha.lastId, 'unavailable', 'link down'),
+      errorReason: 'cosmic_rays',
+      errorDetailsJson: '[1, 2',
+    });
+    const fromOdd = await failureOf(odd);
+    expect([fromOdd.reason, fromOdd.details]).toEqual([undefined, undefined]);
+  });
+
   it('maps an error code it does not know to internal, and fills in a missing message', async () => {
     const unknownCode = dispatcher.run(ALPHA, 'image.remove', { ref: 'sha256:1' });
     dispatcher.result(ALPHA, failed(alpha.lastId, 'EXPLODED', 'engine on fire'));

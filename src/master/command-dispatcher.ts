@@ -1,6 +1,6 @@
 // Runs commands on workers over their control streams: one outstanding promise per command, settled by the
 // worker's result, its session ending, a timeout or the caller's abort.
-import { AppError, isErrorCode } from '../core/errors.js';
+import { AppError, isErrorCode, isErrorReason } from '../core/errors.js';
 import type {
   CommandArgs,
   CommandProgressReport,
@@ -154,7 +154,16 @@ export class CommandDispatcher implements WorkerGateway {
   /** A worker answered a command; answers from another worker than the one asked are ignored. */
   result(
     workerId: string,
-    answer: { id: string; ok: boolean; resultJson: string; errorCode: string; errorMessage: string },
+    answer: {
+      id: string;
+      ok: boolean;
+      resultJson: string;
+      errorCode: string;
+      errorMessage: string;
+      /** Empty or absent from workers that predate it. */
+      errorReason?: string;
+      errorDetailsJson?: string;
+    },
   ): void {
     if (this.abandoned.get(answer.id)?.workerId === workerId) this.forgetAbandoned(answer.id);
     const pending = this.pending.get(answer.id);
@@ -169,7 +178,14 @@ export class CommandDispatcher implements WorkerGateway {
       }
     } else {
       const code = isErrorCode(answer.errorCode) ? answer.errorCode : 'internal';
-      pending.reject(new AppError(code, answer.errorMessage || `${pending.kind} failed on the worker`));
+      const reason = answer.errorReason;
+      const details = receivedDetails(answer.errorDetailsJson);
+      pending.reject(
+        new AppError(code, answer.errorMessage || `${pending.kind} failed on the worker`, {
+          ...(reason !== undefined && isErrorReason(reason) ? { reason } : {}),
+          ...(details ? { details } : {}),
+        }),
+      );
     }
   }
 
@@ -195,5 +211,18 @@ export class CommandDispatcher implements WorkerGateway {
   closeAll(reason: string): void {
     for (const id of [...this.abandoned.keys()]) this.forgetAbandoned(id);
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new AppError('unavailable', reason));
+  }
+}
+
+/** A worker's error details: a JSON object, or undefined when it sent none or something else. */
+function receivedDetails(json: string | undefined): Record<string, unknown> | undefined {
+  if (json === undefined || json === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

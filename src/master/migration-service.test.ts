@@ -1273,6 +1273,25 @@ describe('MigrationService', () => {
       ]);
     });
 
+    it('relays in auto mode when the sender says the receiver is unreachable, whatever its words', async () => {
+      gateway.fail(
+        'transfer.send',
+        new AppError('unavailable', 'no TLS connection to beta.example:7443 within 10 s', {
+          reason: 'peer_unreachable',
+        }),
+        { times: 1 },
+      );
+      const { id } = await service.start(request({ transferMode: 'auto' }));
+      const { migration, events } = await finished(id);
+
+      expect(migration.status).toBe('completed');
+      const routes = gateway.calls.filter((c) => c.kind === 'transfer.send').map((c) => c.args.route);
+      expect(routes.slice(0, 2)).toEqual(['direct', 'proxy']);
+      expect(
+        events.some((e) => e.level === 'warning' && e.message.includes('relaying through the master')),
+      ).toBe(true);
+    });
+
     it('does not fall back to the relay in direct mode', async () => {
       gateway.fail(
         'transfer.send',

@@ -96,13 +96,8 @@ export class TransferCoordinator {
     try {
       return await this.transferOnce(migration, resource, names, signal, first, skipLayers, sync);
     } catch (error) {
+      if (request.transferMode !== 'auto' || signal.aborted || !receiverUnreachable(error)) throw error;
       const appError = AppError.from(error);
-      if (
-        request.transferMode !== 'auto' ||
-        signal.aborted ||
-        !appError.message.includes('cannot reach the receiving worker')
-      )
-        throw error;
       await this.record.event(
         migration,
         'warning',
@@ -285,5 +280,19 @@ export class TransferCoordinator {
       clearTimeout(stallTimer);
       signal.removeEventListener('abort', stop);
     }
+  }
+}
+
+/**
+ * Whether a direct transfer failed because the sender could not open the data channel to the receiving worker, so
+ * the relay may work: said by the error's reason; a worker that predates reasons says it only in its message.
+ */
+export function receiverUnreachable(error: unknown): boolean {
+  const appError = AppError.from(error);
+  switch (appError.reason) {
+    case 'peer_unreachable':
+      return true;
+    case undefined:
+      return appError.message.includes('cannot reach the receiving worker');
   }
 }

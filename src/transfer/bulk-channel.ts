@@ -211,6 +211,7 @@ export function connectBulk(options: {
         new AppError(
           'unavailable',
           `cannot reach ${options.peer}: no TLS connection within ${String((options.timeoutMs ?? 10_000) / 1000)} s`,
+          { reason: 'peer_unreachable' },
         ),
       );
     }, options.timeoutMs ?? 10_000);
@@ -228,7 +229,12 @@ export function connectBulk(options: {
       reject(error);
     }
     function onError(error: Error): void {
-      fail(new AppError('unavailable', `cannot reach ${options.peer}: ${error.message}`, { cause: error }));
+      fail(
+        new AppError('unavailable', `cannot reach ${options.peer}: ${error.message}`, {
+          reason: 'peer_unreachable',
+          cause: error,
+        }),
+      );
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', onError);

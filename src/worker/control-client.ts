@@ -265,6 +265,8 @@ async function runSession(
                 resultJson: JSON.stringify(result),
                 errorCode: '',
                 errorMessage: '',
+                errorReason: '',
+                errorDetailsJson: '',
               },
             },
           });
@@ -284,6 +286,8 @@ async function runSession(
                 resultJson: '',
                 errorCode: appError.code,
                 errorMessage: appError.message,
+                errorReason: appError.reason ?? '',
+                errorDetailsJson: detailsJson(appError.details),
               },
             },
           });
@@ -393,5 +397,15 @@ async function runSession(
     session.abort();
     signal.removeEventListener('abort', stopSession);
     call.end();
+  }
+}
+
+/** An error's details for the wire: a JSON object, or empty when there are none or they do not serialise. */
+function detailsJson(details: Record<string, unknown> | undefined): string {
+  if (details === undefined) return '';
+  try {
+    return JSON.stringify(details);
+  } catch {
+    return '';
   }
 }

@@ -1,77 +1,17 @@
-// The REST API's JSON shapes (snake_case) for workers, counts, audit entries, enrollment and live events.
-// Inventory items (containers, images, volumes, networks) are sent as the domain keeps them.
-import type { InventoryChange } from '../../core/inventory.js';
+// The REST API's JSON (snake_case) for workers, counts, audit entries, enrollment and live events: the contract's
+// types, built field by field. Inventory items (containers, images, volumes, networks) are sent as the domain keeps them.
+import type {
+  AuditEntryJson,
+  ChangeJson,
+  CountsJson,
+  EnrollmentJson,
+  EventJson,
+  WorkerJson,
+} from '../../contract/index.js';
 import type { AuditEntry, InventoryCounts } from '../../core/workers.js';
 import type { EnrollmentInfo } from '../master-context.js';
 import { migrationEventJson, migrationJson } from './migration-json.js';
-import type { MasterEvent, WorkerStatus, WorkerView } from '../worker-registry.js';
-
-export interface CountsJson {
-  containers: number;
-  running_containers: number;
-  images: number;
-  volumes: number;
-  networks: number;
-}
-
-export interface SystemJson {
-  cpu_percent: number;
-  cpus: number;
-  memory_total_bytes: number;
-  memory_used_bytes: number;
-  docker_root_free_bytes: number;
-}
-
-export interface WorkerJson {
-  id: string;
-  name: string;
-  hostname: string;
-  labels: Record<string, string>;
-  version: string;
-  status: WorkerStatus;
-  online: boolean;
-  last_heartbeat: string | null;
-  enrolled_at: string;
-  grpc_address: string;
-  docker_version: string;
-  active_tasks: number;
-  counts: CountsJson;
-  system: SystemJson | null;
-}
-
-export interface AuditEntryJson {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: 'ok' | 'error';
-  status: number;
-  details: Record<string, unknown>;
-  remote_address: string | null;
-  /** One line with names: who moved what where, a dry run's verdict, an enrolment's outcome. */
-  summary: string | null;
-}
-
-export interface EnrollmentJson {
-  token: string;
-  ca_hash: string;
-  master_url: string;
-  join_command: string;
-}
-
-/** One change of an inventory as the event stream tells it: which object, not its contents (the UI refetches). */
-export interface ChangeJson {
-  kind: InventoryChange['kind'];
-  key: string;
-  removed: boolean;
-}
-
-/** A Server-Sent Event before framing: its name and its JSON data. */
-export interface EventJson {
-  type: MasterEvent['type'];
-  data: unknown;
-}
+import type { MasterEvent, WorkerView } from '../worker-registry.js';
 
 /** Counts in the API's spelling; the web UI and scripts read these names. */
 export function countsJson(counts: InventoryCounts): CountsJson {
@@ -170,8 +110,7 @@ export function eventJson(event: MasterEvent): EventJson {
       };
     case 'migration.updated': {
       // Progress updates stay small: the live view needs figures, not the plan's findings.
-      const json = migrationJson(event.migration);
-      delete json.findings;
+      const { findings: _findings, ...json } = migrationJson(event.migration);
       return { type: event.type, data: { migration: json } };
     }
     case 'migration.event':

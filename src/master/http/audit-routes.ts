@@ -1,6 +1,7 @@
 // The audit log page: newest entries first, paged back with ?before=<id>.
 import type { FastifyInstance } from 'fastify';
 
+import type { AuditListJson } from '../../contract/index.js';
 import type { MasterContext } from '../master-context.js';
 import { auditEntryJson } from './api-json.js';
 import { AUDIT_QUERY } from './route-schemas.js';
@@ -10,7 +11,7 @@ export function registerAuditRoutes(app: FastifyInstance, context: MasterContext
   app.get<{ Querystring: { limit: number; before?: number } }>(
     '/api/audit',
     { schema: { querystring: AUDIT_QUERY } },
-    async (request) => {
+    async (request): Promise<AuditListJson> => {
       const { limit, before } = request.query;
       const entries = await context.store.listAudit(
         before === undefined ? { limit } : { limit, beforeId: before },

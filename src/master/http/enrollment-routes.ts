@@ -1,6 +1,7 @@
 // Enrollment token routes: what the "add a worker" page shows, and replacing a token that may have leaked.
 import type { FastifyInstance } from 'fastify';
 
+import type { PairingCodeJson } from '../../contract/index.js';
 import type { MasterContext } from '../master-context.js';
 import { enrollmentJson } from './api-json.js';
 
@@ -21,10 +22,13 @@ export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterCo
   // A short-lived, single-use code another host joins with (`--token CODE`), for the UI's "pair a host".
   app.post('/api/pairing-codes', (_request, reply) => {
     const created = context.createPairingCode();
-    return reply.code(201).header('Cache-Control', 'no-store').send({
-      code: created.code,
-      expires_at: created.expiresAt.toISOString(),
-      join_command: created.joinCommand,
-    });
+    return reply
+      .code(201)
+      .header('Cache-Control', 'no-store')
+      .send({
+        code: created.code,
+        expires_at: created.expiresAt.toISOString(),
+        join_command: created.joinCommand,
+      } satisfies PairingCodeJson);
   });
 }

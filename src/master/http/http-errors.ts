@@ -1,13 +1,12 @@
 // The REST API's one error handler and its 404 handler: every failure leaves as {"error":{"code","message"}}.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
+import type { ErrorBody } from '../../contract/index.js';
 import { AppError, HTTP_STATUS, type ErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { redactSecrets } from '../../platform/redact.js';
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
-}
+export type { ErrorBody };
 
 /**
  * A refusal that says when to come back (too many failed sign-ins): `unavailable`, as the same refusal of an
@@ -62,9 +61,11 @@ export function toErrorResponse(
   if (error instanceof AppError) {
     // An internal AppError usually wraps a failure (AppError.from) whose text was never meant for a user.
     if (error.code === 'internal') return internalError();
+    // The reason, when there is one, is a detail a client may branch on, as the master does with a worker's.
+    const details = error.reason === undefined ? error.details : { ...error.details, reason: error.reason };
     return {
       status: HTTP_STATUS[error.code],
-      body: errorBody(error.code, error.message, error.details),
+      body: errorBody(error.code, error.message, details),
       unexpected: false,
     };
   }

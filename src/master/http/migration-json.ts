@@ -1,4 +1,14 @@
-// The REST API's JSON shapes (snake_case) for migrations, their plans, findings and events.
+// The REST API's JSON (snake_case) for migrations, their plans, findings and events: the contract's types, built
+// from the domain's records field by field.
+import type {
+  DowntimePhasesJson,
+  FindingJson,
+  LeftOnSourceJson,
+  MigrationEventJson,
+  MigrationJson,
+  PlanJson,
+  ResourceJson,
+} from '../../contract/index.js';
 import type {
   DowntimeBreakdown,
   Finding,
@@ -11,53 +21,13 @@ import { DEFAULT_DOWNTIME_BUDGET_MS, DEFAULT_MAX_ROUNDS } from '../../core/migra
 import { leftOnSource } from '../../core/migration-leftovers.js';
 import { resourceTotalBytes } from '../../core/migration-progress.js';
 
-export interface FindingJson {
-  severity: Finding['severity'];
-  code: string;
-  message: string;
-  resource?: { type: string; name: string };
-}
-
-export interface ResourceJson {
-  type: PlannedResource['type'];
-  name: string;
-  source_id: string;
-  target_name: string;
-  reason: PlannedResource['reason'];
-  action: PlannedResource['action'];
-  status: PlannedResource['status'];
-  /** Bytes moved so far. */
-  bytes: number;
-  /** The plan's estimate: a volume's measured apparent bytes, an image's size; null when it could not be measured. */
-  estimated_bytes: number | null;
-  /**
-   * What the resource counts for in the migration's total: what it moved once done, nothing when skipped, else its
-   * estimate raised to the bytes moved so far. Never less than `bytes`, so "bytes of total_bytes" is honest.
-   */
-  total_bytes: number;
-  /** Volumes: bytes the content takes on disk, as measured on the source; null when unknown. */
-  allocated_bytes?: number | null;
-  /** Images: the tags the image carries on the target. */
-  target_tags?: string[];
-  /** Volumes: false when only the volume is created, its content not copied. */
-  copy_content?: boolean;
-}
-
-export interface MigrationEventJson {
-  id: number;
-  at: string;
-  level: MigrationEvent['level'];
-  phase: MigrationEvent['phase'];
-  message: string;
-  resource?: { type: string; name: string };
-}
-
 export function findingJson(finding: Finding): FindingJson {
   return {
     severity: finding.severity,
     code: finding.code,
     message: finding.message,
     ...(finding.resource ? { resource: finding.resource } : {}),
+    ...(finding.details ? { details: finding.details } : {}),
   };
 }
 
@@ -79,11 +49,7 @@ export function resourceJson(resource: PlannedResource): ResourceJson {
   };
 }
 
-export function planJson(plan: MigrationPlan): {
-  resources: ResourceJson[];
-  total_bytes: number;
-  findings: FindingJson[];
-} {
+export function planJson(plan: MigrationPlan): PlanJson {
   return {
     resources: plan.resources.map(resourceJson),
     total_bytes: plan.totalBytes,
@@ -103,7 +69,7 @@ export function migrationEventJson(event: MigrationEvent): MigrationEventJson {
 }
 
 /** The downtime's phases in milliseconds (null: not reached), or null when nothing was stopped. */
-function downtimePhasesJson(downtime: DowntimeBreakdown | null): Record<string, number | null> | null {
+function downtimePhasesJson(downtime: DowntimeBreakdown | null): DowntimePhasesJson | null {
   if (!downtime) return null;
   return {
     stop_ms: downtime.stopMs,
@@ -115,10 +81,7 @@ function downtimePhasesJson(downtime: DowntimeBreakdown | null): Record<string, 
 }
 
 /** A migration as the API shows it; `events` only on the single-migration answer. */
-export function migrationJson(
-  migration: MigrationRecord,
-  events?: MigrationEvent[],
-): Record<string, unknown> {
+export function migrationJson(migration: MigrationRecord, events?: MigrationEvent[]): MigrationJson {
   const { request } = migration;
   return {
     id: migration.id,
@@ -164,7 +127,7 @@ export function migrationJson(
       migration.state.downtimeStartedAt === undefined
         ? null
         : new Date(migration.state.downtimeStartedAt).toISOString(),
-    left_on_source: leftOnSource(migration).map((left) => ({
+    left_on_source: leftOnSource(migration).map((left): LeftOnSourceJson => ({
       type: left.type,
       name: left.name,
       source_id: left.id,

@@ -1,14 +1,16 @@
 // Migration routes: start (or dry-run) a migration, list them newest first, show one with its events, cancel.
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 
+import type {
+  DryRunJson,
+  MigrationAnswerJson,
+  MigrationListJson,
+  MigrationListQuery,
+} from '../../contract/index.js';
+import { MIGRATION_STATUSES, type MigrationStatus } from '../../contract/index.js';
 import { AppError } from '../../core/errors.js';
-import {
-  DOWNTIME_BUDGET_RANGE_MS,
-  MAX_ROUNDS_RANGE,
-  type MigrationRequest,
-  type MigrationStatus,
-} from '../../core/migration.js';
+import { DOWNTIME_BUDGET_RANGE_MS, type MigrationRequest } from '../../core/migration.js';
 import { parseDuration } from '../../platform/duration.js';
 import type { MasterContext } from '../master-context.js';
 import type { AuditHook } from './audit-hook.js';
@@ -21,61 +23,7 @@ import {
   type WorkerNameOf,
 } from './audit-migrations.js';
 import { findingJson, migrationJson, planJson } from './migration-json.js';
-import { ID_PARAMS } from './route-schemas.js';
-
-const names = z.array(z.string().min(1).max(256)).max(1000).default([]);
-
-const bindRule = z.union([
-  z.object({ path: z.string().startsWith('/', 'must be an absolute path') }).strict(),
-  z.object({ skip: z.literal(true) }).strict(),
-  // "/new/path" or "skip", as people write it.
-  z.string().min(1),
-]);
-
-/** The body of POST /api/migrations, as the product description names its fields. */
-/** Seconds a source container gets to exit on its stop signal (Docker's --stop-timeout), at most an hour. */
-const stopTimeout = z.number().int().min(0).max(3600).optional();
-
-const MIGRATION_BODY = z
-  .object({
-    source_worker_id: z.string().min(1),
-    target_worker_id: z.string().min(1),
-    container_ids: names,
-    image_ids: names,
-    volume_names: names,
-    network_ids: names,
-    compose_projects: names,
-    mode: z.enum(['cold', 'warm', 'live']).default('cold'),
-    strategy: z.enum(['full', 'incremental']).default('full'),
-    transfer_mode: z.enum(['direct', 'proxy', 'auto']).default('auto'),
-    compression: z.enum(['none', 'zstd']).default('none'),
-    conflict_policy: z.enum(['fail', 'skip', 'rename', 'overwrite']).default('fail'),
-    source_policy: z.enum(['keep_stopped', 'remove', 'keep_running']).default('keep_stopped'),
-    bind_mounts: z
-      .record(z.string().startsWith('/', 'bind mount sources are absolute paths'), bindRule)
-      .default({}),
-    acknowledge: z
-      .array(z.string().regex(/^[a-z_]{1,64}$/, 'finding codes are lower-case words'))
-      .max(50)
-      .default([]),
-    downtime_budget: z.union([z.string(), z.number()]).optional(),
-    max_rounds: z.number().int().min(MAX_ROUNDS_RANGE.min).max(MAX_ROUNDS_RANGE.max).optional(),
-    stop_timeout: stopTimeout,
-    dry_run: z.boolean().default(false),
-  })
-  .strict();
-
-/** The body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
-const REVERSE_BODY = z
-  .object({
-    mode: z.enum(['cold', 'warm', 'live']).optional(),
-    strategy: z.enum(['full', 'incremental']).optional(),
-    transfer_mode: z.enum(['direct', 'proxy', 'auto']).optional(),
-    compression: z.enum(['none', 'zstd']).optional(),
-    stop_timeout: stopTimeout,
-    dry_run: z.boolean().default(false),
-  })
-  .strict();
+import { ID_PARAMS, LIST_QUERY, MIGRATION_BODY, REVERSE_BODY } from './route-schemas.js';
 
 /** A body checked against its schema, or invalid_argument naming each field that is wrong. */
 function parsed<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
@@ -103,24 +51,6 @@ function downtimeBudgetMs(value: string | number): number {
     );
   return ms;
 }
-
-const LIST_QUERY = {
-  type: 'object',
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-    before: { type: 'string', minLength: 1 },
-    status: { type: 'string', minLength: 1 },
-  },
-} as const;
-
-const STATUSES: readonly MigrationStatus[] = [
-  'pending',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'rolled_back',
-];
 
 /** What a migration body asks for, read before it is checked: its action and "source → target" as written. */
 function requestedWay(body: unknown): { action: string; target: string; summary: string } {
@@ -190,7 +120,9 @@ export function registerMigrationRoutes(
   const { migrations } = context;
   const nameOf: WorkerNameOf = (id) => context.registry.get(id)?.name ?? id;
 
-  const dryRunAnswer = async (migrationRequest: MigrationRequest) => {
+  const dryRunAnswer = async (
+    migrationRequest: MigrationRequest,
+  ): Promise<Awaited<ReturnType<typeof migrations.dryRun>> & { json: DryRunJson }> => {
     const answer = await migrations.dryRun(migrationRequest);
     return {
       ...answer,
@@ -233,7 +165,7 @@ export function registerMigrationRoutes(
       summary: migrationStartSummary(migration.request, migration.plan, nameOf),
       details: migrationAuditDetails(migration.request, migration.plan, nameOf),
     });
-    return reply.code(201).send({ migration: migrationJson(migration) });
+    return reply.code(201).send({ migration: migrationJson(migration) } satisfies MigrationAnswerJson);
   });
 
   app.post<{ Params: { id: string } }>(
@@ -274,19 +206,22 @@ export function registerMigrationRoutes(
         summary: `move back of ${of}: ${migrationStartSummary(migration.request, migration.plan, nameOf)}`,
         details: { ...migrationAuditDetails(migration.request, migration.plan, nameOf), reverse_of: of },
       });
-      return reply.code(201).send({ migration: migrationJson(migration) });
+      return reply.code(201).send({ migration: migrationJson(migration) } satisfies MigrationAnswerJson);
     },
   );
 
-  app.get<{ Querystring: { limit: number; before?: string; status?: string } }>(
+  app.get<{ Querystring: MigrationListQuery & { limit: number } }>(
     '/api/migrations',
     { schema: { querystring: LIST_QUERY } },
-    async (request) => {
+    async (request): Promise<MigrationListJson> => {
       const { limit, before, status } = request.query;
       const statuses = status?.split(',').map((s) => s.trim());
       for (const s of statuses ?? [])
-        if (!(STATUSES as readonly string[]).includes(s))
-          throw new AppError('invalid_argument', `unknown status "${s}" (one of ${STATUSES.join(', ')})`);
+        if (!(MIGRATION_STATUSES as readonly string[]).includes(s))
+          throw new AppError(
+            'invalid_argument',
+            `unknown status "${s}" (one of ${MIGRATION_STATUSES.join(', ')})`,
+          );
       const list = await migrations.list({
         limit,
         ...(before === undefined ? {} : { before }),
@@ -294,7 +229,7 @@ export function registerMigrationRoutes(
       });
       return {
         migrations: list.map((migration) => migrationJson(migration)),
-        next_before: list.length === limit ? list[list.length - 1]?.id : null,
+        next_before: list.length === limit ? (list[list.length - 1]?.id ?? null) : null,
       };
     },
   );
@@ -302,7 +237,7 @@ export function registerMigrationRoutes(
   app.get<{ Params: { id: string } }>(
     '/api/migrations/:id',
     { schema: { params: ID_PARAMS } },
-    async (request) => {
+    async (request): Promise<MigrationAnswerJson> => {
       const { migration, events } = await migrations.get(request.params.id);
       return { migration: migrationJson(migration, events) };
     },
@@ -311,7 +246,7 @@ export function registerMigrationRoutes(
   app.post<{ Params: { id: string } }>(
     '/api/migrations/:id/cancel',
     { schema: { params: ID_PARAMS } },
-    async (request) => {
+    async (request): Promise<MigrationAnswerJson> => {
       const { id } = request.params;
       audit.describe(request, { action: 'migration.cancel', target: id, summary: `cancel of ${id}` });
       const migration = await migrations.cancel(id);

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
+import type { SessionJson } from '../../contract/index.js';
 import { AppError } from '../../core/errors.js';
 import type { MasterContext } from '../master-context.js';
 import { SESSION_COOKIE, type AdminAuth } from './admin-auth.js';
@@ -26,7 +27,7 @@ function cookieOptions(request: FastifyRequest, expires: Date) {
   };
 }
 
-function sessionJson(method: 'session' | 'token', expiresAt: Date | undefined) {
+function sessionJson(method: 'session' | 'token', expiresAt: Date | undefined): SessionJson {
   return { authenticated: true, via: method, expires_at: expiresAt?.toISOString() ?? null };
 }
 
@@ -107,7 +108,11 @@ export function registerSessionRoutes(
       await auth.identify(request);
     } catch (error) {
       if (error instanceof AppError && error.code === 'unauthenticated') {
-        return noStore(reply).send({ authenticated: false, via: null, expires_at: null });
+        return noStore(reply).send({
+          authenticated: false,
+          via: null,
+          expires_at: null,
+        } satisfies SessionJson);
       }
       throw error;
     }

@@ -1,6 +1,12 @@
 // Worker routes: list, show, remove, and one worker's Docker resources as it last reported them.
 import type { FastifyInstance } from 'fastify';
 
+import type {
+  MigratedToJson,
+  WorkerAnswerJson,
+  WorkerListJson,
+  WorkerResourcesJson,
+} from '../../contract/index.js';
 import type { ResourceType } from '../../core/migration.js';
 import type { MasterContext } from '../master-context.js';
 import { workerJson } from './api-json.js';
@@ -10,11 +16,15 @@ import { ID_PARAMS } from './route-schemas.js';
 export function registerWorkerRoutes(app: FastifyInstance, context: MasterContext): void {
   const { registry } = context;
 
-  app.get('/api/workers', () => ({ workers: registry.list().map(workerJson) }));
+  app.get('/api/workers', (): WorkerListJson => ({ workers: registry.list().map(workerJson) }));
 
-  app.get<{ Params: { id: string } }>('/api/workers/:id', { schema: { params: ID_PARAMS } }, (request) => ({
-    worker: workerJson(registry.require(request.params.id)),
-  }));
+  app.get<{ Params: { id: string } }>(
+    '/api/workers/:id',
+    { schema: { params: ID_PARAMS } },
+    (request): WorkerAnswerJson => ({
+      worker: workerJson(registry.require(request.params.id)),
+    }),
+  );
 
   app.delete<{ Params: { id: string } }>(
     '/api/workers/:id',
@@ -28,14 +38,14 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
   app.get<{ Params: { id: string } }>(
     '/api/workers/:id/resources',
     { schema: { params: ID_PARAMS } },
-    async (request) => {
+    async (request): Promise<WorkerResourcesJson> => {
       const worker = registry.require(request.params.id);
       const inventory = registry.inventory(worker.id);
       // What a completed migration left here is marked with where it went ("migrated to hostb by m-…").
       const marks = await context.migrations.leftoversOn(worker.id);
       const marked =
         <T extends object>(type: ResourceType, key: (item: T) => string) =>
-        (item: T) => {
+        (item: T): T & { migrated_to?: MigratedToJson } => {
           const mark = marks.get(`${type}:${key(item)}`);
           return mark
             ? {

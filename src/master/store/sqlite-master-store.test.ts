@@ -121,7 +121,12 @@ function migration(overrides: Partial<MigrationRecord> = {}): MigrationRecord {
       ],
       findings: [
         { severity: 'warning', code: 'name_conflict', message: 'volume "data" exists on the target' },
-        { severity: 'info', code: 'renamed', message: 'renamed', resource: { type: 'volume', name: 'data' } },
+        {
+          severity: 'info',
+          code: 'already_present',
+          message: 'volume "data" was renamed',
+          resource: { type: 'volume', name: 'data' },
+        },
       ],
       totalBytes: 5 * 2 ** 30,
     },

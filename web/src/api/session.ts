@@ -1,14 +1,11 @@
 // Signing in and out: the admin token is exchanged once for an HttpOnly session cookie the browser keeps.
 import { useMutation, useQuery, useQueryClient, type QueryClient } from '@tanstack/react-query';
 
+import type { SessionJson } from '../../../src/contract/index.js';
 import { api, ApiError } from './client';
 import { keys } from './keys';
 
-export interface SessionJson {
-  authenticated: boolean;
-  via: 'session' | 'token' | null;
-  expires_at: string | null;
-}
+export type { SessionJson };
 
 /** The current session, or null when signed out (GET /api/session answers `authenticated: false`). */
 export function useSession() {

@@ -1,13 +1,18 @@
 // Preflight findings by severity: errors block a migration, some of them only until the user accepts them, warnings
 // need reading, notes only inform.
-import type { FindingJson } from '../api/migration-types';
+import type { AcknowledgeableFinding, FindingJson } from '../api/migration-types';
 import { plural } from './format';
 
 /**
- * Codes of findings that block until the request acknowledges them, then only warn. Copied from
- * ACKNOWLEDGEABLE_FINDINGS in src/core/preflight.ts (the UI never imports server code).
+ * Codes of findings that block until the request acknowledges them, then only warn. The browser imports the API
+ * contract as types only, so its list is spelled out here as a record over the contract's union: a code added to or
+ * removed from the contract stops this file compiling until it follows.
  */
-export const ACKNOWLEDGEABLE_CODES: readonly string[] = ['volume_host_path', 'writable_layer_changes'];
+const ACKNOWLEDGEABLE: Record<AcknowledgeableFinding, true> = {
+  volume_host_path: true,
+  writable_layer_changes: true,
+};
+export const ACKNOWLEDGEABLE_CODES: readonly string[] = Object.keys(ACKNOWLEDGEABLE);
 
 export interface FindingGroups {
   /** Errors that block whatever the user says. */

@@ -19,6 +19,7 @@ function entry(id: number): AuditEntryJson {
     status: id === 60 ? 409 : 200,
     details: {},
     remote_address: '192.0.2.10',
+    summary: null,
   };
 }
 

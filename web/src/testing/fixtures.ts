@@ -240,6 +240,7 @@ export const UNMAPPED_BIND_ERROR: FindingJson = {
   message:
     'container "app-1" bind-mounts /srv/app/config (at /etc/nginx/conf.d), which has no rule; add a bind mount rule for /srv/app/config: the same path or another path on "beta", or skip',
   resource: { type: 'container', name: 'app-1' },
+  details: { host_path: '/srv/app/config', container_path: '/etc/nginx/conf.d' },
 };
 
 export const ALREADY_PRESENT_INFO: FindingJson = {
@@ -274,6 +275,7 @@ export function migration(partial: Partial<MigrationJson> = {}): MigrationJson {
     compression: 'none',
     conflict_policy: 'fail',
     source_policy: 'keep_stopped',
+    acknowledge: [],
     resources: APP_PLAN,
     findings: [],
     ...partial,

@@ -194,6 +194,13 @@ export interface CommandResult {
   /** On failure: the product's error code (e.g. "not_found") and a readable message. */
   errorCode: string;
   errorMessage: string;
+  /**
+   * On failure, when known: the finer cause the master acts on (e.g. "peer_unreachable": another transfer route may
+   * work), from the API contract's closed set; empty from workers that predate it.
+   */
+  errorReason: string;
+  /** On failure: the error's structured details as a JSON object; empty when there are none. */
+  errorDetailsJson: string;
 }
 
 /** Bytes moved so far by a long command (a transfer). */
@@ -1872,7 +1879,7 @@ export const CancelCommand: MessageFns<CancelCommand> = {
 };
 
 function createBaseCommandResult(): CommandResult {
-  return { id: "", ok: false, resultJson: "", errorCode: "", errorMessage: "" };
+  return { id: "", ok: false, resultJson: "", errorCode: "", errorMessage: "", errorReason: "", errorDetailsJson: "" };
 }
 
 export const CommandResult: MessageFns<CommandResult> = {
@@ -1891,6 +1898,12 @@ export const CommandResult: MessageFns<CommandResult> = {
     }
     if (message.errorMessage !== "") {
       writer.uint32(42).string(message.errorMessage);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(50).string(message.errorReason);
+    }
+    if (message.errorDetailsJson !== "") {
+      writer.uint32(58).string(message.errorDetailsJson);
     }
     return writer;
   },
@@ -1948,6 +1961,22 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.errorMessage = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errorDetailsJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1970,6 +1999,8 @@ export const CommandResult: MessageFns<CommandResult> = {
     message.resultJson = object.resultJson ?? "";
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
+    message.errorReason = object.errorReason ?? "";
+    message.errorDetailsJson = object.errorDetailsJson ?? "";
     return message;
   },
 };

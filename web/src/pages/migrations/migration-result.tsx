@@ -4,7 +4,7 @@
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 
-import type { LeftoverJson, MigrationJson } from '../../api/migration-types';
+import type { LeftOnSourceJson, MigrationJson } from '../../api/migration-types';
 import { Button, ConfirmDialog, ErrorNotice, LINK_CLASS } from '../../components/ui';
 import { formatDuration } from '../../lib/format';
 import { migrationDurationMs } from '../../lib/migration-status';
@@ -17,7 +17,7 @@ const UNDONE = `${BOX} border-amber-300 bg-amber-50 text-amber-950 dark:border-a
 const BAD = `${BOX} border-rose-300 bg-rose-50 text-rose-950 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-100`;
 
 /** "web (container, stopped), data (volume)": what a migration left on its source, containers first. */
-export function leftoversText(left: readonly LeftoverJson[]): string {
+export function leftoversText(left: readonly LeftOnSourceJson[]): string {
   const order = ['container', 'volume', 'network', 'image'];
   return [...left]
     .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type))

@@ -318,13 +318,18 @@ describe('bind mounts', () => {
     ).toEqual({ '/srv/a': '/data/a', '/srv/b': 'skip' });
   });
 
-  it('reads unmapped bind mounts out of preflight findings, once per source path', () => {
-    const second: FindingJson = {
+  it('reads unmapped bind mounts out of preflight findings’ details, once per source path', () => {
+    const second: FindingJson = { ...UNMAPPED_BIND_ERROR, resource: { type: 'container', name: 'app-2' } };
+    const third: FindingJson = {
       ...UNMAPPED_BIND_ERROR,
-      message: UNMAPPED_BIND_ERROR.message.replace('app-1', 'app-2'),
+      message: 'worded differently',
+      details: { host_path: '/srv/logs', container_path: '/var/log/app' },
     };
-    expect(detectedBindMounts([UNMAPPED_BIND_ERROR, second, RUNNING_WARNING, NAME_CONFLICT_ERROR])).toEqual([
+    expect(
+      detectedBindMounts([UNMAPPED_BIND_ERROR, second, third, RUNNING_WARNING, NAME_CONFLICT_ERROR]),
+    ).toEqual([
       { container: 'app-1', source: '/srv/app/config', destination: '/etc/nginx/conf.d' },
+      { container: 'app-1', source: '/srv/logs', destination: '/var/log/app' },
     ]);
   });
 });

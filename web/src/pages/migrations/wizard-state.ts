@@ -429,21 +429,17 @@ export interface DetectedBindMount {
   destination: string;
 }
 
-const UNMAPPED = /^container "(.+?)" bind-mounts (\/.*?) \(at (.+?)\), which has no rule/;
-
 /**
  * Bind mounts preflight found without a rule (code bind_mount_unmapped). The API does not list a container's
- * mounts, so the dry run's findings are where the wizard learns the paths, one per source path.
+ * mounts, so the dry run's findings are where the wizard learns the paths (their details), one per source path.
  */
 export function detectedBindMounts(findings: FindingJson[]): DetectedBindMount[] {
   const found: DetectedBindMount[] = [];
   for (const finding of findings) {
-    if (finding.code !== 'bind_mount_unmapped') continue;
-    const match = UNMAPPED.exec(finding.message);
-    if (match === null) continue;
-    const [, container = '', source = '', destination = ''] = match;
+    if (finding.code !== 'bind_mount_unmapped' || finding.details === undefined) continue;
+    const { host_path: source, container_path: destination } = finding.details;
     if (found.some((mount) => mount.source === source)) continue;
-    found.push({ container, source, destination });
+    found.push({ container: finding.resource?.name ?? '', source, destination });
   }
   return found;
 }
