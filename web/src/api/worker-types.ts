@@ -8,6 +8,8 @@ export type {
   EnrollmentJson,
   ImageJson as ImageSummary,
   IpamConfig,
+  Marked,
+  MigratedToJson,
   NetworkSummary,
   PairingCodeJson,
   PortBinding,

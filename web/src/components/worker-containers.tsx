@@ -1,7 +1,9 @@
 // The containers of one worker: name, state and health, image, published ports, and a way to migrate each.
-import type { ContainerState, ContainerSummary } from '../api/worker-types';
+import { Link } from 'react-router';
+
+import type { ContainerState, ContainerSummary, Marked } from '../api/worker-types';
 import { containerHealth, formatPorts, type Health } from '../lib/worker-resources';
-import { Badge, Cell, LinkButton, Table, type Tone } from './ui';
+import { Badge, Cell, LINK_CLASS, LinkButton, Table, type Tone } from './ui';
 import { ResourceSection } from './worker-ui';
 
 const STATE_TONES: Record<ContainerState, Tone> = {
@@ -49,8 +51,8 @@ export function WorkerContainers({
 }: {
   workerId: string;
   containers: readonly ContainerSummary[];
-  /** Those the filter lets through. */
-  shown: readonly ContainerSummary[];
+  /** Those the filter lets through; a container a migration left here carries where it went. */
+  shown: readonly Marked<ContainerSummary>[];
   filter: string;
 }) {
   return (
@@ -71,7 +73,18 @@ export function WorkerContainers({
       <Table caption="Containers" columns={['Name', 'State', 'Health', 'Image', 'Ports', 'Actions']}>
         {shown.map((container) => (
           <tr key={container.id}>
-            <Cell className="min-w-32 font-medium wrap-anywhere">{container.name}</Cell>
+            <Cell className="min-w-32 wrap-anywhere">
+              <span className="font-medium">{container.name}</span>
+              {container.migrated_to && (
+                <div className="mt-0.5 text-xs text-slate-600 dark:text-slate-400">
+                  migrated to {container.migrated_to.worker_name ?? container.migrated_to.worker_id} by{' '}
+                  <Link className={LINK_CLASS} to={`/migrations/${container.migrated_to.migration_id}`}>
+                    {container.migrated_to.migration_id}
+                  </Link>
+                  , {container.migrated_to.state}
+                </div>
+              )}
+            </Cell>
             <Cell>
               <Badge tone={STATE_TONES[container.state]}>{container.state}</Badge>
               <div className="mt-0.5 text-xs text-slate-600 dark:text-slate-400">{container.status}</div>

@@ -63,6 +63,35 @@ describe('WorkerPage', () => {
     );
   });
 
+  it('marks a container a migration left here with where it went', async () => {
+    const resources = sampleResources();
+    const [first, ...rest] = resources.containers;
+    master({
+      ...resources,
+      containers: [
+        {
+          ...first!,
+          migrated_to: {
+            migration_id: 'm-0a1b2c3d4e5f',
+            worker_id: 'w-beta',
+            worker_name: 'beta',
+            name: first!.name,
+            state: 'stopped',
+          },
+        },
+        ...rest,
+      ],
+    });
+    renderWorker();
+    const containers = await screen.findByRole('table', { name: 'Containers' });
+    const row = within(containers).getByRole('row', { name: new RegExp(first!.name) });
+    expect(row).toHaveTextContent('migrated to beta by m-0a1b2c3d4e5f, stopped');
+    expect(within(row).getByRole('link', { name: 'm-0a1b2c3d4e5f' })).toHaveAttribute(
+      'href',
+      '/migrations/m-0a1b2c3d4e5f',
+    );
+  });
+
   it('filters every section by name', async () => {
     master();
     const user = userEvent.setup();
