@@ -6,7 +6,14 @@ import type { MigrationRecord, MigrationStatus } from '../core/migration.js';
 import type { UndoEntry } from '../core/migration-journal.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { MigrationRunnerOptions } from './migration-runner.js';
-import { forgetSyncSession, keepsSyncSession, message, readable, shortId, sleep } from './migration-support.js';
+import {
+  forgetSyncSession,
+  keepsSyncSession,
+  message,
+  readable,
+  shortId,
+  sleep,
+} from './migration-support.js';
 
 /** How long rollback waits for a worker to answer a command it was told to cancel (a stop's grace period). */
 const QUIESCE_TIMEOUT_MS = 120_000;
