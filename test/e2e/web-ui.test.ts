@@ -330,7 +330,16 @@ describe('web UI (built binary, two real Docker hosts, Chromium)', () => {
   it('shows who did what on the audit page', async () => {
     await page.getByRole('link', { name: 'Audit' }).first().click();
     await page.waitForURL(/\/audit/);
-    await expect.poll(() => page.locator('main').textContent()).toContain('POST /api/migrations');
+    // Who moved what where: the start names the container and both workers, the dry run is its own row, and
+    // the master recorded how the migration ended.
+    const main = page.locator('main');
+    await expect.poll(() => main.textContent()).toContain('migration.ended');
+    const text = (await main.textContent()) ?? '';
+    expect(text).toContain(`migration.start`);
+    expect(text).toContain(`${APP} from ${SOURCE} to ${TARGET}: warm, full`);
+    expect(text).toContain('migration.dry_run');
+    expect(text).toMatch(new RegExp(`completed: ${APP} from ${SOURCE} to ${TARGET}, downtime [\\d.]+ m?s`));
+    expect(text).toContain(`enrolled worker ${SOURCE}`);
     await browser.screenshot('08-audit');
   });
 
