@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
-import { BIN, masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import {
+  BIN,
+  bytesOf,
+  startTestMaster,
+  startTestWorkers,
+  tempDir,
+  type RunningProcess,
+} from '../support/processes.js';
 
 const h1 = testDockerHost(0);
 const h2 = testDockerHost(1);
@@ -67,43 +74,15 @@ interface Sample {
   total_bytes: number;
 }
 
-/** "54 MiB" → bytes, as the CLI writes sizes (binary units). */
-function bytesOf(text: string): number {
-  const [value = '', unit = ''] = text.split(' ');
-  const power = ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(unit);
-  expect(power, `unit of "${text}"`).toBeGreaterThanOrEqual(0);
-  return Number(value) * 1024 ** power;
-}
-
 beforeAll(async () => {
-  master = startProcess([
-    'master',
-    '--http-addr',
-    '127.0.0.1:0',
-    '--grpc-addr',
-    '127.0.0.1:0',
-    '--relay-addr',
-    '127.0.0.1:0',
-    '--data-dir',
-    tempDir('cli-progress-master'),
-    '--admin-token',
-    adminToken,
-    '--heartbeat-interval',
-    '1s',
-  ]);
-  const addresses = await masterAddresses(master);
-  apiUrl = addresses.apiUrl;
-  for (const [name, host] of [
-    [SOURCE, h1],
-    [TARGET, h2],
-  ] as const) {
-    workers.push(
-      startProcess(
-        [...addresses.joinArgs, '--name', name, '--data-dir', tempDir(name), '--grpc-addr', '127.0.0.1:0'],
-        { DOCKER_HOST: host.socket },
-      ),
-    );
-  }
+  let joinArgs: string[];
+  ({ master, apiUrl, joinArgs } = await startTestMaster('cli-progress', adminToken));
+  workers.push(
+    ...startTestWorkers(joinArgs, [
+      [SOURCE, h1],
+      [TARGET, h2],
+    ]),
+  );
   await dockerCli(h1, 'volume', 'create', '--label', `${runLabel}=1`, VOLUME);
   await dockerCli(
     h1,

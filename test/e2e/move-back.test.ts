@@ -17,7 +17,7 @@ import {
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
-import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { startTestMaster, startTestWorkers, type RunningProcess } from '../support/processes.js';
 
 const h1 = testDockerHost(0);
 const h2 = testDockerHost(1);
@@ -120,33 +120,14 @@ const state = (host: TestDockerHost): Promise<string> =>
   docker(host, 'inspect', '-f', '{{.State.Status}}', CONTAINER);
 
 beforeAll(async () => {
-  master = startProcess([
-    'master',
-    '--http-addr',
-    '127.0.0.1:0',
-    '--grpc-addr',
-    '127.0.0.1:0',
-    '--relay-addr',
-    '127.0.0.1:0',
-    '--data-dir',
-    tempDir('back-master'),
-    '--admin-token',
-    adminToken,
-    '--heartbeat-interval',
-    '1s',
-  ]);
-  const printed = await masterAddresses(master);
-  apiUrl = printed.apiUrl;
-  for (const [name, host] of [
-    [`back-a-${id}`, h1],
-    [`back-b-${id}`, h2],
-  ] as const)
-    workers.push(
-      startProcess(
-        [...printed.joinArgs, '--name', name, '--data-dir', tempDir(name), '--grpc-addr', '127.0.0.1:0'],
-        { DOCKER_HOST: host.socket },
-      ),
-    );
+  let joinArgs: string[];
+  ({ master, apiUrl, joinArgs } = await startTestMaster('back', adminToken));
+  workers.push(
+    ...startTestWorkers(joinArgs, [
+      [`back-a-${id}`, h1],
+      [`back-b-${id}`, h2],
+    ]),
+  );
   await docker(h1, 'network', 'create', '--label', `${runLabel}=1`, NETWORK);
   await docker(h1, 'volume', 'create', '--label', `${runLabel}=1`, VOLUME);
   await docker(

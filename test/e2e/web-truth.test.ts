@@ -16,7 +16,7 @@ import { openBrowser, type BrowserSession } from '../support/browser.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
-import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { bytesOf, startTestMaster, startTestWorkers, type RunningProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
 const h1 = testDockerHost(0);
@@ -71,15 +71,6 @@ function finished(migrationId: string): Promise<MigrationJson> {
   );
 }
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
-
-/** "12 MiB" → bytes, as near as the text allows. */
-function bytesOf(text: string): number {
-  const match = /^([\d.]+) (B|KiB|MiB|GiB|TiB)$/.exec(text.trim());
-  if (!match) throw new Error(`not a size: "${text}"`);
-  return Number(match[1]) * (UNITS[match[2]!] ?? Number.NaN);
-}
-
 /** Every "X of Y" / "X / Y" the page shows, as pairs of bytes. */
 async function movedOfPairs(): Promise<Array<[string, number, number]>> {
   const texts = [
@@ -117,38 +108,20 @@ const STEP_OF_PHASE: Record<string, string> = {
 beforeAll(async () => {
   // Each copy waits 4 s before it starts, with the source stopped: the downtime counts on screen meanwhile, and a
   // cancel lands mid-transfer.
-  master = startProcess(
-    [
-      'master',
-      '--http-addr',
-      '127.0.0.1:0',
-      '--grpc-addr',
-      '127.0.0.1:0',
-      '--relay-addr',
-      '127.0.0.1:0',
-      '--data-dir',
-      tempDir('truth-master'),
-      '--admin-token',
-      adminToken,
-      '--heartbeat-interval',
-      '1s',
-    ],
-    { DOCKER_MIGRATE_MASTER_FAILPOINTS: 'pause:transfer=4s' },
+  let joinArgs: string[];
+  ({
+    master,
+    apiUrl: baseUrl,
+    joinArgs,
+  } = await startTestMaster('truth', adminToken, [], {
+    DOCKER_MIGRATE_MASTER_FAILPOINTS: 'pause:transfer=4s',
+  }));
+  workers.push(
+    ...startTestWorkers(joinArgs, [
+      [SOURCE, h1],
+      [TARGET, h2],
+    ]),
   );
-  const printed = await masterAddresses(master);
-  baseUrl = printed.apiUrl;
-  for (const [name, host] of [
-    [SOURCE, h1],
-    [TARGET, h2],
-  ] as const)
-    workers.push(
-      startProcess(
-        [...printed.joinArgs, '--name', name, '--data-dir', tempDir(name), '--grpc-addr', '127.0.0.1:0'],
-        {
-          DOCKER_HOST: host.socket,
-        },
-      ),
-    );
   await exec('sh', [
     '-c',
     `printf 'FROM ${h1.baseImage}\\nLABEL ${runLabel}=1\\n' | docker -H ${h1.socket} build -q -t ${IMAGE} -`,

@@ -131,3 +131,56 @@ export async function masterAddresses(
   const joinCommand = (await master.waitFor(/^\s+(docker-migrate worker --master-url .*)$/))[1]!;
   return { apiUrl, joinCommand, joinArgs: joinCommand.split(/\s+/).slice(1) };
 }
+
+/**
+ * A master as the end-to-end tests start it: loopback, free ports, its own data dir, the admin token and a 1 s
+ * heartbeat; `args` adds flags, `env` its environment (e.g. failpoints). Resolves once it printed its addresses.
+ */
+export async function startTestMaster(
+  name: string,
+  adminToken: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<{ master: RunningProcess; apiUrl: string; joinArgs: string[] }> {
+  const master = startProcess(
+    [
+      'master',
+      '--http-addr',
+      '127.0.0.1:0',
+      '--grpc-addr',
+      '127.0.0.1:0',
+      '--relay-addr',
+      '127.0.0.1:0',
+      '--data-dir',
+      tempDir(`${name}-master`),
+      '--admin-token',
+      adminToken,
+      '--heartbeat-interval',
+      '1s',
+      ...args,
+    ],
+    env,
+  );
+  const { apiUrl, joinArgs } = await masterAddresses(master);
+  return { master, apiUrl, joinArgs };
+}
+
+/** One worker per [name, Docker host], joined to the master with its join arguments. */
+export function startTestWorkers(
+  joinArgs: readonly string[],
+  hosts: ReadonlyArray<readonly [string, { socket: string }]>,
+): RunningProcess[] {
+  return hosts.map(([name, host]) =>
+    startProcess([...joinArgs, '--name', name, '--data-dir', tempDir(name), '--grpc-addr', '127.0.0.1:0'], {
+      DOCKER_HOST: host.socket,
+    }),
+  );
+}
+
+const SIZE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** "54 MiB" → bytes, as the CLI and the web UI write sizes (binary units); NaN for anything else. */
+export function bytesOf(text: string): number {
+  const match = /^([\d.]+) (B|KiB|MiB|GiB|TiB)$/.exec(text.trim());
+  return match ? Number(match[1]) * 1024 ** SIZE_UNITS.indexOf(match[2]!) : Number.NaN;
+}
