@@ -19,7 +19,11 @@ function gitCommit() {
   }
 }
 
-const info = { version: pkg.version, commit: gitCommit(), date: new Date().toISOString() };
+// SOURCE_DATE_EPOCH (seconds; set by scripts/release.mjs to the commit's time) fixes the build date, so that the same
+// sources always bundle to the same bytes.
+const epoch = process.env.SOURCE_DATE_EPOCH;
+const buildDate = epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+const info = { version: pkg.version, commit: gitCommit(), date: buildDate.toISOString() };
 
 mkdirSync('bin', { recursive: true });
 // bin/ sits inside a "type": "module" package; this marker lets Node run the extensionless CommonJS bundle there.
@@ -91,4 +95,6 @@ execFileSync(process.execPath, ['scripts/build-native.mjs'], { stdio: 'inherit' 
 if (existsSync('native/build/fs_native.node'))
   copyFileSync('native/build/fs_native.node', 'bin/fs_native.node');
 else rmSync('bin/fs_native.node', { force: true });
+// The worker install script the master serves at /install.sh (with its own addresses filled in).
+copyFileSync('packaging/install-worker.sh', 'bin/install-worker.sh');
 console.log(`built bin/docker-migrate ${info.version} (${info.commit})`);

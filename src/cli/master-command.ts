@@ -2,7 +2,14 @@
 import { Command } from 'commander';
 import { startMaster, type RunningMaster } from '../master/start-master.js';
 import { parseFailpoints } from '../platform/config.js';
-import { buildInfo, bundledAsset } from '../platform/build-info.js';
+import { AppError } from '../core/errors.js';
+import {
+  buildInfo,
+  bundledAsset,
+  defaultDownloadsDir,
+  installScriptFile,
+  masterAddonMissing,
+} from '../platform/build-info.js';
 import {
   createContext,
   definedOnly,
@@ -29,6 +36,7 @@ export interface MasterFlags {
   httpTlsCert?: string;
   httpTlsKey?: string;
   trustProxy?: boolean;
+  downloadsDir?: string;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -68,6 +76,10 @@ export function addMasterOptions(command: Command): Command {
     .option(
       '--trust-proxy',
       'believe X-Forwarded-For/-Proto from a reverse proxy in front of the HTTP address (default: off)',
+    )
+    .option(
+      '--downloads-dir <dir>',
+      'release archives and SHA256SUMS that /install.sh installs workers from (default: dist/ of a source tree, else the folder the release was unpacked in)',
     );
 }
 
@@ -93,6 +105,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
       http_tls_cert: flags.httpTlsCert,
       http_tls_key: flags.httpTlsKey,
       trust_proxy: flags.trustProxy,
+      downloads_dir: flags.downloadsDir,
     }),
   });
 }
@@ -120,9 +133,29 @@ export function adminTokenLines(master: RunningMaster, given: boolean): string[]
     : ['  admin token:     as set on first start (only its hash is stored; --admin-token replaces it)'];
 }
 
+/** The one-line service install for new hosts, when this master serves archives. */
+export function installLines(master: RunningMaster, token: string): string[] {
+  const command = master.installCommand(token);
+  return command === undefined
+    ? []
+    : ['', 'Or install it there as a service (Linux, as root):', `  ${command}`];
+}
+
 /** Starts the master the configuration describes. */
 export function startConfiguredMaster(context: CommandContext): Promise<RunningMaster> {
   const { config, logger } = context;
+  if (masterAddonMissing()) {
+    // Release archives for other platforms than the build machine's carry the worker and the CLI only.
+    return Promise.reject(
+      new AppError(
+        'failed_precondition',
+        `this build (${process.platform}-${process.arch}) carries no master`,
+        {
+          hint: 'its SQLite add-on is built for linux-x64 only: run the master from the linux-x64 archive or the container image (README, "Install")',
+        },
+      ),
+    );
+  }
   return startMaster({
     httpAddr: config.http_addr,
     grpcAddr: config.grpc_addr,
@@ -147,6 +180,8 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
+    downloadsDir: config.master.downloads_dir ?? defaultDownloadsDir(),
+    installScriptFile: installScriptFile(),
   });
 }
 
@@ -173,6 +208,7 @@ export function masterCommand(out: NodeJS.WritableStream): Command {
         '',
         'Join a worker to this master by running on its Docker host:',
         `  ${enrollment.joinCommand}`,
+        ...installLines(master, enrollment.token),
         '',
       ].join('\n'),
     );

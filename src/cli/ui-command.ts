@@ -10,6 +10,7 @@ import { configuredEngine, createContext, logStrayErrors, shutdownSignal } from 
 import {
   addMasterOptions,
   adminTokenLines,
+  installLines,
   masterFlagsToConfig,
   startConfiguredMaster,
   webUiLine,
@@ -81,6 +82,7 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
           '',
           `Pair another host (code valid until ${pairing.expiresAt.toLocaleTimeString()}, once):`,
           `  ${pairing.joinCommand}`,
+          ...installLines(master, pairing.code),
           '',
         ].join('\n'),
       );

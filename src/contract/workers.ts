@@ -117,6 +117,9 @@ export interface EnrollmentJson {
   ca_hash: string;
   master_url: string;
   join_command: string;
+  /** The one line that installs the worker as a service (curl …/install.sh | sudo sh …); null when this master
+   * serves no release archives. */
+  install_command: string | null;
 }
 
 /** POST /api/pairing-codes: a single-use code another host joins with, until it expires. */
@@ -124,6 +127,8 @@ export interface PairingCodeJson {
   code: string;
   expires_at: string;
   join_command: string;
+  /** As EnrollmentJson.install_command, with this code as the token. */
+  install_command: string | null;
 }
 
 /** GET /api/session and the sign-in answer. */

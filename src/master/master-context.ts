@@ -3,6 +3,7 @@ import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationService } from './migration-service.js';
 import type { PairingCode } from './pairing-codes.js';
+import type { ReleaseDownloads } from './release-downloads.js';
 import type { SessionManager } from './sessions.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
@@ -34,4 +35,8 @@ export interface MasterContext {
   version: string;
   /** A short-lived, single-use pairing code and the join command that uses it. */
   createPairingCode(): PairingCode & { joinCommand: string };
+  /** The release archives served at /downloads/ (for /install.sh). */
+  releases: ReleaseDownloads;
+  /** The worker install script (packaging/install-worker.sh) before this master's addresses are filled in. */
+  installScript: string | undefined;
 }

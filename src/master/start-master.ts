@@ -1,5 +1,5 @@
 // Composition root of the master: state, trust material, the gRPC control service and the HTTP API, wired together.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../core/clock.js';
@@ -20,6 +20,7 @@ import {
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
+import { createReleaseDownloads, installCommand, type ReleaseDownloads } from './release-downloads.js';
 import { createSessionManager } from './sessions.js';
 import { openSqliteMasterStore } from './store/sqlite-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
@@ -62,6 +63,10 @@ export interface MasterOptions {
   webRoot?: string | undefined;
   /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
   sqliteNativeBinding?: string | undefined;
+  /** The folder of release archives and SHA256SUMS served at /downloads/ (none: /downloads/ serves nothing). */
+  downloadsDir?: string | undefined;
+  /** The worker install script served at /install.sh (packaging/install-worker.sh); absent: not served. */
+  installScriptFile?: string | undefined;
 }
 
 /** How long a web UI session lasts when not configured. */
@@ -80,6 +85,10 @@ export interface RunningMaster {
   /** A short-lived, single-use code another host can join with (as its --token). */
   createPairingCode(): PairingCode & { joinCommand: string };
   caHash: string;
+  /** The release archives this master serves to new hosts. */
+  releases: ReleaseDownloads;
+  /** The one-line service install for a new host, when this master serves archives; else undefined. */
+  installCommand(token: string): string | undefined;
   /** The admin token when this start created it (shown once), else undefined. */
   newAdminToken: string | undefined;
   registry: WorkerRegistry;
@@ -214,6 +223,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       sessions.close();
       return Promise.resolve();
     });
+    const releases = createReleaseDownloads(options.downloadsDir);
     const context: MasterContext = {
       registry,
       sessions,
@@ -235,6 +245,11 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       ready: () => ready,
       version: options.version,
       createPairingCode,
+      releases,
+      installScript:
+        options.installScriptFile !== undefined && existsSync(options.installScriptFile)
+          ? readFileSync(options.installScriptFile, 'utf8')
+          : undefined,
     };
 
     const webRoot = options.webRoot ?? findWebRoot();
@@ -275,8 +290,15 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     ready = true;
     await migrations.recover();
 
+    // A new host reaches the master's HTTP port on the host workers dial (the HTTP URL above may say localhost).
+    const installBase = `${httpsPem === undefined ? 'http' : 'https'}://${masterUrl.replace(/:\d+$/, '')}:${httpPort}`;
     return {
       httpUrl,
+      releases,
+      installCommand: (token) =>
+        context.installScript !== undefined && releases.archives().size > 0
+          ? installCommand(installBase, token, tls.caHash)
+          : undefined,
       webUi: webRoot !== undefined,
       httpPort,
       grpcPort: control.port,

@@ -1,6 +1,6 @@
 // What this build is: version, git commit and build date, fixed at bundle time (scripts/build.mjs) or read in development.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface BuildInfo {
@@ -31,6 +31,31 @@ export function buildInfo(): BuildInfo {
 /** Whether this is the bundled binary (bin/docker-migrate) rather than the sources run by tsx or vitest. */
 export function isBundled(): boolean {
   return typeof __DOCKER_MIGRATE_BUILD__ !== 'undefined';
+}
+
+/**
+ * Where a master finds the release archives it serves new hosts, when not told: `dist/` of the source tree it runs
+ * from (bin/docker-migrate or tsx), else the folder the release archive was unpacked in (beside the archives).
+ */
+export function defaultDownloadsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (!isBundled()) return resolve(here, '..', '..', 'dist');
+  // An unpacked release: <folder>/docker-migrate-<version>-<platform>/lib/docker-migrate, with release.json.
+  if (existsSync(join(here, '..', 'release.json'))) return resolve(here, '..', '..');
+  return resolve(here, '..', 'dist');
+}
+
+/** The worker install script the master serves at /install.sh: beside the binary, or in packaging/ of the sources. */
+export function installScriptFile(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return isBundled()
+    ? join(here, 'install-worker.sh')
+    : resolve(here, '..', '..', 'packaging', 'install-worker.sh');
+}
+
+/** Whether this build can run a master: an unpacked release for another platform carries no SQLite add-on. */
+export function masterAddonMissing(): boolean {
+  return isBundled() && bundledAsset('better_sqlite3.node') === undefined;
 }
 
 /**

@@ -342,6 +342,7 @@ describe('loadConfig', () => {
       'master.http_tls_cert': '/tls/cert.pem',
       'master.http_tls_key': '/tls/key.pem',
       'master.trust_proxy': 'true',
+      'master.downloads_dir': '/srv/releases',
       'worker.master_url': 'https://m',
       'worker.token': 't',
       'worker.ca_hash': 'h',

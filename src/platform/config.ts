@@ -45,6 +45,7 @@ export const CONFIG_PATHS = [
   'master.http_tls_cert',
   'master.http_tls_key',
   'master.trust_proxy',
+  'master.downloads_dir',
   'worker.master_url',
   'worker.token',
   'worker.ca_hash',
@@ -272,6 +273,8 @@ function createConfigSchema(homeDir: string) {
         http_tls_key: path.optional(),
         // Whether X-Forwarded-For/-Proto from a reverse proxy are believed (client address, https).
         trust_proxy: flag.default(false),
+        // Release archives and SHA256SUMS served at /downloads/ (default: see defaultDownloadsDir).
+        downloads_dir: path.optional(),
       })
       .superRefine((master, ctx) => {
         const cert = master.http_tls_cert !== undefined;

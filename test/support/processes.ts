@@ -28,6 +28,10 @@ export interface StartOptions {
    * process is on that host's network. nsenter execs the binary in place: the child's pid is the binary's own.
    */
   netns?: string;
+  /** The executable to run instead of bin/docker-migrate (e.g. an unpacked release's launcher). */
+  bin?: string;
+  /** PATH instead of this process's own (e.g. one without Node.js). */
+  path?: string;
 }
 
 /** Starts `bin/docker-migrate args…` with only the given environment (plus PATH), JSON logs. */
@@ -36,12 +40,13 @@ export function startProcess(
   env: Record<string, string> = {},
   options: StartOptions = {},
 ): RunningProcess {
+  const bin = options.bin ?? BIN;
   const [command, commandArgs] = options.netns
-    ? ['nsenter', [`--net=/var/run/netns/${options.netns}`, BIN, ...args]]
-    : [BIN, args];
+    ? ['nsenter', [`--net=/var/run/netns/${options.netns}`, bin, ...args]]
+    : [bin, args];
   const child = spawn(command, commandArgs, {
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      PATH: options.path ?? process.env.PATH ?? '/usr/bin:/bin',
       HOME: env.HOME ?? tempDir('home'),
       DOCKER_MIGRATE_LOG_FORMAT: 'json',
       ...env,
@@ -141,6 +146,7 @@ export async function startTestMaster(
   adminToken: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<{ master: RunningProcess; apiUrl: string; joinArgs: string[] }> {
   const master = startProcess(
     [
@@ -160,6 +166,7 @@ export async function startTestMaster(
       ...args,
     ],
     env,
+    options,
   );
   const { apiUrl, joinArgs } = await masterAddresses(master);
   return { master, apiUrl, joinArgs };

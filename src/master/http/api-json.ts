@@ -72,13 +72,14 @@ export function auditEntryJson(entry: AuditEntry): AuditEntryJson {
   };
 }
 
-/** The enrollment token and the command that uses it, for the "add a worker" page. */
-export function enrollmentJson(info: EnrollmentInfo): EnrollmentJson {
+/** The enrollment token and the commands that use it, for the "add a worker" page. */
+export function enrollmentJson(info: EnrollmentInfo, installCommand: string | null): EnrollmentJson {
   return {
     token: info.token,
     ca_hash: info.caHash,
     master_url: info.masterUrl,
     join_command: info.joinCommand,
+    install_command: installCommand,
   };
 }
 

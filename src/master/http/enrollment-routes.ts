@@ -1,8 +1,9 @@
 // Enrollment token routes: what the "add a worker" page shows, and replacing a token that may have leaked.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { PairingCodeJson } from '../../contract/index.js';
 import type { MasterContext } from '../master-context.js';
+import { installCommand } from '../release-downloads.js';
 import { enrollmentJson } from './api-json.js';
 
 /**
@@ -10,17 +11,24 @@ import { enrollmentJson } from './api-json.js';
  * proxy cache keeps a copy of the token after it is regenerated.
  */
 export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterContext): void {
-  app.get('/api/enrollment-token', (_request, reply) =>
-    reply.header('Cache-Control', 'no-store').send(enrollmentJson(context.enrollment())),
-  );
+  // The one-line install, from the address this request reached the master at, when there are archives to serve.
+  const install = (request: FastifyRequest, token: string): string | null =>
+    context.installScript !== undefined && context.releases.archives().size > 0
+      ? installCommand(`${request.protocol}://${request.host}`, token, context.enrollment().caHash)
+      : null;
 
-  app.post('/api/enrollment-token/regenerate', async (_request, reply) => {
+  app.get('/api/enrollment-token', (request, reply) => {
+    const info = context.enrollment();
+    return reply.header('Cache-Control', 'no-store').send(enrollmentJson(info, install(request, info.token)));
+  });
+
+  app.post('/api/enrollment-token/regenerate', async (request, reply) => {
     const info = await context.regenerateEnrollmentToken();
-    return reply.header('Cache-Control', 'no-store').send(enrollmentJson(info));
+    return reply.header('Cache-Control', 'no-store').send(enrollmentJson(info, install(request, info.token)));
   });
 
   // A short-lived, single-use code another host joins with (`--token CODE`), for the UI's "pair a host".
-  app.post('/api/pairing-codes', (_request, reply) => {
+  app.post('/api/pairing-codes', (request, reply) => {
     const created = context.createPairingCode();
     return reply
       .code(201)
@@ -29,6 +37,7 @@ export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterCo
         code: created.code,
         expires_at: created.expiresAt.toISOString(),
         join_command: created.joinCommand,
+        install_command: install(request, created.code),
       } satisfies PairingCodeJson);
   });
 }

@@ -14,6 +14,7 @@ import { createAdminAuth } from './admin-auth.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { createAuditHook } from './audit-hook.js';
 import { createMigrationEndWatch, migrationEndEntry } from './audit-migrations.js';
+import { registerDownloadRoutes } from './download-routes.js';
 import { registerEnrollmentRoutes } from './enrollment-routes.js';
 import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
@@ -133,6 +134,7 @@ export async function createHttpApp(
   );
 
   registerHealthRoutes(app, context);
+  registerDownloadRoutes(app, context);
   registerWorkerRoutes(app, context);
   registerResourceRoutes(app, context);
   registerEnrollmentRoutes(app, context);

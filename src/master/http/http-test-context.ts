@@ -10,6 +10,7 @@ import { CommandDispatcher } from '../command-dispatcher.js';
 import { createMasterMetrics } from '../metrics.js';
 import { MigrationService } from '../migration-service.js';
 import { PairingCodes } from '../pairing-codes.js';
+import { createReleaseDownloads } from '../release-downloads.js';
 import { createSessionManager } from '../sessions.js';
 import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
@@ -92,6 +93,8 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
       const created = pairing.create(600_000);
       return { ...created, joinCommand: `docker-migrate worker --master-url m:9090 --token ${created.code}` };
     },
+    releases: createReleaseDownloads(undefined),
+    installScript: undefined,
     ...overrides,
   };
   const logText = (): string => chunks.join('');

@@ -9,19 +9,22 @@ import { sampleWorker } from '../testing/fixtures';
 import { renderAt } from '../testing/render';
 import { EnrollPage } from './enroll';
 
-function enrollment(token: string): EnrollmentJson {
+function enrollment(token: string, archives = false): EnrollmentJson {
   return {
     token,
     ca_hash: 'sha256:9f86d081884c7d659a2feaa0c55ad015',
     master_url: 'https://master.lan:8443',
     join_command: `docker-migrate worker --master-url https://master.lan:8443 --token ${token} --ca-hash sha256:9f86d081884c7d659a2feaa0c55ad015`,
+    install_command: archives
+      ? `curl -fsSL http://master.lan:8080/install.sh | sudo sh -s -- --token ${token} --ca-hash sha256:9f86d081884c7d659a2feaa0c55ad015`
+      : null,
   };
 }
 
-function master() {
+function master(archives = false) {
   let workers = [sampleWorker(), sampleWorker({ id: 'w-beta', name: 'beta' })];
   return fakeApi({
-    'GET /api/enrollment-token': { body: enrollment('old-token') },
+    'GET /api/enrollment-token': { body: enrollment('old-token', archives) },
     'POST /api/enrollment-token/regenerate': { body: enrollment('new-token') },
     'POST /api/pairing-codes': () => ({
       status: 201,
@@ -29,6 +32,7 @@ function master() {
         code: 'PAIR-1234',
         expires_at: new Date(Date.now() + 10 * 60_000).toISOString(),
         join_command: 'docker-migrate worker --master-url https://master.lan:8443 --token PAIR-1234',
+        install_command: null,
       },
     }),
     'GET /api/workers': () => ({ body: { workers } }),
@@ -48,6 +52,28 @@ function field(name: string): HTMLElement {
 }
 
 describe('EnrollPage', () => {
+  it('offers the one-line service install first when the master serves release archives', async () => {
+    master(true);
+    const user = userEvent.setup();
+    const writeText = vi.spyOn(navigator.clipboard, 'writeText');
+    renderEnroll();
+    await screen.findByText(/install\.sh/);
+
+    await user.click(within(field('Install command')).getByRole('button', { name: 'Copy install command' }));
+
+    expect(writeText).toHaveBeenCalledWith(enrollment('old-token', true).install_command);
+    expect(screen.getByText(/where docker-migrate is installed already/)).toBeInTheDocument();
+  });
+
+  it('offers no install command when the master serves no archives', async () => {
+    master(false);
+    renderEnroll();
+    await screen.findByText(/--token old-token/);
+
+    expect(screen.queryByRole('group', { name: 'Install command' })).toBeNull();
+    expect(screen.getByText(/the docker-migrate binary must be installed there/)).toBeInTheDocument();
+  });
+
   it('copies the join command to the clipboard and says so', async () => {
     master();
     const user = userEvent.setup();

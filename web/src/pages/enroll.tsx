@@ -100,10 +100,23 @@ function JoinCommand() {
     <Card title="Join command">
       <div className="space-y-4">
         <ErrorNotice error={enrollment.error} title="This command may be out of date" />
+        {info.install_command !== null && (
+          <div className="space-y-2">
+            <p className="text-sm text-slate-700 dark:text-slate-300">
+              Run this on the Docker host you want to add (Linux, as root). It downloads the worker from this
+              master, checks its SHA-256, installs it in <code>/opt/docker-migrate</code> as the systemd
+              service <code>docker-migrate-worker</code> and enrolls it. Nothing else needs installing;
+              running it again upgrades the worker and keeps its identity.
+            </p>
+            <CopyField label="Install command" value={info.install_command} />
+          </div>
+        )}
         <div className="space-y-2 text-sm text-slate-700 dark:text-slate-300">
           <p>
-            Run this command on the Docker host you want to add (the <code>docker-migrate</code> binary must
-            be installed there). It starts a worker, which dials this master at{' '}
+            {info.install_command !== null
+              ? 'Or, where docker-migrate is installed already, run this command. It'
+              : 'Run this command on the Docker host you want to add (the docker-migrate binary must be installed there). It'}{' '}
+            starts a worker, which dials this master at{' '}
             <code className="wrap-anywhere">{info.master_url}</code>, enrolls with the token and stays
             connected.
           </p>
