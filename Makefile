@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.install-stamp
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
 NATIVE := native/build/fs_native.node
 
-.PHONY: install build build-full browser compiler native test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
+.PHONY: install build build-full build-all release image test-tools browser compiler native test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
 	docker-engine hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes), and the native add-on
@@ -32,6 +32,21 @@ bin/web/index.html: $(NPM_STAMP) $(WEB_SOURCES)
 	npx vite build --logLevel warn
 build-full: build bin/web/index.html
 
+## build-all: the release archives for every platform in packaging/platforms.json, each with its own Node.js
+##            runtime: dist/docker-migrate-<version>-<os>-<arch>.tar.gz and dist/SHA256SUMS
+build-all: install $(NATIVE)
+	node scripts/release.mjs
+
+## release: build-all from a clean dist/; reproducible (the same sources give the same SHA256SUMS)
+release: install $(NATIVE)
+	rm -f dist/docker-migrate-*.tar.gz dist/SHA256SUMS
+	node scripts/release.mjs
+
+## image: the image docker-migrate:<version> and :latest on the engine DOCKER_HOST names, offline if need be
+##        (BASE=auto: node:20-bookworm-slim when it can be had, else one made of this host's Node.js; BASE=offline)
+image: build-full
+	@bash scripts/image.sh
+
 ## compiler: Debian's C compiler for the native add-on, when no cc is found (needs root; only warns without it)
 compiler:
 	@bash scripts/c-compiler.sh
@@ -44,8 +59,12 @@ browser:
 docker-engine:
 	@bash scripts/docker-hosts.sh install
 
+## test-tools: Debian's curl and systemd-analyze for the install tests, when missing (needs root)
+test-tools:
+	@bash scripts/test-tools.sh
+
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
-test: compiler install docker-engine browser build-full lint
+test: compiler install docker-engine browser test-tools build-full lint
 	@bash scripts/run-tests.sh unit web integration e2e faults
 
 test-unit: compiler install
@@ -57,7 +76,7 @@ test-web: install
 test-integration: install docker-engine
 	@bash scripts/run-tests.sh integration
 
-test-e2e: install docker-engine browser build-full
+test-e2e: install docker-engine browser test-tools build-full
 	@bash scripts/run-tests.sh e2e
 
 ## test-faults: kill, cut and fill while migrations run (hosts 3-5); the table goes to .artifacts/faults-table.md
