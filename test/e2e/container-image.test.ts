@@ -17,7 +17,7 @@ import {
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
-import { startTestMaster, startTestWorkers, type RunningProcess } from '../support/processes.js';
+import { startTestMaster, startTestWorkers, tempDir, type RunningProcess } from '../support/processes.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const VERSION = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
@@ -29,6 +29,7 @@ const adminToken = `dm-admin-e2e-image-${id}`;
 const VOLUME = `imgvol-${id}`;
 const WORKER_CONTAINER = `dm-worker-${id}`;
 const PROJECT = `dm-e2e-${id}`;
+const composeDownloads = tempDir('compose-downloads');
 const execFileAsync = promisify(execFile);
 
 let master: RunningProcess | undefined;
@@ -75,7 +76,7 @@ function compose(...args: string[]): Promise<{ stdout: string; stderr: string }>
       DOCKER_MIGRATE_ADMIN_TOKEN: adminToken,
       MASTER_HOST: h2.ip,
       DOCKER_MIGRATE_VERSION: VERSION,
-      DOCKER_MIGRATE_DOWNLOADS: `${ROOT}dist`,
+      DOCKER_MIGRATE_DOWNLOADS: composeDownloads,
     },
     timeout: 120_000,
   });
