@@ -10,9 +10,10 @@ import { renderInstallScript, SUMS_FILE } from '../release-downloads.js';
 export function registerDownloadRoutes(app: FastifyInstance, context: MasterContext): void {
   app.get('/install.sh', (request, reply) => {
     if (context.installScript === undefined) {
-      throw new AppError('not_found', 'this master was built without the worker install script', {
-        hint: 'build it with `make build` (the script is packaging/install-worker.sh)',
-      });
+      throw new AppError(
+        'not_found',
+        'this master was built without the worker install script (packaging/install-worker.sh; `make build` copies it)',
+      );
     }
     // The address this request reached the master at is the one the new host can download from.
     const masterHttp = `${request.protocol}://${request.host}`;
@@ -26,17 +27,13 @@ export function registerDownloadRoutes(app: FastifyInstance, context: MasterCont
     const found = context.releases.file(request.params.file);
     if (found === undefined) {
       const offered = [...context.releases.archives().keys()];
+      // The HTTP error body has no hint field: what to do goes into the message a curl user reads.
       throw new AppError(
         'not_found',
         offered.length === 0
-          ? 'this master serves no release archives'
-          : `this master serves no file "${request.params.file}"`,
-        {
-          hint:
-            offered.length === 0
-              ? 'run `make release` on the master (or start it with --downloads-dir DIR holding the archives and SHA256SUMS)'
-              : `it serves ${SUMS_FILE} and ${offered.join(', ')}`,
-        },
+          ? 'this master serves no release archives: run `make release` where it runs, or start it with --downloads-dir DIR (a folder with the archives and SHA256SUMS)'
+          : `this master serves no file "${request.params.file}": it serves ${SUMS_FILE} and ${offered.join(', ')}`,
+        { details: { served: offered.length === 0 ? [] : [SUMS_FILE, ...offered] } },
       );
     }
     return reply
