@@ -9,6 +9,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -112,7 +113,8 @@ beforeAll(() => {
       stdio: 'pipe',
     },
   );
-  unpacked = tempDir('unpacked');
+  // As the README says: unpacked beside the archives, whence the master serves them without being told.
+  unpacked = downloads;
   execFileSync('tar', ['-xzf', join(downloads, `${RELEASE}.tar.gz`), '-C', unpacked]);
   launcher = join(unpacked, RELEASE, 'docker-migrate');
 }, 240_000);
@@ -141,6 +143,23 @@ describe('the linux-x64 release archive, on a host without Node.js', () => {
       roles: string[];
     };
     expect(about.roles).toEqual(['master', 'worker', 'cli']);
+  });
+
+  it("refuses to run a master in words when a build carries no SQLite add-on (the other platforms' archives)", () => {
+    const copy = tempDir('no-sqlite');
+    execFileSync('cp', ['-a', join(unpacked, RELEASE), copy]);
+    rmSync(join(copy, RELEASE, 'lib', 'better_sqlite3.node'));
+    const result = spawnSync(
+      join(copy, RELEASE, 'docker-migrate'),
+      ['master', '--data-dir', tempDir('no-sqlite-data')],
+      {
+        env: { PATH: noNodePath, HOME: tempDir('home') },
+        encoding: 'utf8',
+      },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('error: this build (linux-x64) carries no master');
+    expect(result.stderr).toMatch(/hint: .*linux-x64 archive or the container image/);
   });
 
   it('runs a master (web UI included) and a worker that enrolls and is online', async () => {

@@ -47,6 +47,9 @@ export function WorkerPairing() {
       {create.data !== undefined && (
         <div className="mt-3 space-y-3">
           <Expiry at={create.data.expires_at} />
+          {create.data.install_command !== null && (
+            <CopyField label="Pairing install command" value={create.data.install_command} />
+          )}
           <CopyField label="Pairing join command" value={create.data.join_command} />
           <CopyField label="Pairing code" value={create.data.code} />
         </div>
