@@ -1,15 +1,24 @@
 // The master's /metrics page as Prometheus reads it, from the built binary with two workers on two real Docker hosts
 // after a migration and some HTTP requests (so labelled series exist): `promtool check metrics` accepts it, no
-// metric name repeats a prefix, and process and runtime metrics carry their standard names.
+// metric name repeats a prefix, process and runtime metrics carry their standard names, and every query of the
+// Grafana dashboard in deploy/ parses as PromQL and asks for series the page has.
 import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
-import { familiesOfPage, repeatedPrefix } from '../support/metric-names.js';
-import { startTestMaster, startTestWorkers, type RunningProcess } from '../support/processes.js';
+import {
+  concreteQuery,
+  dashboardQueries,
+  metricNamesOf,
+  readDashboard,
+} from '../support/grafana-dashboard.js';
+import { familiesOfPage, repeatedPrefix, seriesNames } from '../support/metric-names.js';
+import { startTestMaster, startTestWorkers, tempDir, type RunningProcess } from '../support/processes.js';
 
 const h1 = testDockerHost(0);
 const h2 = testDockerHost(1);
@@ -30,10 +39,10 @@ let page = '';
 
 const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
 
-/** `promtool check metrics` on the page (read from stdin): its exit code and everything it printed. */
-function promtoolCheck(text: string): Promise<{ code: number | string; output: string }> {
+/** Runs promtool with `input` on its stdin: its exit code and everything it printed. */
+function promtool(args: string[], input = ''): Promise<{ code: number | string; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PROMTOOL, ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(PROMTOOL, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -47,7 +56,7 @@ function promtoolCheck(text: string): Promise<{ code: number | string; output: s
     child.on('close', (code, signal) => {
       resolve({ code: code ?? signal ?? -1, output: output.trim() });
     });
-    child.stdin.end(text);
+    child.stdin.end(input);
   });
 }
 
@@ -139,7 +148,7 @@ describe('the /metrics page', () => {
   });
 
   it('passes promtool check metrics without a single complaint', async () => {
-    expect(await promtoolCheck(page)).toEqual({ code: 0, output: '' });
+    expect(await promtool(['check', 'metrics'], page)).toEqual({ code: 0, output: '' });
   });
 
   it('names no metric with a repeated prefix, and ends every counter in _total', () => {
@@ -167,5 +176,29 @@ describe('the /metrics page', () => {
       ]),
     );
     expect(names.filter((name) => !/^(docker_migrate|process|nodejs)_/.test(name))).toEqual([]);
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  const queries = dashboardQueries(readDashboard());
+
+  it('asks only for series the page has', () => {
+    const onPage = seriesNames(familiesOfPage(page));
+    const missing = queries.flatMap(({ where, expr }) =>
+      [...metricNamesOf(expr)].filter((name) => !onPage.has(name)).map((name) => `${where}: ${name}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('has queries that parse as PromQL (promtool check rules)', async () => {
+    // Each panel query as a recording rule (JSON is YAML); variables' label_values() is Grafana's, not PromQL.
+    const rules = queries
+      .filter(({ expr }) => !expr.startsWith('label_values('))
+      .map(({ expr }, index) => ({ record: `dashboard:query_${index}`, expr: concreteQuery(expr) }));
+    const file = join(tempDir('dashboard-rules'), 'rules.yml');
+    writeFileSync(file, JSON.stringify({ groups: [{ name: 'dashboard', rules }] }));
+    const { code, output } = await promtool(['check', 'rules', file]);
+    expect(code, output).toBe(0);
+    expect(output).toContain(`SUCCESS: ${rules.length} rules found`);
   });
 });
