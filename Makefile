@@ -7,7 +7,7 @@ SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pac
 NATIVE := native/build/fs_native.node
 
 .PHONY: install build build-full build-all release image test-tools browser compiler native test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
-	docker-engine hosts hosts-stop hosts-clean run clean
+	docker-engine promtool hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes), and the native add-on
 $(NPM_STAMP): package.json package-lock.json
@@ -63,8 +63,13 @@ docker-engine:
 test-tools:
 	@bash scripts/test-tools.sh
 
+## promtool: Prometheus's promtool, which checks the master's /metrics page in the e2e tests (Debian's prometheus
+##           package, when missing; needs root)
+promtool:
+	@bash scripts/promtool.sh install
+
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
-test: compiler install docker-engine browser test-tools build-full lint
+test: compiler install docker-engine browser test-tools promtool build-full lint
 	@bash scripts/run-tests.sh unit web integration e2e faults
 
 test-unit: compiler install
@@ -76,7 +81,7 @@ test-web: install
 test-integration: install docker-engine
 	@bash scripts/run-tests.sh integration
 
-test-e2e: install docker-engine browser test-tools build-full
+test-e2e: install docker-engine browser test-tools promtool build-full
 	@bash scripts/run-tests.sh e2e
 
 ## test-faults: kill, cut and fill while migrations run (hosts 3-5); the table goes to .artifacts/faults-table.md

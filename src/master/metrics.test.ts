@@ -1,7 +1,27 @@
+// The master's metrics: standard process and runtime names, and what a finished migration records.
 import { describe, expect, it } from 'vitest';
 
 import { sampleMigration } from '../core/testing/sample-resources.js';
 import { createMasterMetrics, observeMigrationTiming } from './metrics.js';
+
+describe('createMasterMetrics', () => {
+  it('exposes process and runtime metrics under their standard names, without our prefix', async () => {
+    const text = await createMasterMetrics({ onlineWorkers: () => 0 }).registry.metrics();
+    expect(text).toContain('# TYPE process_cpu_seconds_total counter');
+    expect(text).toContain('# TYPE process_resident_memory_bytes gauge');
+    expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge');
+    expect(text).toContain('# TYPE nodejs_heap_size_used_bytes gauge');
+    expect(text).not.toMatch(/^docker_migrate_(process|nodejs)_/m);
+  });
+
+  it('names no gauge as a counter (the `_total` suffix is for counters)', async () => {
+    const metrics = await createMasterMetrics({ onlineWorkers: () => 0 }).registry.getMetricsAsJSON();
+    const misnamed = metrics.filter((m) => m.name.endsWith('_total') && String(m.type) !== 'counter');
+    expect(misnamed.map((m) => m.name)).toEqual([]);
+    const counters = metrics.filter((m) => String(m.type) === 'counter');
+    expect(counters.filter((m) => !m.name.endsWith('_total')).map((m) => m.name)).toEqual([]);
+  });
+});
 
 describe('observeMigrationTiming', () => {
   it('counts the downtime in seconds by mode, the rounds, and the bytes of each round', async () => {

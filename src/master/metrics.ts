@@ -1,4 +1,5 @@
 // The master's Prometheus metrics, with the names of the product description; one registry per master.
+// Process and runtime metrics keep prom-client's standard names (process_*, nodejs_*), which dashboards expect.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { MigrationRecord } from '../core/migration.js';
@@ -15,12 +16,24 @@ export interface MasterMetrics {
   connectedPeers: Gauge;
   dockerOperations: Counter<'operation' | 'outcome'>;
   httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpRequestDuration: Histogram<'method' | 'route'>;
 }
+
+/**
+ * prom-client's gauges that end in `_total`, which Prometheus reserves for counters (`promtool check metrics`
+ * rejects them); `sum(nodejs_active_handles)` and the like give the same numbers.
+ */
+const GAUGES_NAMED_LIKE_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** Creates the metrics; `connectedPeers` reads the live count when scraped. */
 export function createMasterMetrics(options: { onlineWorkers: () => number }): MasterMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'docker_migrate_process_' });
+  collectDefaultMetrics({ register: registry });
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
   return {
     registry,
     transferBytes: new Counter({
@@ -84,6 +97,13 @@ export function createMasterMetrics(options: { onlineWorkers: () => number }): M
       name: 'docker_migrate_http_requests_total',
       help: 'HTTP requests served by the master, by route and status.',
       labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'docker_migrate_http_request_duration_seconds',
+      help: 'Time to answer HTTP requests, by route; event streams are left out, as they last while their client stays.',
+      labelNames: ['method', 'route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
   };

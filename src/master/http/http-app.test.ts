@@ -890,6 +890,19 @@ describe('observability', () => {
     expect(metrics).not.toContain('w-abc');
   });
 
+  it('measures how long requests take, by method and route pattern', async () => {
+    const { app } = await start();
+    await app.inject({ method: 'GET', url: '/api/workers/w-abc', headers: AUTH });
+    await app.inject({ method: 'GET', url: '/api/workers', headers: AUTH });
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain(
+      'docker_migrate_http_request_duration_seconds_count{method="GET",route="/api/workers/:id"} 1',
+    );
+    expect(metrics).toContain(
+      'docker_migrate_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/workers"} 1',
+    );
+  });
+
   it('logs one debug line per request with method, route, status and time, never the token', async () => {
     const { app, test } = await start();
     await app.inject({ method: 'GET', url: '/api/workers', headers: AUTH });

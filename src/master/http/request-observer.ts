@@ -1,4 +1,5 @@
-// Per-request observation: one debug log line and one Prometheus count per request, labelled by route pattern.
+// Per-request observation: one debug log line, one Prometheus count and (streams aside) one latency per request,
+// labelled by route pattern.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import type { Logger } from '../../platform/logger.js';
@@ -9,11 +10,11 @@ import type { MasterMetrics } from '../metrics.js';
 export const UNMATCHED_ROUTE = 'unmatched';
 
 export interface RequestObserver {
-  /** onResponse hook; skips streams, which report themselves when they end. */
+  /** onResponse hook: counts the request and its latency; skips streams, which report themselves when they end. */
   onResponse(request: FastifyRequest, reply: FastifyReply): void;
   /** Marks a request whose reply was hijacked to stream (fastify runs no onResponse when its client leaves). */
   streaming(request: FastifyRequest): void;
-  /** Records a finished request. */
+  /** Records a finished request (a count and a log line; a stream's lifetime is no latency). */
   record(request: FastifyRequest, status: number, ms: number): void;
 }
 
@@ -44,7 +45,12 @@ export function createRequestObserver(options: { logger: Logger; metrics: Master
       streams.add(request);
     },
     onResponse: (request, reply) => {
-      if (!streams.has(request)) record(request, reply.statusCode, reply.elapsedTime);
+      if (streams.has(request)) return;
+      record(request, reply.statusCode, reply.elapsedTime);
+      options.metrics.httpRequestDuration.observe(
+        { method: request.method, route: routeOf(request) },
+        reply.elapsedTime / 1000,
+      );
     },
   };
 }
