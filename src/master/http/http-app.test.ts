@@ -398,6 +398,7 @@ describe('enrollment token', () => {
       ca_hash: ENROLLMENT.caHash,
       master_url: ENROLLMENT.masterUrl,
       join_command: ENROLLMENT.joinCommand,
+      install_command: null,
     });
   });
 
