@@ -45,6 +45,7 @@ function pathWithoutNode(): string {
 }
 
 let downloads = '';
+let sumsTwice: string[] = [];
 let unpacked = '';
 let launcher = '';
 let noNodePath = '';
@@ -105,19 +106,25 @@ async function listedWorkers(name: string): Promise<WorkerJson[]> {
 beforeAll(() => {
   noNodePath = pathWithoutNode();
   downloads = tempDir('downloads');
-  execFileSync(
-    process.execPath,
-    ['scripts/release.mjs', '--platforms', 'linux-x64', '--out', downloads, '--no-build'],
-    {
+  // As `make release` builds it (bundle, web UI, archive), twice: the same sources must give the same bytes.
+  const release = (out: string): void => {
+    execFileSync(process.execPath, ['scripts/release.mjs', '--platforms', 'linux-x64', '--out', out], {
       cwd: ROOT,
       stdio: 'pipe',
-    },
-  );
+    });
+  };
+  release(downloads);
+  const again = tempDir('downloads-again');
+  release(again);
+  sumsTwice = [
+    readFileSync(join(downloads, 'SHA256SUMS'), 'utf8'),
+    readFileSync(join(again, 'SHA256SUMS'), 'utf8'),
+  ];
   // As the README says: unpacked beside the archives, whence the master serves them without being told.
   unpacked = downloads;
   execFileSync('tar', ['-xzf', join(downloads, `${RELEASE}.tar.gz`), '-C', unpacked]);
   launcher = join(unpacked, RELEASE, 'docker-migrate');
-}, 240_000);
+}, 400_000);
 
 afterAll(async () => {
   for (const prefix of prefixes) {
@@ -129,6 +136,11 @@ afterAll(async () => {
 });
 
 describe('the linux-x64 release archive, on a host without Node.js', () => {
+  it('is reproducible: built twice from the same sources, the same SHA-256', () => {
+    expect(sumsTwice[0]).toMatch(new RegExp(`^[0-9a-f]{64}  ${RELEASE}\\.tar\\.gz\\n$`));
+    expect(sumsTwice[1]).toBe(sumsTwice[0]);
+  });
+
   it('holds its own runtime and runs `version`', () => {
     expect(spawnSync('/bin/sh', ['-c', 'command -v node'], { env: { PATH: noNodePath } }).status).not.toBe(0);
     const result = spawnSync(launcher, ['version'], {
