@@ -35,7 +35,7 @@ const execFileAsync = promisify(execFile);
 let master: RunningProcess | undefined;
 const workers: RunningProcess[] = [];
 let apiUrl = '';
-const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
+const { call: api, workerId, finished } = masterApi(() => apiUrl, adminToken);
 
 /** The address of the root namespace on a test host's link: what a process on that host reaches this machine at. */
 function gatewayOf(host: TestDockerHost): string {
@@ -170,18 +170,11 @@ describe('a worker running from the docker-migrate image', () => {
       transfer_mode: 'direct',
     });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
-    const migration = await eventually(
-      'the migration to finish',
-      async () => {
-        const { json } = await api<{
-          migration: { status: string; error: string | null; events?: { message: string }[] };
-        }>('GET', `/api/migrations/${created.json.migration.id}`);
-        return ['completed', 'failed', 'rolled_back', 'cancelled'].includes(json.migration.status)
-          ? json.migration
-          : undefined;
-      },
-      120_000,
-    );
+    const migration = await finished<{
+      status: string;
+      error: string | null;
+      events?: { message: string }[];
+    }>(created.json.migration.id, 120_000);
     expect(
       migration.status,
       `${migration.error}\n${(migration.events ?? []).map((e) => e.message).join('\n')}`,

@@ -48,7 +48,7 @@ let apiUrl = '';
 let source = '';
 let target = '';
 
-const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
+const { call: api, workerId, finished } = masterApi(() => apiUrl, adminToken);
 
 /** Runs a shell script in a throwaway container with the volume at /data. */
 function inVolume(host: TestDockerHost, volume: string, script: string): Promise<string> {
@@ -79,16 +79,7 @@ async function migrate(
   });
   expect(created.status, JSON.stringify(created.json)).toBe(201);
   const migrationId = created.json.migration?.id ?? '';
-  return eventually(
-    'the migration to finish',
-    async () => {
-      const { json } = await api<{ migration: MigrationJson }>('GET', `/api/migrations/${migrationId}`);
-      return ['completed', 'failed', 'rolled_back'].includes(json.migration.status)
-        ? json.migration
-        : undefined;
-    },
-    180_000,
-  );
+  return finished<MigrationJson>(migrationId);
 }
 
 /**

@@ -9,7 +9,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
-import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
 import {
   concreteQuery,
@@ -37,7 +36,7 @@ const workers: RunningProcess[] = [];
 let apiUrl = '';
 let page = '';
 
-const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
+const { call: api, workerId, finished } = masterApi(() => apiUrl, adminToken);
 
 /** Runs promtool with `input` on its stdin: its exit code and everything it printed. */
 function promtool(args: string[], input = ''): Promise<{ code: number | string; output: string }> {
@@ -98,19 +97,7 @@ beforeAll(async () => {
     container_ids: [CONTAINER],
   });
   expect(created.status, JSON.stringify(created.json)).toBe(201);
-  const ended = await eventually(
-    'the migration to finish',
-    async () => {
-      const { json } = await api<{ migration: { status: string; error: string | null } }>(
-        'GET',
-        `/api/migrations/${created.json.migration.id}`,
-      );
-      return ['completed', 'failed', 'rolled_back', 'cancelled'].includes(json.migration.status)
-        ? json.migration
-        : undefined;
-    },
-    120_000,
-  );
+  const ended = await finished<{ status: string; error: string | null }>(created.json.migration.id, 120_000);
   expect(ended, ended.error ?? '').toMatchObject({ status: 'completed' });
 
   // Requests that end in other statuses, so that the HTTP series carry several labels.

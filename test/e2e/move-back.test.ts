@@ -15,7 +15,6 @@ import {
   testDockerHost,
   type TestDockerHost,
 } from '../support/docker-hosts.js';
-import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
 import { startTestMaster, startTestWorkers, type RunningProcess } from '../support/processes.js';
 
@@ -53,23 +52,14 @@ let apiUrl = '';
 let hostA = '';
 let hostB = '';
 
-const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
+const { call: api, workerId, finished: finishedMigration } = masterApi(() => apiUrl, adminToken);
 
 function explain(migration: MigrationJson): string {
   return `${migration.error ?? ''}\n${(migration.events ?? []).map((e) => e.message).join('\n')}`;
 }
 
-async function finished(migrationId: string): Promise<MigrationJson> {
-  return eventually(
-    'the migration to finish',
-    async () => {
-      const { json } = await api<{ migration: MigrationJson }>('GET', `/api/migrations/${migrationId}`);
-      return ['completed', 'failed', 'rolled_back', 'cancelled'].includes(json.migration.status)
-        ? json.migration
-        : undefined;
-    },
-    180_000,
-  );
+function finished(migrationId: string): Promise<MigrationJson> {
+  return finishedMigration<MigrationJson>(migrationId);
 }
 
 /** The content of every file in the volume but the start log, as one digest: what must be equal on both hosts. */

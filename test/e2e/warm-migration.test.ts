@@ -46,7 +46,7 @@ let master: RunningProcess;
 const workers: RunningProcess[] = [];
 let apiUrl = '';
 
-const { call: api, workerId } = masterApi(() => apiUrl, adminToken);
+const { call: api, workerId, finished } = masterApi(() => apiUrl, adminToken);
 
 /** Every file's content, owner, mode and mtime, read inside a container: what a user would compare. */
 function volumeFingerprint(host: TestDockerHost): Promise<string> {
@@ -177,16 +177,7 @@ describe('a warm migration of a container that keeps writing', () => {
     );
     expect(created.status, JSON.stringify(created.json)).toBe(201);
     const migrationId = created.json.migration?.id ?? '';
-    const done = await eventually(
-      'the warm migration to finish',
-      async () => {
-        const { json } = await api<{ migration: MigrationJson }>('GET', `/api/migrations/${migrationId}`);
-        return ['completed', 'failed', 'rolled_back'].includes(json.migration.status)
-          ? json.migration
-          : undefined;
-      },
-      180_000,
-    );
+    const done = await finished<MigrationJson>(migrationId);
     const messages = (done.events ?? []).map((e) => e.message);
     expect(done.status, `${done.error ?? ''}\n${messages.join('\n')}`).toBe('completed');
     expect(done.mode).toBe('warm');

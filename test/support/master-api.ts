@@ -7,7 +7,12 @@ export interface MasterApi {
   call: <T>(method: string, path: string, body?: unknown) => Promise<{ status: number; json: T }>;
   /** The id of the worker named `name`, once the master lists it online. */
   workerId: (name: string) => Promise<string>;
+  /** The migration (GET /api/migrations/:id) once it has ended, whatever the outcome. */
+  finished: <T extends { status: string }>(migrationId: string, timeoutMs?: number) => Promise<T>;
 }
+
+/** The statuses a migration ends in. */
+export const ENDED_STATUSES = ['completed', 'failed', 'rolled_back', 'cancelled'];
 
 export function masterApi(apiUrl: () => string, adminToken: string): MasterApi {
   async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
@@ -31,5 +36,14 @@ export function masterApi(apiUrl: () => string, adminToken: string): MasterApi {
         );
         return json.workers.find((w) => w.name === name && w.status === 'online')?.id;
       }),
+    finished: <T extends { status: string }>(migrationId: string, timeoutMs = 180_000) =>
+      eventually(
+        'the migration to finish',
+        async () => {
+          const { json } = await call<{ migration: T }>('GET', `/api/migrations/${migrationId}`);
+          return ENDED_STATUSES.includes(json.migration.status) ? json.migration : undefined;
+        },
+        timeoutMs,
+      ),
   };
 }
