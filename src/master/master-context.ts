@@ -1,4 +1,5 @@
 // What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
+import type { ContainerDetails } from '../core/docker-resources.js';
 import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationService } from './migration-service.js';
@@ -34,4 +35,6 @@ export interface MasterContext {
   version: string;
   /** A short-lived, single-use pairing code and the join command that uses it. */
   createPairingCode(): PairingCode & { joinCommand: string };
+  /** The container as the worker's engine describes it now (a command on the worker's control stream). */
+  inspectContainer(workerId: string, ref: string): Promise<ContainerDetails>;
 }

@@ -70,6 +70,9 @@ export const DEFAULT_SESSION_TTL_MS = 12 * 3600_000;
 /** How long a pairing code stays valid. */
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
 
+/** How long GET /api/containers/:id waits for a worker's inspect: a page waits on it, so seconds, not minutes. */
+const INSPECT_TIMEOUT_MS = 15_000;
+
 export interface RunningMaster {
   httpUrl: string;
   /** Whether this build serves the web UI (built by `make build-full`). */
@@ -235,6 +238,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       ready: () => ready,
       version: options.version,
       createPairingCode,
+      inspectContainer: (workerId, ref) =>
+        dispatcher.run(workerId, 'container.inspect', { ref }, { timeoutMs: INSPECT_TIMEOUT_MS }),
     };
 
     const webRoot = options.webRoot ?? findWebRoot();

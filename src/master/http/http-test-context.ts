@@ -57,10 +57,11 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', destination });
+  const gateway = new CommandDispatcher(registry);
   const migrations = new MigrationService({
     store,
     registry,
-    gateway: new CommandDispatcher(registry),
+    gateway,
     // Never used to sign here: these tests start no transfer.
     caKeyPem: '',
     logger,
@@ -92,6 +93,7 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
       const created = pairing.create(600_000);
       return { ...created, joinCommand: `docker-migrate worker --master-url m:9090 --token ${created.code}` };
     },
+    inspectContainer: (workerId, ref) => gateway.run(workerId, 'container.inspect', { ref }),
     ...overrides,
   };
   const logText = (): string => chunks.join('');
