@@ -836,6 +836,35 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     expect(seen).toHaveLength(0);
   });
 
+  it('sends any --mode to the master and prints why the master refuses it', async () => {
+    const refusal =
+      'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "warm" (copies while the containers run, stops them only for what changed) or "cold"';
+    const url = await startMaster({
+      override: (request) =>
+        request.method === 'POST' && request.url === '/api/migrations'
+          ? [400, { error: { code: 'invalid_argument', message: refusal } }]
+          : undefined,
+    });
+    const result = await cli([
+      '--master-url',
+      url,
+      '--admin-token',
+      TOKEN,
+      '--from',
+      'alpha',
+      '--to',
+      'beta',
+      '--container',
+      'web',
+      '--mode',
+      'live',
+    ]);
+    expect(seen.find((request) => request.method === 'POST')?.body).toMatchObject({ mode: 'live' });
+    expect(result.err).not.toContain('Allowed choices');
+    expect(result.err).toBe(`error: cannot start the migration: ${refusal}\n`);
+    expect(result.code).toBe(2);
+  });
+
   it('exits 2 when the master URL or the token is missing, or a policy is unknown', async () => {
     const base = ['--from', 'a', '--to', 'b', '--container', 'web'];
     const noUrl = await cli(['--admin-token', TOKEN, ...base]);

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 
 import type { ContainerDetails } from '../../core/docker-resources.js';
 import { sampleContainer } from '../../core/testing/sample-resources.js';
-import { HEALTH_OUTPUT_LIMIT, containerDetailsJson, envJson, healthOutput } from './container-details-json.js';
+import {
+  HEALTH_OUTPUT_LIMIT,
+  containerDetailsJson,
+  envJson,
+  healthOutput,
+} from './container-details-json.js';
 
 /** An inspect document as Engine 27 writes it for a running container with a volume, a bind, a port and a check. */
 function inspectDocument(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -247,7 +252,14 @@ describe('container details', () => {
 
 describe('environment values', () => {
   it('hides the value of every name the logs treat as a secret, whatever its case', () => {
-    const names = ['API_KEY', 'github_token', 'MyPassword', 'AWS_SECRET_ACCESS_KEY', 'CREDENTIALS', 'OAUTH_URL'];
+    const names = [
+      'API_KEY',
+      'github_token',
+      'MyPassword',
+      'AWS_SECRET_ACCESS_KEY',
+      'CREDENTIALS',
+      'OAUTH_URL',
+    ];
     for (const name of names) {
       expect(envJson([`${name}=s3cr3t`])).toEqual([{ name, value: '[redacted]', redacted: true }]);
     }

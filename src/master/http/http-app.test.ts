@@ -652,6 +652,52 @@ describe('migration requests', () => {
   });
 });
 
+describe('migration modes', () => {
+  /** Posts a request for a volume between two online workers, through the real migration service. */
+  async function post(mode: unknown, dryRun: boolean) {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    await test.registry.attach(ALPHA.id, helloOf(ALPHA), IDLE_SESSION);
+    await test.registry.attach(BETA.id, helloOf(BETA), IDLE_SESSION);
+    test.registry.snapshot(ALPHA.id, 1, sampleInventory());
+    return app.inject({
+      method: 'POST',
+      url: '/api/migrations',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        source_worker_id: 'alpha',
+        target_worker_id: 'beta',
+        volume_names: ['web-data'],
+        mode,
+        dry_run: dryRun,
+      }),
+    });
+  }
+
+  it.each([false, true])('refuses live with a 400 that says why (dry run: %s)', async (dryRun) => {
+    const response = await post('live', dryRun);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'invalid_argument',
+        message:
+          'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "warm" (copies while the containers run, stops them only for what changed) or "cold"',
+      },
+    });
+  });
+
+  it('refuses a mode it does not know by naming the modes that run', async () => {
+    const response = await post('hot', false);
+    expect(response.statusCode).toBe(400);
+    const { error } = response.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toBe(
+      'invalid migration request: mode: "hot" is not a mode: use "cold" or "warm" ("live" needs CRIU checkpointing)',
+    );
+  });
+});
+
 describe('audit of migrations', () => {
   const web = {
     type: 'container',
