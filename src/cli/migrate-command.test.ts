@@ -763,6 +763,35 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     );
   });
 
+  it('counts the problems of a blocked dry run with the verb agreeing', async () => {
+    const url = await startMaster({
+      dryRun: {
+        dry_run: true,
+        plan: { resources: [{ ...VOLUME, status: 'pending' }], total_bytes: 2_000_000, findings: [] },
+        findings: [
+          { severity: 'error', code: 'name_conflict', message: 'data exists on the target' },
+          { severity: 'error', code: 'name_conflict', message: 'logs exists on the target' },
+        ],
+        blocked: true,
+      },
+    });
+    const result = await cli([
+      '--master-url',
+      url,
+      '--admin-token',
+      TOKEN,
+      '--from',
+      'alpha',
+      '--to',
+      'beta',
+      '--volume',
+      'data',
+      '--dry-run',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('error: the dry run found 2 problems that block this migration\n');
+  });
+
   it('prints the plan and exits 1 when the dry run is blocked, 0 when it is not', async () => {
     const blocked: DryRunJson = {
       dry_run: true,

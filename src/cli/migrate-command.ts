@@ -32,6 +32,7 @@ import { resolveMigration } from './migrations-command.js';
 import { createProgressView, planText, summaryText, type WorkerNames } from './progress-view.js';
 
 export { POLL_INTERVAL_MS, processInterrupts, type Interrupts } from './follow-migration.js';
+import { plural } from '../core/plural.js';
 
 const STRATEGIES = ['full', 'incremental'] as const satisfies readonly MigrationStrategy[];
 const TRANSFER_MODES = ['auto', 'direct', 'proxy'] as const satisfies readonly TransferMode[];
@@ -370,7 +371,7 @@ function reportDryRun(
     throw new AppError(
       'failed_precondition',
       errors.length > 0
-        ? `the dry run found ${errors.length === 1 ? '1 problem that blocks' : `${errors.length} problems that block`} this migration`
+        ? `the dry run found ${plural(errors.length, 'problem')} that ${errors.length === 1 ? 'blocks' : 'block'} this migration`
         : 'the master would refuse this migration',
       {
         hint:
