@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.install-stamp
 SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json scripts/build.mjs
 NATIVE := native/build/fs_native.node
 
-.PHONY: install build build-full build-all release image test-tools browser compiler native test test-unit test-web test-integration test-e2e test-faults lint typecheck format proto bench \
+.PHONY: install build build-full build-all release image test-tools browser compiler native test test-unit test-web test-integration test-e2e test-faults test-coverage lint typecheck format proto bench \
 	docker-engine promtool hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes), and the native add-on
@@ -83,6 +83,10 @@ test-integration: install docker-engine
 
 test-e2e: install docker-engine browser test-tools promtool build-full
 	@bash scripts/run-tests.sh e2e
+
+## test-coverage: coverage per tier (unit, web, integration) and a table of the totals; informs, never a gate
+test-coverage: install docker-engine
+	@bash scripts/test-coverage.sh unit web integration
 
 ## test-faults: kill, cut and fill while migrations run (hosts 3-5); the table goes to .artifacts/faults-table.md
 test-faults: install docker-engine build

@@ -5,6 +5,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/count-reporter.ts'],
+    // Off unless asked for (scripts/test-coverage.sh turns it on per tier and names what each tier covers).
+    coverage: {
+      provider: 'v8',
+      reporter: ['text-summary', 'json-summary', 'html'],
+      exclude: ['**/*.test.{ts,tsx}', 'src/gen/**', 'src/core/testing/**', 'web/src/testing/**', 'test/**'],
+    },
     projects: [
       {
         test: {

@@ -5,6 +5,7 @@ import { withDeadline } from '../core/deadline.js';
 import type { DockerEngine } from '../core/ports.js';
 import { createDockerodeEngine } from '../docker/dockerode-engine.js';
 import { loadConfigFromProcess, type Config } from '../platform/config.js';
+import { routeGrpcLogs } from '../platform/grpc-logging.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 
 /** Options every command accepts (defined on the root program). */
@@ -49,6 +50,7 @@ function createContextFromFlags(
 ): CommandContext {
   const config = loadConfigFromProcess(flags, options.config);
   const logger = createLogger({ level: config.log_level, format: config.log_format });
+  routeGrpcLogs(logger);
   return { config, logger, out, debug: options.debug ?? false };
 }
 

@@ -763,6 +763,35 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     );
   });
 
+  it('counts the problems of a blocked dry run with the verb agreeing', async () => {
+    const url = await startMaster({
+      dryRun: {
+        dry_run: true,
+        plan: { resources: [{ ...VOLUME, status: 'pending' }], total_bytes: 2_000_000, findings: [] },
+        findings: [
+          { severity: 'error', code: 'name_conflict', message: 'data exists on the target' },
+          { severity: 'error', code: 'name_conflict', message: 'logs exists on the target' },
+        ],
+        blocked: true,
+      },
+    });
+    const result = await cli([
+      '--master-url',
+      url,
+      '--admin-token',
+      TOKEN,
+      '--from',
+      'alpha',
+      '--to',
+      'beta',
+      '--volume',
+      'data',
+      '--dry-run',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('error: the dry run found 2 problems that block this migration\n');
+  });
+
   it('prints the plan and exits 1 when the dry run is blocked, 0 when it is not', async () => {
     const blocked: DryRunJson = {
       dry_run: true,
@@ -834,6 +863,35 @@ describe('docker-migrate migrate (the command line, end to end)', () => {
     expect(result.code).toBe(2);
     expect(result.err).toContain('error: invalid --bind-mount "/srv"');
     expect(seen).toHaveLength(0);
+  });
+
+  it('sends any --mode to the master and prints why the master refuses it', async () => {
+    const refusal =
+      'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "warm" (copies while the containers run, stops them only for what changed) or "cold"';
+    const url = await startMaster({
+      override: (request) =>
+        request.method === 'POST' && request.url === '/api/migrations'
+          ? [400, { error: { code: 'invalid_argument', message: refusal } }]
+          : undefined,
+    });
+    const result = await cli([
+      '--master-url',
+      url,
+      '--admin-token',
+      TOKEN,
+      '--from',
+      'alpha',
+      '--to',
+      'beta',
+      '--container',
+      'web',
+      '--mode',
+      'live',
+    ]);
+    expect(seen.find((request) => request.method === 'POST')?.body).toMatchObject({ mode: 'live' });
+    expect(result.err).not.toContain('Allowed choices');
+    expect(result.err).toBe(`error: cannot start the migration: ${refusal}\n`);
+    expect(result.code).toBe(2);
   });
 
   it('exits 2 when the master URL or the token is missing, or a policy is unknown', async () => {

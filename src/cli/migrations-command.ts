@@ -29,6 +29,7 @@ import {
   type WorkerNames,
 } from './progress-view.js';
 import { renderTable, type Column } from './table.js';
+import { plural } from '../core/plural.js';
 
 /** How many recent migrations an id prefix is looked up among (the API's largest page). */
 const PREFIX_SEARCH_LIMIT = 500;
@@ -135,7 +136,7 @@ export function utcTime(iso: string | null): string {
 export function resourcesInShort(migration: MigrationJson): string {
   const counts = new Map<string, number>();
   for (const resource of migration.resources) counts.set(resource.type, (counts.get(resource.type) ?? 0) + 1);
-  const parts = [...counts].map(([type, count]) => `${count} ${type}${count === 1 ? '' : 's'}`);
+  const parts = [...counts].map(([type, count]) => plural(count, type));
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 

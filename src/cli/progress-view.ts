@@ -10,6 +10,7 @@ import type {
   MigrationResourceJson,
 } from './master-client.js';
 import { renderTable, type Column } from './table.js';
+import { plural } from '../core/plural.js';
 
 /** Statuses a migration never leaves (mirrors isFinished in core/migration.ts, for the API's spelling). */
 export const FINISHED_STATUSES: ReadonlySet<MigrationStatus> = new Set([
@@ -188,7 +189,7 @@ function plannedSize(resource: MigrationResourceJson): string {
 /** The dry run: what would move where, how much, what preflight found, and whether it may run. */
 export function planText(answer: DryRunJson, workers: WorkerNames): string {
   const { resources, total_bytes: total } = answer.plan;
-  const count = `${resources.length} resource${resources.length === 1 ? '' : 's'}`;
+  const count = plural(resources.length, 'resource');
   const lines = [
     `Dry run: ${count} from ${workers.source} to ${workers.target}, ${humanBytes(total)} to move`,
     '',
@@ -199,7 +200,7 @@ export function planText(answer: DryRunJson, workers: WorkerNames): string {
   if (findings !== '') text += `${findings}\n`;
   const errors = answer.findings.filter((finding) => finding.severity === 'error').length;
   text += answer.blocked
-    ? `Blocked: ${errors > 0 ? `${errors} error${errors === 1 ? '' : 's'} above` : 'the master refuses this migration'}; nothing was changed.\n`
+    ? `Blocked: ${errors > 0 ? `${plural(errors, 'error')} above` : 'the master refuses this migration'}; nothing was changed.\n`
     : 'Ready: nothing blocks this migration; run the same command without --dry-run to start it.\n';
   return text;
 }

@@ -53,6 +53,11 @@ describe('afterRound', () => {
     expect(verdict.stop && verdict.explanation).toContain('over the 2.0 s budget');
   });
 
+  it('says "the last of 1 round" when one round is all that is allowed', () => {
+    const verdict = afterRound([round(1024)], { ...policy, maxRounds: 1 });
+    expect(verdict.stop && verdict.explanation).toContain('that was the last of 1 round;');
+  });
+
   it('projects from the round that measured the data path, not from a small one dominated by its walk', () => {
     // Round 2 moved 8 MiB in 2 s (mostly walking): 4 MiB/s would project 8 MiB as 2 s, the real rate 40 ms.
     const rounds = [

@@ -3,6 +3,8 @@
 // stop once what is left is small enough to copy within the downtime budget, or once rounds stop shrinking (the
 // workload dirties data as fast as we copy it), or after a fixed number of rounds.
 
+import { plural } from './plural.js';
+
 /** What one pre-copy round did, every volume together. */
 export interface PrecopyRound {
   /** Bytes sent on the wire. */
@@ -105,7 +107,7 @@ export function afterRound(rounds: readonly PrecopyRound[], policy: RoundPolicy)
       stop: true,
       reason: 'max_rounds',
       projectedMs,
-      explanation: `${did}; that was the last of ${String(policy.maxRounds)} rounds; ${projected}, over the ${seconds(policy.budgetMs)} budget`,
+      explanation: `${did}; that was the last of ${plural(policy.maxRounds, 'round')}; ${projected}, over the ${seconds(policy.budgetMs)} budget`,
     };
   return { stop: false, projectedMs };
 }

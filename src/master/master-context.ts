@@ -1,4 +1,5 @@
 // What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
+import type { ContainerDetails } from '../core/docker-resources.js';
 import type { MasterStore } from '../core/ports.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationService } from './migration-service.js';
@@ -39,4 +40,6 @@ export interface MasterContext {
   releases: ReleaseDownloads;
   /** The worker install script (packaging/install-worker.sh) before this master's addresses are filled in. */
   installScript: string | undefined;
+  /** The container as the worker's engine describes it now (a command on the worker's control stream). */
+  inspectContainer(workerId: string, ref: string): Promise<ContainerDetails>;
 }

@@ -24,6 +24,7 @@ import { TransferCoordinator } from './transfer-coordinator.js';
 import type { WorkerRegistry } from './worker-registry.js';
 
 export type { Failpoints } from './migration-step-handlers.js';
+import { plural } from '../core/plural.js';
 
 export interface MigrationRunnerOptions {
   store: MasterStore;
@@ -239,7 +240,7 @@ export class MigrationRunner {
       'done',
       warnings === 0
         ? 'migration completed'
-        : `migration completed, with ${warnings} warning${warnings === 1 ? '' : 's'} while tidying up`,
+        : `migration completed, with ${plural(warnings, 'warning')} while tidying up`,
     );
     if (this.options.metrics) {
       this.options.metrics.migrations.inc({ status: 'completed' });

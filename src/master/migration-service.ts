@@ -30,6 +30,7 @@ import { forgetSyncSession, message, sleep } from './migration-support.js';
 
 export type { MigrationNotice } from './migration-recorder.js';
 export type { Failpoints } from './migration-runner.js';
+import { plural } from '../core/plural.js';
 
 export interface DryRunAnswer {
   plan: MigrationPlan;
@@ -315,7 +316,7 @@ export class MigrationService {
       const errors = assessed.findings.filter((finding) => finding.severity === 'error');
       throw new AppError(
         'failed_precondition',
-        `preflight found ${errors.length} problem${errors.length === 1 ? '' : 's'}: ${errors.map((e) => e.message).join('; ')}`,
+        `preflight found ${plural(errors.length, 'problem')}: ${errors.map((e) => e.message).join('; ')}`,
         { details: { findings: assessed.findings } },
       );
     }
@@ -345,7 +346,7 @@ export class MigrationService {
       migration,
       'info',
       'preflight',
-      `planned ${assessed.plan.resources.length} resources`,
+      `planned ${plural(assessed.plan.resources.length, 'resource')}`,
     );
     for (const finding of assessed.findings.filter((f) => f.severity !== 'info'))
       await this.record.event(

@@ -30,6 +30,7 @@ import { sharedLayerPrefix } from '../transfer/image-archive.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { TransferCoordinator } from './transfer-coordinator.js';
 import type { WorkerRegistry } from './worker-registry.js';
+import { plural } from '../core/plural.js';
 
 /** What the handlers need of the master (a subset of MigrationRunnerOptions). */
 export interface StepHandlerOptions {
@@ -444,7 +445,7 @@ export class MigrationStepHandlers {
       migration,
       'info',
       'prepare',
-      `image ${resource.name} sent: ${result.bytes} bytes${skipLayers > 0 ? `, ${skipLayers} of ${image.layers.length} layers already on the target` : ''}`,
+      `image ${resource.name} sent: ${plural(result.bytes, 'byte')}${skipLayers > 0 ? `, ${String(skipLayers)} of ${plural(image.layers.length, 'layer')} already on the target` : ''}`,
       resource,
     );
     return result.bytes;
@@ -668,13 +669,13 @@ export class MigrationStepHandlers {
       moved === result.bytes
         ? ''
         : moved > result.bytes
-          ? ` (${result.bytes} bytes sent: holes and runs of zeros travel as none)`
-          : ` (${result.bytes} bytes sent, with the archive's headers)`;
+          ? ` (${plural(result.bytes, 'byte')} sent: holes and runs of zeros travel as none)`
+          : ` (${plural(result.bytes, 'byte')} sent, with the archive's headers)`;
     await this.record.event(
       migration,
       'info',
       'transfer',
-      `volume ${resource.name}: ${moved} bytes${sent}, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
+      `volume ${resource.name}: ${plural(moved, 'byte')}${sent}, XXH3-128 ${result.xxh128.slice(0, 16)}… equal on both ends`,
       resource,
     );
     return moved;
@@ -731,8 +732,8 @@ export class MigrationStepHandlers {
             ? 'final round (source stopped)'
             : `pre-copy round ${String(number)}`;
       const detail = sent
-        ? `: ${String(answer.bytes)} bytes sent; ${String(sent.filesRead)} files read (${String(sent.wholeFiles)} whole, ${String(sent.patchedFiles)} patched), ${String(sent.deletions)} deleted`
-        : `: ${String(answer.bytes)} bytes sent`;
+        ? `: ${plural(answer.bytes, 'byte')} sent; ${plural(sent.filesRead, 'file')} read (${String(sent.wholeFiles)} whole, ${String(sent.patchedFiles)} patched), ${String(sent.deletions)} deleted`
+        : `: ${plural(answer.bytes, 'byte')} sent`;
       await this.record.event(
         migration,
         mismatched.length > 0 ? 'warning' : 'info',
@@ -803,8 +804,8 @@ export class MigrationStepHandlers {
       migration,
       'info',
       'prepare',
-      `volume ${resource.name}: the target's copy (${madeBy}) has ${String(described?.entries ?? 0)} entries` +
-        (described ? `, ${String(described.filesRead)} file(s) re-read there to describe it` : '') +
+      `volume ${resource.name}: the target's copy (${madeBy}) has ${plural(described?.entries ?? 0, 'entry', 'entries')}` +
+        (described ? `, ${plural(described.filesRead, 'file')} re-read there to describe it` : '') +
         (merged
           ? `; ${String(merged.trusted)} known equal to what was last sent, ${String(merged.compared)} to compare by content`
           : ''),

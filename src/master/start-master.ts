@@ -75,6 +75,9 @@ export const DEFAULT_SESSION_TTL_MS = 12 * 3600_000;
 /** How long a pairing code stays valid. */
 export const PAIRING_CODE_TTL_MS = 10 * 60_000;
 
+/** How long GET /api/containers/:id waits for a worker's inspect: a page waits on it, so seconds, not minutes. */
+const INSPECT_TIMEOUT_MS = 15_000;
+
 export interface RunningMaster {
   httpUrl: string;
   /** Whether this build serves the web UI (built by `make build-full`). */
@@ -250,6 +253,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         options.installScriptFile !== undefined && existsSync(options.installScriptFile)
           ? readFileSync(options.installScriptFile, 'utf8')
           : undefined,
+      inspectContainer: (workerId, ref) =>
+        dispatcher.run(workerId, 'container.inspect', { ref }, { timeoutMs: INSPECT_TIMEOUT_MS }),
     };
 
     const webRoot = options.webRoot ?? findWebRoot();

@@ -20,6 +20,7 @@ import { GRANT_TTL_MS, signGrant } from '../transfer/grant.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationRecorder } from './migration-recorder.js';
 import type { WorkerRegistry } from './worker-registry.js';
+import { plural } from '../core/plural.js';
 
 /** Longest a single transfer command may run. */
 const TRANSFER_TIMEOUT_MS = 12 * 3600_000;
@@ -250,7 +251,7 @@ export class TransferCoordinator {
       if (received.xxh128 !== sent.xxh128 || received.bytes !== sent.bytes)
         throw new AppError(
           'internal',
-          `${names.type} ${names.source}: the target received ${received.bytes} bytes (XXH3-128 ${received.xxh128}), the source sent ${sent.bytes} (${sent.xxh128})`,
+          `${names.type} ${names.source}: the target received ${plural(received.bytes, 'byte')} (XXH3-128 ${received.xxh128}), the source sent ${sent.bytes} (${sent.xxh128})`,
         );
       this.options.metrics?.transferBytes.inc(sent.bytes);
       this.options.metrics?.transferDuration.observe((clock.monotonicMs() - started) / 1000);

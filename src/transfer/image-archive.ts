@@ -8,6 +8,7 @@ import type { Extract, Header, Pack } from 'tar-stream';
 
 import { AppError } from '../core/errors.js';
 import type { DockerEngine } from '../core/ports.js';
+import { plural } from '../core/plural.js';
 
 /** One layer of a saved image: the archive path of its tar and the diff id the image config names for it. */
 export interface SavedLayer {
@@ -287,7 +288,7 @@ export async function readSaveLayout(saveStream: AsyncIterable<Uint8Array>): Pro
   const diffIds = diffIdsOf(config, manifest.config);
   if (diffIds.length !== manifest.layers.length) {
     throw notASave(
-      `manifest.json lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff ids`,
+      `manifest.json lists ${plural(manifest.layers.length, 'layer')} but the config has ${plural(diffIds.length, 'diff id')}`,
     );
   }
   return {
@@ -676,7 +677,7 @@ export async function saveImageForSend(
       checkManifest(manifest, blanked) {
         if (manifest.layers.length !== image.layers.length)
           throw notASave(
-            `manifest.json lists ${manifest.layers.length} layers, the image ${image.layers.length}`,
+            `manifest.json lists ${plural(manifest.layers.length, 'layer')}, the image ${String(image.layers.length)}`,
           );
         const starved = manifest.layers.findIndex((path, index) => index >= shared && blanked.has(path));
         if (starved >= 0)

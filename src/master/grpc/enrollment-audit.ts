@@ -1,6 +1,7 @@
 // Failed enrollment attempts in the audit log, summed up: one row per window however many attempts came from
 // however many addresses, so that guessing tokens from rotating addresses cannot grow the table without bound.
 import type { MasterStore } from '../../core/ports.js';
+import { plural } from '../../core/plural.js';
 
 export interface FailedEnrollmentAudit {
   /** Counts one failed attempt; the row for its window is written when the window ends. */
@@ -40,7 +41,7 @@ function refusedSummary(window: Pick<Window, 'attempts' | 'reasons'>): string {
   const reasons = [...window.reasons]
     .sort((a, b) => b[1] - a[1])
     .map(([reason, count]) => `${reason} (${String(count)})`);
-  const attempts = `${String(window.attempts)} attempt${window.attempts === 1 ? '' : 's'}`;
+  const attempts = plural(window.attempts, 'attempt');
   return `refused ${attempts}: ${reasons.join(', ')}`;
 }
 

@@ -10,6 +10,7 @@ import {
 } from '../../core/migration.js';
 import { formatBytes } from '../../core/preflight.js';
 import type { NewAuditEntry } from '../../core/workers.js';
+import { plural } from '../../core/plural.js';
 
 /** Names shown in a summary before the rest are counted ("web, data, cache (+2)"). */
 const NAMES_SHOWN = 3;
@@ -89,7 +90,7 @@ export function dryRunVerdict(answer: {
   }
   const moving = answer.plan.resources.filter((resource) => resource.action !== 'skip').length;
   const bytes = answer.plan.totalBytes > 0 ? ` (${formatBytes(answer.plan.totalBytes)})` : '';
-  return `would move ${String(moving)} resource${moving === 1 ? '' : 's'}${bytes}`;
+  return `would move ${plural(moving, 'resource')}${bytes}`;
 }
 
 const ENDED_AS: Record<MigrationStatus, string> = {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { AppError } from '../../core/errors.js';
+import type { ContainerAnswerJson } from '../../contract/index.js';
 import type { MigrationRecord } from '../../core/migration.js';
 import type { MasterContext } from '../master-context.js';
 import { createHttpApp } from './http-app.js';
@@ -280,11 +281,46 @@ describe('workers', () => {
   });
 });
 
+/** A worker's hello, as the registry takes it when the worker connects. */
+function helloOf(record: typeof ALPHA) {
+  return {
+    name: record.name,
+    hostname: record.hostname,
+    labels: {},
+    version: '0.1.0',
+    advertiseAddress: record.advertiseAddress,
+    dockerVersion: '27.3.1',
+  };
+}
+
+const IDLE_SESSION = { close: () => undefined, sendCommand: () => undefined, cancelCommand: () => undefined };
+
 describe('resources across workers', () => {
-  async function twoWorkers(): Promise<{ app: FastifyInstance; test: TestContext }> {
-    const started = await start();
+  /** Inspects answered by the test's engine stand-in: (worker id, reference) of each. */
+  let inspected: [string, string][] = [];
+
+  async function twoWorkers(
+    overrides: Partial<MasterContext> = {},
+  ): Promise<{ app: FastifyInstance; test: TestContext }> {
+    inspected = [];
+    const started = await start({
+      inspectContainer: (workerId, ref) => {
+        inspected.push([workerId, ref]);
+        const summary = started.test.registry.inventory(workerId).containers.find((item) => item.id === ref);
+        if (!summary) return Promise.reject(new AppError('not_found', `no such container: ${ref}`));
+        return Promise.resolve({
+          ...summary,
+          restartCount: 0,
+          mounts: [],
+          raw: { Config: { Image: summary.image, Env: ['PLAIN=y', 'SECRET_KEY=hunter2'] }, Created: 'then' },
+        });
+      },
+      ...overrides,
+    });
     await enrollWorker(started.test, ALPHA);
     await enrollWorker(started.test, BETA);
+    await started.test.registry.attach(ALPHA.id, helloOf(ALPHA), IDLE_SESSION);
+    await started.test.registry.attach(BETA.id, helloOf(BETA), IDLE_SESSION);
     started.test.registry.snapshot(ALPHA.id, 1, sampleInventory());
     started.test.registry.snapshot(BETA.id, 1, {
       containers: [container({ id: 'beef000000000000000000000000000000000000000000000000000000000003' })],
@@ -354,10 +390,54 @@ describe('resources across workers', () => {
         headers: AUTH,
       });
       expect(response.statusCode).toBe(200);
-      expect(response.json()).toEqual({
-        container: { ...sampleInventory().containers[1], worker_id: ALPHA.id, worker_name: 'alpha' },
+      const answer = response.json<ContainerAnswerJson>();
+      expect(answer.container).toEqual({
+        ...sampleInventory().containers[1],
+        worker_id: ALPHA.id,
+        worker_name: 'alpha',
       });
+      expect(answer.details).toMatchObject({ id, name: 'job', created_at: 'then' });
     }
+    expect(inspected).toEqual([
+      [ALPHA.id, id],
+      [ALPHA.id, id],
+      [ALPHA.id, id],
+    ]);
+  });
+
+  it('answers a container’s details from a live inspect, env values of secret names hidden', async () => {
+    const { app } = await twoWorkers();
+    const response = await app.inject({ method: 'GET', url: '/api/containers/job', headers: AUTH });
+    expect(response.statusCode).toBe(200);
+    expect(response.json<ContainerAnswerJson>().details.env).toEqual([
+      { name: 'PLAIN', value: 'y', redacted: false },
+      { name: 'SECRET_KEY', value: '[redacted]', redacted: true },
+    ]);
+    expect(response.body).not.toContain('hunter2');
+  });
+
+  it('answers 503 naming the worker when the container’s worker is offline, without asking it', async () => {
+    const { app, test } = await twoWorkers();
+    test.registry.detach(ALPHA.id, IDLE_SESSION, 'test');
+    const response = await app.inject({ method: 'GET', url: '/api/containers/job', headers: AUTH });
+    expect(response.statusCode).toBe(503);
+    const { error } = response.json<{ error: { code: string; message: string; details: unknown } }>();
+    expect(error.code).toBe('unavailable');
+    expect(error.message).toMatch(/^worker "alpha" is offline/);
+    expect(error.details).toEqual({
+      worker_id: ALPHA.id,
+      container_id: 'dead000000000000000000000000000000000000000000000000000000000002',
+    });
+    expect(inspected).toEqual([]);
+  });
+
+  it('answers 404 when the worker’s engine no longer has a container its inventory still lists', async () => {
+    const { app } = await twoWorkers({
+      inspectContainer: () => Promise.reject(new AppError('not_found', 'no such container')),
+    });
+    const response = await app.inject({ method: 'GET', url: '/api/containers/job', headers: AUTH });
+    expect(response.statusCode).toBe(404);
+    expect(response.json<{ error: { code: string } }>().error.code).toBe('not_found');
   });
 
   it('answers 409 naming the workers when a name is on several, and resolves it with ?worker_id=', async () => {
@@ -570,6 +650,52 @@ describe('migration requests', () => {
     expect(error.code).toBe('invalid_argument');
     expect(error.message).toContain(message);
     expect(planned).not.toHaveBeenCalled();
+  });
+});
+
+describe('migration modes', () => {
+  /** Posts a request for a volume between two online workers, through the real migration service. */
+  async function post(mode: unknown, dryRun: boolean) {
+    const { app, test } = await start();
+    await enrollWorker(test, ALPHA);
+    await enrollWorker(test, BETA);
+    await test.registry.attach(ALPHA.id, helloOf(ALPHA), IDLE_SESSION);
+    await test.registry.attach(BETA.id, helloOf(BETA), IDLE_SESSION);
+    test.registry.snapshot(ALPHA.id, 1, sampleInventory());
+    return app.inject({
+      method: 'POST',
+      url: '/api/migrations',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        source_worker_id: 'alpha',
+        target_worker_id: 'beta',
+        volume_names: ['web-data'],
+        mode,
+        dry_run: dryRun,
+      }),
+    });
+  }
+
+  it.each([false, true])('refuses live with a 400 that says why (dry run: %s)', async (dryRun) => {
+    const response = await post('live', dryRun);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'invalid_argument',
+        message:
+          'live migration needs CRIU checkpointing, which this Docker/kernel lacks; use "warm" (copies while the containers run, stops them only for what changed) or "cold"',
+      },
+    });
+  });
+
+  it('refuses a mode it does not know by naming the modes that run', async () => {
+    const response = await post('hot', false);
+    expect(response.statusCode).toBe(400);
+    const { error } = response.json<{ error: { code: string; message: string } }>();
+    expect(error.code).toBe('invalid_argument');
+    expect(error.message).toBe(
+      'invalid migration request: mode: "hot" is not a mode: use "cold" or "warm" ("live" needs CRIU checkpointing)',
+    );
   });
 });
 

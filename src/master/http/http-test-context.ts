@@ -58,10 +58,11 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     },
   });
   const logger = createLogger({ level: 'debug', format: 'json', destination });
+  const gateway = new CommandDispatcher(registry);
   const migrations = new MigrationService({
     store,
     registry,
-    gateway: new CommandDispatcher(registry),
+    gateway,
     // Never used to sign here: these tests start no transfer.
     caKeyPem: '',
     logger,
@@ -95,6 +96,7 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     },
     releases: createReleaseDownloads(undefined),
     installScript: undefined,
+    inspectContainer: (workerId, ref) => gateway.run(workerId, 'container.inspect', { ref }),
     ...overrides,
   };
   const logText = (): string => chunks.join('');

@@ -5,7 +5,9 @@ import { AppError } from '../../core/errors.js';
 import type { Inventory } from '../../core/workers.js';
 import type { MasterContext } from '../master-context.js';
 import type { WorkerRegistry, WorkerView } from '../worker-registry.js';
+import type { ContainerAnswerJson } from '../../contract/index.js';
 import { findContainer } from './container-lookup.js';
+import { containerDetailsJson } from './container-details-json.js';
 import { ID_PARAMS, WORKER_FILTER } from './route-schemas.js';
 
 const LISTS = ['containers', 'images', 'volumes', 'networks'] as const satisfies readonly (keyof Inventory)[];
@@ -29,7 +31,10 @@ export function selectWorkers(registry: WorkerRegistry, workerId: string | undef
   return [worker];
 }
 
-/** Registers the cross-worker lists and the container lookup the UI and `docker-migrate` commands start from. */
+/**
+ * Registers the cross-worker lists, which answer from the workers' inventories, and one container's details, which
+ * come from its worker.
+ */
 export function registerResourceRoutes(app: FastifyInstance, context: MasterContext): void {
   const { registry } = context;
 
@@ -48,13 +53,31 @@ export function registerResourceRoutes(app: FastifyInstance, context: MasterCont
   app.get<WorkerFilter & { Params: { id: string } }>(
     '/api/containers/:id',
     { schema: { params: ID_PARAMS, querystring: WORKER_FILTER } },
-    (request) => {
+    async (request): Promise<ContainerAnswerJson> => {
       const candidates = selectWorkers(registry, request.query.worker_id).map((worker) => ({
         worker,
         containers: registry.inventory(worker.id).containers,
       }));
       const { worker, container } = findContainer(candidates, request.params.id);
-      return { container: { ...container, worker_id: worker.id, worker_name: worker.name } };
+      return {
+        container: { ...container, worker_id: worker.id, worker_name: worker.name },
+        details: containerDetailsJson(await inspectLive(context, worker, container.id)),
+      };
     },
   );
+}
+
+/**
+ * Details come from a live inspect on the worker rather than from its inventory: they are what the engine says
+ * now. An offline worker cannot be asked, which is said (503) rather than answered with what it reported last.
+ */
+async function inspectLive(context: MasterContext, worker: WorkerView, containerId: string) {
+  if (!worker.online) {
+    throw new AppError(
+      'unavailable',
+      `worker "${worker.name}" is offline: a container's details are read from its engine, try again once it is back`,
+      { details: { worker_id: worker.id, container_id: containerId } },
+    );
+  }
+  return context.inspectContainer(worker.id, containerId);
 }

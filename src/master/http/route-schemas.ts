@@ -62,6 +62,15 @@ const bindRule = z.union([
   z.string().min(1),
 ]);
 
+/**
+ * A migration's mode. The CLI sends any word given to --mode, so the refusal of an unknown one names the modes that
+ * run; `live` passes here and is refused by the plan, which says why (CRIU).
+ */
+const mode = z.enum(MIGRATION_MODES, {
+  error: (issue) =>
+    `${JSON.stringify(issue.input)} is not a mode: use "cold" or "warm" ("live" needs CRIU checkpointing)`,
+});
+
 /** Seconds a source container gets to exit on its stop signal (Docker's --stop-timeout), at most an hour. */
 const stopTimeout = z.number().int().min(0).max(3600).optional();
 
@@ -75,7 +84,7 @@ export const MIGRATION_BODY = z
     volume_names: names,
     network_ids: names,
     compose_projects: names,
-    mode: z.enum(MIGRATION_MODES).default('cold'),
+    mode: mode.default('cold'),
     strategy: z.enum(MIGRATION_STRATEGIES).default('full'),
     transfer_mode: z.enum(TRANSFER_MODES).default('auto'),
     compression: z.enum(TRANSFER_COMPRESSIONS).default('none'),
@@ -98,7 +107,7 @@ export const MIGRATION_BODY = z
 /** The body of POST /api/migrations/:id/reverse: what a move back may choose; the rest follows the migration. */
 export const REVERSE_BODY = z
   .object({
-    mode: z.enum(MIGRATION_MODES).optional(),
+    mode: mode.optional(),
     strategy: z.enum(MIGRATION_STRATEGIES).optional(),
     transfer_mode: z.enum(TRANSFER_MODES).optional(),
     compression: z.enum(TRANSFER_COMPRESSIONS).optional(),

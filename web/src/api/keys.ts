@@ -7,6 +7,9 @@ export const keys = {
   workers: ['workers'] as const,
   worker: (id: string) => ['workers', id] as const,
   resources: (workerId: string) => ['resources', workerId] as const,
+  /** One container's details (GET /api/containers/:id): under its worker's resources, so inventory events refresh it. */
+  container: (workerId: string, containerId: string) =>
+    ['resources', workerId, 'container', containerId] as const,
   /** Every list of migrations sits under it; one migration sits under it too, at ['migrations', 'one', id]. */
   migrations: ['migrations'] as const,
   migration: (id: string) => ['migrations', 'one', id] as const,

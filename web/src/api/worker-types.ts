@@ -2,6 +2,8 @@
 // contract's types (src/contract), re-exported so pages import them from one place.
 export type {
   AuditEntryJson,
+  ContainerAnswerJson,
+  ContainerDetailsJson,
   ContainerState,
   ContainerSummary,
   CountsJson,

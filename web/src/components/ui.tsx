@@ -279,12 +279,16 @@ const STACK_BELOW_PX = 640;
 
 /**
  * The style that stacks one table's rows on a phone: each row a block, each cell a line labelled with its column
- * (by position, so rows drawn by any component get their labels). Scoped to the table by `data-stack`.
+ * (by position, so rows drawn by any component get their labels; a cell spanning the row, such as details shown
+ * under a row, has none). Scoped to the table by `data-stack`.
  */
 export function stackedTableCss(scope: string, columns: readonly string[]): string {
   const at = `[data-stack=${JSON.stringify(scope)}]`;
   const labels = columns
-    .map((column, index) => `${at} td:nth-child(${index + 1})::before{content:${JSON.stringify(column)}}`)
+    .map(
+      (column, index) =>
+        `${at} td:not([colspan]):nth-child(${index + 1})::before{content:${JSON.stringify(column)}}`,
+    )
     .join('');
   return (
     `@media (max-width:${STACK_BELOW_PX - 0.02}px){` +

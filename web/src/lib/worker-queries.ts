@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client';
 import { keys } from '../api/keys';
 import type { MigrationListJson } from '../api/migration-types';
-import type { WorkerJson, WorkerResourcesJson } from '../api/worker-types';
+import type { ContainerAnswerJson, WorkerJson, WorkerResourcesJson } from '../api/worker-types';
 
 function workerPath(id: string): string {
   return `/api/workers/${encodeURIComponent(id)}`;
@@ -39,6 +39,21 @@ export function useWorkerResources(id: string | null) {
     queryKey: keys.resources(id ?? ''),
     queryFn: ({ signal }) => api<WorkerResourcesJson>(`${workerPath(id ?? '')}/resources`, { signal }),
     enabled: id !== null,
+  });
+}
+
+/** One container's details, read live from its worker's engine. */
+export function useContainerDetails(workerId: string, containerId: string) {
+  return useQuery({
+    queryKey: keys.container(workerId, containerId),
+    queryFn: ({ signal }) =>
+      api<ContainerAnswerJson>(
+        `/api/containers/${encodeURIComponent(containerId)}?${new URLSearchParams({ worker_id: workerId }).toString()}`,
+        { signal },
+      ),
+    select: (data) => data.details,
+    // The worker may be offline or the container gone: say so at once rather than after three retries.
+    retry: false,
   });
 }
 
