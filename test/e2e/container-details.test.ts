@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ContainerAnswerJson, ContainerDetailsJson } from '../../src/contract/index.js';
 import { removeLabelled } from '../../src/core/testing/docker-engine-contract.js';
+import { openBrowser } from '../support/browser.js';
 import { dockerCli, engineOverSocket, newRunLabel, testDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
@@ -198,6 +199,35 @@ describe('GET /api/containers/:id', () => {
     );
     expect(published.length).toBeGreaterThan(0);
     expect(details.labels).toMatchObject({ tier: 'front' });
+  });
+
+  it('shows the same on the worker page in the browser, the secret hidden there too', async () => {
+    const truth = await inspect();
+    const [binding] = truth.NetworkSettings.Ports['80/tcp'] ?? [];
+    const browser = await openBrowser();
+    try {
+      const { page } = browser;
+      await page.goto(`${apiUrl.replace(/\/api$/, '')}/sign-in`);
+      await page.getByLabel('Admin token').fill(adminToken);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/$/);
+      await page.goto(`${apiUrl.replace(/\/api$/, '')}/workers/${await workerId(`details-${id}`)}`);
+      await page.getByRole('button', { name: `Show details of ${CONTAINER}` }).click();
+      const row = page.getByRole('row', { name: `Details of ${CONTAINER}`, exact: true });
+      await row.getByText('Restart policy').waitFor();
+      const text = await row.innerText();
+      expect(text).toContain('on-failure (at most 3 retries)');
+      expect(text).toContain(`${binding!.HostIp}:${binding!.HostPort}→80/tcp`);
+      expect(text).toContain(`volume ${VOLUME} → /data`);
+      expect(text).toContain(`bind ${bindFolder} → /config (read-only)`);
+      expect(text).toContain('PLAIN=y');
+      expect(text).toMatch(/SECRET_KEY=\s*hidden/);
+      expect(await page.content()).not.toContain(SECRET);
+      await browser.screenshot('container-details', page);
+      expect(browser.errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('answers an unknown container with a JSON 404', async () => {
