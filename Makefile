@@ -7,7 +7,7 @@ SOURCES := $(shell find src -name '*.ts' -not -name '*.test.ts' 2>/dev/null) pac
 NATIVE := native/build/fs_native.node
 
 .PHONY: install build build-full build-all release image test-tools browser compiler native test test-unit test-web test-integration test-e2e test-faults test-coverage lint typecheck format proto bench \
-	docker-engine promtool hosts hosts-stop hosts-clean run clean
+	docker-engine promtool postgres hosts hosts-stop hosts-clean run clean
 
 ## install: npm dependencies, exactly as locked (re-run only when the lockfile changes), and the native add-on
 $(NPM_STAMP): package.json package-lock.json
@@ -68,8 +68,13 @@ test-tools:
 promtool:
 	@bash scripts/promtool.sh install
 
+## postgres: Debian's PostgreSQL server, when missing, for the tests of the PostgreSQL store (needs root); the tests
+##           start a private server from it on 127.0.0.1
+postgres:
+	@bash scripts/postgres.sh install
+
 ## test: everything the tests need, then lint, type-check and every tier; ends with "N passed, N failed"
-test: compiler install docker-engine browser test-tools promtool build-full lint
+test: compiler install docker-engine browser test-tools promtool postgres build-full lint
 	@bash scripts/run-tests.sh unit web integration e2e faults
 
 test-unit: compiler install
@@ -78,14 +83,14 @@ test-unit: compiler install
 test-web: install
 	@bash scripts/run-tests.sh web
 
-test-integration: install docker-engine
+test-integration: install docker-engine postgres
 	@bash scripts/run-tests.sh integration
 
 test-e2e: install docker-engine browser test-tools promtool build-full
 	@bash scripts/run-tests.sh e2e
 
 ## test-coverage: coverage per tier (unit, web, integration) and a table of the totals; informs, never a gate
-test-coverage: install docker-engine
+test-coverage: install docker-engine postgres
 	@bash scripts/test-coverage.sh unit web integration
 
 ## test-faults: kill, cut and fill while migrations run (hosts 3-5); the table goes to .artifacts/faults-table.md

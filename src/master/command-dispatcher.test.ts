@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
 import { sampleWorker } from '../core/testing/sample-resources.js';
 import { CommandDispatcher } from './command-dispatcher.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from './store/sql-master-store.js';
 import { WorkerRegistry, type HelloInfo, type WorkerSession } from './worker-registry.js';
 
 const ALPHA = 'w-aaaaaaaaaaaa';
@@ -71,7 +71,7 @@ async function failureOf(work: Promise<unknown>): Promise<AppError> {
   throw new Error('expected a failure');
 }
 
-let store: SqliteMasterStore;
+let store: SqlMasterStore;
 let registry: WorkerRegistry;
 let alpha: RecordingSession;
 let beta: RecordingSession;

@@ -33,7 +33,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../platfo
 import { verifyGrant } from '../transfer/grant.js';
 import { createMasterMetrics, type MasterMetrics } from './metrics.js';
 import { MigrationService, type MigrationNotice } from './migration-service.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from './store/sql-master-store.js';
 import { WorkerRegistry, type HelloInfo, type WorkerSession } from './worker-registry.js';
 
 // ---- the two hosts ----
@@ -678,7 +678,7 @@ function request(overrides: Partial<MigrationRequest> = {}): MigrationRequest {
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 let ca: CertificateAuthority;
-let store: SqliteMasterStore;
+let store: SqlMasterStore;
 let registry: WorkerRegistry;
 let gateway: FakeWorkerGateway;
 let service: MigrationService;

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { hashToken } from '../platform/secrets.js';
 import { createSessionManager, type SessionManager } from './sessions.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from './store/sql-master-store.js';
 
-let store: SqliteMasterStore | undefined;
+let store: SqlMasterStore | undefined;
 let sessions: SessionManager | undefined;
 
 afterEach(async () => {

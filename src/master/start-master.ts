@@ -22,7 +22,7 @@ import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
 import { createReleaseDownloads, installCommand, type ReleaseDownloads } from './release-downloads.js';
 import { createSessionManager } from './sessions.js';
-import { openSqliteMasterStore } from './store/sqlite-master-store.js';
+import { openSqliteMasterStore } from './store/sql-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
 import { startBulkRelay } from './bulk-relay.js';
 import { CommandDispatcher } from './command-dispatcher.js';

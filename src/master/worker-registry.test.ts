@@ -4,7 +4,7 @@ import { AppError } from '../core/errors.js';
 import type { VolumeSummary } from '../core/docker-resources.js';
 import { sampleVolume, sampleWorker } from '../core/testing/sample-resources.js';
 import type { Inventory, WorkerRecord } from '../core/workers.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from './store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from './store/sql-master-store.js';
 import {
   WorkerRegistry,
   type HelloInfo,
@@ -77,7 +77,7 @@ function inventoryWith(volumes: string[]): Inventory {
   return { containers: [], images: [], volumes: volumes.map(volume), networks: [] };
 }
 
-let store: SqliteMasterStore;
+let store: SqlMasterStore;
 let now: number;
 let registry: WorkerRegistry;
 let events: MasterEvent[];

@@ -14,7 +14,7 @@ import {
 } from '../../src/master/grpc/control-server.js';
 import { startBulkRelay } from '../../src/master/bulk-relay.js';
 import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from '../../src/master/store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from '../../src/master/store/sql-master-store.js';
 import { WorkerRegistry } from '../../src/master/worker-registry.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { generateToken, tokenMatches } from '../../src/platform/secrets.js';
@@ -26,7 +26,7 @@ export const logger = createLogger({ level: 'silent', format: 'json' });
 
 export interface Master {
   tls: MasterTls;
-  store: SqliteMasterStore;
+  store: SqlMasterStore;
   registry: WorkerRegistry;
   server: ControlServer;
   url: string;
@@ -61,7 +61,7 @@ export async function startMaster(
   options: Partial<Omit<ControlServerOptions, 'tls' | 'store' | 'registry' | 'dispatcher'>> & {
     storePath?: string;
     /** What the control service sees of the store (e.g. one that pauses a call), the registry gets the real one. */
-    wrapStore?: (store: SqliteMasterStore) => MasterStore;
+    wrapStore?: (store: SqlMasterStore) => MasterStore;
     /** Serves the transfer relay beside the control service, as the master does. */
     relay?: boolean;
   } = {},

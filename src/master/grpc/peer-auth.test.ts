@@ -8,11 +8,11 @@ import {
   signCsr,
   type CertificateAuthority,
 } from '../../platform/pki.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from '../store/sql-master-store.js';
 import { authenticatePeer } from './peer-auth.js';
 
 let ca: CertificateAuthority;
-let store: SqliteMasterStore;
+let store: SqlMasterStore;
 
 /** A certificate the CA issued to `workerId`, recorded (or not) in the store as unrevoked. */
 async function certificateOf(workerId: string, record = true): Promise<{ raw: Buffer; serial: string }> {

@@ -12,7 +12,7 @@ import { MigrationService } from '../migration-service.js';
 import { PairingCodes } from '../pairing-codes.js';
 import { createReleaseDownloads } from '../release-downloads.js';
 import { createSessionManager } from '../sessions.js';
-import { openSqliteMasterStore, type SqliteMasterStore } from '../store/sqlite-master-store.js';
+import { openSqliteMasterStore, type SqlMasterStore } from '../store/sql-master-store.js';
 import { WorkerRegistry } from '../worker-registry.js';
 
 // The REST tests' names for the shared samples.
@@ -33,7 +33,7 @@ export const ENROLLMENT: EnrollmentInfo = {
 
 export interface TestContext {
   context: MasterContext;
-  store: SqliteMasterStore;
+  store: SqlMasterStore;
   registry: WorkerRegistry;
   logger: Logger;
   /** Every log line written so far, parsed. */

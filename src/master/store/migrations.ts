@@ -1,20 +1,58 @@
 // Schema migrations of the master's database, as a static list run by Kysely's Migrator on open.
 // Static because the app is bundled with esbuild: there is no migrations folder to read at run time.
 import { DEFAULT_MIGRATION_TABLE, Migrator, sql } from 'kysely';
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { ColumnDefinitionBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
 
 import { AppError } from '../../core/errors.js';
 import type { Database } from './schema.js';
+
+/** The SQL engines the master's state can live in. */
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/**
+ * Column types per engine. SQLite's are the ones its migrations shipped with and never change; PostgreSQL needs
+ * 64-bit integers where SQLite's integer already is one, double precision where SQLite's real already is, and a
+ * sequence for generated ids.
+ */
+interface ColumnTypes {
+  integer: 'integer' | 'bigint';
+  real: 'real' | 'double precision';
+  /** A generated id column's type and its key. */
+  id: 'integer' | 'bigserial';
+  generatedKey: (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder;
+}
+
+function columnTypes(dialect: StoreDialect): ColumnTypes {
+  return dialect === 'sqlite'
+    ? {
+        integer: 'integer',
+        real: 'real',
+        id: 'integer',
+        generatedKey: (col) => col.primaryKey().autoIncrement(),
+      }
+    : {
+        integer: 'bigint',
+        real: 'double precision',
+        id: 'bigserial',
+        generatedKey: (col) => col.primaryKey(),
+      };
+}
 
 /**
  * Runs a migration's body in one transaction. Kysely's SQLite adapter reports no transactional DDL, so the
  * Migrator would run it bare and a failure halfway would leave tables that make every later attempt fail.
  */
-function inTransaction(up: (db: Kysely<unknown>) => Promise<void>): Migration['up'] {
-  return (db: Kysely<unknown>) => db.transaction().execute(up);
+function inTransaction(
+  up: (db: Kysely<unknown>, types: ColumnTypes) => Promise<void>,
+  types: ColumnTypes,
+  dialect: StoreDialect,
+): Migration['up'] {
+  // PostgreSQL has transactional DDL, and Kysely's Migrator already runs each migration in a transaction there.
+  if (dialect === 'postgres') return (db: Kysely<unknown>) => up(db, types);
+  return (db: Kysely<unknown>) => db.transaction().execute((trx) => up(trx, types));
 }
 
-async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
+async function createInitialSchema(db: Kysely<unknown>, types: ColumnTypes): Promise<void> {
   await db.schema
     .createTable('workers')
     .addColumn('id', 'text', (col) => col.primaryKey().notNull())
@@ -27,7 +65,7 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
     .addColumn('enrolled_at', 'text', (col) => col.notNull())
     .addColumn('last_seen_at', 'text')
     .addColumn('system_json', 'text')
-    .addColumn('active_tasks', 'integer', (col) => col.notNull().defaultTo(0))
+    .addColumn('active_tasks', types.integer, (col) => col.notNull().defaultTo(0))
     .addColumn('revoked_at', 'text')
     .execute();
   await db.schema.createIndex('workers_name_idx').on('workers').column('name').execute();
@@ -45,7 +83,7 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('inventories')
     .addColumn('worker_id', 'text', (col) => col.primaryKey().notNull().references('workers.id'))
-    .addColumn('sequence', 'integer', (col) => col.notNull())
+    .addColumn('sequence', types.integer, (col) => col.notNull())
     .addColumn('inventory_json', 'text', (col) => col.notNull())
     .addColumn('updated_at', 'text', (col) => col.notNull())
     .execute();
@@ -58,13 +96,13 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('audit_log')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('id', types.id, types.generatedKey)
     .addColumn('at', 'text', (col) => col.notNull())
     .addColumn('actor', 'text', (col) => col.notNull())
     .addColumn('action', 'text', (col) => col.notNull())
     .addColumn('target', 'text')
     .addColumn('outcome', 'text', (col) => col.notNull().check(sql`outcome in ('ok', 'error')`))
-    .addColumn('status', 'integer', (col) => col.notNull())
+    .addColumn('status', types.integer, (col) => col.notNull())
     .addColumn('details_json', 'text', (col) => col.notNull())
     .addColumn('remote_address', 'text')
     .execute();
@@ -72,7 +110,7 @@ async function createInitialSchema(db: Kysely<unknown>): Promise<void> {
 }
 
 /** Web UI sessions; the expiry index serves the periodic sweep of expired ones. */
-async function createSessionTable(db: Kysely<unknown>): Promise<void> {
+async function createSessionTable(db: Kysely<unknown>, _types: ColumnTypes): Promise<void> {
   await db.schema
     .createTable('sessions')
     .addColumn('id_hash', 'text', (col) => col.primaryKey().notNull())
@@ -87,7 +125,7 @@ async function createSessionTable(db: Kysely<unknown>): Promise<void> {
  * One row per resource a migration holds (see lockKeys in core/migration-journal.ts): a second migration that
  * asks for a held key is refused, so two migrations never move, overwrite or roll back the same thing at once.
  */
-async function createMigrationLockTable(db: Kysely<unknown>): Promise<void> {
+async function createMigrationLockTable(db: Kysely<unknown>, _types: ColumnTypes): Promise<void> {
   await db.schema
     .createTable('migration_locks')
     .addColumn('resource_key', 'text', (col) => col.primaryKey().notNull())
@@ -104,7 +142,7 @@ async function createMigrationLockTable(db: Kysely<unknown>): Promise<void> {
  * Migrations of workloads and their event log. The (created_at desc, id) index serves the newest-first listing
  * and its keyset paging without a sort; the `status` index serves the filter by status.
  */
-async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
+async function createMigrationTables(db: Kysely<unknown>, types: ColumnTypes): Promise<void> {
   await db.schema
     .createTable('migrations')
     .addColumn('id', 'text', (col) => col.primaryKey().notNull())
@@ -113,16 +151,16 @@ async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
     .addColumn('request_json', 'text', (col) => col.notNull())
     .addColumn('plan_json', 'text', (col) => col.notNull())
     .addColumn('state_json', 'text', (col) => col.notNull())
-    .addColumn('progress', 'real', (col) => col.notNull().defaultTo(0))
-    .addColumn('bytes_transferred', 'integer', (col) => col.notNull().defaultTo(0))
-    .addColumn('total_bytes', 'integer', (col) => col.notNull().defaultTo(0))
-    .addColumn('rate_bytes_per_s', 'real', (col) => col.notNull().defaultTo(0))
+    .addColumn('progress', types.real, (col) => col.notNull().defaultTo(0))
+    .addColumn('bytes_transferred', types.integer, (col) => col.notNull().defaultTo(0))
+    .addColumn('total_bytes', types.integer, (col) => col.notNull().defaultTo(0))
+    .addColumn('rate_bytes_per_s', types.real, (col) => col.notNull().defaultTo(0))
     .addColumn('created_at', 'text', (col) => col.notNull())
     .addColumn('started_at', 'text')
     .addColumn('completed_at', 'text')
-    .addColumn('downtime_ms', 'integer')
+    .addColumn('downtime_ms', types.integer)
     .addColumn('error', 'text')
-    .addColumn('cancel_requested', 'integer', (col) =>
+    .addColumn('cancel_requested', types.integer, (col) =>
       col
         .notNull()
         .defaultTo(0)
@@ -138,7 +176,7 @@ async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
 
   await db.schema
     .createTable('migration_events')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    .addColumn('id', types.id, types.generatedKey)
     .addColumn('migration_id', 'text', (col) => col.notNull().references('migrations.id'))
     .addColumn('at', 'text', (col) => col.notNull())
     .addColumn('level', 'text', (col) => col.notNull())
@@ -160,7 +198,7 @@ async function createMigrationTables(db: Kysely<unknown>): Promise<void> {
 }
 
 /** Where a migration's downtime went, and its copy rounds: one JSON column, read whole with the migration. */
-async function addMigrationTiming(db: Kysely<unknown>): Promise<void> {
+async function addMigrationTiming(db: Kysely<unknown>, _types: ColumnTypes): Promise<void> {
   await db.schema
     .alterTable('migrations')
     .addColumn('timing_json', 'text', (col) => col.notNull().defaultTo('{}'))
@@ -168,7 +206,7 @@ async function addMigrationTiming(db: Kysely<unknown>): Promise<void> {
 }
 
 /** The audit log's one-line summary ("who moved what where"); older rows have none. */
-async function addAuditSummary(db: Kysely<unknown>): Promise<void> {
+async function addAuditSummary(db: Kysely<unknown>, _types: ColumnTypes): Promise<void> {
   await db.schema.alterTable('audit_log').addColumn('summary', 'text').execute();
 }
 
@@ -176,14 +214,20 @@ async function addAuditSummary(db: Kysely<unknown>): Promise<void> {
  * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
  * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
  */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = {
-  '0001_initial': { up: inTransaction(createInitialSchema) },
-  '0002_migrations': { up: inTransaction(createMigrationTables) },
-  '0003_sessions': { up: inTransaction(createSessionTable) },
-  '0004_migration_locks': { up: inTransaction(createMigrationLockTable) },
-  '0005_migration_timing': { up: inTransaction(addMigrationTiming) },
-  '0006_audit_summary': { up: inTransaction(addAuditSummary) },
-};
+export function migrationsFor(dialect: StoreDialect): Readonly<Record<string, Migration>> {
+  const types = columnTypes(dialect);
+  return {
+    '0001_initial': { up: inTransaction(createInitialSchema, types, dialect) },
+    '0002_migrations': { up: inTransaction(createMigrationTables, types, dialect) },
+    '0003_sessions': { up: inTransaction(createSessionTable, types, dialect) },
+    '0004_migration_locks': { up: inTransaction(createMigrationLockTable, types, dialect) },
+    '0005_migration_timing': { up: inTransaction(addMigrationTiming, types, dialect) },
+    '0006_audit_summary': { up: inTransaction(addAuditSummary, types, dialect) },
+  };
+}
+
+/** The schema's migrations on SQLite, the default store. */
+export const MIGRATIONS = migrationsFor('sqlite');
 
 /** Hands Kysely's Migrator the in-code list, in place of its FileMigrationProvider. */
 export function createStaticMigrationProvider(
@@ -194,10 +238,8 @@ export function createStaticMigrationProvider(
 
 /** Applied migrations this code does not know: the database was last used by a newer docker-migrate. */
 async function findUnknownMigrations(db: Kysely<Database>, known: readonly string[]): Promise<string[]> {
-  const table = await sql<{ name: string }>`
-    select name from sqlite_master where type = 'table' and name = ${DEFAULT_MIGRATION_TABLE}
-  `.execute(db);
-  if (table.rows.length === 0) return [];
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((table) => table.name === DEFAULT_MIGRATION_TABLE)) return [];
   const applied = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(
     db,
   );

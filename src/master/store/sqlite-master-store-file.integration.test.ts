@@ -13,7 +13,7 @@ import { sampleWorker } from '../../core/testing/sample-resources.js';
 import type { WorkerRecord } from '../../core/workers.js';
 import { MIGRATIONS, migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
-import { openSqliteMasterStore } from './sqlite-master-store.js';
+import { openSqliteMasterStore } from './sql-master-store.js';
 
 function worker(id: string, name: string): WorkerRecord {
   return sampleWorker({ id, name, hostname: `${name}.example.internal` });
@@ -114,7 +114,7 @@ afterEach(() => {
   rmSync(folder, { recursive: true, force: true });
 });
 
-describe('SqliteMasterStore on a file', () => {
+describe('SqlMasterStore on a file', () => {
   it('keeps a worker, its id and its settings across a close and reopen, without duplicating it', async () => {
     const first = await openSqliteMasterStore({ path });
     await first.insertWorker(worker('w-3f2a9c0d1e4b', 'alpha'));

@@ -4,7 +4,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import type { Insertable, Selectable, Updateable } from 'kysely';
 
 import { AppError } from '../../core/errors.js';
@@ -29,7 +30,7 @@ import type {
   WorkerRecord,
   WorkerSystem,
 } from '../../core/workers.js';
-import { migrateToLatest } from './migrations.js';
+import { migrateToLatest, migrationsFor } from './migrations.js';
 import type {
   AuditLogTable,
   CertificatesTable,
@@ -68,7 +69,7 @@ export interface SqliteMasterStoreOptions {
  * Opens (creating it if need be) and migrates the master's database. The file holds secrets (settings keep the
  * enrollment token), so its folder is created 0700 and the file with its -wal/-shm companions are kept 0600.
  */
-export async function openSqliteMasterStore(options: SqliteMasterStoreOptions): Promise<SqliteMasterStore> {
+export async function openSqliteMasterStore(options: SqliteMasterStoreOptions): Promise<SqlMasterStore> {
   const { path } = options;
   const inMemory = path === IN_MEMORY;
   let database: BetterSqlite3.Database | undefined;
@@ -98,7 +99,59 @@ export async function openSqliteMasterStore(options: SqliteMasterStoreOptions): 
     await db.destroy();
     throw AppError.from(error);
   }
-  return new SqliteMasterStore(db, path);
+  return new SqlMasterStore(db, path);
+}
+
+export interface PostgresMasterStoreOptions {
+  /** postgres://user:password@host:port/database (any libpq connection URL pg accepts). */
+  url: string;
+  /** Connections kept open at most (default 10). */
+  maxConnections?: number;
+}
+
+/** The URL with its password left out, for messages and logs. */
+export function redactStoreUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '[redacted]';
+    return parsed.toString();
+  } catch {
+    return 'the PostgreSQL database (its URL does not parse)';
+  }
+}
+
+/**
+ * Opens the master's state in PostgreSQL (store_url) and brings its schema to the latest version, with the same
+ * migrations as SQLite (types mapped per engine). Fails, naming the database without its password, when it
+ * cannot be reached or migrated.
+ */
+export async function openPostgresMasterStore(options: PostgresMasterStoreOptions): Promise<SqlMasterStore> {
+  const where = redactStoreUrl(options.url);
+  // bigint (int8) columns hold our counters and ids: they are read as numbers (all stay far below 2^53).
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: 10_000,
+    types,
+  });
+  // An idle connection the server closes (restart, failover) must not crash the master: the pool replaces it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrateToLatest(db, where, migrationsFor('postgres'));
+  } catch (error) {
+    await db.destroy();
+    // The migrator's own errors name the database already; anything else is the driver's (unreachable, refused).
+    if (error instanceof AppError) throw error;
+    throw new AppError('unavailable', `cannot use the PostgreSQL database ${where}: ${messageOf(error)}`, {
+      hint: 'Check store_url (--store-url): the server must be reachable and the user allowed to create tables.',
+      details: { url: where },
+      cause: error,
+    });
+  }
+  return new SqlMasterStore(db, where);
 }
 
 /**
@@ -122,7 +175,7 @@ function restrictFileModes(path: string): void {
  * The MasterStore over SQLite. Get one from openSqliteMasterStore; the constructor takes a Kysely instance that
  * is already migrated, so that tests can reach the database underneath.
  */
-export class SqliteMasterStore implements MasterStore {
+export class SqlMasterStore implements MasterStore {
   readonly path: string;
   #db: Kysely<Database> | undefined;
 
@@ -143,7 +196,7 @@ export class SqliteMasterStore implements MasterStore {
     try {
       await this.#open().insertInto('workers').values(toWorkerRow(worker)).execute();
     } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      if (violated(error) === 'primary_key') {
         throw new AppError('conflict', `worker "${worker.id}" already exists`, { cause: error });
       }
       throw error;
@@ -199,13 +252,13 @@ export class SqliteMasterStore implements MasterStore {
     try {
       await this.#open().insertInto('certificates').values(toCertificateRow(certificate)).execute();
     } catch (error) {
-      const code = sqliteCode(error);
-      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      const code = violated(error);
+      if (code === 'primary_key') {
         throw new AppError('conflict', `certificate "${certificate.serial}" already exists`, {
           cause: error,
         });
       }
-      if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw workerNotFound(certificate.workerId, error);
+      if (code === 'foreign_key') throw workerNotFound(certificate.workerId, error);
       throw error;
     }
   }
@@ -252,7 +305,7 @@ export class SqliteMasterStore implements MasterStore {
         )
         .execute();
     } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw workerNotFound(record.workerId, error);
+      if (violated(error) === 'foreign_key') throw workerNotFound(record.workerId, error);
       throw error;
     }
   }
@@ -371,7 +424,7 @@ export class SqliteMasterStore implements MasterStore {
         });
     } catch (error) {
       if (error instanceof AppError) throw error;
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+      if (violated(error) === 'primary_key') {
         throw new AppError('conflict', `migration "${migration.id}" already exists`, { cause: error });
       }
       throw error;
@@ -455,7 +508,7 @@ export class SqliteMasterStore implements MasterStore {
         .executeTakeFirstOrThrow();
       return { ...event, id };
     } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
+      if (violated(error) === 'foreign_key') {
         throw migrationNotFound(event.migrationId, error);
       }
       throw error;
@@ -505,9 +558,22 @@ function checkLimit(what: string, limit: number): void {
   }
 }
 
-/** better-sqlite3's SqliteError carries the extended result code, e.g. "SQLITE_CONSTRAINT_PRIMARYKEY". */
-function sqliteCode(error: unknown): string | undefined {
-  return error instanceof BetterSqlite3.SqliteError ? error.code : undefined;
+/**
+ * Which constraint a write broke, whatever the engine: better-sqlite3's SqliteError carries the extended result
+ * code ("SQLITE_CONSTRAINT_PRIMARYKEY"), pg's DatabaseError the SQLSTATE (23505 unique, 23503 foreign key) and
+ * the constraint's name (a primary key's ends in "_pkey").
+ */
+function violated(error: unknown): 'primary_key' | 'foreign_key' | undefined {
+  if (error instanceof BetterSqlite3.SqliteError) {
+    if (error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'primary_key';
+    if (error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return 'foreign_key';
+    return undefined;
+  }
+  if (error instanceof pg.DatabaseError) {
+    if (error.code === '23505' && error.constraint?.endsWith('_pkey') === true) return 'primary_key';
+    if (error.code === '23503') return 'foreign_key';
+  }
+  return undefined;
 }
 
 function messageOf(error: unknown): string {
