@@ -37,6 +37,7 @@ export interface MasterFlags {
   httpTlsKey?: string;
   trustProxy?: boolean;
   downloadsDir?: string;
+  storeUrl?: string;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -45,6 +46,10 @@ export function addMasterOptions(command: Command): Command {
     .option('--http-addr <addr>', 'HTTP address of the API and web UI (default ":8080")')
     .option('--grpc-addr <addr>', 'gRPC address workers connect to (default ":9090")')
     .option('--data-dir <dir>', 'state, CA and keys (default "~/.docker-migrate")')
+    .option(
+      '--store-url <url>',
+      'keep the state in PostgreSQL (postgres://user:password@host:5432/db) instead of SQLite in the data dir',
+    )
     .option('--enrollment-token <token>', 'token workers enroll with (default: generated once and kept)')
     .option('--admin-token <token>', 'token for the API and web UI (default: generated once, shown once)')
     .option('--advertise-addr <host:port>', 'gRPC address workers should dial, for the join command')
@@ -90,6 +95,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
     http_addr: flags.httpAddr,
     grpc_addr: flags.grpcAddr,
     data_dir: flags.dataDir,
+    store_url: flags.storeUrl,
     master: definedOnly({
       enrollment_token: flags.enrollmentToken,
       admin_token: flags.adminToken,
@@ -180,6 +186,7 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     logger,
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
+    storeUrl: config.store_url,
     downloadsDir: config.master.downloads_dir ?? defaultDownloadsDir(),
     installScriptFile: installScriptFile(),
   });

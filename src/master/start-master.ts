@@ -22,7 +22,12 @@ import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
 import { createReleaseDownloads, installCommand, type ReleaseDownloads } from './release-downloads.js';
 import { createSessionManager } from './sessions.js';
-import { openSqliteMasterStore } from './store/sql-master-store.js';
+import { lockInstance } from './instance-lock.js';
+import {
+  openPostgresMasterStore,
+  openSqliteMasterStore,
+  type SqlMasterStore,
+} from './store/sql-master-store.js';
 import { WorkerRegistry } from './worker-registry.js';
 import { startBulkRelay } from './bulk-relay.js';
 import { CommandDispatcher } from './command-dispatcher.js';
@@ -63,6 +68,8 @@ export interface MasterOptions {
   webRoot?: string | undefined;
   /** better-sqlite3's native add-on, when it is not where the package expects it (the bundled binary). */
   sqliteNativeBinding?: string | undefined;
+  /** postgres://… to keep the state in PostgreSQL; absent: SQLite in <dataDir>/master/state.db. */
+  storeUrl?: string | undefined;
   /** The folder of release archives and SHA256SUMS served at /downloads/ (none: /downloads/ serves nothing). */
   downloadsDir?: string | undefined;
   /** The worker install script served at /install.sh (packaging/install-worker.sh); absent: not served. */
@@ -103,6 +110,26 @@ function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
 }
 
+/** The store the options name: PostgreSQL at storeUrl, else this master's own SQLite file, which it locks. */
+async function openConfiguredStore(options: MasterOptions): Promise<SqlMasterStore> {
+  if (options.storeUrl !== undefined) return openPostgresMasterStore({ url: options.storeUrl });
+  const path = join(options.dataDir, 'master', 'state.db');
+  mkdirSync(join(options.dataDir, 'master'), { recursive: true, mode: 0o700 });
+  const lock = lockInstance(`${path}.lock`, `the database at ${path}`);
+  try {
+    const store = await openSqliteMasterStore({ path, nativeBinding: options.sqliteNativeBinding });
+    const close = store.close.bind(store);
+    store.close = async () => {
+      await close();
+      lock.release();
+    };
+    return store;
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
 /** Starts a master; resolves once both servers listen. */
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const { logger } = options;
@@ -111,10 +138,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const httpsPem = options.httpTls === undefined ? undefined : loadHttpTls(options.httpTls);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const grpcListen = parseListenAddress(options.grpcAddr);
-  const store = await openSqliteMasterStore({
-    path: join(options.dataDir, 'master', 'state.db'),
-    nativeBinding: options.sqliteNativeBinding,
-  });
+  const store = await openConfiguredStore(options);
   const closers: (() => Promise<void>)[] = [() => store.close()];
   let closed = false;
   const closeAll = async (): Promise<void> => {

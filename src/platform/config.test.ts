@@ -323,6 +323,7 @@ describe('loadConfig', () => {
       log_level: 'fatal',
       log_format: 'pretty',
       data_dir: '/d',
+      store_url: 'postgres://dm@db:5432/dm',
       'docker.host': 'tcp://x:1',
       'docker.cert_path': '/c',
       'docker.tls_verify': 'true',

@@ -26,6 +26,7 @@ export const CONFIG_PATHS = [
   'log_level',
   'log_format',
   'data_dir',
+  'store_url',
   'docker.host',
   'docker.cert_path',
   'docker.tls_verify',
@@ -244,6 +245,14 @@ function createConfigSchema(homeDir: string) {
     log_level: z.enum(LOG_LEVELS).default('info'),
     log_format: z.enum(LOG_FORMATS).default('auto'),
     data_dir: path.default(join(homeDir, '.docker-migrate')),
+    // The master's state in PostgreSQL (postgres://…); absent: SQLite in <data_dir>/master/state.db.
+    store_url: z
+      .string()
+      .regex(
+        /^postgres(ql)?:\/\//,
+        'expected a postgres:// URL (the master keeps its state in SQLite without one)',
+      )
+      .optional(),
     // prefault, not default: an absent or partial block is parsed, so each field gets its own default.
     docker: z
       .strictObject({
