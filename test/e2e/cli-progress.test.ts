@@ -24,8 +24,9 @@ const adminToken = `dm-admin-e2e-cli-progress-${id}`;
 const SOURCE = `cpsrc-${id}`;
 const TARGET = `cpdst-${id}`;
 const VOLUME = `cp-big-${id}`;
-/** Large enough that the copy lasts several of the master's progress reports. */
-const VOLUME_MIB = 320;
+/** Large enough that the copy lasts several of the master's progress reports (one a second): 320 MiB could copy
+ * within two of them on this machine, leaving one value part-way. */
+const VOLUME_MIB = 768;
 
 let master: RunningProcess;
 let apiUrl = '';

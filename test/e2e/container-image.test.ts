@@ -14,6 +14,7 @@ import {
   newRunLabel,
   testDockerHost,
   type TestDockerHost,
+  volumeDigest,
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterApi } from '../support/master-api.js';
@@ -40,20 +41,6 @@ const { call: api, workerId, finished } = masterApi(() => apiUrl, adminToken);
 /** The address of the root namespace on a test host's link: what a process on that host reaches this machine at. */
 function gatewayOf(host: TestDockerHost): string {
   return host.ip.replace(/\.\d+$/, '.1');
-}
-
-function volumeDigest(host: TestDockerHost): Promise<string> {
-  return dockerCli(
-    host,
-    'run',
-    '--rm',
-    '-v',
-    `${VOLUME}:/data`,
-    host.baseImage,
-    'sh',
-    '-c',
-    'cd /data && find . | sort | md5sum && find . -type f | sort | xargs md5sum | md5sum',
-  );
 }
 
 beforeAll(async () => {
@@ -179,7 +166,7 @@ describe('a worker running from the docker-migrate image', () => {
       migration.status,
       `${migration.error}\n${(migration.events ?? []).map((e) => e.message).join('\n')}`,
     ).toBe('completed');
-    expect(await volumeDigest(h2)).toBe(await volumeDigest(h1));
+    expect(await volumeDigest(h2, VOLUME)).toBe(await volumeDigest(h1, VOLUME));
     await dockerCli(h2, 'volume', 'rm', VOLUME);
   });
 });

@@ -13,7 +13,7 @@ import {
   engineOverSocket,
   newRunLabel,
   testDockerHost,
-  type TestDockerHost,
+  volumeDigest,
 } from '../support/docker-hosts.js';
 import { masterApi } from '../support/master-api.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
@@ -84,20 +84,6 @@ describe('a master on PostgreSQL', () => {
     storeUrl = await postgres.createDatabase(`e2e_${id}`);
   }, 60_000);
 
-  function volumeDigest(host: TestDockerHost): Promise<string> {
-    return dockerCli(
-      host,
-      'run',
-      '--rm',
-      '-v',
-      `${VOLUME}:/data`,
-      host.baseImage,
-      'sh',
-      '-c',
-      'cd /data && find . | sort | md5sum && find . -type f | sort | xargs md5sum | md5sum',
-    );
-  }
-
   it('moves a volume, and keeps its workers and migrations in PostgreSQL across a restart', async () => {
     const dataDir = tempDir('store-pg');
     const args = ['--data-dir', dataDir, '--store-url', storeUrl];
@@ -133,7 +119,7 @@ describe('a master on PostgreSQL', () => {
     expect(created.status, JSON.stringify(created.json)).toBe(201);
     const done = await finished<{ status: string; error: string | null }>(created.json.migration.id, 120_000);
     expect(done.status, done.error ?? '').toBe('completed');
-    expect(await volumeDigest(h2)).toBe(await volumeDigest(h1));
+    expect(await volumeDigest(h2, VOLUME)).toBe(await volumeDigest(h1, VOLUME));
 
     // The state is in PostgreSQL, not in a file of the data dir.
     expect(existsSync(join(dataDir, 'master', 'state.db'))).toBe(false);

@@ -51,3 +51,21 @@ export async function dockerCli(host: TestDockerHost, ...args: string[]): Promis
   });
   return stdout.trim();
 }
+
+/**
+ * A volume's content as one digest — the names and every file's bytes — read through a container on its host:
+ * what must be equal on both hosts after a move.
+ */
+export function volumeDigest(host: TestDockerHost, volume: string): Promise<string> {
+  return dockerCli(
+    host,
+    'run',
+    '--rm',
+    '-v',
+    `${volume}:/data`,
+    host.baseImage,
+    'sh',
+    '-c',
+    'cd /data && find . | sort | md5sum && find . -type f | sort | xargs md5sum | md5sum',
+  );
+}
