@@ -11,8 +11,6 @@ const ARCHIVE_NAME = /^docker-migrate-[0-9A-Za-z.+-]+\.tar\.gz$/;
 
 /** What a downloads folder serves; every read is fresh, and a folder without SHA256SUMS serves nothing. */
 export interface ReleaseDownloads {
-  /** The folder, or undefined when the master was given none and found none. */
-  readonly dir: string | undefined;
   /** Archive name → SHA-256 (hex), as SHA256SUMS lists them; empty when there is nothing to serve. */
   archives(): Map<string, string>;
   /** The file to send for a name, or undefined when that name is not served (not listed, or missing). */
@@ -51,7 +49,7 @@ export function createReleaseDownloads(dir: string | undefined): ReleaseDownload
       return undefined;
     }
   };
-  return { dir, archives, file };
+  return { archives, file };
 }
 
 /** Characters a URL or host:port may hold in the script: no quote, space, `$` or backslash can reach the shell. */
@@ -64,7 +62,16 @@ export function renderInstallScript(template: string, masterHttp: string, master
     .replace('__DM_MASTER_GRPC__', SAFE_IN_SCRIPT.test(masterGrpc) ? masterGrpc : '');
 }
 
-/** The one line that installs a worker as a service on a new host, from the master at `masterHttp`. */
-export function installCommand(masterHttp: string, token: string, caHash: string): string {
+/**
+ * The one line that installs a worker as a service on a new host, from the master at `masterHttp`; undefined when
+ * this master could not serve it (no install script in this build, or no archives to install from).
+ */
+export function offeredInstallCommand(
+  master: { installScript: string | undefined; releases: ReleaseDownloads },
+  masterHttp: string,
+  token: string,
+  caHash: string,
+): string | undefined {
+  if (master.installScript === undefined || master.releases.archives().size === 0) return undefined;
   return `curl -fsSL ${masterHttp}/install.sh | sudo sh -s -- --token ${token} --ca-hash ${caHash}`;
 }

@@ -20,7 +20,7 @@ import {
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
-import { createReleaseDownloads, installCommand, type ReleaseDownloads } from './release-downloads.js';
+import { createReleaseDownloads, offeredInstallCommand } from './release-downloads.js';
 import { createSessionManager } from './sessions.js';
 import { lockInstance } from './instance-lock.js';
 import {
@@ -95,8 +95,6 @@ export interface RunningMaster {
   /** A short-lived, single-use code another host can join with (as its --token). */
   createPairingCode(): PairingCode & { joinCommand: string };
   caHash: string;
-  /** The release archives this master serves to new hosts. */
-  releases: ReleaseDownloads;
   /** The one-line service install for a new host, when this master serves archives; else undefined. */
   installCommand(token: string): string | undefined;
   /** The admin token when this start created it (shown once), else undefined. */
@@ -110,20 +108,29 @@ function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '';
 }
 
-/** The store the options name: PostgreSQL at storeUrl, else this master's own SQLite file, which it locks. */
-async function openConfiguredStore(options: MasterOptions): Promise<SqlMasterStore> {
-  if (options.storeUrl !== undefined) return openPostgresMasterStore({ url: options.storeUrl });
+/**
+ * The store the options name: PostgreSQL at storeUrl, else this master's own SQLite file, which it locks. Closing
+ * gives the lock back after the store.
+ */
+async function openConfiguredStore(
+  options: MasterOptions,
+): Promise<{ store: SqlMasterStore; close(): Promise<void> }> {
+  if (options.storeUrl !== undefined) {
+    const store = await openPostgresMasterStore({ url: options.storeUrl });
+    return { store, close: () => store.close() };
+  }
   const path = join(options.dataDir, 'master', 'state.db');
   mkdirSync(join(options.dataDir, 'master'), { recursive: true, mode: 0o700 });
   const lock = lockInstance(`${path}.lock`, `the database at ${path}`);
   try {
     const store = await openSqliteMasterStore({ path, nativeBinding: options.sqliteNativeBinding });
-    const close = store.close.bind(store);
-    store.close = async () => {
-      await close();
-      lock.release();
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        lock.release();
+      },
     };
-    return store;
   } catch (error) {
     lock.release();
     throw error;
@@ -138,8 +145,9 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const httpsPem = options.httpTls === undefined ? undefined : loadHttpTls(options.httpTls);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const grpcListen = parseListenAddress(options.grpcAddr);
-  const store = await openConfiguredStore(options);
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const opened = await openConfiguredStore(options);
+  const { store } = opened;
+  const closers: (() => Promise<void>)[] = [() => opened.close()];
   let closed = false;
   const closeAll = async (): Promise<void> => {
     if (closed) return;
@@ -323,11 +331,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const installBase = `${httpsPem === undefined ? 'http' : 'https'}://${masterUrl.replace(/:\d+$/, '')}:${httpPort}`;
     return {
       httpUrl,
-      releases,
-      installCommand: (token) =>
-        context.installScript !== undefined && releases.archives().size > 0
-          ? installCommand(installBase, token, tls.caHash)
-          : undefined,
+      installCommand: (token) => offeredInstallCommand(context, installBase, token, tls.caHash),
       webUi: webRoot !== undefined,
       httpPort,
       grpcPort: control.port,

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { PairingCodeJson } from '../../contract/index.js';
 import type { MasterContext } from '../master-context.js';
-import { installCommand } from '../release-downloads.js';
+import { offeredInstallCommand } from '../release-downloads.js';
 import { enrollmentJson } from './api-json.js';
 
 /**
@@ -13,9 +13,12 @@ import { enrollmentJson } from './api-json.js';
 export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterContext): void {
   // The one-line install, from the address this request reached the master at, when there are archives to serve.
   const install = (request: FastifyRequest, token: string): string | null =>
-    context.installScript !== undefined && context.releases.archives().size > 0
-      ? installCommand(`${request.protocol}://${request.host}`, token, context.enrollment().caHash)
-      : null;
+    offeredInstallCommand(
+      context,
+      `${request.protocol}://${request.host}`,
+      token,
+      context.enrollment().caHash,
+    ) ?? null;
 
   app.get('/api/enrollment-token', (request, reply) => {
     const info = context.enrollment();
