@@ -18,10 +18,13 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * Why a failure happened, finer than its code, for the failures a caller acts on (a worker's command result carries
- * it to the master): `peer_unreachable` — the data channel to the other side (a worker or the master's relay) could
- * not be opened, so another route may work.
+ * it to the master):
+ * - `peer_unreachable` — the data channel to the other side (a worker or the master's relay) could not be opened,
+ *   so another route may work;
+ * - `not_leader` — this master is a standby; `details.leader` names the leader's gRPC address when one is known;
+ * - `fenced` — the write or command came from a master that no longer leads (a newer epoch exists): refused.
  */
-export const ERROR_REASONS = ['peer_unreachable'] as const;
+export const ERROR_REASONS = ['peer_unreachable', 'not_leader', 'fenced'] as const;
 export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 /** What preflight and the planner can say about a migration; `FindingDetails` lists the structured details some carry. */

@@ -124,6 +124,50 @@ export interface DockerEngine {
   events(options?: EventOptions): AsyncIterable<DockerEvent>;
 }
 
+/** A master offering to lead: its id and where workers and standbys reach it. */
+export interface LeaseCandidate {
+  holder: string;
+  /** host:port workers dial. */
+  grpcUrl: string;
+  /** Base URL of its HTTP API, where standbys forward API requests. */
+  httpUrl: string;
+}
+
+/** The leader's lease as the database holds it; times on the database's clock. */
+export interface LeaseState extends LeaseCandidate {
+  epoch: number;
+  expiresAtMs: number;
+  /** The database's clock when read. */
+  nowMs: number;
+}
+
+/**
+ * One leader among masters sharing a database: a lease row whose epoch grows with every new holder. The epoch is
+ * the fencing token — once set, every write of the store checks it in its own transaction, so a master that lost
+ * the lease (paused, cut off) cannot write even before it notices.
+ */
+export interface LeaderLeaseStore {
+  /**
+   * Takes the lease when nobody holds it or it expired (`force`: whatever its state — for a store only this
+   * process can open); answers the new epoch, or the lease as another master holds it.
+   */
+  tryAcquireLease(
+    candidate: LeaseCandidate,
+    ttlMs: number,
+    options?: { force?: boolean },
+  ): Promise<{ acquired: true; epoch: number } | { acquired: false; current: LeaseState }>;
+  /** Extends the lease by `ttlMs` from the database's now; false when `holder` no longer holds `epoch`. */
+  renewLease(holder: string, epoch: number, ttlMs: number): Promise<boolean>;
+  /** Lets the lease expire now, if `holder` still holds `epoch` (a graceful hand-over). */
+  releaseLease(holder: string, epoch: number): Promise<void>;
+  readLease(): Promise<LeaseState | undefined>;
+  /**
+   * From now on every write checks, in its transaction, that `holder` still holds `epoch`, and fails with a
+   * `fenced` failed_precondition when not; undefined lifts the check.
+   */
+  setFence(fence: { holder: string; epoch: number } | undefined): void;
+}
+
 /**
  * The master's persistent state. Implementations keep every write durable before resolving; the same queries
  * must later run on Postgres for a highly available master, so the port is async.

@@ -293,6 +293,9 @@ export function receiverUnreachable(error: unknown): boolean {
   switch (appError.reason) {
     case 'peer_unreachable':
       return true;
+    case 'not_leader':
+    case 'fenced':
+      return false;
     case undefined:
       return appError.message.includes('cannot reach the receiving worker');
   }

@@ -548,7 +548,7 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
     sqliteOnly('reads an entry written before the summary column as one without a summary', async () => {
       const database = new BetterSqlite3(':memory:');
       const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-      const { '0006_audit_summary': _summary, ...before } = MIGRATIONS;
+      const { '0006_audit_summary': _summary, '0007_high_availability': _ha, ...before } = MIGRATIONS;
       await migrateToLatest(db, ':memory:', before);
       database
         .prepare(
@@ -607,7 +607,12 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
       async () => {
         const database = new BetterSqlite3(':memory:');
         const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-        const { '0005_migration_timing': _timing, '0006_audit_summary': _summary, ...before } = MIGRATIONS;
+        const {
+          '0005_migration_timing': _timing,
+          '0006_audit_summary': _summary,
+          '0007_high_availability': _ha,
+          ...before
+        } = MIGRATIONS;
         await migrateToLatest(db, ':memory:', before);
         const row = { ...migration(), timing: undefined };
         database
@@ -916,6 +921,86 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
       );
       expect(error.code).toBe('not_found');
       expect(error.message).toBe('migration "m-missing" not found');
+    });
+  });
+
+  describe('leader lease', () => {
+    const alpha = { holder: 'm-alpha', grpcUrl: 'alpha:9090', httpUrl: 'http://alpha:8080' };
+    const beta = { holder: 'm-beta', grpcUrl: 'beta:9090', httpUrl: 'http://beta:8080' };
+    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it('goes to the first candidate with epoch 1; another is told who holds it and until when', async () => {
+      expect(await store.readLease()).toBeUndefined();
+      expect(await store.tryAcquireLease(alpha, 10_000)).toEqual({ acquired: true, epoch: 1 });
+      const refused = await store.tryAcquireLease(beta, 10_000);
+      if (refused.acquired) throw new Error('beta took a held lease');
+      expect(refused.current).toMatchObject({ ...alpha, epoch: 1 });
+      expect(refused.current.expiresAtMs - refused.current.nowMs).toBeGreaterThan(9_000);
+      expect(refused.current.expiresAtMs - refused.current.nowMs).toBeLessThanOrEqual(10_000);
+    });
+
+    it('is renewed only by its holder at its epoch', async () => {
+      await store.tryAcquireLease(alpha, 10_000);
+      expect(await store.renewLease('m-alpha', 1, 10_000)).toBe(true);
+      expect(await store.renewLease('m-alpha', 2, 10_000)).toBe(false);
+      expect(await store.renewLease('m-beta', 1, 10_000)).toBe(false);
+    });
+
+    it('passes to another candidate once expired, with the next epoch; the old holder cannot renew', async () => {
+      await store.tryAcquireLease(alpha, 1);
+      await pause(20);
+      expect(await store.tryAcquireLease(beta, 10_000)).toEqual({ acquired: true, epoch: 2 });
+      expect(await store.renewLease('m-alpha', 1, 10_000)).toBe(false);
+      expect(await store.readLease()).toMatchObject({ ...beta, epoch: 2 });
+    });
+
+    it('is free at once after a release, and a forced take needs no expiry', async () => {
+      await store.tryAcquireLease(alpha, 60_000);
+      await store.releaseLease('m-beta', 1);
+      expect((await store.tryAcquireLease(beta, 60_000)).acquired).toBe(false);
+      await store.releaseLease('m-alpha', 1);
+      expect(await store.tryAcquireLease(beta, 60_000)).toEqual({ acquired: true, epoch: 2 });
+      expect(await store.tryAcquireLease(alpha, 60_000, { force: true })).toEqual({
+        acquired: true,
+        epoch: 3,
+      });
+    });
+
+    it('fences writes: once another master holds the lease, a write of the old epoch is refused and lands nowhere', async () => {
+      await store.tryAcquireLease(alpha, 1);
+      store.setFence({ holder: 'm-alpha', epoch: 1 });
+      await store.insertWorker(worker({ id: 'w-1', name: 'one' }));
+      await store.updateWorker('w-1', { activeTasks: 3 });
+      await pause(20);
+      await store.tryAcquireLease(beta, 10_000);
+
+      const writes: Array<[string, () => Promise<unknown>]> = [
+        ['insertWorker', () => store.insertWorker(worker({ id: 'w-2', name: 'two' }))],
+        ['updateWorker', () => store.updateWorker('w-1', { activeTasks: 9 })],
+        ['setSetting', () => store.setSetting('k', 'v')],
+        ['insertMigration', () => store.insertMigration(migration({ id: 'm-1' }), ['volume:w-1:data'])],
+        ['revokeWorker', () => store.revokeWorker('w-1', '2026-01-01T00:00:00.000Z')],
+        ['appendAudit', () => store.appendAudit(audit())],
+      ];
+      for (const [name, write] of writes) {
+        const error = await rejectionOf(write());
+        expect(error.reason, name).toBe('fenced');
+        expect(error.code, name).toBe('failed_precondition');
+        expect(error.message, name).toBe(
+          'this master no longer leads (it held epoch 1; the lease is at epoch 2): its write is refused',
+        );
+      }
+      // Reads still work, and nothing of the refused writes is there.
+      expect((await store.listWorkers()).map((w) => [w.id, w.activeTasks, w.revokedAt])).toEqual([
+        ['w-1', 3, null],
+      ]);
+      expect(await store.getSetting('k')).toBeUndefined();
+      expect(await store.getMigration('m-1')).toBeUndefined();
+      expect(await store.listAudit()).toEqual([]);
+
+      store.setFence({ holder: 'm-beta', epoch: 2 });
+      await store.setSetting('k', 'v');
+      expect(await store.getSetting('k')).toBe('v');
     });
   });
 

@@ -211,6 +211,36 @@ async function addAuditSummary(db: Kysely<unknown>, _types: ColumnTypes): Promis
 }
 
 /**
+ * What several masters on one database share (schema 0007): the leader's lease (one row, its epoch the fencing
+ * token every write checks), the master's live events with increasing ids (the SSE stream's `id:`), and pairing
+ * codes (by their SHA-256, single use).
+ */
+async function createHighAvailabilityTables(db: Kysely<unknown>, types: ColumnTypes): Promise<void> {
+  await db.schema
+    .createTable('master_lease')
+    .addColumn('name', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('holder', 'text', (col) => col.notNull())
+    .addColumn('epoch', types.integer, (col) => col.notNull())
+    .addColumn('expires_at_ms', types.integer, (col) => col.notNull())
+    .addColumn('grpc_url', 'text', (col) => col.notNull())
+    .addColumn('http_url', 'text', (col) => col.notNull())
+    .addColumn('acquired_at', 'text')
+    .execute();
+  await db.schema
+    .createTable('master_events')
+    .addColumn('id', types.id, (col) => types.generatedKey(col).notNull())
+    .addColumn('at', 'text', (col) => col.notNull())
+    .addColumn('type', 'text', (col) => col.notNull())
+    .addColumn('body_json', 'text', (col) => col.notNull())
+    .execute();
+  await db.schema
+    .createTable('pairing_codes')
+    .addColumn('code_hash', 'text', (col) => col.primaryKey().notNull())
+    .addColumn('expires_at', 'text', (col) => col.notNull())
+    .execute();
+}
+
+/**
  * Every migration of the schema by name; names sort in the order they run. Never rename or edit one that
  * has shipped: add a new one (`0002_…`), since databases in the field record the names they have applied.
  */
@@ -223,6 +253,7 @@ export function migrationsFor(dialect: StoreDialect): Readonly<Record<string, Mi
     '0004_migration_locks': { up: inTransaction(createMigrationLockTable, types, dialect) },
     '0005_migration_timing': { up: inTransaction(addMigrationTiming, types, dialect) },
     '0006_audit_summary': { up: inTransaction(addAuditSummary, types, dialect) },
+    '0007_high_availability': { up: inTransaction(createHighAvailabilityTables, types, dialect) },
   };
 }
 

@@ -126,6 +126,35 @@ export interface MigrationLocksTable {
   migration_id: string;
 }
 
+/** The leader's lease: one row named 'leader'; `epoch` grows by one with every new holder (the fencing token). */
+export interface MasterLeaseTable {
+  name: string;
+  /** The holding master's id ('' before anyone held it). */
+  holder: string;
+  epoch: number;
+  /** On the database's clock, Unix ms. */
+  expires_at_ms: number;
+  /** Where workers reach the holder (host:port), and its HTTP API (URL) for standbys to forward to. */
+  grpc_url: string;
+  http_url: string;
+  acquired_at: string | null;
+}
+
+/** The master's live events (what the SSE stream sends), in id order; old rows are pruned. */
+export interface MasterEventsTable {
+  id: Generated<number>;
+  at: string;
+  type: string;
+  /** JSON of the event. */
+  body_json: string;
+}
+
+/** Unused pairing codes by the SHA-256 of the code; a code is deleted when used. */
+export interface PairingCodesTable {
+  code_hash: string;
+  expires_at: string;
+}
+
 export interface Database {
   workers: WorkersTable;
   certificates: CertificatesTable;
@@ -136,4 +165,7 @@ export interface Database {
   migration_events: MigrationEventsTable;
   sessions: SessionsTable;
   migration_locks: MigrationLocksTable;
+  master_lease: MasterLeaseTable;
+  master_events: MasterEventsTable;
+  pairing_codes: PairingCodesTable;
 }

@@ -4,9 +4,9 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Selectable, Transaction, Updateable } from 'kysely';
 
 import { AppError } from '../../core/errors.js';
 import type {
@@ -19,7 +19,7 @@ import type {
   MigrationStatus,
   NewMigrationEvent,
 } from '../../core/migration.js';
-import type { MasterStore } from '../../core/ports.js';
+import type { LeaderLeaseStore, LeaseCandidate, LeaseState, MasterStore } from '../../core/ports.js';
 import type {
   AuditEntry,
   CertificateRecord,
@@ -175,13 +175,16 @@ function restrictFileModes(path: string): void {
  * The MasterStore over SQLite. Get one from openSqliteMasterStore; the constructor takes a Kysely instance that
  * is already migrated, so that tests can reach the database underneath.
  */
-export class SqlMasterStore implements MasterStore {
+export class SqlMasterStore implements MasterStore, LeaderLeaseStore {
   readonly path: string;
+  readonly dialect: 'sqlite' | 'postgres';
   #db: Kysely<Database> | undefined;
+  #fence: { holder: string; epoch: number } | undefined;
 
   constructor(db: Kysely<Database>, path: string) {
     this.#db = db;
     this.path = path;
+    this.dialect = db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
   }
 
   /** The open database; a readable error rather than a driver one when used after close(). */
@@ -192,9 +195,124 @@ export class SqlMasterStore implements MasterStore {
     return this.#db;
   }
 
+  /**
+   * Runs a write; with a fence set, in a transaction that first checks the lease still names this master's epoch
+   * (on PostgreSQL under a share lock, so that a new holder's takeover waits for this write to end, and a write
+   * after the takeover sees the new epoch).
+   */
+  async #write<T>(work: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    const fence = this.#fence;
+    if (fence === undefined) return work(this.#open());
+    return this.#transaction(work);
+  }
+
+  /** Runs `work` in one transaction, checking the fence first when one is set. */
+  async #transaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const fence = this.#fence;
+    return this.#open()
+      .transaction()
+      .execute(async (trx) => {
+        if (fence !== undefined) await this.#checkFence(trx, fence);
+        return work(trx);
+      });
+  }
+
+  async #checkFence(trx: Transaction<Database>, fence: { holder: string; epoch: number }): Promise<void> {
+    let query = trx.selectFrom('master_lease').select(['holder', 'epoch']).where('name', '=', LEASE_NAME);
+    if (this.dialect === 'postgres') query = query.forShare();
+    const lease = await query.executeTakeFirst();
+    if (lease?.holder === fence.holder && lease.epoch === fence.epoch) return;
+    throw new AppError(
+      'failed_precondition',
+      `this master no longer leads (it held epoch ${fence.epoch}; the lease is at epoch ${lease?.epoch ?? 0}): its write is refused`,
+      { reason: 'fenced', details: { epoch: fence.epoch, currentEpoch: lease?.epoch ?? 0 } },
+    );
+  }
+
+  setFence(fence: { holder: string; epoch: number } | undefined): void {
+    this.#fence = fence;
+  }
+
+  /** The database's clock in Unix ms: every master compares lease times on one clock. */
+  #now(): ReturnType<typeof sql<number>> {
+    return this.dialect === 'postgres'
+      ? sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`
+      : sql<number>`cast(unixepoch('subsec') * 1000 as integer)`;
+  }
+
+  async tryAcquireLease(
+    candidate: LeaseCandidate,
+    ttlMs: number,
+    options: { force?: boolean } = {},
+  ): Promise<{ acquired: true; epoch: number } | { acquired: false; current: LeaseState }> {
+    const db = this.#open();
+    await db
+      .insertInto('master_lease')
+      .values({ name: LEASE_NAME, holder: '', epoch: 0, expires_at_ms: 0, grpc_url: '', http_url: '' })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    let update = db
+      .updateTable('master_lease')
+      .set((eb) => ({
+        holder: candidate.holder,
+        epoch: eb('epoch', '+', 1),
+        expires_at_ms: sql<number>`${this.#now()} + ${ttlMs}`,
+        grpc_url: candidate.grpcUrl,
+        http_url: candidate.httpUrl,
+        acquired_at: new Date().toISOString(),
+      }))
+      .where('name', '=', LEASE_NAME);
+    if (options.force !== true) update = update.where(sql<boolean>`expires_at_ms < ${this.#now()}`);
+    const taken = await update.returning('epoch').executeTakeFirst();
+    if (taken !== undefined) return { acquired: true, epoch: taken.epoch };
+    const current = await this.readLease();
+    if (current === undefined) throw new AppError('internal', 'the lease row vanished while being taken');
+    return { acquired: false, current };
+  }
+
+  async renewLease(holder: string, epoch: number, ttlMs: number): Promise<boolean> {
+    const renewed = await this.#open()
+      .updateTable('master_lease')
+      .set({ expires_at_ms: sql<number>`${this.#now()} + ${ttlMs}` })
+      .where('name', '=', LEASE_NAME)
+      .where('holder', '=', holder)
+      .where('epoch', '=', epoch)
+      .executeTakeFirst();
+    return renewed.numUpdatedRows > 0n;
+  }
+
+  async releaseLease(holder: string, epoch: number): Promise<void> {
+    await this.#open()
+      .updateTable('master_lease')
+      .set({ expires_at_ms: 0 })
+      .where('name', '=', LEASE_NAME)
+      .where('holder', '=', holder)
+      .where('epoch', '=', epoch)
+      .execute();
+  }
+
+  async readLease(): Promise<LeaseState | undefined> {
+    const row = await this.#open()
+      .selectFrom('master_lease')
+      .select(['holder', 'epoch', 'expires_at_ms', 'grpc_url', 'http_url'])
+      .select(this.#now().as('now_ms'))
+      .where('name', '=', LEASE_NAME)
+      .executeTakeFirst();
+    return row === undefined
+      ? undefined
+      : {
+          holder: row.holder,
+          epoch: row.epoch,
+          expiresAtMs: row.expires_at_ms,
+          grpcUrl: row.grpc_url,
+          httpUrl: row.http_url,
+          nowMs: row.now_ms,
+        };
+  }
+
   async insertWorker(worker: WorkerRecord): Promise<void> {
     try {
-      await this.#open().insertInto('workers').values(toWorkerRow(worker)).execute();
+      await this.#write((db) => db.insertInto('workers').values(toWorkerRow(worker)).execute());
     } catch (error) {
       if (violated(error) === 'primary_key') {
         throw new AppError('conflict', `worker "${worker.id}" already exists`, { cause: error });
@@ -217,40 +335,45 @@ export class SqlMasterStore implements MasterStore {
 
   /** One UPDATE and no read back: heartbeats of every worker come through here. */
   async updateWorker(id: string, patch: Partial<Omit<WorkerRecord, 'id'>>): Promise<void> {
-    const db = this.#open();
     const row = toWorkerPatch(patch);
     if (Object.keys(row).length === 0) {
-      const found = await db.selectFrom('workers').select('id').where('id', '=', id).executeTakeFirst();
+      const found = await this.#open()
+        .selectFrom('workers')
+        .select('id')
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (found === undefined) throw workerNotFound(id);
       return;
     }
-    const result = await db.updateTable('workers').set(row).where('id', '=', id).executeTakeFirst();
+    const result = await this.#write((db) =>
+      db.updateTable('workers').set(row).where('id', '=', id).executeTakeFirst(),
+    );
     if (result.numUpdatedRows === 0n) throw workerNotFound(id);
   }
 
   /** Revoking again keeps the first revocation time, of the worker and of certificates already revoked. */
   async revokeWorker(id: string, at: string): Promise<void> {
-    await this.#open()
-      .transaction()
-      .execute(async (trx) => {
-        const result = await trx
-          .updateTable('workers')
-          .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
-          .where('id', '=', id)
-          .executeTakeFirst();
-        if (result.numUpdatedRows === 0n) throw workerNotFound(id);
-        await trx
-          .updateTable('certificates')
-          .set({ revoked_at: at })
-          .where('worker_id', '=', id)
-          .where('revoked_at', 'is', null)
-          .execute();
-      });
+    await this.#transaction(async (trx) => {
+      const result = await trx
+        .updateTable('workers')
+        .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.val(at)) }))
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw workerNotFound(id);
+      await trx
+        .updateTable('certificates')
+        .set({ revoked_at: at })
+        .where('worker_id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
   }
 
   async insertCertificate(certificate: CertificateRecord): Promise<void> {
     try {
-      await this.#open().insertInto('certificates').values(toCertificateRow(certificate)).execute();
+      await this.#write((db) =>
+        db.insertInto('certificates').values(toCertificateRow(certificate)).execute(),
+      );
     } catch (error) {
       const code = violated(error);
       if (code === 'primary_key') {
@@ -290,20 +413,22 @@ export class SqlMasterStore implements MasterStore {
    */
   async saveInventory(record: InventoryRecord): Promise<void> {
     try {
-      await this.#open()
-        .insertInto('inventories')
-        .values(toInventoryRow(record))
-        .onConflict((oc) =>
-          oc
-            .column('worker_id')
-            .doUpdateSet((eb) => ({
-              sequence: eb.ref('excluded.sequence'),
-              inventory_json: eb.ref('excluded.inventory_json'),
-              updated_at: eb.ref('excluded.updated_at'),
-            }))
-            .whereRef('excluded.sequence', '>=', 'inventories.sequence'),
-        )
-        .execute();
+      await this.#write((db) =>
+        db
+          .insertInto('inventories')
+          .values(toInventoryRow(record))
+          .onConflict((oc) =>
+            oc
+              .column('worker_id')
+              .doUpdateSet((eb) => ({
+                sequence: eb.ref('excluded.sequence'),
+                inventory_json: eb.ref('excluded.inventory_json'),
+                updated_at: eb.ref('excluded.updated_at'),
+              }))
+              .whereRef('excluded.sequence', '>=', 'inventories.sequence'),
+          )
+          .execute(),
+      );
     } catch (error) {
       if (violated(error) === 'foreign_key') throw workerNotFound(record.workerId, error);
       throw error;
@@ -335,23 +460,27 @@ export class SqlMasterStore implements MasterStore {
   }
 
   async setSetting(key: string, value: string): Promise<void> {
-    await this.#open()
-      .insertInto('settings')
-      .values({ key, value })
-      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
-      .execute();
+    await this.#write((db) =>
+      db
+        .insertInto('settings')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+        .execute(),
+    );
   }
 
   async insertSession(session: SessionRecord): Promise<void> {
-    await this.#open()
-      .insertInto('sessions')
-      .values({
-        id_hash: session.idHash,
-        created_at: session.createdAt,
-        expires_at: session.expiresAt,
-        admin_token_hash: session.adminTokenHash,
-      })
-      .execute();
+    await this.#write((db) =>
+      db
+        .insertInto('sessions')
+        .values({
+          id_hash: session.idHash,
+          created_at: session.createdAt,
+          expires_at: session.expiresAt,
+          admin_token_hash: session.adminTokenHash,
+        })
+        .execute(),
+    );
   }
 
   async getSession(idHash: string): Promise<SessionRecord | undefined> {
@@ -371,20 +500,20 @@ export class SqlMasterStore implements MasterStore {
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    await this.#open().deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    await this.#write((db) => db.deleteFrom('sessions').where('id_hash', '=', idHash).execute());
   }
 
   async deleteExpiredSessions(now: string): Promise<number> {
-    const result = await this.#open().deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst();
+    const result = await this.#write((db) =>
+      db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
+    );
     return Number(result.numDeletedRows);
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
-    const { id } = await this.#open()
-      .insertInto('audit_log')
-      .values(toAuditRow(entry))
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const { id } = await this.#write((db) =>
+      db.insertInto('audit_log').values(toAuditRow(entry)).returning('id').executeTakeFirstOrThrow(),
+    );
     return { ...entry, summary: entry.summary ?? null, id };
   }
 
@@ -403,25 +532,23 @@ export class SqlMasterStore implements MasterStore {
 
   async insertMigration(migration: MigrationRecord, lockKeys: readonly string[] = []): Promise<void> {
     try {
-      await this.#open()
-        .transaction()
-        .execute(async (trx) => {
-          if (lockKeys.length > 0) {
-            const held = await trx
-              .selectFrom('migration_locks')
-              .select(['resource_key', 'migration_id'])
-              .where('resource_key', 'in', [...lockKeys])
-              .orderBy('resource_key')
-              .executeTakeFirst();
-            if (held !== undefined) throw lockConflict(held.resource_key, held.migration_id);
-          }
-          await trx.insertInto('migrations').values(toMigrationRow(migration)).execute();
-          if (lockKeys.length > 0)
-            await trx
-              .insertInto('migration_locks')
-              .values(lockKeys.map((key) => ({ resource_key: key, migration_id: migration.id })))
-              .execute();
-        });
+      await this.#transaction(async (trx) => {
+        if (lockKeys.length > 0) {
+          const held = await trx
+            .selectFrom('migration_locks')
+            .select(['resource_key', 'migration_id'])
+            .where('resource_key', 'in', [...lockKeys])
+            .orderBy('resource_key')
+            .executeTakeFirst();
+          if (held !== undefined) throw lockConflict(held.resource_key, held.migration_id);
+        }
+        await trx.insertInto('migrations').values(toMigrationRow(migration)).execute();
+        if (lockKeys.length > 0)
+          await trx
+            .insertInto('migration_locks')
+            .values(lockKeys.map((key) => ({ resource_key: key, migration_id: migration.id })))
+            .execute();
+      });
     } catch (error) {
       if (error instanceof AppError) throw error;
       if (violated(error) === 'primary_key') {
@@ -432,7 +559,9 @@ export class SqlMasterStore implements MasterStore {
   }
 
   async releaseMigrationLocks(migrationId: string): Promise<void> {
-    await this.#open().deleteFrom('migration_locks').where('migration_id', '=', migrationId).execute();
+    await this.#write((db) =>
+      db.deleteFrom('migration_locks').where('migration_id', '=', migrationId).execute(),
+    );
   }
 
   async getMigration(id: string): Promise<MigrationRecord | undefined> {
@@ -446,14 +575,19 @@ export class SqlMasterStore implements MasterStore {
 
   /** One UPDATE and no read back: the executor reports progress through here many times a second. */
   async updateMigration(id: string, patch: Partial<Omit<MigrationRecord, 'id'>>): Promise<void> {
-    const db = this.#open();
     const row = toMigrationPatch(patch);
     if (Object.keys(row).length === 0) {
-      const found = await db.selectFrom('migrations').select('id').where('id', '=', id).executeTakeFirst();
+      const found = await this.#open()
+        .selectFrom('migrations')
+        .select('id')
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (found === undefined) throw migrationNotFound(id);
       return;
     }
-    const result = await db.updateTable('migrations').set(row).where('id', '=', id).executeTakeFirst();
+    const result = await this.#write((db) =>
+      db.updateTable('migrations').set(row).where('id', '=', id).executeTakeFirst(),
+    );
     if (result.numUpdatedRows === 0n) throw migrationNotFound(id);
   }
 
@@ -501,11 +635,13 @@ export class SqlMasterStore implements MasterStore {
 
   async appendMigrationEvent(event: NewMigrationEvent): Promise<MigrationEvent> {
     try {
-      const { id } = await this.#open()
-        .insertInto('migration_events')
-        .values(toMigrationEventRow(event))
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const { id } = await this.#write((db) =>
+        db
+          .insertInto('migration_events')
+          .values(toMigrationEventRow(event))
+          .returning('id')
+          .executeTakeFirstOrThrow(),
+      );
       return { ...event, id };
     } catch (error) {
       if (violated(error) === 'foreign_key') {
@@ -542,6 +678,9 @@ export class SqlMasterStore implements MasterStore {
     await db.destroy();
   }
 }
+
+/** The one lease row's name. */
+const LEASE_NAME = 'leader';
 
 function workerNotFound(id: string, cause?: unknown): AppError {
   return new AppError('not_found', `worker "${id}" not found`, cause === undefined ? {} : { cause });
