@@ -87,6 +87,7 @@ export interface ConnectResponse {
     | { $case: "command"; value: Command }
     | { $case: "cancelCommand"; value: CancelCommand }
     | { $case: "revocations"; value: Revocations }
+    | { $case: "masterBeat"; value: MasterBeat }
     | undefined;
 }
 
@@ -112,6 +113,19 @@ export interface Welcome {
   inventoryIntervalMs: number;
   /** The name the worker was enrolled with. It is fixed: a hello naming another one does not rename the worker. */
   name: string;
+  /**
+   * The leading master's epoch (its lease's number; 0 from a master without high availability). A worker that has
+   * seen a higher one ends the session: this master no longer leads.
+   */
+  epoch: number;
+}
+
+/**
+ * Sent by the master every heartbeat interval: it is alive and still leads with this epoch. A worker that hears
+ * nothing for several intervals drops the stream and looks for the leader (a frozen master sends nothing).
+ */
+export interface MasterBeat {
+  epoch: number;
 }
 
 /**
@@ -181,6 +195,8 @@ export interface Command {
   argsJson: string;
   /** Unix milliseconds after which the master no longer waits for the result. */
   deadlineMs: number;
+  /** The epoch of the leader that sent it. A worker that has seen a higher one refuses the command unrun (fenced). */
+  epoch: number;
 }
 
 export interface CancelCommand {
@@ -763,6 +779,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "revocations":
         Revocations.encode(message.body.value, writer.uint32(42).fork()).join();
         break;
+      case "masterBeat":
+        MasterBeat.encode(message.body.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -820,6 +839,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.body = { $case: "revocations", value: Revocations.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.body = { $case: "masterBeat", value: MasterBeat.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -865,6 +892,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "revocations": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "revocations", value: Revocations.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "masterBeat": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "masterBeat", value: MasterBeat.fromPartial(object.body.value) };
         }
         break;
       }
@@ -1087,7 +1120,7 @@ export const Hello_LabelsEntry: MessageFns<Hello_LabelsEntry> = {
 };
 
 function createBaseWelcome(): Welcome {
-  return { workerId: "", heartbeatIntervalMs: 0, inventoryIntervalMs: 0, name: "" };
+  return { workerId: "", heartbeatIntervalMs: 0, inventoryIntervalMs: 0, name: "", epoch: 0 };
 }
 
 export const Welcome: MessageFns<Welcome> = {
@@ -1103,6 +1136,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.name !== "") {
       writer.uint32(34).string(message.name);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(40).uint64(message.epoch);
     }
     return writer;
   },
@@ -1152,6 +1188,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.name = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1173,6 +1217,62 @@ export const Welcome: MessageFns<Welcome> = {
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.inventoryIntervalMs = object.inventoryIntervalMs ?? 0;
     message.name = object.name ?? "";
+    message.epoch = object.epoch ?? 0;
+    return message;
+  },
+};
+
+function createBaseMasterBeat(): MasterBeat {
+  return { epoch: 0 };
+}
+
+export const MasterBeat: MessageFns<MasterBeat> = {
+  encode(message: MasterBeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== 0) {
+      writer.uint32(8).uint64(message.epoch);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MasterBeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMasterBeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<MasterBeat>, I>>(base?: I): MasterBeat {
+    return MasterBeat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MasterBeat>, I>>(object: I): MasterBeat {
+    const message = createBaseMasterBeat();
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
@@ -1733,7 +1833,7 @@ export const InventoryDelta: MessageFns<InventoryDelta> = {
 };
 
 function createBaseCommand(): Command {
-  return { id: "", kind: "", argsJson: "", deadlineMs: 0 };
+  return { id: "", kind: "", argsJson: "", deadlineMs: 0, epoch: 0 };
 }
 
 export const Command: MessageFns<Command> = {
@@ -1749,6 +1849,9 @@ export const Command: MessageFns<Command> = {
     }
     if (message.deadlineMs !== 0) {
       writer.uint32(32).int64(message.deadlineMs);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(40).uint64(message.epoch);
     }
     return writer;
   },
@@ -1798,6 +1901,14 @@ export const Command: MessageFns<Command> = {
             message.deadlineMs = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1819,6 +1930,7 @@ export const Command: MessageFns<Command> = {
     message.kind = object.kind ?? "";
     message.argsJson = object.argsJson ?? "";
     message.deadlineMs = object.deadlineMs ?? 0;
+    message.epoch = object.epoch ?? 0;
     return message;
   },
 };
