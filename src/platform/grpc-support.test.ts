@@ -1,4 +1,4 @@
-// Errors keep their code, message and hint across a gRPC call; listen and peer addresses read as people expect.
+// Errors keep their code, message, hint, reason and details across a gRPC call; listen and peer addresses read as people expect.
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
@@ -114,12 +114,25 @@ describe('toGrpcError and fromGrpcError', () => {
       expect(error.hint).toBe(HINT);
     });
 
+    it('keep the reason and the structured details', async () => {
+      failWith = new AppError('unavailable', 'this master does not lead; the leader is at [fd00::2]:9090', {
+        reason: 'not_leader',
+        details: { leader: '[fd00::2]:9090', note: 'données' },
+      });
+      const error = await call();
+      expect(error.code).toBe('unavailable');
+      expect(error.reason).toBe('not_leader');
+      expect(error.details).toEqual({ leader: '[fd00::2]:9090', note: 'données' });
+    });
+
     it('carry an unexpected error as internal, without a hint', async () => {
       failWith = new TypeError('cannot read properties of undefined');
       const error = await call();
       expect(error.code).toBe('internal');
       expect(error.message).toBe('the call failed: cannot read properties of undefined');
       expect(error.hint).toBeUndefined();
+      expect(error.reason).toBeUndefined();
+      expect(error.details).toBeUndefined();
     });
   });
 });

@@ -1,14 +1,17 @@
 // gRPC plumbing shared by master and worker: error ↔ status translation, static certificate providers, addresses.
 import * as grpc from '@grpc/grpc-js';
-import { AppError, ERROR_CODES, GRPC_STATUS, type ErrorCode } from '../core/errors.js';
+import { AppError, ERROR_CODES, GRPC_STATUS, isErrorReason, type ErrorCode } from '../core/errors.js';
 
-/** A gRPC error carrying our code and message, for a handler's callback or `call.destroy`. */
+/** A gRPC error carrying our code, message, hint, reason and details, for a handler's callback or `call.destroy`. */
 export function toGrpcError(error: unknown): Partial<grpc.StatusObject> & Error {
   const appError = AppError.from(error);
   const metadata = new grpc.Metadata();
   metadata.set('dm-error-code', appError.code);
-  // Metadata values must be printable ASCII: the hint travels percent-encoded.
+  // Metadata values must be printable ASCII: the hint and the details (JSON) travel percent-encoded.
   if (appError.hint) metadata.set('dm-error-hint', encodeURIComponent(appError.hint));
+  if (appError.reason) metadata.set('dm-error-reason', appError.reason);
+  const details = detailsJson(appError.details);
+  if (details) metadata.set('dm-error-details', encodeURIComponent(details));
   // GRPC_STATUS holds grpc's status numbers; the core cannot import grpc-js's enum.
   // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
   return Object.assign(new Error(appError.message), {
@@ -26,6 +29,8 @@ export function fromGrpcError(error: unknown, context: string): AppError {
   const status = error as Partial<grpc.ServiceError>;
   const sent = status.metadata?.get('dm-error-code')[0];
   const hint = status.metadata?.get('dm-error-hint')[0];
+  const reason = status.metadata?.get('dm-error-reason')[0];
+  const details = status.metadata?.get('dm-error-details')[0];
   const code: ErrorCode =
     typeof sent === 'string' && (ERROR_CODES as readonly string[]).includes(sent)
       ? (sent as ErrorCode)
@@ -35,7 +40,32 @@ export function fromGrpcError(error: unknown, context: string): AppError {
   return new AppError(code, `${context}: ${message}`, {
     cause: error,
     ...(typeof hint === 'string' ? { hint: safeDecode(hint) } : {}),
+    ...(typeof reason === 'string' && isErrorReason(reason) ? { reason } : {}),
+    ...receivedDetails(details),
   });
+}
+
+/** An error's details for the trailers: a JSON object, or undefined when there are none or they do not serialise. */
+function detailsJson(details: Record<string, unknown> | undefined): string | undefined {
+  if (details === undefined) return undefined;
+  try {
+    return JSON.stringify(details);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The peer's details trailer as AppError options: a JSON object, or nothing when absent or anything else. */
+function receivedDetails(value: unknown): { details?: Record<string, unknown> } {
+  if (typeof value !== 'string') return {};
+  try {
+    const parsed: unknown = JSON.parse(safeDecode(value));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? { details: parsed as Record<string, unknown> }
+      : {};
+  } catch {
+    return {};
+  }
 }
 
 function safeDecode(value: string): string {
