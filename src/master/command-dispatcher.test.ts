@@ -10,12 +10,15 @@ import { WorkerRegistry, type HelloInfo, type WorkerSession } from './worker-reg
 const ALPHA = 'w-aaaaaaaaaaaa';
 const BETA = 'w-bbbbbbbbbbbb';
 const GAMMA = 'w-cccccccccccc';
+/** The leader's epoch the dispatcher sends for. */
+const EPOCH = 7;
 
 interface SentCommand {
   id: string;
   kind: string;
   argsJson: string;
   deadlineMs: number;
+  epoch: number;
 }
 
 class RecordingSession implements WorkerSession {
@@ -89,7 +92,7 @@ beforeEach(async () => {
   await registry.attach(ALPHA, hello('alpha'), alpha);
   await registry.attach(BETA, hello('beta'), beta);
   outcomes = [];
-  dispatcher = new CommandDispatcher(registry, (kind, outcome) => outcomes.push([kind, outcome]));
+  dispatcher = new CommandDispatcher(registry, EPOCH, (kind, outcome) => outcomes.push([kind, outcome]));
 });
 
 afterEach(async () => {
@@ -98,7 +101,7 @@ afterEach(async () => {
 });
 
 describe('CommandDispatcher', () => {
-  it('sends the command down the worker’s session and resolves with its answer', async () => {
+  it('sends the command, stamped with the leader’s epoch, down the worker’s session and resolves with its answer', async () => {
     const before = Date.now();
     const running = dispatcher.run(
       ALPHA,
@@ -109,7 +112,7 @@ describe('CommandDispatcher', () => {
 
     expect(alpha.commands).toHaveLength(1);
     const [sent] = alpha.commands;
-    expect(sent).toMatchObject({ kind: 'container.stop' });
+    expect(sent).toMatchObject({ kind: 'container.stop', epoch: EPOCH });
     expect(JSON.parse(sent!.argsJson)).toEqual({ ref: 'web', timeoutSeconds: 10 });
     expect(sent!.deadlineMs).toBeGreaterThanOrEqual(before + 5000);
     expect(sent!.deadlineMs).toBeLessThanOrEqual(Date.now() + 5000);

@@ -37,9 +37,14 @@ export class CommandDispatcher implements WorkerGateway {
   private readonly pending = new Map<string, Pending>();
   private readonly abandoned = new Map<string, Abandoned>();
 
-  /** `onOutcome` counts finished commands (the docker_migrate_docker_operations_total metric). */
+  /**
+   * `epoch` is the leader's term this dispatcher sends for: every command carries it, so a worker that has seen a
+   * newer leader refuses it unrun (0, the default: a master without high availability). `onOutcome` counts finished
+   * commands (the docker_migrate_docker_operations_total metric).
+   */
   constructor(
     private readonly registry: WorkerRegistry,
+    readonly epoch = 0,
     private readonly onOutcome?: (kind: string, outcome: 'ok' | 'error') => void,
   ) {}
 
@@ -89,7 +94,13 @@ export class CommandDispatcher implements WorkerGateway {
         },
       });
       try {
-        session.sendCommand({ id, kind, argsJson: JSON.stringify(args), deadlineMs: Date.now() + timeoutMs });
+        session.sendCommand({
+          id,
+          kind,
+          argsJson: JSON.stringify(args),
+          deadlineMs: Date.now() + timeoutMs,
+          epoch: this.epoch,
+        });
       } catch (error) {
         this.settle(id)?.reject(
           new AppError(

@@ -7,7 +7,7 @@ import { AppError } from '../core/errors.js';
 import { parseListenAddress } from '../platform/listen-address.js';
 import type { Logger } from '../platform/logger.js';
 import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
-import { startControlServer } from './grpc/control-server.js';
+import { startControlServer, type ControlTerm } from './grpc/control-server.js';
 import { createHttpApp } from './http/http-app.js';
 import { loadHttpTls } from './http/http-tls.js';
 import { findWebRoot } from './http/web-ui.js';
@@ -175,7 +175,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
     const pairing = new PairingCodes();
-    const dispatcher = new CommandDispatcher(registry, (operation, outcome) => {
+    const dispatcher = new CommandDispatcher(registry, 0, (operation, outcome) => {
       metrics.dockerOperations.inc({ operation, outcome });
     });
     const relay = await startBulkRelay({
@@ -192,14 +192,21 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       await relay.close();
     });
 
+    // One term for the master's whole life until it elects a leader.
+    const term: ControlTerm = {
+      epoch: 0,
+      registry,
+      dispatcher,
+      acceptEnrollmentToken: (token) =>
+        Promise.resolve(tokenMatches(token, enrollmentToken) || pairing.consume(token)),
+    };
     const control = await startControlServer({
       address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
       tls,
       store,
-      registry,
-      dispatcher,
+      term: () => term,
+      leaderAddress: () => undefined,
       logger,
-      acceptEnrollmentToken: (token) => tokenMatches(token, enrollmentToken) || pairing.consume(token),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       inventoryIntervalMs: options.inventoryIntervalMs,
       ...(options.certificateValidityDays === undefined

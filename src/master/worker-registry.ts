@@ -35,8 +35,14 @@ export type MasterEvent =
 export interface WorkerSession {
   /** Ends the session from the master's side (e.g. revoked, replaced by a newer connection). */
   close(reason: AppError): void;
-  /** Sends a command down the stream (see CommandDispatcher). */
-  sendCommand(command: { id: string; kind: string; argsJson: string; deadlineMs: number }): void;
+  /** Sends a command down the stream (see CommandDispatcher); `epoch` is the sending leader's. */
+  sendCommand(command: {
+    id: string;
+    kind: string;
+    argsJson: string;
+    deadlineMs: number;
+    epoch: number;
+  }): void;
   cancelCommand(id: string): void;
   /**
    * Tells the worker which certificates and workers its transfer service must refuse: the whole list (`complete`)

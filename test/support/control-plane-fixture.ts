@@ -11,6 +11,7 @@ import {
   startControlServer,
   type ControlServer,
   type ControlServerOptions,
+  type ControlTerm,
 } from '../../src/master/grpc/control-server.js';
 import { startBulkRelay } from '../../src/master/bulk-relay.js';
 import { loadMasterTls, type MasterTls } from '../../src/master/master-identity.js';
@@ -58,7 +59,7 @@ export function tempDir(prefix: string): string {
 }
 
 export async function startMaster(
-  options: Partial<Omit<ControlServerOptions, 'tls' | 'store' | 'registry' | 'dispatcher'>> & {
+  options: Partial<Omit<ControlServerOptions, 'tls' | 'store'>> & {
     storePath?: string;
     /** What the control service sees of the store (e.g. one that pauses a call), the registry gets the real one. */
     wrapStore?: (store: SqlMasterStore) => MasterStore;
@@ -82,14 +83,19 @@ export async function startMaster(
       })
     : undefined;
   if (transferRelay) cleanups.push(() => transferRelay.close());
+  const term: ControlTerm = {
+    epoch: 0,
+    registry,
+    dispatcher: new CommandDispatcher(registry),
+    acceptEnrollmentToken: (token) => Promise.resolve(tokenMatches(token, TOKEN)),
+  };
   const server = await startControlServer({
     address: '127.0.0.1:0',
     tls,
     store: wrapStore ? wrapStore(store) : store,
-    registry,
-    dispatcher: new CommandDispatcher(registry),
+    term: () => term,
+    leaderAddress: () => undefined,
     logger,
-    acceptEnrollmentToken: (token) => tokenMatches(token, TOKEN),
     heartbeatIntervalMs: 200,
     inventoryIntervalMs: 60_000,
     ...serverOptions,

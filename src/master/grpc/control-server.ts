@@ -35,20 +35,37 @@ import type { MasterTls } from '../master-identity.js';
 import type { CommandDispatcher } from '../command-dispatcher.js';
 import type { WorkerRegistry, WorkerSession } from '../worker-registry.js';
 
+/**
+ * What this master holds while it leads: the workers' sessions and commands belong to one leadership term, so that
+ * a master that stops leading ends them instead of sending commands a newer leader does not know about.
+ */
+export interface ControlTerm {
+  /** The lease's epoch (0: a master without high availability); welcomes, beats and commands carry it. */
+  epoch: number;
+  registry: WorkerRegistry;
+  dispatcher: CommandDispatcher;
+  /** Whether a presented token may enroll: the current enrollment token or a live pairing code. */
+  acceptEnrollmentToken(token: string): Promise<boolean>;
+}
+
 export interface ControlServerOptions {
   address: string;
   tls: MasterTls;
   store: MasterStore;
-  registry: WorkerRegistry;
-  dispatcher: CommandDispatcher;
+  /**
+   * The term this master leads in now, or undefined when it does not lead (a standby). Read at every call and
+   * checked on every session's heartbeat tick and message: a session ends when its term is no longer the current one.
+   */
+  term: () => ControlTerm | undefined;
+  /** The leader's gRPC address (host:port) workers should dial, when known; named in a standby's refusals. */
+  leaderAddress: () => string | undefined;
   /** Other services sharing the port (the transfer relay). */
   extraServices?: Array<{
     definition: grpc.ServiceDefinition;
     implementation: grpc.UntypedServiceImplementation;
   }>;
   logger: Logger;
-  /** Whether a presented token may enroll: the current enrollment token or a live pairing code. */
-  acceptEnrollmentToken: (token: string) => boolean;
+  /** How often sessions are checked against the term and beat (MasterBeat); workers send their heartbeats as often. */
   heartbeatIntervalMs: number;
   inventoryIntervalMs: number;
   /** Lifetime of worker certificates; workers renew when a third of it remains. */
@@ -81,6 +98,19 @@ function parseList<T>(json: string, what: string): T[] {
   return value as T[];
 }
 
+/**
+ * The refusal of a master that does not lead (or no longer leads a session's term). `unavailable`: the worker tries
+ * again, at the leader named in the details when one is known.
+ */
+export function notLeaderError(leader: string | undefined): AppError {
+  return leader
+    ? new AppError('unavailable', `this master does not lead; the leader is at ${leader}`, {
+        reason: 'not_leader',
+        details: { leader },
+      })
+    : new AppError('unavailable', 'no master leads right now', { reason: 'not_leader' });
+}
+
 /** Adapts an async handler to grpc-js's callback style, answering its failure as a gRPC status. */
 function unary<Request, Response>(
   handler: (call: grpc.ServerUnaryCall<Request, Response>) => Promise<Response>,
@@ -99,7 +129,7 @@ function unary<Request, Response>(
 
 /** Starts the control service on `options.address` over TLS (client certificates requested, not required). */
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
-  const { tls, store, registry, logger } = options;
+  const { tls, store, logger } = options;
   const validityDays = options.certificateValidityDays ?? 90;
   const enrollLimiter = new RateLimiter({ burst: 10, perMinute: 10 });
   const enrolling = new Set<string>();
@@ -121,7 +151,17 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const caCertificate = new X509Certificate(tls.ca.certPem);
   const sessions = new Set<grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>>();
 
+  /** The current term, or the not_leader refusal naming the leader when known. */
+  function requireTerm(): ControlTerm {
+    const term = options.term();
+    if (!term) throw notLeaderError(options.leaderAddress());
+    return term;
+  }
+
   async function enroll(call: grpc.ServerUnaryCall<EnrollRequest, EnrollResponse>): Promise<EnrollResponse> {
+    // A standby refuses before anything else: the worker moves on to the leader, and no attempt is charged.
+    const term = requireTerm();
+    const { registry } = term;
     const remote = peerHost(call.getPeer());
     // Only failed attempts are charged: a fleet enrolling from behind one NAT address is not slowed down, while
     // guessing tokens or pairing codes is (10 misses, then one try per 6 s).
@@ -133,7 +173,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       );
     }
     const request = call.request;
-    if (!request.token || !options.acceptEnrollmentToken(request.token)) {
+    if (!request.token || !(await term.acceptEnrollmentToken(request.token))) {
       enrollLimiter.take(remote);
       logger.warn({ remote }, 'enrollment refused: wrong token');
       failedEnrollments.record(remote, 'wrong token');
@@ -157,13 +197,18 @@ export async function startControlServer(options: ControlServerOptions): Promise
     // Held until the worker is in the registry, so that two hosts enrolling one name at once cannot both succeed.
     enrolling.add(name);
     try {
-      return await admit(name, request, remote);
+      return await admit(term, name, request, remote);
     } finally {
       enrolling.delete(name);
     }
   }
 
-  async function admit(name: string, request: EnrollRequest, remote: string): Promise<EnrollResponse> {
+  async function admit(
+    { registry }: ControlTerm,
+    name: string,
+    request: EnrollRequest,
+    remote: string,
+  ): Promise<EnrollResponse> {
     const workerId = newId('w');
     const issued = await signCsr(tls.ca, request.csrPem, {
       commonName: workerId,
@@ -217,6 +262,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
 
   async function renew(call: grpc.ServerUnaryCall<RenewRequest, RenewResponse>): Promise<RenewResponse> {
+    const { registry } = requireTerm();
     const { workerId } = await authenticatePeer(call, caCertificate, store);
     const issued = await signCsr(tls.ca, call.request.csrPem, {
       commonName: workerId,
@@ -247,8 +293,16 @@ export async function startControlServer(options: ControlServerOptions): Promise
   }
 
   function connect(call: grpc.ServerDuplexStream<ConnectRequest, ConnectResponse>): void {
+    // The session belongs to the term it starts in. Callers without a certificate never get here (the gate).
+    const term = options.term();
+    if (!term) {
+      call.emit('error', toGrpcError(notLeaderError(options.leaderAddress())));
+      return;
+    }
+    const { registry, dispatcher, epoch } = term;
     sessions.add(call);
     let workerId: string | undefined;
+    let welcomed = false;
     let ended = false;
     const session: WorkerSession = {
       close(reason) {
@@ -267,9 +321,23 @@ export async function startControlServer(options: ControlServerOptions): Promise
         if (!ended) call.write({ body: { $case: 'revocations', value: { complete, ...revocations } } });
       },
     };
+    /** Ends the session once its term is no longer the current one; answers whether it still holds. */
+    const termHolds = (): boolean => {
+      if (ended) return false;
+      if (options.term() === term) return true;
+      logger.info({ workerId, epoch }, 'ending a worker session: this master no longer leads its term');
+      session.close(notLeaderError(options.leaderAddress()));
+      return false;
+    };
+    // Every interval: the term still holds, and the worker hears that this master is alive and leads.
+    const beat = setInterval(() => {
+      if (termHolds() && welcomed) call.write({ body: { $case: 'masterBeat', value: { epoch } } });
+    }, options.heartbeatIntervalMs);
+    beat.unref();
     const finish = (reason: string): void => {
+      clearInterval(beat);
       sessions.delete(call);
-      options.dispatcher.sessionEnded(session, reason);
+      dispatcher.sessionEnded(session, reason);
       if (workerId) registry.detach(workerId, session, reason);
     };
     call.on('error', (error) => {
@@ -299,6 +367,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     // Messages are handled one at a time, in order; a failure ends the session.
     let queue: Promise<void> = Promise.resolve();
     call.on('data', (message: ConnectRequest) => {
+      if (!termHolds()) return;
       queue = queue
         .then(async () => {
           if (ended) return;
@@ -348,9 +417,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
                 heartbeatIntervalMs: options.heartbeatIntervalMs,
                 inventoryIntervalMs: options.inventoryIntervalMs,
                 name: view.name,
+                epoch,
               },
             },
           });
+          welcomed = true;
           // Before any command: the worker's transfer service refuses removed peers from its first transfer.
           session.sendRevocations?.(registry.revocations(), true);
           return;
@@ -397,10 +468,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
           return;
         }
         case 'commandResult':
-          options.dispatcher.result(id, body.value);
+          dispatcher.result(id, body.value);
           return;
         case 'commandProgress':
-          options.dispatcher.progress(id, body.value);
+          dispatcher.progress(id, body.value);
           return;
         default:
           return;
