@@ -44,7 +44,7 @@ for (let next = 0; next < total;) {
     ...(await Promise.all(
       batch.map((i) =>
         enrollWorker({
-          master,
+          masters: [master],
           token,
           caHash,
           name: `sim-${process.pid}-${i}`,

@@ -23,8 +23,8 @@ export function workerCommand(out: NodeJS.WritableStream): Command {
   return new Command('worker')
     .description("run a worker for this host's Docker engine (DOCKER_HOST), connected to a master")
     .option(
-      '--master-url <host:port>',
-      "the master's gRPC address, host:port from its join command — not the HTTP URL `migrate` and `migrations` take (default: $DOCKER_MIGRATE_MASTER_URL)",
+      '--master-url <host:port,...>',
+      "the master's gRPC address, host:port from its join command — not the HTTP URL `migrate` and `migrations` take; several masters sharing one database: a comma-separated list, tried in order (default: $DOCKER_MIGRATE_MASTER_URL)",
     )
     .option('--token <token>', 'enrollment token (needed only the first time)')
     .option('--ca-hash <sha256:hex>', "the master CA's hash (from its join command); pins the master")

@@ -174,6 +174,9 @@ export class CommandExecutor {
       volumes: VolumeAccess;
       inbox: TransferInbox;
       identity: () => WorkerIdentity;
+      /** The master this worker is connected to now (host:port), whose relay carries relayed transfers; by default
+       * the first master of the identity. */
+      connectedMaster?: () => string;
       logger: Logger;
       /** What a sender keeps between the rounds of a sync (warm mode). */
       syncSessions: SyncSessions;
@@ -530,11 +533,12 @@ export class CommandExecutor {
     }
   }
 
-  /** The master's relay: the host this worker reaches the master at, on the relay's port. */
+  /** The master's relay: the host this worker reaches the (leading) master at, on the relay's port. */
   private relayAddress(relayPort: number | undefined): string {
     if (relayPort === undefined)
       throw new AppError('failed_precondition', 'the master named no relay port for a relayed transfer');
-    const { host } = hostPort(this.options.identity().masterUrl);
+    const master = this.options.connectedMaster?.() ?? this.options.identity().masterUrls[0] ?? '';
+    const { host } = hostPort(master);
     return `${host.includes(':') ? `[${host}]` : host}:${String(relayPort)}`;
   }
 

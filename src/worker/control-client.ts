@@ -1,5 +1,6 @@
-// The worker's side of the control plane: one stream to the master, kept up with backoff and full jitter, carrying
-// hello, heartbeats and inventory; certificate renewal before expiry.
+// The worker's side of the control plane: one stream to the leading master, kept up with backoff and full jitter
+// across the masters it knows, carrying hello, heartbeats and inventory; fencing of masters that no longer lead;
+// certificate renewal before expiry.
 import * as grpc from '@grpc/grpc-js';
 import { Backoff } from '../core/backoff.js';
 import { AppError } from '../core/errors.js';
@@ -17,6 +18,8 @@ import { fromGrpcError } from '../platform/grpc-support.js';
 import type { Logger } from '../platform/logger.js';
 import { certificateInfo, createKeyAndCsr } from '../platform/pki.js';
 import { masterChannelCredentials, masterChannelOptions } from './enroll.js';
+import { EpochFence } from './epoch-fence.js';
+import { leaderReferral } from './master-address.js';
 import { isWorkerCommandKind, type CommandArgs, type WorkerCommandKind } from '../core/worker-commands.js';
 import type { Command } from '../gen/dockation/v1/control.js';
 import type { CommandExecutor } from './command-executor.js';
@@ -45,8 +48,8 @@ export interface ControlLoopOptions {
   maxReconnectIntervalMs: number;
   /** Aborting ends the loop cleanly. */
   signal: AbortSignal;
-  /** Called each time a session is established (for tests and readiness). */
-  onConnected?: (welcome: Welcome) => void;
+  /** Called each time a session is established, with the master's address (for tests, readiness and the relay). */
+  onConnected?: (welcome: Welcome, master: string) => void;
   /** Called once a renewed certificate is saved, so that every server of this worker presents it. */
   onRenewed?: (identity: WorkerIdentity) => void;
   /** The master's list of removed workers (whole, or additions), which the transfer service must refuse. */
@@ -62,6 +65,14 @@ const PROTO_KIND: Record<InventoryChange['kind'], ProtoResourceKind> = {
 
 /** How often a connected worker checks whether its certificate is due for renewal. */
 const RENEWAL_CHECK_MS = 6 * 3600_000;
+
+/** The least time without a word from the master after which the worker drops the stream (a frozen master). */
+const MIN_SILENCE_MS = 10_000;
+
+/** How long a master may stay silent: three beats missed, and never less than MIN_SILENCE_MS. */
+export function silenceLimitMs(heartbeatIntervalMs: number): number {
+  return Math.max(3 * heartbeatIntervalMs, MIN_SILENCE_MS);
+}
 
 /** Refusals no retry can fix: the master does not (or no longer) accept this worker's certificate. */
 function isPermanent(error: AppError): boolean {
@@ -97,9 +108,38 @@ export function needsRenewal(certPem: string, now = new Date()): boolean {
 }
 
 /**
+ * Which master to dial next: the known ones in turn, or right away the leader a standby named (once in a row, so
+ * that two masters naming each other cannot spin the worker).
+ */
+class MasterRotation {
+  private index = 0;
+  private referred = false;
+  current: string;
+
+  constructor(private readonly masters: readonly string[]) {
+    this.current = masters[0] ?? '';
+  }
+
+  /** Moves on after a failure; answers whether the next master is a named leader to dial without waiting. */
+  next(failure: AppError | undefined): boolean {
+    const leader = failure ? leaderReferral(failure) : undefined;
+    if (leader && leader.target !== this.current && !this.referred) {
+      this.current = leader.target;
+      this.referred = true;
+      return true;
+    }
+    this.referred = false;
+    this.index = (this.index + 1) % Math.max(1, this.masters.length);
+    this.current = this.masters[this.index] ?? this.current;
+    return false;
+  }
+}
+
+/**
  * Runs until `signal` aborts (resolves) or the master refuses this worker for good (rejects with the reason).
- * Every other failure — master down, network gone — is retried with exponential backoff and full jitter,
- * always with the same identity.
+ * Every other failure — master down, network gone, a standby, a master gone silent — is retried with exponential
+ * backoff and full jitter at the next master of the identity's list (at once at a leader a standby names), always
+ * with the same identity.
  */
 export async function runControlLoop(options: ControlLoopOptions): Promise<void> {
   const { logger, signal } = options;
@@ -108,9 +148,11 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
     maxMs: options.maxReconnectIntervalMs,
   });
   let identity = options.identity;
+  const masters = new MasterRotation(identity.masterUrls);
+  const fence = new EpochFence();
   const { credentials, provider } = masterChannelCredentials(identity.caPem, identity);
   // A fresh channel per attempt: our backoff, not the channel's own (up to minutes), decides when to retry.
-  let client = new ControlServiceClient(identity.masterUrl, credentials, masterChannelOptions());
+  let client = new ControlServiceClient(masters.current, credentials, masterChannelOptions());
   const figures = new SystemFigures(
     await options.engine.info().then(
       (info) => info.dockerRootDir,
@@ -143,8 +185,9 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
   try {
     while (!signal.aborted) {
       let established = false;
+      let failure: AppError | undefined;
       try {
-        await runSession(client, options, figures, () => {
+        await runSession(client, masters.current, fence, options, figures, () => {
           established = true;
           backoff.reset();
           renewIfDue().catch((error: unknown) => {
@@ -152,18 +195,25 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
           });
         });
         if (isAborted(signal)) break;
-        logger.warn('the master closed the control stream; reconnecting');
+        logger.warn({ master: masters.current }, 'the master closed the control stream; reconnecting');
       } catch (error) {
-        const appError = AppError.from(error);
+        failure = AppError.from(error);
         if (isAborted(signal)) break;
-        if (isPermanent(appError)) throw appError;
-        logger.warn({ err: appError, established }, `lost the master: ${appError.message}`);
+        if (isPermanent(failure)) throw failure;
+        logger.warn(
+          { err: failure, established, master: masters.current },
+          `lost the master: ${failure.message}`,
+        );
       }
-      const delay = backoff.next();
-      logger.info({ delayMs: delay, attempt: backoff.attempts }, 'reconnecting to the master');
+      const referred = masters.next(failure);
+      const delay = referred ? 0 : backoff.next();
+      logger.info(
+        { delayMs: delay, attempt: backoff.attempts, master: masters.current },
+        referred ? 'connecting to the leader the master named' : 'reconnecting to the master',
+      );
       await sleep(delay, signal);
       client.close();
-      client = new ControlServiceClient(identity.masterUrl, credentials, masterChannelOptions());
+      client = new ControlServiceClient(masters.current, credentials, masterChannelOptions());
     }
   } finally {
     clearInterval(renewTimer);
@@ -171,9 +221,14 @@ export async function runControlLoop(options: ControlLoopOptions): Promise<void>
   }
 }
 
-/** One control session; resolves when the master ends it, rejects on a stream error. */
+/**
+ * One control session with the master at `master`; resolves when the master ends it, rejects on a stream error, a
+ * master older than `fence` allows, or a master gone silent.
+ */
 async function runSession(
   client: ControlServiceClient,
+  master: string,
+  fence: EpochFence,
   options: ControlLoopOptions,
   figures: SystemFigures,
   onWelcome: () => void,
@@ -241,6 +296,8 @@ async function runSession(
     session.signal.addEventListener('abort', stop, { once: true });
     const started = Date.now();
     (async () => {
+      // Before anything runs: a command from a master that no longer leads is refused unrun.
+      fence.admitCommand(command.epoch);
       if (!options.executor) throw new AppError('failed_precondition', 'this worker runs no commands');
       if (!isWorkerCommandKind(command.kind))
         throw new AppError('invalid_argument', `unknown command "${command.kind}" (is this worker older?)`);
@@ -326,6 +383,7 @@ async function runSession(
     }
   }
 
+  let silence: ReturnType<typeof setTimeout> | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       let welcomed = false;
@@ -333,14 +391,48 @@ async function runSession(
         reject(new AppError('deadline_exceeded', 'the master did not answer the hello within 15 s'));
         call.cancel();
       }, 15_000);
+      const fail = (error: AppError): void => {
+        reject(error);
+        call.cancel();
+      };
+      // Watched once the master is known to beat: from the welcome of a leader with an epoch, else from its first
+      // beat (a master without high availability may predate beats, and then says nothing between commands).
+      let silenceLimit: number | undefined;
+      const heard = (): void => {
+        if (silenceLimit === undefined) return;
+        const limit = silenceLimit;
+        clearTimeout(silence);
+        silence = setTimeout(() => {
+          fail(
+            new AppError(
+              'unavailable',
+              `the master at ${master} sent nothing for ${limit / 1000} s (stopped or cut off?)`,
+            ),
+          );
+        }, limit);
+      };
+      let heartbeatIntervalMs = 0;
       call.on('data', (message: ConnectResponse) => {
         const body = message.body;
         if (!body) return;
+        heard();
         if (body.$case === 'welcome') {
           clearTimeout(helloTimer);
-          welcomed = true;
           const welcome = body.value;
-          logger.info({ workerId: welcome.workerId }, 'connected to the master');
+          if (!fence.admit(welcome.epoch)) {
+            fail(fence.staleMaster(master, welcome.epoch));
+            return;
+          }
+          welcomed = true;
+          heartbeatIntervalMs = welcome.heartbeatIntervalMs;
+          if (welcome.epoch > 0) {
+            silenceLimit = silenceLimitMs(heartbeatIntervalMs);
+            heard();
+          }
+          logger.info(
+            { workerId: welcome.workerId, master, epoch: welcome.epoch },
+            'connected to the master',
+          );
           if (welcome.name && welcome.name !== options.hello.name)
             logger.warn(
               { name: welcome.name, configured: options.hello.name },
@@ -354,7 +446,16 @@ async function runSession(
             logger.warn({ err: error }, 'event follower stopped');
           });
           onWelcome();
-          options.onConnected?.(welcome);
+          options.onConnected?.(welcome, master);
+        } else if (body.$case === 'masterBeat') {
+          if (!fence.admit(body.value.epoch)) {
+            fail(fence.staleMaster(master, body.value.epoch));
+            return;
+          }
+          if (silenceLimit === undefined) {
+            silenceLimit = silenceLimitMs(heartbeatIntervalMs);
+            heard();
+          }
         } else if (body.$case === 'command') {
           runCommand(body.value);
         } else if (body.$case === 'cancelCommand') {
@@ -367,6 +468,7 @@ async function runSession(
       });
       call.on('error', (error) => {
         clearTimeout(helloTimer);
+        clearTimeout(silence);
         if (signal.aborted) resolve();
         else
           reject(
@@ -375,6 +477,7 @@ async function runSession(
       });
       call.on('end', () => {
         clearTimeout(helloTimer);
+        clearTimeout(silence);
         resolve();
       });
       session.signal.addEventListener('abort', () => {
@@ -392,6 +495,7 @@ async function runSession(
       });
     });
   } finally {
+    clearTimeout(silence);
     for (const timer of timers) clearInterval(timer);
     tracker.stop();
     session.abort();

@@ -1,4 +1,5 @@
-// Enrollment: check the master's CA against the pinned hash, then trade the token and a CSR for a certificate.
+// Enrollment: check the master's CA against the pinned hash, then trade the token and a CSR for a certificate —
+// with the first of the given masters that leads.
 import { X509Certificate } from 'node:crypto';
 import { connect as tlsConnect, type DetailedPeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -12,7 +13,7 @@ import {
 import type { Logger } from '../platform/logger.js';
 import { caFingerprint, createKeyAndCsr, fingerprintMatches } from '../platform/pki.js';
 import { MASTER_COMMON_NAME } from '../platform/trust-names.js';
-import type { HostPort } from './master-address.js';
+import { leaderReferral, type HostPort } from './master-address.js';
 import type { WorkerIdentity } from './worker-identity.js';
 
 function toPem(raw: Buffer): string {
@@ -108,7 +109,8 @@ export function masterChannelCredentials(
 }
 
 export interface EnrollOptions {
-  master: HostPort;
+  /** The masters to try, in this order; the identity keeps all of them. */
+  masters: HostPort[];
   token: string;
   /** Expected "sha256:…" of the CA; without it the first CA seen is trusted (and a warning logged). */
   caHash?: string;
@@ -119,9 +121,48 @@ export interface EnrollOptions {
   logger: Logger;
 }
 
-/** Enrolls this worker. Refusals (wrong token, wrong CA, name taken) are final: no retry can fix them. */
+/** Failures that another master may not have: unreachable, too slow, or not the leader. */
+function movesOn(error: AppError): boolean {
+  return error.code === 'unavailable' || error.code === 'deadline_exceeded';
+}
+
+/**
+ * Enrolls this worker with the first master that leads, trying them in order and a leader a standby names next.
+ * Refusals (wrong token, wrong CA, name taken) are final: no retry can fix them. When no master took it, the last
+ * failure is thrown (still `unavailable` when they were all unreachable or standbys: the caller retries).
+ */
 export async function enrollWorker(options: EnrollOptions): Promise<WorkerIdentity> {
-  const { master, logger } = options;
+  const queue = [...options.masters];
+  const tried = new Set<string>();
+  let last: AppError | undefined;
+  for (let master = queue.shift(); master; master = queue.shift()) {
+    if (tried.has(master.target)) continue;
+    tried.add(master.target);
+    try {
+      const enrolled = await enrollWith(master, options);
+      return { ...enrolled, masterUrls: options.masters.map((each) => each.target) };
+    } catch (error) {
+      const appError = AppError.from(error);
+      if (!movesOn(appError)) throw appError;
+      last = appError;
+      const leader = leaderReferral(appError);
+      if (leader && !tried.has(leader.target)) queue.unshift(leader);
+      if (queue.length > 0)
+        options.logger.info(
+          { master: master.target, err: appError },
+          `trying another master: ${appError.message}`,
+        );
+    }
+  }
+  throw last ?? new AppError('invalid_argument', 'no master address given');
+}
+
+/** Enrolls with one master. */
+async function enrollWith(
+  master: HostPort,
+  options: EnrollOptions,
+): Promise<Omit<WorkerIdentity, 'masterUrls'>> {
+  const { logger } = options;
   const caPem = await fetchPresentedCa(master);
   const caHash = caFingerprint(caPem);
   if (options.caHash) {
@@ -174,7 +215,6 @@ export async function enrollWorker(options: EnrollOptions): Promise<WorkerIdenti
     }
     return {
       workerId: response.workerId,
-      masterUrl: master.target,
       caHash,
       enrolledAt: new Date().toISOString(),
       keyPem,

@@ -1,7 +1,8 @@
-// The master address as people type it into --master-url, and the readable refusal of anything else.
+// The master addresses as people type them into --master-url (one, or a list), and the readable refusal of anything
+// else.
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../core/errors.js';
-import { parseMasterUrl } from './master-address.js';
+import { leaderReferral, parseMasterUrl, parseMasterUrls, sameMasters } from './master-address.js';
 
 describe('parseMasterUrl', () => {
   it('reads host:port', () => {
@@ -53,5 +54,93 @@ describe('parseMasterUrl', () => {
     expect(error.code).toBe('invalid_argument');
     expect(error.message).toContain(`"${value}"`);
     expect(error.hint).toMatch(/HOST:PORT/);
+  });
+});
+
+describe('parseMasterUrls', () => {
+  it('reads one address as a list of one', () => {
+    expect(parseMasterUrls('master.example:9090').map((master) => master.target)).toEqual([
+      'master.example:9090',
+    ]);
+  });
+
+  it('reads a comma-separated list in the order given, blanks and schemes allowed', () => {
+    expect(
+      parseMasterUrls(' m1.example:9090, https://10.0.0.2:9090/ ,[fd00::3]:9090').map(
+        (master) => master.target,
+      ),
+    ).toEqual(['m1.example:9090', '10.0.0.2:9090', '[fd00::3]:9090']);
+  });
+
+  it('counts a repeated address once, where it first appears', () => {
+    expect(parseMasterUrls('b:9090,a:9090,grpcs://b:9090').map((master) => master.target)).toEqual([
+      'b:9090',
+      'a:9090',
+    ]);
+  });
+
+  it.each([
+    ['an empty value', '', /no master address given/],
+    ['only commas', ' , ', /no master address given/],
+    ['an empty entry', 'a:9090,,b:9090', /"a:9090,,b:9090": address 2 is empty/],
+    ['a trailing comma', 'a:9090,', /address 2 is empty/],
+  ])('refuses %s with a hint', (_case, value, message) => {
+    let caught: unknown;
+    try {
+      parseMasterUrls(value);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AppError);
+    expect((caught as AppError).code).toBe('invalid_argument');
+    expect((caught as AppError).message).toMatch(message);
+    expect((caught as AppError).hint).toMatch(/HOST:PORT|commas/);
+  });
+
+  it('names the invalid entry of a list', () => {
+    expect(() => parseMasterUrls('a:9090,b')).toThrow('invalid master address "b"');
+  });
+});
+
+describe('sameMasters', () => {
+  it('accepts the same list, in any order, and a list that adds or drops a master', () => {
+    const enrolled = ['a:9090', 'b:9090'];
+    expect(sameMasters(enrolled, parseMasterUrls('a:9090,b:9090'))).toBe(true);
+    expect(sameMasters(enrolled, parseMasterUrls('b:9090,a:9090'))).toBe(true);
+    expect(sameMasters(enrolled, parseMasterUrls('a:9090,b:9090,c:9090'))).toBe(true);
+    expect(sameMasters(enrolled, parseMasterUrls('https://b:9090'))).toBe(true);
+  });
+
+  it('refuses a list with no master in common', () => {
+    expect(sameMasters(['a:9090', 'b:9090'], parseMasterUrls('c:9090,d:9090'))).toBe(false);
+    expect(sameMasters(['a:9090'], parseMasterUrls('a:9091'))).toBe(false);
+  });
+});
+
+describe('leaderReferral', () => {
+  it('reads the leader a not_leader refusal names', () => {
+    const refusal = new AppError(
+      'unavailable',
+      'this master does not lead; the leader is at [fd00::2]:9090',
+      {
+        reason: 'not_leader',
+        details: { leader: '[fd00::2]:9090' },
+      },
+    );
+    expect(leaderReferral(refusal)?.target).toBe('[fd00::2]:9090');
+  });
+
+  it('names nobody for a refusal without a leader, another failure or an address that does not parse', () => {
+    expect(
+      leaderReferral(new AppError('unavailable', 'no master leads right now', { reason: 'not_leader' })),
+    ).toBe(undefined);
+    expect(
+      leaderReferral(new AppError('unavailable', 'connection refused', { details: { leader: 'a:9090' } })),
+    ).toBeUndefined();
+    expect(
+      leaderReferral(
+        new AppError('unavailable', 'x', { reason: 'not_leader', details: { leader: 'nonsense' } }),
+      ),
+    ).toBeUndefined();
   });
 });

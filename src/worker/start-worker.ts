@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger.js';
 import { logNativeAddon } from '../platform/native-addon.js';
 import { runControlLoop } from './control-client.js';
 import { enrollWorker } from './enroll.js';
-import { parseMasterUrl } from './master-address.js';
+import { parseMasterUrls, sameMasters, type HostPort } from './master-address.js';
 import {
   identityDir,
   loadWorkerIdentity,
@@ -26,6 +26,7 @@ import { VolumeCopies } from './volume-copies.js';
 const SYNC_SESSION_MAX_AGE_MS = 7 * 86_400_000;
 
 export interface WorkerOptions {
+  /** The master's gRPC address, or several separated by commas (masters sharing one database). */
   masterUrl?: string | undefined;
   token?: string | undefined;
   caHash?: string | undefined;
@@ -81,9 +82,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Enrolls, retrying while the master is unreachable; refusals (token, CA, name) end it at once. */
-async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity | undefined> {
-  if (!options.masterUrl || !options.token) {
+/** Enrolls, retrying while no master is reachable or leads; refusals (token, CA, name) end it at once. */
+async function enrollWithRetry(
+  options: WorkerOptions,
+  masters: HostPort[] | undefined,
+): Promise<WorkerIdentity | undefined> {
+  if (!masters || !options.token) {
     throw new AppError(
       'invalid_argument',
       'this worker is not enrolled yet: --master-url and --token are required',
@@ -92,7 +96,6 @@ async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity |
       },
     );
   }
-  const master = parseMasterUrl(options.masterUrl);
   const backoff = new Backoff({
     initialMs: options.reconnectIntervalMs,
     maxMs: options.maxReconnectIntervalMs,
@@ -100,7 +103,7 @@ async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity |
   while (!options.signal.aborted) {
     try {
       return await enrollWorker({
-        master,
+        masters,
         token: options.token,
         ...(options.caHash ? { caHash: options.caHash } : {}),
         name: options.name,
@@ -120,6 +123,38 @@ async function enrollWithRetry(options: WorkerOptions): Promise<WorkerIdentity |
   return undefined;
 }
 
+function mastersAt(masters: readonly string[]): string {
+  return `${masters.length === 1 ? 'master' : 'masters'} at ${masters.join(', ')}`;
+}
+
+/**
+ * The stored identity with the masters given now. A list sharing a master with the enrolled one names the same
+ * masters (one added or gone): it replaces the stored list. One with none in common is another master: refused.
+ */
+function withGivenMasters(
+  identity: WorkerIdentity,
+  masters: HostPort[],
+  dir: string,
+  logger: Logger,
+): WorkerIdentity {
+  const given = masters.map((master) => master.target);
+  if (!sameMasters(identity.masterUrls, masters)) {
+    throw new AppError(
+      'failed_precondition',
+      `this worker is enrolled with the ${mastersAt(identity.masterUrls)}, not ${given.join(', ')}`,
+      { hint: `to move it to another master, remove ${dir} and enroll again` },
+    );
+  }
+  if (given.join(',') === identity.masterUrls.join(',')) return identity;
+  const updated = { ...identity, masterUrls: given };
+  saveWorkerIdentity(dir, updated);
+  logger.info(
+    { was: identity.masterUrls, masters: given },
+    'the list of masters changed; keeping the new one',
+  );
+  return updated;
+}
+
 /** Runs a worker until `signal` aborts; rejects when it cannot (or may no longer) work with its master. */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const { logger } = options;
@@ -127,25 +162,22 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   await options.engine.ping();
   const dir = identityDir(options.dataDir);
   let identity = loadWorkerIdentity(dir);
-  if (identity && options.masterUrl && parseMasterUrl(options.masterUrl).target !== identity.masterUrl) {
-    throw new AppError(
-      'failed_precondition',
-      `this worker is enrolled with the master at ${identity.masterUrl}, not ${options.masterUrl}`,
-      { hint: `to move it to another master, remove ${dir} and enroll again` },
-    );
-  }
+  const masters = options.masterUrl ? parseMasterUrls(options.masterUrl) : undefined;
+  if (identity && masters) identity = withGivenMasters(identity, masters, dir, logger);
   if (!identity) {
-    identity = await enrollWithRetry(options);
+    identity = await enrollWithRetry(options, masters);
     if (!identity) return;
     saveWorkerIdentity(dir, identity);
-    logger.info({ workerId: identity.workerId, master: identity.masterUrl }, 'enrolled with the master');
+    logger.info({ workerId: identity.workerId, masters: identity.masterUrls }, 'enrolled with the master');
   } else {
     logger.info(
-      { workerId: identity.workerId, master: identity.masterUrl },
+      { workerId: identity.workerId, masters: identity.masterUrls },
       'using the stored worker identity',
     );
   }
   const current = identity;
+  // The relay of relayed transfers is the leading master's: the one this worker is connected to.
+  let connectedMaster = current.masterUrls[0] ?? '';
   const inbox = new TransferInbox();
   const serve = (address: string) =>
     startTransferServer({
@@ -187,6 +219,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     inbox,
     // Renewal rewrites the identity on disk; transfers always use the current certificate.
     identity: () => loadWorkerIdentity(dir) ?? current,
+    connectedMaster: () => connectedMaster,
     logger,
     syncSessions,
     copies,
@@ -220,9 +253,10 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
       onRevocations: (revocations) => {
         transfers.setRevocations(revocations);
       },
-      ...(options.onConnected
-        ? { onConnected: (welcome: Welcome) => options.onConnected?.(welcome, current) }
-        : {}),
+      onConnected: (welcome: Welcome, master: string) => {
+        connectedMaster = master;
+        options.onConnected?.(welcome, current);
+      },
     });
   } finally {
     await transfers.close();

@@ -1,4 +1,4 @@
-// The worker's identity in its data dir: id, key, certificate, the master's CA and where the master is.
+// The worker's identity in its data dir: id, key, certificate, the master's CA and where the masters are.
 // Kept across restarts so a worker enrolls once and reconnects as itself.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,8 @@ import { AppError } from '../core/errors.js';
 
 export interface WorkerIdentity {
   workerId: string;
-  masterUrl: string;
+  /** The masters' gRPC addresses (host:port, as grpc-js dials them), in the order they are tried; never empty. */
+  masterUrls: string[];
   /** "sha256:…" of the master CA's public key, pinned at enrollment. */
   caHash: string;
   enrolledAt: string;
@@ -17,6 +18,9 @@ export interface WorkerIdentity {
 
 interface IdentityFile {
   worker_id: string;
+  /** Written since workers take several masters. */
+  master_urls?: string[];
+  /** The first master: all that files written before hold, and what an older worker reads. */
   master_url: string;
   ca_hash: string;
   enrolled_at: string;
@@ -42,7 +46,7 @@ export function loadWorkerIdentity(dir: string): WorkerIdentity | undefined {
     const meta = JSON.parse(readFileSync(file, 'utf8')) as IdentityFile;
     return {
       workerId: meta.worker_id,
-      masterUrl: meta.master_url,
+      masterUrls: storedMasterUrls(meta),
       caHash: meta.ca_hash,
       enrolledAt: meta.enrolled_at,
       keyPem: readFileSync(join(dir, 'worker.key'), 'utf8'),
@@ -57,6 +61,14 @@ export function loadWorkerIdentity(dir: string): WorkerIdentity | undefined {
   }
 }
 
+function storedMasterUrls(meta: IdentityFile): string[] {
+  const list = meta.master_urls;
+  if (Array.isArray(list) && list.length > 0 && list.every((url) => typeof url === 'string' && url !== ''))
+    return list;
+  if (typeof meta.master_url === 'string' && meta.master_url !== '') return [meta.master_url];
+  throw new Error('identity.json names no master');
+}
+
 export function saveWorkerIdentity(dir: string, identity: WorkerIdentity): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileAtomic(join(dir, 'worker.key'), identity.keyPem, 0o600);
@@ -64,7 +76,8 @@ export function saveWorkerIdentity(dir: string, identity: WorkerIdentity): void 
   writeFileAtomic(join(dir, 'ca.crt'), identity.caPem, 0o644);
   const meta: IdentityFile = {
     worker_id: identity.workerId,
-    master_url: identity.masterUrl,
+    master_urls: identity.masterUrls,
+    master_url: identity.masterUrls[0] ?? '',
     ca_hash: identity.caHash,
     enrolled_at: identity.enrolledAt,
   };

@@ -338,7 +338,7 @@ describe('a receiving worker on a real engine', () => {
       inbox,
       identity: () => ({
         workerId: TARGET,
-        masterUrl: 'https://master.invalid:9090',
+        masterUrls: ['master.invalid:9090'],
         caHash: '',
         enrolledAt: new Date(0).toISOString(),
         keyPem: '',
