@@ -65,10 +65,12 @@ export async function startMaster(
     wrapStore?: (store: SqlMasterStore) => MasterStore;
     /** Serves the transfer relay beside the control service, as the master does. */
     relay?: boolean;
+    /** Another master's CA and certificate, as masters sharing one database have (default: new ones). */
+    tls?: MasterTls;
   } = {},
 ): Promise<Master> {
   const { storePath, wrapStore, relay, ...serverOptions } = options;
-  const tls = await loadMasterTls(tempDir('dm-master-'));
+  const tls = options.tls ?? (await loadMasterTls(tempDir('dm-master-')));
   const store = await openSqliteMasterStore({ path: storePath ?? ':memory:' });
   cleanups.push(() => store.close());
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 10_000 });
