@@ -93,7 +93,7 @@ export interface RunningMaster {
   grpcPort: number;
   enrollment(): EnrollmentInfo;
   /** A short-lived, single-use code another host can join with (as its --token). */
-  createPairingCode(): PairingCode & { joinCommand: string };
+  createPairingCode(): Promise<PairingCode & { joinCommand: string }>;
   caHash: string;
   /** The one-line service install for a new host, when this master serves archives; else undefined. */
   installCommand(token: string): string | undefined;
@@ -174,7 +174,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     });
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
-    const pairing = new PairingCodes();
+    const pairing = new PairingCodes(store);
     const dispatcher = new CommandDispatcher(registry, (operation, outcome) => {
       metrics.dockerOperations.inc({ operation, outcome });
     });
@@ -199,7 +199,13 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       registry,
       dispatcher,
       logger,
-      acceptEnrollmentToken: (token) => tokenMatches(token, enrollmentToken) || pairing.consume(token),
+      // A synchronous check: pairing codes this master made count (spent in the store at once); pairing.consume
+      // answers for every master's codes where the check may wait.
+      acceptEnrollmentToken: (token) =>
+        tokenMatches(token, enrollmentToken) ||
+        pairing.consumeMadeHere(token, (error) => {
+          logger.warn({ err: error }, 'cannot spend a pairing code in the store');
+        }),
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       inventoryIntervalMs: options.inventoryIntervalMs,
       ...(options.certificateValidityDays === undefined
@@ -224,8 +230,8 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       masterUrl,
       joinCommand: joinCommand(enrollmentToken),
     });
-    const createPairingCode = (): PairingCode & { joinCommand: string } => {
-      const created = pairing.create(PAIRING_CODE_TTL_MS);
+    const createPairingCode = async (): Promise<PairingCode & { joinCommand: string }> => {
+      const created = await pairing.create(PAIRING_CODE_TTL_MS);
       return { ...created, joinCommand: joinCommand(created.code) };
     };
     const migrations = new MigrationService({
