@@ -17,6 +17,8 @@ import {
   SETTING_ENROLLMENT_TOKEN,
   ensureTokens,
   loadMasterTls,
+  readCaKeyKek,
+  watchEnrollmentToken,
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
@@ -70,6 +72,8 @@ export interface MasterOptions {
   sqliteNativeBinding?: string | undefined;
   /** postgres://… to keep the state in PostgreSQL; absent: SQLite in <dataDir>/master/state.db. */
   storeUrl?: string | undefined;
+  /** The file of the key that seals the CA key in the store (--ca-key-kek); required with storeUrl. */
+  caKeyKekFile?: string | undefined;
   /** The folder of release archives and SHA256SUMS served at /downloads/ (none: /downloads/ serves nothing). */
   downloadsDir?: string | undefined;
   /** The worker install script served at /install.sh (packaging/install-worker.sh); absent: not served. */
@@ -143,6 +147,10 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const http = parseListenAddress(options.httpAddr);
   // Read before the data dir, the store or any socket: a wrong path is a configuration error, nothing to undo.
   const httpsPem = options.httpTls === undefined ? undefined : loadHttpTls(options.httpTls);
+  const warn = (message: string): void => {
+    logger.warn(message);
+  };
+  const kek = readCaKeyKek({ file: options.caKeyKekFile, shared: options.storeUrl !== undefined, warn });
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const grpcListen = parseListenAddress(options.grpcAddr);
   const opened = await openConfiguredStore(options);
@@ -159,12 +167,18 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     }
   };
   try {
-    const tls = await loadMasterTls(options.dataDir);
+    const { dataDir, advertiseAddr } = options;
+    const tls = await loadMasterTls({ dataDir, store, kek, advertiseAddr, warn });
     const tokens = await ensureTokens(store, {
       enrollmentToken: options.enrollmentToken,
       adminToken: options.adminToken,
     });
-    let enrollmentToken = tokens.enrollmentToken;
+    const enrollmentToken = watchEnrollmentToken(store, tokens.enrollmentToken, {
+      onError: (error) => {
+        logger.warn({ err: error }, 'cannot read the enrollment token from the store');
+      },
+    });
+    closers.push(() => enrollmentToken.close());
     const registry = await WorkerRegistry.load({
       store,
       workerTimeoutMs: options.workerTimeoutMs,
@@ -202,7 +216,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       // A synchronous check: pairing codes this master made count (spent in the store at once); pairing.consume
       // answers for every master's codes where the check may wait.
       acceptEnrollmentToken: (token) =>
-        tokenMatches(token, enrollmentToken) ||
+        tokenMatches(token, enrollmentToken.current()) ||
         pairing.consumeMadeHere(token, (error) => {
           logger.warn({ err: error }, 'cannot spend a pairing code in the store');
         }),
@@ -225,10 +239,10 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const joinCommand = (token: string): string =>
       `docker-migrate worker --master-url ${masterUrl} --token ${token} --ca-hash ${tls.caHash}`;
     const enrollment = (): EnrollmentInfo => ({
-      token: enrollmentToken,
+      token: enrollmentToken.current(),
       caHash: tls.caHash,
       masterUrl,
-      joinCommand: joinCommand(enrollmentToken),
+      joinCommand: joinCommand(enrollmentToken.current()),
     });
     const createPairingCode = async (): Promise<PairingCode & { joinCommand: string }> => {
       const created = await pairing.create(PAIRING_CODE_TTL_MS);
@@ -275,7 +289,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       async regenerateEnrollmentToken() {
         const token = generateToken('dm-enroll');
         await store.setSetting(SETTING_ENROLLMENT_TOKEN, token);
-        enrollmentToken = token;
+        enrollmentToken.set(token);
         logger.info('enrollment token regenerated');
         return enrollment();
       },
