@@ -38,6 +38,7 @@ export interface MasterFlags {
   trustProxy?: boolean;
   downloadsDir?: string;
   storeUrl?: string;
+  caKeyKek?: string;
 }
 
 /** The master's options, shared by `master` and `ui`. */
@@ -49,6 +50,10 @@ export function addMasterOptions(command: Command): Command {
     .option(
       '--store-url <url>',
       'keep the state in PostgreSQL (postgres://user:password@host:5432/db) instead of SQLite in the data dir',
+    )
+    .option(
+      '--ca-key-kek <file>',
+      'key-encryption key (32 bytes: raw, hex or base64) sealing the CA key in PostgreSQL; the same file for every master (required with --store-url)',
     )
     .option('--enrollment-token <token>', 'token workers enroll with (default: generated once and kept)')
     .option('--admin-token <token>', 'token for the API and web UI (default: generated once, shown once)')
@@ -96,6 +101,7 @@ export function masterFlagsToConfig(role: 'master' | 'ui', flags: MasterFlags): 
     grpc_addr: flags.grpcAddr,
     data_dir: flags.dataDir,
     store_url: flags.storeUrl,
+    ca_key_kek: flags.caKeyKek,
     master: definedOnly({
       enrollment_token: flags.enrollmentToken,
       admin_token: flags.adminToken,
@@ -187,6 +193,7 @@ export function startConfiguredMaster(context: CommandContext): Promise<RunningM
     version: buildInfo().version,
     sqliteNativeBinding: bundledAsset('better_sqlite3.node'),
     storeUrl: config.store_url,
+    caKeyKekFile: config.ca_key_kek,
     downloadsDir: config.master.downloads_dir ?? defaultDownloadsDir(),
     installScriptFile: installScriptFile(),
   });

@@ -72,7 +72,7 @@ export function uiCommand(out: NodeJS.WritableStream): Command {
         signal,
       });
       forgetPlainAdminToken(config.data_dir);
-      const pairing = master.createPairingCode();
+      const pairing = await master.createPairingCode();
       out.write(
         [
           'docker-migrate ui is running (a master with a worker for this host)',

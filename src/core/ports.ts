@@ -193,6 +193,11 @@ export interface MasterStore {
 
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /**
+   * Stores the setting only when the key has none, in one statement: of masters racing to create the same thing
+   * (the shared CA), exactly one is told true. Answers whether this call stored it.
+   */
+  insertSettingIfAbsent(key: string, value: string): Promise<boolean>;
 
   appendAudit(entry: NewAuditEntry): Promise<AuditEntry>;
   /** Newest first; `beforeId` pages back. */
@@ -203,6 +208,14 @@ export interface MasterStore {
   deleteSession(idHash: string): Promise<void>;
   /** Removes sessions that expired before `now` (ISO time); returns how many. */
   deleteExpiredSessions(now: string): Promise<number>;
+
+  /** Keeps a pairing code, by its SHA-256 hex, until `expiresAt` (ISO time). */
+  insertPairingCode(codeHash: string, expiresAt: string): Promise<void>;
+  /**
+   * Spends a pairing code: true once for a code that is kept and not expired at `now` (ISO time), whichever master
+   * asks — the check and the delete are one statement. Expired codes are deleted on the way.
+   */
+  consumePairingCode(codeHash: string, now: string): Promise<boolean>;
 
   /**
    * Stores a new migration holding `lockKeys`, in one transaction: when another unfinished migration holds one

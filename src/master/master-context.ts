@@ -35,7 +35,7 @@ export interface MasterContext {
   ready(): boolean;
   version: string;
   /** A short-lived, single-use pairing code and the join command that uses it. */
-  createPairingCode(): PairingCode & { joinCommand: string };
+  createPairingCode(): Promise<PairingCode & { joinCommand: string }>;
   /** The release archives served at /downloads/ (for /install.sh). */
   releases: ReleaseDownloads;
   /** The worker install script (packaging/install-worker.sh) before this master's addresses are filled in. */

@@ -17,6 +17,8 @@ import {
   SETTING_ENROLLMENT_TOKEN,
   ensureTokens,
   loadMasterTls,
+  readCaKeyKek,
+  watchEnrollmentToken,
 } from './master-identity.js';
 import { createMasterMetrics } from './metrics.js';
 import { PairingCodes, type PairingCode } from './pairing-codes.js';
@@ -70,6 +72,8 @@ export interface MasterOptions {
   sqliteNativeBinding?: string | undefined;
   /** postgres://… to keep the state in PostgreSQL; absent: SQLite in <dataDir>/master/state.db. */
   storeUrl?: string | undefined;
+  /** The file of the key that seals the CA key in the store (--ca-key-kek); required with storeUrl. */
+  caKeyKekFile?: string | undefined;
   /** The folder of release archives and SHA256SUMS served at /downloads/ (none: /downloads/ serves nothing). */
   downloadsDir?: string | undefined;
   /** The worker install script served at /install.sh (packaging/install-worker.sh); absent: not served. */
@@ -93,7 +97,7 @@ export interface RunningMaster {
   grpcPort: number;
   enrollment(): EnrollmentInfo;
   /** A short-lived, single-use code another host can join with (as its --token). */
-  createPairingCode(): PairingCode & { joinCommand: string };
+  createPairingCode(): Promise<PairingCode & { joinCommand: string }>;
   caHash: string;
   /** The one-line service install for a new host, when this master serves archives; else undefined. */
   installCommand(token: string): string | undefined;
@@ -143,6 +147,10 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
   const http = parseListenAddress(options.httpAddr);
   // Read before the data dir, the store or any socket: a wrong path is a configuration error, nothing to undo.
   const httpsPem = options.httpTls === undefined ? undefined : loadHttpTls(options.httpTls);
+  const warn = (message: string): void => {
+    logger.warn(message);
+  };
+  const kek = readCaKeyKek({ file: options.caKeyKekFile, shared: options.storeUrl !== undefined, warn });
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const grpcListen = parseListenAddress(options.grpcAddr);
   const opened = await openConfiguredStore(options);
@@ -159,12 +167,18 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     }
   };
   try {
-    const tls = await loadMasterTls(options.dataDir);
+    const { dataDir, advertiseAddr } = options;
+    const tls = await loadMasterTls({ dataDir, store, kek, advertiseAddr, warn });
     const tokens = await ensureTokens(store, {
       enrollmentToken: options.enrollmentToken,
       adminToken: options.adminToken,
     });
-    let enrollmentToken = tokens.enrollmentToken;
+    const enrollmentToken = watchEnrollmentToken(store, tokens.enrollmentToken, {
+      onError: (error) => {
+        logger.warn({ err: error }, 'cannot read the enrollment token from the store');
+      },
+    });
+    closers.push(() => enrollmentToken.close());
     const registry = await WorkerRegistry.load({
       store,
       workerTimeoutMs: options.workerTimeoutMs,
@@ -174,7 +188,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     });
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
-    const pairing = new PairingCodes();
+    const pairing = new PairingCodes(store);
     const dispatcher = new CommandDispatcher(registry, 0, (operation, outcome) => {
       metrics.dockerOperations.inc({ operation, outcome });
     });
@@ -198,7 +212,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       registry,
       dispatcher,
       acceptEnrollmentToken: (token) =>
-        Promise.resolve(tokenMatches(token, enrollmentToken) || pairing.consume(token)),
+        tokenMatches(token, enrollmentToken.current()) ? Promise.resolve(true) : pairing.consume(token),
     };
     const control = await startControlServer({
       address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
@@ -226,13 +240,13 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const joinCommand = (token: string): string =>
       `docker-migrate worker --master-url ${masterUrl} --token ${token} --ca-hash ${tls.caHash}`;
     const enrollment = (): EnrollmentInfo => ({
-      token: enrollmentToken,
+      token: enrollmentToken.current(),
       caHash: tls.caHash,
       masterUrl,
-      joinCommand: joinCommand(enrollmentToken),
+      joinCommand: joinCommand(enrollmentToken.current()),
     });
-    const createPairingCode = (): PairingCode & { joinCommand: string } => {
-      const created = pairing.create(PAIRING_CODE_TTL_MS);
+    const createPairingCode = async (): Promise<PairingCode & { joinCommand: string }> => {
+      const created = await pairing.create(PAIRING_CODE_TTL_MS);
       return { ...created, joinCommand: joinCommand(created.code) };
     };
     const migrations = new MigrationService({
@@ -276,7 +290,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       async regenerateEnrollmentToken() {
         const token = generateToken('dm-enroll');
         await store.setSetting(SETTING_ENROLLMENT_TOKEN, token);
-        enrollmentToken = token;
+        enrollmentToken.set(token);
         logger.info('enrollment token regenerated');
         return enrollment();
       },

@@ -314,6 +314,22 @@ describe('loadConfig', () => {
     expect(load({ flags: { data_dir: '~bob/data' } }).data_dir).toBe('~bob/data');
   });
 
+  it('asks masters on PostgreSQL for the key-encryption key file, saying how to make one', () => {
+    const store_url = 'postgres://dm@db:5432/dm';
+    expect(issues(loadError({ flags: { role: 'master', store_url } }))).toEqual([
+      {
+        path: 'ca_key_kek',
+        message:
+          'masters on PostgreSQL (store_url) need a key-encryption key file (--ca-key-kek FILE), the same for every master; create one with: head -c 32 /dev/urandom > kek && chmod 600 kek',
+      },
+    ]);
+    const given = load({ flags: { store_url }, env: { DOCKER_MIGRATE_CA_KEY_KEK: '~/kek' } });
+    expect(given.ca_key_kek).toBe('/home/ann/kek');
+    // Without store_url the CA stays in the data dir; a worker never reads either.
+    expect(load({ flags: { role: 'master' } }).ca_key_kek).toBeUndefined();
+    expect(load({ flags: { role: 'worker', store_url } }).ca_key_kek).toBeUndefined();
+  });
+
   it('lets every setting be set from the environment and a file, and has no setting missing from the list', () => {
     const samples: Record<ConfigPath, string> = {
       role: 'ui',
@@ -324,6 +340,7 @@ describe('loadConfig', () => {
       log_format: 'pretty',
       data_dir: '/d',
       store_url: 'postgres://dm@db:5432/dm',
+      ca_key_kek: '/k/kek',
       'docker.host': 'tcp://x:1',
       'docker.cert_path': '/c',
       'docker.tls_verify': 'true',

@@ -7,6 +7,7 @@ import * as z from 'zod';
 
 import { AppError } from '../core/errors.js';
 import { parseDuration } from './duration.js';
+import { CREATE_KEK_COMMAND } from './key-encryption-key.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 
 /** What a process runs as; absent when a command needs no role (e.g. `docker-migrate version`). */
@@ -27,6 +28,7 @@ export const CONFIG_PATHS = [
   'log_format',
   'data_dir',
   'store_url',
+  'ca_key_kek',
   'docker.host',
   'docker.cert_path',
   'docker.tls_verify',
@@ -236,7 +238,7 @@ function createConfigSchema(homeDir: string) {
     }),
   );
 
-  return z.strictObject({
+  const config = z.strictObject({
     role: z.enum(ROLES).optional(),
     // The master's HTTP address for the CLI's `migrate` and `migrations` (DOCKER_MIGRATE_API_URL); not a worker's.
     api_url: z.string().optional(),
@@ -253,6 +255,8 @@ function createConfigSchema(homeDir: string) {
         'expected a postgres:// URL (the master keeps its state in SQLite without one)',
       )
       .optional(),
+    // The file of the key that seals the CA key in PostgreSQL, shared by every master (required with store_url).
+    ca_key_kek: path.optional(),
     // prefault, not default: an absent or partial block is parsed, so each field gets its own default.
     docker: z
       .strictObject({
@@ -312,6 +316,15 @@ function createConfigSchema(homeDir: string) {
         volume_access: z.enum(['auto', 'mountpoint', 'engine']).default('auto'),
       })
       .prefault({}),
+  });
+  return config.superRefine((value, ctx) => {
+    if (value.store_url === undefined || value.ca_key_kek !== undefined || value.role === 'worker') return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ca_key_kek'],
+      message: `masters on PostgreSQL (store_url) need a key-encryption key file (--ca-key-kek FILE), the same for every master; create one with: ${CREATE_KEK_COMMAND}`,
+      input: undefined,
+    });
   });
 }
 

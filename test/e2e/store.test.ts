@@ -2,8 +2,10 @@
 // refused in words while the first keeps serving, and a lock left by a killed master does not block the next one.
 // Then a master on PostgreSQL (--store-url, a private server the test starts): a worker enrolls, a volume moves
 // between two real Docker hosts with equal bytes, and after a restart the master knows the same worker and the
-// migration — read back from PostgreSQL, with no SQLite file in its data dir.
-import { existsSync } from 'node:fs';
+// migration — read back from PostgreSQL, with no SQLite file in its data dir, and its CA there too (the key sealed
+// with --ca-key-kek, no ca.key in the data dir).
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +88,9 @@ describe('a master on PostgreSQL', () => {
 
   it('moves a volume, and keeps its workers and migrations in PostgreSQL across a restart', async () => {
     const dataDir = tempDir('store-pg');
-    const args = ['--data-dir', dataDir, '--store-url', storeUrl];
+    const kekFile = join(tempDir('store-kek'), 'kek');
+    writeFileSync(kekFile, randomBytes(32), { mode: 0o600 });
+    const args = ['--data-dir', dataDir, '--store-url', storeUrl, '--ca-key-kek', kekFile];
     const started = await startTestMaster('pg', adminToken, args);
     running.push(started.master);
     let apiUrl = started.apiUrl;
@@ -123,6 +127,7 @@ describe('a master on PostgreSQL', () => {
 
     // The state is in PostgreSQL, not in a file of the data dir.
     expect(existsSync(join(dataDir, 'master', 'state.db'))).toBe(false);
+    expect(existsSync(join(dataDir, 'master', 'ca.key'))).toBe(false);
     const client = new pg.Client({ connectionString: storeUrl });
     await client.connect();
     try {
@@ -133,6 +138,11 @@ describe('a master on PostgreSQL', () => {
         [created.json.migration.id],
       );
       expect(migrations.rows).toEqual([{ status: 'completed' }]);
+      const ca = await client.query<{ key: string; value: string }>(
+        "select key, value from settings where key in ('ca_certificate', 'ca_key_sealed') order by key",
+      );
+      expect(ca.rows.map((row) => row.key)).toEqual(['ca_certificate', 'ca_key_sealed']);
+      expect(ca.rows[1]?.value).not.toContain('PRIVATE KEY');
     } finally {
       await client.end();
     }

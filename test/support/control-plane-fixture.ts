@@ -70,7 +70,7 @@ export async function startMaster(
   } = {},
 ): Promise<Master> {
   const { storePath, wrapStore, relay, ...serverOptions } = options;
-  const tls = options.tls ?? (await loadMasterTls(tempDir('dm-master-')));
+  const tls = options.tls ?? (await loadMasterTls({ dataDir: tempDir('dm-master-') }));
   const store = await openSqliteMasterStore({ path: storePath ?? ':memory:' });
   cleanups.push(() => store.close());
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 10_000 });

@@ -31,8 +31,8 @@ export function registerEnrollmentRoutes(app: FastifyInstance, context: MasterCo
   });
 
   // A short-lived, single-use code another host joins with (`--token CODE`), for the UI's "pair a host".
-  app.post('/api/pairing-codes', (request, reply) => {
-    const created = context.createPairingCode();
+  app.post('/api/pairing-codes', async (request, reply) => {
+    const created = await context.createPairingCode();
     return reply
       .code(201)
       .header('Cache-Control', 'no-store')

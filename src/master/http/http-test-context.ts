@@ -48,7 +48,7 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
   const registry = await WorkerRegistry.load({ store, workerTimeoutMs: 30_000 });
   const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
   let enrollment = ENROLLMENT;
-  const pairing = new PairingCodes();
+  const pairing = new PairingCodes(store);
   let generation = 1;
   const chunks: string[] = [];
   const destination = new Writable({
@@ -90,8 +90,8 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     checkAdminToken: (token) => Promise.resolve(token === ADMIN_TOKEN),
     ready: () => true,
     version: '0.1.0-test',
-    createPairingCode: () => {
-      const created = pairing.create(600_000);
+    createPairingCode: async () => {
+      const created = await pairing.create(600_000);
       return { ...created, joinCommand: `docker-migrate worker --master-url m:9090 --token ${created.code}` };
     },
     releases: createReleaseDownloads(undefined),

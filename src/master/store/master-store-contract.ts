@@ -510,6 +510,52 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
       expect(await store.getSetting('enrollment.token')).toBe('second');
       expect(await store.getSetting('other')).toBe('x');
     });
+
+    it('inserts a setting only when absent, telling exactly one of racing callers it stored its value', async () => {
+      const answers = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((value) => store.insertSettingIfAbsent('ca_certificate', value)),
+      );
+      expect(answers.filter(Boolean)).toHaveLength(1);
+      const stored = ['a', 'b', 'c', 'd'][answers.indexOf(true)];
+      expect(await store.getSetting('ca_certificate')).toBe(stored);
+
+      await store.setSetting('other', 'kept');
+      expect(await store.insertSettingIfAbsent('other', 'replaced?')).toBe(false);
+      expect(await store.getSetting('other')).toBe('kept');
+    });
+  });
+
+  describe('pairing codes', () => {
+    const now = '2026-03-01T12:00:00.000Z';
+
+    it('spends a live code once, whichever caller asks', async () => {
+      await store.insertPairingCode('hash-live', '2026-03-01T12:10:00.000Z');
+      const answers = await Promise.all([
+        store.consumePairingCode('hash-live', now),
+        store.consumePairingCode('hash-live', now),
+        store.consumePairingCode('hash-live', now),
+      ]);
+      expect(answers.filter(Boolean)).toHaveLength(1);
+      expect(await store.consumePairingCode('hash-live', now)).toBe(false);
+    });
+
+    it('refuses a code it does not know and one that expired, deleting expired codes on the way', async () => {
+      await store.insertPairingCode('hash-expired', '2026-03-01T11:59:59.999Z');
+      await store.insertPairingCode('hash-at-now', now);
+      await store.insertPairingCode('hash-later', '2026-03-01T12:10:00.000Z');
+
+      expect(await store.consumePairingCode('hash-unknown', now)).toBe(false);
+      expect(await store.consumePairingCode('hash-expired', now)).toBe(false);
+      expect(await store.consumePairingCode('hash-at-now', now)).toBe(false);
+      expect(await store.consumePairingCode('hash-later', now)).toBe(true);
+    });
+
+    it('deletes expired codes when any code is spent, so none is left to try later', async () => {
+      await store.insertPairingCode('hash-old', '2026-03-01T11:00:00.000Z');
+      await store.consumePairingCode('hash-unknown', now);
+      // Were it still kept, an earlier "now" would accept it.
+      expect(await store.consumePairingCode('hash-old', '2026-03-01T10:00:00.000Z')).toBe(false);
+    });
   });
 
   describe('audit log', () => {
@@ -978,6 +1024,8 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
         ['insertWorker', () => store.insertWorker(worker({ id: 'w-2', name: 'two' }))],
         ['updateWorker', () => store.updateWorker('w-1', { activeTasks: 9 })],
         ['setSetting', () => store.setSetting('k', 'v')],
+        ['insertSettingIfAbsent', () => store.insertSettingIfAbsent('k', 'v')],
+        ['insertPairingCode', () => store.insertPairingCode('hash', '2026-01-01T00:00:00.000Z')],
         ['insertMigration', () => store.insertMigration(migration({ id: 'm-1' }), ['volume:w-1:data'])],
         ['revokeWorker', () => store.revokeWorker('w-1', '2026-01-01T00:00:00.000Z')],
         ['appendAudit', () => store.appendAudit(audit())],

@@ -469,6 +469,18 @@ export class SqlMasterStore implements MasterStore, LeaderLeaseStore {
     );
   }
 
+  async insertSettingIfAbsent(key: string, value: string): Promise<boolean> {
+    const inserted = await this.#write((db) =>
+      db
+        .insertInto('settings')
+        .values({ key, value })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .returning('key')
+        .executeTakeFirst(),
+    );
+    return inserted !== undefined;
+  }
+
   async insertSession(session: SessionRecord): Promise<void> {
     await this.#write((db) =>
       db
@@ -508,6 +520,27 @@ export class SqlMasterStore implements MasterStore, LeaderLeaseStore {
       db.deleteFrom('sessions').where('expires_at', '<', now).executeTakeFirst(),
     );
     return Number(result.numDeletedRows);
+  }
+
+  async insertPairingCode(codeHash: string, expiresAt: string): Promise<void> {
+    await this.#write((db) =>
+      db.insertInto('pairing_codes').values({ code_hash: codeHash, expires_at: expiresAt }).execute(),
+    );
+  }
+
+  /**
+   * One DELETE … RETURNING takes the code and every expired one: two masters given the same code cannot both see
+   * it, since only one statement deletes the row. The code counts only when it was not expired.
+   */
+  async consumePairingCode(codeHash: string, now: string): Promise<boolean> {
+    const deleted = await this.#write((db) =>
+      db
+        .deleteFrom('pairing_codes')
+        .where((eb) => eb.or([eb('code_hash', '=', codeHash), eb('expires_at', '<=', now)]))
+        .returning(['code_hash', 'expires_at'])
+        .execute(),
+    );
+    return deleted.some((row) => row.code_hash === codeHash && row.expires_at > now);
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<AuditEntry> {
