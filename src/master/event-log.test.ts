@@ -187,10 +187,11 @@ describe('EventLog in follow mode', () => {
     source.removed(1);
     await leader.log.settled();
 
-    const follower = createLog({ source: new FakeSource(), pollIntervalMs: 10 });
+    const polls = countingPolls();
+    const follower = createLog({ source: new FakeSource(), store: polls.store, pollIntervalMs: 10 });
     await follower.log.start({ mode: 'follow' });
     // Its first poll finds where the log ends; what was there before is not told.
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await polls.done(1);
     source.removed(2, 3);
     await leader.log.settled();
 
@@ -204,10 +205,11 @@ describe('EventLog in follow mode', () => {
     const leader = createLog();
     await leader.log.start({ mode: 'write' });
     const ownSource = new FakeSource();
-    const follower = createLog({ source: ownSource, pollIntervalMs: 3600_000 });
+    const polls = countingPolls();
+    const follower = createLog({ source: ownSource, store: polls.store, pollIntervalMs: 3600_000 });
     await follower.log.start({ mode: 'follow' });
     // Its first poll has run (at once) and found nothing; the next is an hour away.
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await polls.done(1);
     source.removed(1, 2);
     await leader.log.stop();
 
@@ -222,14 +224,20 @@ describe('EventLog in follow mode', () => {
 
   it('keeps polling after the store fails, logging the failure once', async () => {
     let fail = true;
+    let failures = 0;
     const flaky: MasterEventStore = {
       ...bind(store),
-      listMasterEvents: (afterId, limit) =>
-        fail ? Promise.reject(new Error('connection refused')) : store.listMasterEvents(afterId, limit),
+      listMasterEvents: (afterId, limit) => {
+        if (!fail) return store.listMasterEvents(afterId, limit);
+        failures += 1;
+        return Promise.reject(new Error('connection refused'));
+      },
     };
     const follower = createLog({ store: flaky, pollIntervalMs: 10 });
     await follower.log.start({ mode: 'follow' });
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await vi.waitFor(() => {
+      expect(failures).toBeGreaterThanOrEqual(3);
+    });
     const id = await store.appendMasterEvent({
       at: new Date().toISOString(),
       type: 'worker.removed',
@@ -242,6 +250,25 @@ describe('EventLog in follow mode', () => {
     expect(lines.filter((line) => line.includes('"level":50'))).toHaveLength(1);
   });
 });
+
+/** The store, counting the polls that have read from it; `done(n)` resolves once n have. */
+function countingPolls(): { store: MasterEventStore; done(count: number): Promise<void> } {
+  let count = 0;
+  return {
+    store: {
+      ...bind(store),
+      async listMasterEvents(afterId, limit) {
+        const rows = await store.listMasterEvents(afterId, limit);
+        count += 1;
+        return rows;
+      },
+    },
+    done: (wanted) =>
+      vi.waitFor(() => {
+        expect(count).toBeGreaterThanOrEqual(wanted);
+      }),
+  };
+}
 
 /** The store's event methods as a plain object, so that a test can replace one. */
 function bind(target: SqlMasterStore): MasterEventStore {
