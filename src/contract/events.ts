@@ -21,3 +21,12 @@ export type EventJson =
   | { type: 'migration.event'; data: { migration_id: string; event: MigrationEventJson } };
 
 export type EventType = EventJson['type'];
+
+/**
+ * Sent instead of a replay when the stream cannot give every event after the Last-Event-ID asked for: they were
+ * pruned, the id is not of this master's database, or the log could not be read. The client refetches its state.
+ */
+export interface ResetEventJson {
+  reason: 'pruned' | 'unknown_id' | 'unavailable';
+  message: string;
+}

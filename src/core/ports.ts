@@ -240,5 +240,42 @@ export interface MasterStore {
     options?: { limit?: number; afterId?: number },
   ): Promise<MigrationEvent[]>;
 
+  /** Adds one live event to the master's event log; answers its id, greater than every id before it. */
+  appendMasterEvent(event: NewMasterEventRecord): Promise<number>;
+  /** The events after `afterId`, oldest first, at most `limit` (default and cap 1000): for replay and polling. */
+  listMasterEvents(afterId: number, limit?: number): Promise<MasterEventRecord[]>;
+  /** The ids of the oldest and newest events kept; both undefined before the first event. */
+  masterEventBounds(): Promise<MasterEventBounds>;
+  /**
+   * Deletes events beyond the newest `keepNewest` and events written before `olderThan` (ISO time), but never the
+   * newest one, so that the latest id stays known; answers how many went.
+   */
+  pruneMasterEvents(options: { keepNewest?: number; olderThan?: string }): Promise<number>;
+
   close(): Promise<void>;
 }
+
+/** A live event of the master (what /api/events sends) before the log gives it its id. */
+export interface NewMasterEventRecord {
+  /** ISO time the event happened. */
+  at: string;
+  /** The event's name on the stream. */
+  type: string;
+  /** Its data, as the stream sends it; any JSON value. */
+  body: unknown;
+}
+
+export interface MasterEventRecord extends NewMasterEventRecord {
+  id: number;
+}
+
+export interface MasterEventBounds {
+  oldest: number | undefined;
+  latest: number | undefined;
+}
+
+/** The part of the store the event log uses (src/master/event-log.ts). */
+export type MasterEventStore = Pick<
+  MasterStore,
+  'appendMasterEvent' | 'listMasterEvents' | 'masterEventBounds' | 'pruneMasterEvents'
+>;

@@ -1,6 +1,7 @@
 // What the master's HTTP layer may use: the registry, the store, token handling and metrics — wired in start-master.ts.
 import type { ContainerDetails } from '../core/docker-resources.js';
 import type { MasterStore } from '../core/ports.js';
+import type { EventLog } from './event-log.js';
 import type { MasterMetrics } from './metrics.js';
 import type { MigrationService } from './migration-service.js';
 import type { PairingCode } from './pairing-codes.js';
@@ -20,6 +21,8 @@ export interface EnrollmentInfo {
 
 export interface MasterContext {
   registry: WorkerRegistry;
+  /** The live events with their ids, which the event stream sends and replays. */
+  events: EventLog;
   store: MasterStore;
   metrics: MasterMetrics;
   migrations: MigrationService;

@@ -33,6 +33,7 @@ import {
 import { WorkerRegistry } from './worker-registry.js';
 import { startBulkRelay } from './bulk-relay.js';
 import { CommandDispatcher } from './command-dispatcher.js';
+import { EventLog } from './event-log.js';
 import { MigrationService, type Failpoints } from './migration-service.js';
 
 export interface MasterOptions {
@@ -186,6 +187,10 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         logger.error({ err: error }, 'cannot persist worker state');
       },
     });
+    // One master per database for now: it writes the live events (a standby would follow the leader's).
+    const events = new EventLog({ store, source: registry, logger });
+    await events.start({ mode: 'write' });
+    closers.push(() => events.stop());
     const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
     const pairing = new PairingCodes(store);
@@ -282,6 +287,7 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     const releases = createReleaseDownloads(options.downloadsDir);
     const context: MasterContext = {
       registry,
+      events,
       sessions,
       store,
       metrics,

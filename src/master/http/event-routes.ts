@@ -1,4 +1,5 @@
-// GET /api/events: the live event stream the web UI listens to, as Server-Sent Events on a hijacked reply.
+// GET /api/events: the live event stream the web UI listens to, as Server-Sent Events on a hijacked reply; a client
+// that gives the last id it saw gets what it missed first.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import type { Logger } from '../../platform/logger.js';
@@ -15,6 +16,20 @@ export const EVENTS_ROUTE = '/api/events';
  * process on the same data dir (a restart with --admin-token).
  */
 export const CREDENTIAL_RECHECK_MS = 5_000;
+
+/**
+ * The id of the last event the client saw: the Last-Event-ID header (an EventSource sends it when it reconnects by
+ * itself), else `?last_event_id=` (a client that opens a new stream has no way to set headers). The header wins:
+ * it is the newer of the two when a stream opened with the query reconnects. Anything but a non-negative integer
+ * counts as none, and the client gets live events only.
+ */
+export function requestedLastEventId(request: FastifyRequest): number | undefined {
+  const header = request.headers['last-event-id'];
+  const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
+  const text = typeof header === 'string' && header !== '' ? header : query;
+  if (typeof text !== 'string' || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
 
 /** setTimeout's longest delay; a later expiry is left to the periodic check. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -104,7 +119,11 @@ export function registerEventRoutes(
     const started = performance.now();
     const raw = reply.raw;
     raw.writeHead(200, EVENT_STREAM_HEADERS);
-    const stream = openEventStream(raw, context.registry, { logger: options.logger });
+    const stream = openEventStream(
+      raw,
+      { registry: context.registry, events: context.events },
+      { logger: options.logger, lastEventId: requestedLastEventId(request) },
+    );
     streams.add(stream);
     const stopWatching = endWithCredentials(request, stream, context, options);
     raw.once('close', () => {

@@ -17,6 +17,7 @@ import {
 interface ServerSentEvent {
   event: string;
   data: unknown;
+  id?: string;
 }
 
 /** Reads Server-Sent Events from a fetch response body, skipping comment blocks (pings). */
@@ -39,7 +40,14 @@ class EventReader {
             .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trimStart()]),
         );
         const event = fields.get('event');
-        if (event !== undefined) return { event, data: JSON.parse(fields.get('data') ?? 'null') as unknown };
+        const id = fields.get('id');
+        if (event !== undefined) {
+          return {
+            event,
+            data: JSON.parse(fields.get('data') ?? 'null') as unknown,
+            ...(id === undefined ? {} : { id }),
+          };
+        }
         continue;
       }
       const { done, value } = await this.reader.read();
@@ -72,6 +80,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const abort of aborts.splice(0)) abort.abort();
   await app.close();
+  await test.events.stop();
   await test.store.close();
 });
 
@@ -126,6 +135,32 @@ describe('live event stream over HTTP', () => {
       key: sampleInventory().containers[0]?.id,
       removed: false,
     });
+  });
+
+  it('sends, to a client that reconnects with Last-Event-ID, the events it missed and then live ones', async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const first = await openEvents({ headers: auth });
+    await first.events.next();
+    const worker = await enrollWorker(test, workerRecord());
+    const enrolled = await first.events.next();
+    expect(enrolled.id).toMatch(/^\d+$/);
+    first.abort.abort();
+    // Missed while away.
+    test.registry.snapshot(worker.id, 1, sampleInventory());
+    await test.registry.remove(worker.id);
+    await test.events.settled();
+
+    const again = await openEvents({ headers: { ...auth, 'last-event-id': enrolled.id ?? '' } });
+    expect((await again.events.next()).event).toBe('hello');
+    const changed = await again.events.next();
+    const removed = await again.events.next();
+    expect([changed.event, removed.event]).toEqual(['inventory.changed', 'worker.removed']);
+    expect(Number(changed.id)).toBeGreaterThan(Number(enrolled.id));
+    expect(Number(removed.id)).toBeGreaterThan(Number(changed.id));
+    await enrollWorker(test, workerRecord({ id: 'w-000000000002', name: 'beta' }));
+    const live = await again.events.next();
+    expect(live.event).toBe('worker.enrolled');
+    expect(Number(live.id)).toBe(Number(removed.id) + 1);
   });
 
   it('accepts the admin token as ?access_token= on the event stream, for EventSource', async () => {

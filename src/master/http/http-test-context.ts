@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../platform/logger.js';
 import { hashToken } from '../../platform/secrets.js';
 import type { EnrollmentInfo, MasterContext } from '../master-context.js';
 import { CommandDispatcher } from '../command-dispatcher.js';
+import { EventLog } from '../event-log.js';
 import { createMasterMetrics } from '../metrics.js';
 import { MigrationService } from '../migration-service.js';
 import { PairingCodes } from '../pairing-codes.js';
@@ -35,6 +36,8 @@ export interface TestContext {
   context: MasterContext;
   store: SqlMasterStore;
   registry: WorkerRegistry;
+  /** The live event log, writing (as a leading master's). */
+  events: EventLog;
   logger: Logger;
   /** Every log line written so far, parsed. */
   logLines(): Record<string, unknown>[];
@@ -74,8 +77,11 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     ttlMs: 3600_000,
     adminTokenHash: () => Promise.resolve(hashToken(ADMIN_TOKEN)),
   });
+  const events = new EventLog({ store, source: registry, logger });
+  await events.start({ mode: 'write' });
   const context: MasterContext = {
     registry,
+    events,
     sessions,
     store,
     metrics,
@@ -104,6 +110,7 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     context,
     store,
     registry,
+    events,
     logger,
     logText,
     logLines: () =>

@@ -970,6 +970,90 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
     });
   });
 
+  describe('master events', () => {
+    /** Appends `count` events whose bodies number them, `at` one second apart from `start`; answers their ids. */
+    async function appendEvents(count: number, start = Date.parse('2025-01-02T03:04:05.000Z')) {
+      const ids: number[] = [];
+      for (let index = 0; index < count; index += 1) {
+        ids.push(
+          await store.appendMasterEvent({
+            at: new Date(start + index * 1000).toISOString(),
+            type: 'migration.updated',
+            body: { index },
+          }),
+        );
+      }
+      return ids;
+    }
+
+    it('gives each appended event an id greater than every one before', async () => {
+      const ids = await appendEvents(5);
+      for (let index = 1; index < ids.length; index += 1) {
+        expect(itemAt(ids, index)).toBeGreaterThan(itemAt(ids, index - 1));
+      }
+    });
+
+    it('returns the events after an id, oldest first, as they were appended', async () => {
+      const body = { worker: { id: 'w-1', labels: { zone: 'a "quoted" \n zone' } }, reason: null, n: 2.5 };
+      const first = await store.appendMasterEvent({ at: '2025-01-02T03:04:05.000Z', type: 'hello', body });
+      const second = await store.appendMasterEvent({ at: '2025-01-02T03:04:06.000Z', type: 'x', body: [1] });
+
+      expect(await store.listMasterEvents(0)).toEqual([
+        { id: first, at: '2025-01-02T03:04:05.000Z', type: 'hello', body },
+        { id: second, at: '2025-01-02T03:04:06.000Z', type: 'x', body: [1] },
+      ]);
+      expect((await store.listMasterEvents(first)).map((event) => event.id)).toEqual([second]);
+      expect(await store.listMasterEvents(second)).toEqual([]);
+    });
+
+    it('pages with afterId and limit, each event once, and returns 1000 at most', async () => {
+      const ids = await appendEvents(1003);
+      const seen: number[] = [];
+      let after = 0;
+      for (;;) {
+        const page = await store.listMasterEvents(after, 400);
+        if (page.length === 0) break;
+        seen.push(...page.map((event) => event.id));
+        after = itemAt(page, -1).id;
+      }
+      expect(seen).toEqual(ids);
+      expect(await store.listMasterEvents(0)).toHaveLength(1000);
+      expect(await store.listMasterEvents(0, 5000)).toHaveLength(1000);
+      for (const limit of [0, -1, 2.5, Number.NaN]) {
+        expect((await rejectionOf(store.listMasterEvents(0, limit))).code).toBe('invalid_argument');
+      }
+    });
+
+    it('reports the oldest and latest ids kept, none before the first event', async () => {
+      expect(await store.masterEventBounds()).toEqual({ oldest: undefined, latest: undefined });
+      const ids = await appendEvents(3);
+      expect(await store.masterEventBounds()).toEqual({ oldest: ids[0], latest: ids[2] });
+    });
+
+    it('prunes all but the newest events, and never reuses an id', async () => {
+      const ids = await appendEvents(10);
+      expect(await store.pruneMasterEvents({ keepNewest: 4 })).toBe(6);
+      expect((await store.listMasterEvents(0)).map((event) => event.id)).toEqual(ids.slice(6));
+      expect(await store.masterEventBounds()).toEqual({ oldest: ids[6], latest: ids[9] });
+      expect(await store.pruneMasterEvents({ keepNewest: 4 })).toBe(0);
+
+      expect(await store.pruneMasterEvents({ keepNewest: 1 })).toBe(3);
+      const [next] = await appendEvents(1);
+      expect(next).toBeGreaterThan(itemAt(ids, -1));
+      expect((await rejectionOf(store.pruneMasterEvents({ keepNewest: 0 }))).code).toBe('invalid_argument');
+    });
+
+    it('prunes events older than a time but keeps the newest, so that the latest id stays known', async () => {
+      const ids = await appendEvents(5);
+      // Events at :05 … :09; those before :07 go.
+      expect(await store.pruneMasterEvents({ olderThan: '2025-01-02T03:04:07.000Z' })).toBe(2);
+      expect(await store.masterEventBounds()).toEqual({ oldest: ids[2], latest: ids[4] });
+      expect(await store.pruneMasterEvents({ olderThan: '2030-01-01T00:00:00.000Z' })).toBe(2);
+      expect(await store.masterEventBounds()).toEqual({ oldest: ids[4], latest: ids[4] });
+      expect(await store.pruneMasterEvents({ olderThan: '2030-01-01T00:00:00.000Z', keepNewest: 1 })).toBe(0);
+    });
+  });
+
   describe('leader lease', () => {
     const alpha = { holder: 'm-alpha', grpcUrl: 'alpha:9090', httpUrl: 'http://alpha:8080' };
     const beta = { holder: 'm-beta', grpcUrl: 'beta:9090', httpUrl: 'http://beta:8080' };
@@ -1029,6 +1113,11 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
         ['insertMigration', () => store.insertMigration(migration({ id: 'm-1' }), ['volume:w-1:data'])],
         ['revokeWorker', () => store.revokeWorker('w-1', '2026-01-01T00:00:00.000Z')],
         ['appendAudit', () => store.appendAudit(audit())],
+        [
+          'appendMasterEvent',
+          () => store.appendMasterEvent({ at: '2026-01-01T00:00:00.000Z', type: 'x', body: {} }),
+        ],
+        ['pruneMasterEvents', () => store.pruneMasterEvents({ keepNewest: 1 })],
       ];
       for (const [name, write] of writes) {
         const error = await rejectionOf(write());
@@ -1045,6 +1134,7 @@ export function masterStoreContract(engine: MasterStoreEngine): void {
       expect(await store.getSetting('k')).toBeUndefined();
       expect(await store.getMigration('m-1')).toBeUndefined();
       expect(await store.listAudit()).toEqual([]);
+      expect(await store.masterEventBounds()).toEqual({ oldest: undefined, latest: undefined });
 
       store.setFence({ holder: 'm-beta', epoch: 2 });
       await store.setSetting('k', 'v');

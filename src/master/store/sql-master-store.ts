@@ -1,6 +1,6 @@
 // The master's persistent state in one SQLite file (better-sqlite3 through Kysely): workers, certificates,
-// inventories, settings, the audit log and migrations with their events, mapped to the record types of
-// src/core/workers.ts and src/core/migration.ts.
+// inventories, settings, the audit log, migrations with their events and the master's live events, mapped to the
+// record types of src/core/workers.ts, src/core/migration.ts and src/core/ports.ts.
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -19,7 +19,15 @@ import type {
   MigrationStatus,
   NewMigrationEvent,
 } from '../../core/migration.js';
-import type { LeaderLeaseStore, LeaseCandidate, LeaseState, MasterStore } from '../../core/ports.js';
+import type {
+  LeaderLeaseStore,
+  LeaseCandidate,
+  LeaseState,
+  MasterEventBounds,
+  MasterEventRecord,
+  MasterStore,
+  NewMasterEventRecord,
+} from '../../core/ports.js';
 import type {
   AuditEntry,
   CertificateRecord,
@@ -54,6 +62,9 @@ export const MAX_MIGRATION_LIMIT = 500;
 
 /** Migration events one call returns when no limit is asked for; also the most it returns. */
 export const MAX_MIGRATION_EVENT_LIMIT = 1000;
+
+/** The master's live events one call returns when no limit is asked for; also the most it returns. */
+export const MAX_MASTER_EVENT_LIMIT = 1000;
 
 export interface SqliteMasterStoreOptions {
   /** File path of the database, or ':memory:'. */
@@ -701,6 +712,81 @@ export class SqlMasterStore implements MasterStore, LeaderLeaseStore {
     if (afterId !== undefined) query = query.where('id', '>', afterId);
     const rows = await query.orderBy('id').limit(Math.min(limit, MAX_MIGRATION_EVENT_LIMIT)).execute();
     return rows.map(fromMigrationEventRow);
+  }
+
+  /**
+   * Ids come from the engine (SQLite AUTOINCREMENT, a PostgreSQL sequence), so they never repeat, even after
+   * every row was pruned; they may skip (a rolled-back insert on PostgreSQL).
+   */
+  async appendMasterEvent(event: NewMasterEventRecord): Promise<number> {
+    const { id } = await this.#write((db) =>
+      db
+        .insertInto('master_events')
+        .values({ at: event.at, type: event.type, body_json: JSON.stringify(event.body) })
+        .returning('id')
+        .executeTakeFirstOrThrow(),
+    );
+    return id;
+  }
+
+  /** Oldest first by id; `limit` defaults to and is capped at 1000. */
+  async listMasterEvents(afterId: number, limit = MAX_MASTER_EVENT_LIMIT): Promise<MasterEventRecord[]> {
+    checkLimit('master event', limit);
+    const rows = await this.#open()
+      .selectFrom('master_events')
+      .selectAll()
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(Math.min(limit, MAX_MASTER_EVENT_LIMIT))
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      at: row.at,
+      type: row.type,
+      body: JSON.parse(row.body_json) as unknown,
+    }));
+  }
+
+  async masterEventBounds(): Promise<MasterEventBounds> {
+    const row = await this.#open()
+      .selectFrom('master_events')
+      .select((eb) => [eb.fn.min('id').as('oldest'), eb.fn.max('id').as('latest')])
+      .executeTakeFirst();
+    return { oldest: row?.oldest ?? undefined, latest: row?.latest ?? undefined };
+  }
+
+  /** Both rules in one write; the newest row stays whatever they say. */
+  async pruneMasterEvents(options: { keepNewest?: number; olderThan?: string }): Promise<number> {
+    const { keepNewest, olderThan } = options;
+    if (keepNewest !== undefined && (!Number.isInteger(keepNewest) || keepNewest < 1)) {
+      throw new AppError(
+        'invalid_argument',
+        `the events kept must be a positive integer, not ${String(keepNewest)}`,
+      );
+    }
+    return this.#write(async (db) => {
+      let deleted = 0n;
+      if (keepNewest !== undefined) {
+        const result = await db
+          .deleteFrom('master_events')
+          .where('id', '<=', (eb) =>
+            eb.selectFrom('master_events').select('id').orderBy('id', 'desc').limit(1).offset(keepNewest),
+          )
+          .executeTakeFirst();
+        deleted += result.numDeletedRows;
+      }
+      if (olderThan !== undefined) {
+        const result = await db
+          .deleteFrom('master_events')
+          .where('at', '<', olderThan)
+          .where('id', '<', (eb) =>
+            eb.selectFrom('master_events').select((inner) => inner.fn.max('id').as('id')),
+          )
+          .executeTakeFirst();
+        deleted += result.numDeletedRows;
+      }
+      return Number(deleted);
+    });
   }
 
   /** Closes the database (checkpointing the WAL); later calls do nothing. */

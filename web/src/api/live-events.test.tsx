@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { migration } from '../testing/fixtures';
 import { keys } from './keys';
-import { applyLiveEvent, RECONNECT_DELAYS_MS, useLiveEvents } from './live-events';
+import { applyLiveEvent, eventsUrl, RECONNECT_DELAYS_MS, useLiveEvents } from './live-events';
 import type { MigrationEventJson, MigrationJson } from './migration-types';
 
 function event(id: number, message: string): MigrationEventJson {
@@ -105,8 +105,14 @@ class FakeEventSource {
   constructor(readonly url: string) {
     FakeEventSource.opened.push(this);
   }
-  addEventListener(): void {
-    // No named events in these tests.
+  readonly listeners = new Map<string, ((event: MessageEvent<string>) => void)[]>();
+  addEventListener(type: string, listener: (event: MessageEvent<string>) => void): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+  }
+  /** Delivers a named event, as the browser does, with the id it carried ('' for none). */
+  emit(type: string, data: unknown, lastEventId = ''): void {
+    const event = new MessageEvent<string>(type, { data: JSON.stringify(data), lastEventId });
+    for (const listener of this.listeners.get(type) ?? []) listener(event);
   }
   close(): void {
     this.readyState = FakeEventSource.CLOSED;
@@ -170,5 +176,60 @@ describe('useLiveEvents', () => {
     view.unmount();
     expect(vi.getTimerCount()).toBe(0);
     expect(FakeEventSource.opened.every((source) => source.readyState === FakeEventSource.CLOSED)).toBe(true);
+  });
+
+  it('opens the new stream from the last id it saw, and refetches nothing: the master sends what was missed', () => {
+    vi.useFakeTimers();
+    vi.stubGlobal('EventSource', FakeEventSource);
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, 'invalidateQueries').mockResolvedValue();
+    const view = render(
+      <QueryClientProvider client={client}>
+        <Live />
+      </QueryClientProvider>,
+    );
+    const first = FakeEventSource.opened[0]!;
+    expect(first.url).toBe('/api/events');
+    act(() => {
+      first.open();
+      first.emit('worker.removed', { worker_id: 'w-1' }, '41');
+      first.emit('worker.removed', { worker_id: 'w-2' }, '42');
+      first.refuse();
+    });
+    act(() => {
+      vi.advanceTimersByTime(RECONNECT_DELAYS_MS[0]!);
+    });
+    const second = FakeEventSource.opened[1]!;
+    expect(second.url).toBe('/api/events?last_event_id=42');
+    invalidate.mockClear();
+    act(() => {
+      second.open();
+    });
+    expect(screen.getByText('live')).toBeInTheDocument();
+    expect(invalidate).not.toHaveBeenCalled();
+    view.unmount();
+  });
+
+  it('refetches every query when the master answers with a reset', () => {
+    vi.stubGlobal('EventSource', FakeEventSource);
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, 'invalidateQueries').mockResolvedValue();
+    const view = render(
+      <QueryClientProvider client={client}>
+        <Live />
+      </QueryClientProvider>,
+    );
+    act(() => {
+      FakeEventSource.opened[0]!.open();
+      FakeEventSource.opened[0]!.emit('reset', { reason: 'pruned', message: 'gone' }, '90');
+    });
+    expect(invalidate).toHaveBeenCalledWith();
+    view.unmount();
+  });
+
+  it('puts the last id in the URL, encoded', () => {
+    expect(eventsUrl(undefined)).toBe('/api/events');
+    expect(eventsUrl('7')).toBe('/api/events?last_event_id=7');
+    expect(eventsUrl('a b')).toBe('/api/events?last_event_id=a%20b');
   });
 });

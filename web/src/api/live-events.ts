@@ -149,11 +149,21 @@ const EVENT_TYPES = [
 /** Pauses before opening a stream again after the browser gave up on one, growing with each failure in a row. */
 export const RECONNECT_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 
+/** The stream's URL; with the last id seen, so that a new stream starts with the events missed since. */
+export function eventsUrl(lastEventId: string | undefined): string {
+  return lastEventId === undefined
+    ? '/api/events'
+    : `/api/events?last_event_id=${encodeURIComponent(lastEventId)}`;
+}
+
 /**
- * Keeps one EventSource open while signed in. The browser reconnects by itself after a dropped connection, but not
- * after an answer that is not a stream (a 401 once the session ended, a 502 from a proxy while the master restarts):
- * it closes the source for good. Then the session is asked again and a new source is opened after a pause. After
- * any reconnect every query is refetched, since events sent while the stream was down are lost.
+ * Keeps one EventSource open while signed in. The browser reconnects by itself after a dropped connection, sending
+ * the id of the last event it got (Last-Event-ID), but not after an answer that is not a stream (a 401 once the
+ * session ended, a 502 from a proxy while the master restarts or another takes over): it closes the source for
+ * good. Then the session is asked again and a new source is opened after a pause, with the last id in its URL.
+ * Either way the master sends the events missed meanwhile, or a `reset` when it no longer has them, and then every
+ * query is refetched. A stream that never gave an id (a master without the event log) is refetched after each
+ * reconnect, since what it sent while down is lost.
  */
 export function useLiveEvents(enabled: boolean): LiveState {
   const client = useQueryClient();
@@ -165,12 +175,18 @@ export function useLiveEvents(enabled: boolean): LiveState {
     let retry: ReturnType<typeof setTimeout> | undefined;
     let failures = 0;
     let everOpen = false;
+    let lastEventId: string | undefined;
+
+    /** Remembers the id of an event that carries one (the browser's own reconnects track it too). */
+    function seen(event: MessageEvent<string>): void {
+      if (event.lastEventId !== '') lastEventId = event.lastEventId;
+    }
 
     function connect(): void {
-      const current = new EventSource('/api/events', { withCredentials: true });
+      const current = new EventSource(eventsUrl(lastEventId), { withCredentials: true });
       source = current;
       current.onopen = () => {
-        if (everOpen) void client.invalidateQueries();
+        if (everOpen && lastEventId === undefined) void client.invalidateQueries();
         everOpen = true;
         failures = 0;
         setState('live');
@@ -185,9 +201,15 @@ export function useLiveEvents(enabled: boolean): LiveState {
       };
       for (const type of EVENT_TYPES) {
         current.addEventListener(type, (event: MessageEvent<string>) => {
+          seen(event);
           applyLiveEvent(client, type, parse(event));
         });
       }
+      // The master cannot send what was missed (too old, or another database): everything shown is fetched again.
+      current.addEventListener('reset', (event: MessageEvent<string>) => {
+        seen(event);
+        void client.invalidateQueries();
+      });
     }
 
     connect();
