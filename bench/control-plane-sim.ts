@@ -8,14 +8,15 @@ import { FakeDockerEngine } from '../src/core/testing/fake-docker-engine.js';
 import { createLogger } from '../src/platform/logger.js';
 import { runControlLoop } from '../src/worker/control-client.js';
 import { enrollWorker } from '../src/worker/enroll.js';
-import { parseMasterUrl } from '../src/worker/master-address.js';
+import { parseMasterUrls } from '../src/worker/master-address.js';
 import type { WorkerIdentity } from '../src/worker/worker-identity.js';
 
 const [count, masterUrl, token, caHash] = process.argv.slice(2);
 const total = Number(count);
 if (!total || !masterUrl || !token || !caHash)
-  throw new Error('usage: control-plane-sim N MASTER TOKEN CA_HASH');
-const master = parseMasterUrl(masterUrl);
+  throw new Error('usage: control-plane-sim N MASTER[,MASTER…] TOKEN CA_HASH');
+// One master, or several separated by commas (a failover bench gives each worker every master).
+const masters = parseMasterUrls(masterUrl);
 const logger = createLogger({ level: 'silent', format: 'json' });
 const dir = mkdtempSync(join(tmpdir(), 'dm-bench-sim-'));
 const stop = new AbortController();
@@ -44,7 +45,7 @@ for (let next = 0; next < total;) {
     ...(await Promise.all(
       batch.map((i) =>
         enrollWorker({
-          masters: [master],
+          masters,
           token,
           caHash,
           name: `sim-${process.pid}-${i}`,
@@ -74,8 +75,8 @@ await Promise.all(
         advertiseAddress: `127.0.0.1:${20000 + i}`,
       },
       logger,
-      reconnectIntervalMs: 5_000,
-      maxReconnectIntervalMs: 300_000,
+      reconnectIntervalMs: Number(process.env.DM_SIM_RECONNECT_MS ?? 5_000),
+      maxReconnectIntervalMs: Number(process.env.DM_SIM_MAX_RECONNECT_MS ?? 300_000),
       signal: stop.signal,
       onConnected: () => {
         connected += 1;

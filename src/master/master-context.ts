@@ -3,7 +3,7 @@ import type { ContainerDetails } from '../core/docker-resources.js';
 import type { MasterStore } from '../core/ports.js';
 import type { EventLog } from './event-log.js';
 import type { MasterMetrics } from './metrics.js';
-import type { MigrationService } from './migration-service.js';
+import type { MigrationNotice, MigrationService } from './migration-service.js';
 import type { PairingCode } from './pairing-codes.js';
 import type { ReleaseDownloads } from './release-downloads.js';
 import type { SessionManager } from './sessions.js';
@@ -19,13 +19,28 @@ export interface EnrollmentInfo {
   joinCommand: string;
 }
 
+/** Whether this master leads, and where the leader is when it does not. */
+export interface LeadershipInfo {
+  leader: boolean;
+  /** This master's epoch when it leads; else the leader's as last seen (0: none yet). */
+  epoch: number;
+  /** The leading master's HTTP base URL, where a standby forwards API calls; undefined when unknown. */
+  leaderHttpUrl?: string | undefined;
+}
+
 export interface MasterContext {
-  registry: WorkerRegistry;
+  /** The workers of this master's term; reading it on a standby throws `unavailable` (reason not_leader). */
+  readonly registry: WorkerRegistry;
   /** The live events with their ids, which the event stream sends and replays. */
   events: EventLog;
   store: MasterStore;
   metrics: MasterMetrics;
-  migrations: MigrationService;
+  /** The migrations of this master's term; reading it on a standby throws `unavailable` (reason not_leader). */
+  readonly migrations: MigrationService;
+  /** Migration notices of whichever term runs on this master, for listeners that outlive a term. */
+  subscribeMigrations(listener: (notice: MigrationNotice) => void): () => void;
+  /** Leader or standby (several masters on one PostgreSQL); a single master always leads. */
+  leadership(): LeadershipInfo;
   /** The current enrollment token and join command. */
   enrollment(): EnrollmentInfo;
   /** Replaces the enrollment token (the old one stops enrolling; enrolled workers are not affected). */

@@ -14,6 +14,7 @@ export interface MasterMetrics {
   syncRounds: Histogram<'mode'>;
   syncRoundBytes: Histogram<'final'>;
   connectedPeers: Gauge;
+  leader: Gauge;
   dockerOperations: Counter<'operation' | 'outcome'>;
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpRequestDuration: Histogram<'method' | 'route'>;
@@ -30,7 +31,11 @@ const GAUGES_NAMED_LIKE_COUNTERS = [
 ];
 
 /** Creates the metrics; `connectedPeers` reads the live count when scraped. */
-export function createMasterMetrics(options: { onlineWorkers: () => number }): MasterMetrics {
+export function createMasterMetrics(options: {
+  onlineWorkers: () => number;
+  /** This master's epoch while it leads, else undefined (a standby). */
+  leadingEpoch?: () => number | undefined;
+}): MasterMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
@@ -85,6 +90,17 @@ export function createMasterMetrics(options: { onlineWorkers: () => number }): M
       registers: [registry],
       collect() {
         this.set(options.onlineWorkers());
+      },
+    }),
+    leader: new Gauge({
+      name: 'docker_migrate_master_leader',
+      help: 'Whether this master leads (1) or stands by (0); the epoch label names its term.',
+      labelNames: ['epoch'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const epoch = options.leadingEpoch?.();
+        this.set({ epoch: String(epoch ?? 0) }, epoch === undefined ? 0 : 1);
       },
     }),
     dockerOperations: new Counter({

@@ -1885,10 +1885,11 @@ describe('MigrationService', () => {
       expect(migration).toMatchObject({
         status: 'rolled_back',
         phase: 'done',
-        error: 'the master restarted while this migration was running',
+        error:
+          'the master running this migration stopped (a restart, or another master took over) before its switch-over point',
       });
       expect(messages(events)).toContain(
-        'rolling back: the master restarted while this migration was running',
+        'rolling back: the master running this migration stopped (a restart, or another master took over) before its switch-over point',
       );
     });
 
@@ -1922,7 +1923,7 @@ describe('MigrationService', () => {
       expect(migration.state.switchedOverAt).toEqual(expect.any(String));
       expect(afterRestart.lines()).toEqual(['source container.remove web', 'source container.remove db']);
       expect(messages(events)).toContain(
-        'the master restarted after everything was running on the target: finishing the migration',
+        'the master running this migration stopped after everything was running on the target: finishing the migration',
       );
     });
 

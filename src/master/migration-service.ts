@@ -467,7 +467,7 @@ export class MigrationService {
             migration,
             'warning',
             'finalize',
-            'the master restarted after everything was running on the target: finishing the migration',
+            'the master running this migration stopped after everything was running on the target: finishing the migration',
           );
           await this.runner.finish(migration);
         });
@@ -478,7 +478,10 @@ export class MigrationService {
         'rolling back a migration the master left unfinished',
       );
       this.launch(migration, () =>
-        this.rollback.rollBack(migration, 'the master restarted while this migration was running'),
+        this.rollback.rollBack(
+          migration,
+          'the master running this migration stopped (a restart, or another master took over) before its switch-over point',
+        ),
       );
     }
   }

@@ -36,6 +36,8 @@ export interface SessionOptions {
   now?: () => Date;
   /** How often expired sessions are deleted from the store. */
   sweepIntervalMs?: number;
+  /** Whether this master deletes expired sessions now (only the leader writes); default always. */
+  sweeps?: () => boolean;
 }
 
 export const SESSION_PREFIX = 'dm-session';
@@ -44,6 +46,7 @@ export function createSessionManager(options: SessionOptions): SessionManager {
   const now = options.now ?? (() => new Date());
   const sweep = setInterval(
     () => {
+      if (options.sweeps?.() === false) return;
       options.store.deleteExpiredSessions(now().toISOString()).catch((error: unknown) => {
         options.logger.warn({ err: error }, 'expired sessions not swept');
       });

@@ -6,7 +6,7 @@ import { systemClock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { parseListenAddress } from '../platform/listen-address.js';
 import type { Logger } from '../platform/logger.js';
-import { generateToken, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
+import { generateToken, newId, tokenMatches, tokenMatchesHash } from '../platform/secrets.js';
 import { startControlServer, type ControlTerm } from './grpc/control-server.js';
 import { createHttpApp } from './http/http-app.js';
 import { loadHttpTls } from './http/http-tls.js';
@@ -34,7 +34,9 @@ import { WorkerRegistry } from './worker-registry.js';
 import { startBulkRelay } from './bulk-relay.js';
 import { CommandDispatcher } from './command-dispatcher.js';
 import { EventLog } from './event-log.js';
-import { MigrationService, type Failpoints } from './migration-service.js';
+import { Leadership } from './leadership.js';
+import { MigrationService, type Failpoints, type MigrationNotice } from './migration-service.js';
+import type { MasterEvent } from './worker-registry.js';
 
 export interface MasterOptions {
   httpAddr: string;
@@ -104,8 +106,11 @@ export interface RunningMaster {
   installCommand(token: string): string | undefined;
   /** The admin token when this start created it (shown once), else undefined. */
   newAdminToken: string | undefined;
-  registry: WorkerRegistry;
-  migrations: MigrationService;
+  /** The current term's workers and migrations; throws `unavailable` (not_leader) while this master stands by. */
+  readonly registry: WorkerRegistry;
+  readonly migrations: MigrationService;
+  /** This master's epoch while it leads, else undefined. */
+  leadingEpoch(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -142,7 +147,21 @@ async function openConfiguredStore(
   }
 }
 
-/** Starts a master; resolves once both servers listen. */
+/** What one term of leadership runs: the workers' streams, their commands, and the migrations. */
+interface Term {
+  epoch: number;
+  registry: WorkerRegistry;
+  dispatcher: CommandDispatcher;
+  migrations: MigrationService;
+  control: ControlTerm;
+  close(reason: string): Promise<void>;
+}
+
+function notLeading(): AppError {
+  return new AppError('unavailable', 'this master does not lead right now', { reason: 'not_leader' });
+}
+
+/** Starts a master; resolves once both servers listen and it either leads or knows it stands by. */
 export async function startMaster(options: MasterOptions): Promise<RunningMaster> {
   const { logger } = options;
   const http = parseListenAddress(options.httpAddr);
@@ -180,23 +199,36 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       },
     });
     closers.push(() => enrollmentToken.close());
-    const registry = await WorkerRegistry.load({
-      store,
-      workerTimeoutMs: options.workerTimeoutMs,
-      onError: (error) => {
-        logger.error({ err: error }, 'cannot persist worker state');
-      },
+    const holder = newId('master');
+    let term: Term | undefined;
+    // Read by closures made before it exists (metrics, the control server's referral).
+    // eslint-disable-next-line prefer-const
+    let leadership: Leadership | undefined;
+    const currentTerm = (): Term => {
+      if (term === undefined) throw notLeading();
+      return term;
+    };
+    const metrics = createMasterMetrics({
+      onlineWorkers: () => term?.registry.onlineCount() ?? 0,
+      leadingEpoch: () => leadership?.leadingEpoch(),
     });
-    // One master per database for now: it writes the live events (a standby would follow the leader's).
-    const events = new EventLog({ store, source: registry, logger });
-    await events.start({ mode: 'write' });
-    closers.push(() => events.stop());
-    const metrics = createMasterMetrics({ onlineWorkers: () => registry.onlineCount() });
     let ready = false;
     const pairing = new PairingCodes(store);
-    const dispatcher = new CommandDispatcher(registry, 0, (operation, outcome) => {
-      metrics.dockerOperations.inc({ operation, outcome });
+    // The notices of whichever term runs, for listeners that outlive terms (the HTTP app's audit of migration ends).
+    const migrationListeners = new Set<(notice: MigrationNotice) => void>();
+    // The registry events of whichever term runs, which the event log records while this master leads.
+    const termEventListeners = new Set<(event: MasterEvent) => void>();
+    const events = new EventLog({
+      store,
+      logger,
+      source: {
+        subscribe(listener) {
+          termEventListeners.add(listener);
+          return () => termEventListeners.delete(listener);
+        },
+      },
     });
+    closers.push(() => events.stop());
     const relay = await startBulkRelay({
       address:
         options.relayAddr ?? `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:0`,
@@ -206,25 +238,16 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       store,
       logger,
     });
-    closers.push(async () => {
-      dispatcher.closeAll('the master is shutting down');
-      await relay.close();
-    });
-
-    // One term for the master's whole life until it elects a leader.
-    const term: ControlTerm = {
-      epoch: 0,
-      registry,
-      dispatcher,
-      acceptEnrollmentToken: (token) =>
-        tokenMatches(token, enrollmentToken.current()) ? Promise.resolve(true) : pairing.consume(token),
-    };
+    closers.push(() => relay.close());
     const control = await startControlServer({
       address: `${grpcListen.host.includes(':') ? `[${grpcListen.host}]` : grpcListen.host}:${grpcListen.port}`,
       tls,
       store,
-      term: () => term,
-      leaderAddress: () => undefined,
+      term: () => term?.control,
+      leaderAddress: () => {
+        const seen = leadership?.lastSeen();
+        return seen !== undefined && seen.grpcUrl !== '' ? seen.grpcUrl : undefined;
+      },
       logger,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       inventoryIntervalMs: options.inventoryIntervalMs,
@@ -233,11 +256,6 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         : { certificateValidityDays: options.certificateValidityDays }),
     });
     closers.push(() => control.close());
-    registry.subscribe((event) => {
-      if (event.type === 'worker.online' || event.type === 'worker.offline') {
-        logger.info({ workerId: event.worker.id, name: event.worker.name }, `worker ${event.worker.status}`);
-      }
-    });
 
     const masterUrl =
       options.advertiseAddr ??
@@ -254,31 +272,80 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       const created = await pairing.create(PAIRING_CODE_TTL_MS);
       return { ...created, joinCommand: joinCommand(created.code) };
     };
-    const migrations = new MigrationService({
-      store,
-      registry,
-      gateway: dispatcher,
-      caKeyPem: tls.ca.keyPem,
-      relayPort: relay.port,
-      logger,
-      metrics,
-      clock: systemClock(),
-      ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
-      ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
-      ...(options.transferStallTimeoutMs === undefined
-        ? {}
-        : { transferStallTimeoutMs: options.transferStallTimeoutMs }),
-      ...(options.failpoints === undefined ? {} : { failpoints: options.failpoints }),
-    });
-    migrations.subscribe((notice) => {
-      registry.publish(notice);
-    });
-    closers.push(() => migrations.close());
+
+    const startTerm = async (epoch: number): Promise<Term> => {
+      const registry = await WorkerRegistry.load({
+        store,
+        workerTimeoutMs: options.workerTimeoutMs,
+        onError: (error) => {
+          logger.error({ err: error }, 'cannot persist worker state');
+        },
+      });
+      const dispatcher = new CommandDispatcher(registry, epoch, (operation, outcome) => {
+        metrics.dockerOperations.inc({ operation, outcome });
+      });
+      const unrelay = registry.subscribe((event) => {
+        for (const listener of termEventListeners) listener(event);
+      });
+      registry.subscribe((event) => {
+        if (event.type === 'worker.online' || event.type === 'worker.offline') {
+          logger.info(
+            { workerId: event.worker.id, name: event.worker.name },
+            `worker ${event.worker.status}`,
+          );
+        }
+      });
+      const migrations = new MigrationService({
+        store,
+        registry,
+        gateway: dispatcher,
+        caKeyPem: tls.ca.keyPem,
+        relayPort: relay.port,
+        logger,
+        metrics,
+        clock: systemClock(),
+        ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+        ...(options.rollbackTimeoutMs === undefined ? {} : { rollbackTimeoutMs: options.rollbackTimeoutMs }),
+        ...(options.transferStallTimeoutMs === undefined
+          ? {}
+          : { transferStallTimeoutMs: options.transferStallTimeoutMs }),
+        ...(options.failpoints === undefined ? {} : { failpoints: options.failpoints }),
+      });
+      migrations.subscribe((notice) => {
+        registry.publish(notice);
+        for (const listener of migrationListeners) listener(notice);
+      });
+      const sweeper = setInterval(() => {
+        registry.sweep();
+      }, 1_000);
+      return {
+        epoch,
+        registry,
+        dispatcher,
+        migrations,
+        control: {
+          epoch,
+          registry,
+          dispatcher,
+          acceptEnrollmentToken: (token) =>
+            tokenMatches(token, enrollmentToken.current()) ? Promise.resolve(true) : pairing.consume(token),
+        },
+        async close(reason) {
+          clearInterval(sweeper);
+          registry.closeAll(new AppError('unavailable', reason, { reason: 'not_leader' }));
+          await migrations.close();
+          dispatcher.closeAll(reason);
+          unrelay();
+        },
+      };
+    };
+
     const sessions = createSessionManager({
       store,
       logger,
       ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
       adminTokenHash: () => store.getSetting(SETTING_ADMIN_TOKEN_HASH),
+      sweeps: () => term !== undefined,
     });
     closers.push(() => {
       sessions.close();
@@ -286,12 +353,20 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
     });
     const releases = createReleaseDownloads(options.downloadsDir);
     const context: MasterContext = {
-      registry,
+      get registry() {
+        return currentTerm().registry;
+      },
+      get migrations() {
+        return currentTerm().migrations;
+      },
       events,
+      subscribeMigrations(listener) {
+        migrationListeners.add(listener);
+        return () => migrationListeners.delete(listener);
+      },
       sessions,
       store,
       metrics,
-      migrations,
       enrollment,
       async regenerateEnrollmentToken() {
         const token = generateToken('dm-enroll');
@@ -305,6 +380,12 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
         return stored !== undefined && tokenMatchesHash(token, stored);
       },
       ready: () => ready,
+      leadership: () => {
+        const epoch = leadership?.leadingEpoch();
+        if (epoch !== undefined) return { leader: true, epoch };
+        const seen = leadership?.lastSeen();
+        return { leader: false, epoch: seen?.epoch ?? 0, leaderHttpUrl: seen?.httpUrl || undefined };
+      },
       version: options.version,
       createPairingCode,
       releases,
@@ -313,15 +394,22 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
           ? readFileSync(options.installScriptFile, 'utf8')
           : undefined,
       inspectContainer: (workerId, ref) =>
-        dispatcher.run(workerId, 'container.inspect', { ref }, { timeoutMs: INSPECT_TIMEOUT_MS }),
+        currentTerm().dispatcher.run(
+          workerId,
+          'container.inspect',
+          { ref },
+          { timeoutMs: INSPECT_TIMEOUT_MS },
+        ),
     };
 
     const webRoot = options.webRoot ?? findWebRoot();
+    let reachableHttpUrl = '';
     const app = await createHttpApp(context, {
       logger,
       webRoot,
       https: httpsPem,
       trustProxy: options.trustProxy ?? false,
+      selfUrl: () => reachableHttpUrl,
     });
     await app.listen({ host: http.host, port: http.port }).catch((error: unknown) => {
       throw new AppError(
@@ -340,25 +428,43 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       : http.host.includes(':')
         ? `[${http.host}]`
         : http.host;
-    const httpUrl = `${httpsPem === undefined ? 'http' : 'https'}://${shownHost}:${httpPort}`;
+    const httpScheme = httpsPem === undefined ? 'http' : 'https';
+    const httpUrl = `${httpScheme}://${shownHost}:${httpPort}`;
     logger.info({ address: `${http.host}:${httpPort}`, url: httpUrl }, 'HTTP API listening');
+    // A new host, and the other masters, reach this one's HTTP port on the host workers dial (httpUrl may say
+    // localhost).
+    reachableHttpUrl = `${httpScheme}://${masterUrl.replace(/:\d+$/, '')}:${httpPort}`;
 
-    const sweeper = setInterval(() => {
-      registry.sweep();
-    }, 1_000);
-    closers.push(() => {
-      clearInterval(sweeper);
-      registry.closeAll(new AppError('unavailable', 'the master is shutting down'));
-      return Promise.resolve();
+    leadership = new Leadership({
+      store,
+      candidate: { holder, grpcUrl: masterUrl, httpUrl: reachableHttpUrl },
+      exclusive: options.storeUrl === undefined,
+      clock: systemClock(),
+      logger,
+      onElected: async (epoch) => {
+        const started = await startTerm(epoch);
+        // The log first reads what the previous leader wrote, then records this term's events.
+        await events.start({ mode: 'write' });
+        term = started;
+        await started.migrations.recover();
+      },
+      onDeposed: async (_epoch, reason) => {
+        const ending = term;
+        term = undefined;
+        await ending?.close(`this master no longer leads: ${reason}`);
+        await events.start({ mode: 'follow' });
+      },
     });
+    const running = leadership;
+    // Registered last, so closed first: the term ends and the lease is given back before anything else stops.
+    closers.push(() => running.close());
+    await events.start({ mode: 'follow' });
+    await leadership.start();
     ready = true;
-    await migrations.recover();
 
-    // A new host reaches the master's HTTP port on the host workers dial (the HTTP URL above may say localhost).
-    const installBase = `${httpsPem === undefined ? 'http' : 'https'}://${masterUrl.replace(/:\d+$/, '')}:${httpPort}`;
     return {
       httpUrl,
-      installCommand: (token) => offeredInstallCommand(context, installBase, token, tls.caHash),
+      installCommand: (token) => offeredInstallCommand(context, reachableHttpUrl, token, tls.caHash),
       webUi: webRoot !== undefined,
       httpPort,
       grpcPort: control.port,
@@ -366,8 +472,13 @@ export async function startMaster(options: MasterOptions): Promise<RunningMaster
       createPairingCode,
       caHash: tls.caHash,
       newAdminToken: tokens.newAdminToken,
-      registry,
-      migrations,
+      get registry() {
+        return currentTerm().registry;
+      },
+      get migrations() {
+        return currentTerm().migrations;
+      },
+      leadingEpoch: () => running.leadingEpoch(),
       close: closeAll,
     };
   } catch (error) {

@@ -5,7 +5,11 @@ import type { MasterContext } from '../master-context.js';
 
 /** Registers /health, /ready and /metrics, which load balancers and Prometheus call without credentials. */
 export function registerHealthRoutes(app: FastifyInstance, context: MasterContext): void {
-  app.get('/health', () => ({ status: 'ok' }));
+  // Load balancers and operators see which master leads; a standby is healthy too (it forwards the API).
+  app.get('/health', () => {
+    const { leader, epoch } = context.leadership();
+    return { status: 'ok', leader, epoch };
+  });
 
   app.get('/ready', (_request, reply) =>
     context.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'starting' }),

@@ -107,7 +107,7 @@ describe('open routes', () => {
     const { app } = await start();
     const response = await app.inject({ method: 'GET', url: '/health' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ok' });
+    expect(response.json()).toEqual({ status: 'ok', leader: true, epoch: 1 });
   });
 
   it('answers /ready with 200 when ready and 503 while starting', async () => {

@@ -18,6 +18,7 @@ import { registerDownloadRoutes } from './download-routes.js';
 import { registerEnrollmentRoutes } from './enrollment-routes.js';
 import { EVENTS_ROUTE, registerEventRoutes } from './event-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerLeaderForward } from './leader-forward.js';
 import { createErrorHandler, handleNotFound } from './http-errors.js';
 import type { HttpTls } from './http-tls.js';
 import { createRequestObserver } from './request-observer.js';
@@ -49,6 +50,8 @@ export interface HttpAppOptions {
   trustProxy?: boolean;
   /** Told of every route as it is registered: the API's fuzz test enumerates them so that none is left out. */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** This master's HTTP base URL as other masters reach it (named when it forwards a call to the leader). */
+  selfUrl?: () => string;
   /** Failed sign-ins allowed per client address and the lockout that follows (defaults: 5, then 60 s). */
   signInLimit?: SignInLimitOptions;
 }
@@ -96,6 +99,14 @@ export async function createHttpApp(
     });
   }
   await app.register(fastifyCookie);
+  await registerLeaderForward(app, {
+    leadership: () => context.leadership(),
+    self: () => options.selfUrl?.() ?? 'a master',
+    trustProxy,
+    forwarded: (request) => {
+      audit.skip(request);
+    },
+  });
   app.addHook('onRequest', auth.authenticate);
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('X-Content-Type-Options', 'nosniff');
@@ -121,7 +132,7 @@ export async function createHttpApp(
   const endWatch = createMigrationEndWatch((migration) => {
     audit.record(migrationEndEntry(migration, (id) => context.registry.get(id)?.name ?? id, new Date()));
   });
-  const stopWatchingEnds = context.migrations.subscribe((notice) => {
+  const stopWatchingEnds = context.subscribeMigrations((notice) => {
     if (notice.type === 'migration.updated') endWatch.updated(notice.migration);
   });
   app.addHook('onClose', async () => {

@@ -86,6 +86,8 @@ export async function createTestContext(overrides: Partial<MasterContext> = {}):
     store,
     metrics,
     migrations,
+    subscribeMigrations: (listener) => migrations.subscribe(listener),
+    leadership: () => ({ leader: true, epoch: 1 }),
     enrollment: () => enrollment,
     regenerateEnrollmentToken: () => {
       generation += 1;

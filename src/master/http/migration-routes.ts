@@ -117,13 +117,12 @@ export function registerMigrationRoutes(
   context: MasterContext,
   audit: Pick<AuditHook, 'describe'>,
 ): void {
-  const { migrations } = context;
   const nameOf: WorkerNameOf = (id) => context.registry.get(id)?.name ?? id;
 
   const dryRunAnswer = async (
     migrationRequest: MigrationRequest,
-  ): Promise<Awaited<ReturnType<typeof migrations.dryRun>> & { json: DryRunJson }> => {
-    const answer = await migrations.dryRun(migrationRequest);
+  ): Promise<Awaited<ReturnType<typeof context.migrations.dryRun>> & { json: DryRunJson }> => {
+    const answer = await context.migrations.dryRun(migrationRequest);
     return {
       ...answer,
       json: {
@@ -158,7 +157,7 @@ export function registerMigrationRoutes(
       });
       return reply.code(200).send(answer.json);
     }
-    const migration = await migrations.start(migrationRequest);
+    const migration = await context.migrations.start(migrationRequest);
     audit.describe(request, {
       action,
       target: migration.id,
@@ -189,7 +188,7 @@ export function registerMigrationRoutes(
         details: { reverse_of: of },
       });
       if (body.dry_run) {
-        const reverseRequest = await migrations.reverseRequest(of, options);
+        const reverseRequest = await context.migrations.reverseRequest(of, options);
         const answer = await dryRunAnswer(reverseRequest);
         audit.describe(request, {
           action,
@@ -199,7 +198,7 @@ export function registerMigrationRoutes(
         });
         return reply.code(200).send(answer.json);
       }
-      const migration = await migrations.reverse(of, options);
+      const migration = await context.migrations.reverse(of, options);
       audit.describe(request, {
         action,
         target: migration.id,
@@ -222,7 +221,7 @@ export function registerMigrationRoutes(
             'invalid_argument',
             `unknown status "${s}" (one of ${MIGRATION_STATUSES.join(', ')})`,
           );
-      const list = await migrations.list({
+      const list = await context.migrations.list({
         limit,
         ...(before === undefined ? {} : { before }),
         ...(statuses ? { status: statuses as MigrationStatus[] } : {}),
@@ -238,7 +237,7 @@ export function registerMigrationRoutes(
     '/api/migrations/:id',
     { schema: { params: ID_PARAMS } },
     async (request): Promise<MigrationAnswerJson> => {
-      const { migration, events } = await migrations.get(request.params.id);
+      const { migration, events } = await context.migrations.get(request.params.id);
       return { migration: migrationJson(migration, events) };
     },
   );
@@ -249,7 +248,7 @@ export function registerMigrationRoutes(
     async (request): Promise<MigrationAnswerJson> => {
       const { id } = request.params;
       audit.describe(request, { action: 'migration.cancel', target: id, summary: `cancel of ${id}` });
-      const migration = await migrations.cancel(id);
+      const migration = await context.migrations.cancel(id);
       audit.describe(request, {
         action: 'migration.cancel',
         target: migration.id,

@@ -36,12 +36,10 @@ export function selectWorkers(registry: WorkerRegistry, workerId: string | undef
  * come from its worker.
  */
 export function registerResourceRoutes(app: FastifyInstance, context: MasterContext): void {
-  const { registry } = context;
-
   for (const list of LISTS) {
     app.get<WorkerFilter>(`/api/${list}`, { schema: { querystring: WORKER_FILTER } }, (request) => ({
-      [list]: selectWorkers(registry, request.query.worker_id).flatMap((worker) =>
-        registry.inventory(worker.id)[list].map((item) => ({
+      [list]: selectWorkers(context.registry, request.query.worker_id).flatMap((worker) =>
+        context.registry.inventory(worker.id)[list].map((item) => ({
           ...item,
           worker_id: worker.id,
           worker_name: worker.name,
@@ -54,9 +52,9 @@ export function registerResourceRoutes(app: FastifyInstance, context: MasterCont
     '/api/containers/:id',
     { schema: { params: ID_PARAMS, querystring: WORKER_FILTER } },
     async (request): Promise<ContainerAnswerJson> => {
-      const candidates = selectWorkers(registry, request.query.worker_id).map((worker) => ({
+      const candidates = selectWorkers(context.registry, request.query.worker_id).map((worker) => ({
         worker,
-        containers: registry.inventory(worker.id).containers,
+        containers: context.registry.inventory(worker.id).containers,
       }));
       const { worker, container } = findContainer(candidates, request.params.id);
       return {

@@ -14,15 +14,13 @@ import { ID_PARAMS } from './route-schemas.js';
 
 /** Registers /api/workers routes; removal revokes the worker (its certificate stops working) and is audited. */
 export function registerWorkerRoutes(app: FastifyInstance, context: MasterContext): void {
-  const { registry } = context;
-
-  app.get('/api/workers', (): WorkerListJson => ({ workers: registry.list().map(workerJson) }));
+  app.get('/api/workers', (): WorkerListJson => ({ workers: context.registry.list().map(workerJson) }));
 
   app.get<{ Params: { id: string } }>(
     '/api/workers/:id',
     { schema: { params: ID_PARAMS } },
     (request): WorkerAnswerJson => ({
-      worker: workerJson(registry.require(request.params.id)),
+      worker: workerJson(context.registry.require(request.params.id)),
     }),
   );
 
@@ -30,7 +28,7 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
     '/api/workers/:id',
     { schema: { params: ID_PARAMS } },
     async (request) => {
-      await registry.remove(request.params.id);
+      await context.registry.remove(request.params.id);
       return { removed: true, worker_id: request.params.id };
     },
   );
@@ -39,8 +37,8 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
     '/api/workers/:id/resources',
     { schema: { params: ID_PARAMS } },
     async (request): Promise<WorkerResourcesJson> => {
-      const worker = registry.require(request.params.id);
-      const inventory = registry.inventory(worker.id);
+      const worker = context.registry.require(request.params.id);
+      const inventory = context.registry.inventory(worker.id);
       // What a completed migration left here is marked with where it went ("migrated to hostb by m-…").
       const marks = await context.migrations.leftoversOn(worker.id);
       const marked =
@@ -53,7 +51,7 @@ export function registerWorkerRoutes(app: FastifyInstance, context: MasterContex
                 migrated_to: {
                   migration_id: mark.migrationId,
                   worker_id: mark.targetWorkerId,
-                  worker_name: registry.get(mark.targetWorkerId)?.name ?? null,
+                  worker_name: context.registry.get(mark.targetWorkerId)?.name ?? null,
                   name: mark.movedAs,
                   state: mark.state,
                 },
