@@ -50,6 +50,24 @@ describe('a standby master', () => {
       await (await fetch(`${leader.url}/api/workers?limit=5`, { headers: AUTH })).json(),
     );
 
+    // A JSON body goes through as sent; the leader's session cookie comes back.
+    const signIn = await fetch(`${standby.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: ADMIN_TOKEN }),
+    });
+    expect(signIn.status).toBe(200);
+    const cookie = signIn.headers.get('set-cookie')?.split(';')[0] ?? '';
+    expect(cookie).toMatch(/=/);
+    const asSession = await fetch(`${leader.url}/api/workers`, { headers: { cookie } });
+    expect(asSession.status).toBe(200);
+    const badBody = await fetch(`${standby.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"token":',
+    });
+    expect(badBody.status).toBe(400);
+
     // Credentials are checked by the leader: a wrong token is the leader's 401.
     const refused = await fetch(`${standby.url}/api/workers`, { headers: { authorization: 'Bearer nope' } });
     expect(refused.status).toBe(401);

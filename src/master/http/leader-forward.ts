@@ -67,6 +67,8 @@ export async function registerLeaderForward(
       );
     }
     options.forwarded(request);
+    // Unparsed in onRequest: reply-from sends a request body it finds as a stream as is, with its own headers.
+    if (request.method !== 'GET' && request.method !== 'HEAD') request.body = request.raw;
     // Client first, then each proxy, as X-Forwarded-For lists them; without trust, only the peer this master sees.
     const client =
       options.trustProxy && request.ips !== undefined
