@@ -185,6 +185,54 @@ async function ended(master: Master, migrationId: string): Promise<MigrationJson
   );
 }
 
+interface StreamedEvent {
+  id: number | undefined;
+  name: string;
+  data: unknown;
+}
+
+/**
+ * The event stream from the start of the log (?last_event_id=0), read until it has been quiet for a while: what a
+ * browser that lost its master and lands on this one catches up on.
+ */
+async function replayedEvents(master: Master): Promise<StreamedEvent[]> {
+  const stop = new AbortController();
+  const response = await fetch(`${apiUrl(master)}/api/events?last_event_id=0`, {
+    headers: { authorization: `Bearer ${adminToken}` },
+    signal: stop.signal,
+  });
+  expect(response.status).toBe(200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: StreamedEvent[] = [];
+  let buffer = '';
+  for (;;) {
+    const quiet = new Promise<'quiet'>((resolve) => setTimeout(() => { resolve('quiet'); }, 3_000));
+    const next = await Promise.race([reader.read(), quiet]);
+    if (next === 'quiet' || next.done) break;
+    buffer += next.value;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const field = (name: string) =>
+        block
+          .split('\n')
+          .find((line) => line.startsWith(`${name}: `))
+          ?.slice(name.length + 2);
+      const name = field('event');
+      if (name === undefined) continue;
+      const idText = field('id');
+      events.push({
+        id: idText === undefined ? undefined : Number(idText),
+        name,
+        data: JSON.parse(field('data') ?? 'null'),
+      });
+    }
+  }
+  stop.abort();
+  return events;
+}
+
 /** Where the app runs now, after a migration that completed (target) or rolled back (source). */
 async function checkOutcome(
   outcome: MigrationJson,
@@ -385,5 +433,21 @@ describe('two masters on one PostgreSQL', () => {
     // Every event of both migrations, through either master.
     expect((await migration(beta, first)).events).toEqual(outcome1.events);
     expect((await migration(alpha, first)).events).toEqual(outcome1.events);
+
+    // The live stream through the standby replays the log the three terms wrote: ids increasing, no reset, and
+    // each migration's events exactly as stored — the first written partly by the killed master, partly by beta.
+    const streamed = await replayedEvents(beta);
+    expect(streamed.map((e) => e.name)).not.toContain('reset');
+    const ids = streamed.filter((e) => e.name !== 'hello').map((e) => e.id ?? -1);
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.every((value, i) => value > (ids[i - 1] ?? 0))).toBe(true);
+    const messagesOf = (migrationId: string) =>
+      streamed
+        .filter((e) => e.name === 'migration.event')
+        .map((e) => e.data as { migration_id: string; event: { message: string } })
+        .filter((data) => data.migration_id === migrationId)
+        .map((data) => data.event.message);
+    expect(messagesOf(first)).toEqual(outcome1.events?.map((e) => e.message));
+    expect(messagesOf(secondId)).toEqual(outcome2.events?.map((e) => e.message));
   });
 });
