@@ -4,6 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AppError } from '../src/core/errors.js';
 import { FakeDockerEngine } from '../src/core/testing/fake-docker-engine.js';
 import { createLogger } from '../src/platform/logger.js';
 import { runControlLoop } from '../src/worker/control-client.js';
@@ -36,6 +37,22 @@ async function fakeEngine(): Promise<FakeDockerEngine> {
   return engine;
 }
 
+/** As a real worker does: a master that is unreachable, or no leader yet, is tried again (for a minute here). */
+async function enrollRetrying(options: Parameters<typeof enrollWorker>[0]): Promise<WorkerIdentity> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await enrollWorker(options);
+    } catch (error) {
+      const appError = AppError.from(error);
+      if (attempt >= 120 || (appError.code !== 'unavailable' && appError.code !== 'deadline_exceeded')) {
+        throw appError;
+      }
+      if (attempt === 1) console.error(`${options.name}: ${appError.message}; trying again`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
+
 const identities: WorkerIdentity[] = [];
 const started = Date.now();
 for (let next = 0; next < total;) {
@@ -44,7 +61,7 @@ for (let next = 0; next < total;) {
   identities.push(
     ...(await Promise.all(
       batch.map((i) =>
-        enrollWorker({
+        enrollRetrying({
           masters,
           token,
           caHash,

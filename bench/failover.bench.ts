@@ -3,6 +3,7 @@
 // crash) — and restarted as a standby; each time, how long until the other master leads (its /health says so) and
 // until every worker is online through it. Prints p50 / p99 / max per kind against the targets.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +67,8 @@ async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
+  const logs = masters.map((m) => `--- ${m.name}\n${m.output.join('').split('\n').slice(-15).join('\n')}`);
+  throw new Error(`${what}: not within ${timeoutMs} ms\n${logs.join('\n')}`);
 }
 
 async function leads(master: Master): Promise<boolean> {
@@ -102,92 +104,122 @@ const postgres = await startTestPostgres();
 const storeUrl = await postgres.createDatabase('bench_failover');
 const kek = join(mkdtempSync(join(tmpdir(), 'dm-bench-kek-')), 'kek');
 writeFileSync(kek, Buffer.alloc(32, 7), { mode: 0o600 });
-const masters: Master[] = ['alpha', 'beta'].map((name, i) => ({
-  name,
-  httpPort: 28180 + i,
-  grpcPort: 29190 + i,
-  dataDir: mkdtempSync(join(tmpdir(), `dm-bench-${name}-`)),
-  output: [],
-}));
-for (const master of masters) {
-  start(master, storeUrl, kek);
-  await waitFor(
-    async () => (await fetch(`http://127.0.0.1:${master.httpPort}/ready`)).ok || undefined,
-    60_000,
-    `${master.name} ready`,
-  );
+/** A port nothing listens on now (the masters keep theirs across restarts). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
-const caHash = await waitFor(
-  () => Promise.resolve(/--ca-hash (\S+)/.exec(masters[0]!.output.join(''))?.[1]),
-  30_000,
-  'the join command',
-);
-const sim = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    SIM,
-    String(WORKERS),
-    masters.map((m) => `127.0.0.1:${m.grpcPort}`).join(','),
-    ENROLL,
-    caHash,
-  ],
-  {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, DM_SIM_RECONNECT_MS: '1000', DM_SIM_MAX_RECONNECT_MS: '5000' },
-  },
-);
-
-const leader = async (): Promise<Master> =>
-  waitFor(
+const masters: Master[] = [];
+for (const name of ['alpha', 'beta']) {
+  masters.push({
+    name,
+    httpPort: await freePort(),
+    grpcPort: await freePort(),
+    dataDir: mkdtempSync(join(tmpdir(), `dm-bench-${name}-`)),
+    output: [],
+  });
+}
+const results: Record<'SIGTERM' | 'SIGKILL', { leadMs: number[]; workersMs: number[] }> = {
+  SIGTERM: { leadMs: [], workersMs: [] },
+  SIGKILL: { leadMs: [], workersMs: [] },
+};
+let sim: ChildProcess | undefined;
+try {
+  for (const master of masters) {
+    start(master, storeUrl, kek);
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${master.httpPort}/ready`)).ok || undefined,
+      60_000,
+      `${master.name} ready`,
+    );
+  }
+  const caHash = await waitFor(
     async () => {
-      for (const master of masters) if (await leads(master).catch(() => false)) return master;
+      const response = await fetch(`http://127.0.0.1:${masters[0]!.httpPort}/api/enrollment-token`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      return response.ok ? ((await response.json()) as { ca_hash: string }).ca_hash : undefined;
+    },
+    30_000,
+    'the CA hash',
+  );
+  await waitFor(
+    async () => {
+      for (const master of masters) if (await leads(master).catch(() => false)) return true;
       return undefined;
     },
     60_000,
     'a leader',
   );
-await waitFor(
-  async () => ((await onlineCount(await leader())) === WORKERS ? true : undefined),
-  600_000,
-  'all workers online',
-);
+  sim = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      SIM,
+      String(WORKERS),
+      masters.map((m) => `127.0.0.1:${m.grpcPort}`).join(','),
+      ENROLL,
+      caHash,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, DM_SIM_RECONNECT_MS: '1000', DM_SIM_MAX_RECONNECT_MS: '5000' },
+    },
+  );
 
-const results: Record<'SIGTERM' | 'SIGKILL', { leadMs: number[]; workersMs: number[] }> = {
-  SIGTERM: { leadMs: [], workersMs: [] },
-  SIGKILL: { leadMs: [], workersMs: [] },
-};
-for (let round = 0; round < KILLS * 2; round++) {
-  const signal = round % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
-  const old = await leader();
-  const next = masters.find((m) => m !== old)!;
-  const stoppedAt = performance.now();
-  await exit(old.child, signal);
-  await waitFor(async () => ((await leads(next)) ? true : undefined), 60_000, `${next.name} leading`);
-  const leadMs = performance.now() - stoppedAt;
+  const leader = async (): Promise<Master> =>
+    waitFor(
+      async () => {
+        for (const master of masters) if (await leads(master).catch(() => false)) return master;
+        return undefined;
+      },
+      60_000,
+      'a leader',
+    );
   await waitFor(
-    async () => ((await onlineCount(next)) === WORKERS ? true : undefined),
-    120_000,
-    'workers back',
+    async () => ((await onlineCount(await leader())) === WORKERS ? true : undefined),
+    300_000,
+    'all workers online',
   );
-  const workersMs = performance.now() - stoppedAt;
-  results[signal].leadMs.push(leadMs);
-  results[signal].workersMs.push(workersMs);
-  console.log(
-    `${signal} ${old.name}: ${next.name} leads after ${(leadMs / 1000).toFixed(2)} s, ${WORKERS} workers back after ${(workersMs / 1000).toFixed(2)} s`,
-  );
-  start(old, storeUrl, kek);
-  await waitFor(
-    async () => (await fetch(`http://127.0.0.1:${old.httpPort}/ready`)).ok || undefined,
-    60_000,
-    `${old.name} ready`,
-  );
+
+  for (let round = 0; round < KILLS * 2; round++) {
+    const signal = round % 2 === 0 ? 'SIGTERM' : 'SIGKILL';
+    const old = await leader();
+    const next = masters.find((m) => m !== old)!;
+    const stoppedAt = performance.now();
+    // Timed from the signal, while the old leader may still be shutting down.
+    const exited = exit(old.child, signal);
+    await waitFor(async () => ((await leads(next)) ? true : undefined), 60_000, `${next.name} leading`);
+    const leadMs = performance.now() - stoppedAt;
+    await exited;
+    await waitFor(
+      async () => ((await onlineCount(next)) === WORKERS ? true : undefined),
+      120_000,
+      'workers back',
+    );
+    const workersMs = performance.now() - stoppedAt;
+    results[signal].leadMs.push(leadMs);
+    results[signal].workersMs.push(workersMs);
+    console.log(
+      `${signal} ${old.name}: ${next.name} leads after ${(leadMs / 1000).toFixed(2)} s, ${WORKERS} workers back after ${(workersMs / 1000).toFixed(2)} s`,
+    );
+    start(old, storeUrl, kek);
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${old.httpPort}/ready`)).ok || undefined,
+      60_000,
+      `${old.name} ready`,
+    );
+  }
+} finally {
+  // Also when a step failed: nothing of the bench outlives it.
+  await exit(sim, 'SIGTERM');
+  for (const master of masters) await exit(master.child, 'SIGTERM');
+  await postgres.stop();
 }
-
-await exit(sim, 'SIGTERM');
-for (const master of masters) await exit(master.child, 'SIGTERM');
-await postgres.stop();
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 console.log(
