@@ -3,12 +3,12 @@
 // crash) — and restarted as a standby; each time, how long until the other master leads (its /health says so) and
 // until every worker is online through it. Prints p50 / p99 / max per kind against the targets.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startTestPostgres } from '../test/support/postgres.js';
+import { freePort } from '../test/support/ports.js';
 
 const BIN = new URL('../bin/docker-migrate', import.meta.url).pathname;
 const SIM = new URL('./control-plane-sim.ts', import.meta.url).pathname;
@@ -104,14 +104,6 @@ const postgres = await startTestPostgres();
 const storeUrl = await postgres.createDatabase('bench_failover');
 const kek = join(mkdtempSync(join(tmpdir(), 'dm-bench-kek-')), 'kek');
 writeFileSync(kek, Buffer.alloc(32, 7), { mode: 0o600 });
-/** A port nothing listens on now (the masters keep theirs across restarts). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 const masters: Master[] = [];
 for (const name of ['alpha', 'beta']) {
   masters.push({

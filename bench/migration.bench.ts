@@ -3,7 +3,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { BIN, masterAddresses, startProcess, type RunningProcess } from '../test/support/processes.js';
+import { freePort } from '../test/support/ports.js';
 
 interface Host {
   name: string;
@@ -652,21 +652,6 @@ async function buildUnsharedImage(): Promise<void> {
     ].join('\n'),
     UNSHARED,
   );
-}
-
-/** A port free on 127.0.0.1 at the moment of asking, for a listener that must be given one explicitly. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port from listen(0)'));
-      });
-    });
-  });
 }
 
 /** `--relay-addr` for masters that relay transfers on their own listener; older masters do not know the flag. */

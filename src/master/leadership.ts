@@ -4,6 +4,7 @@
 import type { Clock } from '../core/clock.js';
 import type { LeaderLeaseStore, LeaseCandidate, LeaseState } from '../core/ports.js';
 import type { Logger } from '../platform/logger.js';
+import { sleep } from '../platform/sleep.js';
 
 /** How long a lease lasts from its last renewal. */
 export const LEASE_TTL_MS = 10_000;
@@ -41,22 +42,6 @@ export interface LeadershipView {
   leadingEpoch(): number | undefined;
   /** The lease as last read (another master's, when this one does not lead). */
   lastSeen(): LeaseState | undefined;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

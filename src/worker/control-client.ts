@@ -26,6 +26,7 @@ import type { CommandExecutor } from './command-executor.js';
 import { InventoryTracker, type InventorySink } from './inventory-tracker.js';
 import { SystemFigures } from './system-figures.js';
 import { saveWorkerIdentity, type WorkerIdentity } from './worker-identity.js';
+import { sleep } from '../platform/sleep.js';
 
 export interface WorkerHello {
   name: string;
@@ -82,22 +83,6 @@ function isPermanent(error: AppError): boolean {
 /** Reads the flag afresh (TypeScript would otherwise keep an earlier check's narrowing across awaits). */
 function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** True when less than a third of the certificate's lifetime remains. */

@@ -21,6 +21,7 @@ import { startTransferServer } from './transfer-server.js';
 import { VolumeAccess, type VolumeAccessMode } from './volume-access.js';
 import { SyncSessions } from './sync-sessions.js';
 import { VolumeCopies } from './volume-copies.js';
+import { sleep } from '../platform/sleep.js';
 
 /** Sync sessions (what a sender keeps between warm rounds) older than this are removed when the worker starts. */
 const SYNC_SESSION_MAX_AGE_MS = 7 * 86_400_000;
@@ -66,20 +67,6 @@ export function defaultAdvertiseAddress(grpcAddr: string, interfaces = networkIn
     }
   }
   return `127.0.0.1:${port}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Enrolls, retrying while no master is reachable or leads; refusals (token, CA, name) end it at once. */

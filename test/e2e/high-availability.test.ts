@@ -7,7 +7,6 @@
 // outcome. The API, with every event of both migrations, answers through whichever master is asked.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +29,7 @@ import { eventually } from '../support/eventually.js';
 import { ENDED_STATUSES } from '../support/master-api.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { freePort } from '../support/ports.js';
 
 const exec = promisify(execFile);
 const h1 = testDockerHost(0);
@@ -68,20 +68,6 @@ let postgres: TestPostgres | undefined;
 let storeUrl = '';
 let kekFile = '';
 const masters: Master[] = [];
-
-async function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, address, () => {
-      const bound = server.address();
-      server.close(() => {
-        if (bound && typeof bound === 'object') resolve(bound.port);
-        else reject(new Error(`no port on ${address}`));
-      });
-    });
-  });
-}
 
 function apiUrl(master: Master): string {
   return `http://${MASTER_HOST}:${master.httpPort}`;
@@ -206,7 +192,11 @@ async function replayedEvents(master: Master): Promise<StreamedEvent[]> {
   const events: StreamedEvent[] = [];
   let buffer = '';
   for (;;) {
-    const quiet = new Promise<'quiet'>((resolve) => setTimeout(() => { resolve('quiet'); }, 3_000));
+    const quiet = new Promise<'quiet'>((resolve) =>
+      setTimeout(() => {
+        resolve('quiet');
+      }, 3_000),
+    );
     const next = await Promise.race([reader.read(), quiet]);
     if (next === 'quiet' || next.done) break;
     buffer += next.value;

@@ -1,9 +1,9 @@
 // The processes a fault case acts on: one master on fixed ports and data dir (so it can be killed and started again
 // as it was), and a worker per host running inside that host's network namespace (so its links can be cut).
-import { createServer } from 'node:net';
 import type { TestDockerHost } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
 import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
+import { freePort } from '../support/ports.js';
 
 /** The port workers serve transfers on inside their namespace; each host has its own port space. */
 const WORKER_TRANSFER_PORT = 7443;
@@ -44,21 +44,6 @@ export interface ApiAnswer {
     workers?: { id: string; name: string; status: string }[];
     error?: { code: string; message: string };
   };
-}
-
-/** A port free on `address` right now (the kernel's pick for port 0), for a server that must keep it across restarts. */
-async function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, address, () => {
-      const bound = server.address();
-      server.close(() => {
-        if (bound && typeof bound === 'object') resolve(bound.port);
-        else reject(new Error(`no port on ${address}`));
-      });
-    });
-  });
 }
 
 /** The root namespace's end of a host's veth (10.231.<i>.1): every host's namespace routes to it. */

@@ -3,12 +3,12 @@
 // as the postgres user (initdb refuses root).
 import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../../scripts/postgres.sh', import.meta.url).pathname;
@@ -19,20 +19,6 @@ export interface TestPostgres {
   /** A new, empty database; answers its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }
 
 /** Runs a server binary, as the postgres user when this process is root. */
