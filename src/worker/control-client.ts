@@ -288,12 +288,15 @@ async function runSession(
         throw new AppError('invalid_argument', `unknown command "${command.kind}" (is this worker older?)`);
       const kind: WorkerCommandKind = command.kind;
       const args = JSON.parse(command.argsJson || '{}') as CommandArgs<typeof kind>;
-      return options.executor.run(kind, args, {
-        signal: controller.signal,
-        progress: (report) => {
-          send({ body: { $case: 'commandProgress', value: { id: command.id, ...report } } });
-        },
-      });
+      const { executor } = options;
+      return fence.runInOrder(command.epoch, () =>
+        executor.run(kind, args, {
+          signal: controller.signal,
+          progress: (report) => {
+            send({ body: { $case: 'commandProgress', value: { id: command.id, ...report } } });
+          },
+        }),
+      );
     })()
       .then(
         (result) => {

@@ -67,4 +67,27 @@ describe('EpochFence', () => {
       'the master at m1:9090 no longer leads (epoch 8; this worker has seen epoch 9)',
     );
   });
+
+  it("runs a new leader's command only once the old leader's commands have ended, its own at once", async () => {
+    const fence = new EpochFence();
+    const order: string[] = [];
+    let endOldStop!: () => void;
+    const oldStop = fence.runInOrder(1, async () => {
+      order.push('old stop begins');
+      await new Promise<void>((resolve) => (endOldStop = resolve));
+      order.push('old stop ends');
+    });
+    // Another command of the same leader does not wait.
+    await fence.runInOrder(1, () => Promise.resolve(order.push('old inspect')));
+    const newInspect = fence.runInOrder(2, () => Promise.resolve(order.push('new inspect')));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(order).toEqual(['old stop begins', 'old inspect']);
+    endOldStop();
+    await Promise.all([oldStop, newInspect]);
+    expect(order).toEqual(['old stop begins', 'old inspect', 'old stop ends', 'new inspect']);
+    // A failed older command does not hold the new leader's back, and its failure stays its own.
+    const failed = fence.runInOrder(2, () => Promise.reject(new Error('engine gone')));
+    await expect(fence.runInOrder(3, () => Promise.resolve('ran'))).resolves.toBe('ran');
+    await expect(failed).rejects.toThrow('engine gone');
+  });
 });

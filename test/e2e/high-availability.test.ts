@@ -4,7 +4,9 @@
 // equal either way, the container running on exactly one host. Then the new leader is frozen (SIGSTOP) past its
 // lease while a migration is held at a phase: the first master leads again and ends that migration; thawed
 // (SIGCONT), the frozen one finds itself fenced — it steps down, and nothing it still had in flight changes the
-// outcome. The API, with every event of both migrations, answers through whichever master is asked.
+// outcome. The API, with every event of both migrations, answers through whichever master is asked. Last, the
+// leader is stopped while the source container's stop waits out its grace period: the migration rolls back and the
+// source runs again for good (the worker runs the new leader's commands only after the old leader's stop ended).
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +22,7 @@ import {
   type AppNames,
 } from '../faults/fixture.js';
 import {
+  dockerCli,
   engineOverSocket,
   newRunLabel,
   testDockerHost,
@@ -439,5 +442,65 @@ describe('two masters on one PostgreSQL', () => {
         .map((data) => data.event.message);
     expect(messagesOf(first)).toEqual(outcome1.events?.map((e) => e.message));
     expect(messagesOf(secondId)).toEqual(outcome2.events?.map((e) => e.message));
+
+    // The leader is stopped (SIGTERM) while the source container's stop waits out its grace period (this one
+    // ignores SIGTERM): the new leader rolls back, and the worker runs its commands only once the old leader's stop
+    // has ended — so the container runs again on the source, and still runs after that grace period is long over.
+    const stubborn = `${app.container}-stubborn`;
+    const source3 = where;
+    await dockerCli(
+      source3,
+      'run',
+      '-d',
+      '--name',
+      stubborn,
+      '--label',
+      `${runLabel}=1`,
+      source3.baseImage,
+      'sh',
+      '-c',
+      'trap "" TERM; while :; do sleep 1; done',
+    );
+    const names3 = where === h1 ? workerNames : [...workerNames].reverse();
+    await eventually(
+      "the leader's inventory to list the stubborn container",
+      async () => {
+        const { json } = await call<{ blocked?: boolean }>(alpha, 'POST', '/api/migrations', {
+          source_worker_id: names3[0],
+          target_worker_id: names3[1],
+          container_ids: [stubborn],
+          // The base image is on both hosts under one tag, built apart: the target keeps its own.
+          conflict_policy: 'skip',
+          dry_run: true,
+        });
+        return json.blocked === false ? true : undefined;
+      },
+      60_000,
+    );
+    const third = await call<{ migration: MigrationJson }>(alpha, 'POST', '/api/migrations', {
+      source_worker_id: names3[0],
+      target_worker_id: names3[1],
+      container_ids: [stubborn],
+      conflict_policy: 'skip',
+      transfer_mode: 'direct',
+    });
+    expect(third.status, JSON.stringify(third.json)).toBe(201);
+    const thirdId = third.json.migration.id;
+    await eventually(
+      'the source container being stopped',
+      async () => {
+        const now = await migration(alpha, thirdId);
+        return now.events?.some((e) => e.message.startsWith('stopping container')) ? true : undefined;
+      },
+      120_000,
+    );
+    await alpha.process?.stop('SIGTERM');
+    expect(await leads(beta, 3, 30_000)).toBe(4);
+    const outcome3 = await ended(beta, thirdId);
+    expect(outcome3.status, outcome3.error ?? '').toBe('rolled_back');
+    // Past the 10 s grace period of the old leader's stop, counted from before the failover.
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    expect(await containerState(source3, stubborn)).toEqual({ exists: true, running: true });
+    expect((await containerState(source3 === h1 ? h2 : h1, stubborn)).exists).toBe(false);
   });
 });
