@@ -140,6 +140,36 @@ async function leads(master: Master, epochAbove: number, timeoutMs: number): Pro
   );
 }
 
+/**
+ * Starts a migration of `containers` between two workers through `via`, once the leader's inventory lists them (a
+ * dry run no longer blocked; asked through `via` too, which forwards when it stands by). Returns its id.
+ */
+async function startMigration(
+  via: Master,
+  [from, to]: readonly string[],
+  containers: string[],
+  options: Record<string, unknown> = {},
+): Promise<string> {
+  const body = { source_worker_id: from, target_worker_id: to, container_ids: containers, ...options };
+  await eventually(
+    `the inventory to list ${containers.join(', ')}`,
+    async () => {
+      const { json } = await call<{ blocked?: boolean }>(via, 'POST', '/api/migrations', {
+        ...body,
+        dry_run: true,
+      });
+      return json.blocked === false ? true : undefined;
+    },
+    60_000,
+  );
+  const created = await call<{ migration: MigrationJson }>(via, 'POST', '/api/migrations', {
+    ...body,
+    transfer_mode: 'direct',
+  });
+  expect(created.status, JSON.stringify(created.json)).toBe(201);
+  return created.json.migration.id;
+}
+
 async function workersOnline(master: Master, names: string[]): Promise<void> {
   await eventually(
     `workers ${names.join(', ')} online through ${master.name}`,
@@ -329,27 +359,7 @@ describe('two masters on one PostgreSQL', () => {
       'latency',
       '200ms',
     ]);
-    await eventually(
-      "the leader's inventory to list the app",
-      async () => {
-        const { json } = await call<{ blocked?: boolean }>(alpha, 'POST', '/api/migrations', {
-          source_worker_id: workerNames[0],
-          target_worker_id: workerNames[1],
-          container_ids: [app.container],
-          dry_run: true,
-        });
-        return json.blocked === false ? true : undefined;
-      },
-      60_000,
-    );
-    const created = await call<{ migration: MigrationJson }>(beta, 'POST', '/api/migrations', {
-      source_worker_id: workerNames[0],
-      target_worker_id: workerNames[1],
-      container_ids: [app.container],
-      transfer_mode: 'direct',
-    });
-    expect(created.status, JSON.stringify(created.json)).toBe(201);
-    const first = created.json.migration.id;
+    const first = await startMigration(beta, workerNames, [app.container]);
     await eventually(
       'the volume on the wire',
       async () => {
@@ -382,14 +392,7 @@ describe('two masters on one PostgreSQL', () => {
     // The leader is frozen while a migration is held at a phase: past its lease, the other master leads.
     const [from, to] = where === h1 ? [h1, h2] : [h2, h1];
     const names = where === h1 ? workerNames : [...workerNames].reverse();
-    const again = await call<{ migration: MigrationJson }>(beta, 'POST', '/api/migrations', {
-      source_worker_id: names[0],
-      target_worker_id: names[1],
-      container_ids: [app.container],
-      transfer_mode: 'direct',
-    });
-    expect(again.status, JSON.stringify(again.json)).toBe(201);
-    const secondId = again.json.migration.id;
+    const secondId = await startMigration(beta, names, [app.container]);
     await eventually(
       'the migration held before start',
       async () => {
@@ -462,30 +465,8 @@ describe('two masters on one PostgreSQL', () => {
       'trap "" TERM; while :; do sleep 1; done',
     );
     const names3 = where === h1 ? workerNames : [...workerNames].reverse();
-    await eventually(
-      "the leader's inventory to list the stubborn container",
-      async () => {
-        const { json } = await call<{ blocked?: boolean }>(alpha, 'POST', '/api/migrations', {
-          source_worker_id: names3[0],
-          target_worker_id: names3[1],
-          container_ids: [stubborn],
-          // The base image is on both hosts under one tag, built apart: the target keeps its own.
-          conflict_policy: 'skip',
-          dry_run: true,
-        });
-        return json.blocked === false ? true : undefined;
-      },
-      60_000,
-    );
-    const third = await call<{ migration: MigrationJson }>(alpha, 'POST', '/api/migrations', {
-      source_worker_id: names3[0],
-      target_worker_id: names3[1],
-      container_ids: [stubborn],
-      conflict_policy: 'skip',
-      transfer_mode: 'direct',
-    });
-    expect(third.status, JSON.stringify(third.json)).toBe(201);
-    const thirdId = third.json.migration.id;
+    // The base image is on both hosts under one tag, built apart: the target keeps its own.
+    const thirdId = await startMigration(alpha, names3, [stubborn], { conflict_policy: 'skip' });
     await eventually(
       'the source container being stopped',
       async () => {
