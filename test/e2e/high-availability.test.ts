@@ -29,7 +29,7 @@ import {
   type TestDockerHost,
 } from '../support/docker-hosts.js';
 import { eventually } from '../support/eventually.js';
-import { ENDED_STATUSES } from '../support/master-api.js';
+import { ENDED_STATUSES, masterApi } from '../support/master-api.js';
 import { startTestPostgres, type TestPostgres } from '../support/postgres.js';
 import { masterAddresses, startProcess, tempDir, type RunningProcess } from '../support/processes.js';
 import { freePort } from '../support/ports.js';
@@ -111,17 +111,9 @@ async function startMaster(master: Master): Promise<{ caHash: string }> {
   return { caHash: joinArgs[joinArgs.indexOf('--ca-hash') + 1] ?? '' };
 }
 
-async function call<T>(master: Master, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${apiUrl(master)}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${adminToken}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(15_000),
-  });
-  return { status: response.status, json: (await response.json()) as T };
+/** One API request to `master`, given up after 15 s (a frozen master never answers). */
+function call<T>(master: Master, method: string, path: string, body?: unknown) {
+  return masterApi(() => apiUrl(master), adminToken, { timeoutMs: 15_000 }).call<T>(method, path, body);
 }
 
 async function health(master: Master): Promise<{ status: string; leader: boolean; epoch: number }> {

@@ -14,7 +14,12 @@ export interface MasterApi {
 /** The statuses a migration ends in. */
 export const ENDED_STATUSES = ['completed', 'failed', 'rolled_back', 'cancelled'];
 
-export function masterApi(apiUrl: () => string, adminToken: string): MasterApi {
+/** `timeoutMs`: how long one request may take (none: as long as it takes; a test that freezes a master sets one). */
+export function masterApi(
+  apiUrl: () => string,
+  adminToken: string,
+  options: { timeoutMs?: number } = {},
+): MasterApi {
   async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
     const response = await fetch(`${apiUrl()}${path}`, {
       method,
@@ -23,6 +28,7 @@ export function masterApi(apiUrl: () => string, adminToken: string): MasterApi {
         ...(body ? { 'content-type': 'application/json' } : {}),
       },
       ...(body ? { body: JSON.stringify(body) } : {}),
+      ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
     });
     return { status: response.status, json: (await response.json()) as T };
   }
